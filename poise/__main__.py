@@ -1,0 +1,7 @@
+"""Allow ``python -m poise``."""
+
+import sys
+
+from poise.cli import main
+
+sys.exit(main())

@@ -1,0 +1,56 @@
+"""The ``poise`` command line.
+
+Every subcommand lives in its own module under :mod:`poise.commands` and exposes
+``register(subparsers)``, which adds an ``argparse`` sub-parser whose ``func`` default
+takes the parsed arguments and returns an exit code. Modules are discovered, so adding a
+command never touches this file.
+
+Errors the user can fix (:class:`poise.errors.PoiseError`, ``ValueError`` raised by the
+protocol, ``OSError`` for files) print one line ``poise <cmd>: error: ...`` and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from poise import commands
+from poise.errors import PoiseError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every discovered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="poise",
+        description="Poise: wearable balance and fall-risk monitor.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"poise.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``poise`` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"poise {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (PoiseError, ValueError, OSError) as exc:
+        print(f"poise {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
