@@ -1,0 +1,424 @@
+"""Shared types and helpers of the instrumented clinical tests.
+
+Every test result in :mod:`analysis.clinical` (and :mod:`analysis.sway`,
+:mod:`analysis.fallrisk`, :mod:`analysis.endurance`) is a dataclass that
+
+* derives from :class:`ClinicalResult` with ``@dataclass(kw_only=True)``,
+* carries a :class:`Validity` (``valid``, machine-readable ``code``, human ``reason``),
+* names every numeric field with its unit (``time_s``, ``rms_mps2``, ``speed_mps``),
+* turns into JSON-ready values with :meth:`ClinicalResult.to_dict` (numpy scalars become
+  Python numbers, arrays become lists, NaN/inf become ``None``).
+
+A recording of the wrong activity for a test must say so instead of returning numbers:
+build the result with :meth:`ClinicalResult.invalid_result` (or leave the metrics ``None``)
+and a :class:`Validity` whose code is :data:`WRONG_ACTIVITY`.
+
+Helpers shared by the tests (all vectorised, no I/O):
+
+* :func:`check_imu` validates ``(n, 3)`` acc/gyr arrays and the sampling rate,
+  :func:`fill_gaps` interpolates NaN rows (gaps in a recording) and reports their share;
+* :func:`moving_mean`, :func:`moving_std` centred sliding statistics (cumulative sums);
+* :func:`rest_mask` marks samples where the body is still (low gyro norm and low
+  acceleration variability), :func:`segments_from_mask` turns a mask into
+  :class:`Segment` objects, merging short gaps and dropping short segments;
+* :func:`dominant_frequency_hz` and :func:`looks_like_walking` (periodic trunk
+  acceleration at step frequency) for "wrong activity" checks;
+* :func:`sensor_moved` checks whether gravity turned in the sensor frame during a
+  segment that should be still (the sensor slipped or the patient bent over).
+
+The thresholds are defaults chosen for a lower-back IMU; every function takes them as
+parameters so that a test can document its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+GRAVITY_MPS2 = 9.80665
+
+# Machine-readable validity codes (the ``reason`` text says the details).
+OK = "ok"
+TOO_SHORT = "too_short"
+SENSOR_MOVED = "sensor_moved"
+STEPPED = "stepped"
+WRONG_ACTIVITY = "wrong_activity"
+MISSING_DATA = "missing_data"
+NOT_DETECTED = "not_detected"
+VALIDITY_CODES = (OK, TOO_SHORT, SENSOR_MOVED, STEPPED, WRONG_ACTIVITY, MISSING_DATA, NOT_DETECTED)
+
+
+@dataclass(frozen=True)
+class Validity:
+    """Whether a result can be trusted, and why not.
+
+    Parameters
+    ----------
+    valid
+        True when the numbers may be reported.
+    reason
+        Human-readable explanation ("" when valid, or a note such as a short gap).
+    code
+        One of :data:`VALIDITY_CODES`.
+    """
+
+    valid: bool
+    reason: str = ""
+    code: str = OK
+
+    @classmethod
+    def ok(cls, reason: str = "") -> Validity:
+        """A valid result, with an optional note."""
+        return cls(True, reason, OK)
+
+    @classmethod
+    def invalid(cls, code: str, reason: str) -> Validity:
+        """An invalid result with its code and reason."""
+        if code not in VALIDITY_CODES or code == OK:
+            raise ValueError(
+                f"invalid validity code {code!r}; expected one of {VALIDITY_CODES[1:]}"
+            )
+        return cls(False, reason, code)
+
+    def __and__(self, other: Validity) -> Validity:
+        """Combine two validities: the first invalid one wins; notes are joined."""
+        if not self.valid:
+            return self
+        if not other.valid:
+            return other
+        reason = "; ".join(r for r in (self.reason, other.reason) if r)
+        return Validity(True, reason, OK)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"valid": bool(self.valid), "code": self.code, "reason": self.reason}
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy types, dataclasses and containers to JSON-ready Python values.
+
+    NaN and infinities become ``None`` (JSON has no NaN).
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    raise TypeError(f"cannot convert {type(value).__name__} to JSON")
+
+
+@dataclass(kw_only=True)
+class ClinicalResult:
+    """Base of every test result: a validity plus unit-named metric fields.
+
+    Subclass with ``@dataclass(kw_only=True)`` and give every metric a default of ``None``
+    so that an invalid result can be built without numbers::
+
+        @dataclass(kw_only=True)
+        class TugResult(ClinicalResult):
+            test: str = "tug"
+            total_time_s: float | None = None
+
+    ``to_dict()`` gives ``{"test": ..., "validity": {...}, <metric fields>...}``.
+    Fields whose names start with ``_`` are internal and not exported.
+    """
+
+    test: str = "unknown"
+    validity: Validity = field(default_factory=Validity.ok)
+
+    @classmethod
+    def invalid_result(cls, code: str, reason: str, **known: Any):
+        """A result without numbers (metrics ``None``) and an invalid validity.
+
+        ``known`` may pass fields that are still meaningful (e.g. ``duration_s``).
+        """
+        return cls(validity=Validity.invalid(code, reason), **known)
+
+    @property
+    def valid(self) -> bool:
+        """Shortcut for ``validity.valid``."""
+        return self.validity.valid
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with units in the key names and the validity."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name.startswith("_"):
+                continue
+            out[f.name] = to_jsonable(getattr(self, f.name))
+        return out
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A time span of a recording, ``start_s`` inclusive, ``end_s`` exclusive."""
+
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the segment in seconds."""
+        return self.end_s - self.start_s
+
+    def slice(self, sampling_rate_hz: float) -> slice:
+        """Sample slice of the segment for data starting at t = 0."""
+        return slice(
+            int(round(self.start_s * sampling_rate_hz)), int(round(self.end_s * sampling_rate_hz))
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-ready form."""
+        return {"start_s": float(self.start_s), "end_s": float(self.end_s)}
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def check_imu(
+    acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, sampling_rate_hz: float
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Validate IMU arrays; return float64 copies.
+
+    Raises
+    ------
+    ValueError
+        With what is wrong (shape, length mismatch, rate).
+    """
+    fs = float(sampling_rate_hz)
+    if not math.isfinite(fs) or fs <= 0:
+        raise ValueError(f"sampling_rate_hz must be a positive number, got {sampling_rate_hz!r}")
+    acc = np.asarray(acc_mps2, dtype=np.float64)
+    if acc.ndim != 2 or acc.shape[1] != 3:
+        raise ValueError(f"acc_mps2 must have shape (n, 3), got {acc.shape}")
+    gyr = None
+    if gyr_radps is not None:
+        gyr = np.asarray(gyr_radps, dtype=np.float64)
+        if gyr.shape != acc.shape:
+            raise ValueError(f"gyr_radps shape {gyr.shape} differs from acc_mps2 shape {acc.shape}")
+    return acc, gyr, fs
+
+
+def fill_gaps(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Linearly interpolate NaN rows (recording gaps) of an ``(n, k)`` array.
+
+    Returns
+    -------
+    filled, missing_fraction
+        The filled copy and the share of rows that had a NaN. Leading/trailing gaps are
+        held at the nearest valid value. An all-NaN input is returned unchanged with
+        fraction 1.0.
+    """
+    x = np.array(x, dtype=np.float64, copy=True)
+    if x.ndim == 1:
+        x = x[:, None]
+        squeeze = True
+    else:
+        squeeze = False
+    bad = ~np.all(np.isfinite(x), axis=1)
+    frac = float(bad.mean()) if len(bad) else 0.0
+    if bad.any() and not bad.all():
+        idx = np.arange(len(x))
+        good = ~bad
+        for k in range(x.shape[1]):
+            x[bad, k] = np.interp(idx[bad], idx[good], x[good, k])
+    return (x[:, 0] if squeeze else x), frac
+
+
+# --------------------------------------------------------------------------- sliding stats
+
+
+def moving_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving mean along axis 0 with an odd-or-even ``window`` (samples), same length.
+
+    Edges use the available samples (shrinking window). Vectorised with cumulative sums.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    window = max(1, int(window))
+    if n == 0:
+        return x.copy()
+    half_lo = window // 2
+    half_hi = window - half_lo
+    c = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)], axis=0)
+    idx = np.arange(n)
+    lo = np.clip(idx - half_lo, 0, n)
+    hi = np.clip(idx + half_hi, 0, n)
+    cnt = (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+    return (c[hi] - c[lo]) / cnt
+
+
+def moving_std(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving standard deviation along axis 0 (same length as ``x``)."""
+    x = np.asarray(x, dtype=np.float64)
+    mu = moving_mean(x, window)
+    mu2 = moving_mean(x * x, window)
+    return np.sqrt(np.maximum(mu2 - mu * mu, 0.0))
+
+
+# --------------------------------------------------------------------------- rest / activity
+
+
+def rest_mask(
+    acc_mps2: np.ndarray,
+    gyr_radps: np.ndarray | None,
+    sampling_rate_hz: float,
+    *,
+    window_s: float = 0.5,
+    acc_std_max_mps2: float = 0.35,
+    gyr_max_radps: float = 0.35,
+) -> np.ndarray:
+    """Boolean mask of samples where the trunk is still (standing, sitting or lying quietly).
+
+    A sample is at rest when, over a centred window of ``window_s``, the standard deviation
+    of the acceleration norm is below ``acc_std_max_mps2`` and the mean gyroscope norm is
+    below ``gyr_max_radps``. Quiet stance of older adults stays well below both defaults
+    (lower-back sway RMS is typically 0.02-0.2 m/s^2, trunk angular velocity < 0.1 rad/s);
+    a step or a grab exceeds them.
+    """
+    acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+    w = max(3, int(round(window_s * fs)))
+    acc_n = np.linalg.norm(np.nan_to_num(acc), axis=1)
+    still = moving_std(acc_n, w) < acc_std_max_mps2
+    if gyr is not None:
+        gyr_n = np.linalg.norm(np.nan_to_num(gyr), axis=1)
+        still &= moving_mean(gyr_n, w) < gyr_max_radps
+    return still
+
+
+def segments_from_mask(
+    mask: np.ndarray,
+    sampling_rate_hz: float,
+    *,
+    min_duration_s: float = 0.0,
+    merge_gap_s: float = 0.0,
+) -> list[Segment]:
+    """Runs of True in ``mask`` as :class:`Segment` (seconds from sample 0).
+
+    Runs separated by fewer than ``merge_gap_s`` of False are merged first; then runs
+    shorter than ``min_duration_s`` are dropped.
+    """
+    m = np.asarray(mask, dtype=bool)
+    fs = float(sampling_rate_hz)
+    if m.size == 0:
+        return []
+    d = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    if len(starts) == 0:
+        return []
+    if merge_gap_s > 0 and len(starts) > 1:
+        gaps = starts[1:] - ends[:-1]
+        keep = gaps >= merge_gap_s * fs
+        starts = np.concatenate([[starts[0]], starts[1:][keep]])
+        ends = np.concatenate([ends[:-1][keep], [ends[-1]]])
+    dur = ends - starts
+    sel = dur >= min_duration_s * fs
+    return [Segment(s / fs, e / fs) for s, e in zip(starts[sel], ends[sel])]
+
+
+def dominant_frequency_hz(
+    x: np.ndarray, sampling_rate_hz: float, fmin_hz: float = 0.5, fmax_hz: float = 4.0
+) -> tuple[float, float]:
+    """Dominant frequency of a 1-D signal in a band and the share of power there.
+
+    Returns
+    -------
+    frequency_hz, power_fraction
+        Peak of the Welch PSD within ``[fmin_hz, fmax_hz]`` and the fraction of the
+        (detrended) signal power inside that band.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    fs = float(sampling_rate_hz)
+    if len(x) < 8:
+        return float("nan"), 0.0
+    nper = int(min(len(x), max(8, round(4 * fs))))
+    f, p = signal.welch(x - x.mean(), fs=fs, nperseg=nper, detrend="linear")
+    band = (f >= fmin_hz) & (f <= fmax_hz)
+    tot = float(p[f > 0.1].sum())
+    if not band.any() or tot <= 0:
+        return float("nan"), 0.0
+    k = np.argmax(np.where(band, p, -np.inf))
+    return float(f[k]), float(p[band].sum() / tot)
+
+
+def looks_like_walking(
+    acc_mps2: np.ndarray,
+    sampling_rate_hz: float,
+    *,
+    min_rms_mps2: float = 0.8,
+    min_band_fraction: float = 0.4,
+) -> bool:
+    """True when the acceleration looks like gait: strong and periodic at 1.2-3.0 Hz.
+
+    Uses the norm of the acceleration (mount-agnostic). Walking at the lower back has
+    vertical RMS around 1-3 m/s^2 dominated by the step frequency (1.5-2.2 Hz); quiet
+    stance is below 0.2 m/s^2.
+    """
+    acc = np.asarray(acc_mps2, dtype=np.float64)
+    n = np.linalg.norm(fill_gaps(acc)[0], axis=1)
+    n = n - n.mean()
+    if len(n) < sampling_rate_hz * 2:
+        return False
+    rms = float(np.sqrt(np.mean(n * n)))
+    if rms < min_rms_mps2:
+        return False
+    _f, frac = dominant_frequency_hz(n, sampling_rate_hz, 1.2, 3.0)
+    return frac >= min_band_fraction
+
+
+def gravity_direction(acc_mps2: np.ndarray) -> np.ndarray:
+    """Unit vector of the mean acceleration (gravity for a still sensor), sensor frame."""
+    g = np.nanmean(np.asarray(acc_mps2, dtype=np.float64), axis=0)
+    norm = np.linalg.norm(g)
+    if not np.isfinite(norm) or norm == 0:
+        raise ValueError("cannot find gravity: acceleration is zero or missing")
+    return g / norm
+
+
+def sensor_moved(
+    acc_mps2: np.ndarray,
+    sampling_rate_hz: float,
+    *,
+    window_s: float = 2.0,
+    max_angle_deg: float = 15.0,
+) -> tuple[bool, float]:
+    """Did gravity turn in the sensor frame during a segment that should be still?
+
+    Compares the gravity direction (mean acceleration) of consecutive ``window_s``
+    windows with that of the first window.
+
+    Returns
+    -------
+    moved, max_angle_deg
+        True when the largest angle exceeds ``max_angle_deg``, and that angle.
+    """
+    acc = fill_gaps(np.asarray(acc_mps2, dtype=np.float64))[0]
+    w = max(1, int(round(window_s * sampling_rate_hz)))
+    nwin = len(acc) // w
+    if nwin < 2:
+        return False, 0.0
+    means = acc[: nwin * w].reshape(nwin, w, 3).mean(axis=1)
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    cos = np.clip(means @ means[0], -1.0, 1.0)
+    ang = float(np.degrees(np.arccos(cos)).max())
+    return ang > max_angle_deg, ang
