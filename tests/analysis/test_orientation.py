@@ -1,0 +1,98 @@
+"""Tests for analysis.orientation: conventions, mount invariance, tilt tracking, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from analysis.orientation import STANDARD_GRAVITY_MPS2, BodyFrameAligner, gravity_direction
+
+DATA = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab"
+FS = 100.0
+
+
+def _load(trial: str):
+    x = np.loadtxt(DATA / trial / "imu_lowerback.csv", delimiter=",", skiprows=1)
+    info = json.loads((DATA / trial / "info.json").read_text())
+    return x[:, :3], np.deg2rad(x[:, 3:]), info
+
+
+def test_static_gravity_any_mount():
+    rng = np.random.default_rng(0)
+    for rot in Rotation.random(5, random_state=1):
+        up_true = rot.apply([0.0, 0.0, 1.0])
+        acc = up_true * STANDARD_GRAVITY_MPS2 + rng.normal(0, 0.02, (500, 3))
+        up = gravity_direction(acc, FS)
+        assert np.degrees(np.arccos(np.clip(up @ up_true, -1, 1))) < 0.5
+        al = BodyFrameAligner().align(acc, rng.normal(0, 0.001, (500, 3)), FS)
+        assert np.allclose(np.nanmean(al.acc_body_mps2_[:, 0]), STANDARD_GRAVITY_MPS2, atol=0.05)
+        assert np.abs(np.nanmean(al.acc_body_mps2_[:, 1:], 0)).max() < 0.05
+        assert al.heading_source_ in {"pca", "hint"}
+
+
+def test_right_handed_frame_and_walking_heading_on_real_data():
+    # README of the trials: x up, y left, z forward. Expect V~+x, AP~+z, ML (right) ~ -y.
+    acc, gyr, _ = _load("HA-001-Test5-Trial1")
+    al = BodyFrameAligner().align(acc, gyr, FS)
+    assert al.heading_source_ == "walking"
+    r = al.rotation_
+    assert np.allclose(r @ r.T, np.eye(3), atol=1e-9)
+    assert np.linalg.det(r) == pytest.approx(1.0)
+    assert r[0] @ [1, 0, 0] > 0.9
+    assert r[1] @ [0, 0, 1] > 0.9
+    assert r[2] @ [0, -1, 0] > 0.9
+
+
+@pytest.mark.parametrize(
+    "rotvec",
+    [[np.pi, 0, 0], [0, np.pi / 2, 0], [np.radians(20), 0, 0], [0.4, -1.1, 2.0]],
+    ids=["upside-down", "sideways", "tilt20", "arbitrary"],
+)
+def test_body_frame_does_not_depend_on_mount(rotvec):
+    acc, gyr, _ = _load("MS-001-Test5-Trial1")
+    ref = BodyFrameAligner().align(acc, gyr, FS)
+    rot = Rotation.from_rotvec(rotvec)
+    other = BodyFrameAligner().align(rot.apply(acc), rot.apply(gyr), FS)
+    assert np.nanmax(np.abs(other.acc_body_mps2_ - ref.acc_body_mps2_)) < 1e-6
+    assert np.nanmax(np.abs(other.gyr_body_radps_ - ref.gyr_body_radps_)) < 1e-6
+
+
+def test_tilt_tracked_during_movement_with_gyro():
+    # sensor pitches 0 -> 30 deg -> 0 about its y axis while shaking at 2 Hz
+    t = np.arange(0, 10, 1 / FS)
+    theta = np.radians(30) * np.clip(np.sin(np.pi * (t - 2) / 6), 0, None) * (t > 2) * (t < 8)
+    dtheta = np.gradient(theta, 1 / FS)
+    rots = Rotation.from_rotvec(np.outer(theta, [0, 1, 0]))
+    world = np.zeros((t.size, 3))
+    world[:, 0] = STANDARD_GRAVITY_MPS2 + 2.0 * np.sin(2 * np.pi * 2 * t)
+    world[:, 2] = 2.0 * np.sin(2 * np.pi * 2 * t + 1.0)
+    acc = rots.inv().apply(world)  # world (x up) -> sensor
+    gyr = np.outer(dtheta, [0, 1, 0])
+    al = BodyFrameAligner().align(acc, gyr, FS)
+    up_true = rots.inv().apply([1.0, 0, 0])
+    err = np.degrees(np.arccos(np.clip(np.sum(al.gravity_sensor_ * up_true, 1), -1, 1)))
+    assert err[200:].max() < 2.0
+    # vertical acceleration recovered (gravity + 2 Hz), AP and ML near the true values
+    assert np.abs(al.acc_body_mps2_[200:, 0] - world[200:, 0]).max() < 0.5
+
+
+def test_nan_rows_empty_and_bad_shapes():
+    acc, gyr, _ = _load("HA-001-Test5-Trial2")
+    acc = acc.copy()
+    acc[300:350] = np.nan
+    al = BodyFrameAligner().align(acc, gyr, FS)
+    assert np.isnan(al.acc_body_mps2_[300:350]).all()
+    assert np.isfinite(al.acc_body_mps2_[:300]).all()
+    empty = BodyFrameAligner().align(np.empty((0, 3)), np.empty((0, 3)), FS)
+    assert empty.acc_body_mps2_.shape == (0, 3)
+    allnan = BodyFrameAligner().align(np.full((50, 3), np.nan), np.full((50, 3), np.nan), FS)
+    assert allnan.heading_source_ == "none"
+    assert np.isnan(gravity_direction(np.full((10, 3), np.nan), FS)).all()
+    with pytest.raises(ValueError, match="shape"):
+        BodyFrameAligner().align(np.zeros((10, 2)), None, FS)
+    with pytest.raises(ValueError, match="rows"):
+        BodyFrameAligner().align(np.zeros((10, 3)), np.zeros((9, 3)), FS)
