@@ -64,30 +64,28 @@ class TimestampUnwrapper:
         The last unwrapped value, or ``None`` before the first call.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, modulus_us: int = TIMESTAMP_MODULUS_US) -> None:
+        self.modulus_us = int(modulus_us)
         self.last_us: int | None = None
 
     def unwrap(self, timestamp_us: int) -> int:
-        """Unwrap one raw timestamp (0..2**32-1) and return it as an unbounded int."""
-        ts = int(timestamp_us) % TIMESTAMP_MODULUS_US
-        if self.last_us is None:
-            self.last_us = ts
-            return ts
-        delta = (ts - self.last_us) % TIMESTAMP_MODULUS_US
-        if delta >= _HALF_MODULUS_US:
-            delta -= TIMESTAMP_MODULUS_US
-        value = self.last_us + delta
-        if delta > 0:
-            self.last_us = value
+        """Unwrap one raw timestamp (0..modulus-1) and return it as an unbounded int."""
+        value = self.peek(timestamp_us)
+        self.commit(value)
         return value
 
     def peek(self, timestamp_us: int) -> int:
-        """Unwrap without remembering the value (for a packet that may be dropped)."""
+        """Unwrap without remembering the value (for a packet that may be dropped).
+
+        Values wrap modulo ``modulus_us`` (2**32 for full packets; the compact MTU-23
+        packets carry fewer bits, pass their modulus).
+        """
+        m = self.modulus_us
         if self.last_us is None:
-            return int(timestamp_us) % TIMESTAMP_MODULUS_US
-        delta = (int(timestamp_us) - self.last_us) % TIMESTAMP_MODULUS_US
-        if delta >= _HALF_MODULUS_US:
-            delta -= TIMESTAMP_MODULUS_US
+            return int(timestamp_us) % m
+        delta = (int(timestamp_us) - self.last_us) % m
+        if delta >= m // 2:
+            delta -= m
         return self.last_us + delta
 
     def commit(self, unwrapped_us: int) -> None:

@@ -1,0 +1,99 @@
+"""Gap accounting: lost packets become gaps, duplicates are dropped, totals add up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sensors.gaps import SEQ_MODULUS, Gap, GapTracker
+
+P = 5000  # 200 Hz
+
+
+def packets(n_packets: int, spp: int, start_us: int = 1_000_000, seq0: int = 0):
+    """(seq, first_us, n) of a sensor streaming n_packets of spp samples."""
+    return [((seq0 + i) % SEQ_MODULUS, start_us + i * spp * P, spp) for i in range(n_packets)]
+
+
+def test_complete_stream_has_no_gaps():
+    t = GapTracker(P)
+    for pk in packets(100, 10):
+        assert t.accept(*pk).action == "accept"
+    assert t.gaps == []
+    assert t.samples_received == 1000 and t.samples_lost == 0 and t.loss_fraction == 0
+
+
+@pytest.mark.parametrize("spp", [1, 7, 19])
+def test_random_drops_are_reported_exactly(spp):
+    rng = np.random.default_rng(spp)
+    pks = packets(2000, spp, seq0=65_000)  # seq wraps inside the run
+    keep = rng.random(len(pks)) > 0.05
+    keep[0] = keep[-1] = True
+    t = GapTracker(P)
+    for pk, k in zip(pks, keep):
+        if k:
+            t.accept(*pk)
+    dropped = int((~keep).sum())
+    assert t.samples_lost == dropped * spp
+    assert t.packets_lost == dropped
+    assert t.samples_received + t.samples_lost == len(pks) * spp
+    # each gap starts at a dropped packet's first sample and covers a run of drops
+    starts = {pk[1] for pk, k in zip(pks, keep) if not k}
+    assert all(g.start_us in starts for g in t.gaps)
+    assert sum(g.samples for g in t.gaps) == dropped * spp
+    assert all(g.end_us - g.start_us == g.samples * P for g in t.gaps)
+
+
+def test_duplicates_after_reconnect_are_dropped_not_counted():
+    pks = packets(50, 10)
+    t = GapTracker(P)
+    for pk in pks[:30]:
+        t.accept(*pk)
+    t.mark_link_lost()
+    # the sensor re-sends its last 3 packets, then continues after an outage of 5 packets
+    for pk in pks[27:30]:
+        assert t.accept(*pk).action == "duplicate"
+    v = t.accept(*pks[35])
+    assert v.action == "accept" and v.gap is not None
+    assert v.gap.cause == "link" and v.gap.samples == 50 and v.gap.packets == 5
+    for pk in pks[36:]:
+        t.accept(*pk)
+    assert t.duplicates == 3
+    assert t.samples_received + t.samples_lost == 500
+    # the next gap on a live link is a plain loss again
+    v = t.accept(pks[-1][0] + 2, pks[-1][1] + 20 * P, 10)
+    assert v.gap.cause == "loss"
+
+
+def test_partial_overlap_skips_known_samples():
+    t = GapTracker(P)
+    t.accept(0, 0, 10)
+    v = t.accept(1, 6 * P, 10)  # first 4 samples known
+    assert v.action == "overlap" and v.skip == 4
+    assert t.samples_received == 16 and t.samples_lost == 0
+
+
+def test_sub_period_timestamp_jitter_is_not_a_gap():
+    t = GapTracker(P)
+    t.accept(0, 0, 10)
+    assert t.accept(1, 10 * P + P // 3, 10).gap is None
+    v = t.accept(2, 20 * P + P // 3 + 2 * P - 100, 10)
+    assert v.gap is not None and v.gap.samples == 2
+
+
+def test_clock_reset_is_flagged_and_restart_books_host_estimate():
+    t = GapTracker(P, max_step_back_s=5)
+    t.accept(0, 100_000_000, 10)
+    assert t.check(1, 1_000, 10).action == "reset"
+    assert t.check(1, 100_000_000 + 7200 * 10**6, 10).action == "reset"
+    gap = t.restart(0, 1_000, 10, lost_samples=40)
+    assert isinstance(gap, Gap) and gap.cause == "reset" and gap.samples == 40
+    assert t.accept(1, 1_000 + 10 * P, 10).gap is None
+    assert t.samples_lost == 40 and t.samples_received == 30
+
+
+def test_gap_to_dict_is_json_ready():
+    g = Gap(start_us=10, samples=3, period_us=P, packets=1)
+    d = g.to_dict()
+    assert d["end_us"] == 10 + 3 * P and d["cause"] == "loss"
+    assert g.duration_s == pytest.approx(0.015)
