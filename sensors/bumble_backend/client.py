@@ -1,0 +1,315 @@
+"""Bleak client backend on a Bumble host (:class:`BumbleClient`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bleak.args import SizedBuffer
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient, NotifyCallback
+from bleak.backends.descriptor import BleakGATTDescriptor
+from bleak.backends.device import BLEDevice
+from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
+from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bumble import hci
+from bumble.core import UUID as BumbleUUID
+from bumble.device import Connection
+from bumble.gatt import Characteristic
+
+from sensors.bumble_backend.host import BumbleHost, acquire_host, release_host
+
+logger = logging.getLogger(__name__)
+
+#: ATT MTU requested after connecting (fits a full Poise data packet).
+DEFAULT_REQUESTED_MTU = 247
+DEFAULT_ATT_MTU = 23
+
+_PROPERTY_NAMES = (
+    (Characteristic.Properties.BROADCAST, "broadcast"),
+    (Characteristic.Properties.READ, "read"),
+    (Characteristic.Properties.WRITE_WITHOUT_RESPONSE, "write-without-response"),
+    (Characteristic.Properties.WRITE, "write"),
+    (Characteristic.Properties.NOTIFY, "notify"),
+    (Characteristic.Properties.INDICATE, "indicate"),
+    (Characteristic.Properties.AUTHENTICATED_SIGNED_WRITES, "authenticated-signed-writes"),
+    (Characteristic.Properties.EXTENDED_PROPERTIES, "extended-properties"),
+)
+
+
+def bleak_uuid(bumble_uuid: BumbleUUID) -> str:
+    """Bumble UUID -> bleak's lower-case 128-bit string."""
+    return str(uuid.UUID(bytes=bytes(reversed(bumble_uuid.to_bytes(force_128=True)))))
+
+
+class BumbleClient(BaseBleakClient):
+    """Bleak client backend that connects through a Bumble host.
+
+    Use through bleak's public API::
+
+        BleakClient(device, backend=BumbleClient, bumble={"transport": link_or_string})
+
+    Parameters
+    ----------
+    address_or_ble_device
+        A :class:`~bleak.backends.device.BLEDevice` from a scan with the Bumble scanner
+        (preferred: it carries the address type) or an address string.
+    disconnected_callback, timeout
+        As for :class:`bleak.BleakClient`; the callback fires on an unsolicited
+        disconnect (link loss, peer terminated), not after :meth:`disconnect`.
+    services
+        Optional set of service UUIDs: discover only these.
+    bumble
+        ``{"transport": VirtualLink | str, "mtu": int}``. ``mtu`` is the ATT MTU to
+        request (default 247); ``23`` skips the MTU exchange (the BLE default), so
+        notifications carry at most 20 bytes.
+    """
+
+    def __init__(
+        self,
+        address_or_ble_device: BLEDevice | str,
+        *,
+        disconnected_callback: Callable[[], None] | None = None,
+        timeout: float = 10.0,
+        services: set[str] | None = None,
+        bumble: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout
+        )
+        options = bumble or {}
+        self._transport = options.get("transport")
+        if self._transport is None:
+            raise TypeError(
+                "BumbleClient needs bumble={'transport': VirtualLink | 'tcp-client:HOST:PORT' "
+                "| 'usb:0' ...}"
+            )
+        self._requested_mtu = int(options.get("mtu", DEFAULT_REQUESTED_MTU))
+        self._device_details = (
+            address_or_ble_device.details if isinstance(address_or_ble_device, BLEDevice) else None
+        )
+        self._device_name = (
+            address_or_ble_device.name if isinstance(address_or_ble_device, BLEDevice) else None
+        )
+        self._services_filter = services
+        self._host: BumbleHost | None = None
+        self._connection: Connection | None = None
+        self._mtu = DEFAULT_ATT_MTU
+        self._disconnecting = False
+        self._notify_callbacks: dict[int, Callable[[bytes], None]] = {}
+        self._proxies: dict[int, Any] = {}
+
+    # -- properties ----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """Advertised name from the scan, else the address."""
+        return self._device_name or self.address.replace(":", "-")
+
+    @property
+    def mtu_size(self) -> int:
+        """Negotiated ATT MTU (23 until an exchange raised it)."""
+        return self._mtu
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the BLE connection is up."""
+        return self._connection is not None
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def connect(self, pair: bool = False, **kwargs: Any) -> None:
+        """Connect, exchange the MTU, discover services (bleak's contract)."""
+        timeout = kwargs.get("timeout", self._timeout)
+        host = await acquire_host(self._transport)
+        try:
+            device = host.device
+            assert device is not None
+            peer = (
+                self._device_details
+                if isinstance(self._device_details, hci.Address)
+                else host.peer_address(self.address)
+            )
+            async with host.connect_lock:
+                try:
+                    connection = await device.connect(peer, timeout=timeout)
+                except Exception as exc:
+                    if (
+                        isinstance(exc, asyncio.TimeoutError | TimeoutError)
+                        or "timeout" in str(exc).lower()
+                    ):
+                        raise BleakDeviceNotFoundError(
+                            self.address, f"Device with address {self.address} was not found"
+                        ) from exc
+                    raise BleakError(f"connecting to {self.address} failed: {exc}") from exc
+            self._host = host
+            self._connection = connection
+            self._disconnecting = False
+            connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
+            connection.on(connection.EVENT_CONNECTION_ATT_MTU_UPDATE, self._on_mtu_update)
+            if self._requested_mtu > DEFAULT_ATT_MTU:
+                self._mtu = await asyncio.wait_for(
+                    connection.gatt_client.request_mtu(self._requested_mtu), timeout
+                )
+            self.services = await asyncio.wait_for(self._discover(connection), timeout)
+            if pair:
+                await self.pair()
+        except BaseException:
+            if self._connection is not None:
+                await self.disconnect()
+            else:
+                release_host(host)
+            raise
+
+    def _on_mtu_update(self, *args: Any) -> None:
+        if self._connection is not None:
+            self._mtu = int(self._connection.att_mtu)
+
+    def _on_disconnection(self, reason: int) -> None:
+        logger.debug("%s disconnected, reason 0x%02X", self.address, reason)
+        unsolicited = not self._disconnecting
+        self._teardown()
+        if unsolicited and self._disconnected_callback is not None:
+            self._disconnected_callback()
+
+    def _teardown(self) -> None:
+        self._connection = None
+        self._notify_callbacks.clear()
+        if self._host is not None:
+            host, self._host = self._host, None
+            release_host(host)
+
+    async def disconnect(self) -> None:
+        """Disconnect (no disconnected_callback); a no-op when not connected."""
+        connection = self._connection
+        if connection is None:
+            return
+        self._disconnecting = True
+        try:
+            await asyncio.wait_for(
+                connection.disconnect(hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR), 5.0
+            )
+        except Exception as exc:
+            logger.debug("disconnect from %s: %s", self.address, exc)
+        finally:
+            if self._connection is connection:
+                self._teardown()
+
+    async def pair(self, *args: Any, **kwargs: Any) -> None:
+        """Pair (Bumble SMP, Just Works)."""
+        if self._connection is None:
+            raise BleakError("Not connected")
+        await self._connection.pair()
+
+    async def unpair(self) -> None:
+        """Not supported: Bumble keeps no bonds for this backend."""
+        raise NotImplementedError("unpair is not supported by the Bumble backend")
+
+    # -- discovery -------------------------------------------------------------------------
+
+    async def _discover(self, connection: Connection) -> BleakGATTServiceCollection:
+        client = connection.gatt_client
+        filter_uuids = (
+            [BumbleUUID(u) for u in self._services_filter] if self._services_filter else []
+        )
+        collection = BleakGATTServiceCollection()
+        services = await client.discover_services(filter_uuids)
+        self._proxies.clear()
+        for service in services:
+            bleak_service = BleakGATTService(service, service.handle, bleak_uuid(service.uuid))
+            collection.add_service(bleak_service)
+            for characteristic in await service.discover_characteristics():
+                properties = [
+                    name for flag, name in _PROPERTY_NAMES if characteristic.properties & flag
+                ]
+                bleak_char = BleakGATTCharacteristic(
+                    characteristic,
+                    characteristic.handle,
+                    bleak_uuid(characteristic.uuid),
+                    properties,  # type: ignore[arg-type]
+                    lambda: self._mtu - 3,
+                    bleak_service,
+                )
+                collection.add_characteristic(bleak_char)
+                self._proxies[characteristic.handle] = characteristic
+                for descriptor in await characteristic.discover_descriptors():
+                    collection.add_descriptor(
+                        BleakGATTDescriptor(
+                            descriptor,
+                            descriptor.handle,
+                            bleak_uuid(descriptor.type),
+                            bleak_char,
+                        )
+                    )
+        return collection
+
+    # -- I/O ---------------------------------------------------------------------------------
+
+    def _require(self) -> Connection:
+        if self._connection is None:
+            raise BleakError("Not connected")
+        return self._connection
+
+    async def read_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
+    ) -> bytearray:
+        """Read a characteristic value (long reads included)."""
+        connection = self._require()
+        value = await connection.gatt_client.read_value(characteristic.handle)
+        return bytearray(value)
+
+    async def read_gatt_descriptor(
+        self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
+    ) -> bytearray:
+        """Read a descriptor value."""
+        connection = self._require()
+        return bytearray(await connection.gatt_client.read_value(descriptor.handle))
+
+    async def write_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
+    ) -> None:
+        """Write a characteristic (with or without response)."""
+        connection = self._require()
+        await connection.gatt_client.write_value(
+            characteristic.handle, bytes(data), with_response=response
+        )
+
+    async def write_gatt_descriptor(
+        self, descriptor: BleakGATTDescriptor, data: SizedBuffer
+    ) -> None:
+        """Write a descriptor (always with response)."""
+        connection = self._require()
+        await connection.gatt_client.write_value(descriptor.handle, bytes(data), with_response=True)
+
+    async def start_notify(
+        self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
+    ) -> None:
+        """Enable notifications (preferred) or indications and route values to ``callback``."""
+        connection = self._require()
+        proxy = self._proxies.get(characteristic.handle)
+        if proxy is None:
+            raise BleakError(f"characteristic {characteristic.uuid} not discovered")
+        old = self._notify_callbacks.pop(characteristic.handle, None)
+        client = connection.gatt_client
+        if old is not None:
+            for subscribers in (client.notification_subscribers, client.indication_subscribers):
+                subscribers.get(characteristic.handle, set()).discard(old)
+
+        def on_value(value: bytes) -> None:
+            callback(bytearray(value))
+
+        self._notify_callbacks[characteristic.handle] = on_value
+        await client.subscribe(proxy, on_value, prefer_notify=True)
+
+    async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
+        """Disable notifications/indications on the characteristic."""
+        connection = self._require()
+        proxy = self._proxies.get(characteristic.handle)
+        callback = self._notify_callbacks.pop(characteristic.handle, None)
+        if proxy is None:
+            raise BleakError(f"characteristic {characteristic.uuid} not discovered")
+        await connection.gatt_client.unsubscribe(proxy, callback, force=True)
