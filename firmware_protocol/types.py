@@ -102,6 +102,13 @@ class SampleBlock:
         Nominal rate from the configuration.
     packet_count
         How many packets this block was built from.
+    sensor_id
+        Which sensor sent it (filled in by the stream, empty from the codec).
+    host_time_s
+        Host receive time of the (last) packet, if known.
+    timestamp_bits
+        Width of the sensor timestamp as sent: 32 for full data packets, 24 for compact
+        packets (MTU 23); ``timestamp_us`` wraps at ``2**timestamp_bits``.
     """
 
     seq: int
@@ -112,6 +119,7 @@ class SampleBlock:
     packet_count: int = 1
     sensor_id: str = ""
     host_time_s: float = field(default=float("nan"))
+    timestamp_bits: int = 32
 
     @property
     def n_samples(self) -> int:
