@@ -1,0 +1,760 @@
+"""The Poise recording file (``.poise``): append-only, checksummed, crash-tolerant.
+
+A recording stores what the sensors *sent* (every raw data packet exactly as received,
+with the host receive time and the sensor index) after a header with JSON metadata,
+plus gap records, events (markers, connection changes, test results, notes) and an end
+record. The byte layout, the flush policy and the recovery rules are documented in
+``docs/recording-format.md``; the short version:
+
+- file preamble: ``MAGIC`` (8 bytes), format version (u16 LE), reserved (u16 LE);
+- records: ``SYNC`` (4 bytes) | type (u8) | flags (u8) | payload length (u32 LE) |
+  payload | CRC-32 (u32 LE, zlib) over type, flags, length and payload;
+- the writer flushes and ``fsync``\\ s at least every ``flush_interval_s`` (0.5 s): on a
+  write when the oldest unsynced record is that old, from a background timer when the
+  writer is idle, and on close. A crash loses at most the last half second.
+- the reader checks every record's CRC, and on damage (bad checksum, truncation, garbage)
+  reports ``Damage(offset, reason)`` and resynchronises on the next ``SYNC`` marker, so
+  everything valid before and after the damage is recovered.
+
+Samples are decoded through the same codec as the live stream
+(:func:`firmware_protocol.codec.decode_many`), see :func:`load_recording` and
+:mod:`sensors.timeline`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from firmware_protocol.types import SensorConfig
+from sensors.timeline import Gap, SensorData, build_sensor_data
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "SYNC",
+    "RecordType",
+    "RecordingError",
+    "RecordingWriter",
+    "RecordingReader",
+    "Record",
+    "Damage",
+    "Recording",
+    "Gap",
+    "SensorData",
+    "load_recording",
+    "append_event",
+]
+
+#: File signature. The 0x89 byte and CR LF catch 7-bit and text-mode mangling (as in PNG).
+MAGIC = b"\x89POISE\r\n"
+#: Version of this byte layout; readers refuse files with a newer major version.
+FORMAT_VERSION = 1
+_PREAMBLE = struct.Struct("<8sHH")  # magic, format version, reserved
+PREAMBLE_SIZE = _PREAMBLE.size  # 12
+#: Start of every record; the reader searches for it to resynchronise after damage.
+SYNC = b"\xa7PR\x5e"
+_REC_HEAD = struct.Struct("<4sBBI")  # sync, type, flags, payload length
+REC_HEAD_SIZE = _REC_HEAD.size  # 10
+_CRC = struct.Struct("<I")
+CRC_SIZE = _CRC.size
+#: Largest payload a reader accepts (a length beyond it is treated as damage).
+MAX_PAYLOAD = 1 << 24
+_PACKET_HEAD = struct.Struct("<Bd")  # sensor index, host receive time (s since start)
+#: Permissions of recording files and of the folders the writer creates (patient data).
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+class RecordType:
+    """Record type codes (u8). Readers skip unknown types and note them."""
+
+    HEADER = 1  #: JSON metadata (written twice at the start, the reader uses the first valid one)
+    PACKET = 2  #: u8 sensor index, f64 host receive time (s since start), raw packet bytes
+    GAP = 3  #: JSON: sensor, samples, reason, start/end in sensor (us) or host (s) time
+    EVENT = 4  #: JSON: kind, t_s (host s since start), anything else
+    END = 5  #: JSON: t_s and record counts; written by a clean close
+
+    NAMES = {1: "HEADER", 2: "PACKET", 3: "GAP", 4: "EVENT", 5: "END"}
+
+
+class RecordingError(ValueError):
+    """A file that is not a usable Poise recording at all (the message says which and why)."""
+
+
+def _software_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"poise {version('poise')}"
+    except Exception:  # pragma: no cover - not installed
+        return "poise (unknown version)"
+
+
+def _frame(rtype: int, payload: bytes, flags: int = 0) -> bytes:
+    """One framed record: sync, type, flags, length, payload, CRC-32."""
+    head = _REC_HEAD.pack(SYNC, rtype, flags, len(payload))
+    crc = zlib.crc32(head[4:])
+    crc = zlib.crc32(payload, crc)
+    return head + payload + _CRC.pack(crc & 0xFFFFFFFF)
+
+
+def _json_bytes(obj: dict) -> bytes:
+    return json.dumps(
+        _clean(obj), separators=(",", ":"), allow_nan=False, default=_json_default
+    ).encode("utf-8")
+
+
+def _clean(obj: Any) -> Any:
+    """Non-finite floats become ``None`` (JSON has no NaN); containers are walked."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "to_dict"):
+        return _clean(obj.to_dict())
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy scalar
+        return _clean(obj.item())
+    return obj
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if hasattr(obj, "item"):  # numpy scalar
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _make_private_dirs(path: Path) -> None:
+    """Create the missing parents of ``path`` with mode 0o700 (existing ones are untouched)."""
+    missing = []
+    p = path.parent
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(d, DIR_MODE)  # umask may have removed bits we want; never adds any
+
+
+def _normalise_metadata(metadata: dict | None, start: dict) -> dict:
+    """Complete and validate the header metadata (sensor configs must be usable)."""
+    md = dict(metadata or {})
+    md["format"] = "poise-recording"
+    md["format_version"] = FORMAT_VERSION
+    md.setdefault("software", _software_version())
+    md.setdefault("patient", None)
+    md.setdefault("notes", "")
+    md.setdefault("start", start)
+    sensors = []
+    for i, s in enumerate(md.get("sensors") or []):
+        s = dict(s)
+        if "config" not in s:
+            raise ValueError(f"recording metadata: sensor {i} has no 'config'")
+        cfg = s["config"]
+        cfg = cfg if isinstance(cfg, SensorConfig) else SensorConfig.from_dict(cfg)
+        s["config"] = cfg.to_dict()
+        s.setdefault("id", f"sensor-{i}")
+        s.setdefault("name", None)
+        s.setdefault("address", None)
+        s.setdefault("placement", None)
+        s.setdefault("firmware", None)
+        sensors.append(s)
+    md["sensors"] = sensors
+    return md
+
+
+class RecordingWriter:
+    """Append-only writer of a ``.poise`` recording; thread-safe.
+
+    Parameters
+    ----------
+    target
+        File path (created with mode 0o600, missing parent folders with 0o700; an existing
+        file is refused unless ``overwrite``) or an open binary stream (for in-memory
+        recordings; no fsync, no timer).
+    metadata
+        Header metadata: ``patient`` (pseudonym), ``sensors`` (list of dicts with ``id``,
+        ``name``, ``address``, ``placement``, ``config`` (a :class:`SensorConfig` or its
+        dict), ``firmware``), ``notes`` and anything else JSON-serialisable. ``format``,
+        ``format_version``, ``software`` and ``start`` (UTC ISO time, epoch and host
+        monotonic seconds of the recording start) are filled in unless given.
+    flush_interval_s
+        Upper bound on how long a written record may stay unsynced (default 0.5 s).
+    overwrite
+        Replace an existing file instead of refusing.
+
+    Notes
+    -----
+    Host times in records are seconds since the recording start on the host's monotonic
+    clock (:meth:`time_s`); callers that have their own timestamps (replay, import) pass
+    them explicitly. A background daemon thread wakes every ``flush_interval_s / 5`` and
+    syncs when the oldest unsynced record is about to reach ``flush_interval_s``; writes
+    sync inline when it already has. Everything happens under one lock, so the BLE thread
+    and the GUI thread may write concurrently.
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike | BinaryIO,
+        metadata: dict | None = None,
+        *,
+        flush_interval_s: float = 0.5,
+        overwrite: bool = False,
+    ) -> None:
+        if not flush_interval_s > 0:
+            raise ValueError(f"flush_interval_s must be > 0, got {flush_interval_s}")
+        self._lock = threading.RLock()
+        self._interval = float(flush_interval_s)
+        self._mono0 = time.monotonic()
+        now = _dt.datetime.now(_dt.UTC)
+        start = {
+            "utc": now.isoformat(timespec="microseconds"),
+            "epoch_s": now.timestamp(),
+            "monotonic_s": self._mono0,
+        }
+        self.metadata = _normalise_metadata(metadata, start)
+        self._n_sensors = len(self.metadata["sensors"])
+        self.records_written = 0
+        self.packets_written = 0
+        self._dirty_since: float | None = None
+        self._closed = False
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        if hasattr(target, "write"):
+            self.path: Path | None = None
+            self._fh: BinaryIO = target  # type: ignore[assignment]
+            self._owns = False
+        else:
+            self.path = Path(target)
+            _make_private_dirs(self.path)
+            flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+            flags |= os.O_TRUNC if overwrite else os.O_EXCL
+            try:
+                fd = os.open(self.path, flags, FILE_MODE)
+            except FileExistsError:
+                raise FileExistsError(
+                    f"{self.path}: already exists (refusing to overwrite a recording)"
+                ) from None
+            os.fchmod(fd, FILE_MODE)
+            self._fh = os.fdopen(fd, "wb", buffering=64 * 1024)
+            self._owns = True
+        header = _json_bytes(self.metadata)
+        self._fh.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0))
+        # The header is written twice: a damaged first copy does not orphan the file.
+        self._fh.write(_frame(RecordType.HEADER, header))
+        self._fh.write(_frame(RecordType.HEADER, header))
+        self._sync()
+        if self._owns:
+            self._timer = threading.Thread(
+                target=self._timer_loop, name="poise-recording-flush", daemon=True
+            )
+            self._timer.start()
+
+    # -- context manager -------------------------------------------------------------
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(info={"error": repr(exc)} if exc is not None else None)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
+
+    def time_s(self) -> float:
+        """Host time now, seconds since the recording start (monotonic clock)."""
+        return time.monotonic() - self._mono0
+
+    # -- records --------------------------------------------------------------------
+    def write_packet(self, sensor: int, packet: bytes, host_time_s: float | None = None) -> None:
+        """Append one raw packet of sensor ``sensor`` (index into the header's sensors).
+
+        ``host_time_s`` is the host receive time in seconds since the recording start
+        (default: now).
+        """
+        if not 0 <= sensor < self._n_sensors:
+            raise ValueError(
+                f"sensor index {sensor} out of range (recording has {self._n_sensors})"
+            )
+        t = self.time_s() if host_time_s is None else float(host_time_s)
+        payload = _PACKET_HEAD.pack(sensor, t) + bytes(packet)
+        self._write(RecordType.PACKET, payload)
+        self.packets_written += 1
+
+    def write_gap(
+        self,
+        sensor: int,
+        *,
+        samples: int,
+        reason: str = "",
+        start_us: int | None = None,
+        end_us: int | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        t_s: float | None = None,
+        **extra: Any,
+    ) -> None:
+        """Append a GAP record: ``samples`` samples of ``sensor`` were lost.
+
+        ``start_us``/``end_us`` are sensor timestamps (as sent, 32-bit) of the first lost
+        sample and of the first sample after the gap; ``start_s``/``end_s`` the same in host
+        seconds since the start, when the sensor times are unknown. ``t_s`` (default now)
+        is when the gap was noticed. ``extra`` (e.g. ``cause``, ``packets``, ``start_host_s``
+        from :meth:`sensors.gaps.Gap.to_dict`) is stored as well.
+        """
+        info: dict[str, Any] = dict(extra)
+        info.update(
+            {
+                "sensor": int(sensor),
+                "samples": int(samples),
+                "reason": str(reason),
+                "t_s": self.time_s() if t_s is None else float(t_s),
+            }
+        )
+        if not info["reason"]:
+            info["reason"] = str(extra.get("cause") or "unspecified")
+        for k, v in (("start_us", start_us), ("end_us", end_us)):
+            if v is not None:
+                info[k] = int(v)
+        for k, v in (("start_s", start_s), ("end_s", end_s)):
+            if v is not None:
+                info[k] = float(v)
+        self._write(RecordType.GAP, _json_bytes(info))
+
+    def write_event(self, event: dict) -> None:
+        """Append an EVENT: a dict with ``kind`` (marker, connection, test, note, ...).
+
+        ``t_s`` (host seconds since the start) defaults to now.
+        """
+        ev = dict(event)
+        if "kind" not in ev:
+            raise ValueError("event needs a 'kind' (e.g. 'marker', 'connection', 'test', 'note')")
+        ev.setdefault("t_s", self.time_s())
+        self._write(RecordType.EVENT, _json_bytes(ev))
+
+    def write_record(self, rtype: int, payload: bytes) -> None:
+        """Append a record of any type (for extensions; readers skip types they do not know)."""
+        if not 0 < rtype < 256 or rtype == RecordType.HEADER:
+            raise ValueError(f"record type {rtype} not allowed")
+        self._write(rtype, payload)
+
+    def flush(self) -> None:
+        """Flush and fsync now."""
+        with self._lock:
+            if not self._closed:
+                self._sync()
+
+    def close(self, info: dict | None = None, *, t_s: float | None = None) -> None:
+        """Write the END record, sync and close (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            end = {
+                "t_s": self.time_s() if t_s is None else float(t_s),
+                "records": self.records_written + 1,
+                "packets": self.packets_written,
+            }
+            if info:
+                end.update(info)
+            self._write(RecordType.END, _json_bytes(end))
+            self._sync()
+            self._closed = True
+            self._stop.set()
+            if self._owns:
+                self._fh.close()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join(timeout=2.0)
+
+    # -- internals ------------------------------------------------------------------
+    def _write(self, rtype: int, payload: bytes) -> None:
+        rec = _frame(rtype, payload)
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"{self.path or 'recording'}: writer is closed")
+            self._fh.write(rec)
+            self.records_written += 1
+            now = time.monotonic()
+            if self._dirty_since is None:
+                self._dirty_since = now
+            elif now - self._dirty_since >= self._interval:
+                self._sync()
+
+    def _sync(self) -> None:
+        self._fh.flush()
+        if self._owns:
+            os.fsync(self._fh.fileno())
+        self._dirty_since = None
+
+    def _timer_loop(self) -> None:
+        tick = self._interval / 5.0
+        while not self._stop.wait(tick):
+            with self._lock:
+                if self._closed:
+                    return
+                d = self._dirty_since
+                if d is not None and time.monotonic() - d >= self._interval - tick:
+                    self._sync()
+
+
+def append_event(path: str | os.PathLike, event: dict) -> None:
+    """Append one EVENT (e.g. a note added after the session) to an existing recording.
+
+    The file is checked to be a Poise recording first; the record is synced before
+    returning. ``t_s`` should be given (seconds since the recording start); default
+    ``None`` means "not tied to a moment".
+    """
+    p = Path(path)
+    with open(p, "rb") as fh:
+        _check_preamble(fh.read(PREAMBLE_SIZE), str(p))
+    ev = dict(event)
+    if "kind" not in ev:
+        raise ValueError("event needs a 'kind'")
+    ev.setdefault("t_s", None)
+    fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, _frame(RecordType.EVENT, _json_bytes(ev)))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- reading --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A damaged region of a recording: where it starts (byte offset) and what is wrong."""
+
+    offset: int
+    reason: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"offset": int(self.offset), "reason": self.reason}
+
+
+@dataclass
+class Record:
+    """One valid record.
+
+    ``info`` holds the decoded JSON of HEADER/GAP/EVENT/END records; ``sensor``,
+    ``host_time_s`` and ``packet`` are set for PACKET records; ``payload`` is always the
+    raw payload.
+    """
+
+    offset: int
+    type: int
+    payload: bytes
+    sensor: int | None = None
+    host_time_s: float | None = None
+    packet: bytes | None = None
+    info: dict | None = None
+
+    @property
+    def type_name(self) -> str:
+        """``PACKET``, ``EVENT``, ... or ``TYPE<n>`` for unknown types."""
+        return RecordType.NAMES.get(self.type, f"TYPE{self.type}")
+
+
+def _check_preamble(data: bytes, name: str) -> int:
+    if len(data) == 0:
+        raise RecordingError(f"{name}: not a Poise recording (empty file)")
+    if not data.startswith(MAGIC):
+        if len(data) < len(MAGIC) and MAGIC.startswith(data):
+            raise RecordingError(f"{name}: Poise recording truncated inside the magic")
+        raise RecordingError(f"{name}: not a Poise recording (bad magic)")
+    if len(data) < PREAMBLE_SIZE:
+        raise RecordingError(f"{name}: Poise recording truncated inside the file preamble")
+    _, version, _ = _PREAMBLE.unpack_from(data, 0)
+    if version > FORMAT_VERSION:
+        raise RecordingError(
+            f"{name}: recording format version {version} is newer than this reader "
+            f"({FORMAT_VERSION}); update Poise"
+        )
+    if version < 1:
+        raise RecordingError(f"{name}: invalid recording format version {version}")
+    return version
+
+
+class RecordingReader:
+    """Read the records of a recording, recovering everything valid.
+
+    Parameters
+    ----------
+    source
+        Path of a ``.poise`` file, or its bytes.
+
+    Raises
+    ------
+    RecordingError
+        If the file is not a Poise recording at all (empty, bad magic, newer format).
+
+    Attributes
+    ----------
+    damage
+        :class:`Damage` entries found so far (complete after :meth:`records` is exhausted).
+    notes
+        Non-damage remarks (unknown record types skipped, no END record).
+    """
+
+    def __init__(self, source: str | os.PathLike | bytes | bytearray) -> None:
+        if isinstance(source, bytes | bytearray | memoryview):
+            self.name = "<recording bytes>"
+            self._data = bytes(source)
+        else:
+            self.name = str(source)
+            with open(source, "rb") as fh:
+                self._data = fh.read()
+        self.format_version = _check_preamble(self._data[:PREAMBLE_SIZE], self.name)
+        self.damage: list[Damage] = []
+        self.notes: list[str] = []
+        self.size = len(self._data)
+
+    def records(self) -> Iterator[Record]:
+        """Yield every valid record in file order; damage is collected in :attr:`damage`."""
+        self.damage.clear()
+        self.notes.clear()
+        data = self._data
+        n = len(data)
+        pos = PREAMBLE_SIZE
+        unknown: dict[int, int] = {}
+        region: list | None = None  # [start, stop, first problem] of the current damage
+        while pos < n:
+            problem = None
+            if data[pos : pos + 4] != SYNC and not (n - pos < 4 and SYNC.startswith(data[pos:])):
+                problem = "no record marker (unrecognised bytes)"
+            elif pos + REC_HEAD_SIZE > n:
+                problem = (
+                    f"truncated record header at end of file ({n - pos} of {REC_HEAD_SIZE} bytes)"
+                )
+            else:
+                _, rtype, flags, length = _REC_HEAD.unpack_from(data, pos)
+                end = pos + REC_HEAD_SIZE + length + CRC_SIZE
+                if length > MAX_PAYLOAD:
+                    problem = f"implausible record length {length}"
+                elif end > n:
+                    problem = (
+                        f"truncated {RecordType.NAMES.get(rtype, f'type {rtype}')} record: "
+                        f"{end - pos} bytes long but only {n - pos} left (cut off, or a "
+                        "damaged length field)"
+                    )
+                else:
+                    payload = data[pos + REC_HEAD_SIZE : end - CRC_SIZE]
+                    (crc,) = _CRC.unpack_from(data, end - CRC_SIZE)
+                    if zlib.crc32(data[pos + 4 : end - CRC_SIZE]) & 0xFFFFFFFF != crc:
+                        problem = "checksum mismatch"
+                    else:
+                        rec = self._parse(pos, rtype, payload)
+                        if rec is not None:
+                            if rec.type not in RecordType.NAMES:
+                                unknown[rec.type] = unknown.get(rec.type, 0) + 1
+                            else:
+                                yield rec
+                        if region is not None:
+                            self.damage.append(self._damage(*region))
+                            region = None
+                        pos = end
+                        continue
+            nxt = data.find(SYNC, pos + 1)
+            stop = n if nxt < 0 else nxt
+            if region is not None and region[1] == pos:  # contiguous damage: one entry
+                region[1] = stop
+            else:
+                if region is not None:
+                    self.damage.append(self._damage(*region))
+                region = [pos, stop, problem]
+            pos = stop
+        if region is not None:
+            self.damage.append(self._damage(*region))
+        for t, c in sorted(unknown.items()):
+            self.notes.append(
+                f"skipped {c} record(s) of unknown type {t} (written by a newer Poise?)"
+            )
+
+    def _damage(self, start: int, stop: int, problem: str) -> Damage:
+        where = "the end of the file" if stop >= self.size else f"the next record at offset {stop}"
+        return Damage(start, f"{problem}; skipped {stop - start} bytes to {where}")
+
+    def _parse(self, pos: int, rtype: int, payload: bytes) -> Record | None:
+        if rtype == RecordType.PACKET:
+            if len(payload) < _PACKET_HEAD.size:
+                self.damage.append(Damage(pos, "PACKET record too short for its header"))
+                return None
+            sensor, t = _PACKET_HEAD.unpack_from(payload, 0)
+            return Record(pos, rtype, payload, sensor, t, payload[_PACKET_HEAD.size :])
+        if rtype in (RecordType.HEADER, RecordType.GAP, RecordType.EVENT, RecordType.END):
+            try:
+                info = json.loads(payload.decode("utf-8"))
+                if not isinstance(info, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                name = RecordType.NAMES[rtype]
+                self.damage.append(Damage(pos, f"{name} record with invalid JSON ({exc})"))
+                return None
+            return Record(pos, rtype, payload, info=info)
+        return Record(pos, rtype, payload)
+
+
+@dataclass
+class Recording:
+    """Everything recovered from a recording.
+
+    Attributes
+    ----------
+    metadata
+        The header (see :class:`RecordingWriter`).
+    sensors
+        One :class:`SensorData` per sensor of the header, in header order.
+    events
+        EVENT records as dicts (each has ``kind`` and ``t_s``, seconds from the start).
+    damage
+        Damaged regions, including packets the codec rejected.
+    notes
+        Other remarks (unknown record types, no END record).
+    closed_cleanly
+        Whether an END record was found.
+    gap_records
+        The GAP records as written (dicts), before merging into ``SensorData.gaps``.
+    end
+        The END record's content, if any.
+    """
+
+    metadata: dict
+    sensors: list[SensorData]
+    events: list[dict] = field(default_factory=list)
+    damage: list[Damage] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    closed_cleanly: bool = False
+    gap_records: list[dict] = field(default_factory=list)
+    end: dict | None = None
+    source: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        """From the recording start to the later of the last sample's end and the END time."""
+        d = 0.0
+        for s in self.sensors:
+            if s.t_s.size:
+                d = max(d, float(s.t_s[-1]) + 1.0 / s.config.sampling_rate_hz)
+        if self.end and isinstance(self.end.get("t_s"), int | float):
+            d = max(d, float(self.end["t_s"]))
+        return d
+
+    def sensor(self, sensor_id: str) -> SensorData:
+        """The sensor with this id (``KeyError`` naming the ids present otherwise)."""
+        for s in self.sensors:
+            if s.id == sensor_id:
+                return s
+        raise KeyError(f"no sensor {sensor_id!r}; present: {[s.id for s in self.sensors]}")
+
+
+def load_recording(source: str | os.PathLike | bytes) -> Recording:
+    """Read a recording and decode its samples onto per-sensor time grids.
+
+    Packets go through :func:`firmware_protocol.codec.decode_many` (the live decoder);
+    :func:`sensors.timeline.build_sensor_data` unwraps timestamps, maps them to host time
+    (lower-envelope clock fit, :func:`sensors.clock.fit_clock`), drops duplicates, puts
+    NaN rows where samples are missing and lists the gaps.
+
+    Raises
+    ------
+    RecordingError
+        Not a recording, or no valid header record anywhere.
+    """
+    reader = RecordingReader(source)
+    metadata: dict | None = None
+    packets: dict[int, list[Record]] = {}
+    gaps: dict[int, list[dict]] = {}
+    gap_records: list[dict] = []
+    events: list[dict] = []
+    end: dict | None = None
+    stray: dict[int, int] = {}
+    after_end = 0
+    for rec in reader.records():
+        if rec.type == RecordType.HEADER:
+            if metadata is None:
+                metadata = rec.info
+            continue
+        if rec.type == RecordType.PACKET:
+            if end is not None:
+                after_end += 1
+            packets.setdefault(rec.sensor, []).append(rec)
+        elif rec.type == RecordType.GAP:
+            gap_records.append(rec.info)
+            s = rec.info.get("sensor")
+            if isinstance(s, int):
+                gaps.setdefault(s, []).append(rec.info)
+        elif rec.type == RecordType.EVENT:
+            events.append(rec.info)
+        elif rec.type == RecordType.END:
+            end = rec.info
+    damage = list(reader.damage)
+    notes = list(reader.notes)
+    if metadata is None:
+        raise RecordingError(
+            f"{reader.name}: no valid header record (damage: "
+            + "; ".join(f"offset {d.offset}: {d.reason}" for d in damage[:3])
+            + ")"
+        )
+    sensors_md = metadata.get("sensors") or []
+    sensors: list[SensorData] = []
+    for i, smd in enumerate(sensors_md):
+        try:
+            cfg = SensorConfig.from_dict(smd["config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecordingError(
+                f"{reader.name}: sensor {i} has an invalid config ({exc})"
+            ) from None
+        recs = packets.pop(i, [])
+        sd, bad = build_sensor_data(
+            sensor_id=str(smd.get("id", f"sensor-{i}")),
+            placement=smd.get("placement"),
+            config=cfg,
+            packets=[r.packet for r in recs],
+            host_times_s=[r.host_time_s for r in recs],
+            gap_records=gaps.get(i, []),
+        )
+        for k, reason in bad:
+            damage.append(Damage(recs[k].offset, reason))
+        sensors.append(sd)
+    for s, recs in sorted(packets.items()):
+        stray[s] = len(recs)
+        damage.append(
+            Damage(recs[0].offset, f"{len(recs)} packet(s) for sensor index {s}, not in the header")
+        )
+    if end is None:
+        notes.append("no END record: the writer did not close the file (crash or still recording)")
+    if after_end:
+        notes.append(f"{after_end} packet(s) after the END record")
+    damage.sort(key=lambda d: d.offset)
+    events.sort(key=lambda e: (e.get("t_s") is None, e.get("t_s") or 0.0))
+    return Recording(
+        metadata=metadata,
+        sensors=sensors,
+        events=events,
+        damage=damage,
+        notes=notes,
+        closed_cleanly=end is not None,
+        gap_records=gap_records,
+        end=end,
+        source=reader.name,
+    )

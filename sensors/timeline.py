@@ -1,0 +1,330 @@
+"""From one sensor's recorded packets to a uniform time grid (:class:`SensorData`).
+
+Used by :func:`sensors.recording.load_recording`. The steps:
+
+1. decode all packets with :func:`firmware_protocol.codec.decode_many` (the live decoder;
+   if one packet is malformed, packets are decoded one by one and the bad ones reported);
+2. unwrap the 32-bit (24-bit compact) microsecond sensor clock, choosing the wrap count
+   from the host receive times, and split at clock restarts;
+3. place every sample on the nominal grid of its sensor clock (index = round(dt / period)),
+   keep the first copy of duplicates, leave NaN rows where samples are missing;
+4. map sensor time to host time (seconds since the recording start) with the
+   lower-envelope linear fit of (sensor time of a packet's last sample, host receive time)
+   (:func:`sensors.clock.fit_clock`, Moon et al. 1999), so the grid stays uniform
+   (spacing = period x (1 + drift));
+5. list gaps: holes in the grid (sequence/timestamp holes) merged with the GAP records the
+   stream wrote (which also cover losses before the first or after the last sample), so a
+   loss reported both ways is counted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from firmware_protocol import codec
+from firmware_protocol.types import SampleBlock, SensorConfig
+from sensors.clock import ClockFit, fit_clock
+
+__all__ = ["Gap", "SensorData", "build_sensor_data"]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Missing samples of one sensor.
+
+    Attributes
+    ----------
+    start_s
+        Time of the first missing sample, seconds from the recording start.
+    end_s
+        Time of the first sample after the gap (exclusive end), same clock.
+    samples
+        Number of missing sample slots, ``(end_s - start_s) * rate`` up to drift.
+    reason
+        Where it came from: ``"missing samples"`` (a hole in the received data) and/or
+        the reasons of the GAP records that describe it.
+    """
+
+    start_s: float
+    end_s: float
+    samples: int
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (``start_s``, ``end_s``, ``samples``, ``reason``)."""
+        return {
+            "start_s": float(self.start_s),
+            "end_s": float(self.end_s),
+            "samples": int(self.samples),
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class SensorData:
+    """One sensor's samples on a uniform time grid from the recording start.
+
+    Attributes
+    ----------
+    id, placement, config
+        From the recording header.
+    t_s
+        Time of every grid row, seconds from the recording start (host clock), uniform.
+    acc_mps2, gyr_radps
+        (n, 3) float64 in the sensor frame; rows of missing samples are NaN.
+    gaps
+        :class:`Gap` list in time order.
+    clock
+        The sensor-to-host clock fit used (``None`` without packets).
+    duplicates
+        Received samples dropped because their grid slot was already filled.
+    clock_resets
+        How many times the sensor clock restarted (each later segment is placed through
+        host time).
+    """
+
+    id: str
+    placement: str | None
+    config: SensorConfig
+    t_s: np.ndarray
+    acc_mps2: np.ndarray
+    gyr_radps: np.ndarray
+    gaps: list[Gap] = field(default_factory=list)
+    clock: ClockFit | None = None
+    duplicates: int = 0
+    clock_resets: int = 0
+
+    @property
+    def sampling_rate_hz(self) -> int:
+        """Nominal rate of the configuration."""
+        return self.config.sampling_rate_hz
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Boolean mask of rows that hold a received sample."""
+        return ~np.isnan(self.acc_mps2[:, 0])
+
+    @property
+    def n_samples(self) -> int:
+        """Number of received (non-NaN) samples."""
+        return int(np.count_nonzero(self.valid))
+
+
+def _decode(
+    packets: list[bytes], config: SensorConfig, sensor_id: str
+) -> tuple[SampleBlock, np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Decode packets; return (block, kept packet indices, samples per kept packet, bad)."""
+    errors: list = []
+    block = codec.decode_many(packets, config, errors=errors)
+    bad = [
+        (int(i), f"sensor {sensor_id}: packet rejected by the decoder: {exc}") for i, exc in errors
+    ]
+    rejected = {i for i, _ in bad}
+    kept = np.array([k for k in range(len(packets)) if k not in rejected], dtype=np.int64)
+    counts = np.array([codec.peek_header(packets[k]).count for k in kept], dtype=np.int64)
+    return block, kept, counts, bad
+
+
+def _unwrap_packets(first_raw: np.ndarray, host_s: np.ndarray, bits: int) -> np.ndarray:
+    """Unwrap packet timestamps, using host receive times to pick the wrap count.
+
+    Each step between consecutive packets is the raw step modulo ``2**bits`` plus the
+    multiple of ``2**bits`` that brings it closest to the host-time step. Unlike a plain
+    signed-modulo unwrap this survives gaps longer than half the wrap period (8.4 s for
+    the 24-bit compact layout).
+    """
+    mod = 1 << bits
+    raw = np.asarray(first_raw, dtype=np.int64) % mod
+    if raw.size == 0:
+        return raw
+    raw_step = np.diff(raw) % mod
+    pred_step = np.diff(host_s) * 1e6
+    step = raw_step + mod * np.rint((pred_step - raw_step) / mod).astype(np.int64)
+    out = np.empty_like(raw)
+    out[0] = raw[0]
+    np.cumsum(step, out=out[1:])
+    out[1:] += raw[0]
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) index runs where ``mask`` is True."""
+    m = np.concatenate(([0], mask.astype(np.int8), [0]))
+    d = np.diff(m)
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def _gap_from_record(g: dict) -> tuple[int, str]:
+    samples = int(g.get("samples", 0) or 0)
+    reason = str(g.get("reason") or g.get("cause") or "gap record")
+    return samples, reason
+
+
+def _finite(x) -> bool:
+    return isinstance(x, int | float) and bool(np.isfinite(x))
+
+
+def build_sensor_data(
+    *,
+    sensor_id: str,
+    placement: str | None,
+    config: SensorConfig,
+    packets: list[bytes],
+    host_times_s: list[float],
+    gap_records: list[dict] = (),  # type: ignore[assignment]
+    max_step_back_s: float = 5.0,
+    max_clock_error_s: float = 5.0,
+) -> tuple[SensorData, list[tuple[int, str]]]:
+    """Build :class:`SensorData` from one sensor's packets in receive order.
+
+    Parameters
+    ----------
+    sensor_id, placement, config
+        From the header.
+    packets
+        Raw data packets as received.
+    host_times_s
+        Host receive time of each packet, seconds since the recording start.
+    gap_records
+        The sensor's GAP records (dicts, see ``RecordingWriter.write_gap``).
+    max_step_back_s, max_clock_error_s
+        A packet whose timestamp steps back by more than ``max_step_back_s``, or whose
+        timestamp step differs from its host-time step by more than ``max_clock_error_s``,
+        starts a new clock segment (the sensor's clock restarted). Each segment gets its
+        own clock fit and is placed on the grid of the first segment through host time.
+
+    Returns
+    -------
+    (SensorData, bad)
+        ``bad`` lists ``(packet index, reason)`` for packets the codec rejected.
+    """
+    packets = list(packets)
+    block, kept, counts, bad = _decode(packets, config, sensor_id)
+    period = config.sample_period_us
+    if kept.size == 0:
+        gaps = []
+        for g in gap_records:
+            samples, reason = _gap_from_record(g)
+            s = g.get("start_s", g.get("start_host_s"))
+            e = g.get("end_s", g.get("end_host_s"))
+            gaps.append(
+                Gap(
+                    float(s) if _finite(s) else float("nan"),
+                    float(e) if _finite(e) else float("nan"),
+                    samples,
+                    reason,
+                )
+            )
+        empty = np.empty((0, 3))
+        return SensorData(sensor_id, placement, config, np.empty(0), empty, empty.copy(), gaps), bad
+
+    bits = int(getattr(block, "timestamp_bits", 32))
+    mod = 1 << bits
+    host = np.asarray(host_times_s, dtype=np.float64)[kept]
+    starts = np.cumsum(counts) - counts  # first row of each packet in the block
+    first_raw = np.asarray(block.timestamp_us, dtype=np.int64)[starts]
+    pk_ts = _unwrap_packets(first_raw, host, bits)
+    # clock restarts: big step back, or a step the host clock contradicts
+    step = np.diff(pk_ts)
+    host_step = np.diff(host) * 1e6
+    reset = (step < -max_step_back_s * 1e6) | (np.abs(step - host_step) > max_clock_error_s * 1e6)
+    segment = np.concatenate(([0], np.cumsum(reset)))
+    n_seg = int(segment[-1]) + 1
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+    ts = np.repeat(pk_ts, counts) + within * period  # unwrapped sensor time of every sample
+    last = starts + counts - 1
+    fits = [fit_clock(ts[last][segment == j] * 1e-6, host[segment == j]) for j in range(n_seg)]
+    fit = fits[0]
+    ref = int(ts[0])
+    if n_seg == 1:
+        k = np.rint((ts - ref) / period).astype(np.int64)
+    else:  # later segments: own fit to host time, then into segment 0's clock
+        seg_s = np.repeat(segment, counts)
+        master_us = ts.astype(np.float64)
+        for j in range(1, n_seg):
+            m = seg_s == j
+            master_us[m] = np.asarray(fit.to_sensor(fits[j].to_host_us(ts[m]))) * 1e6
+        k = np.rint((master_us - ref) / period).astype(np.int64)
+    kmin = int(k.min())
+    idx = k - kmin
+    n = int(idx.max()) + 1
+    uniq, first = np.unique(idx, return_index=True)
+    acc_g = np.full((n, 3), np.nan)
+    gyr_g = np.full((n, 3), np.nan)
+    acc_g[uniq] = block.acc_mps2[first]
+    gyr_g[uniq] = block.gyr_radps[first]
+
+    def slot_time(i: np.ndarray | int) -> np.ndarray:
+        return fit.to_host_us(ref + (kmin + np.asarray(i, dtype=np.int64)) * period)
+
+    def slot_of_host(t: float) -> int:
+        us = float(fit.to_sensor(float(t))) * 1e6
+        return int(round((us - ref) / period)) - kmin
+
+    t_s = slot_time(np.arange(n))
+    present = np.zeros(n, dtype=bool)
+    present[uniq] = True
+
+    intervals: list[tuple[int, int, str]] = [(a, b, "missing samples") for a, b in _runs(~present)]
+    unplaced: list[Gap] = []
+    for g in gap_records:
+        samples, reason = _gap_from_record(g)
+        j0 = j1 = None
+        s_host = g.get("start_s", g.get("start_host_s"))
+        e_host = g.get("end_s", g.get("end_host_s"))
+        if g.get("start_us") is not None and (n_seg == 1 or not _finite(s_host)):
+            hint_s = g.get("t_s")
+            hint_us = float(fit.to_sensor(float(hint_s))) * 1e6 if _finite(hint_s) else float(ref)
+
+            def place(raw: int, hint_us: float = hint_us) -> int:
+                base = int(raw) % mod
+                m = round((hint_us - base) / mod)
+                return int(round((base + m * mod - ref) / period)) - kmin
+
+            j0 = place(g["start_us"])
+            if g.get("end_us") is not None:
+                j1 = place(g["end_us"])
+        elif _finite(s_host):
+            j0 = slot_of_host(s_host)
+            if _finite(e_host):
+                j1 = slot_of_host(e_host)
+        if j0 is None:
+            unplaced.append(Gap(float("nan"), float("nan"), samples, reason))
+            continue
+        if j1 is None or j1 <= j0:
+            j1 = j0 + max(samples, 0)
+        if j1 > j0:
+            intervals.append((j0, j1, reason))
+
+    intervals.sort()
+    merged: list[list] = []
+    for a, b, r in intervals:
+        if merged and a <= merged[-1][1]:
+            cur = merged[-1]
+            cur[1] = max(cur[1], b)
+            if r not in cur[2]:
+                cur[2].append(r)
+        else:
+            merged.append([a, b, [r]])
+    gaps = [
+        Gap(float(slot_time(a)), float(slot_time(b)), int(b - a), "; ".join(r))
+        for a, b, r in merged
+    ]
+    gaps.extend(unplaced)
+    return (
+        SensorData(
+            id=sensor_id,
+            placement=placement,
+            config=config,
+            t_s=t_s,
+            acc_mps2=acc_g,
+            gyr_radps=gyr_g,
+            gaps=gaps,
+            clock=fit,
+            duplicates=int(idx.size - uniq.size),
+            clock_resets=n_seg - 1,
+        ),
+        bad,
+    )
