@@ -1,0 +1,1438 @@
+"""Synthetic but realistic lower-back (L5) IMU motion: the virtual wearable's motion source.
+
+Every scenario builds a **kinematic model of the trunk** -- the position of the sensor in the
+room and the orientation of the trunk (yaw, pitch, roll) as smooth functions of time -- and
+derives what an IMU strapped to it would read:
+
+* accelerometer: specific force ``R^T (d^2p/dt^2 + [0, 0, g])`` in m/s^2 (gravity included,
+  a still upright sensor reads +9.81 on its "up" axis),
+* gyroscope: body angular velocity from successive orientations (log map of
+  ``R_k^T R_{k+1}``) in rad/s,
+
+then rotates both by a configurable **mounting rotation** into the sensor frame, low-pass
+filters and decimates them like an IMU's output stage, and adds white noise and a small
+constant bias. The model runs at an internal rate of at least 400 Hz, so 50, 100 and 200 Hz
+outputs are decimations of the same motion.
+
+Body frame of the model: x forward (AP), y left (ML), z up (V); world frame: x, y horizontal,
+z up. Orientation ``R = Rz(yaw) Ry(pitch) Rx(roll)``; positive pitch is a forward lean
+(trunk flexion), positive roll a lean to the right, positive yaw a turn to the left.
+
+Movement models (numbers are defaults, each a parameter):
+
+* **Quiet stance**: the body sways as an inverted pendulum about the ankles; the centre of
+  mass moves by a multi-sine plus low-pass noise (0.1-1.2 Hz, ~1/f amplitudes), the trunk
+  tilts by ``x / l``. Eyes closed and foam scale the amplitude (EO-firm 1.0, EC-firm 1.4,
+  EO-foam 1.6, EC-foam 2.6; mCTSIB ratios of healthy older adults are of this order,
+  Mancini et al. 2012).
+* **Walking**: steps with random step time and length (CV a few %). Within each step the
+  trunk moves as an inverted pendulum of length ``l`` (sensor height): lowest at initial
+  contact, highest at mid-stance, vertical excursion ``h = l - sqrt(l^2 - (L'/2)^2)`` with
+  ``L' = L / 1.25`` for a step length ``L`` (so Zijlstra & Hof's ``L = 1.25 * 2 sqrt(2 l h -
+  h^2)``, with their correction factor, recovers ``L``; ``Subject.pendulum_factor``);
+  forward speed fastest at double support and slowest at mid-stance (Cavagna et al.
+  1977); medio-lateral sway of the trunk over the stance foot at stride frequency; pelvic
+  yaw, roll and pitch oscillations; a short heel-strike transient at every initial contact.
+  Turns rotate the walking direction with a minimum-jerk yaw profile while steps continue
+  (shorter steps, El-Gohary et al. 2014 for typical turn durations).
+* **Sit-to-stand / stand-to-sit**: trunk flexion to 30-40 degrees and back, with the
+  vertical rise (about 0.35 m at L5) starting at seat-off (~30 % of the movement) and a
+  forward shift of the pelvis over the feet (Schenkman et al. 1990; Najafi et al. 2002).
+* **Loss of balance**: a trunk excursion (5-10 degrees, 5 cm) and a recovery step (foot
+  impact), after which the person stands with feet apart (low sway).
+
+Scenarios return :class:`MotionData` with a ``truth`` dict (event times in s from the start,
+counts, distances, durations). The analysis never sees the truth: it is for tests only.
+:class:`ScenarioSource` streams a scenario block by block for the virtual wearable.
+
+References
+----------
+Zijlstra W., Hof A. L. (2003). Assessment of spatio-temporal gait parameters from trunk
+accelerations during human walking. Gait Posture 18(2):1-10.
+
+Cavagna G. A., Heglund N. C., Taylor C. R. (1977). Mechanical work in terrestrial
+locomotion. Am J Physiol 233:R243-R261.
+
+Schenkman M., Berger R. A., Riley P. O., Mann R. W., Hodge W. A. (1990). Whole-body movements
+during rising to standing from sitting. Phys Ther 70(10):638-648.
+
+Najafi B., Aminian K., Loew F., Blanc Y., Robert P. A. (2002). Measurement of stand-sit and
+sit-stand transitions using a miniature gyroscope and its application in fall risk
+evaluation in the elderly. IEEE Trans Biomed Eng 49(8):843-851.
+
+Mancini M., Salarian A., Carlson-Kuhta P., et al. (2012). ISway: a sensitive, valid and
+reliable measure of postural control. J NeuroEng Rehabil 9:59.
+
+El-Gohary M., Pearson S., McNames J., et al. (2014). Continuous monitoring of turning in
+patients with movement disability. Sensors 14(1):356-369.
+
+Salarian A., Horak F. B., Zampieri C., et al. (2010). iTUG, a sensitive and reliable
+measure of mobility. IEEE Trans Neural Syst Rehabil Eng 18(3):303-310.
+
+Flash T., Hogan N. (1985). The coordination of arm movements: an experimentally confirmed
+mathematical model. J Neurosci 5(7):1688-1703 (minimum-jerk profiles).
+
+Notes: differences to reality
+-----------------------------
+* One rigid trunk segment; no soft-tissue wobble of the sensor strap, no arm swing.
+* Step patterns are periodic templates with random step-to-step variability, not a
+  musculoskeletal simulation; heel-strike transients are Gaussian position blips.
+* Turns in place are modelled as slow walking turns (steps continue).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "GRAVITY_MPS2",
+    "MOUNTS",
+    "SCENARIOS",
+    "MotionData",
+    "ScenarioSource",
+    "Subject",
+    "chair_stand_30s",
+    "demo",
+    "five_times_sts",
+    "four_stage",
+    "make_scenario",
+    "mount_rotation",
+    "quiet_stance",
+    "random_mount",
+    "sit_to_stand",
+    "stand_to_sit",
+    "tug",
+    "walk",
+    "walk_2min",
+    "walk_6min",
+]
+
+GRAVITY_MPS2 = 9.80665
+_MIN_INTERNAL_RATE_HZ = 400.0
+
+#: Named mounting rotations (sensor-from-body, rows are the sensor axes in body coordinates;
+#: body axes are x forward, y left, z up).
+MOUNTS: dict[str, np.ndarray] = {
+    # body axes as the sensor axes
+    "body": np.eye(3),
+    # x up, y right, z forward (lower-back clip, right-handed; like the mobgap lab sensor
+    # apart from the sign of the lateral axis)
+    "lowerback": np.array([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]),
+    # strapped upside down: x down, y left, z forward
+    "upside_down": np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]),
+    # sideways: x forward, y up, z left... (right-handed: x fwd, y up, z right)
+    "sideways": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
+}
+
+
+# --------------------------------------------------------------------------- data types
+
+
+@dataclass
+class MotionData:
+    """IMU signals of a scenario with their ground truth.
+
+    Attributes
+    ----------
+    acc_mps2 : (n, 3) array
+        Specific force in the sensor frame (gravity included), m/s^2.
+    gyr_radps : (n, 3) array
+        Angular velocity in the sensor frame, rad/s.
+    sampling_rate_hz : float
+    truth : dict
+        Scenario, parameters and ground truth (event times in s from the first sample).
+    """
+
+    acc_mps2: np.ndarray
+    gyr_radps: np.ndarray
+    sampling_rate_hz: float
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples."""
+        return int(self.acc_mps2.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        """Duration in seconds."""
+        return self.n_samples / float(self.sampling_rate_hz)
+
+    @property
+    def t_s(self) -> np.ndarray:
+        """Sample times from 0 (s)."""
+        return np.arange(self.n_samples) / float(self.sampling_rate_hz)
+
+
+@dataclass
+class Subject:
+    """Anthropometry used by the movement models.
+
+    Parameters
+    ----------
+    height_m : float
+        Body height.
+    sensor_height_m : float or None
+        Height of the L5 sensor above the ground when standing (pendulum length); default
+        0.58 x body height.
+    seat_height_m : float
+        Chair seat height.
+    age_y, sex, weight_kg
+        Only copied into the truth (for predicted walk distances and norms).
+    pendulum_factor : float
+        The vertical trunk excursion of a step of length ``L`` is that of an inverted
+        pendulum taking a step ``L / pendulum_factor``. Zijlstra & Hof (2003) found the pure
+        pendulum underestimates step length and applied 1.25; with 1.0 the model follows the
+        pure pendulum (vertical acceleration then ~40 % above real lower-back recordings).
+    """
+
+    height_m: float = 1.70
+    sensor_height_m: float | None = None
+    seat_height_m: float = 0.45
+    age_y: float = 72.0
+    sex: str = "f"
+    weight_kg: float = 70.0
+    pendulum_factor: float = 1.25
+
+    @property
+    def l_m(self) -> float:
+        """Sensor (pendulum) height when standing."""
+        return (
+            float(self.sensor_height_m)
+            if self.sensor_height_m is not None
+            else 0.58 * float(self.height_m)
+        )
+
+    @property
+    def sit_height_m(self) -> float:
+        """Sensor height when seated (seat + ~0.13 m from the seat to L5)."""
+        return float(self.seat_height_m) + 0.13
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "height_m": self.height_m,
+            "sensor_height_m": self.l_m,
+            "seat_height_m": self.seat_height_m,
+            "age_y": self.age_y,
+            "sex": self.sex,
+            "weight_kg": self.weight_kg,
+            "pendulum_factor": self.pendulum_factor,
+        }
+
+
+# --------------------------------------------------------------------------- rotations
+
+
+def _rx(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack(
+        [np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2
+    )
+
+
+def _ry(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack(
+        [np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2
+    )
+
+
+def _rz(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack(
+        [np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2
+    )
+
+
+def mount_rotation(
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> np.ndarray:
+    """Sensor-from-body rotation matrix (``v_sensor = M @ v_body``).
+
+    Parameters
+    ----------
+    mount
+        A name from :data:`MOUNTS` (default ``"lowerback"``) or a 3x3 rotation matrix.
+    tilt_deg
+        Extra rotation of the body about its x (roll), y (pitch), z (yaw) axes before
+        mounting, e.g. ``(0, 15, 0)`` for a sensor tilted 15 degrees on a curved back.
+    """
+    if mount is None:
+        mount = "lowerback"
+    if isinstance(mount, str):
+        if mount not in MOUNTS:
+            raise ValueError(f"unknown mount {mount!r}; known: {sorted(MOUNTS)}")
+        m = MOUNTS[mount]
+    else:
+        m = np.asarray(mount, dtype=float)
+        if m.shape != (3, 3):
+            raise ValueError(f"mount must be a 3x3 rotation matrix, got shape {m.shape}")
+        if not np.allclose(m @ m.T, np.eye(3), atol=1e-6) or np.linalg.det(m) < 0:
+            raise ValueError("mount must be a proper rotation matrix (orthonormal, det +1)")
+    r, p, y = np.radians(np.asarray(tilt_deg, dtype=float))
+    tilt = _rz(np.array(y)) @ _ry(np.array(p)) @ _rx(np.array(r))
+    return m @ tilt.T
+
+
+def random_mount(rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random sensor-from-body rotation (any way the sensor may be strapped on)."""
+    q = rng.normal(size=4)
+    q /= np.linalg.norm(q)
+    w, x, y, z = q
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def _minjerk(u: np.ndarray) -> np.ndarray:
+    """Minimum-jerk step 0 -> 1 for u in [0, 1] (clipped outside)."""
+    u = np.clip(u, 0.0, 1.0)
+    return u * u * u * (10.0 - 15.0 * u + 6.0 * u * u)
+
+
+def _taper(n: int, fs: float, ramp_s: float = 0.5) -> np.ndarray:
+    """Window that rises from 0 to 1 over ``ramp_s`` at both ends (raised cosine)."""
+    w = np.ones(n)
+    k = min(int(ramp_s * fs), n // 2)
+    if k > 0:
+        r = 0.5 - 0.5 * np.cos(np.pi * np.arange(k) / k)
+        w[:k] = r
+        w[n - k :] = r[::-1]
+    return w
+
+
+def _lowpass_noise(n: int, fs: float, cutoff_hz: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS Gaussian noise low-passed in the frequency domain (smooth roll-off)."""
+    if n < 4:
+        return np.zeros(n)
+    x = rng.normal(size=n)
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    spec = np.fft.rfft(x) / np.sqrt(1.0 + (f / cutoff_hz) ** 4)
+    spec[0] = 0.0
+    y = np.fft.irfft(spec, n)
+    s = np.std(y)
+    return y / s if s > 0 else y
+
+
+def _sway_signal(n: int, fs: float, rng: np.random.Generator, fmax_hz: float = 1.2) -> np.ndarray:
+    """Unit-RMS sway displacement: multi-sine (1/f amplitudes) + low-pass noise, tapered ends."""
+    n_out = n
+    n = max(n, int(30 * fs))  # normalise over a long window: short holds get short sway
+    t = np.arange(n) / fs
+    freqs = rng.uniform(0.1, fmax_hz, 6)
+    amps = 1.0 / freqs
+    phases = rng.uniform(0, 2 * np.pi, 6)
+    ms = (amps[None, :] * np.sin(2 * np.pi * freqs[None, :] * t[:, None] + phases)).sum(1)
+    ms /= max(np.std(ms), 1e-12)
+    y = 0.6 * ms + 0.8 * _lowpass_noise(n, fs, 0.5, rng)
+    y -= y.mean()
+    y /= max(np.std(y), 1e-12)
+    y = y[:n_out]
+    return (y - y[0]) * _taper(n_out, fs, 0.7)
+
+
+def _blip(t: np.ndarray, t0: float, sigma_s: float) -> np.ndarray:
+    """Gaussian bump of unit height centred at t0 (a heel-strike position transient)."""
+    return np.exp(-0.5 * ((t - t0) / sigma_s) ** 2)
+
+
+# --------------------------------------------------------------------------- builder
+
+
+class _Builder:
+    """Accumulates the trunk trajectory segment by segment at the internal rate."""
+
+    def __init__(self, fs: float, rng: np.random.Generator, subject: Subject) -> None:
+        self.fs = fs
+        self.rng = rng
+        self.subject = subject
+        self.pos: list[np.ndarray] = []
+        self.ang: list[np.ndarray] = []  # yaw, pitch, roll
+        self.n = 0
+        self.x = 0.0
+        self.y = 0.0
+        self.heading = 0.0
+        self.posture = "stand"
+        self.sit_pitch = math.radians(-10.0)
+        self.events: list[dict[str, Any]] = []
+        self.truth: dict[str, Any] = {}
+
+    @property
+    def t(self) -> float:
+        """Current time (s) at the end of what has been built."""
+        return self.n / self.fs
+
+    def _ns(self, duration_s: float) -> int:
+        return max(int(round(duration_s * self.fs)), 1)
+
+    def _base_z(self) -> float:
+        return self.subject.l_m if self.posture == "stand" else self.subject.sit_height_m
+
+    def _base_pitch(self) -> float:
+        return 0.0 if self.posture == "stand" else self.sit_pitch
+
+    def _append(self, pos: np.ndarray, ang: np.ndarray) -> None:
+        self.pos.append(pos)
+        self.ang.append(ang)
+        self.n += pos.shape[0]
+
+    def _local(self, fwd: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c, s = math.cos(self.heading), math.sin(self.heading)
+        return self.x + c * fwd - s * lat, self.y + s * fwd + c * lat
+
+    def event(self, name: str, t_s: float, **kw: Any) -> None:
+        self.events.append({"type": name, "t_s": round(float(t_s), 4), **kw})
+
+    # ---- still postures -------------------------------------------------------------
+    def hold(self, duration_s: float, sway_scale: float = 1.0, ml_scale: float = 1.0) -> None:
+        """Stand quietly (sway) or sit (breathing) for ``duration_s``."""
+        n = self._ns(duration_s)
+        z = np.full(n, self._base_z())
+        if self.posture == "stand":
+            ap = 0.004 * sway_scale * _sway_signal(n, self.fs, self.rng)
+            ml = 0.003 * sway_scale * ml_scale * _sway_signal(n, self.fs, self.rng)
+            l = self.subject.l_m  # noqa: E741
+            pitch = ap / l
+            roll = -ml / l
+        else:
+            tt = np.arange(n) / self.fs
+            br = math.radians(0.4) * np.sin(2 * np.pi * 0.25 * tt + self.rng.uniform(0, 6.3))
+            br *= _taper(n, self.fs, 0.5)
+            ap = np.zeros(n)
+            ml = np.zeros(n)
+            pitch = self.sit_pitch + br
+            roll = np.zeros(n)
+        x, y = self._local(ap, ml)
+        self._append(np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, roll], 1))
+
+    # ---- postural transitions ---------------------------------------------------------
+    def sit_to_stand(self, duration_s: float, peak_flexion_deg: float = 35.0) -> None:
+        """Rise from the chair: trunk flexion, seat-off at ~30 %, extension to upright."""
+        if self.posture != "sit":
+            raise RuntimeError("sit_to_stand needs a sitting start")
+        n = self._ns(duration_s)
+        u = np.arange(n) / n
+        p0, pk = self.sit_pitch, math.radians(peak_flexion_deg)
+        pitch = np.where(
+            u < 0.4, p0 + (pk - p0) * _minjerk(u / 0.4), pk - pk * _minjerk((u - 0.4) / 0.6)
+        )
+        z0, z1 = self.subject.sit_height_m, self.subject.l_m
+        z = z0 + (z1 - z0) * _minjerk((u - 0.3) / 0.7)
+        fwd = 0.3 * _minjerk((u - 0.1) / 0.7)
+        x, y = self._local(fwd, np.zeros(n))
+        t0 = self.t
+        self._append(
+            np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, np.zeros(n)], 1)
+        )
+        self.x, self.y = float(x[-1]), float(y[-1])
+        self.posture = "stand"
+        self.event(
+            "sit-to-stand",
+            t0,
+            start_s=round(t0, 4),
+            end_s=round(t0 + n / self.fs, 4),
+            duration_s=round(n / self.fs, 4),
+            halfway_s=round(t0 + (0.3 + 0.7 * 0.5) * n / self.fs, 4),
+            peak_flexion_deg=peak_flexion_deg,
+        )
+
+    def stand_to_sit(self, duration_s: float, peak_flexion_deg: float = 30.0) -> None:
+        """Sit down: flexion, controlled descent (ends at ~75 %), extension to the seated pose."""
+        if self.posture != "stand":
+            raise RuntimeError("stand_to_sit needs a standing start")
+        n = self._ns(duration_s)
+        u = np.arange(n) / n
+        p1, pk = self.sit_pitch, math.radians(peak_flexion_deg)
+        pitch = np.where(
+            u < 0.5, pk * _minjerk(u / 0.5), pk + (p1 - pk) * _minjerk((u - 0.5) / 0.5)
+        )
+        z0, z1 = self.subject.l_m, self.subject.sit_height_m
+        z = z0 + (z1 - z0) * _minjerk(u / 0.75)
+        tt = np.arange(n) / self.fs
+        z -= 0.004 * _blip(tt, 0.75 * n / self.fs, 0.02)  # buttocks meet the seat
+        fwd = -0.3 * _minjerk((u - 0.05) / 0.7)
+        x, y = self._local(fwd, np.zeros(n))
+        t0 = self.t
+        self._append(
+            np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, np.zeros(n)], 1)
+        )
+        self.x, self.y = float(x[-1]), float(y[-1])
+        self.posture = "sit"
+        self.event(
+            "stand-to-sit",
+            t0,
+            start_s=round(t0, 4),
+            end_s=round(t0 + n / self.fs, 4),
+            duration_s=round(n / self.fs, 4),
+            peak_flexion_deg=peak_flexion_deg,
+        )
+
+    # ---- balance events ---------------------------------------------------------------
+    def reposition(self, duration_s: float = 3.0) -> None:
+        """Move the feet into a new stance: two small weight shifts with foot placements."""
+        n = self._ns(duration_s)
+        tt = np.arange(n) / self.fs
+        d = n / self.fs
+        side = self.rng.choice([-1.0, 1.0])
+        shift = np.zeros(n)
+        zb = np.zeros(n)
+        for k, (a, b) in enumerate(((0.1, 0.45), (0.55, 0.9))):
+            s = side * (1 if k == 0 else -1)
+            u = (tt / d - a) / (b - a)
+            shift += s * 0.03 * np.sin(np.pi * np.clip(u, 0, 1)) ** 2
+            zb -= 0.0012 * _blip(tt, (a + 0.8 * (b - a)) * d, 0.015)
+        ap = 0.01 * np.sin(np.pi * tt / d) ** 2
+        l = self.subject.l_m  # noqa: E741
+        x, y = self._local(ap, shift)
+        z = self._base_z() + zb
+        ang = np.stack([np.full(n, self.heading), ap / l * 2, -shift / l * 2], 1)
+        self._append(np.stack([x, y, z], 1), ang)
+        self.event("reposition", self.t - d, end_s=round(self.t, 4))
+
+    def loss_of_balance(self, after_s: float = 3.0) -> None:
+        """A balance loss: trunk excursion, recovery step with impact, then wide stance."""
+        n = self._ns(1.2)
+        tt = np.arange(n) / self.fs
+        side = self.rng.choice([-1.0, 1.0])
+        exc = np.sin(np.pi * np.clip(tt / 0.9, 0, 1)) ** 2
+        lat = side * 0.05 * exc
+        tilt = math.radians(self.rng.uniform(6.0, 10.0)) * exc
+        zb = -0.002 * _blip(tt, 0.4, 0.015) - 0.01 * exc
+        x, y = self._local(0.01 * exc, lat)
+        z = self._base_z() + zb
+        ang = np.stack([np.full(n, self.heading), 0.3 * tilt, -side * tilt], 1)
+        t0 = self.t
+        self._append(np.stack([x, y, z], 1), ang)
+        self.event("loss-of-balance", t0, step_s=round(t0 + 0.4, 4))
+        self.hold(after_s, sway_scale=0.8)
+
+    # ---- walking ----------------------------------------------------------------------
+    def walk(
+        self,
+        distance_m: float | None = None,
+        *,
+        duration_s: float | None = None,
+        cadence_spm: float = 105.0,
+        step_length_m: float = 0.62,
+        step_time_cv: float = 0.025,
+        step_length_cv: float = 0.03,
+        turns: list[tuple[float, float, float]] | None = None,
+        end_turn: tuple[float, float] | None = None,
+        fatigue: float = 0.0,
+        turn_step_factor: float = 0.55,
+    ) -> dict[str, Any]:
+        """Walk straight ahead for a distance or a duration, with optional turns.
+
+        Parameters
+        ----------
+        distance_m, duration_s
+            Stop after this straight-line distance travelled (including turns) or time.
+        turns
+            ``(at_distance_m, angle_deg, duration_s)``: start a turn when that distance has
+            been walked (positive angle = left).
+        end_turn
+            ``(angle_deg, duration_s)``: a turn during the last steps (TUG turn-to-sit).
+        fatigue
+            Fractional speed decline from the start to the end (shared by cadence and step
+            length), e.g. 0.15.
+        """
+        if self.posture != "stand":
+            raise RuntimeError("walk needs a standing start")
+        rng = self.rng
+        l = self.subject.l_m  # noqa: E741
+        turns = sorted(turns or [])
+        total_time = duration_s if duration_s is not None else 1e9
+        total_dist = distance_m if distance_m is not None else 1e9
+        step_t: list[float] = []
+        step_l: list[float] = []
+        turn_windows: list[tuple[float, float, float]] = []  # (t_start, dur, angle)
+        t_rel, dist = 0.0, 0.0
+        ti = 0
+        turning_until = -1.0
+        while True:
+            frac = min(t_rel / total_time, dist / total_dist) if fatigue else 0.0
+            slow = math.sqrt(max(1.0 - fatigue * frac, 0.3))
+            d = 60.0 / (cadence_spm * slow) * (1 + step_time_cv * rng.standard_normal())
+            L = step_length_m * slow * (1 + step_length_cv * rng.standard_normal())
+            if ti < len(turns) and dist >= turns[ti][0]:
+                _, ang, tdur = turns[ti]
+                turn_windows.append((t_rel, tdur, math.radians(ang)))
+                turning_until = t_rel + tdur
+                ti += 1
+            if t_rel < turning_until:
+                L *= turn_step_factor
+            if len(step_t) == 0:
+                L *= 0.6  # gait initiation
+            step_t.append(d)
+            step_l.append(L)
+            t_rel += d
+            dist += L
+            if t_rel >= total_time or dist >= total_dist - 1e-9:
+                break
+            if len(step_t) > 20000:
+                raise RuntimeError("walk: too many steps")
+        if end_turn is not None:
+            # turn over the last steps (add steps until the turn is covered)
+            ang, tdur = end_turn
+            t_start = t_rel
+            turn_windows.append((t_start, tdur, math.radians(ang)))
+            while t_rel < t_start + tdur:
+                d = 60.0 / cadence_spm * (1 + step_time_cv * rng.standard_normal())
+                step_t.append(d)
+                step_l.append(step_length_m * turn_step_factor * 0.6)
+                t_rel += d
+        step_l[-1] *= 0.6  # gait termination: closing step
+        dur = np.asarray(step_t)
+        sl = np.asarray(step_l)
+        b = np.concatenate([[0.0], np.cumsum(dur)])  # step boundaries; ICs at b[1:]
+        T = b[-1]
+        n = self._ns(T + 0.25)  # let the closing heel strike settle inside the segment
+        tt = np.arange(n) / self.fs
+        k = np.clip(np.searchsorted(b, tt, side="right") - 1, 0, len(dur) - 1)
+        phi = (tt - b[k]) / dur[k]
+        mid = 0.5 * (b[:-1] + b[1:])
+        # envelope: gait initiation over the first step, termination over the last
+        env = np.ones(n)
+        env *= 0.5 - 0.5 * np.cos(np.pi * np.clip(tt / dur[0], 0, 1))
+        env *= 0.5 - 0.5 * np.cos(np.pi * np.clip((T - tt) / dur[-1], 0, 1))
+        v_step = sl / dur
+        v = np.interp(tt, mid, v_step)
+        # real trunks move less than the pendulum: Zijlstra & Hof's factor 1.25
+        sl_p = sl / self.subject.pendulum_factor
+        h_step = l - np.sqrt(np.maximum(l * l - (sl_p / 2) ** 2, 0.0))
+        h = np.interp(tt, mid, h_step)
+        a_speed = 0.1
+        speed = env * v * (1 + a_speed * np.cos(2 * np.pi * phi))
+        # rescale so that each step covers its length exactly (envelope changes the integral)
+        s = np.concatenate([[0.0], np.cumsum(speed[:-1]) / self.fs])
+        # heading profile
+        head = np.full(n, self.heading)
+        for t0, tdur, ang in turn_windows:
+            head += ang * _minjerk((tt - t0) / tdur)
+        ds = np.diff(s, prepend=0.0)
+        xw = self.x + np.cumsum(ds * np.cos(head))
+        yw = self.y + np.cumsum(ds * np.sin(head))
+        side0 = rng.choice([-1.0, 1.0])
+        stride_phase = np.pi * (k + phi)
+        lat = side0 * 0.035 * env * np.sin(stride_phase)
+        xw = xw - np.sin(head) * lat
+        yw = yw + np.cos(head) * lat
+        z = l - env * h * (1 + np.cos(2 * np.pi * phi)) / 2
+        ic_t = b[1:]
+        amp = rng.uniform(0.8, 1.2, len(ic_t))
+        blip_v = np.zeros(n)
+        blip_ap = np.zeros(n)
+        for tc, a in zip(ic_t, amp):
+            lo, hi = np.searchsorted(tt, [tc - 0.1, tc + 0.1])
+            g = _blip(tt[lo:hi], tc, 0.012) * a
+            blip_v[lo:hi] += g
+            g2 = _blip(tt[lo:hi], tc + 0.01, 0.015) * a
+            blip_ap[lo:hi] += g2
+        z = z - 0.001 * blip_v
+        xw = xw + 0.0008 * blip_ap * np.cos(head)
+        yw = yw + 0.0008 * blip_ap * np.sin(head)
+        ph = rng.uniform(-0.3, 0.3)
+        yaw = head + side0 * env * math.radians(4.0) * np.sin(stride_phase + ph)
+        pitch = env * (math.radians(3.0) + math.radians(1.5) * np.cos(2 * np.pi * phi + 0.5))
+        roll = side0 * env * math.radians(4.0) * np.sin(stride_phase + 0.3)
+        t_start = self.t
+        self._append(np.stack([xw, yw, z], 1), np.stack([yaw, pitch, roll], 1))
+        self.x, self.y = float(xw[-1]), float(yw[-1])
+        self.heading = float(head[-1])
+        walked = float(s[-1])
+        info = {
+            "start_s": round(t_start, 4),
+            "end_s": round(t_start + n / self.fs, 4),
+            "n_steps": int(len(ic_t)),
+            "initial_contacts_s": [round(t_start + float(c), 4) for c in ic_t],
+            "step_lengths_m": [round(float(x), 4) for x in sl],
+            "distance_m": round(walked, 3),
+            "turns": [
+                {
+                    "start_s": round(t_start + t0, 4),
+                    "end_s": round(t_start + t0 + tdur, 4),
+                    "duration_s": round(tdur, 4),
+                    "angle_deg": round(math.degrees(ang), 2),
+                    "peak_yaw_rate_dps": round(abs(math.degrees(ang)) * 1.875 / tdur, 2),
+                }
+                for t0, tdur, ang in turn_windows
+            ],
+        }
+        self.events.append({"type": "walk", "t_s": info["start_s"], **info})
+        return info
+
+    # ---- output -------------------------------------------------------------------------
+    def kinematics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Body-frame specific force and angular velocity at the internal rate."""
+        pos = np.concatenate(self.pos)
+        ang = np.concatenate(self.ang)
+        fs = self.fs
+        pp = np.concatenate([pos[:1], pos, pos[-1:]])
+        acc_w = (pp[2:] - 2 * pp[1:-1] + pp[:-2]) * fs * fs
+        acc_w[:, 2] += GRAVITY_MPS2
+        R = _rz(ang[:, 0]) @ _ry(ang[:, 1]) @ _rx(ang[:, 2])  # body -> world
+        f_body = np.einsum("nji,nj->ni", R, acc_w)
+        dR = np.einsum("nji,njk->nik", R[:-1], R[1:])
+        vee = 0.5 * np.stack(
+            [dR[:, 2, 1] - dR[:, 1, 2], dR[:, 0, 2] - dR[:, 2, 0], dR[:, 1, 0] - dR[:, 0, 1]], 1
+        )
+        s = np.linalg.norm(vee, axis=1)
+        ang_step = np.arcsin(np.clip(s, 0, 1))
+        scale = np.where(s > 1e-12, ang_step / np.maximum(s, 1e-12), 1.0)
+        w_mid = vee * scale[:, None] * fs
+        if len(w_mid) == 0:
+            w = np.zeros_like(f_body)
+        else:
+            w = np.empty_like(f_body)
+            w[1:-1] = 0.5 * (w_mid[1:] + w_mid[:-1])
+            w[0] = w_mid[0]
+            w[-1] = w_mid[-1]
+        return f_body, w
+
+
+def _smooth_decimate(x: np.ndarray, k: int) -> np.ndarray:
+    """Triangular (two boxcars of k samples) low-pass, then keep every k-th sample."""
+    if k <= 1:
+        return x.copy()
+    y = x
+    for _ in range(2):
+        c = np.concatenate([np.zeros((1, y.shape[1])), np.cumsum(y, axis=0)])
+        lo = np.clip(np.arange(len(y)) - k // 2, 0, len(y))
+        hi = np.clip(lo + k, 0, len(y))
+        y = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)[:, None]
+    return y[::k]
+
+
+def _finish(
+    b: _Builder,
+    name: str,
+    sampling_rate_hz: float,
+    k: int,
+    mount: np.ndarray,
+    noise: bool,
+    rng: np.random.Generator,
+    params: dict[str, Any],
+) -> MotionData:
+    f_body, w_body = b.kinematics()
+    acc = _smooth_decimate(f_body, k) @ mount.T
+    gyr = _smooth_decimate(w_body, k) @ mount.T
+    truth: dict[str, Any] = {
+        "scenario": name,
+        "sampling_rate_hz": float(sampling_rate_hz),
+        "duration_s": round(acc.shape[0] / sampling_rate_hz, 4),
+        "mount_sensor_from_body": np.round(mount, 6).tolist(),
+        "body_axes": "x forward, y left, z up",
+        "subject": b.subject.to_dict(),
+        "params": params,
+        "events": b.events,
+    }
+    truth.update(b.truth)
+    if noise:
+        acc, gyr = _add_noise(acc, gyr, rng)
+    return MotionData(acc, gyr, float(sampling_rate_hz), truth)
+
+
+def _add_noise(
+    acc: np.ndarray, gyr: np.ndarray, rng: np.random.Generator, bias: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """White noise (acc 0.015 m/s^2, gyro 0.004 rad/s RMS) and a constant bias per axis."""
+    acc = acc + 0.015 * rng.standard_normal(acc.shape)
+    gyr = gyr + 0.004 * rng.standard_normal(gyr.shape)
+    if bias:
+        acc = acc + rng.uniform(-0.05, 0.05, 3)
+        gyr = gyr + rng.uniform(-0.005, 0.005, 3)
+    return acc, gyr
+
+
+def _setup(
+    sampling_rate_hz: float, seed: int | None, subject: Subject | None, mount, tilt_deg
+) -> tuple[_Builder, int, np.ndarray, np.random.Generator, np.random.Generator]:
+    fs = float(sampling_rate_hz)
+    if not math.isfinite(fs) or fs <= 0:
+        raise ValueError(f"sampling_rate_hz must be positive, got {sampling_rate_hz!r}")
+    k = max(1, int(math.ceil(_MIN_INTERNAL_RATE_HZ / fs)))
+    ss = np.random.SeedSequence(seed)
+    motion_rng, noise_rng = (np.random.default_rng(s) for s in ss.spawn(2))
+    b = _Builder(fs * k, motion_rng, subject or Subject())
+    return b, k, mount_rotation(mount, tilt_deg), motion_rng, noise_rng
+
+
+# --------------------------------------------------------------------------- scenarios
+
+_SWAY_SCALE = {
+    ("eo", "firm"): 1.0,
+    ("ec", "firm"): 1.4,
+    ("eo", "foam"): 1.6,
+    ("ec", "foam"): 2.6,
+}
+
+
+def quiet_stance(
+    duration_s: float = 30.0,
+    *,
+    eyes: str = "eo",
+    surface: str = "firm",
+    sway_scale: float = 1.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Quiet standing (mCTSIB condition ``eyes`` in {eo, ec}, ``surface`` in {firm, foam}).
+
+    Truth: ``condition``, ``sway_scale`` (relative amplitude), and the RMS of the noise-free
+    horizontal (AP, ML) body-frame acceleration with the mean removed (``sway_rms_*_mps2``).
+    """
+    key = (eyes.lower(), surface.lower())
+    if key not in _SWAY_SCALE:
+        raise ValueError(f"eyes must be eo/ec and surface firm/foam, got {eyes!r}, {surface!r}")
+    b, k, m, _rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    scale = _SWAY_SCALE[key] * sway_scale
+    b.hold(duration_s, sway_scale=scale)
+    md = _finish(b, "quiet_stance", sampling_rate_hz, k, m, False, nrng, {})
+    body = md.acc_mps2 @ m  # noise-free body frame (x fwd, y left, z up)
+    h = body[:, :2] - body[:, :2].mean(0)
+    md.truth.update(
+        condition=f"{key[0]}-{key[1]}",
+        eyes=key[0],
+        surface=key[1],
+        sway_scale=scale,
+        sway_rms_ap_mps2=round(float(np.sqrt(np.mean(h[:, 0] ** 2))), 5),
+        sway_rms_ml_mps2=round(float(np.sqrt(np.mean(h[:, 1] ** 2))), 5),
+        sway_rms_mps2=round(float(np.sqrt(np.mean(np.sum(h * h, 1)))), 5),
+    )
+    if noise:
+        md.acc_mps2, md.gyr_radps = _add_noise(md.acc_mps2, md.gyr_radps, nrng)
+    return md
+
+
+_STAGES = ("feet-together", "semi-tandem", "tandem", "one-leg")
+_STAGE_SWAY = (1.0, 1.3, 1.8, 3.0)
+_STAGE_ML = (1.0, 1.3, 1.6, 1.8)
+
+
+def four_stage(
+    *,
+    fail_stage: int | None = 3,
+    fail_time_s: float = 6.0,
+    stage_duration_s: float = 10.0,
+    reposition_s: float = 3.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """STEADI 4-stage balance test (stages 1-4), stopping at the first failure.
+
+    ``fail_stage`` (1-based, or None for no failure) loses balance ``fail_time_s`` after the
+    stage started (a step). Before each stage the feet are repositioned (``reposition_s``).
+
+    Truth: ``stages`` (name, start_s, end_s, held_s, failed), ``stage_reached`` (1-based last
+    stage attempted), ``failed_stage``, ``held_s`` (per attempted stage).
+    """
+    if fail_stage is not None and not 1 <= fail_stage <= 4:
+        raise ValueError(f"fail_stage must be 1..4 or None, got {fail_stage}")
+    if fail_stage is not None and not 0 < fail_time_s < stage_duration_s:
+        raise ValueError("fail_time_s must be within the stage")
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.hold(2.0, 0.8)
+    stages = []
+    for i, name in enumerate(_STAGES, start=1):
+        b.reposition(reposition_s)
+        t0 = b.t
+        failed = fail_stage == i
+        held = fail_time_s if failed else stage_duration_s
+        b.hold(held, _STAGE_SWAY[i - 1], _STAGE_ML[i - 1])
+        stages.append(
+            {
+                "stage": i,
+                "name": name,
+                "start_s": round(t0, 4),
+                "end_s": round(b.t, 4),
+                "held_s": round(b.t - t0, 4),
+                "failed": failed,
+            }
+        )
+        if failed:
+            b.loss_of_balance(3.0)
+            break
+    else:
+        b.reposition(reposition_s)
+        b.hold(3.0, 0.8)
+    b.truth.update(
+        stages=stages,
+        stage_reached=len(stages),
+        failed_stage=fail_stage,
+        held_s=[s["held_s"] for s in stages],
+        tandem_held_s=stages[2]["held_s"] if len(stages) >= 3 else 0.0,
+    )
+    params = {"fail_stage": fail_stage, "fail_time_s": fail_time_s}
+    return _finish(b, "four_stage", sampling_rate_hz, k, m, noise, nrng, params)
+
+
+def walk(
+    distance_m: float = 20.0,
+    *,
+    cadence_spm: float = 105.0,
+    step_length_m: float = 0.62,
+    turns: list[tuple[float, float, float]] | None = None,
+    standing_s: float = 3.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Stand, walk ``distance_m`` (optional turns), stand.
+
+    Truth: ``walk`` (start/end, initial contacts, step lengths, distance, turns),
+    ``cadence_spm``, ``speed_mps``, ``step_length_m`` (mean of the steady steps).
+    """
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.hold(standing_s)
+    info = b.walk(distance_m, cadence_spm=cadence_spm, step_length_m=step_length_m, turns=turns)
+    b.hold(standing_s)
+    _walk_summary(b, info)
+    params = {"distance_m": distance_m, "cadence_spm": cadence_spm, "step_length_m": step_length_m}
+    return _finish(b, "walk", sampling_rate_hz, k, m, noise, nrng, params)
+
+
+def _walk_summary(b: _Builder, info: dict[str, Any]) -> None:
+    ic = np.asarray(info["initial_contacts_s"])
+    cad = 60.0 * (len(ic) - 1) / (ic[-1] - ic[0]) if len(ic) > 1 else float("nan")
+    dur = info["end_s"] - info["start_s"]
+    b.truth.update(
+        walk=info,
+        cadence_spm=round(float(cad), 3),
+        speed_mps=round(info["distance_m"] / dur, 4),
+        distance_m=info["distance_m"],
+        n_steps=info["n_steps"],
+    )
+
+
+def sit_to_stand(
+    *,
+    sit_s: float = 4.0,
+    stand_s: float = 4.0,
+    sts_duration_s: float = 2.0,
+    sit_again: bool = True,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Sit, stand up, stand, (sit down, sit). Truth: ``transitions`` (type, start/end)."""
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.posture = "sit"
+    b.hold(sit_s)
+    b.sit_to_stand(sts_duration_s, rng.uniform(30, 40))
+    b.hold(stand_s)
+    if sit_again:
+        b.stand_to_sit(sts_duration_s * 1.1, rng.uniform(25, 35))
+        b.hold(sit_s)
+    _transition_truth(b)
+    return _finish(b, "sit_to_stand", sampling_rate_hz, k, m, noise, nrng, {})
+
+
+stand_to_sit = sit_to_stand  # one scenario covers both directions
+
+
+def _transition_truth(b: _Builder) -> None:
+    b.truth["transitions"] = [
+        {key: e[key] for key in ("type", "start_s", "end_s", "duration_s")}
+        for e in b.events
+        if e["type"] in ("sit-to-stand", "stand-to-sit")
+    ]
+
+
+def tug(
+    *,
+    walk_distance_m: float = 3.0,
+    cadence_spm: float = 105.0,
+    step_length_m: float = 0.6,
+    sts_duration_s: float = 1.7,
+    turn_duration_s: float = 2.0,
+    sit_s: float = 4.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Timed Up and Go: sit, stand up, walk 3 m, turn 180, walk back, turn, sit down.
+
+    Truth: ``total_time_s`` (start of the sit-to-stand to the end of the stand-to-sit) and
+    the phases of Salarian et al. (2010): ``sit_to_stand_s``, ``walk_out_s``, ``turn_s``,
+    ``walk_back_s``, ``turn_to_sit_s``; ``n_steps``, ``cadence_spm``, turn durations and
+    peak yaw rates.
+    """
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.posture = "sit"
+    b.hold(sit_s)
+    sts_start = b.t
+    b.sit_to_stand(sts_duration_s, rng.uniform(30, 40))
+    sts_end = b.t
+    side = rng.choice([-1.0, 1.0])
+    walk_out = b.walk(
+        2 * walk_distance_m,
+        cadence_spm=cadence_spm,
+        step_length_m=step_length_m,
+        turns=[(walk_distance_m - 0.3, 180.0 * side, turn_duration_s)],
+        end_turn=(180.0 * side, turn_duration_s * 0.8),
+    )
+    stsi_start = b.t + 0.1
+    b.hold(0.1)
+    b.stand_to_sit(sts_duration_s * 1.1, rng.uniform(25, 35))
+    end = b.t
+    b.hold(sit_s)
+    t1, t2 = walk_out["turns"]
+    ic = np.asarray(walk_out["initial_contacts_s"])
+    b.truth.update(
+        total_time_s=round(end - sts_start, 4),
+        start_s=round(sts_start, 4),
+        end_s=round(end, 4),
+        sit_to_stand_s=round(sts_end - sts_start, 4),
+        walk_out_s=round(t1["start_s"] - sts_end, 4),
+        turn_s=t1["duration_s"],
+        walk_back_s=round(t2["start_s"] - t1["end_s"], 4),
+        turn_to_sit_s=round(end - t2["start_s"], 4),
+        stand_to_sit_start_s=round(stsi_start, 4),
+        n_steps=len(ic),
+        cadence_spm=round(float(60.0 * (len(ic) - 1) / (ic[-1] - ic[0])), 3),
+        turns=walk_out["turns"],
+        walk=walk_out,
+    )
+    _transition_truth(b)
+    params = {"walk_distance_m": walk_distance_m, "cadence_spm": cadence_spm}
+    return _finish(b, "tug", sampling_rate_hz, k, m, noise, nrng, params)
+
+
+def _chair_cycles(
+    b: _Builder,
+    rng: np.random.Generator,
+    n_stands: int,
+    sts_s: float,
+    slowing: float,
+    stand_pause_s: float = 0.25,
+    sit_pause_s: float = 0.2,
+) -> list[dict[str, Any]]:
+    stands = []
+    for i in range(n_stands):
+        f = 1.0 + slowing * i / max(n_stands - 1, 1)
+        d_up = sts_s * f * rng.uniform(0.92, 1.08)
+        b.sit_to_stand(d_up, rng.uniform(25, 35))
+        stands.append(b.events[-1])
+        b.hold(stand_pause_s * rng.uniform(0.7, 1.3))
+        b.stand_to_sit(d_up * rng.uniform(1.0, 1.15), rng.uniform(20, 30))
+        b.hold(sit_pause_s * rng.uniform(0.7, 1.3))
+    return stands
+
+
+def chair_stand_30s(
+    *,
+    sts_duration_s: float = 1.2,
+    slowing: float = 0.3,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """30-second chair stand: as many full stands as possible in 30 s (arms crossed).
+
+    The test clock starts at the onset of the first rise. A stand counts when the person is
+    more than half-way up by 30 s (CDC STEADI instructions). The cycle after the last counted
+    one is stopped seated; the generator keeps every half-way point at least 0.5 s away
+    from the 30-s mark so the count is unambiguous.
+
+    Truth: ``n_stands`` (counted within 30 s), ``start_s``, ``window_end_s``, ``stands``.
+    """
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.posture = "sit"
+    b.hold(3.0)
+    start = b.t
+    stands: list[dict[str, Any]] = []
+    i = 0
+    while True:
+        f = 1.0 + slowing * min(b.t - start, 30.0) / 30.0
+        d_up = sts_duration_s * f * rng.uniform(0.92, 1.08)
+        # keep the half-way point away from the 30-s boundary
+        half = b.t + 0.65 * d_up
+        if abs(half - (start + 30.0)) < 0.5:
+            b.hold(abs(half - (start + 30.0)) + 0.55)
+            half = b.t + 0.65 * d_up
+        if half > start + 30.0:
+            break
+        b.sit_to_stand(d_up, rng.uniform(25, 35))
+        stands.append(b.events[-1])
+        b.hold(0.25 * rng.uniform(0.7, 1.3))
+        b.stand_to_sit(d_up * rng.uniform(1.0, 1.15), rng.uniform(20, 30))
+        b.hold(0.2 * rng.uniform(0.7, 1.3))
+        i += 1
+    b.hold(3.0)
+    b.truth.update(
+        n_stands=len(stands),
+        start_s=round(start, 4),
+        window_end_s=round(start + 30.0, 4),
+        stands=[
+            {"start_s": s["start_s"], "end_s": s["end_s"], "halfway_s": s["halfway_s"]}
+            for s in stands
+        ],
+    )
+    _transition_truth(b)
+    params = {"sts_duration_s": sts_duration_s, "slowing": slowing}
+    return _finish(b, "chair_stand_30s", sampling_rate_hz, k, m, noise, nrng, params)
+
+
+def five_times_sts(
+    *,
+    sts_duration_s: float = 1.2,
+    slowing: float = 0.2,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Five-times sit-to-stand: five rises as fast as possible, timed to the fifth stand.
+
+    Timing follows Guralnik et al. (1994, SPPB): from the onset of the first rise to the end
+    of the fifth rise (standing). The person then stands 2 s and sits down.
+
+    Truth: ``time_s``, ``start_s``, ``end_s``, ``n_stands`` (5), ``stands``.
+    """
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.posture = "sit"
+    b.hold(3.0)
+    start = b.t
+    stands = _chair_cycles(b, rng, 4, sts_duration_s, slowing)
+    d_up = sts_duration_s * (1 + slowing) * rng.uniform(0.92, 1.08)
+    b.sit_to_stand(d_up, rng.uniform(25, 35))
+    stands.append(b.events[-1])
+    end = b.t
+    b.hold(2.0)
+    b.stand_to_sit(d_up * 1.1, 25.0)
+    b.hold(3.0)
+    b.truth.update(
+        time_s=round(end - start, 4),
+        start_s=round(start, 4),
+        end_s=round(end, 4),
+        n_stands=5,
+        stands=[{"start_s": s["start_s"], "end_s": s["end_s"]} for s in stands],
+    )
+    _transition_truth(b)
+    params = {"sts_duration_s": sts_duration_s, "slowing": slowing}
+    return _finish(b, "five_times_sts", sampling_rate_hz, k, m, noise, nrng, params)
+
+
+def _timed_walk(
+    name: str,
+    minutes: float,
+    *,
+    course_m: float,
+    cadence_spm: float,
+    step_length_m: float,
+    fatigue: float,
+    turn_duration_s: float,
+    sampling_rate_hz: float,
+    seed: int | None,
+    subject: Subject | None,
+    mount,
+    tilt_deg,
+    noise: bool,
+) -> MotionData:
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.hold(3.0)
+    duration = 60.0 * minutes
+    # turn around the cone at each end of the course (alternating direction as on a loop)
+    approx_steps = duration * cadence_spm / 60.0
+    n_turns = int(approx_steps * step_length_m / course_m) + 2
+    side = rng.choice([-1.0, 1.0])
+    turns = [(course_m * (j + 1), 180.0 * side, turn_duration_s) for j in range(n_turns)]
+    info = b.walk(
+        duration_s=duration,
+        cadence_spm=cadence_spm,
+        step_length_m=step_length_m,
+        turns=turns,
+        fatigue=fatigue,
+    )
+    b.hold(3.0)
+    _walk_summary(b, info)
+    # per-minute truth from the initial contacts and step lengths
+    ic = np.asarray(info["initial_contacts_s"]) - info["start_s"]
+    sl = np.asarray(info["step_lengths_m"])
+    per_min = []
+    for j in range(int(math.ceil(minutes))):
+        sel = (ic >= 60 * j) & (ic < 60 * (j + 1))
+        dist = float(sl[sel].sum())
+        per_min.append(
+            {
+                "minute": j + 1,
+                "n_steps": int(sel.sum()),
+                "cadence_spm": float(sel.sum()),
+                "distance_m": round(dist, 3),
+                "speed_mps": round(dist / 60.0, 4),
+            }
+        )
+    b.truth.update(
+        minutes=minutes,
+        course_m=course_m,
+        per_minute=per_min,
+        n_turns=len(info["turns"]),
+        fatigue=fatigue,
+    )
+    params = {
+        "minutes": minutes,
+        "course_m": course_m,
+        "cadence_spm": cadence_spm,
+        "step_length_m": step_length_m,
+        "fatigue": fatigue,
+    }
+    return _finish(b, name, sampling_rate_hz, k, m, noise, nrng, params)
+
+
+def walk_2min(
+    *,
+    course_m: float = 30.0,
+    cadence_spm: float = 108.0,
+    step_length_m: float = 0.64,
+    fatigue: float = 0.0,
+    turn_duration_s: float = 2.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Two-minute walk on a ``course_m`` corridor with 180-degree turns at the ends.
+
+    Truth: ``distance_m``, ``per_minute`` (steps, distance, speed), ``walk`` details.
+    """
+    return _timed_walk(
+        "walk_2min",
+        2.0,
+        course_m=course_m,
+        cadence_spm=cadence_spm,
+        step_length_m=step_length_m,
+        fatigue=fatigue,
+        turn_duration_s=turn_duration_s,
+        sampling_rate_hz=sampling_rate_hz,
+        seed=seed,
+        subject=subject,
+        mount=mount,
+        tilt_deg=tilt_deg,
+        noise=noise,
+    )
+
+
+def walk_6min(
+    *,
+    course_m: float = 30.0,
+    cadence_spm: float = 110.0,
+    step_length_m: float = 0.66,
+    fatigue: float = 0.15,
+    turn_duration_s: float = 2.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Six-minute walk (ATS 2002 course of 30 m) with optional fatigue (speed decline).
+
+    Truth: ``distance_m``, ``per_minute`` (steps, distance, speed), ``fatigue``.
+    """
+    return _timed_walk(
+        "walk_6min",
+        6.0,
+        course_m=course_m,
+        cadence_spm=cadence_spm,
+        step_length_m=step_length_m,
+        fatigue=fatigue,
+        turn_duration_s=turn_duration_s,
+        sampling_rate_hz=sampling_rate_hz,
+        seed=seed,
+        subject=subject,
+        mount=mount,
+        tilt_deg=tilt_deg,
+        noise=noise,
+    )
+
+
+def demo(
+    *,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """A loop for the demo: sit, stand up, stand, walk 10 m, turn, walk back, turn, stand, sit.
+
+    Starts and ends seated in the same posture, so :class:`ScenarioSource` can loop it
+    seamlessly.
+    """
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.posture = "sit"
+    b.hold(4.0)
+    b.sit_to_stand(2.0, 35.0)
+    b.hold(5.0)
+    info = b.walk(
+        20.0,
+        cadence_spm=106.0,
+        step_length_m=0.62,
+        turns=[(10.0, 180.0, 2.0)],
+        end_turn=(-180.0, 2.0),
+    )
+    b.hold(5.0)
+    b.stand_to_sit(2.2, 30.0)
+    b.hold(3.0)
+    _walk_summary(b, info)
+    _transition_truth(b)
+    return _finish(b, "demo", sampling_rate_hz, k, m, noise, nrng, {})
+
+
+SCENARIOS: dict[str, Callable[..., MotionData]] = {
+    "quiet_stance": quiet_stance,
+    "four_stage": four_stage,
+    "walk": walk,
+    "sit_to_stand": sit_to_stand,
+    "tug": tug,
+    "chair_stand_30s": chair_stand_30s,
+    "five_times_sts": five_times_sts,
+    "walk_2min": walk_2min,
+    "walk_6min": walk_6min,
+    "demo": demo,
+}
+
+
+def make_scenario(name: str, **kwargs: Any) -> MotionData:
+    """Build a scenario by name (see :data:`SCENARIOS`)."""
+    try:
+        fn = SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; known: {sorted(SCENARIOS)}") from None
+    return fn(**kwargs)
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+class ScenarioSource:
+    """Stream a scenario block by block (the virtual wearable's motion source).
+
+    The noise-free motion is built once; every ``read`` adds fresh sensor noise from the
+    source's own generator, so a looping source never repeats its noise.
+
+    Parameters
+    ----------
+    name
+        Scenario name (see :data:`SCENARIOS`).
+    sampling_rate_hz
+        Output rate.
+    seed
+        Seed for the motion and the noise (deterministic).
+    loop
+        Start again at the end (the demo loop starts and ends in the same posture).
+    **params
+        Passed to the scenario function (e.g. ``mount=``, ``eyes=``).
+
+    Examples
+    --------
+    >>> src = ScenarioSource("demo", 100.0, seed=1)
+    >>> acc, gyr = src.read(50)
+    >>> acc.shape
+    (50, 3)
+    """
+
+    def __init__(
+        self,
+        name: str = "demo",
+        sampling_rate_hz: float = 100.0,
+        seed: int | None = 0,
+        *,
+        loop: bool = True,
+        **params: Any,
+    ) -> None:
+        self.name = name
+        self.sampling_rate_hz = float(sampling_rate_hz)
+        self.seed = seed
+        self.loop = loop
+        md = make_scenario(
+            name, sampling_rate_hz=self.sampling_rate_hz, seed=seed, noise=False, **params
+        )
+        self._acc = md.acc_mps2
+        self._gyr = md.gyr_radps
+        self.truth = md.truth
+        self._rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+        self._bias_acc = self._rng.uniform(-0.05, 0.05, 3)
+        self._bias_gyr = self._rng.uniform(-0.005, 0.005, 3)
+        self._pos = 0
+        self.samples_read = 0
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in one pass of the scenario."""
+        return int(self._acc.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        """Duration of one pass (s)."""
+        return self.n_samples / self.sampling_rate_hz
+
+    @property
+    def finished(self) -> bool:
+        """True when a non-looping source has delivered everything."""
+        return not self.loop and self._pos >= self.n_samples
+
+    def read(self, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """Next ``n_samples`` rows of (acc_mps2, gyr_radps); fewer at the end if not looping."""
+        n = int(n_samples)
+        if n < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        N = self.n_samples
+        if self.loop:
+            idx = (self._pos + np.arange(n)) % N
+            self._pos = (self._pos + n) % N
+        else:
+            idx = np.arange(self._pos, min(self._pos + n, N))
+            self._pos += len(idx)
+        m = len(idx)
+        acc = self._acc[idx] + self._bias_acc + 0.015 * self._rng.standard_normal((m, 3))
+        gyr = self._gyr[idx] + self._bias_gyr + 0.004 * self._rng.standard_normal((m, 3))
+        self.samples_read += m
+        return acc, gyr
+
+    def reset(self) -> None:
+        """Go back to the start (noise continues from the generator)."""
+        self._pos = 0
