@@ -23,6 +23,7 @@ as a link loss (reason 0x08, connection timeout) so the wearables advertise agai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from typing import Any
@@ -106,6 +107,16 @@ class PoiseController(Controller):
                 self.on_le_disconnected(connection, reason)
         return len(connections)
 
+    def power_off(self) -> None:
+        """Stop advertising, drop every connection as a link loss, stop talking to the host."""
+        with contextlib.suppress(Exception):
+            self.le_legacy_advertiser.stop()
+        for advertising_set in list(self.advertising_sets.values()):
+            with contextlib.suppress(Exception):
+                advertising_set.stop()
+        self.drop_connections()
+        self.host = None
+
 
 class VirtualLink:
     """An in-memory BLE "air" shared by virtual controllers (hosts and wearables).
@@ -134,8 +145,8 @@ class VirtualLink:
         return controller
 
     def remove_controller(self, controller: PoiseController) -> None:
-        """Terminate the controller's connections and take it off the link."""
-        controller.drop_connections()
+        """Power the controller off (link loss for its peers) and take it off the link."""
+        controller.power_off()
         if controller in self.link.controllers:
             self.link.remove_controller(controller)
         if controller in self.controllers:

@@ -1,0 +1,939 @@
+"""A virtual Poise wearable: a Bumble GATT server that implements ``firmware_protocol/SPEC.md``.
+
+The wearable runs on its own virtual controller on a :class:`~sensors.bumble_backend.VirtualLink`
+and speaks real ATT/GATT to whatever central connects (a bleak client through the Bumble
+backend, in this process or through a served controller in another one). It advertises the
+Poise service UUID and a ``Poise-XXXX`` name, exposes Device Information, Battery and the
+Poise service (data, control point, status, info), answers control point commands with
+indications, and streams data notifications sized to the negotiated MTU.
+
+Timing. Samples are paced by the sensor's own simulated clock, which runs
+``drift_ppm`` parts per million fast (or slow) against the host clock. Sample ``i`` of a
+stream is taken at sensor time ``t0 + i / rate``; a packet leaves when its last sample
+exists. One timer per packet interval sends the packets that are due (a burst if the loop
+was late): there is no per-sample Python loop, the samples are read, scaled and packed
+with numpy. Packets hold ``k`` samples with ``k`` chosen so that a packet interval is at
+most :data:`TARGET_PACKET_INTERVAL_S` (4 samples = 20 ms at 200 Hz), never more than fit
+the MTU; at MTU 23 the compact one-sample packet is used.
+
+Link loss model (what a client sees, documented in docs/bumble-backend.md). Streaming is
+a sensor state, not a connection state: after START_STREAM the sensor samples, numbers
+packets and advances its clock until STOP_STREAM, whether or not a central is connected
+and subscribed. Packets produced while nobody listens are counted (``undelivered`` in the
+ground truth, ``dropped_samples`` in the status characteristic) and discarded. A client
+that reconnects subscribes and sends START_STREAM again; the sensor answers SUCCESS and
+keeps its sequence numbers and timestamps running, so the jump in ``seq`` and timestamp
+tells the client exactly how many samples it missed.
+
+Fault injection (:class:`FaultConfig`): dropped packets (lost "in the air", the sensor
+does not know), corrupted bytes (CRC fails at the client), clock drift, forced link loss
+at given times or periodically, battery drain. Every injected fault and every produced
+sample is recorded in :class:`WearableTruth` for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from bumble import hci
+from bumble.core import UUID, AdvertisingData
+from bumble.device import Connection, Device
+from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.host import Host
+from bumble.transport.common import AsyncPipeSink
+
+from firmware_protocol import codec, gatt
+from firmware_protocol.types import STANDARD_GRAVITY_MPS2, SensorConfig
+from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, VirtualLink
+
+logger = logging.getLogger(__name__)
+
+#: Longest packet interval the wearable aims for (latency vs packets per second).
+TARGET_PACKET_INTERVAL_S = 0.020
+#: Advertising interval in ms (a reconnect waits at most this long for an advertisement).
+ADVERTISING_INTERVAL_MS = 50.0
+#: Battery level at or below which the status carries LOW_BATTERY.
+LOW_BATTERY_PERCENT = 15
+#: ATT opcode of a Handle Value Notification and the ATT L2CAP channel id.
+_ATT_NOTIFY = 0x1B
+_ATT_CID = 0x0004
+_TS_MASK = 0xFFFFFFFF
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+class MotionSource(Protocol):
+    """Anything that yields consecutive IMU samples at a fixed rate."""
+
+    def read(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Next ``n`` samples: ``(acc_mps2 (n, 3), gyr_radps (n, 3))``."""
+        ...
+
+
+class QuietStanceSource:
+    """Built-in synthetic quiet standing: gravity on +x (up) plus small smooth sway.
+
+    Sway is a sum of three low-frequency sinusoids (0.1-1 Hz, a few cm/s^2) on the AP (z)
+    and ML (y) axes and white sensor noise; deterministic for a seed. It exists so the
+    emulator works without ``sensors.scenarios``; richer motions come from there.
+    """
+
+    def __init__(self, sampling_rate_hz: float, seed: int = 0) -> None:
+        self.sampling_rate_hz = float(sampling_rate_hz)
+        rng = np.random.default_rng(seed)
+        self._freqs = rng.uniform(0.1, 1.0, size=(3, 2))
+        self._phases = rng.uniform(0, 2 * np.pi, size=(3, 2))
+        self._amps = rng.uniform(0.01, 0.05, size=(3, 2))
+        self._rng = rng
+        self._i = 0
+
+    def read(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Next ``n`` samples (vectorised)."""
+        t = (self._i + np.arange(n)) / self.sampling_rate_hz
+        self._i += n
+        arg = 2 * np.pi * self._freqs[None] * t[:, None, None] + self._phases[None]
+        sway = (self._amps[None] * np.sin(arg)).sum(axis=1)  # (n, 2): ML, AP
+        dsway = (self._amps[None] * 2 * np.pi * self._freqs[None] * np.cos(arg)).sum(axis=1)
+        acc = np.empty((n, 3))
+        acc[:, 0] = STANDARD_GRAVITY_MPS2
+        acc[:, 1:] = sway
+        acc += self._rng.normal(0.0, 0.01, size=(n, 3))
+        gyr = np.zeros((n, 3))
+        gyr[:, 1] = dsway[:, 1] * 0.1  # pitch rate follows AP sway
+        gyr[:, 2] = dsway[:, 0] * 0.1  # roll rate follows ML sway
+        gyr += self._rng.normal(0.0, 0.002, size=(n, 3))
+        return acc, gyr
+
+
+class ArraySource:
+    """Replays recorded arrays (looping), resampled to the wearable's rate.
+
+    Parameters
+    ----------
+    acc_mps2, gyr_radps
+        (n, 3) arrays at ``source_rate_hz``; NaN rows (gaps) are filled by linear
+        interpolation between the valid neighbours.
+    source_rate_hz
+        Rate of the arrays.
+    sampling_rate_hz
+        Rate the wearable streams at; if it differs, the arrays are linearly resampled
+        once, at construction.
+    """
+
+    def __init__(
+        self,
+        acc_mps2: np.ndarray,
+        gyr_radps: np.ndarray,
+        source_rate_hz: float,
+        sampling_rate_hz: float,
+    ) -> None:
+        acc = np.asarray(acc_mps2, dtype=np.float64)
+        gyr = np.asarray(gyr_radps, dtype=np.float64)
+        if acc.ndim != 2 or acc.shape[1] != 3 or acc.shape != gyr.shape:
+            raise ValueError(
+                f"source arrays must both be (n, 3), got acc {acc.shape} and gyr {gyr.shape}"
+            )
+        data = np.hstack([acc, gyr])
+        valid = ~np.isnan(data).any(axis=1)
+        if valid.sum() < 2:
+            raise ValueError("source recording has fewer than 2 complete samples to replay")
+        t_src = np.arange(len(data)) / float(source_rate_hz)
+        duration = t_src[-1]
+        t_out = np.arange(0.0, duration, 1.0 / float(sampling_rate_hz))
+        out = np.empty((len(t_out), 6))
+        for j in range(6):  # 6 columns, not a per-sample loop
+            out[:, j] = np.interp(t_out, t_src[valid], data[valid, j])
+        self._data = out
+        self._i = 0
+        self.sampling_rate_hz = float(sampling_rate_hz)
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in one pass of the (resampled) recording."""
+        return len(self._data)
+
+    def read(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Next ``n`` samples, wrapping around at the end of the recording."""
+        idx = (self._i + np.arange(n)) % len(self._data)
+        self._i = (self._i + n) % len(self._data)
+        block = self._data[idx]
+        return block[:, :3], block[:, 3:]
+
+
+SourceFactory = Callable[[int], MotionSource]
+"""Makes a motion source for a sampling rate (called again when the rate changes)."""
+
+
+def scenario_source_factory(name: str, seed: int = 0) -> SourceFactory:
+    """Source factory for a named synthetic scenario.
+
+    Uses ``sensors.scenarios.ScenarioSource`` when that module is available; ``"quiet"``
+    (and ``"quiet-stance"``) also work without it (:class:`QuietStanceSource`).
+
+    Raises
+    ------
+    ValueError
+        If the scenario name is unknown.
+    """
+    try:
+        from sensors.scenarios import ScenarioSource  # noqa: PLC0415 (optional module)
+    except ImportError:
+        ScenarioSource = None  # noqa: N806
+
+    if ScenarioSource is not None:
+        try:
+            ScenarioSource(name, 100, seed)  # validate the name now, not at first START
+        except (KeyError, ValueError) as exc:
+            if name not in ("quiet", "quiet-stance"):
+                raise ValueError(f"unknown scenario {name!r}: {exc}") from exc
+        else:
+            return lambda rate: ScenarioSource(name, rate, seed)
+    if name in ("quiet", "quiet-stance"):
+        return lambda rate: QuietStanceSource(rate, seed)
+    raise ValueError(
+        f"unknown scenario {name!r} (sensors.scenarios is not available; built in: 'quiet')"
+    )
+
+
+def array_source_factory(
+    acc_mps2: np.ndarray, gyr_radps: np.ndarray, source_rate_hz: float
+) -> SourceFactory:
+    """Source factory replaying arrays (e.g. one sensor of a recording)."""
+    ArraySource(acc_mps2, gyr_radps, source_rate_hz, source_rate_hz)  # validate early
+    return lambda rate: ArraySource(acc_mps2, gyr_radps, source_rate_hz, rate)
+
+
+# ------------------------------------------------------------------------------ faults
+
+_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|min)?\s*$")
+
+
+def _parse_duration_s(text: str, key: str) -> float:
+    m = _DURATION_RE.match(text)
+    if not m:
+        raise ValueError(f"fault {key}={text!r}: expected a duration like 3s, 500ms or 1min")
+    value = float(m.group(1))
+    unit = m.group(2) or "s"
+    return value * {"ms": 1e-3, "s": 1.0, "min": 60.0}[unit]
+
+
+def _parse_fraction(text: str, key: str) -> float:
+    try:
+        value = float(text.strip().rstrip("%")) / (100.0 if text.strip().endswith("%") else 1.0)
+    except ValueError:
+        raise ValueError(f"fault {key}={text!r}: expected a fraction like 0.05 or 5%") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"fault {key}={text!r}: fraction must be within 0..1")
+    return value
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Faults a virtual wearable injects.
+
+    Attributes
+    ----------
+    drop
+        Fraction of data packets lost in the air (0..1).
+    corrupt
+        Fraction of data packets with one byte flipped (the CRC catches it).
+    disconnect_at_s
+        Link losses at these times, seconds after the first START_STREAM.
+    disconnect_every_s
+        A link loss every so many seconds after the first START_STREAM (None: never).
+    drift_ppm
+        Sensor clock error in parts per million (positive: the sensor clock runs fast,
+        so it takes more samples per host second than nominal).
+    battery_drain_pct_per_min
+        Battery drain while streaming, percent per minute.
+    reconnect_delay_s
+        Time after a link loss before the wearable advertises again.
+    """
+
+    drop: float = 0.0
+    corrupt: float = 0.0
+    disconnect_at_s: tuple[float, ...] = ()
+    disconnect_every_s: float | None = None
+    drift_ppm: float = 0.0
+    battery_drain_pct_per_min: float = 0.0
+    reconnect_delay_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("drop", "corrupt"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"fault {name} must be within 0..1, got {value}")
+        if self.disconnect_every_s is not None and self.disconnect_every_s <= 0:
+            raise ValueError(f"disconnect_every_s must be > 0, got {self.disconnect_every_s}")
+        if abs(self.drift_ppm) > 10_000:
+            raise ValueError(f"drift_ppm must be within +-10000, got {self.drift_ppm}")
+
+    @classmethod
+    def parse(cls, text: str | None) -> FaultConfig:
+        """Parse ``"drop=0.05,disconnect-every=3s,corrupt=0.01,drift-ppm=100"``.
+
+        Keys: ``drop``, ``corrupt`` (fractions or percent), ``disconnect-every`` (duration),
+        ``disconnect-at`` (durations separated by ``;`` or ``+``), ``drift-ppm``,
+        ``battery-drain`` (percent per minute), ``reconnect-delay`` (duration).
+
+        Raises
+        ------
+        ValueError
+            Naming the offending key and value.
+        """
+        if not text or not text.strip():
+            return cls()
+        kwargs: dict[str, Any] = {}
+        for item in text.split(","):
+            if not item.strip():
+                continue
+            if "=" not in item:
+                raise ValueError(f"fault {item.strip()!r}: expected key=value")
+            key, value = (s.strip() for s in item.split("=", 1))
+            key = key.lower().replace("_", "-")
+            if key == "drop":
+                kwargs["drop"] = _parse_fraction(value, key)
+            elif key == "corrupt":
+                kwargs["corrupt"] = _parse_fraction(value, key)
+            elif key == "disconnect-every":
+                kwargs["disconnect_every_s"] = _parse_duration_s(value, key)
+            elif key == "disconnect-at":
+                parts = [p for p in re.split(r"[;+ ]", value) if p]
+                kwargs["disconnect_at_s"] = tuple(_parse_duration_s(p, key) for p in parts)
+            elif key in ("drift-ppm", "drift"):
+                try:
+                    kwargs["drift_ppm"] = float(value.removesuffix("ppm"))
+                except ValueError:
+                    raise ValueError(f"fault {key}={value!r}: expected a number (ppm)") from None
+            elif key == "battery-drain":
+                try:
+                    kwargs["battery_drain_pct_per_min"] = float(value.removesuffix("%/min"))
+                except ValueError:
+                    raise ValueError(
+                        f"fault {key}={value!r}: expected percent per minute"
+                    ) from None
+            elif key == "reconnect-delay":
+                kwargs["reconnect_delay_s"] = _parse_duration_s(value, key)
+            else:
+                raise ValueError(
+                    f"unknown fault {key!r} (known: drop, corrupt, disconnect-every, "
+                    "disconnect-at, drift-ppm, battery-drain, reconnect-delay)"
+                )
+        return cls(**kwargs)
+
+
+# ------------------------------------------------------------------------ ground truth
+
+
+@dataclass
+class WearableTruth:
+    """What a virtual wearable really did (for tests and benchmarks).
+
+    Packet lists hold ``(seq, timestamp_us, n_samples)`` with the 16-bit seq and the
+    unwrapped (64-bit) sensor timestamp of the first sample.
+
+    Attributes
+    ----------
+    samples_produced, packets_produced
+        Everything sampled while streaming (all sessions).
+    sent
+        Packets handed to the link intact or corrupted (``packets_sent``/``samples_sent``).
+    dropped
+        Packets lost in the air by fault injection (the sensor does not know).
+    undelivered
+        Packets produced while no central was connected and subscribed (the sensor
+        knows: they count in the status' ``dropped_samples``).
+    corrupted
+        Packets sent with a flipped byte.
+    disconnect_times_s
+        Host (event loop) time of every forced link loss.
+    send_times_s
+        Optional: host time each sent packet left (``record_send_times=True``).
+    """
+
+    name: str
+    address: str
+    sampling_rate_hz: int = 0
+    drift_ppm: float = 0.0
+    clock_offset_us: int = 0
+    samples_produced: int = 0
+    packets_produced: int = 0
+    packets_sent: int = 0
+    samples_sent: int = 0
+    dropped: list[tuple[int, int, int]] = field(default_factory=list)
+    undelivered: list[tuple[int, int, int]] = field(default_factory=list)
+    corrupted: list[tuple[int, int, int]] = field(default_factory=list)
+    disconnect_times_s: list[float] = field(default_factory=list)
+    connections: int = 0
+    starts: int = 0
+    stops: int = 0
+    identify_count: int = 0
+    send_times_s: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def samples_dropped(self) -> int:
+        """Samples in packets lost in the air."""
+        return sum(n for _, _, n in self.dropped)
+
+    @property
+    def samples_undelivered(self) -> int:
+        """Samples produced while nobody listened."""
+        return sum(n for _, _, n in self.undelivered)
+
+    @property
+    def samples_corrupted(self) -> int:
+        """Samples in corrupted packets."""
+        return sum(n for _, _, n in self.corrupted)
+
+    @property
+    def dropped_seqs(self) -> list[int]:
+        """Sequence numbers of packets lost in the air."""
+        return [s for s, _, _ in self.dropped]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (lists of packets included)."""
+        return {
+            "name": self.name,
+            "address": self.address,
+            "sampling_rate_hz": self.sampling_rate_hz,
+            "drift_ppm": self.drift_ppm,
+            "clock_offset_us": self.clock_offset_us,
+            "samples_produced": self.samples_produced,
+            "packets_produced": self.packets_produced,
+            "samples_sent": self.samples_sent,
+            "packets_sent": self.packets_sent,
+            "samples_dropped": self.samples_dropped,
+            "samples_undelivered": self.samples_undelivered,
+            "samples_corrupted": self.samples_corrupted,
+            "dropped": [list(p) for p in self.dropped],
+            "undelivered": [list(p) for p in self.undelivered],
+            "corrupted": [list(p) for p in self.corrupted],
+            "disconnect_times_s": list(self.disconnect_times_s),
+            "connections": self.connections,
+            "starts": self.starts,
+            "stops": self.stops,
+        }
+
+
+# ---------------------------------------------------------------------------- wearable
+
+
+class VirtualWearable:
+    """A Poise wearable on a virtual Bumble controller.
+
+    Parameters
+    ----------
+    link
+        The virtual link the wearable's controller joins.
+    name
+        Advertised name; must start with ``"Poise-"``.
+    address
+        Random static address, e.g. ``"D0:50:00:00:00:01"``.
+    source_factory
+        Makes the motion source for a rate (:func:`scenario_source_factory`,
+        :func:`array_source_factory`); default: built-in quiet standing.
+    config
+        Initial configuration (rate, ranges); clients change it with SET_CONFIG.
+    faults
+        Fault injection.
+    seed
+        Seeds fault decisions and the sensor clock offset.
+    battery_percent
+        Initial battery level.
+    serial
+        Serial number (<= 10 printable ASCII characters).
+    record_send_times
+        Keep the host send time of every packet in the truth (for latency benchmarks).
+    """
+
+    def __init__(
+        self,
+        link: VirtualLink,
+        name: str,
+        address: str,
+        *,
+        source_factory: SourceFactory | None = None,
+        config: SensorConfig | None = None,
+        faults: FaultConfig | None = None,
+        seed: int = 0,
+        battery_percent: float = 100.0,
+        serial: str | None = None,
+        record_send_times: bool = False,
+    ) -> None:
+        if not name.startswith(gatt.NAME_PREFIX):
+            raise ValueError(f"wearable name must start with {gatt.NAME_PREFIX!r}, got {name!r}")
+        self.link = link
+        self.name = name
+        self.address = address
+        self.config = config or SensorConfig()
+        self.faults = faults or FaultConfig()
+        self.seed = seed
+        self.serial = (serial or name.removeprefix(gatt.NAME_PREFIX))[:10]
+        self._source_factory = source_factory or (lambda rate: QuietStanceSource(rate, seed))
+        self._source: MotionSource | None = None
+        self._rng = np.random.default_rng(seed)
+        self._battery0 = float(battery_percent)
+        self._record_send_times = record_send_times
+        self.truth = WearableTruth(
+            name=name,
+            address=address,
+            sampling_rate_hz=self.config.sampling_rate_hz,
+            drift_ppm=self.faults.drift_ppm,
+            clock_offset_us=int(self._rng.integers(0, 2**32)),
+        )
+        self._clock_rate = 1.0 + self.faults.drift_ppm * 1e-6
+        self._t_clock_ref = 0.0  # host time where the sensor clock reads clock_offset_us
+        self.device: Device | None = None
+        self.controller: Any = None
+        self.connection: Connection | None = None
+        self._data_subscribed = False
+        self.streaming = False
+        self._seq = 0
+        self._stream_t0 = 0.0  # host time of the first sample of the current session
+        self._stream_ts0 = 0  # unwrapped sensor timestamp of that sample
+        self._emitted = 0  # samples emitted in the current session
+        self._first_start_s: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._fault_timers: list[asyncio.TimerHandle] = []
+        self._battery_timer: asyncio.TimerHandle | None = None
+        self._streaming_seconds = 0.0
+        self._streaming_since: float | None = None
+        self._last_battery_int = int(round(self._battery0))
+        self._dropped_since_start = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- setup -------------------------------------------------------------------------
+
+    async def start(self) -> VirtualWearable:
+        """Create the controller and GATT server, power on and advertise."""
+        self._loop = asyncio.get_running_loop()
+        self._t_clock_ref = self._loop.time()
+        controller = self.link.create_controller(self.name)
+        self.controller = controller
+        self.device = Device(
+            name=self.name,
+            address=hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS),
+            host=Host(controller, AsyncPipeSink(controller)),
+        )
+        self._build_gatt()
+        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+        await self.device.power_on()
+        await self._advertise()
+        self._battery_timer = self._loop.call_later(1.0, self._battery_tick)
+        return self
+
+    def _build_gatt(self) -> None:
+        assert self.device is not None
+        props = Characteristic.Properties
+        self.data_char = Characteristic(
+            gatt.DATA_CHAR_UUID, props.NOTIFY, Characteristic.READABLE, b""
+        )
+        self.control_char = Characteristic(
+            gatt.CONTROL_POINT_CHAR_UUID,
+            props.WRITE | props.INDICATE,
+            Characteristic.WRITEABLE,
+            CharacteristicValue(write=self._on_control_write),
+        )
+        self.status_char = Characteristic(
+            gatt.STATUS_CHAR_UUID,
+            props.READ | props.NOTIFY,
+            Characteristic.READABLE,
+            CharacteristicValue(read=lambda _conn: self._status_bytes()),
+        )
+        self.info_char = Characteristic(
+            gatt.INFO_CHAR_UUID,
+            props.READ,
+            Characteristic.READABLE,
+            CharacteristicValue(read=lambda _conn: self._info_bytes()),
+        )
+        self.battery_char = Characteristic(
+            gatt.BATTERY_LEVEL_CHAR_UUID,
+            props.READ | props.NOTIFY,
+            Characteristic.READABLE,
+            CharacteristicValue(read=lambda _conn: bytes([self.battery_percent])),
+        )
+
+        def text(uuid: str, value: str) -> Characteristic:
+            return Characteristic(uuid, props.READ, Characteristic.READABLE, value.encode())
+
+        dis = Service(
+            gatt.DEVICE_INFORMATION_SERVICE_UUID,
+            [
+                text(gatt.MANUFACTURER_NAME_CHAR_UUID, "Poise (virtual)"),
+                text(gatt.MODEL_NUMBER_CHAR_UUID, "Poise IMU v1 (Bumble emulator)"),
+                text(gatt.SERIAL_NUMBER_CHAR_UUID, self.serial),
+                text(gatt.HARDWARE_REVISION_CHAR_UUID, "virtual"),
+                text(gatt.FIRMWARE_REVISION_CHAR_UUID, self.firmware_version),
+            ],
+        )
+        battery = Service(gatt.BATTERY_SERVICE_UUID, [self.battery_char])
+        poise = Service(
+            gatt.SERVICE_UUID,
+            [self.data_char, self.control_char, self.status_char, self.info_char],
+        )
+        for service in (dis, battery, poise):
+            self.device.add_service(service)
+        self.data_char.on("subscription", self._on_data_subscription)
+        self._notify_prefix = bytes([_ATT_NOTIFY]) + self.data_char.handle.to_bytes(2, "little")
+
+    firmware_version = "1.0.0"
+
+    def _advertising_data(self) -> bytes:
+        # Name + 128-bit service UUID = 30 of 31 bytes (no room for flags). Bumble's virtual
+        # controller reports the advertising data as scan response too, so a separate scan
+        # response would never reach a scanner.
+        return bytes(
+            AdvertisingData(
+                [
+                    (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
+                    (
+                        AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                        bytes(UUID(gatt.SERVICE_UUID).to_bytes(force_128=True)),
+                    ),
+                ]
+            )
+        )
+
+    async def _advertise(self) -> None:
+        if self.device is None or self._closed:
+            return
+        await self.device.start_advertising(
+            advertising_data=self._advertising_data(),
+            advertising_interval_min=ADVERTISING_INTERVAL_MS,
+            advertising_interval_max=ADVERTISING_INTERVAL_MS,
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_task_error)
+
+    async def close(self) -> None:
+        """Stop streaming and advertising and leave the link."""
+        self._closed = True
+        self._cancel_timer()
+        for handle in self._fault_timers:
+            handle.cancel()
+        if self._battery_timer is not None:
+            self._battery_timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.controller is not None:
+            self.link.remove_controller(self.controller)
+
+    # -- connection events -------------------------------------------------------------
+
+    def _on_connection(self, connection: Connection) -> None:
+        if self.connection is not None:
+            # One central at a time, like a real wearable.
+            self._spawn(connection.disconnect())
+            return
+        self.connection = connection
+        self._data_subscribed = False
+        self.truth.connections += 1
+        connection.on(
+            connection.EVENT_DISCONNECTION,
+            lambda reason: self._on_disconnection(connection, reason),
+        )
+
+    def _on_disconnection(self, connection: Connection, reason: int) -> None:
+        if connection is not self.connection:
+            return
+        self.connection = None
+        self._data_subscribed = False
+        if not self._closed:
+            delay = self.faults.reconnect_delay_s
+            assert self._loop is not None
+            self._loop.call_later(delay, lambda: self._spawn(self._advertise()))
+
+    def _on_data_subscription(
+        self, bearer: Any, notify_enabled: bool, indicate_enabled: bool
+    ) -> None:
+        if bearer is self.connection or getattr(bearer, "connection", None) is self.connection:
+            self._data_subscribed = bool(notify_enabled)
+
+    @property
+    def att_mtu(self) -> int:
+        """ATT MTU of the current connection (23 when not connected)."""
+        return int(self.connection.att_mtu) if self.connection is not None else gatt.DEFAULT_ATT_MTU
+
+    def force_disconnect(self, reason: int = REASON_CONNECTION_TIMEOUT) -> bool:
+        """Simulate a link loss now (both ends see ``reason``); False if not connected."""
+        if self.connection is None or self.controller is None:
+            return False
+        assert self._loop is not None
+        self.truth.disconnect_times_s.append(self._loop.time())
+        self.controller.drop_connections(reason)
+        return True
+
+    # -- clock and layout ----------------------------------------------------------------
+
+    def sensor_time_us(self, host_time_s: float | None = None) -> int:
+        """Unwrapped sensor clock (µs) at a host (event loop) time, default now."""
+        assert self._loop is not None
+        t = self._loop.time() if host_time_s is None else host_time_s
+        return self.truth.clock_offset_us + int(
+            round((t - self._t_clock_ref) * 1e6 * self._clock_rate)
+        )
+
+    def layout(self) -> tuple[bool, int]:
+        """``(compact, samples per packet)`` the wearable uses at the current MTU."""
+        compact, max_n = codec.choose_layout(self.att_mtu)
+        if compact:
+            return True, 1
+        target = max(1, int(self.config.sampling_rate_hz * TARGET_PACKET_INTERVAL_S + 1e-9))
+        return False, min(max_n, target)
+
+    # -- streaming -----------------------------------------------------------------------
+
+    def _start_streaming(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        if self._first_start_s is None:
+            self._first_start_s = now
+            self._schedule_faults(now)
+        self.streaming = True
+        self._streaming_since = now
+        self._seq = 0
+        self._emitted = 0
+        self._dropped_since_start = 0
+        self._stream_t0 = now
+        self._stream_ts0 = self.sensor_time_us(now)
+        self._source = self._source_factory(self.config.sampling_rate_hz)
+        self.truth.sampling_rate_hz = self.config.sampling_rate_hz
+        self.truth.starts += 1
+        self._schedule_next()
+
+    def _stop_streaming(self) -> None:
+        assert self._loop is not None
+        self._emit_due()  # flush complete packets up to now
+        self.streaming = False
+        if self._streaming_since is not None:
+            self._streaming_seconds += self._loop.time() - self._streaming_since
+            self._streaming_since = None
+        self.truth.stops += 1
+        self._cancel_timer()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _sample_host_time(self, i: int) -> float:
+        """Host time at which sample ``i`` of the session is taken."""
+        return self._stream_t0 + i / (self.config.sampling_rate_hz * self._clock_rate)
+
+    def _schedule_next(self) -> None:
+        assert self._loop is not None
+        _, k = self.layout()
+        when = self._sample_host_time(self._emitted + k - 1)
+        self._timer = self._loop.call_at(when, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if not self.streaming or self._closed:
+            return
+        try:
+            self._emit_due()
+        finally:
+            if self.streaming and not self._closed:
+                self._schedule_next()
+
+    def _emit_due(self) -> None:
+        """Emit every complete packet whose last sample exists by now (vectorised)."""
+        if not self.streaming or self._source is None:
+            return
+        assert self._loop is not None
+        now = self._loop.time()
+        rate = self.config.sampling_rate_hz
+        available = int(np.floor((now - self._stream_t0) * rate * self._clock_rate + 1e-9)) + 1
+        compact, k = self.layout()
+        n_packets = (available - self._emitted) // k
+        if n_packets <= 0:
+            return
+        n = n_packets * k
+        acc, gyr = self._source.read(n)
+        acc_c, gyr_c = codec.to_counts(acc, gyr, self.config)
+        period_us = 1e6 / rate  # in sensor time
+        first = self._emitted
+        self._emitted += n
+        self.truth.samples_produced += n
+        self.truth.packets_produced += n_packets
+        listening = self.connection is not None and self._data_subscribed
+        faults = self.faults
+        for p in range(n_packets):
+            seq = self._seq
+            self._seq = (self._seq + 1) & 0xFFFF
+            ts = self._stream_ts0 + int(round((first + p * k) * period_us))
+            record = (seq, ts, k)
+            if not listening:
+                self.truth.undelivered.append(record)
+                self._dropped_since_start += k
+                continue
+            sl = slice(p * k, (p + 1) * k)
+            packet = codec.encode_data(
+                seq, ts & _TS_MASK, acc_c[sl], gyr_c[sl], compact=compact, config=self.config
+            )
+            if faults.drop and self._rng.random() < faults.drop:
+                self.truth.dropped.append(record)
+                continue
+            if faults.corrupt and self._rng.random() < faults.corrupt:
+                buf = bytearray(packet)
+                pos = int(self._rng.integers(0, len(buf)))
+                buf[pos] ^= int(self._rng.integers(1, 256))
+                packet = bytes(buf)
+                self.truth.corrupted.append(record)
+            self._send_notification(packet)
+            self.truth.packets_sent += 1
+            self.truth.samples_sent += k
+            if self._record_send_times:
+                self.truth.send_times_s[ts] = time.perf_counter()
+
+    def _send_notification(self, value: bytes) -> None:
+        """Notify the data characteristic (direct ATT PDU: no coroutine per packet)."""
+        connection = self.connection
+        assert connection is not None and self.device is not None
+        self.device.send_l2cap_pdu(connection.handle, _ATT_CID, self._notify_prefix + value)
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def _schedule_faults(self, t0: float) -> None:
+        assert self._loop is not None
+        times = list(self.faults.disconnect_at_s)
+        for t in times:
+            self._fault_timers.append(self._loop.call_at(t0 + t, self.force_disconnect))
+        if self.faults.disconnect_every_s:
+            self._fault_timers.append(
+                self._loop.call_at(t0 + self.faults.disconnect_every_s, self._periodic_disconnect)
+            )
+
+    def _periodic_disconnect(self) -> None:
+        assert self._loop is not None and self.faults.disconnect_every_s
+        self.force_disconnect()
+        self._fault_timers.append(
+            self._loop.call_later(self.faults.disconnect_every_s, self._periodic_disconnect)
+        )
+
+    # -- battery -----------------------------------------------------------------------------
+
+    @property
+    def battery_percent(self) -> int:
+        """Battery level now, 0..100."""
+        seconds = self._streaming_seconds
+        if self._streaming_since is not None and self._loop is not None:
+            seconds += self._loop.time() - self._streaming_since
+        level = self._battery0 - self.faults.battery_drain_pct_per_min * seconds / 60.0
+        return int(min(100, max(0, round(level))))
+
+    def _battery_tick(self) -> None:
+        if self._closed:
+            return
+        assert self._loop is not None
+        level = self.battery_percent
+        if level != self._last_battery_int:
+            self._last_battery_int = level
+            self._notify(self.battery_char, bytes([level]))
+            self._notify(self.status_char, self._status_bytes())
+        self._battery_timer = self._loop.call_later(1.0, self._battery_tick)
+
+    def _notify(self, characteristic: Characteristic, value: bytes) -> None:
+        if self.connection is not None and self.device is not None:
+            self._spawn(
+                self.device.gatt_server.notify_subscriber(self.connection, characteristic, value)
+            )
+
+    # -- status, info, control point ---------------------------------------------------------
+
+    def status(self) -> codec.Status:
+        """The current status (what the Status characteristic reads)."""
+        flags = gatt.StatusFlags.NONE
+        if self.battery_percent <= LOW_BATTERY_PERCENT:
+            flags |= gatt.StatusFlags.LOW_BATTERY
+        return codec.Status(
+            state=gatt.StreamState.STREAMING if self.streaming else gatt.StreamState.IDLE,
+            battery_percent=self.battery_percent,
+            flags=flags,
+            dropped_samples=self._dropped_since_start & _TS_MASK,
+            config=self.config,
+        )
+
+    def _status_bytes(self) -> bytes:
+        return codec.encode_status(self.status())
+
+    def device_info(self) -> codec.DeviceInfo:
+        """What GET_INFO answers."""
+        compact, max_n = codec.choose_layout(self.att_mtu)
+        return codec.DeviceInfo(
+            firmware_version=self.firmware_version,
+            config=self.config,
+            battery_percent=self.battery_percent,
+            max_samples_per_packet=0 if compact else max_n,
+            serial=self.serial,
+        )
+
+    def _info_bytes(self) -> bytes:
+        return codec.encode_info(self.device_info(), model="Poise IMU v1 (virtual)")
+
+    def _on_control_write(self, connection: Connection, value: bytes) -> None:
+        response = self.handle_command(bytes(value))
+        self._spawn(self._indicate(connection, codec.encode_response(response)))
+
+    async def _indicate(self, connection: Connection, value: bytes) -> None:
+        assert self.device is not None
+        await self.device.gatt_server.indicate_subscriber(connection, self.control_char, value)
+
+    def handle_command(self, data: bytes) -> codec.Response:
+        """Execute one control point write and return the response to indicate."""
+        try:
+            command = codec.decode_command(data)
+        except codec.CommandError as exc:
+            logger.info("%s: rejected control point write %s: %s", self.name, data.hex(), exc)
+            return codec.Response(exc.opcode if exc.opcode is not None else 0, exc.result)
+        op = command.opcode
+        ok = gatt.ResultCode.SUCCESS
+        if op == gatt.Opcode.START_STREAM:
+            if not self.streaming:
+                self._start_streaming()
+                self._notify(self.status_char, self._status_bytes())
+            return codec.Response(op, ok)
+        if op == gatt.Opcode.STOP_STREAM:
+            if self.streaming:
+                self._stop_streaming()
+                self._notify(self.status_char, self._status_bytes())
+            return codec.Response(op, ok)
+        if op == gatt.Opcode.SET_CONFIG:
+            assert command.config is not None
+            if self.streaming and command.config != self.config:
+                return codec.Response(op, gatt.ResultCode.INVALID_STATE)
+            self.config = command.config
+            self._notify(self.status_char, self._status_bytes())
+            return codec.Response(op, ok)
+        if op == gatt.Opcode.TIME_SYNC:
+            return codec.Response(
+                op,
+                ok,
+                host_time_us=command.host_time_us,
+                sensor_time_us=self.sensor_time_us() & _TS_MASK,
+            )
+        if op == gatt.Opcode.IDENTIFY:
+            self.truth.identify_count += 1
+            return codec.Response(op, ok)
+        if op == gatt.Opcode.GET_INFO:
+            return codec.Response(op, ok, info=self.device_info())
+        return codec.Response(op, gatt.ResultCode.UNSUPPORTED_OPCODE)  # pragma: no cover
+
+
+def _log_task_error(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("virtual wearable task failed: %r", task.exception())
