@@ -106,12 +106,13 @@ static size_t encode_line(char **t, int nt, uint8_t *out, size_t cap)
     if (!strcmp(kind, "cmd")) {
         uint8_t params[8];
         int need;
+        size_t n;
         if (nt < 2 || !ints(t, 1, 1, 0, 0xFF, v)) return 0;
         need = poise_command_params_len((uint8_t)v[0]);
         if (need < 0) return 0;
         switch (v[0]) {
         case POISE_OP_SET_CONFIG:
-            if (nt != 5 || !ints(t, 2, 3, 0, 3, v + 1)) return 0;
+            if (nt != 5 || !ints(t, 2, 3, 0, 255, v + 1)) return 0;
             params[0] = (uint8_t)v[1];
             params[1] = (uint8_t)v[2];
             params[2] = (uint8_t)v[3];
@@ -127,7 +128,9 @@ static size_t encode_line(char **t, int nt, uint8_t *out, size_t cap)
         default:
             if (nt != 2) return 0;
         }
-        return poise_encode_command(out, cap, (uint8_t)v[0], params, (size_t)need);
+        n = poise_encode_command(out, cap, (uint8_t)v[0], params, (size_t)need);
+        /* the sensor-side validator must accept what the client side encodes */
+        return poise_check_command(out, n) == POISE_RESULT_SUCCESS ? n : 0;
     }
     if (!strcmp(kind, "resp")) {
         if (nt != 3 || !ints(t, 1, 2, 0, 0xFF, v)) return 0;
