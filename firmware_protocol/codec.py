@@ -19,6 +19,7 @@ All multi-byte fields are little-endian. The app-level CRC is CRC-16/CCITT-FALSE
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import struct
 from collections.abc import Iterable
@@ -193,6 +194,7 @@ def config_from_codes(rate_code: int, acc_code: int, gyro_code: int) -> SensorCo
     )
 
 
+@functools.lru_cache(maxsize=64)
 def config_id(config: SensorConfig) -> int:
     """Packed config id byte: bits 0-1 rate code, 2-3 acc code, 4-5 gyro code, 6-7 zero."""
     r, a, g = config_codes(config)
