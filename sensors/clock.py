@@ -48,7 +48,6 @@ import numpy as np
 
 #: The sensor timestamp counter is 32 bits of microseconds.
 TIMESTAMP_MODULUS_US = 1 << 32
-_HALF_MODULUS_US = 1 << 31
 
 
 class TimestampUnwrapper:
@@ -94,25 +93,30 @@ class TimestampUnwrapper:
             self.last_us = int(unwrapped_us)
 
 
-def unwrap_timestamps_us(timestamp_us: np.ndarray) -> np.ndarray:
-    """Unwrap a whole array of u32 microsecond timestamps (vectorised).
+def unwrap_timestamps_us(timestamp_us: np.ndarray, bits: int = 32) -> np.ndarray:
+    """Unwrap a whole array of wrapping microsecond timestamps (vectorised).
 
     Parameters
     ----------
     timestamp_us
-        Raw timestamps in receive order, 0..2**32-1.
+        Raw timestamps in receive order, 0..2**bits-1.
+    bits
+        Counter width: 32 for full data packets, 24 for compact (MTU 23) packets
+        (``SampleBlock.timestamp_bits``).
 
     Returns
     -------
     numpy.ndarray
-        int64, the first value unchanged, later values at the signed 32-bit distance
-        of each step (so a wrap adds 2**32, a small step back stays a step back).
+        int64, the first value unchanged, later values at the signed ``bits``-bit
+        distance of each step (so a wrap adds 2**bits, a small step back stays a step
+        back).
     """
-    ts = np.asarray(timestamp_us, dtype=np.int64) % TIMESTAMP_MODULUS_US
+    mod = 1 << int(bits)
+    ts = np.asarray(timestamp_us, dtype=np.int64) % mod
     if ts.size == 0:
         return ts
     d = np.diff(ts)
-    d = (d + _HALF_MODULUS_US) % TIMESTAMP_MODULUS_US - _HALF_MODULUS_US
+    d = (d + mod // 2) % mod - mod // 2
     out = np.empty_like(ts)
     out[0] = ts[0]
     np.cumsum(d, out=out[1:])

@@ -184,3 +184,13 @@ def test_online_model_follows_a_drift_change():
 def test_model_before_data_raises():
     with pytest.raises(RuntimeError, match="before any update"):
         ClockModel().to_host(1.0)
+
+
+def test_unwrap_24_bit_compact_timestamps():
+    true = 16_000_000 + np.arange(0, 40_000_000, 5000, dtype=np.int64)  # wraps 2**24 twice
+    got = unwrap_timestamps_us(true % (1 << 24), bits=24)
+    np.testing.assert_array_equal(got - got[0], true - true[0])
+    u = TimestampUnwrapper(1 << 24)
+    assert [u.unwrap(int(v) % (1 << 24)) for v in true[:3000:7]][-1] - (
+        true[0] % (1 << 24)
+    ) == true[2996] - true[0]

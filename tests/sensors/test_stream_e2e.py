@@ -1,0 +1,205 @@
+"""End to end: virtual wearables (Bumble GATT servers) -> Bumble link -> bleak API -> StreamHub.
+
+No mocks: BleakScanner/BleakClient with the Bumble backend, real ATT/GATT, the real
+codec, the real recording file. The wearables' ground truth (what they produced, dropped,
+corrupted, sent while nobody listened) is compared with what the hub and the recording
+report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import numpy as np
+import pytest
+
+from firmware_protocol.types import SensorConfig
+from sensors.bumble_backend import VirtualLink, close_hosts
+from sensors.recording import RecordingWriter, load_recording
+from sensors.stream import LinkState, SensorSpec, StreamHub, scan
+from sensors.virtual_wearable import FaultConfig, VirtualWearable
+
+PLACEMENTS = ["lower-back", "left-shank", "right-shank", "sternum"]
+RATE = 200
+CFG = SensorConfig(RATE, 8, 2000)
+PERIOD_US = 1_000_000 // RATE
+U32 = 1 << 32
+
+
+@contextlib.asynccontextmanager
+async def wearables(faults: list[FaultConfig]):
+    link = VirtualLink()
+    ws = [
+        VirtualWearable(
+            link, f"Poise-E2{i:02d}", f"D0:52:00:00:00:{i + 1:02X}", faults=f, seed=100 + i
+        )
+        for i, f in enumerate(faults)
+    ]
+    for w in ws:
+        await w.start()
+    try:
+        yield link, ws
+    finally:
+        for w in ws:
+            await w.close()
+        await close_hosts()
+
+
+async def run_hub(link, ws, seconds, tmp_path, *, mtu=None, **hub_kw):
+    """Scan, stream for ``seconds`` into a recording, stop; return hub, events, recording."""
+    found = await scan(5.0, transport=link, count=len(ws))
+    by_name = {r.name: r for r in found}
+    assert set(by_name) == {w.name for w in ws}, "every wearable shows up in the scan"
+    specs = [
+        SensorSpec(device=by_name[w.name].device, placement=PLACEMENTS[i], name=w.name)
+        for i, w in enumerate(ws)
+    ]
+    tmp = StreamHub(specs, config=CFG)  # only for the header's sensor list
+    path = tmp_path / "e2e.poise"
+    writer = RecordingWriter(path, {"sensors": tmp.recording_metadata()})
+    hub = StreamHub(specs, config=CFG, transport=link, recorder=writer, mtu=mtu, **hub_kw)
+    log = {"blocks": [], "states": [], "gaps": [], "stats": []}
+    hub.subscribe(
+        on_block=log["blocks"].append,
+        on_state=log["states"].append,
+        on_gap=log["gaps"].append,
+        on_stats=log["stats"].append,
+    )
+    await hub.start()
+    await asyncio.sleep(seconds)
+    await hub.stop()
+    writer.close()
+    return hub, log, load_recording(path)
+
+
+def received_sample_ts_mod(log, index):
+    blocks = [b for b in log["blocks"] if b.sensor_index == index]
+    return np.concatenate([b.sensor_time_us for b in blocks]) % U32 if blocks else np.empty(0)
+
+
+async def test_four_sensors_200hz_10s_arrive_complete_and_aligned(tmp_path):
+    drifts = [+300.0, -300.0, +100.0, 0.0]
+    async with wearables([FaultConfig(drift_ppm=d) for d in drifts]) as (link, ws):
+        hub, log, rec = await run_hub(link, ws, 10.0, tmp_path)
+        stats = hub.stats()
+        for i, w in enumerate(ws):
+            t = w.truth
+            assert t.samples_dropped == t.samples_undelivered == 0
+            s = stats[i]
+            assert s.samples_lost == 0 and s.crc_errors == 0 and s.duplicates == 0
+            assert s.samples_received == t.samples_produced, (i, s, t.samples_produced)
+            assert 1950 <= t.samples_produced <= 2150
+            assert hub.gaps(i) == []
+            sd = rec.sensors[i]
+            assert sd.placement == PLACEMENTS[i]
+            assert sd.n_samples == t.samples_produced and sd.gaps == []
+            # delivered blocks: contiguous sensor clock, no sample twice
+            ts = np.concatenate([b.sensor_time_us for b in log["blocks"] if b.sensor_index == i])
+            assert np.all(np.diff(ts) == PERIOD_US)
+            # drift estimated from the stream (host per sensor second: opposite sign)
+            assert s.drift_ppm == pytest.approx(-drifts[i], abs=60.0), (i, s.drift_ppm)
+        assert log["gaps"] == []
+        assert not [e for e in log["states"] if e.state == LinkState.RECONNECTING]
+
+        # One timeline: map each block's samples back to the true host time at which the
+        # wearable took them, compare across sensors.
+        errs = []
+        for i, w in enumerate(ws):
+            ta, tb = 100.0, 200.0  # two host times -> the wearable's clock line
+            sa, sb = w.sensor_time_us(ta), w.sensor_time_us(tb)
+            blocks = [b for b in log["blocks"] if b.sensor_index == i]
+            t_est = np.concatenate([b.t_s for b in blocks]) + hub.t0_monotonic
+            s_us = np.concatenate([b.sensor_time_us for b in blocks])
+            s_us = s_us + ((sa - s_us[0]) // U32) * U32  # same wrap epoch as the truth
+            s_us = np.where(s_us - sa > U32 // 2, s_us - U32, s_us)
+            s_us = np.where(sa - s_us > U32 // 2, s_us + U32, s_us)
+            t_true = ta + (s_us - sa) * (tb - ta) / (sb - sa)
+            errs.append((t_true, t_est - t_true))
+        grid = np.linspace(2.0, 9.0, 200) + hub.t0_monotonic
+        e = np.array([np.interp(grid, tt, ee) for tt, ee in errs])
+        misalign_ms = (e.max(axis=0) - e.min(axis=0)) * 1e3
+        assert misalign_ms.max() < 1e3 / RATE, misalign_ms.max()
+
+
+async def test_drops_and_disconnects_every_sample_accounted(tmp_path):
+    faults = FaultConfig(drop=0.05, disconnect_every_s=3.0)
+    async with wearables([faults] * 4) as (link, ws):
+        hub, log, rec = await run_hub(link, ws, 10.0, tmp_path)
+        stats = hub.stats()
+        for i, w in enumerate(ws):
+            t = w.truth
+            assert t.samples_dropped > 0 and len(t.disconnect_times_s) == 3
+            s = stats[i]
+            # hub: received + lost == produced, nothing twice
+            assert s.samples_received + s.samples_lost == t.samples_produced
+            assert s.samples_lost == t.samples_dropped + t.samples_undelivered
+            assert s.reconnects == 3
+            # the exact samples missing are the ones the wearable never delivered
+            missing_truth = set()
+            for _seq, ts, n in t.dropped + t.undelivered:
+                missing_truth.update(((ts + np.arange(n) * PERIOD_US) % U32).tolist())
+            missing_hub = set()
+            for g in hub.gaps(i):
+                missing_hub.update(((g.start_us + np.arange(g.samples) * PERIOD_US) % U32).tolist())
+            assert missing_hub == missing_truth
+            got = set(received_sample_ts_mod(log, i).tolist())
+            assert not (got & missing_hub)
+            # recording: samples + gaps == produced, and the gaps carry the link losses
+            sd = rec.sensors[i]
+            assert sd.n_samples + sum(g.samples for g in sd.gaps) == t.samples_produced
+            assert sd.n_samples == s.samples_received
+        # every reconnect within 2 s of the loss
+        for i in range(4):
+            ev = [e for e in log["states"] if e.sensor_index == i]
+            lost = [e.t_s for e in ev if e.state == LinkState.DISCONNECTED]
+            back = [e.t_s for e in ev if e.state == LinkState.STREAMING][1:]
+            assert len(lost) == 3 and len(back) == 3
+            assert all(0 <= b - a < 2.0 for a, b in zip(lost, back)), list(zip(lost, back))
+        kinds = {e.get("state") for e in rec.events if e.get("kind") == "connection"}
+        assert {"streaming", "disconnected", "reconnecting", "stopped"} <= kinds
+        assert any(e.get("kind") == "link_stats" for e in rec.events)
+
+
+async def test_corrupted_packets_counted_and_stream_continues(tmp_path):
+    async with wearables([FaultConfig(corrupt=0.05)]) as (link, ws):
+        hub, log, rec = await run_hub(link, ws, 3.0, tmp_path)
+        t = ws[0].truth
+        s = hub.stats()[0]
+        assert len(t.corrupted) > 0
+        assert s.crc_errors == len(t.corrupted)
+        assert s.samples_lost == t.samples_corrupted
+        assert s.samples_received + s.samples_lost == t.samples_produced
+        last_bad_ts = max(ts for _, ts, _ in t.corrupted) % U32
+        assert (received_sample_ts_mod(log, 0) > last_bad_ts).any() or (
+            received_sample_ts_mod(log, 0).max() < last_bad_ts  # wrapped: still received later
+        )
+        assert rec.sensors[0].n_samples == s.samples_received
+        assert rec.damage == []  # corrupted packets are counted, not written
+
+
+async def test_mtu23_compact_path(tmp_path):
+    async with wearables([FaultConfig(drop=0.02)]) as (link, ws):
+        hub, log, rec = await run_hub(link, ws, 2.5, tmp_path, mtu=23)
+        s = hub.stats()[0]
+        t = ws[0].truth
+        assert s.mtu == 23
+        assert all(b.n_samples == 1 for b in log["blocks"])
+        assert all(b.block.timestamp_bits == 24 for b in log["blocks"][:5])
+        assert s.samples_received + s.samples_lost == t.samples_produced
+        assert s.samples_lost == t.samples_dropped
+        assert rec.sensors[0].n_samples == s.samples_received
+
+
+async def test_missing_sensor_is_a_clear_error():
+    from sensors.stream import SensorNotFound
+
+    async with wearables([FaultConfig()]) as (link, ws):
+        hub = StreamHub(
+            [SensorSpec(name="Poise-NOPE")], config=CFG, transport=link, scan_timeout_s=0.5
+        )
+        t0 = time.monotonic()
+        with pytest.raises(SensorNotFound, match="Poise-NOPE.*Poise-E200"):
+            await hub.start()
+        assert time.monotonic() - t0 < 3.0
