@@ -256,8 +256,11 @@ def build_sensor_data(
     acc_g[uniq] = block.acc_mps2[first]
     gyr_g[uniq] = block.gyr_radps[first]
 
+    ref_rel_s = ref * 1e-6 - fit.sensor_ref_s  # small: keeps sub-microsecond precision
+
     def slot_time(i: np.ndarray | int) -> np.ndarray:
-        return fit.to_host_us(ref + (kmin + np.asarray(i, dtype=np.int64)) * period)
+        rel_s = (kmin + np.asarray(i, dtype=np.int64)) * period * 1e-6
+        return fit.host_ref_s + (rel_s + ref_rel_s) * fit.scale
 
     def slot_of_host(t: float) -> int:
         us = float(fit.to_sensor(float(t))) * 1e6

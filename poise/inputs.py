@@ -1,0 +1,491 @@
+"""Inputs Poise can analyse: ``.poise`` recordings and CSV files of IMU samples.
+
+:func:`load_input` turns either into a :class:`sensors.recording.Recording`. A CSV goes
+through exactly the path of ``poise import-csv`` (:func:`csv_to_recording`), only into
+memory: samples are converted to int16 counts with the smallest full-scale range that
+holds them, encoded as wire-protocol data packets (MTU 247 size) and decoded again by
+the recording reader, so a CSV and its imported recording give identical samples.
+
+CSV rules (``docs/recording-format.md``, "Importing CSV"):
+
+- a header row; the six sample columns are ``acc_x, acc_y, acc_z, gyr_x, gyr_y, gyr_z``
+  unless ``columns`` names them (in that order); names match case-insensitively;
+- optional time column (``t_s``, ``time_s``, ``time``, ``t`` or ``timestamp``, seconds):
+  then samples are placed by their time and ``rate_hz`` may be omitted (it is inferred
+  and, if given, checked against it); without one, row *i* is at ``i / rate_hz``;
+- a value ``nan`` marks a missing sample (the whole row becomes a gap); anything else
+  that is not a finite number is an error naming the line and column;
+- comma, semicolon or tab separated.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from firmware_protocol import codec
+from firmware_protocol.types import (
+    ACC_RANGES_G,
+    GYRO_RANGES_DPS,
+    SAMPLE_RATES_HZ,
+    STANDARD_GRAVITY_MPS2,
+    SensorConfig,
+)
+from poise.errors import PoiseError
+from sensors.recording import MAGIC, Recording, RecordingError, RecordingWriter, load_recording
+
+__all__ = [
+    "ACC_UNITS",
+    "GYRO_UNITS",
+    "DEFAULT_COLUMNS",
+    "TIME_COLUMNS",
+    "CsvSamples",
+    "read_csv",
+    "choose_config",
+    "csv_to_recording",
+    "import_csv",
+    "load_input",
+]
+
+#: Accepted accelerometer units and their factor to m/s^2.
+ACC_UNITS = {"m/s2": 1.0, "g": STANDARD_GRAVITY_MPS2}
+#: Accepted gyroscope units and their factor to rad/s.
+GYRO_UNITS = {"deg/s": math.pi / 180.0, "rad/s": 1.0}
+DEFAULT_COLUMNS = ("acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
+TIME_COLUMNS = ("t_s", "time_s", "time", "t", "timestamp")
+#: Samples per data packet at ATT MTU 247 (what a Poise wearable sends after the MTU exchange).
+IMPORT_MTU = 247
+_MAX_RATE_HZ = 10_000.0
+_RATE_TOLERANCE = 0.01
+
+Warn = Callable[[str], None]
+
+
+def _stderr_warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+@dataclass
+class CsvSamples:
+    """Samples read from a CSV, in SI units, on a uniform grid of ``rate_hz``.
+
+    Attributes
+    ----------
+    acc_mps2, gyr_radps
+        (n, 3); rows of missing samples are NaN.
+    rate_hz
+        Sample rate of the grid (as given or inferred; not necessarily a sensor rate).
+    t0_s
+        Time of the first row (0 without a time column).
+    source
+        File name, for messages and provenance.
+    info
+        Provenance for the recording header (columns, units, sha256, rows).
+    """
+
+    acc_mps2: np.ndarray
+    gyr_radps: np.ndarray
+    rate_hz: float
+    t0_s: float = 0.0
+    source: str = ""
+    info: dict = field(default_factory=dict)
+
+
+def _check_rate(rate_hz: float | None, where: str) -> float | None:
+    if rate_hz is None:
+        return None
+    try:
+        r = float(rate_hz)
+    except (TypeError, ValueError):
+        raise PoiseError(
+            f"{where}: invalid rate {rate_hz!r}: give the sampling rate in Hz"
+        ) from None
+    if not math.isfinite(r) or r <= 0 or r > _MAX_RATE_HZ:
+        raise PoiseError(
+            f"{where}: invalid rate {rate_hz!r} Hz: must be a number in (0, {_MAX_RATE_HZ:g}]"
+        )
+    return r
+
+
+def _column_numbers(values: list[str], name: str, first_line: int, where: str) -> np.ndarray:
+    """Parse one column; 'nan' is allowed (missing), anything else non-finite is an error."""
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except ValueError:
+        arr = None
+    if arr is None or np.isinf(arr).any():
+        for r, v in enumerate(values):
+            try:
+                x = float(v)
+            except ValueError:
+                x = None
+            if x is None or math.isinf(x):
+                raise PoiseError(
+                    f"{where}: line {first_line + r}, column '{name}': not a number: {v!r}"
+                ) from None
+    return arr
+
+
+def read_csv(
+    path: str | os.PathLike,
+    *,
+    rate_hz: float | None = None,
+    acc_unit: str = "m/s2",
+    gyro_unit: str = "deg/s",
+    columns: list[str] | tuple[str, ...] | str | None = None,
+) -> CsvSamples:
+    """Read and validate a CSV of IMU samples (see the module docstring for the rules).
+
+    Raises
+    ------
+    PoiseError
+        Naming the file and what is wrong: empty file, missing columns, a value that is
+        not a number (line and column), a wrong or missing rate, bad units.
+    """
+    p = Path(path)
+    where = str(p)
+    if acc_unit not in ACC_UNITS:
+        raise PoiseError(f"unknown accelerometer unit {acc_unit!r}; use one of {list(ACC_UNITS)}")
+    if gyro_unit not in GYRO_UNITS:
+        raise PoiseError(f"unknown gyroscope unit {gyro_unit!r}; use one of {list(GYRO_UNITS)}")
+    rate = _check_rate(rate_hz, where)
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",")]
+    wanted = tuple(columns) if columns else DEFAULT_COLUMNS
+    if len(wanted) != 6 or any(not c for c in wanted):
+        raise PoiseError(
+            f"columns must name 6 columns (acc x,y,z then gyro x,y,z), got {list(wanted)}"
+        )
+    raw = p.read_bytes()
+    if raw.startswith(MAGIC):
+        raise PoiseError(f"{where}: this is a Poise recording, not a CSV")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PoiseError(f"{where}: not a text CSV (byte {exc.start} is not UTF-8)") from None
+    if not text.strip():
+        raise PoiseError(f"{where}: empty file")
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    delim = max((",", ";", "\t"), key=first_line.count)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    line0 = next(i for i, r in enumerate(rows) if any(c.strip() for c in r))
+    header = [c.strip() for c in rows[line0]]
+    lower = [c.lower() for c in header]
+    missing = [c for c in wanted if c.lower() not in lower]
+    if missing:
+        raise PoiseError(
+            f"{where}: missing column(s) {', '.join(missing)} (found: {', '.join(header)}); "
+            "name them with --columns"
+        )
+    idx = [lower.index(c.lower()) for c in wanted]
+    tcol = next((c for c in TIME_COLUMNS if c in lower), None)
+    body = rows[line0 + 1 :]
+    while body and not any(c.strip() for c in body[-1]):
+        body.pop()  # trailing blank lines
+    if not body:
+        raise PoiseError(f"{where}: no data rows after the header")
+    for r, row in enumerate(body):
+        if len(row) != len(header):
+            what = "empty line" if not any(c.strip() for c in row) else f"{len(row)} fields"
+            raise PoiseError(
+                f"{where}: line {line0 + r + 2}: {what}, the header has {len(header)} columns"
+            )
+    first = line0 + 2
+    data = np.column_stack(
+        [_column_numbers([row[j] for row in body], header[j], first, where) for j in idx]
+    )
+    n = data.shape[0]
+    t0 = 0.0
+    if tcol is not None:
+        tj = lower.index(tcol)
+        t = _column_numbers([row[tj] for row in body], header[tj], first, where)
+        if np.isnan(t).any():
+            bad = int(np.flatnonzero(np.isnan(t))[0])
+            raise PoiseError(f"{where}: line {first + bad}, column '{header[tj]}': time is missing")
+        dt = np.diff(t)
+        if n > 1 and (dt <= 0).any():
+            bad = int(np.flatnonzero(dt <= 0)[0]) + 1
+            raise PoiseError(
+                f"{where}: line {first + bad}, column '{header[tj]}': time does not increase"
+            )
+        if n > 1:
+            est = 1.0 / float(np.median(dt))
+            if rate is None:
+                rate = est
+            elif abs(est - rate) > _RATE_TOLERANCE * rate:
+                raise PoiseError(
+                    f"{where}: rate {rate:g} Hz given, but the time column '{header[tj]}' "
+                    f"says {est:.4g} Hz"
+                )
+        elif rate is None:
+            raise PoiseError(f"{where}: one row and no rate: give the sampling rate (--rate HZ)")
+        t0 = float(t[0])
+        k = np.rint((t - t0) * rate).astype(np.int64)
+        if (np.diff(k) <= 0).any():
+            bad = int(np.flatnonzero(np.diff(k) <= 0)[0]) + 1
+            raise PoiseError(
+                f"{where}: line {first + bad}: two rows fall on one sample slot at {rate:g} Hz"
+            )
+        grid = np.full((int(k[-1]) + 1, 6), np.nan)
+        grid[k] = data
+        data = grid
+    elif rate is None:
+        raise PoiseError(
+            f"{where}: no time column ({', '.join(TIME_COLUMNS)}): give the sampling rate (--rate HZ)"
+        )
+    acc = data[:, :3] * ACC_UNITS[acc_unit]
+    gyr = data[:, 3:] * GYRO_UNITS[gyro_unit]
+    info = {
+        "kind": "csv",
+        "file": p.name,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "rows": int(n),
+        "columns": list(wanted),
+        "time_column": tcol,
+        "acc_unit": acc_unit,
+        "gyro_unit": gyro_unit,
+        "rate_hz": rate,
+    }
+    return CsvSamples(acc, gyr, float(rate), t0, where, info)
+
+
+def _resample(s: CsvSamples, target_hz: int) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation onto ``target_hz``; a new sample is NaN if a neighbour is missing."""
+    n = s.acc_mps2.shape[0]
+    both = np.hstack([s.acc_mps2, s.gyr_radps])
+    valid = ~np.isnan(both).any(axis=1)
+    t_old = np.arange(n) / s.rate_hz
+    m = int(math.floor(t_old[-1] * target_hz + 1e-9)) + 1
+    t_new = np.arange(m) / target_hz
+    out = np.full((m, 6), np.nan)
+    if valid.sum() >= 1:
+        for c in range(6):
+            out[:, c] = np.interp(t_new, t_old[valid], both[valid, c])
+    pos = t_new * s.rate_hz
+    lo = np.clip(np.floor(pos + 1e-9).astype(np.int64), 0, n - 1)
+    hi = np.clip(np.ceil(pos - 1e-9).astype(np.int64), 0, n - 1)
+    out[~(valid[lo] & valid[hi])] = np.nan
+    return out[:, :3], out[:, 3:]
+
+
+def choose_config(
+    acc_mps2: np.ndarray, gyr_radps: np.ndarray, rate_hz: int
+) -> tuple[SensorConfig, int, int]:
+    """Smallest full-scale ranges that hold the data; returns (config, acc clipped, gyro clipped).
+
+    A value fits a range when it is within what int16 counts represent: +-32767 counts
+    (the positive limit), i.e. ``range * 32767 / 32768``.
+    """
+    chosen = []
+    clipped = []
+    for x, ranges, scale in (
+        (acc_mps2, ACC_RANGES_G, STANDARD_GRAVITY_MPS2),
+        (gyr_radps, GYRO_RANGES_DPS, math.pi / 180.0),
+    ):
+        peak = float(np.nanmax(np.abs(x))) if np.isfinite(x).any() else 0.0
+        fits = [r for r in ranges if peak <= r * scale * 32767 / 32768]
+        r = fits[0] if fits else ranges[-1]
+        chosen.append(r)
+        clipped.append(int(np.count_nonzero(np.abs(np.nan_to_num(x)) > r * scale * 32767 / 32768)))
+    return SensorConfig(rate_hz, chosen[0], chosen[1]), clipped[0], clipped[1]
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    m = np.concatenate(([0], mask.astype(np.int8), [0]))
+    d = np.diff(m)
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def csv_to_recording(
+    samples: CsvSamples,
+    target: str | os.PathLike | io.BytesIO,
+    *,
+    placement: str | None = "lower-back",
+    patient: str | None = None,
+    notes: str = "",
+    overwrite: bool = False,
+    warn: Warn = _stderr_warn,
+) -> dict:
+    """Encode CSV samples as a recording (the core of ``poise import-csv``).
+
+    The rate becomes the nearest sensor rate (50/100/200 Hz; other rates are resampled
+    by linear interpolation, with a warning). Values become int16 counts of the smallest
+    ranges that hold them (values beyond the largest range are clipped, with a warning),
+    packed 19 samples per data packet (ATT MTU 247) with a 32-bit microsecond sensor
+    clock starting at the first row's time. Host receive times are synthesised as the
+    time of each packet's last sample, so the recording's time axis equals the CSV's.
+    Missing rows (NaN) are not encoded and get a GAP record.
+
+    Returns
+    -------
+    dict
+        Summary: ``config``, ``samples``, ``packets``, ``resampled_from_hz``, ``clipped``.
+    """
+    acc, gyr = samples.acc_mps2, samples.gyr_radps
+    rate = samples.rate_hz
+    target_hz = min(SAMPLE_RATES_HZ, key=lambda r: (abs(r - rate), -r))
+    resampled_from = None
+    if abs(rate - target_hz) > 1e-9 * target_hz:
+        resampled_from = rate
+        warn(
+            f"{samples.source}: {rate:g} Hz is not a sensor rate ({'/'.join(map(str, SAMPLE_RATES_HZ))} Hz); "
+            f"resampled to {target_hz} Hz by linear interpolation"
+            + (" (no anti-alias filter)" if target_hz < rate else "")
+        )
+        acc, gyr = _resample(samples, target_hz)
+    config, acc_clip, gyr_clip = choose_config(acc, gyr, target_hz)
+    if acc_clip:
+        warn(
+            f"{samples.source}: {acc_clip} accelerometer values exceed +-{config.acc_range_g} g; clipped"
+        )
+    if gyr_clip:
+        warn(
+            f"{samples.source}: {gyr_clip} gyroscope values exceed +-{config.gyro_range_dps} deg/s; clipped"
+        )
+    valid = ~(np.isnan(acc).any(axis=1) | np.isnan(gyr).any(axis=1))
+    n = acc.shape[0]
+    acc_c = np.zeros((n, 3), np.int16)
+    gyr_c = np.zeros((n, 3), np.int16)
+    if valid.any():
+        acc_c[valid], gyr_c[valid] = codec.to_counts(acc[valid], gyr[valid], config)
+    period_us = config.sample_period_us
+    t0_us = int(round(samples.t0_s * 1e6))
+    info = dict(samples.info)
+    info.update(
+        {
+            "resampled_to_hz": target_hz if resampled_from is not None else None,
+            "clipped": {"acc": acc_clip, "gyro": gyr_clip},
+        }
+    )
+    metadata = {
+        "patient": patient,
+        "notes": notes,
+        "sensors": [
+            {
+                "id": placement or "imu",
+                "name": "CSV import",
+                "address": None,
+                "placement": placement,
+                "config": config,
+                "firmware": None,
+            }
+        ],
+        "start": {"utc": None, "epoch_s": None, "monotonic_s": None, "note": "unknown (imported)"},
+        "source": info,
+    }
+    per = codec.max_samples_per_packet(IMPORT_MTU)
+    n_packets = 0
+    with RecordingWriter(target, metadata, overwrite=overwrite) as w:
+        for a, b in _runs(valid):
+            for i in range(a, b, per):
+                j = min(i + per, b)
+                ts = (t0_us + i * period_us) % 2**32
+                pk = codec.encode_data(n_packets % 65536, ts, acc_c[i:j], gyr_c[i:j], config=config)
+                w.write_packet(0, pk, host_time_s=(t0_us + (j - 1) * period_us) * 1e-6)
+                n_packets += 1
+        for a, b in _runs(~valid):
+            w.write_gap(
+                0,
+                samples=b - a,
+                reason="missing in source CSV",
+                start_us=(t0_us + a * period_us) % 2**32,
+                end_us=(t0_us + b * period_us) % 2**32,
+                t_s=(t0_us + a * period_us) * 1e-6,
+            )
+        w.close(t_s=(t0_us + n * period_us) * 1e-6)
+    return {
+        "config": config,
+        "samples": int(valid.sum()),
+        "rows": int(n),
+        "packets": n_packets,
+        "resampled_from_hz": resampled_from,
+        "clipped": {"acc": acc_clip, "gyro": gyr_clip},
+    }
+
+
+def import_csv(
+    csv_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    rate_hz: float | None = None,
+    acc_unit: str = "m/s2",
+    gyro_unit: str = "deg/s",
+    columns: list[str] | str | None = None,
+    placement: str | None = "lower-back",
+    patient: str | None = None,
+    notes: str = "",
+    overwrite: bool = False,
+    warn: Warn = _stderr_warn,
+) -> dict:
+    """Convert a CSV file into a ``.poise`` recording file (``poise import-csv``).
+
+    The CSV is read and validated completely before the output file is created, so a
+    bad CSV leaves nothing behind. Returns the summary of :func:`csv_to_recording`.
+    """
+    out = Path(out_path)
+    if out.exists() and not overwrite:
+        raise PoiseError(f"{out}: already exists (use --force to replace it)")
+    if out.resolve() == Path(csv_path).resolve():
+        raise PoiseError(f"{out}: output would overwrite the input CSV")
+    samples = read_csv(
+        csv_path, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns
+    )
+    return csv_to_recording(
+        samples,
+        out,
+        placement=placement,
+        patient=patient,
+        notes=notes,
+        overwrite=overwrite,
+        warn=warn,
+    )
+
+
+def load_input(
+    path: str | os.PathLike,
+    rate_hz: float | None = None,
+    acc_unit: str = "m/s2",
+    gyro_unit: str = "deg/s",
+    columns: list[str] | str | None = None,
+    *,
+    placement: str | None = "lower-back",
+    warn: Warn = _stderr_warn,
+) -> Recording:
+    """A ``.poise`` recording or a CSV file as a :class:`Recording`.
+
+    Recordings are recognised by their magic bytes (whatever the extension); anything
+    else is read as a CSV with :func:`read_csv` and imported in memory through
+    :func:`csv_to_recording`, the ``poise import-csv`` path.
+
+    Raises
+    ------
+    PoiseError
+        Missing file, a damaged-beyond-use recording, or an invalid CSV (what and where).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise PoiseError(f"{p}: no such file")
+    if p.is_dir():
+        raise PoiseError(f"{p}: is a folder, not a recording or CSV file")
+    with open(p, "rb") as fh:
+        head = fh.read(len(MAGIC))
+    if head == MAGIC or p.suffix.lower() == ".poise":
+        try:
+            return load_recording(p)
+        except RecordingError as exc:
+            raise PoiseError(str(exc)) from exc
+    samples = read_csv(p, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns)
+    buf = io.BytesIO()
+    csv_to_recording(samples, buf, placement=placement, warn=warn)
+    rec = load_recording(buf.getvalue())
+    rec.source = str(p)
+    return rec
