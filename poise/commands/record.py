@@ -1,0 +1,261 @@
+"""``poise record``: stream 1-4 wearables into a ``.poise`` recording.
+
+Real sensors (the computer's Bluetooth, or a Bumble transport with ``--transport``)::
+
+    poise record -o session.poise --seconds 60 --sensor Poise-0001 --placement lower-back
+
+Without ``--sensor`` every Poise wearable found in the scan is used (at most 4), placed
+lower-back, left-shank, right-shank, sternum in name order unless ``--placement`` says
+otherwise.
+
+Built-in virtual wearables through the full BLE stack (Bumble backend, in-process link)::
+
+    poise record -o demo.poise --demo 4 --rate 200 --seconds 10 \\
+        --faults drop=0.05,disconnect-every=3s
+
+Ctrl-C stops cleanly: the sensors are told to stop, the file gets its END record and
+is closed. Lost samples are written as gaps; ``poise info FILE`` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from poise.errors import PoiseError
+
+PLACEMENTS = ("lower-back", "left-shank", "right-shank", "sternum")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``record`` sub-parser."""
+    p = subparsers.add_parser(
+        "record",
+        help="record 1-4 wearables (or --demo N virtual ones) to a .poise file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="recording to create")
+    p.add_argument(
+        "--seconds", type=float, default=None, metavar="S", help="stop after S s (default: Ctrl-C)"
+    )
+    p.add_argument(
+        "--sensor",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="wearable name or address (repeat for several; default: all found, at most 4)",
+    )
+    p.add_argument(
+        "--placement",
+        action="append",
+        default=[],
+        metavar="P",
+        help=f"placement of each sensor in order ({', '.join(PLACEMENTS)})",
+    )
+    p.add_argument(
+        "--transport",
+        metavar="T",
+        default=None,
+        help="Bumble transport (usb:0, tcp-client:127.0.0.1:PORT); default: system Bluetooth",
+    )
+    p.add_argument("--rate", type=int, default=100, choices=(50, 100, 200), help="Hz (default 100)")
+    p.add_argument("--acc-range", type=int, default=8, choices=(2, 4, 8, 16), help="g (default 8)")
+    p.add_argument(
+        "--gyro-range",
+        type=int,
+        default=2000,
+        choices=(250, 500, 1000, 2000),
+        help="deg/s (default 2000)",
+    )
+    p.add_argument("--mtu", type=int, default=None, help="ATT MTU to request (Bumble only)")
+    p.add_argument(
+        "--demo",
+        type=int,
+        default=None,
+        metavar="N",
+        help="record N built-in virtual wearables (1-4) instead of real sensors",
+    )
+    p.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="--demo only: drop=0.05,disconnect-every=3s,corrupt=0.01,drift-ppm=100",
+    )
+    p.add_argument("--scenario", default=None, help="--demo only: synthetic motion (default quiet)")
+    p.add_argument("--patient", default=None, help="patient pseudonym for the header")
+    p.add_argument("--notes", default="", help="free-text notes for the header")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--scan-timeout", type=float, default=8.0, metavar="S", help="default 8 s")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.seconds is not None and not args.seconds > 0:
+        raise PoiseError(f"--seconds must be > 0, got {args.seconds}")
+    if args.demo is not None:
+        if not 1 <= args.demo <= 4:
+            raise PoiseError(f"--demo takes 1 to 4 wearables, got {args.demo}")
+        if args.sensor or args.transport:
+            raise PoiseError("--demo records virtual wearables; drop --sensor/--transport")
+    elif args.faults or args.scenario:
+        raise PoiseError("--faults and --scenario only apply to --demo")
+    if len(args.sensor) > 4:
+        raise PoiseError(f"at most 4 sensors, got {len(args.sensor)}")
+    if args.placement and args.sensor and len(args.placement) != len(args.sensor):
+        raise PoiseError(
+            f"{len(args.placement)} --placement for {len(args.sensor)} --sensor; give one each"
+        )
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise PoiseError(f"{out}: already exists (use --overwrite to replace it)")
+
+
+def _progress_line(hub: Any, elapsed_s: float) -> str:
+    parts = []
+    for s in hub.stats():
+        parts.append(
+            f"{s.sensor_id}: {s.state} {s.samples_received} smp"
+            + (f" lost {s.samples_lost} ({s.loss_pct:.1f}%)" if s.samples_lost else "")
+            + (f" crc {s.crc_errors}" if s.crc_errors else "")
+            + (f" reconn {s.reconnects}" if s.reconnects else "")
+        )
+    return f"[{elapsed_s:6.1f} s] " + " | ".join(parts)
+
+
+async def record_session(args: argparse.Namespace) -> dict:
+    """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
+    from firmware_protocol.types import SensorConfig
+    from sensors.recording import RecordingWriter
+    from sensors.stream import SensorSpec, StreamHub, scan
+
+    config = SensorConfig(args.rate, args.acc_range, args.gyro_range)
+    emulator = None
+    transport: Any = args.transport
+    metadata: dict[str, Any] = {"patient": args.patient, "notes": args.notes}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    writer = None
+    hub = None
+    try:
+        if args.demo is not None:
+            from sensors.emulator import Emulator
+            from sensors.virtual_wearable import FaultConfig
+
+            emulator = Emulator(
+                count=args.demo,
+                rate_hz=args.rate,
+                scenario=args.scenario,
+                faults=FaultConfig.parse(args.faults),
+            )
+            await emulator.start()
+            transport = emulator.transport
+            metadata["source"] = {
+                "kind": "demo",
+                "wearables": args.demo,
+                "faults": args.faults,
+                "scenario": args.scenario or "quiet",
+            }
+        else:
+            metadata["source"] = {"kind": "ble", "transport": args.transport or "system"}
+        names = list(args.sensor)
+        found = await scan(
+            args.scan_timeout,
+            transport=transport,
+            names=names or None,
+            count=None if names else (args.demo or 4),
+        )
+        if names:
+            by_key = {**{r.name: r for r in found}, **{r.address: r for r in found}}
+            missing = [n for n in names if n not in by_key]
+            if missing:
+                seen = ", ".join(r.name for r in found) or "none"
+                raise PoiseError(
+                    f"sensor(s) {', '.join(missing)} not found within {args.scan_timeout:g} s "
+                    f"(Poise wearables seen: {seen})"
+                )
+            chosen = [by_key[n] for n in names]
+        else:
+            chosen = found[:4]
+            if not chosen:
+                raise PoiseError(
+                    f"no Poise wearable found within {args.scan_timeout:g} s"
+                    + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
+                )
+        placements = list(args.placement) or list(PLACEMENTS[: len(chosen)])
+        if len(placements) < len(chosen):
+            placements += [None] * (len(chosen) - len(placements))
+        specs = [
+            SensorSpec(name=r.name, address=r.address, placement=p, device=r.device)
+            for r, p in zip(chosen, placements)
+        ]
+        probe = StreamHub(specs, config=config)
+        metadata["sensors"] = probe.recording_metadata()
+        writer = RecordingWriter(args.output, metadata, overwrite=args.overwrite)
+        hub = StreamHub(specs, config=config, transport=transport, recorder=writer, mtu=args.mtu)
+        if not args.quiet:
+            print(
+                f"poise record: {len(specs)} sensor(s) "
+                + ", ".join(f"{s.name} ({s.placement})" for s in specs)
+                + f" at {args.rate} Hz -> {args.output}",
+                file=sys.stderr,
+            )
+        await hub.start()
+        t_start = time.monotonic()
+        deadline = None if args.seconds is None else t_start + args.seconds
+        while not stop.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            wait = 1.0 if deadline is None else min(1.0, deadline - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            if not args.quiet:
+                print(_progress_line(hub, time.monotonic() - t_start), file=sys.stderr, flush=True)
+        await hub.stop()
+        stats = [s.to_dict() for s in hub.stats()]
+        return {"file": args.output, "interrupted": stop.is_set(), "sensors": stats}
+    finally:
+        if hub is not None:
+            with contextlib.suppress(Exception):
+                await hub.stop()
+        if writer is not None:
+            writer.close(info={"interrupted": stop.is_set()})
+        if emulator is not None:
+            await emulator.close()
+        if transport is not None:
+            from sensors.bumble_backend import close_hosts
+
+            with contextlib.suppress(Exception):
+                await close_hosts()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``poise record``."""
+    from bleak.exc import BleakError
+
+    from sensors.stream import StreamError
+
+    _check_args(args)
+    try:
+        summary = asyncio.run(record_session(args))
+    except (StreamError, BleakError, ConnectionError) as exc:
+        raise PoiseError(f"{exc} (anything recorded so far is kept in {args.output})") from None
+    for s in summary["sensors"]:
+        print(
+            f"{s['sensor_id']}: {s['samples_received']} samples, {s['samples_lost']} lost "
+            f"({s['loss_pct']:.2f} %), {s['crc_errors']} CRC errors, "
+            f"{s['reconnects']} reconnects"
+        )
+    print(f"wrote {summary['file']}" + (" (interrupted)" if summary["interrupted"] else ""))
+    return 0

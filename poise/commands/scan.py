@@ -1,0 +1,78 @@
+"""``poise scan``: list the Poise wearables in range (name, address, RSSI, battery).
+
+Uses the computer's Bluetooth through bleak by default. ``--transport`` selects Poise's
+Bumble backend instead: a USB Bluetooth dongle driven directly (``usb:0``) or the virtual
+wearables of ``poise emulate`` in another process (``tcp-client:127.0.0.1:PORT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from poise.errors import PoiseError
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``scan`` sub-parser."""
+    p = subparsers.add_parser(
+        "scan",
+        help="list Poise wearables in range",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--transport",
+        metavar="T",
+        default=None,
+        help="Bumble transport (usb:0, tcp-client:127.0.0.1:PORT, ...); default: system Bluetooth",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=5.0, metavar="S", help="scan time (default 5 s)"
+    )
+    p.add_argument(
+        "--battery",
+        action="store_true",
+        help="connect briefly to read the battery of wearables that do not advertise it",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``poise scan``."""
+    from bleak.exc import BleakError
+
+    from sensors.stream import scan
+
+    if not args.timeout > 0:
+        raise PoiseError(f"--timeout must be > 0, got {args.timeout}")
+
+    async def go():
+        try:
+            return await scan(args.timeout, transport=args.transport, read_battery=args.battery)
+        finally:
+            if args.transport:
+                from sensors.bumble_backend import close_hosts
+
+                await close_hosts()
+
+    try:
+        results = asyncio.run(go())
+    except (BleakError, ConnectionError) as exc:
+        where = args.transport or "the system Bluetooth adapter"
+        raise PoiseError(f"cannot scan with {where}: {exc}") from None
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+        return 0
+    if not results:
+        print(f"no Poise wearables found within {args.timeout:g} s")
+        return 1
+    print(f"{'name':<16} {'address':<38} {'RSSI':>6} {'battery':>8}")
+    for r in results:
+        rssi = f"{r.rssi_dbm} dBm" if r.rssi_dbm is not None else "?"
+        batt = f"{r.battery_pct} %" if r.battery_pct is not None else "?"
+        print(f"{r.name:<16} {r.address:<38} {rssi:>6} {batt:>8}")
+    return 0
