@@ -302,3 +302,17 @@ def test_export_of_several_sensors_to_prefix_and_folder(tmp_path, capsys):
     assert sorted(p.name for p in d.iterdir()) == ["lower_back.csv", "shank_L.csv"]
     assert stat.S_IMODE(d.stat().st_mode) == 0o700
     assert stat.S_IMODE((d / "shank_L.csv").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("csv_path", TRIALS, ids=lambda p: p.parent.name)
+def test_shipped_recordings_hold_their_csv(csv_path):
+    trial = csv_path.parent.name
+    shipped = load_input(csv_path.parent / f"{trial}.poise")
+    fresh = load_input(csv_path, rate_hz=100)
+    assert shipped.damage == [] and shipped.closed_cleanly
+    assert shipped.metadata["patient"] == trial.rsplit("-Test", 1)[0]
+    (a,), (b,) = shipped.sensors, fresh.sensors
+    assert a.placement == "lower-back" and a.config == b.config
+    np.testing.assert_array_equal(a.acc_mps2, b.acc_mps2)
+    np.testing.assert_array_equal(a.gyr_radps, b.gyr_radps)
+    np.testing.assert_array_equal(a.t_s, b.t_s)
