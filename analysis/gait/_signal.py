@@ -1,0 +1,115 @@
+"""Small vectorised signal helpers shared by the gait algorithms (internal)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+
+def butter_filtfilt(
+    x: np.ndarray, cutoff_hz, fs: float, btype: str, order: int = 4, axis: int = 0
+) -> np.ndarray:
+    """Zero-phase Butterworth filter (second-order sections); short inputs are padded by reflection."""
+    x = np.asarray(x, dtype=float)
+    if isinstance(cutoff_hz, (tuple, list)):
+        hi = min(cutoff_hz[1], 0.45 * fs)
+        cutoff_hz = (cutoff_hz[0], hi)
+    else:
+        cutoff_hz = min(cutoff_hz, 0.45 * fs)
+    sos = signal.butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
+    n = x.shape[axis]
+    if n < 2:
+        return x.copy()
+    padlen = min(3 * (2 * len(sos) + 1), n - 1)
+    return signal.sosfiltfilt(sos, x, axis=axis, padlen=padlen)
+
+
+def gaussian_derivative_kernel(sigma_s: float, fs: float, order: int) -> np.ndarray:
+    """Sampled derivative of a Gaussian (``order`` 0, 1 or 2), support +-5 sigma."""
+    sigma = sigma_s * fs
+    half = max(int(np.ceil(5 * sigma)), 1)
+    t = np.arange(-half, half + 1, dtype=float)
+    g = np.exp(-0.5 * (t / sigma) ** 2)
+    if order == 0:
+        k = g
+    elif order == 1:
+        k = -t / sigma**2 * g
+    elif order == 2:
+        k = (t**2 / sigma**4 - 1 / sigma**2) * g
+    else:  # pragma: no cover - internal misuse
+        raise ValueError("order must be 0, 1 or 2")
+    return k
+
+
+def ricker_unit_gain(x: np.ndarray, centre_hz: float, fs: float) -> np.ndarray:
+    """Filter with a Ricker (Mexican-hat) wavelet peaking at ``centre_hz``, unit gain there.
+
+    Ricker peak frequency is ``1 / (sqrt(2) pi sigma)``.
+    """
+    sigma_s = 1.0 / (np.sqrt(2.0) * np.pi * centre_hz)
+    k = -gaussian_derivative_kernel(sigma_s, fs, 2)
+    t = (np.arange(k.size) - k.size // 2) / fs
+    gain = np.abs(np.sum(k * np.exp(-2j * np.pi * centre_hz * t)))
+    k = k / gain
+    return convolve_same(x, k)
+
+
+def convolve_same(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """'same'-length convolution of ``x`` with an odd-length kernel, edges reflected."""
+    x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        return x.copy()
+    half = k.size // 2
+    xp = np.pad(x, half, mode="reflect" if x.size > 1 else "edge")
+    return signal.oaconvolve(xp, k, mode="valid")
+
+
+def minima_between_zero_crossings(x: np.ndarray) -> np.ndarray:
+    """Index of the minimum of every negative lobe that starts with a +/- and ends with a -/+ crossing."""
+    x = np.asarray(x, dtype=float)
+    if x.size < 3:
+        return np.empty(0, dtype=int)
+    pos = x >= 0
+    change = np.flatnonzero(pos[1:] != pos[:-1]) + 1  # first sample after the crossing
+    if change.size < 2:
+        return np.empty(0, dtype=int)
+    down = change[~pos[change]]  # entering a negative lobe
+    up = change[pos[change]]  # leaving it
+    if up.size and down.size and up[0] < down[0]:
+        up = up[1:]
+    m = min(down.size, up.size)
+    down, up = down[:m], up[:m]
+    if m == 0:
+        return np.empty(0, dtype=int)
+    # vectorised argmin per lobe: lexsort by (value) inside segment labels
+    seg = np.zeros(x.size, dtype=int)
+    np.add.at(seg, down, 1)
+    np.add.at(seg, up, -1)
+    inside = np.cumsum(seg) > 0
+    idx = np.flatnonzero(inside)
+    label = np.searchsorted(down, idx, side="right") - 1
+    order = np.lexsort((x[idx], label))
+    first = np.r_[True, label[order][1:] != label[order][:-1]]
+    return idx[order][first]
+
+
+def runs(mask: np.ndarray) -> np.ndarray:
+    """(k, 2) array of [start, end) index pairs of True runs."""
+    m = np.asarray(mask, dtype=bool)
+    if m.size == 0:
+        return np.empty((0, 2), dtype=int)
+    d = np.diff(np.r_[0, m.astype(np.int8), 0])
+    return np.stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)], axis=1)
+
+
+def merge_intervals(iv: np.ndarray, max_gap: float) -> np.ndarray:
+    """Merge sorted [start, end] intervals whose gap is < ``max_gap`` (same units)."""
+    iv = np.asarray(iv, dtype=float).reshape(-1, 2)
+    if iv.shape[0] == 0:
+        return iv
+    iv = iv[np.argsort(iv[:, 0])]
+    run_end = np.maximum.accumulate(iv[:, 1])
+    new = np.r_[True, iv[1:, 0] - run_end[:-1] >= max_gap]
+    starts = iv[new, 0]
+    ends = np.maximum.reduceat(iv[:, 1], np.flatnonzero(new))
+    return np.stack([starts, ends], axis=1)

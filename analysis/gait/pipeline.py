@@ -1,0 +1,356 @@
+"""Offline gait analysis of one lower-back IMU: the whole chain in one algorithm object.
+
+Chain (each step documented and referenced in its own module):
+
+1. :class:`analysis.orientation.BodyFrameAligner`: sensor -> body frame (V, AP, ML).
+2. :class:`analysis.gait.bouts.GaitSequenceDetector` (Paraschiv-Ionescu 2019) on the
+   acceleration norm: where somebody may be walking.
+3. :class:`analysis.gait.initial_contacts.InitialContactDetector` (McCamley 2012 /
+   Paraschiv-Ionescu 2020) on the true vertical inside those sequences;
+   :class:`~analysis.gait.initial_contacts.LateralityClassifier` (McCamley 2012 / Ullrich 2021)
+   labels left/right.
+4. :class:`analysis.gait.parameters.StepLengthZijlstra` step lengths (Hampel-filtered per
+   group of contacts), stride length = sum of its two steps.
+5. :class:`analysis.gait.bouts.WalkingBoutAssembler`: Mobilise-D bout rules (>= 4 valid
+   strides; a gap > 3 s between contacts splits).
+6. Per stride and per bout parameters; regularity/symmetry (Moe-Nilssen & Helbostad 2004),
+   harmonic ratio (Menz 2003), turns (El-Gohary 2014).
+
+Per-bout values are means over the bout's valid strides, the same definition the Mobilise-D
+reference uses (e.g. cadence = mean over strides of 120 / stride time).
+
+Units: times in s from the first sample, cadence in steps/min, lengths in m, speeds in m/s,
+coefficients of variation in percent (``*_cv``: 100 * SD / mean).
+
+Samples that are NaN (lost) are interpolated for filtering; initial contacts that fall on
+them are dropped and strides that overlap them are invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from analysis.gait.bouts import GaitSequenceDetector, WalkingBoutAssembler
+from analysis.gait.initial_contacts import InitialContactDetector, LateralityClassifier
+from analysis.gait.parameters import (
+    BODY_HEIGHT_TO_SENSOR_HEIGHT,
+    StepLengthZijlstra,
+    autocorrelation_regularity,
+    hampel,
+    harmonic_ratio,
+    vertical_displacement,
+)
+from analysis.gait.turns import Turn, TurnDetector
+from analysis.orientation import BodyFrameAligner, fill_nan_rows
+
+__all__ = [
+    "DEFAULT_BODY_HEIGHT_M",
+    "GaitAnalyzer",
+    "GaitResult",
+    "Stride",
+    "WalkingBout",
+    "resolve_sensor_height",
+]
+
+DEFAULT_BODY_HEIGHT_M = 1.70
+
+
+def resolve_sensor_height(
+    sensor_height_m: float | None, height_m: float | None
+) -> tuple[float, str]:
+    """Sensor height and where it came from: ``"given"``, ``"body-height"`` or ``"default"``.
+
+    Falls back to 0.53 x body height, then to 0.53 x 1.70 m.
+    """
+    if sensor_height_m is not None and np.isfinite(sensor_height_m) and sensor_height_m > 0:
+        return float(sensor_height_m), "given"
+    if height_m is not None and np.isfinite(height_m) and height_m > 0:
+        return BODY_HEIGHT_TO_SENSOR_HEIGHT * float(height_m), "body-height"
+    return BODY_HEIGHT_TO_SENSOR_HEIGHT * DEFAULT_BODY_HEIGHT_M, "default"
+
+
+def _r(x, nd=4):
+    if x is None:
+        return None
+    x = float(x)
+    return round(x, nd) if np.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Stride:
+    """One stride (initial contact to the next of the same foot)."""
+
+    start_s: float
+    end_s: float
+    duration_s: float
+    length_m: float
+    speed_mps: float
+    foot: str
+    valid: bool
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        return {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class WalkingBout:
+    """Per-bout gait parameters (see module docstring for units)."""
+
+    start_s: float
+    end_s: float
+    n_steps: int
+    n_strides: int
+    cadence_spm: float
+    step_time_s: float
+    step_time_sd_s: float
+    step_time_cv: float
+    stride_time_s: float
+    stride_time_sd_s: float
+    stride_time_cv: float
+    step_length_m: float
+    stride_length_m: float
+    walking_speed_mps: float
+    step_regularity: float
+    stride_regularity: float
+    step_symmetry: float
+    harmonic_ratio_v: float
+    harmonic_ratio_ap: float
+    harmonic_ratio_ml: float
+    n_turns: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        """Bout duration (first to last contact)."""
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (NaN -> None)."""
+        d = {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        d["duration_s"] = _r(self.duration_s)
+        return d
+
+
+@dataclass
+class GaitResult:
+    """Everything the offline (or streaming) gait analysis found."""
+
+    walking_bouts: list[WalkingBout] = field(default_factory=list)
+    strides: list[Stride] = field(default_factory=list)
+    initial_contacts_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    initial_contacts_lr: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="<U5"))
+    turns: list[Turn] = field(default_factory=list)
+    sensor_height_m: float = float("nan")
+    sensor_height_source: str = "default"
+    heading_source: str = "none"
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict matching the ``poise analyze`` contract."""
+        return {
+            "walking_bouts": [b.to_dict() for b in self.walking_bouts],
+            "initial_contacts_s": [round(float(t), 3) for t in self.initial_contacts_s],
+            "initial_contacts_lr": [str(x) for x in self.initial_contacts_lr],
+            "strides": [s.to_dict() for s in self.strides],
+            "turns": [t.to_dict() for t in self.turns],
+            "sensor_height_m": _r(self.sensor_height_m),
+            "sensor_height_source": self.sensor_height_source,
+            "heading_source": self.heading_source,
+        }
+
+
+def _sd_cv(x: np.ndarray) -> tuple[float, float, float]:
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return (np.nan, np.nan, np.nan)
+    m = float(x.mean())
+    sd = float(x.std(ddof=1)) if x.size > 1 else np.nan
+    return (m, sd, 100.0 * sd / m if m > 0 else np.nan)
+
+
+def bout_from_contacts(
+    ic: np.ndarray,
+    step_len: np.ndarray,
+    stride_valid: np.ndarray,
+    fs: float,
+    acc_body: np.ndarray | None,
+    lr: np.ndarray | None = None,
+) -> tuple[WalkingBout, list[Stride]]:
+    """Bout parameters from its contacts (samples), step lengths (k-1) and stride validity (k-2).
+
+    ``acc_body`` (columns V, AP, ML, the bout's samples from ``ic[0]``) gives the signal-based
+    parameters; None skips them (NaN).
+    """
+    t = ic / fs
+    st = np.diff(t)
+    sdur = t[2:] - t[:-2]
+    slen = step_len[:-1] + step_len[1:]
+    step_in_valid = np.zeros(st.size, dtype=bool)
+    step_in_valid[:-1] |= stride_valid
+    step_in_valid[1:] |= stride_valid
+    step_m, step_sd, step_cv = _sd_cv(st[step_in_valid])
+    stride_m, stride_sd, stride_cv = _sd_cv(sdur[stride_valid])
+    speed = slen / sdur
+    valid_len = stride_valid & np.isfinite(slen)
+    strides = [
+        Stride(
+            start_s=float(t[i]),
+            end_s=float(t[i + 2]),
+            duration_s=float(sdur[i]),
+            length_m=float(slen[i]),
+            speed_mps=float(speed[i]),
+            foot=str(lr[i]) if lr is not None and lr.size > i else "unknown",
+            valid=bool(stride_valid[i]),
+        )
+        for i in range(sdur.size)
+    ]
+    reg = (np.nan, np.nan, np.nan)
+    hr = np.full(3, np.nan)
+    if acc_body is not None and acc_body.shape[0] > 0:
+        seg = acc_body[: ic[-1] - ic[0] + 1]
+        reg = autocorrelation_regularity(seg[:, 0], fs, step_m)
+        bounds = np.stack([ic[:-2], ic[2:]], 1)[stride_valid] - ic[0]
+        hr = harmonic_ratio(seg, bounds)
+    bout = WalkingBout(
+        start_s=float(t[0]),
+        end_s=float(t[-1]),
+        n_steps=int(st.size),
+        n_strides=int(stride_valid.sum()),
+        cadence_spm=float(np.mean(120.0 / sdur[stride_valid])) if stride_valid.any() else np.nan,
+        step_time_s=step_m,
+        step_time_sd_s=step_sd,
+        step_time_cv=step_cv,
+        stride_time_s=stride_m,
+        stride_time_sd_s=stride_sd,
+        stride_time_cv=stride_cv,
+        step_length_m=float(np.nanmean(step_len[step_in_valid]))
+        if np.isfinite(step_len[step_in_valid]).any()
+        else np.nan,
+        stride_length_m=float(slen[valid_len].mean()) if valid_len.any() else np.nan,
+        walking_speed_mps=float(speed[valid_len].mean()) if valid_len.any() else np.nan,
+        step_regularity=reg[0],
+        stride_regularity=reg[1],
+        step_symmetry=reg[2],
+        harmonic_ratio_v=float(hr[0]),
+        harmonic_ratio_ap=float(hr[1]),
+        harmonic_ratio_ml=float(hr[2]),
+    )
+    return bout, strides
+
+
+class GaitAnalyzer:
+    """Offline gait analysis from one lower-back IMU.
+
+    Parameters
+    ----------
+    sensor_height_m : float or None
+        Height of the sensor above the ground (inverted-pendulum length).
+    height_m : float or None
+        Body height; used as 0.53 x height when ``sensor_height_m`` is None.
+    aligner, gsd, icd, lrc, step_length, wba, turn_detector
+        Algorithm objects (defaults: the documented literature parameters).
+
+    Attributes
+    ----------
+    result_ : :class:`GaitResult`
+    aligner_ : fitted :class:`analysis.orientation.BodyFrameAligner`
+    gait_sequences_ : (k, 2) int array
+    """
+
+    def __init__(
+        self,
+        sensor_height_m: float | None = None,
+        height_m: float | None = None,
+        aligner: BodyFrameAligner | None = None,
+        gsd: GaitSequenceDetector | None = None,
+        icd: InitialContactDetector | None = None,
+        lrc: LateralityClassifier | None = None,
+        step_length: StepLengthZijlstra | None = None,
+        wba: WalkingBoutAssembler | None = None,
+        turn_detector: TurnDetector | None = None,
+    ) -> None:
+        self.sensor_height_m = sensor_height_m
+        self.height_m = height_m
+        self.aligner = aligner
+        self.gsd = gsd
+        self.icd = icd
+        self.lrc = lrc
+        self.step_length = step_length
+        self.wba = wba
+        self.turn_detector = turn_detector
+
+    def analyze(
+        self, acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, sampling_rate_hz: float
+    ) -> GaitAnalyzer:
+        """Run the chain on (n, 3) acceleration (m/s^2) and angular velocity (rad/s); returns self."""
+        fs = float(sampling_rate_hz)
+        if not np.isfinite(fs) or fs <= 0:
+            raise ValueError(f"sampling_rate_hz must be > 0, got {sampling_rate_hz}")
+        l_m, l_src = resolve_sensor_height(self.sensor_height_m, self.height_m)
+        res = GaitResult(sensor_height_m=l_m, sensor_height_source=l_src)
+        self.result_ = res
+        self.gait_sequences_ = np.empty((0, 2), dtype=int)
+        acc = np.asarray(acc_mps2, dtype=float)
+        if acc.ndim != 2 or acc.shape[1] != 3:
+            raise ValueError(f"acc_mps2 must have shape (n, 3), got {acc.shape}")
+        al = (self.aligner or BodyFrameAligner()).align(acc, gyr_radps, fs)
+        self.aligner_ = al
+        res.heading_source = al.heading_source_
+        n = acc.shape[0]
+        bad = ~np.all(np.isfinite(al.acc_body_mps2_), axis=1)
+        if n < 3 * fs or bad.all():
+            return self
+        body, _ = fill_nan_rows(al.acc_body_mps2_)
+        gyr_body = al.gyr_body_radps_
+        if np.isnan(gyr_body).all():
+            gyr_body = np.zeros_like(body)
+        else:
+            gyr_body, _ = fill_nan_rows(gyr_body)
+        acc_f, _ = fill_nan_rows(acc)
+
+        gsd = (self.gsd or GaitSequenceDetector()).detect(acc_f, fs)
+        self.gait_sequences_ = gsd.gait_sequences_
+        turns = (self.turn_detector or TurnDetector()).detect(gyr_body[:, 0], fs)
+        res.turns = list(turns.turns_)
+        if gsd.gait_sequences_.shape[0] == 0:
+            return self
+        icd = (self.icd or InitialContactDetector()).detect(body[:, 0], fs, gsd.gait_sequences_)
+        ic = icd.ic_[~bad[icd.ic_]] if icd.ic_.size else icd.ic_
+        self._assemble(ic, body, gyr_body, bad, fs, l_m, res)
+        return self
+
+    def _assemble(self, ic, body, gyr_body, bad, fs, l_m, res) -> None:
+        if ic.size < 3:
+            return
+        disp = vertical_displacement(body[:, 0], fs)
+        sl = (self.step_length or StepLengthZijlstra()).calculate(disp, ic, l_m).step_length_m_
+        # Hampel per group of contacts without a break (steps across a break are not steps)
+        wba = self.wba or WalkingBoutAssembler()
+        brk = np.flatnonzero(np.diff(ic) > wba.max_break_s * fs)
+        for s, e in zip(np.r_[0, brk + 1], np.r_[brk, ic.size - 1]):
+            if e - s >= 1:
+                sl[s:e] = hampel(sl[s:e])
+        stride_len = sl[:-1] + sl[1:]
+        wba.assemble(ic / fs, stride_len)
+        valid = wba.stride_valid_.copy()
+        if bad.any():
+            cb = np.r_[0, np.cumsum(bad)]
+            valid &= (cb[ic[2:] + 1] - cb[ic[:-2]]) == 0
+        lr = (self.lrc or LateralityClassifier()).predict(gyr_body, ic, fs).lr_
+        keep = np.zeros(ic.size, dtype=bool)
+        for s, e in wba.bouts_:
+            v = valid[s : e - 1]
+            if v.sum() < wba.min_strides:
+                continue
+            bic = ic[s : e + 1]
+            bout, strides = bout_from_contacts(
+                bic, sl[s:e], v, fs, body[bic[0] : bic[-1] + 1], lr[s : e + 1]
+            )
+            n_turns = sum(1 for t in res.turns if t.end_s > bout.start_s and t.start_s < bout.end_s)
+            bout = WalkingBout(**{**asdict(bout), "n_turns": n_turns})
+            res.walking_bouts.append(bout)
+            res.strides.extend(strides)
+            keep[s : e + 1] = True
+        res.initial_contacts_s = ic[keep] / fs
+        res.initial_contacts_lr = lr[keep]
