@@ -220,7 +220,10 @@ def control_vectors() -> list[dict[str, Any]]:
     resps = [
         ("ok_start_stream", Response(Opcode.START_STREAM)),
         ("busy_start_stream", Response(Opcode.START_STREAM, ResultCode.BUSY)),
-        ("invalid_state_stop", Response(Opcode.STOP_STREAM, ResultCode.INVALID_STATE)),
+        (
+            "invalid_state_set_config_while_streaming",
+            Response(Opcode.SET_CONFIG, ResultCode.INVALID_STATE),
+        ),
         ("invalid_parameter_set_config", Response(Opcode.SET_CONFIG, ResultCode.INVALID_PARAMETER)),
         ("unsupported_opcode_0x7f", Response(0x7F, ResultCode.UNSUPPORTED_OPCODE)),
         (

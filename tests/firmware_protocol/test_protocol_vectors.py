@@ -211,3 +211,73 @@ def test_c_encoder_rejects_bad_lines_with_the_line_number(c_encoder) -> None:
     assert "line 2" in proc.stderr
     assert _run(c_encoder, "compact 1 2 40000 0 0 0 0 0\n").returncode == 1  # not int16
     assert _run(c_encoder, "cmd 3 3 0 0\n").returncode == 1  # rate code 3
+
+
+def _c_constants() -> dict[str, str]:
+    text = (PKG / "c" / "poise_protocol.h").read_text()
+    consts = dict(
+        re.findall(r"#define\s+(POISE_\w+)\s+(\"[^\"]*\"|0x[0-9A-Fa-f]+u?|\d+u?)(?=\s)", text)
+    )
+    consts.update(re.findall(r"\b(POISE_(?:OP|RESULT|STATE)_\w+)\s*=\s*(0x[0-9A-Fa-f]+|\d+)", text))
+    return consts
+
+
+def test_c_header_constants_match_python() -> None:
+    from firmware_protocol import codec, gatt
+
+    c = _c_constants()
+
+    def num(name: str) -> int:
+        return int(c[name].rstrip("u"), 0)
+
+    for py, cname in [
+        (gatt.SERVICE_UUID, "POISE_SERVICE_UUID"),
+        (gatt.DATA_CHAR_UUID, "POISE_DATA_CHAR_UUID"),
+        (gatt.CONTROL_POINT_CHAR_UUID, "POISE_CONTROL_POINT_CHAR_UUID"),
+        (gatt.STATUS_CHAR_UUID, "POISE_STATUS_CHAR_UUID"),
+        (gatt.INFO_CHAR_UUID, "POISE_INFO_CHAR_UUID"),
+        (gatt.NAME_PREFIX, "POISE_NAME_PREFIX"),
+    ]:
+        assert c[cname] == f'"{py}"', cname
+    for op in gatt.Opcode:
+        assert num(f"POISE_OP_{op.name}") == op
+    for rc in gatt.ResultCode:
+        assert num(f"POISE_RESULT_{rc.name}") == rc
+    for st in gatt.StreamState:
+        assert num(f"POISE_STATE_{st.name}") == st
+    for fl in (
+        gatt.StatusFlags.LOW_BATTERY,
+        gatt.StatusFlags.SENSOR_ERROR,
+        gatt.StatusFlags.BUFFER_OVERFLOW,
+        gatt.StatusFlags.CHARGING,
+    ):
+        assert num(f"POISE_FLAG_{fl.name}") == fl
+    assert num("POISE_PROTOCOL_VERSION") == gatt.PROTOCOL_VERSION
+    assert num("POISE_PACKET_DATA") == gatt.PacketType.DATA
+    assert num("POISE_PACKET_COMPACT") == gatt.PacketType.COMPACT
+    assert num("POISE_RESPONSE_CODE") == gatt.RESPONSE_CODE
+    assert num("POISE_BATTERY_UNKNOWN") == gatt.BATTERY_UNKNOWN
+    assert num("POISE_COMPACT_SIZE") == codec.COMPACT_PACKET_SIZE
+    assert num("POISE_FULL_HEADER_SIZE") == codec.FULL_HEADER_SIZE
+    assert num("POISE_STATUS_SIZE") == codec.STATUS_SIZE
+
+
+def test_spec_names_the_constants_and_shows_real_bytes() -> None:
+    from firmware_protocol import gatt
+
+    spec = (PKG / "SPEC.md").read_text()
+    for uuid in (
+        gatt.SERVICE_UUID,
+        gatt.DATA_CHAR_UUID,
+        gatt.CONTROL_POINT_CHAR_UUID,
+        gatt.STATUS_CHAR_UUID,
+        gatt.INFO_CHAR_UUID,
+    ):
+        assert uuid in spec
+    assert f"`{gatt.NAME_PREFIX}`" in spec
+    for op in gatt.Opcode:
+        assert f"| 0x{op:02x} | {op.name} |" in spec.replace("0X", "0x")
+    for rc in gatt.ResultCode:
+        assert f"| 0x{rc:02x} | {rc.name} |" in spec
+    example = {v["name"]: v["hex"] for v in _load("data.json")}["one_sample_at_rest"]
+    assert example in spec
