@@ -1,0 +1,287 @@
+"""Live view: scrolling signals per sensor, the sway biofeedback plot, metric tiles.
+
+Habits of pyqtgraph's ``scrollingPlots.py``/``PlotSpeedTest.py``: every plot and curve is
+created once (when a sensor appears); a ``QTimer`` at about 30 Hz pulls the newest samples
+from the session's ring buffers (:meth:`poise.session.Session.latest`) and calls ``setData``;
+plots clip to the view and downsample by peaks. Nothing here is called from another thread.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from poise.session import PLACEMENTS, Session
+
+AXIS_PENS = ("#d62728", "#2ca02c", "#1f77b4")  # x, y, z
+#: chi-square quantile, 2 degrees of freedom, 95 % (ellipse of the sway trail)
+CHI2_2DOF_95 = 5.991464547107979
+
+
+class MetricTile(QFrame):
+    """A big number with its name and unit."""
+
+    def __init__(self, title: str, unit: str, fmt: str = "{:.2f}", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.fmt = fmt
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setObjectName("tile")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.setSpacing(0)
+        self.title = QLabel(title)
+        self.title.setStyleSheet("color: #555; font-size: 11pt;")
+        self.value = QLabel("—")
+        self.value.setStyleSheet("font-size: 20pt; font-weight: 600;")
+        self.unit = QLabel(unit)
+        self.unit.setStyleSheet("color: #777; font-size: 9pt;")
+        for w in (self.title, self.value, self.unit):
+            lay.addWidget(w)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def set_value(self, value: Any, note: str = "") -> None:
+        """Show ``value`` (``None``/NaN as a dash)."""
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            text = "—"
+        elif isinstance(value, int | float):
+            text = self.fmt.format(value)
+        else:
+            text = str(value)
+        self.value.setText(text)
+        self.value.setToolTip(note)
+        self.value.setStyleSheet(
+            "font-size: 20pt; font-weight: 600;" + (" color: #999;" if note else "")
+        )
+
+
+def format_clock(seconds: float) -> str:
+    """``m:ss`` for a session time."""
+    seconds = max(0.0, float(seconds))
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+class SwayPlot(pg.PlotWidget):
+    """Biofeedback: the trunk's horizontal sway as a dot with its trail, 95 % ellipse, target.
+
+    Parameters
+    ----------
+    target_radius_mps2
+        Radius of the target circle the patient keeps the dot in.
+    """
+
+    def __init__(self, target_radius_mps2: float = 0.15, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAspectLocked(True)
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setLabel("bottom", "ML (m/s²)")
+        self.setLabel("left", "AP (m/s²)")
+        self.setTitle("Sway (last 5 s)")
+        lim = 2.2 * target_radius_mps2
+        self.setRange(xRange=(-lim, lim), yRange=(-lim, lim), padding=0)
+        self.showGrid(x=True, y=True, alpha=0.2)
+        ang = np.linspace(0, 2 * np.pi, 97)
+        self.target_radius = target_radius_mps2
+        self.target = self.plot(
+            target_radius_mps2 * np.cos(ang),
+            target_radius_mps2 * np.sin(ang),
+            pen=pg.mkPen("#2ca02c", width=3, style=Qt.PenStyle.DashLine),
+        )
+        self.trail = self.plot([], [], pen=pg.mkPen("#1f77b4", width=1.5))
+        self.ellipse = self.plot([], [], pen=pg.mkPen("#ff7f0e", width=2))
+        self.dot = pg.ScatterPlotItem(size=22, brush=pg.mkBrush("#d62728"), pen=None)
+        self.addItem(self.dot)
+        self._unit = np.column_stack([np.cos(ang), np.sin(ang)])
+        self.ellipse_area = float("nan")
+
+    def update_trail(self, trail: np.ndarray) -> None:
+        """Draw a trail ``(n, 2)`` of (AP, ML); x is ML, y is AP."""
+        if trail.shape[0] < 2:
+            self.trail.setData([], [])
+            self.ellipse.setData([], [])
+            self.dot.setData([], [])
+            return
+        ml, ap = trail[:, 1], trail[:, 0]
+        self.trail.setData(ml, ap)
+        self.dot.setData([ml[-1]], [ap[-1]])
+        cov = np.cov(np.column_stack([ml, ap]).T)
+        w, v = np.linalg.eigh(cov)
+        w = np.clip(w, 0.0, None)
+        pts = (self._unit * np.sqrt(CHI2_2DOF_95 * w)) @ v.T
+        self.ellipse.setData(pts[:, 0], pts[:, 1])
+        self.ellipse_area = float(np.pi * CHI2_2DOF_95 * np.sqrt(w[0] * w[1]))
+        inside = ml[-1] ** 2 + ap[-1] ** 2 <= self.target_radius**2
+        self.dot.setBrush(pg.mkBrush("#2ca02c" if inside else "#d62728"))
+
+
+class SensorPlots:
+    """The acceleration and angular-velocity plots of one sensor (created once)."""
+
+    def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, title: str, window_s: float):
+        self.acc = layout.addPlot(row=row, col=0, title=f"{title}: acceleration (m/s²)")
+        self.gyr = layout.addPlot(row=row, col=1, title=f"{title}: angular velocity (rad/s)")
+        self.curves: list[pg.PlotDataItem] = []
+        for p in (self.acc, self.gyr):
+            p.setClipToView(True)
+            p.setDownsampling(auto=True, mode="peak")
+            p.showGrid(x=True, y=True, alpha=0.2)
+            p.setMenuEnabled(False)
+            p.setMouseEnabled(x=False, y=False)
+            p.hideButtons()
+            p.getAxis("bottom").setHeight(18)
+            p.getAxis("left").setWidth(38)
+            p.titleLabel.setMaximumHeight(18)
+            for pen in AXIS_PENS:
+                self.curves.append(p.plot([], [], pen=pg.mkPen(pen, width=1), connect="finite"))
+        self.acc.setYRange(-20, 20)
+        self.gyr.setYRange(-5, 5)
+        self.acc.enableAutoRange(axis="y", enable=True)
+        self.gyr.enableAutoRange(axis="y", enable=True)
+        self.window_s = window_s
+
+    def set_title(self, title: str) -> None:
+        """Change the plots' titles (placement changed)."""
+        self.acc.setTitle(f"{title}: acceleration (m/s²)")
+        self.gyr.setTitle(f"{title}: angular velocity (rad/s)")
+
+    def update(self, rows: np.ndarray) -> None:
+        """Show rows ``[t, acc xyz, gyr xyz]``."""
+        if rows.shape[0] == 0:
+            for c in self.curves:
+                c.setData([], [])
+            return
+        t = rows[:, 0]
+        for k, c in enumerate(self.curves):
+            c.setData(t, rows[:, 1 + k])
+        t1 = t[-1]
+        for p in (self.acc, self.gyr):
+            p.setXRange(t1 - self.window_s, t1, padding=0)
+
+
+class LiveView(QWidget):
+    """Signals, sway and live metrics of a session.
+
+    Parameters
+    ----------
+    session
+        The model; the view subscribes to its events.
+    window_s
+        Seconds of signal shown.
+    fps
+        Redraw rate of the timer.
+    """
+
+    def __init__(
+        self, session: Session, window_s: float = 10.0, fps: float = 30.0, parent=None
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.window_s = window_s
+        self.frames = 0
+        self.samples_seen = 0
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.plots_widget = pg.GraphicsLayoutWidget()
+        self.plots_widget.ci.setSpacing(2)
+        self.placeholder = self.plots_widget.addLabel(
+            "Connect sensors (left) or open a recording to see live data.", row=0, col=0
+        )
+        lay.addWidget(self.plots_widget, 1)
+        right_w = QWidget()
+        right_w.setFixedWidth(380)
+        right = QVBoxLayout(right_w)
+        right.setContentsMargins(0, 0, 0, 0)
+        self.sway = SwayPlot()
+        self.sway.setMinimumSize(260, 260)
+        right.addWidget(self.sway, 3)
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        self.tiles: dict[str, MetricTile] = {
+            "sway_rms_mps2": MetricTile("Sway RMS", "m/s²", "{:.3f}"),
+            "sway_ellipse_area_m2ps4": MetricTile("Sway area (95 %)", "m²/s⁴", "{:.4f}"),
+            "cadence_spm": MetricTile("Cadence", "steps/min", "{:.0f}"),
+            "speed_mps": MetricTile("Gait speed", "m/s", "{:.2f}"),
+            "steps": MetricTile("Steps", "count", "{:.0f}"),
+            "session_time_s": MetricTile("Session time", "m:ss", "{}"),
+        }
+        for i, tile in enumerate(self.tiles.values()):
+            grid.addWidget(tile, i // 2, i % 2)
+        right.addLayout(grid, 2)
+        lay.addWidget(right_w)
+        self.sensor_plots: dict[str, SensorPlots] = {}
+        session.events.sensor_added.connect(self._on_sensor_added)
+        session.events.sensor_state.connect(self._on_sensor_state)
+        session.events.metrics.connect(self._on_metrics)
+        session.events.samples.connect(self._on_samples)
+        session.events.source_changed.connect(self._on_source_changed)
+        for info in list(session.sensors.values()):
+            self._on_sensor_added(info)
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / fps))
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+
+    # -------------------------------------------------------------- events
+    def _on_source_changed(self, _kind: str) -> None:
+        self.plots_widget.clear()
+        self.sensor_plots.clear()
+        self.placeholder = None
+        for t in self.tiles.values():
+            t.set_value(None)
+
+    def _title(self, info) -> str:
+        return f"{info.name or info.id} · {PLACEMENTS.get(info.placement, info.placement or '?')}"
+
+    def _on_sensor_added(self, info) -> None:
+        if info.id in self.sensor_plots:
+            return
+        if self.placeholder is not None:
+            self.plots_widget.clear()
+            self.placeholder = None
+        row = len(self.sensor_plots)
+        self.sensor_plots[info.id] = SensorPlots(
+            self.plots_widget, row, self._title(info), self.window_s
+        )
+
+    def _on_sensor_state(self, info) -> None:
+        sp = self.sensor_plots.get(info.id)
+        if sp is not None:
+            suffix = "" if info.state in ("streaming", "replay") else f" [{info.state}]"
+            sp.set_title(self._title(info) + suffix)
+
+    def _on_samples(self, counts: dict) -> None:
+        self.samples_seen += sum(counts.values())
+
+    def _on_metrics(self, m: dict) -> None:
+        for key, tile in self.tiles.items():
+            if key == "session_time_s":
+                continue
+            note = ""
+            if key.startswith("sway") and m.get("sway_valid") is False:
+                note = m.get("sway_reason") or "not quiet stance"
+            tile.set_value(m.get(key), note)
+
+    # -------------------------------------------------------------- redraw
+    def refresh(self) -> None:
+        """Pull the newest samples and redraw (the timer's slot)."""
+        if not self.isVisible():
+            return
+        for sid, sp in self.sensor_plots.items():
+            sp.update(self.session.latest(sid, self.window_s))
+        self.sway.update_trail(self.session.sway_trail())
+        self.tiles["session_time_s"].set_value(format_clock(self.session.now_s()))
+        self.frames += 1

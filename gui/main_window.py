@@ -1,0 +1,252 @@
+"""The therapist's main window: sensors panel, live view, guided tests, results, replay."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.errors import show_error, show_exception
+from gui.live_view import LiveView
+from gui.replay_bar import ReplayBar
+from gui.results_page import ResultsPage
+from gui.sensors_panel import SensorsPanel
+from gui.tests_page import TestsPage
+from poise.session import Session
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    """Main window; gets the model in its constructor and subscribes to it.
+
+    Parameters
+    ----------
+    session
+        The session model.
+    poll_hz
+        How often the session is polled (events are emitted on this, the GUI, thread).
+    demo_rate_hz
+        Sampling rate of demo sensors started from the panel.
+    """
+
+    def __init__(self, session: Session, poll_hz: float = 30.0, demo_rate_hz: int = 100):
+        super().__init__()
+        self.session = session
+        self.demo_rate_hz = demo_rate_hz
+        self.setWindowTitle("Poise: balance session")
+        self.resize(1366, 768)
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(4, 4, 4, 4)
+        nav = QHBoxLayout()
+        self.nav_buttons: dict[str, QPushButton] = {}
+        for key, label in (
+            ("live", "Live (F2)"),
+            ("tests", "Guided tests (F3)"),
+            ("results", "Results (F4)"),
+        ):
+            b = QPushButton(label)
+            b.setCheckable(True)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setStyleSheet("font-size: 12pt; padding: 6px 14px;")
+            b.clicked.connect(lambda _c=False, k=key: self.show_page(k))
+            nav.addWidget(b)
+            self.nav_buttons[key] = b
+        nav.addStretch(1)
+        self.rec_label = QLabel()
+        self.rec_label.setStyleSheet("color: #d62728; font-weight: 600;")
+        nav.addWidget(self.rec_label)
+        self.end_btn = QPushButton("End session")
+        self.end_btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.end_btn.setToolTip("Stop the sensors and close the recording")
+        self.end_btn.clicked.connect(self.end_session)
+        nav.addWidget(self.end_btn)
+        outer.addLayout(nav)
+        body = QHBoxLayout()
+        self.sensors_panel = SensorsPanel(session)
+        body.addWidget(self.sensors_panel)
+        self.pages = QStackedWidget()
+        self.live = LiveView(session)
+        self.tests = TestsPage(session)
+        self.results = ResultsPage(session)
+        self.pages.addWidget(self.live)
+        self.pages.addWidget(self.tests)
+        self.pages.addWidget(self.results)
+        body.addWidget(self.pages, 1)
+        outer.addLayout(body, 1)
+        self.replay_bar = ReplayBar(session)
+        outer.addWidget(self.replay_bar)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("Connect sensors or open a recording.")
+
+        self.sensors_panel.demo_requested.connect(self.connect_demo)
+        self.sensors_panel.scan_requested.connect(self.scan)
+        self.sensors_panel.open_requested.connect(self.ask_open)
+        self.tests.pick.start_requested.connect(self.start_test)
+        self.results.back_btn.clicked.connect(
+            lambda: (self.tests.show_pick(), self.show_page("tests"))
+        )
+
+        ev = session.events
+        ev.error.connect(lambda msg: show_error(self, "Problem", msg))
+        ev.warning.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        ev.recording.connect(lambda p: self.rec_label.setText(f"● Recording: {Path(p).name}"))
+        ev.source_changed.connect(self._source_changed)
+        ev.test_result.connect(lambda _r: self.show_page("results"))
+        session.events.set_error_handler(
+            lambda exc, name: show_exception(self, exc, f"Display error ({name})")
+        )
+
+        self._shortcuts()
+        self.show_page("live")
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(int(1000 / poll_hz))
+        self.poll_timer.timeout.connect(self._poll)
+        self.poll_timer.start()
+
+    # -------------------------------------------------------------- actions
+    def _shortcuts(self) -> None:
+        def sc(key, fn) -> None:
+            s = QShortcut(QKeySequence(key), self)
+            s.setContext(Qt.ShortcutContext.WindowShortcut)
+            s.activated.connect(fn)
+
+        sc("F2", lambda: self.show_page("live"))
+        sc("F3", lambda: self.show_page("tests"))
+        sc("F4", lambda: self.show_page("results"))
+        sc("F5", self.start_test)
+        sc("Space", self.session.next_stage)
+        sc("Escape", lambda: self.session.stop_test("stopped"))
+        sc("L", lambda: self.tests.run_page.mark("lost_balance"))
+        sc("A", lambda: self.tests.run_page.mark("assisted"))
+        sc("N", self.tests.run_page.ask_note)
+        sc("P", self.replay_bar.toggle)
+        sc("Ctrl+O", self.ask_open)
+
+    def show_page(self, key: str) -> None:
+        """Show ``"live"``, ``"tests"`` or ``"results"``."""
+        page = {"live": self.live, "tests": self.tests, "results": self.results}[key]
+        self.pages.setCurrentWidget(page)
+        for k, b in self.nav_buttons.items():
+            b.setChecked(k == key)
+
+    def _poll(self) -> None:
+        try:
+            self.session.poll()
+        except Exception as exc:  # keep the app alive, tell the user
+            log.exception("session poll failed")
+            show_exception(self, exc, "The session failed")
+
+    def _guard(self, title: str, fn, *args) -> bool:
+        try:
+            fn(*args)
+            return True
+        except Exception as exc:
+            log.exception(title)
+            show_exception(self, exc, title)
+            return False
+
+    def start_test(self, test: str | None = None) -> None:
+        """Start the selected (or given) guided test."""
+        if self.session.run is not None and not self.session.run.finished:
+            return
+        self.show_page("tests")
+        self._guard("Could not start the test", self.tests.start, test)
+
+    def set_source(self, source) -> bool:
+        """Use a new source (stops the previous one and closes its recording)."""
+        return self._guard("Could not start", self.session.set_source, source)
+
+    def connect_demo(self, count: int) -> None:
+        """Demo sensors through the full BLE stack."""
+        from poise.sources import make_demo_source
+
+        try:
+            src = make_demo_source(count, self.demo_rate_hz)
+        except Exception as exc:
+            show_exception(self, exc, "Could not start demo sensors")
+            return
+        self.set_source(src)
+
+    def scan(self) -> None:
+        """Scan for real sensors; offer demo sensors when none is found."""
+        from poise.sources import scan_sensors
+
+        self.statusBar().showMessage("Scanning for Poise sensors…")
+        try:
+            found = scan_sensors(timeout_s=4.0)
+        except Exception as exc:
+            show_error(
+                self,
+                "No Bluetooth",
+                f"Scanning failed ({exc}). Use demo sensors, or check that Bluetooth is on.",
+            )
+            return
+        if not found:
+            show_error(
+                self,
+                "No sensors found",
+                "No Poise sensor answered. Switch them on and bring them close, "
+                "or use the demo sensors.",
+            )
+            return
+        from poise.sources import BleSource
+
+        specs = [{"device": r.device, "name": r.name} for r in found[:4]]
+        self.set_source(BleSource(specs))
+
+    def ask_open(self) -> None:
+        """Ask for a recording and replay it."""
+        folder = str(self.session.data_dir / "recordings")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open recording", folder, "Poise recordings (*.poise)"
+        )
+        if path:
+            self.open_recording(path)
+
+    def open_recording(self, path: str | Path, speed: float = 1.0, autoplay: bool = True) -> bool:
+        """Replay a recording with the same views and analysis as live."""
+        from poise.sources import ReplaySource
+
+        try:
+            src = ReplaySource(path, speed=speed, autoplay=autoplay)
+        except Exception as exc:
+            show_exception(self, exc, "Could not open the recording")
+            return False
+        return self.set_source(src)
+
+    def end_session(self) -> None:
+        """Stop the source and close the recording."""
+        path = self.session.recording_path
+        self._guard("Could not end the session", self.session.stop)
+        self.rec_label.setText("")
+        if path:
+            self.statusBar().showMessage(f"Session saved: {path}")
+
+    def _source_changed(self, kind: str) -> None:
+        self.rec_label.setText("")
+        src = self.session.source
+        self.statusBar().showMessage(getattr(src, "description", kind))
+        self.tests.show_pick()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Stop everything; the recording is closed cleanly."""
+        self.poll_timer.stop()
+        try:
+            self.session.close()
+        except Exception:
+            log.exception("closing the session failed")
+        super().closeEvent(event)

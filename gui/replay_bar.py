@@ -1,0 +1,89 @@
+"""Replay controls: play/pause, seek, speed 0.5x-10x (drives :class:`poise.player.Player`)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+
+from gui.live_view import format_clock
+from poise.session import Session
+
+SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class ReplayBar(QWidget):
+    """Shown while the session replays a recording."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(6, 2, 6, 2)
+        self.play_btn = QPushButton("Play (P)")
+        self.play_btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.play_btn.clicked.connect(self.toggle)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 1000)
+        self.slider.sliderReleased.connect(self._seek_to_slider)
+        self.position = QLabel("0:00 / 0:00")
+        self.speed = QComboBox()
+        for s in SPEEDS:
+            self.speed.addItem(f"{s:g}×", s)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.currentIndexChanged.connect(self._speed_changed)
+        lay.addWidget(QLabel("<b>Replay</b>"))
+        lay.addWidget(self.play_btn)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.position)
+        lay.addWidget(QLabel("Speed"))
+        lay.addWidget(self.speed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        session.events.source_changed.connect(lambda kind: self.setVisible(kind == "replay"))
+        self.setVisible(session.kind == "replay")
+
+    @property
+    def player(self):
+        """The session's player (``None`` when not replaying)."""
+        return getattr(self.session.source, "player", None)
+
+    def toggle(self) -> None:
+        """Play or pause."""
+        p = self.player
+        if p is None:
+            return
+        if p.playing:
+            p.pause()
+        else:
+            p.play()
+        self.refresh()
+
+    def seek(self, position_s: float) -> None:
+        """Jump to a position."""
+        if self.player is not None:
+            self.player.seek(position_s)
+
+    def set_speed(self, speed: float) -> None:
+        """Set the replay speed (one of :data:`SPEEDS`)."""
+        self.speed.setCurrentIndex(SPEEDS.index(speed))
+
+    def _speed_changed(self, _i: int) -> None:
+        if self.player is not None:
+            self.player.set_speed(float(self.speed.currentData()))
+
+    def _seek_to_slider(self) -> None:
+        p = self.player
+        if p is not None:
+            p.seek(self.slider.value() / 1000 * p.duration_s)
+
+    def refresh(self) -> None:
+        """Follow the player's position."""
+        p = self.player
+        if p is None:
+            return
+        self.play_btn.setText("Pause (P)" if p.playing else "Play (P)")
+        if not self.slider.isSliderDown() and p.duration_s > 0:
+            self.slider.setValue(int(1000 * p.position_s / p.duration_s))
+        self.position.setText(f"{format_clock(p.position_s)} / {format_clock(p.duration_s)}")

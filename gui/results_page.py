@@ -1,0 +1,246 @@
+"""Results page: each measure, each value against its norm, the fall-risk factors."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from poise.session import Session
+
+STATUS_COLOURS = {
+    "normal": "#d8f0d8",
+    "elevated": "#fde9c8",
+    "at_risk": "#f8cfcf",
+    "not_rated": "#eeeeee",
+    "invalid": "#eeeeee",
+}
+
+#: unit suffixes of result keys and how to show them
+UNITS = (
+    ("_m2ps4", "m²/s⁴"),
+    ("_m2ps5", "m²/s⁵"),
+    ("_m2ps6", "m²/s⁶"),
+    ("_mps3", "m/s³"),
+    ("_mps2", "m/s²"),
+    ("_mps", "m/s"),
+    ("_spm", "steps/min"),
+    ("_hz", "Hz"),
+    ("_ms", "ms"),
+    ("_deg", "°"),
+    ("_dps", "°/s"),
+    ("_pct", "%"),
+    ("_s", "s"),
+    ("_m", "m"),
+)
+
+
+def split_unit(key: str) -> tuple[str, str]:
+    """``"total_time_s"`` -> ``("Total time", "s")``."""
+    for suffix, unit in UNITS:
+        if key.endswith(suffix):
+            return key[: -len(suffix)].replace("_", " ").capitalize(), unit
+    return key.replace("_", " ").capitalize(), ""
+
+
+def format_value(value: Any) -> str:
+    """A compact human form of a JSON value."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        a = abs(value)
+        return f"{value:.3g}" if a < 0.01 or a >= 1000 else f"{value:.2f}"
+    if isinstance(value, list):
+        if all(isinstance(v, int | float) or v is None for v in value):
+            return ", ".join(format_value(v) for v in value)
+        return f"{len(value)} item(s)"
+    if isinstance(value, dict):
+        return json.dumps(value)[:80]
+    return str(value)
+
+
+def format_thresholds(th: Any) -> str:
+    """Thresholds of a fall-risk factor as text."""
+    if not th:
+        return "—"
+    if isinstance(th, dict):
+        return "; ".join(f"{k}: {format_value(v)}" for k, v in th.items())
+    if isinstance(th, list):
+        parts = []
+        for t in th:
+            if isinstance(t, dict):
+                op = t.get("op") or t.get("comparison") or ""
+                val = format_value(t.get("value"))
+                lvl = t.get("status") or t.get("level") or ""
+                src = t.get("source") or ""
+                parts.append(
+                    " ".join(
+                        p
+                        for p in (lvl + ":" if lvl else "", op, val, f"({src})" if src else "")
+                        if p
+                    )
+                )
+            else:
+                parts.append(format_value(t))
+        return "; ".join(parts)
+    return format_value(th)
+
+
+class ResultsPage(QWidget):
+    """Shows the session's latest test result (live or recomputed in replay)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        lay = QVBoxLayout(self)
+        self.title = QLabel("No results yet: run a guided test.")
+        self.title.setStyleSheet("font-size: 18pt; font-weight: 600;")
+        self.validity = QLabel()
+        self.validity.setWordWrap(True)
+        self.validity.setStyleSheet("font-size: 12pt;")
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #b35c00; font-size: 11pt;")
+        self.measures = QTableWidget(0, 3)
+        self.measures.setHorizontalHeaderLabels(["Measure", "Value", "Unit"])
+        self.factors = QTableWidget(0, 5)
+        self.factors.setHorizontalHeaderLabels(
+            ["Factor", "Value", "Norm / threshold", "Status", "Source"]
+        )
+        for t in (self.measures, self.factors):
+            t.verticalHeader().setVisible(False)
+            t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+            t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            t.horizontalHeader().setStretchLastSection(True)
+        self.level = QLabel()
+        self.level.setWordWrap(True)
+        self.level.setStyleSheet("font-size: 13pt;")
+        self.disclaimer = QLabel(
+            "<i>This summary supports the clinician's judgement; it is not a diagnosis.</i>"
+        )
+        self.disclaimer.setWordWrap(True)
+        self.saved = QLabel()
+        self.saved.setStyleSheet("color: #555;")
+        self.back_btn = QPushButton("Back to tests")
+        lay.addWidget(self.title)
+        lay.addWidget(self.validity)
+        lay.addWidget(self.notes)
+        lay.addWidget(QLabel("<b>Against norms and fall-risk factors</b>"))
+        lay.addWidget(self.factors, 2)
+        lay.addWidget(self.level)
+        lay.addWidget(self.disclaimer)
+        lay.addWidget(QLabel("<b>Measures</b>"))
+        lay.addWidget(self.measures, 3)
+        lay.addWidget(self.saved)
+        lay.addWidget(self.back_btn, 0, Qt.AlignmentFlag.AlignRight)
+        self.result: dict | None = None
+        session.events.test_result.connect(self.show_result)
+
+    def show_result(self, out: dict) -> None:
+        """Fill the page from a session result (``Session.events.test_result``)."""
+        self.result = out
+        res = out.get("result") or {}
+        self.title.setText(
+            f"{out.get('title', out.get('test'))}: {out['start_s']:.1f}–{out['end_s']:.1f} s"
+            + ("  (recomputed from the recording)" if out.get("source") == "replay" else "")
+        )
+        if out.get("error"):
+            self.validity.setText(f"<span style='color:#d62728'>{out['error']}</span>")
+        else:
+            v = res.get("validity") or {}
+            if v.get("valid", True):
+                self.validity.setText("<span style='color:#2ca02c'>● Valid result</span>")
+            else:
+                self.validity.setText(
+                    f"<span style='color:#d62728'>● Not valid: {v.get('reason') or v.get('code')}</span>"
+                )
+        notes = []
+        run = out.get("run") or {}
+        for g in run.get("gaps") or []:
+            notes.append(
+                f"Sensor {g['sensor']} lost {g['samples']} samples "
+                f"({g['start_s']:.1f}–{g['end_s']:.1f} s) during this test."
+            )
+        for m in run.get("markers") or []:
+            label = m.get("kind") or m.get("marker")
+            notes.append(f"Marker at {m['t_s']:.1f} s: {label} {m.get('text') or ''}".strip())
+        if run.get("ended_by") and run.get("ended_by") not in ("completed", "time"):
+            notes.append(f"Test ended by: {run['ended_by']}")
+        if "matches_saved" in out:
+            notes.append(
+                "Same as the saved result."
+                if out["matches_saved"]
+                else "Differs from the saved result!"
+            )
+        self.notes.setText("<br>".join(notes))
+        self._fill_measures(res)
+        self._fill_factors(out.get("fall_risk") or {}, out.get("test"))
+        path = self.session.recording_path
+        self.saved.setText(f"Saved in the recording {path}" if path else "")
+
+    def _fill_measures(self, res: dict) -> None:
+        rows = [
+            (k, v)
+            for k, v in res.items()
+            if k not in ("test", "validity")
+            and not isinstance(v, dict)
+            and not (isinstance(v, list) and v and isinstance(v[0], dict))
+        ]
+        self.measures.setRowCount(len(rows))
+        for i, (k, v) in enumerate(rows):
+            name, unit = split_unit(k)
+            for j, text in enumerate((name, format_value(v), unit)):
+                self.measures.setItem(i, j, QTableWidgetItem(text))
+
+    def _fill_factors(self, fr: dict, test: str | None) -> None:
+        factors = list(fr.get("factors") or [])
+        factors.sort(key=lambda f: f.get("test") != test)
+        self.factors.setRowCount(len(factors))
+        for i, f in enumerate(factors):
+            value = format_value(f.get("value"))
+            if f.get("unit"):
+                value += f" {f['unit']}"
+            cells = (
+                f.get("label") or f.get("key", ""),
+                value,
+                format_thresholds(f.get("thresholds")),
+                f.get("status", ""),
+                f.get("source", ""),
+            )
+            colour = QColor(STATUS_COLOURS.get(f.get("status", ""), "#ffffff"))
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(str(text))
+                if f.get("note"):
+                    item.setToolTip(f["note"])
+                if j == 3:
+                    item.setBackground(colour)
+                self.factors.setItem(i, j, item)
+        if fr.get("error"):
+            self.level.setText(f"Fall-risk summary unavailable: {fr['error']}")
+        elif fr:
+            self.level.setText(
+                f"<b>Overall (tests in this segment): {str(fr.get('level', '')).replace('_', ' ')}</b>"
+                f" — {fr.get('level_reason') or fr.get('rule') or ''}"
+            )
+            if fr.get("disclaimer"):
+                self.disclaimer.setText(f"<i>{fr['disclaimer']}</i>")
+        else:
+            self.level.setText("")

@@ -1,0 +1,170 @@
+"""Sensors panel: connect sensors (or demo sensors), label placements, watch link health."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from poise.session import PLACEMENTS, SensorInfo, Session
+
+STATE_COLOURS = {
+    "streaming": "#2ca02c",
+    "replay": "#1f77b4",
+    "connecting": "#ff7f0e",
+    "scanning": "#ff7f0e",
+    "reconnecting": "#ff7f0e",
+    "disconnected": "#d62728",
+    "failed": "#d62728",
+    "ended": "#777777",
+}
+
+
+class SensorCard(QFrame):
+    """One sensor: name, placement, state, battery, loss, gaps."""
+
+    def __init__(self, session: Session, info: SensorInfo, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.sensor_id = info.id
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        lay = QGridLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setVerticalSpacing(2)
+        self.name = QLabel(f"<b>{info.name or info.id}</b>")
+        self.state = QLabel()
+        self.placement = QComboBox()
+        for key, label in PLACEMENTS.items():
+            self.placement.addItem(label, key)
+        self.placement.setToolTip("Where the sensor is worn")
+        self.link = QLabel()
+        self.link.setStyleSheet("color: #444;")
+        lay.addWidget(self.name, 0, 0)
+        lay.addWidget(self.state, 0, 1)
+        lay.addWidget(self.placement, 1, 0, 1, 2)
+        lay.addWidget(self.link, 2, 0, 1, 2)
+        self.placement.currentIndexChanged.connect(self._placement_changed)
+        self.update_info(info)
+
+    def _placement_changed(self, _i: int) -> None:
+        key = self.placement.currentData()
+        info = self.session.sensors.get(self.sensor_id)
+        if info is not None and key != info.placement:
+            self.session.set_placement(self.sensor_id, key)
+
+    def update_info(self, info: SensorInfo) -> None:
+        """Show the latest state and statistics."""
+        colour = STATE_COLOURS.get(info.state, "#333")
+        self.state.setText(f"<span style='color:{colour}'>● {info.state}</span>")
+        i = self.placement.findData(info.placement)
+        if i >= 0 and i != self.placement.currentIndex():
+            self.placement.blockSignals(True)
+            self.placement.setCurrentIndex(i)
+            self.placement.blockSignals(False)
+        parts = [f"{info.sampling_rate_hz:.0f} Hz"]
+        if info.battery_pct is not None:
+            parts.append(f"battery {info.battery_pct:.0f} %")
+        if info.rssi_dbm is not None:
+            parts.append(f"{info.rssi_dbm:.0f} dBm")
+        parts.append(f"loss {info.loss_pct:.1f} %")
+        if info.gaps:
+            parts.append(f"{len(info.gaps)} gap(s), {info.gap_samples} samples")
+        self.link.setText(" · ".join(parts))
+
+
+class SensorsPanel(QWidget):
+    """Connect, label and monitor up to four sensors.
+
+    Signals
+    -------
+    demo_requested(int)
+        The user asked for N demo sensors.
+    scan_requested()
+        The user asked to scan for real sensors.
+    open_requested()
+        The user wants to open a recording.
+    """
+
+    demo_requested = Signal(int)
+    scan_requested = Signal()
+    open_requested = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setMinimumWidth(250)
+        self.setMaximumWidth(300)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        title = QLabel("<b>Sensors</b>")
+        title.setStyleSheet("font-size: 13pt;")
+        lay.addWidget(title)
+        self.scan_btn = QPushButton("Scan for sensors")
+        self.scan_btn.clicked.connect(self.scan_requested.emit)
+        lay.addWidget(self.scan_btn)
+        row = QHBoxLayout()
+        self.demo_count = QSpinBox()
+        self.demo_count.setRange(1, 4)
+        self.demo_count.setValue(1)
+        self.demo_count.setToolTip("Number of demo sensors")
+        self.demo_btn = QPushButton("Demo sensors")
+        self.demo_btn.setToolTip("Virtual wearables through the full Bluetooth stack")
+        self.demo_btn.clicked.connect(lambda: self.demo_requested.emit(self.demo_count.value()))
+        row.addWidget(self.demo_count)
+        row.addWidget(self.demo_btn, 1)
+        lay.addLayout(row)
+        self.open_btn = QPushButton("Open recording…")
+        self.open_btn.clicked.connect(self.open_requested.emit)
+        lay.addWidget(self.open_btn)
+        self.source_label = QLabel("No source")
+        self.source_label.setWordWrap(True)
+        self.source_label.setStyleSheet("color: #555;")
+        lay.addWidget(self.source_label)
+        self.cards_box = QVBoxLayout()
+        lay.addLayout(self.cards_box)
+        lay.addStretch(1)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b35c00;")
+        lay.addWidget(self.warning)
+        self.cards: dict[str, SensorCard] = {}
+        ev = session.events
+        ev.sensor_added.connect(self._add)
+        ev.sensor_state.connect(self._update)
+        ev.sensor_stats.connect(self._update)
+        ev.source_changed.connect(self._source_changed)
+        ev.warning.connect(self.warning.setText)
+        for info in list(session.sensors.values()):
+            self._add(info)
+
+    def _source_changed(self, kind: str) -> None:
+        for card in self.cards.values():
+            card.setParent(None)
+            card.deleteLater()
+        self.cards.clear()
+        self.warning.clear()
+        src = self.session.source
+        self.source_label.setText(getattr(src, "description", kind))
+
+    def _add(self, info: SensorInfo) -> None:
+        if info.id in self.cards:
+            return
+        card = SensorCard(self.session, info)
+        self.cards[info.id] = card
+        self.cards_box.addWidget(card)
+
+    def _update(self, info: SensorInfo) -> None:
+        card = self.cards.get(info.id)
+        if card is None:
+            self._add(info)
+        else:
+            card.update_info(info)

@@ -1,0 +1,299 @@
+"""Guided tests: pick a test, read the instructions, run it (countdown, cues, markers)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.live_view import SwayPlot
+from poise.protocols import PROTOCOLS, TestProtocol
+from poise.session import Session
+
+
+def beep() -> None:
+    """The audible cue: the platform beep (silent where there is none, e.g. offscreen)."""
+    try:
+        QApplication.beep()
+    except Exception:  # degrade silently
+        pass
+
+
+class PickPage(QWidget):
+    """List of tests, the chosen test's instructions, demographics, Start."""
+
+    start_requested = Signal(str)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        lay = QHBoxLayout(self)
+        left = QVBoxLayout()
+        left.addWidget(QLabel("<b>Choose a test</b>"))
+        self.list = QListWidget()
+        self.list.setMaximumWidth(300)
+        for key, p in PROTOCOLS.items():
+            item = QListWidgetItem(p.title)
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            self.list.addItem(item)
+        left.addWidget(self.list, 1)
+        form = QFormLayout()
+        self.age = QSpinBox()
+        self.age.setRange(0, 120)
+        self.age.setValue(int(session.demographics.get("age", 70) or 70))
+        self.sex = QComboBox()
+        self.sex.addItem("female", "f")
+        self.sex.addItem("male", "m")
+        if session.demographics.get("sex") == "m":
+            self.sex.setCurrentIndex(1)
+        self.height = QDoubleSpinBox()
+        self.height.setRange(1.0, 2.3)
+        self.height.setSingleStep(0.01)
+        self.height.setValue(float(session.demographics.get("height_m", 1.70) or 1.70))
+        self.weight = QDoubleSpinBox()
+        self.weight.setRange(20, 250)
+        self.weight.setValue(float(session.demographics.get("weight_kg", 70) or 70))
+        form.addRow("Age (years)", self.age)
+        form.addRow("Sex", self.sex)
+        form.addRow("Height (m)", self.height)
+        form.addRow("Weight (kg)", self.weight)
+        left.addLayout(form)
+        lay.addLayout(left, 1)
+        right = QVBoxLayout()
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 18pt; font-weight: 600;")
+        self.patient = QLabel()
+        self.patient.setWordWrap(True)
+        self.patient.setStyleSheet("font-size: 15pt; background: #eef6ee; padding: 10px;")
+        self.therapist = QLabel()
+        self.therapist.setWordWrap(True)
+        self.therapist.setStyleSheet("font-size: 11pt; background: #f3f3f8; padding: 8px;")
+        self.stages = QLabel()
+        self.stages.setWordWrap(True)
+        self.start_btn = QPushButton("Start test  (F5)")
+        self.start_btn.setStyleSheet("font-size: 15pt; padding: 10px;")
+        self.start_btn.clicked.connect(self._start)
+        right.addWidget(self.title)
+        right.addWidget(QLabel("For the patient:"))
+        right.addWidget(self.patient)
+        right.addWidget(QLabel("For the therapist:"))
+        right.addWidget(self.therapist)
+        right.addWidget(self.stages)
+        right.addStretch(1)
+        right.addWidget(self.start_btn)
+        lay.addLayout(right, 2)
+        self.list.currentRowChanged.connect(self._show)
+        self.list.setCurrentRow(0)
+
+    def selected(self) -> str:
+        """Key of the selected test."""
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else next(iter(PROTOCOLS))
+
+    def select(self, key: str) -> None:
+        """Select a test by key."""
+        for i in range(self.list.count()):
+            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == key:
+                self.list.setCurrentRow(i)
+                return
+        raise KeyError(key)
+
+    def _show(self, _row: int) -> None:
+        p = PROTOCOLS[self.selected()]
+        self.title.setText(p.title)
+        self.patient.setText(p.patient_instructions)
+        self.therapist.setText(p.therapist_instructions)
+        parts = []
+        for s in p.stages:
+            dur = (
+                f"{s.duration_s:.0f} s"
+                if s.duration_s
+                else f"until stopped (max {s.max_duration_s:.0f} s)"
+            )
+            parts.append(f"• {s.title}: {dur}")
+        self.stages.setText(
+            "<br>".join(parts) + f"<br><i>Countdown {p.countdown_s:.0f} s before each stage. "
+            f"Source: {p.source}</i>"
+        )
+
+    def demographics(self) -> dict:
+        """The form's values."""
+        return {
+            "age": int(self.age.value()),
+            "sex": self.sex.currentData(),
+            "height_m": round(float(self.height.value()), 2),
+            "weight_kg": round(float(self.weight.value()), 1),
+        }
+
+    def _start(self) -> None:
+        self.session.demographics.update(self.demographics())
+        self.start_requested.emit(self.selected())
+
+
+class RunPage(QWidget):
+    """The running test: stage, big countdown/clock, progress, markers, stop."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        lay = QHBoxLayout(self)
+        left = QVBoxLayout()
+        self.test_title = QLabel()
+        self.test_title.setStyleSheet("font-size: 14pt; color: #555;")
+        self.stage = QLabel()
+        self.stage.setStyleSheet("font-size: 24pt; font-weight: 700;")
+        self.instructions = QLabel()
+        self.instructions.setWordWrap(True)
+        self.instructions.setStyleSheet("font-size: 15pt;")
+        self.clock = QLabel("—")
+        self.clock.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.clock.setStyleSheet("font-size: 64pt; font-weight: 700;")
+        self.clock_note = QLabel()
+        self.clock_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.clock_note.setStyleSheet("font-size: 13pt; color: #555;")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b35c00; font-size: 12pt;")
+        for w in (
+            self.test_title,
+            self.stage,
+            self.instructions,
+            self.clock,
+            self.clock_note,
+            self.progress,
+            self.warning,
+        ):
+            left.addWidget(w)
+        buttons = QHBoxLayout()
+        self.lost_btn = QPushButton("Lost balance (L)")
+        self.assist_btn = QPushButton("Assisted (A)")
+        self.note_btn = QPushButton("Note… (N)")
+        self.next_btn = QPushButton("Stop stage (Space)")
+        self.stop_btn = QPushButton("Stop test (Esc)")
+        for b in (self.lost_btn, self.assist_btn, self.note_btn, self.next_btn, self.stop_btn):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setStyleSheet("font-size: 12pt; padding: 8px;")
+            buttons.addWidget(b)
+        left.addLayout(buttons)
+        self.markers = QListWidget()
+        self.markers.setMaximumHeight(110)
+        left.addWidget(self.markers)
+        lay.addLayout(left, 3)
+        self.sway = SwayPlot()
+        self.sway.setMinimumWidth(280)
+        lay.addWidget(self.sway, 2)
+        self.lost_btn.clicked.connect(lambda: self.mark("lost_balance"))
+        self.assist_btn.clicked.connect(lambda: self.mark("assisted"))
+        self.note_btn.clicked.connect(self.ask_note)
+        self.next_btn.clicked.connect(session.next_stage)
+        self.stop_btn.clicked.connect(lambda: session.stop_test("stopped"))
+        ev = session.events
+        ev.test_started.connect(self._on_progress)
+        ev.test_progress.connect(self._on_progress)
+        ev.marker.connect(self._on_marker)
+        ev.cue.connect(self._on_cue)
+        ev.warning.connect(self._on_warning)
+        self.cues: list[tuple[str, int]] = []
+        self.timer = QTimer(self)
+        self.timer.setInterval(33)
+        self.timer.timeout.connect(self._redraw)
+        self.timer.start()
+
+    def mark(self, kind: str, text: str = "") -> None:
+        """Add a marker (buttons and shortcuts)."""
+        if self.session.run is not None and not self.session.run.finished:
+            self.session.add_marker(kind, text)
+
+    def ask_note(self) -> None:
+        """Ask for a free-text note and add it as a marker."""
+        text, ok = QInputDialog.getText(self, "Note", "Note for this moment:")
+        if ok and text.strip():
+            self.mark("note", text.strip())
+
+    def _redraw(self) -> None:
+        if self.isVisible():
+            self.sway.update_trail(self.session.sway_trail())
+
+    def _on_progress(self, snap: dict) -> None:
+        self.test_title.setText(
+            f"{snap['title']} · stage {snap['stage_index'] + 1} of {snap['stage_count']}"
+        )
+        self.stage.setText(snap["stage_title"])
+        self.instructions.setText(snap["stage_instructions"])
+        self.progress.setValue(int(1000 * snap["progress"]))
+        if snap["state"] == "countdown":
+            self.clock.setText(f"{max(1, int(snap['countdown_remaining_s'] + 0.999))}")
+            self.clock.setStyleSheet("font-size: 64pt; font-weight: 700; color: #ff7f0e;")
+            self.clock_note.setText("Get ready…")
+        elif snap["state"] == "running":
+            rem = snap["stage_remaining_s"]
+            if rem is None:
+                self.clock.setText(f"{snap['stage_elapsed_s']:.1f} s")
+                self.clock_note.setText("Running: press Space when done")
+            else:
+                self.clock.setText(f"{rem:.1f} s")
+                self.clock_note.setText("Hold…")
+            self.clock.setStyleSheet("font-size: 64pt; font-weight: 700; color: #2ca02c;")
+        else:
+            self.clock.setText("Done")
+            self.clock.setStyleSheet("font-size: 64pt; font-weight: 700; color: #1f77b4;")
+            self.clock_note.setText(f"Ended: {snap['ended_by']}. Computing results…")
+        self.next_btn.setEnabled(snap["state"] == "running")
+
+    def _on_marker(self, ev: dict) -> None:
+        label = ev.get("marker", "")
+        text = f"{ev['t_s']:.1f} s  {label}" + (f": {ev['text']}" if ev.get("text") else "")
+        self.markers.addItem(text)
+
+    def _on_cue(self, kind: str, remaining: int) -> None:
+        self.cues.append((kind, remaining))
+        beep()
+
+    def _on_warning(self, message: str) -> None:
+        if self.session.run is not None and not self.session.run.finished:
+            self.warning.setText(message)
+
+    def reset(self) -> None:
+        """Clear the previous run's markers and warnings."""
+        self.markers.clear()
+        self.warning.clear()
+
+
+class TestsPage(QStackedWidget):
+    """Pick → run. The main window shows the results page when results arrive."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.pick = PickPage(session)
+        self.run_page = RunPage(session)
+        self.addWidget(self.pick)
+        self.addWidget(self.run_page)
+        session.events.test_started.connect(lambda _s: self.setCurrentWidget(self.run_page))
+
+    def start(self, test: str | TestProtocol | None = None) -> None:
+        """Start ``test`` (default: the selected one). Errors propagate to the caller."""
+        self.session.demographics.update(self.pick.demographics())
+        self.run_page.reset()
+        self.session.start_test(test or self.pick.selected())
+
+    def show_pick(self) -> None:
+        """Back to the list of tests."""
+        self.setCurrentWidget(self.pick)

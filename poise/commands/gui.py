@@ -1,0 +1,66 @@
+"""``poise gui``: the therapist's live session window (PySide6).
+
+``poise gui`` scans for real sensors on demand and offers demo sensors; ``--demo N`` starts
+N virtual wearables through the full BLE stack in this process; ``--replay FILE`` opens a
+recording. ``--screenshot PNG --quit-after SECONDS`` saves a picture of the window and exits
+(headless checks; set ``QT_QPA_PLATFORM=offscreen`` without a display, done automatically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``gui`` sub-command."""
+    p = subparsers.add_parser("gui", help="open the therapist's session window")
+    p.add_argument("--demo", type=int, metavar="N", default=0, help="N demo sensors (1-4)")
+    p.add_argument("--replay", metavar="FILE", help="replay a recording")
+    p.add_argument("--rate", type=int, default=100, choices=(50, 100, 200), help="demo rate (Hz)")
+    p.add_argument(
+        "--scenario", default="demo", help="motion of the demo sensors (sensors.scenarios name)"
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where recordings go (default ~/.local/share/poise, user-only)",
+    )
+    p.add_argument("--no-record", action="store_true", help="do not record the session")
+    p.add_argument("--page", choices=("live", "tests", "results"), default="live")
+    p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window")
+    p.add_argument(
+        "--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the GUI with the parsed arguments."""
+    from poise.errors import PoiseError
+
+    if args.demo and args.replay:
+        raise PoiseError("use either --demo or --replay, not both")
+    if args.demo and not 1 <= args.demo <= 4:
+        raise PoiseError(f"--demo takes 1 to 4 sensors, got {args.demo}")
+    if args.replay and not os.path.isfile(args.replay):
+        raise PoiseError(f"{args.replay}: no such recording")
+    from gui.app import headless
+
+    if headless() and "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        print("poise gui: no display, running offscreen", file=sys.stderr)
+    from gui.app import run as run_gui
+
+    return run_gui(
+        demo=args.demo,
+        replay=args.replay,
+        data_dir=args.data_dir,
+        record=not args.no_record,
+        rate_hz=args.rate,
+        screenshot=args.screenshot,
+        quit_after_s=args.quit_after,
+        page=args.page,
+        scenario=args.scenario,
+    )

@@ -1,0 +1,212 @@
+"""Live metrics for the session: glue between the stream and the streaming analysis.
+
+:class:`LiveMetricsEngine` feeds the primary sensor's new samples to
+:class:`analysis.sway.SlidingSway` (sway RMS, 95 % ellipse area over the last window) and,
+when available, to :class:`analysis.gait.StreamingGait` (steps, cadence, speed). It also
+keeps a short horizontal-acceleration trail (AP, ML) for the biofeedback plot.
+
+The algorithms live in :mod:`analysis`; this module only routes data and names the values
+the tiles show. A missing analysis piece makes its tiles show a dash, never a crash.
+
+Notes
+-----
+The biofeedback trail is a display signal, not a measure: each new block is projected on the
+horizontal axes found by :func:`analysis.orientation.gravity_direction` over the sway
+window (forward = the sensor axis closest to horizontal AP, as in ``SlidingSway``), low-pass
+filtered at ``trail_lowpass_hz`` (2nd-order Butterworth, causal with state), and shown with
+the trail's mean removed. The measures shown as numbers come from ``SlidingSway``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+log = logging.getLogger(__name__)
+
+
+class LiveMetricsEngine:
+    """Streaming analysis of one sensor, polled by :class:`poise.session.Session`.
+
+    Parameters
+    ----------
+    sampling_rate_hz
+        Rate of the samples.
+    sway_window_s
+        Window of the live sway measures.
+    trail_s
+        Length of the biofeedback trail.
+    trail_lowpass_hz
+        Low-pass of the biofeedback trail.
+    """
+
+    def __init__(
+        self,
+        sampling_rate_hz: float,
+        sway_window_s: float = 10.0,
+        trail_s: float = 5.0,
+        trail_lowpass_hz: float = 2.0,
+    ) -> None:
+        self.sampling_rate_hz = float(sampling_rate_hz)
+        self.sway_window_s = float(sway_window_s)
+        self.trail_s = float(trail_s)
+        self._sos = signal.butter(
+            2, trail_lowpass_hz, btype="low", fs=self.sampling_rate_hz, output="sos"
+        )
+        self._sway = None
+        self._gait = None
+        self.available: dict[str, str] = {}
+        try:
+            from analysis.sway import SlidingSway
+
+            self._sway = SlidingSway(window_s=sway_window_s, sampling_rate_hz=self.sampling_rate_hz)
+        except Exception as exc:  # pragma: no cover - depends on the analysis build
+            self.available["sway"] = f"sway analysis unavailable: {exc}"
+        try:
+            from analysis.gait import StreamingGait
+
+            self._gait = StreamingGait(sampling_rate_hz=self.sampling_rate_hz)
+        except Exception as exc:
+            self.available["gait"] = f"gait analysis unavailable: {exc}"
+        n = max(4, int(round(self.trail_s * self.sampling_rate_hz)))
+        self._trail = np.full((n, 2), np.nan)
+        self._trail_total = 0
+        self._win = np.full((max(16, int(sway_window_s * self.sampling_rate_hz)), 3), np.nan)
+        self._win_total = 0
+        self._axes: tuple[np.ndarray, np.ndarray] | None = None
+        self._axes_at = -np.inf
+        self._zi: np.ndarray | None = None
+        self.metrics: dict[str, Any] = {}
+
+    def reset(self) -> None:
+        """Forget everything (seek, new sensor)."""
+        if self._sway is not None:
+            self._sway.reset()
+        if self._gait is not None and hasattr(self._gait, "reset"):
+            self._gait.reset()
+        self._trail.fill(np.nan)
+        self._trail_total = 0
+        self._win.fill(np.nan)
+        self._win_total = 0
+        self._axes = None
+        self._axes_at = -np.inf
+        self._zi = None
+        self.metrics = {}
+
+    # ------------------------------------------------------------------ update
+    def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> dict:
+        """Add a block; return the current metrics (keys with units, ``None`` if unknown)."""
+        acc = np.asarray(acc_mps2, dtype=float)
+        gyr = np.asarray(gyr_radps, dtype=float)
+        if acc.shape[0] == 0:
+            return self.metrics
+        self._ring(self._win, acc)
+        self._win_total += acc.shape[0]
+        m: dict[str, Any] = dict(self.metrics)
+        if self._sway is not None:
+            self._sway.update(acc, gyr)
+            sm = self._sway.metrics_ or {}
+            if sm:
+                m["sway_valid"] = bool(sm.get("valid", False))
+                m["sway_reason"] = sm.get("reason", "")
+                m["sway_rms_mps2"] = sm.get("rms_mps2")
+                m["sway_rms_ap_mps2"] = sm.get("rms_ap_mps2")
+                m["sway_rms_ml_mps2"] = sm.get("rms_ml_mps2")
+                m["sway_ellipse_area_m2ps4"] = sm.get("ellipse_area_m2ps4")
+        if self._gait is not None:
+            try:
+                m.update(_gait_metrics(self._gait, t_s, acc, gyr))
+            except Exception as exc:
+                log.exception("streaming gait failed")
+                self.available["gait"] = f"gait analysis failed: {exc}"
+                self._gait = None
+        self._update_trail(acc, float(t_s[-1]))
+        self.metrics = m
+        return m
+
+    @staticmethod
+    def _ring(buf: np.ndarray, rows: np.ndarray) -> None:
+        n = buf.shape[0]
+        rows = rows[-n:]
+        k = rows.shape[0]
+        buf[:-k] = buf[k:]
+        buf[-k:] = rows
+
+    def _update_trail(self, acc: np.ndarray, t_end_s: float) -> None:
+        if self._axes is None or t_end_s - self._axes_at >= 1.0:
+            self._axes = self._horizontal_axes()
+            self._axes_at = t_end_s
+        if self._axes is None:
+            return
+        ap_axis, ml_axis = self._axes
+        ok = np.isfinite(acc).all(axis=1)
+        if not ok.any():
+            return
+        h = np.column_stack([acc[ok] @ ap_axis, acc[ok] @ ml_axis])
+        if self._zi is None:
+            self._zi = signal.sosfilt_zi(self._sos)[:, :, None] * h[0][None, None, :]
+        y, self._zi = signal.sosfilt(self._sos, h, axis=0, zi=self._zi)
+        self._ring(self._trail, y)
+        self._trail_total += y.shape[0]
+
+    def _horizontal_axes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        w = self._win[np.isfinite(self._win).all(axis=1)]
+        if w.shape[0] < self.sampling_rate_hz:  # need 1 s
+            return None
+        up = w.mean(axis=0)
+        norm = np.linalg.norm(up)
+        if norm < 1.0:
+            return None
+        up = up / norm
+        fwd = None
+        if self._sway is not None:
+            fwd = getattr(self._sway, "_forward", None)
+        if fwd is None or abs(float(np.dot(fwd, up))) > 0.95:
+            fwd = np.eye(3)[int(np.argmin(np.abs(up)))]
+            # sensor frame of the guide: x up, y left (ML), z forward (AP)
+            if abs(up[0]) > 0.8:
+                fwd = np.array([0.0, 0.0, 1.0])
+        ap = fwd - np.dot(fwd, up) * up
+        ap /= np.linalg.norm(ap)
+        ml = np.cross(up, ap)
+        return ap, ml
+
+    # ------------------------------------------------------------------ display
+    def trail(self) -> np.ndarray:
+        """The biofeedback trail ``(n, 2)`` (AP, ML) in m/s^2, mean removed, oldest first."""
+        n = min(self._trail_total, self._trail.shape[0])
+        if n < 2:
+            return np.empty((0, 2))
+        t = self._trail[-n:]
+        t = t[np.isfinite(t).all(axis=1)]
+        if t.shape[0] < 2:
+            return np.empty((0, 2))
+        return t - t.mean(axis=0)
+
+
+def _gait_metrics(gait: Any, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> dict:
+    """Feed ``StreamingGait`` and name its live values for the tiles."""
+    gait.update(acc, gyr)
+    raw = getattr(gait, "metrics_", None) or getattr(gait, "live_", None) or {}
+    if hasattr(raw, "to_dict"):
+        raw = raw.to_dict()
+    out: dict[str, Any] = {}
+    for key, names in (
+        ("steps", ("steps", "step_count", "n_steps")),
+        ("cadence_spm", ("cadence_spm", "cadence_steps_per_min")),
+        ("speed_mps", ("speed_mps", "gait_speed_mps", "walking_speed_mps")),
+        ("walking", ("walking", "in_bout")),
+    ):
+        for n in names:
+            if n in raw and raw[n] is not None:
+                out[key] = raw[n]
+                break
+    return out
+
+
+def make_live_metrics(sampling_rate_hz: float) -> LiveMetricsEngine:
+    """Default factory used by the session."""
+    return LiveMetricsEngine(sampling_rate_hz)

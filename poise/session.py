@@ -1,0 +1,992 @@
+"""The session model: sources, recorder, streaming analysis, guided tests, events. No Qt.
+
+A :class:`Session` owns one *source* (BLE sensors through the stream hub, virtual wearables
+through the same BLE stack, or a recording through :class:`poise.player.Player`), the
+*recorder* (every live session is recorded by default; the file is the source of truth) and
+the *live analysis*. It emits :mod:`poise.events` that views subscribe to.
+
+Threading
+---------
+Sources run on their own threads (an asyncio loop for BLE, a clock thread for the player).
+They call the *sink* methods (:meth:`Session.add_sensor`, :meth:`Session.push_samples`,
+:meth:`Session.push_gap`, :meth:`Session.push_state`, ...), which are thread-safe: samples go
+into preallocated numpy ring buffers and to the recorder at once; everything else is queued.
+Nothing is emitted from a source thread. The owner of the session (the GUI's ``QTimer`` at
+about 30 Hz, or a test's loop) calls :meth:`Session.poll`, which drains the queue, feeds the
+analysis, advances the guided test, and emits the events on the caller's thread. Views read
+the latest samples with :meth:`Session.latest` when they redraw.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from poise.errors import PoiseError
+from poise.events import EventGroup
+from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
+
+log = logging.getLogger(__name__)
+
+#: Placements a sensor can be labelled with (GUI choices).
+PLACEMENTS: dict[str, str] = {
+    "lower_back": "Lower back (L5)",
+    "left_shank": "Left shank",
+    "right_shank": "Right shank",
+    "sternum": "Sternum",
+    "left_foot": "Left foot",
+    "right_foot": "Right foot",
+}
+
+#: Sensor states shown to the user; sources may use these names.
+STATES = (
+    "scanning",
+    "connecting",
+    "streaming",
+    "reconnecting",
+    "disconnected",
+    "failed",
+    "replay",
+    "ended",
+)
+
+
+def default_data_dir() -> Path:
+    """Where recordings go unless ``--data-dir`` says otherwise: a user-only folder."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "poise"
+
+
+# ---------------------------------------------------------------------------- buffers
+class RingBuffer:
+    """A preallocated 2-D float ring buffer (rows are samples), written by whole blocks.
+
+    Parameters
+    ----------
+    capacity
+        Rows kept.
+    n_cols
+        Columns per row.
+    """
+
+    def __init__(self, capacity: int, n_cols: int) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        self.capacity = int(capacity)
+        self.data = np.full((self.capacity, n_cols), np.nan)
+        self.head = 0  # next row to write
+        self.total = 0  # rows ever written
+
+    def clear(self) -> None:
+        """Forget everything (keeps the memory)."""
+        self.data.fill(np.nan)
+        self.head = 0
+        self.total = 0
+
+    def write(self, rows: np.ndarray) -> None:
+        """Append ``rows`` (n, n_cols); if n exceeds the capacity only the last rows are kept."""
+        n = rows.shape[0]
+        if n == 0:
+            return
+        if n >= self.capacity:
+            self.data[:] = rows[-self.capacity :]
+            self.head = 0
+        else:
+            end = self.head + n
+            if end <= self.capacity:
+                self.data[self.head : end] = rows
+            else:
+                k = self.capacity - self.head
+                self.data[self.head :] = rows[:k]
+                self.data[: n - k] = rows[k:]
+            self.head = end % self.capacity
+        self.total += n
+
+    def latest(self, n: int | None = None) -> np.ndarray:
+        """The last ``n`` rows (all valid rows when ``None``) in time order, as a copy."""
+        avail = min(self.total, self.capacity)
+        n = avail if n is None else min(int(n), avail)
+        if n <= 0:
+            return self.data[:0].copy()
+        start = (self.head - n) % self.capacity
+        if start + n <= self.capacity:
+            return self.data[start : start + n].copy()
+        return np.concatenate([self.data[start:], self.data[: (start + n) - self.capacity]])
+
+
+@dataclass
+class SensorInfo:
+    """What the session knows about one sensor (read by the sensors panel)."""
+
+    id: str
+    placement: str = ""
+    sampling_rate_hz: float = 100.0
+    config: Any = None
+    name: str = ""
+    state: str = "connecting"
+    battery_pct: float | None = None
+    rssi_dbm: float | None = None
+    loss_pct: float = 0.0
+    packets_per_s: float = 0.0
+    samples: int = 0
+    gap_samples: int = 0
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    last_t_s: float = float("nan")
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short human label: name and placement."""
+        where = PLACEMENTS.get(self.placement, self.placement or "unplaced")
+        return f"{self.name or self.id} ({where})"
+
+
+# ---------------------------------------------------------------------------- adapters
+class Source(Protocol):
+    """A producer of sensor data. Implementations: :mod:`poise.sources`, the player."""
+
+    kind: str  # "live" or "replay"
+
+    def start(self, sink: Session) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def now_s(self) -> float: ...
+
+
+class SessionRecorder:
+    """Writes a live session to a ``.poise`` recording (:class:`sensors.recording.RecordingWriter`).
+
+    Raw packets are stored exactly as received, so a recording replays through the same
+    decoder as the live stream. Every time given to it is on the session clock.
+
+    Parameters
+    ----------
+    path
+        New file (refused if it exists); its folder is created user-only.
+    metadata
+        Header metadata (the sensors are added from ``sensors``).
+    sensors
+        The header's sensor list (dicts with ``id``, ``name``, ``placement``, ``config``...),
+        in index order; see :func:`sensor_header`.
+    """
+
+    def __init__(self, path: Path, metadata: dict, sensors: list[dict]) -> None:
+        from sensors.recording import RecordingWriter
+
+        md = dict(metadata)
+        md["sensors"] = sensors
+        self.writer = RecordingWriter(path, md)
+        self.path = Path(path)
+        self.index = {str(s["id"]): i for i, s in enumerate(sensors)}
+
+    def write_packets(self, sensor_id: str, packets: list[bytes], host_times_s: Any) -> None:
+        """Store raw packets of one sensor with their receive times (session clock)."""
+        i = self.index.get(sensor_id)
+        if i is None:
+            return
+        times = np.broadcast_to(np.asarray(host_times_s, dtype=float), (len(packets),))
+        for p, t in zip(packets, times):
+            self.writer.write_packet(i, p, float(t))
+
+    def write_gap(
+        self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str
+    ) -> None:
+        """Store a GAP record."""
+        i = self.index.get(sensor_id)
+        if i is not None:
+            self.writer.write_gap(
+                i, samples=samples, reason=reason or "lost", start_s=start_s, end_s=end_s, t_s=end_s
+            )
+
+    def write_event(self, event: dict[str, Any]) -> None:
+        """Store an EVENT record (``kind`` and ``t_s`` set)."""
+        self.writer.write_event(event)
+
+    def flush(self) -> None:
+        """Flush and fsync."""
+        self.writer.flush()
+
+    def close(self, t_s: float | None = None) -> None:
+        """Write the END record and close."""
+        self.writer.close(t_s=t_s)
+
+
+def sensor_header(s: SensorInfo) -> dict[str, Any]:
+    """The recording header entry of a sensor."""
+    return {
+        "id": s.id,
+        "name": s.name or s.id,
+        "address": s.info.get("address"),
+        "placement": s.placement or None,
+        "config": _config_dict(s),
+        "firmware": s.info.get("firmware"),
+    }
+
+
+def _config_dict(info: SensorInfo) -> dict[str, int]:
+    cfg = info.config
+    if cfg is not None and hasattr(cfg, "to_dict"):
+        return cfg.to_dict()
+    if isinstance(cfg, dict):
+        return cfg
+    from firmware_protocol.types import SensorConfig
+
+    return SensorConfig(sampling_rate_hz=int(round(info.sampling_rate_hz))).to_dict()
+
+
+class LiveMetrics(Protocol):
+    """Streaming analysis of the primary sensor (see :mod:`poise.live`)."""
+
+    def reset(self) -> None: ...
+
+    def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> dict: ...
+
+
+# ---------------------------------------------------------------------------- session
+class Session:
+    """A therapist's session: one source, a recorder, live analysis, guided tests.
+
+    Parameters
+    ----------
+    data_dir
+        Folder for recordings (created user-only, mode 0700). Default
+        :func:`default_data_dir` ``/recordings``.
+    record
+        Record live sources (default ``True``). Replays are never re-recorded.
+    window_s
+        Seconds of samples kept per sensor for the views and the live analysis.
+    demographics
+        ``{"age": years, "sex": "f"|"m", "height_m": m, "weight_kg": kg}`` for norms.
+    metrics_factory
+        ``f(sampling_rate_hz) -> LiveMetrics``; default :func:`poise.live.make_live_metrics`.
+    assess
+        ``f(recording, test, demographics) -> dict`` computing a test's results; default
+        :func:`poise.assessments.run_test` (with the fall-risk summary added).
+
+    Events
+    ------
+    sensor_added(info), sensor_state(info), sensor_stats(info), samples(counts: dict),
+    metrics(dict), test_started(snapshot), test_progress(snapshot), cue(kind, remaining),
+    marker(dict), test_finished(summary), test_result(result), record_event(dict),
+    warning(str), error(str), recording(path), reset(position_s), source_changed(kind).
+    """
+
+    EVENTS = (
+        "sensor_added",
+        "sensor_state",
+        "sensor_stats",
+        "samples",
+        "metrics",
+        "test_started",
+        "test_progress",
+        "cue",
+        "marker",
+        "test_finished",
+        "test_result",
+        "record_event",
+        "warning",
+        "error",
+        "recording",
+        "reset",
+        "source_changed",
+    )
+
+    def __init__(
+        self,
+        *,
+        data_dir: str | Path | None = None,
+        record: bool = True,
+        window_s: float = 30.0,
+        demographics: dict[str, Any] | None = None,
+        metrics_factory: Callable[[float], LiveMetrics] | None = None,
+        assess: Callable[[Any, str, dict], dict] | None = None,
+        metrics_period_s: float = 0.25,
+    ) -> None:
+        self.events = EventGroup(*self.EVENTS)
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.record = bool(record)
+        self.window_s = float(window_s)
+        self.demographics: dict[str, Any] = dict(demographics or {})
+        self._metrics_factory = metrics_factory
+        self._assess = assess
+        self.metrics_period_s = float(metrics_period_s)
+
+        self.source: Source | None = None
+        self.recorder: SessionRecorder | None = None
+        self._want_recording = False
+        self.recording_path: Path | None = None
+        self.sensors: dict[str, SensorInfo] = {}
+        self._buffers: dict[str, RingBuffer] = {}
+        self._pending: dict[str, list[np.ndarray]] = {}
+        self._lock = threading.RLock()
+        self._queue: queue.SimpleQueue[tuple] = queue.SimpleQueue()
+        self._metrics: LiveMetrics | None = None
+        self._metrics_sensor: str | None = None
+        self._last_metrics_t = -np.inf
+        self.metrics: dict[str, Any] = {}
+        self.run: ProtocolRun | None = None
+        self.last_result: dict[str, Any] | None = None
+        self.results: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        self._closed = False
+        self._unrecorded: set[str] = set()
+        self._source_records = False
+
+    # ------------------------------------------------------------------ source control
+    @property
+    def kind(self) -> str:
+        """``"live"``, ``"replay"`` or ``"none"``."""
+        return getattr(self.source, "kind", "none") if self.source else "none"
+
+    def set_source(self, source: Source) -> None:
+        """Stop the current source (closing its recording) and start ``source``."""
+        self.stop()
+        self._clear_all()
+        self.source = source
+        self._want_recording = source.kind == "live" and self.record
+        self._source_records = False
+        if self._want_recording:
+            self._recordings_folder()  # fail early, on the caller's thread
+        self.events.source_changed.emit(source.kind)
+        source.start(self)
+
+    def stop(self) -> None:
+        """Stop the source and close the recording (nothing written is lost)."""
+        src, self.source = self.source, None
+        if src is not None:
+            try:
+                src.stop()
+            except Exception as exc:  # a failing stop must not lose the recording
+                log.exception("stopping the source failed")
+                self._queue.put(("error", f"stopping the source failed: {exc}"))
+        if self.run is not None and not self.run.finished:
+            self.stop_test("source stopped")
+        self._close_recorder()
+
+    def close(self) -> None:
+        """Stop everything; the session can not be used afterwards."""
+        if not self._closed:
+            self.stop()
+            self._closed = True
+
+    def now_s(self) -> float:
+        """Session clock in seconds (the source's clock; data time for replays)."""
+        if self.source is None:
+            return 0.0
+        try:
+            return float(self.source.now_s())
+        except Exception:
+            return 0.0
+
+    # ------------------------------------------------------------------ recorder
+    def _recordings_folder(self) -> Path:
+        folder = self.data_dir / "recordings"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.data_dir, 0o700)
+            os.chmod(folder, 0o700)
+        except OSError as exc:
+            raise PoiseError(f"can not create the recordings folder {folder}: {exc}") from exc
+        return folder
+
+    def open_recording(self, sensors: list[dict]) -> Any:
+        """For sources that write packets themselves (the stream hub): open the recording.
+
+        Returns the :class:`sensors.recording.RecordingWriter` to give the source, or
+        ``None`` when this session is not recorded. Gaps and connection events are then
+        the source's to write; the session adds its own events (tests, markers, results).
+        """
+        with self._lock:
+            if not self._want_recording:
+                return None
+            self._source_records = True
+            self._open_recorder(sensors)
+            return self.recorder.writer if self.recorder else None
+
+    def _open_recorder(self, sensors: list[dict] | None = None) -> None:
+        """Open the recording with the sensors declared so far (first packet, under lock)."""
+        self._want_recording = False
+        folder = self._recordings_folder()
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = folder / f"session-{stamp}.poise"
+        n = 1
+        while path.exists():
+            n += 1
+            path = folder / f"session-{stamp}-{n}.poise"
+        metadata = {
+            "app": "poise gui",
+            "source": getattr(self.source, "description", type(self.source).__name__),
+            "demographics": self.demographics,
+            "clock": "session clock: seconds since the source started",
+        }
+        if sensors is None:
+            sensors = [sensor_header(s) for s in self.sensors.values()]
+        self.recorder = SessionRecorder(path, metadata, sensors)
+        self.recording_path = self.recorder.path
+        self._queue.put(("recording", self.recording_path))
+
+    def _close_recorder(self) -> None:
+        rec, self.recorder = self.recorder, None
+        if rec is not None:
+            with self._lock:
+                try:
+                    rec.close(t_s=self.now_s())
+                except Exception as exc:
+                    log.exception("closing the recording failed")
+                    self._queue.put(("error", f"closing the recording failed: {exc}"))
+
+    def _record(self, method: str, *args: Any) -> None:
+        rec = self.recorder
+        if rec is None:
+            return
+        try:
+            getattr(rec, method)(*args)
+        except Exception as exc:
+            log.exception("recorder.%s failed", method)
+            self.recorder = None
+            self._queue.put(
+                ("error", f"recording stopped: writing {self.recording_path} failed: {exc}")
+            )
+
+    # ------------------------------------------------------------------ sink (any thread)
+    def add_sensor(
+        self,
+        sensor_id: str,
+        *,
+        placement: str = "",
+        sampling_rate_hz: float = 100.0,
+        config: Any = None,
+        name: str = "",
+    ) -> None:
+        """Declare a sensor before its samples arrive (thread-safe)."""
+        with self._lock:
+            known = sensor_id in self.sensors
+            info = self.sensors.get(sensor_id) or SensorInfo(sensor_id)
+            info.placement = _norm_placement(placement) or info.placement
+            info.sampling_rate_hz = float(sampling_rate_hz)
+            info.config = config if config is not None else info.config
+            info.name = name or info.name
+            self.sensors[sensor_id] = info
+            cap = max(16, int(np.ceil(self.window_s * info.sampling_rate_hz)))
+            if sensor_id not in self._buffers or self._buffers[sensor_id].capacity != cap:
+                self._buffers[sensor_id] = RingBuffer(cap, 7)
+            self._pending.setdefault(sensor_id, [])
+        if not known:
+            self._queue.put(("sensor_added", sensor_id))
+
+    def push_samples(
+        self, sensor_id: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
+    ) -> None:
+        """Deliver samples of one sensor on the session clock (thread-safe)."""
+        t_s = np.asarray(t_s, dtype=float)
+        n = t_s.shape[0]
+        if n == 0:
+            return
+        rows = np.empty((n, 7))
+        rows[:, 0] = t_s
+        rows[:, 1:4] = acc_mps2
+        rows[:, 4:7] = gyr_radps
+        with self._lock:
+            buf = self._buffers.get(sensor_id)
+            if buf is None:
+                self.add_sensor(sensor_id)
+                buf = self._buffers[sensor_id]
+            buf.write(rows)
+            info = self.sensors[sensor_id]
+            info.samples += n
+            info.last_t_s = float(t_s[-1])
+            pend = self._pending[sensor_id]
+            pend.append(rows)
+            if len(pend) > 4096:  # nobody polls: keep the newest, like the ring buffer
+                del pend[:2048]
+
+    def push_packets(self, sensor_id: str, packets: list[bytes], host_times_s: Any) -> None:
+        """Raw packets as received, for the recording (thread-safe; session-clock times).
+
+        The recording opens at the first packet, with every sensor declared so far.
+        """
+        with self._lock:
+            if self._want_recording and self.recorder is None:
+                try:
+                    self._open_recorder()
+                except Exception as exc:
+                    log.exception("opening the recording failed")
+                    self._queue.put(("error", f"the session is not recorded: {exc}"))
+                    return
+            if self.recorder is None:
+                return
+            if sensor_id not in self.recorder.index:
+                if sensor_id not in self._unrecorded:
+                    self._unrecorded.add(sensor_id)
+                    self._queue.put(
+                        (
+                            "warning",
+                            f"sensor {sensor_id} joined after the recording started and is "
+                            "not recorded; start a new session to record it",
+                        )
+                    )
+                return
+            self._record("write_packets", sensor_id, packets, host_times_s)
+
+    def push_gap(
+        self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str = ""
+    ) -> None:
+        """Report lost samples (thread-safe); they are recorded and shown, never hidden."""
+        if not self._source_records:
+            with self._lock:
+                self._record(
+                    "write_gap", sensor_id, float(start_s), float(end_s), int(samples), reason
+                )
+        self._queue.put(("gap", sensor_id, float(start_s), float(end_s), int(samples)))
+
+    def push_state(self, sensor_id: str, state: str, **info: Any) -> None:
+        """Report a sensor's connection state (thread-safe)."""
+        self._queue.put(("state", sensor_id, state, info))
+
+    def push_stats(self, sensor_id: str, **stats: Any) -> None:
+        """Report link statistics: battery_pct, rssi_dbm, loss_pct, packets_per_s (thread-safe)."""
+        self._queue.put(("stats", sensor_id, stats))
+
+    def push_record_event(self, event: dict[str, Any]) -> None:
+        """An EVENT record met while replaying (thread-safe)."""
+        self._queue.put(("record_event", event))
+
+    def push_error(self, message: str) -> None:
+        """A source failure the user must see (thread-safe)."""
+        self._queue.put(("error", message))
+
+    def push_warning(self, message: str) -> None:
+        """Something the user should know, not fatal (thread-safe)."""
+        self._queue.put(("warning", message))
+
+    def reset_data(self, position_s: float = 0.0) -> None:
+        """Forget buffered samples and analysis state (a replay seek), thread-safe."""
+        with self._lock:
+            for b in self._buffers.values():
+                b.clear()
+            for p in self._pending.values():
+                p.clear()
+        self._queue.put(("reset", float(position_s)))
+
+    def _clear_all(self) -> None:
+        with self._lock:
+            self.sensors.clear()
+            self._buffers.clear()
+            self._pending.clear()
+            self._metrics = None
+            self._metrics_sensor = None
+            self.metrics = {}
+            self.recording_path = None
+
+    # ------------------------------------------------------------------ reading
+    def latest(self, sensor_id: str, seconds: float | None = None) -> np.ndarray:
+        """The newest samples of a sensor, rows ``[t_s, acc xyz, gyr xyz]`` in time order."""
+        with self._lock:
+            buf = self._buffers.get(sensor_id)
+            if buf is None:
+                return np.empty((0, 7))
+            n = None
+            if seconds is not None:
+                n = int(np.ceil(seconds * self.sensors[sensor_id].sampling_rate_hz))
+            return buf.latest(n)
+
+    def sway_trail(self) -> np.ndarray:
+        """The biofeedback trail ``(n, 2)`` (AP, ML) of the primary sensor, m/s^2."""
+        m = self._metrics
+        if m is None or not hasattr(m, "trail"):
+            return np.empty((0, 2))
+        return m.trail()
+
+    def primary_sensor(self) -> str | None:
+        """The sensor the live analysis uses: the lower-back one, else the first."""
+        with self._lock:
+            for sid, info in self.sensors.items():
+                if info.placement == "lower_back":
+                    return sid
+            return next(iter(self.sensors), None)
+
+    def set_placement(self, sensor_id: str, placement: str) -> None:
+        """Label where a sensor is worn (recorded as an event)."""
+        placement = _norm_placement(placement)
+        if placement and placement not in PLACEMENTS:
+            raise ValueError(f"unknown placement {placement!r}; expected one of {list(PLACEMENTS)}")
+        with self._lock:
+            if sensor_id not in self.sensors:
+                raise ValueError(f"no sensor {sensor_id!r} in this session")
+            self.sensors[sensor_id].placement = placement
+        self._write_event({"kind": "placement", "sensor": sensor_id, "placement": placement})
+        self._metrics = None  # the primary sensor may have changed
+        self.events.sensor_state.emit(self.sensors[sensor_id])
+
+    # ------------------------------------------------------------------ poll (owner thread)
+    def poll(self) -> None:
+        """Drain what the sources sent, run the analysis and the test, emit the events."""
+        counts: dict[str, int] = {}
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(item)
+        with self._lock:
+            new = {sid: p[:] for sid, p in self._pending.items() if p}
+            for sid in new:
+                self._pending[sid].clear()
+        for sid, chunks in new.items():
+            counts[sid] = int(sum(c.shape[0] for c in chunks))
+        if counts:
+            self.events.samples.emit(counts)
+        self._update_metrics(new)
+        self._update_test()
+
+    def _handle(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "sensor_added":
+            info = self.sensors.get(item[1])
+            if info is not None:
+                self.events.sensor_added.emit(info)
+        elif kind == "state":
+            _, sid, state, extra = item
+            info = self.sensors.get(sid)
+            if info is None:
+                self.add_sensor(sid)
+                info = self.sensors[sid]
+            old, info.state = info.state, state
+            info.info.update(extra)
+            if state != old:
+                if state in ("reconnecting", "disconnected", "failed"):
+                    msg = f"Sensor {info.label} is {state}"
+                    if extra.get("reason"):
+                        msg += f": {extra['reason']}"
+                    self._warn(msg)
+                    if self.run is not None and not self.run.finished:
+                        self._write_event(
+                            {"kind": "test_sensor_state", "sensor": sid, "state": state}
+                        )
+                if self.kind == "live" and not self._source_records:
+                    self._write_event({"kind": "connection", "sensor_id": sid, "state": state})
+            self.events.sensor_state.emit(info)
+        elif kind == "stats":
+            _, sid, stats = item
+            info = self.sensors.get(sid)
+            if info is not None:
+                for k, v in stats.items():
+                    if hasattr(info, k) and k not in ("id", "gaps"):
+                        setattr(info, k, v)
+                    else:
+                        info.info[k] = v
+                self.events.sensor_stats.emit(info)
+        elif kind == "gap":
+            _, sid, start, end, samples = item
+            info = self.sensors.get(sid)
+            if info is not None:
+                info.gaps.append({"start_s": start, "end_s": end, "samples": samples})
+                info.gap_samples += samples
+            if self.run is not None and not self.run.finished and end >= self.run.start_s:
+                self.run.note_gap(sid, start, end, samples)
+                self._write_event(
+                    {
+                        "kind": "test_gap",
+                        "t_s": start,
+                        "sensor": sid,
+                        "start_s": start,
+                        "end_s": end,
+                        "samples": samples,
+                    }
+                )
+                self._warn(
+                    f"Sensor {sid} lost {samples} samples ({end - start:.2f} s) during the test; "
+                    "the result is marked."
+                )
+            if info is not None:
+                self.events.sensor_stats.emit(info)
+        elif kind == "record_event":
+            self._on_record_event(item[1])
+        elif kind == "error":
+            self.warnings.append(item[1])
+            self.events.error.emit(item[1])
+        elif kind == "warning":
+            self._warn(item[1])
+        elif kind == "recording":
+            self.events.recording.emit(item[1])
+        elif kind == "reset":
+            if self._metrics is not None:
+                self._metrics.reset()
+            self._last_metrics_t = -np.inf
+            self.metrics = {}
+            self.events.reset.emit(item[1])
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.events.warning.emit(message)
+
+    # ------------------------------------------------------------------ live analysis
+    def _update_metrics(self, new: dict[str, list[np.ndarray]]) -> None:
+        sid = self.primary_sensor()
+        if sid is None:
+            return
+        if self._metrics is None or self._metrics_sensor != sid:
+            factory = self._metrics_factory
+            if factory is None:
+                from poise.live import make_live_metrics as factory
+            self._metrics = factory(self.sensors[sid].sampling_rate_hz)
+            self._metrics_sensor = sid
+            # start from what is buffered, so a placement change keeps the window
+            chunks = [self.latest(sid)]
+        else:
+            chunks = new.get(sid, [])
+        if not chunks:
+            return
+        rows = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        if rows.shape[0] == 0:
+            return
+        try:
+            m = self._metrics.update(rows[:, 0], rows[:, 1:4], rows[:, 4:7])
+        except Exception as exc:
+            log.exception("live analysis failed")
+            self._metrics = None
+            self._warn(f"live analysis failed and restarts: {exc}")
+            return
+        t = float(rows[-1, 0])
+        if m and t - self._last_metrics_t >= self.metrics_period_s:
+            self._last_metrics_t = t
+            self.metrics = dict(m)
+            self.metrics["session_time_s"] = self.now_s()
+            self.metrics["sensor"] = sid
+            self.events.metrics.emit(self.metrics)
+
+    # ------------------------------------------------------------------ guided tests
+    def start_test(self, test: str | TestProtocol) -> ProtocolRun:
+        """Start a guided test now (a countdown first). Raises ``PoiseError`` if not possible."""
+        protocol = PROTOCOLS.get(test) if isinstance(test, str) else test
+        if protocol is None:
+            raise PoiseError(f"unknown test {test!r}; choose one of {', '.join(PROTOCOLS)}")
+        if self.source is None or not self.sensors:
+            raise PoiseError("connect a sensor (or open a recording) before starting a test")
+        if self.run is not None and not self.run.finished:
+            raise PoiseError(f"a test is already running: {self.run.protocol.title}")
+        now = self.now_s()
+        self.run = ProtocolRun(protocol, now)
+        self._write_event(
+            {"kind": "test_start", "t_s": now, "test": protocol.key, "title": protocol.title}
+        )
+        self.events.test_started.emit(self.run.snapshot())
+        self._apply(self.run.update(now))
+        return self.run
+
+    def next_stage(self) -> None:
+        """End the current open-ended stage (therapist's Stop/Next)."""
+        if self.run is not None and not self.run.finished:
+            self._apply(self.run.next_stage(self.now_s()))
+
+    def stop_test(self, reason: str = "stopped") -> None:
+        """Stop the running test now; results are computed on what was measured."""
+        if self.run is not None and not self.run.finished:
+            self._apply(self.run.stop(self.now_s(), reason))
+
+    def add_marker(self, kind: str, text: str = "") -> None:
+        """Add a marker ("lost_balance", "assisted", "note" with text) at the current time."""
+        now = self.now_s()
+        if self.run is not None and not self.run.finished:
+            self._apply(self.run.mark(now, kind, text))
+        else:
+            from poise.protocols import MARKER_KINDS
+
+            if kind not in MARKER_KINDS:
+                raise ValueError(f"unknown marker kind {kind!r}")
+            ev = {"kind": "marker", "t_s": now, "marker": kind, "text": text, "stage": None}
+            self._write_event(ev)
+            self.events.marker.emit(ev)
+
+    def _update_test(self) -> None:
+        if self.run is None or self.run.finished:
+            return
+        self._apply(self.run.update(self.now_s()))
+        if self.run is not None and not self.run.finished:
+            self.events.test_progress.emit(self.run.snapshot())
+
+    def _apply(self, happenings: list[dict[str, Any]]) -> None:
+        run = self.run
+        assert run is not None
+        for h in happenings:
+            typ = h["type"]  # a ProtocolRun happening, not a record
+            if typ == "tick":
+                self.events.cue.emit("tick", h["remaining"])
+            elif typ == "stage_start":
+                self._write_event({"kind": "stage_start", "t_s": h["t_s"], "stage": h["stage"]})
+                self.events.cue.emit("start", 0)
+            elif typ == "stage_end":
+                self._write_event(
+                    {
+                        "kind": "stage_end",
+                        "t_s": h["t_s"],
+                        "stage": h["stage"],
+                        "ended_by": h["ended_by"],
+                    }
+                )
+                self.events.cue.emit("stop", 0)
+            elif typ == "marker":
+                ev = {
+                    "kind": "marker",
+                    "t_s": h["t_s"],
+                    "marker": h["kind"],
+                    "text": h["text"],
+                    "stage": h["stage"],
+                }
+                self._write_event(ev)
+                self.events.marker.emit(ev)
+            elif typ == "finished":
+                summary = run.summary()
+                self._write_event({"kind": "test_stop", "t_s": h["t_s"], **summary})
+                self.events.test_progress.emit(run.snapshot())
+                self.events.test_finished.emit(summary)
+                self._compute_result(summary)
+
+    def _write_event(self, event: dict[str, Any]) -> None:
+        if "t_s" not in event:
+            event = {"t_s": self.now_s(), **event}
+        if self.kind == "live":
+            with self._lock:
+                self._record("write_event", event)
+
+    def _on_record_event(self, event: dict[str, Any]) -> None:
+        """An event from a replayed recording: show it; recompute saved results."""
+        self.events.record_event.emit(event)
+        if event.get("kind") == "test_result" and self.kind == "replay":
+            saved = event.get("result")
+            summary = event.get("run") or {
+                "test": event.get("test"),
+                "start_s": event.get("start_s"),
+                "end_s": event.get("end_s"),
+            }
+            self._compute_result(dict(summary), saved=saved)
+
+    def _recording_for_results(self) -> Any:
+        if self.kind == "replay":
+            return self.source.recording  # type: ignore[union-attr]
+        if self.recorder is None or self.recording_path is None:
+            raise PoiseError("results need the recording, but this session is not recorded")
+        with self._lock:
+            self.recorder.flush()
+        from sensors.recording import load_recording
+
+        return load_recording(self.recording_path)
+
+    def _compute_result(self, summary: dict[str, Any], saved: dict | None = None) -> None:
+        """Compute a test's results from the recording (the source of truth) and emit them."""
+        test = str(summary.get("test"))
+        start_s = float(summary.get("start_s") or 0.0)
+        end_s = float(summary.get("end_s") or start_s)
+        out: dict[str, Any] = {
+            "test": test,
+            "title": PROTOCOLS[test].title if test in PROTOCOLS else test,
+            "start_s": start_s,
+            "end_s": end_s,
+            "run": summary,
+            "demographics": dict(self.demographics),
+            "source": self.kind,
+        }
+        t0 = time.perf_counter()
+        try:
+            recording = self._recording_for_results()
+            segment = crop_recording(recording, start_s, end_s)
+            assess = self._assess
+            if assess is None:
+                from poise.assessments import fall_risk, run_test
+
+                out["result"] = run_test(segment, test, self.demographics)
+                try:
+                    out["fall_risk"] = fall_risk(segment, self.demographics)
+                except Exception as exc:  # the summary is secondary to the test itself
+                    log.exception("fall-risk summary failed")
+                    out["fall_risk"] = {"error": str(exc)}
+            else:
+                out["result"] = assess(segment, test, self.demographics)
+        except Exception as exc:
+            log.exception("computing the %s results failed", test)
+            out["error"] = f"computing the results failed: {exc}"
+        out["compute_s"] = time.perf_counter() - t0
+        if saved is not None:
+            out["saved_result"] = saved
+            out["matches_saved"] = _json_equal(saved, out.get("result"))
+        else:
+            self._write_event(
+                {
+                    "kind": "test_result",
+                    "t_s": end_s,
+                    "test": test,
+                    "start_s": start_s,
+                    "end_s": end_s,
+                    "run": summary,
+                    "result": out.get("result"),
+                    "fall_risk": out.get("fall_risk"),
+                    "error": out.get("error"),
+                }
+            )
+            if self.recorder is not None:
+                with self._lock:
+                    self._record("flush")
+        self.last_result = out
+        self.results.append(out)
+        self.events.test_result.emit(out)
+
+
+# ---------------------------------------------------------------------------- helpers
+def crop_recording(recording: Any, start_s: float, end_s: float) -> Any:
+    """A copy of ``recording`` holding only ``[start_s, end_s]`` (samples, gaps, events).
+
+    Times stay on the original clock, so results quote the session's times.
+    """
+    import dataclasses
+
+    sensors = []
+    for s in recording.sensors:
+        t = np.asarray(s.t_s)
+        i0 = int(np.searchsorted(t, start_s, side="left"))
+        i1 = int(np.searchsorted(t, end_s, side="right"))
+        sensors.append(
+            dataclasses.replace(
+                s,
+                t_s=t[i0:i1],
+                acc_mps2=s.acc_mps2[i0:i1],
+                gyr_radps=s.gyr_radps[i0:i1],
+                gaps=[g for g in (s.gaps or []) if g.end_s >= start_s and g.start_s <= end_s],
+            )
+        )
+    events = [
+        e
+        for e in (recording.events or [])
+        if e.get("t_s") is not None and start_s <= float(e["t_s"]) <= end_s
+    ]
+    return dataclasses.replace(recording, sensors=sensors, events=events)
+
+
+def _norm_placement(placement: str | None) -> str:
+    """``"lower-back"`` (stream hub, recordings) and ``"lower_back"`` are the same place."""
+    return (placement or "").strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _json_equal(a: Any, b: Any, rel: float = 1e-9) -> bool:
+    """Deep equality of JSON-like values, floats within a relative tolerance, NaN == NaN."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k], rel) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_json_equal(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        if a != a and b != b:
+            return True
+        return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+    return a == b

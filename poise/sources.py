@@ -1,0 +1,454 @@
+"""Sources a :class:`poise.session.Session` can own: BLE sensors, virtual wearables, a file.
+
+Every source implements ``kind`` (``"live"`` or ``"replay"``), ``description``,
+``start(sink)``, ``stop()`` and ``now_s()``, and feeds the sink (the session) from its own
+thread through the thread-safe sink methods. Samples go to ``push_samples`` (views and
+analysis), the raw packets to ``push_packets`` (the recording).
+
+- :class:`ReplaySource`: a recording through :class:`poise.player.Player`.
+- :class:`BleSource`: sensors through :mod:`sensors.stream` (bleak; the Bumble backend with
+  virtual wearables for ``--demo``), on a background asyncio loop.
+- :class:`ScriptedSource`: synthetic wearables without BLE (motion from
+  :mod:`sensors.scenarios`, encoded into real packets by the codec). Used when the BLE stack
+  is unavailable, and by tests that need a scripted motion at a known time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware_protocol.types import SensorConfig
+from poise.errors import PoiseError
+from poise.player import Player
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLACEMENTS = ("lower_back", "left_shank", "right_shank", "sternum")
+
+
+class ReplaySource:
+    """Replays a recording (a path or a loaded ``Recording``) as the session's source.
+
+    Parameters
+    ----------
+    recording
+        Path of a ``.poise`` file or a loaded recording.
+    speed
+        Initial replay speed (0.5-10).
+    autoplay
+        Start playing at once.
+    """
+
+    kind = "replay"
+
+    def __init__(self, recording: Any, *, speed: float = 1.0, autoplay: bool = True) -> None:
+        if isinstance(recording, str | Path):
+            from sensors.recording import load_recording
+
+            path = Path(recording)
+            if not path.is_file():
+                raise PoiseError(f"{path}: no such recording")
+            try:
+                recording = load_recording(path)
+            except ValueError as exc:
+                raise PoiseError(f"{path}: can not be replayed: {exc}") from exc
+            self.path: Path | None = path
+        else:
+            self.path = None
+        if not recording.sensors or not any(len(s.t_s) for s in recording.sensors):
+            raise PoiseError(f"{self.path or 'recording'}: holds no samples to replay")
+        self.recording = recording
+        self.player = Player(recording, speed=speed)
+        self.autoplay = autoplay
+        self.description = f"replay of {self.path or 'a recording'}"
+
+    def start(self, sink: Any) -> None:
+        """Attach the player, deliver the start and start its clock thread."""
+        self.player.attach(sink)
+        self.player.seek(0.0)
+        self.player.start()
+        if self.autoplay:
+            self.player.play()
+
+    def stop(self) -> None:
+        """Stop the player thread."""
+        self.player.stop()
+
+    def now_s(self) -> float:
+        """The replay position."""
+        return self.player.position_s
+
+
+class ScriptedSource:
+    """Virtual wearables without the BLE stack: scripted motion, real packets, real clock.
+
+    Parameters
+    ----------
+    count
+        Number of sensors (1-4).
+    sampling_rate_hz
+        50, 100 or 200.
+    scenario
+        Name of a :mod:`sensors.scenarios` scenario (e.g. ``"quiet_stance"``, ``"walk"``,
+        ``"four_stage"``); one per sensor or one for all.
+    seed
+        Random seed of the scenario.
+    block_s
+        Seconds of samples per delivered block (one packet per block).
+    time_scale
+        Data seconds per wall second (tests run faster than real time).
+    """
+
+    kind = "live"
+
+    def __init__(
+        self,
+        count: int = 1,
+        *,
+        sampling_rate_hz: int = 100,
+        scenario: str | list[str] = "quiet_stance",
+        seed: int = 0,
+        block_s: float = 0.05,
+        time_scale: float = 1.0,
+    ) -> None:
+        if not 1 <= count <= 4:
+            raise PoiseError(f"between 1 and 4 demo sensors, got {count}")
+        self.count = count
+        self.config = SensorConfig(sampling_rate_hz=sampling_rate_hz)
+        self.scenarios = [scenario] * count if isinstance(scenario, str) else list(scenario)
+        self.seed = seed
+        self.block = max(1, int(round(block_s * sampling_rate_hz)))
+        self.time_scale = float(time_scale)
+        self.description = f"{count} scripted sensor(s) ({', '.join(self.scenarios)}), no BLE"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = 0.0
+        self._sink: Any = None
+        self.disconnected: set[int] = set()
+
+    def _make_generators(self) -> list[Any]:
+        gens = []
+        for i, name in enumerate(self.scenarios):
+            gens.append(_scenario(name, self.config.sampling_rate_hz, self.seed + i))
+        return gens
+
+    def start(self, sink: Any) -> None:
+        """Declare the sensors and start streaming on a thread."""
+        self._sink = sink
+        self._gens = self._make_generators()
+        for i in range(self.count):
+            sink.add_sensor(
+                f"demo-{i + 1}",
+                placement=DEFAULT_PLACEMENTS[i],
+                sampling_rate_hz=self.config.sampling_rate_hz,
+                config=self.config,
+                name=f"Poise demo {i + 1}",
+            )
+            sink.push_state(f"demo-{i + 1}", "streaming")
+        self._t0 = time.monotonic()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="poise-scenario", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop streaming."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+
+    def now_s(self) -> float:
+        """Data seconds since start (wall seconds x ``time_scale``): the session clock."""
+        return (time.monotonic() - self._t0) * self.time_scale
+
+    def disconnect(self, index: int, duration_s: float) -> None:
+        """Fault injection: sensor ``index`` stops sending for ``duration_s`` (data lost)."""
+        self.disconnected.add(index)
+        sid = f"demo-{index + 1}"
+        self._sink.push_state(sid, "reconnecting", reason="link lost (injected)")
+
+        def back() -> None:
+            self.disconnected.discard(index)
+
+        threading.Timer(duration_s / self.time_scale, back).start()
+
+    def _run(self) -> None:
+        from firmware_protocol.codec import encode_data, to_counts
+
+        fs = self.config.sampling_rate_hz
+        period_us = self.config.sample_period_us
+        sent = 0  # samples per sensor so far
+        lost_from: dict[int, int] = {}
+        seq = [0] * self.count
+        sink = self._sink
+        t_start = 0.0
+        while not self._stop.is_set():
+            due = int((time.monotonic() - self._t0) * self.time_scale * fs)
+            if due - sent < self.block:
+                self._stop.wait(self.block / fs / self.time_scale / 2)
+                continue
+            n = self.block
+            t = t_start + (sent + np.arange(n)) / fs
+            for i, gen in enumerate(self._gens):
+                sid = f"demo-{i + 1}"
+                acc, gyr = gen.read(n)
+                if i in self.disconnected:
+                    lost_from.setdefault(i, sent)
+                    continue
+                if i in lost_from:
+                    k0 = lost_from.pop(i)
+                    sink.push_gap(sid, t_start + k0 / fs, float(t[0]), sent - k0, "link lost")
+                    sink.push_state(sid, "streaming")
+                ac, gc = to_counts(acc, gyr, self.config)
+                pkt = encode_data(
+                    seq[i] & 0xFFFF,
+                    (sent * period_us) & 0xFFFFFFFF,
+                    ac,
+                    gc,
+                    config=self.config,
+                )
+                seq[i] += 1
+                # what the sensor really sent: the quantised values
+                sink.push_samples(
+                    sid, t, ac * self.config.acc_scale_mps2, gc * self.config.gyro_scale_radps
+                )
+                sink.push_packets(sid, [pkt], float(t[-1]))
+            sent += n
+
+
+class _FallbackMotion:
+    """Quiet standing with small sway, for when :mod:`sensors.scenarios` is unavailable."""
+
+    def __init__(self, fs: float, seed: int) -> None:
+        self.fs = fs
+        self.k = 0
+        self.rng = np.random.default_rng(seed)
+
+    def read(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        t = (self.k + np.arange(n)) / self.fs
+        self.k += n
+        acc = np.zeros((n, 3))
+        acc[:, 0] = 9.81
+        acc[:, 1] = 0.05 * np.sin(2 * np.pi * 0.3 * t) + 0.01 * self.rng.standard_normal(n)
+        acc[:, 2] = 0.08 * np.sin(2 * np.pi * 0.2 * t + 1) + 0.01 * self.rng.standard_normal(n)
+        gyr = 0.01 * self.rng.standard_normal((n, 3))
+        return acc, gyr
+
+
+def _scenario(name: str, fs: int, seed: int) -> Any:
+    try:
+        from sensors.scenarios import ScenarioSource as _Src
+
+        return _Src(name, fs, seed)
+    except ImportError:
+        log.warning("sensors.scenarios unavailable; demo sensors stand quietly")
+        return _FallbackMotion(fs, seed)
+
+
+class BleSource:
+    """Sensors over BLE through :class:`sensors.stream.StreamHub` on a background loop.
+
+    With ``demo=N`` the sensors are N virtual wearables (:class:`sensors.emulator.Emulator`)
+    on an in-process Bumble link: the full stack (GATT server, ATT notifications, bleak
+    client through Poise's Bumble backend, codec, clock model, gap tracker, recorder).
+
+    Parameters
+    ----------
+    specs
+        Sensors to stream: dicts with ``name`` or ``address`` and ``placement`` (ignored
+        with ``demo``).
+    demo
+        Number of virtual wearables (0: real sensors).
+    sampling_rate_hz
+        Rate set on every sensor.
+    transport
+        ``None`` (the computer's Bluetooth) or a Bumble transport string.
+    scenario
+        Motion of the virtual wearables (a :mod:`sensors.scenarios` name).
+    faults
+        Fault injection of the virtual wearables (``FaultConfig.parse`` text), e.g.
+        ``"disconnect-at=5s"``.
+    """
+
+    kind = "live"
+
+    def __init__(
+        self,
+        specs: list[dict] | None = None,
+        *,
+        demo: int = 0,
+        sampling_rate_hz: int = 100,
+        transport: Any = None,
+        scenario: str = "demo",
+        faults: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        from sensors import stream
+
+        if demo:
+            if not 1 <= demo <= 4:
+                raise PoiseError(f"between 1 and 4 demo sensors, got {demo}")
+            specs = [
+                {"name": f"Poise-{i + 1:04d}", "placement": DEFAULT_PLACEMENTS[i]}
+                for i in range(demo)
+            ]
+        if not specs:
+            raise PoiseError("no sensors to connect")
+        self.demo = demo
+        self.scenario = scenario
+        self.faults = faults
+        self.seed = seed
+        self.transport = transport
+        self.config = SensorConfig(sampling_rate_hz=sampling_rate_hz)
+        self.specs = [
+            stream.SensorSpec(
+                name=s.get("name"),
+                address=s.get("address"),
+                device=s.get("device"),
+                placement=(s.get("placement") or "").replace("_", "-") or None,
+                sensor_id=s.get("sensor_id") or s.get("name"),
+            )
+            for s in specs
+        ]
+        self.description = (
+            f"{demo} demo sensor(s) over the Bumble BLE stack"
+            if demo
+            else f"{len(specs)} BLE sensor(s)"
+        )
+        self.hub: Any = None
+        self.runner: Any = None
+        self.emulator: Any = None
+        self._sink: Any = None
+        self._starter: threading.Thread | None = None
+        self._t0 = time.monotonic()
+
+    def start(self, sink: Any) -> None:
+        """Declare the sensors, open the recording, start the hub thread (non-blocking)."""
+        from sensors import stream
+
+        self._sink = sink
+        self.hub = stream.StreamHub(
+            self.specs, config=self.config, transport=self.transport, recorder=None
+        )
+        writer = sink.open_recording(self.hub.recording_metadata())
+        if writer is not None:
+            self.hub.recorder = writer
+            self.hub.t0_monotonic = float(writer.metadata["start"]["monotonic_s"])
+        self._t0 = self.hub.t0_monotonic
+        for i, sid in enumerate(self.hub.sensor_ids):
+            spec = self.specs[i]
+            sink.add_sensor(
+                sid,
+                placement=spec.placement or "",
+                sampling_rate_hz=self.config.sampling_rate_hz,
+                config=self.config,
+                name=spec.name or sid,
+            )
+            sink.push_state(sid, "connecting")
+        self.hub.subscribe(
+            on_block=self._on_block,
+            on_state=self._on_state,
+            on_gap=self._on_gap,
+            on_stats=self._on_stats,
+        )
+        setup = self._setup_emulator if self.demo else None
+        self.runner = stream.HubThread(self.hub, setup=setup)
+        self._starter = threading.Thread(target=self._start_runner, name="poise-ble-start")
+        self._starter.daemon = True
+        self._starter.start()
+
+    async def _setup_emulator(self, hub: Any) -> Any:
+        from sensors.emulator import Emulator
+        from sensors.virtual_wearable import FaultConfig
+
+        self.emulator = Emulator(
+            count=self.demo,
+            rate_hz=self.config.sampling_rate_hz,
+            scenario=self.scenario,
+            faults=FaultConfig.parse(self.faults) if self.faults else None,
+            seed=self.seed,
+        )
+        await self.emulator.start()
+        hub.transport = self.emulator.transport
+        return self.emulator.close
+
+    def _start_runner(self) -> None:
+        try:
+            self.runner.start(timeout_s=30.0)
+        except Exception as exc:
+            log.exception("BLE start failed")
+            for sid in self.hub.sensor_ids:
+                self._sink.push_state(sid, "failed", reason=str(exc))
+            self._sink.push_error(f"Could not start the sensors: {exc}")
+
+    def stop(self) -> None:
+        """Stop streaming and the loop thread (the session closes the recording after)."""
+        if self._starter is not None:
+            self._starter.join(timeout=30.0)
+        if self.runner is not None:
+            self.runner.stop()
+
+    def now_s(self) -> float:
+        """Hub timeline (seconds since the recording start)."""
+        return time.monotonic() - self._t0
+
+    # -- hub callbacks (hub loop thread) ---------------------------------------------
+    def _on_block(self, sb: Any) -> None:
+        self._sink.push_samples(sb.sensor_id, sb.t_s, sb.acc_mps2, sb.gyr_radps)
+
+    def _on_state(self, ev: Any) -> None:
+        self._sink.push_state(ev.sensor_id, str(ev.state.value), reason=ev.reason)
+
+    def _on_gap(self, ev: Any) -> None:
+        self._sink.push_gap(
+            ev.sensor_id, ev.start_s, ev.end_s, ev.samples, getattr(ev.gap, "cause", "")
+        )
+
+    def _on_stats(self, stats: list) -> None:
+        for st in stats:
+            self._sink.push_stats(
+                st.sensor_id,
+                battery_pct=st.battery_pct,
+                rssi_dbm=st.rssi_dbm,
+                loss_pct=st.loss_pct,
+                packets_per_s=st.packets_per_s,
+            )
+
+
+def make_demo_source(count: int, sampling_rate_hz: int = 100, **kw: Any) -> Any:
+    """Demo sensors through the full BLE stack; scripted sensors if that stack is missing."""
+    try:
+        import sensors.emulator  # noqa: F401
+        import sensors.stream  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - only while the stack is incomplete
+        log.warning("BLE demo unavailable (%s); using scripted sensors", exc)
+        return ScriptedSource(count, sampling_rate_hz=sampling_rate_hz, scenario="demo")
+    return BleSource(demo=count, sampling_rate_hz=sampling_rate_hz, **kw)
+
+
+def scan_sensors(timeout_s: float = 4.0, transport: Any = None) -> list:
+    """Scan for real Poise wearables (blocking; runs its own event loop in a thread)."""
+    import asyncio
+
+    from sensors import stream
+
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["found"] = asyncio.run(stream.scan(timeout_s, transport=transport))
+        except BaseException as exc:  # reported to the caller
+            result["error"] = exc
+
+    th = threading.Thread(target=run, name="poise-scan", daemon=True)
+    th.start()
+    th.join(timeout_s + 10.0)
+    if "error" in result:
+        raise PoiseError(f"Bluetooth scan failed: {result['error']}")
+    return list(result.get("found") or [])
