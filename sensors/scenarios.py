@@ -324,7 +324,8 @@ def _lowpass_noise(n: int, fs: float, cutoff_hz: float, rng: np.random.Generator
         return np.zeros(n)
     x = rng.normal(size=n)
     f = np.fft.rfftfreq(n, 1.0 / fs)
-    spec = np.fft.rfft(x) / np.sqrt(1.0 + (f / cutoff_hz) ** 4)
+    spec = np.fft.rfft(x) / np.sqrt(1.0 + (f / cutoff_hz) ** 8)
+    spec[f > 8 * cutoff_hz] = 0.0
     spec[0] = 0.0
     y = np.fft.irfft(spec, n)
     s = np.std(y)
@@ -567,7 +568,7 @@ class _Builder:
         ti = 0
         turning_until = -1.0
         while True:
-            frac = min(t_rel / total_time, dist / total_dist) if fatigue else 0.0
+            frac = t_rel / total_time if duration_s is not None else dist / total_dist
             slow = math.sqrt(max(1.0 - fatigue * frac, 0.3))
             d = 60.0 / (cadence_spm * slow) * (1 + step_time_cv * rng.standard_normal())
             L = step_length_m * slow * (1 + step_length_cv * rng.standard_normal())

@@ -1,0 +1,117 @@
+"""Sit-to-stand / stand-to-sit detection: synthetic truth and the real mobgap Test11 trial."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.transitions import Transition, TransitionDetector, detect_transitions
+from sensors import scenarios as sc
+
+TEST11 = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab" / "HA-001-Test11-Trial1"
+
+
+def _match(found: list[Transition], truth: list[dict], tol_s: float) -> None:
+    assert [t.type for t in found] == [t["type"] for t in truth]
+    for f, t in zip(found, truth):
+        assert f.start_s == pytest.approx(t["start_s"], abs=tol_s)
+        assert f.end_s == pytest.approx(t["end_s"], abs=tol_s)
+        assert f.duration_s == pytest.approx(t["duration_s"], abs=2 * tol_s)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "rate", "seed"),
+    [
+        ("sit_to_stand", 100.0, 11),
+        ("sit_to_stand", 50.0, 12),
+        ("tug", 200.0, 13),
+        ("chair_stand_30s", 100.0, 14),
+        ("five_times_sts", 50.0, 15),
+        ("demo", 100.0, 16),
+    ],
+)
+def test_synthetic_transitions_any_mount(scenario, rate, seed):
+    mount = sc.random_mount(np.random.default_rng(seed))
+    md = sc.make_scenario(scenario, sampling_rate_hz=rate, seed=seed, mount=mount)
+    found = detect_transitions(md.acc_mps2, md.gyr_radps, rate)
+    _match(found, md.truth["transitions"], tol_s=0.3)
+    for f in found:
+        assert (f.height_change_m > 0) == (f.type == "sit-to-stand")
+        assert 0.2 < abs(f.height_change_m) < 0.6
+        assert f.peak_tilt_rate_dps > 20
+        d = f.to_dict()
+        assert json.loads(json.dumps(d)) == d
+
+
+@pytest.mark.parametrize("scenario", ["walk", "quiet_stance", "four_stage"])
+def test_no_transitions_without_sitting(scenario):
+    md = sc.make_scenario(scenario, seed=3, mount=sc.random_mount(np.random.default_rng(3)))
+    assert detect_transitions(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz) == []
+
+
+def test_slow_elderly_transition_still_found():
+    md = sc.sit_to_stand(seed=4, sts_duration_s=3.2)
+    found = detect_transitions(md.acc_mps2, md.gyr_radps, 100.0)
+    _match(found, md.truth["transitions"], tol_s=0.4)
+
+
+def test_bad_and_degenerate_input():
+    with pytest.raises(ValueError, match="shape"):
+        detect_transitions(np.zeros((10, 2)), np.zeros((10, 2)), 100)
+    with pytest.raises(ValueError, match="differs"):
+        detect_transitions(np.zeros((10, 3)), np.zeros((9, 3)), 100)
+    with pytest.raises(ValueError, match="sampling_rate_hz"):
+        detect_transitions(np.zeros((10, 3)), np.zeros((10, 3)), 0)
+    assert detect_transitions(np.zeros((50, 3)), np.zeros((50, 3)), 100) == []
+    # a gap of lost samples in the middle of a recording does not hide the transitions
+    md = sc.sit_to_stand(seed=5)
+    acc, gyr = md.acc_mps2.copy(), md.gyr_radps.copy()
+    acc[150:170] = np.nan
+    gyr[150:170] = np.nan
+    _match(detect_transitions(acc, gyr, 100.0), md.truth["transitions"], tol_s=0.3)
+    det = TransitionDetector().detect(acc, gyr, 100.0)
+    assert det.vertical_velocity_mps_.shape == (len(acc),)
+
+
+def _load_test11():
+    data = np.loadtxt(TEST11 / "imu_lowerback.csv", delimiter=",", skiprows=1)
+    fs = json.loads((TEST11 / "info.json").read_text())["sampling_rate_hz"]
+    with open(TEST11 / "reference_walking_bouts.csv", newline="") as fh:
+        bouts = [(int(r["start"]) / fs, int(r["end"]) / fs) for r in csv.DictReader(fh)]
+    return data[:, :3], np.radians(data[:, 3:]), fs, bouts
+
+
+def test_real_daily_activities_transitions_are_plausible():
+    """HA-001 Test11 (sitting, standing, short walks): no transition reference exists, so
+    check consistency with the reference walking bouts instead of times."""
+    acc, gyr, fs, bouts = _load_test11()
+    found = detect_transitions(acc, gyr, fs)
+    types = [t.type for t in found]
+    assert "sit-to-stand" in types and "stand-to-sit" in types
+    # they alternate (one cannot stand up twice)
+    assert all(a != b for a, b in zip(types, types[1:]))
+    for t in found:
+        assert 0.8 <= t.duration_s <= 4.0
+        assert 0.1 <= abs(t.height_change_m) <= 0.6
+        # none inside a walking bout (sit-to-walk may overlap the first second of a bout,
+        # walk-to-sit the last second)
+        for b0, b1 in bouts:
+            assert not (t.start_s > b0 + 1.0 and t.end_s < b1 - 1.0), (t, b0, b1)
+            assert not (b0 + 1.0 < t.midpoint_s < b1 - 1.0), (t, b0, b1)
+    # every walking bout starts standing: the last transition before it is a sit-to-stand
+    for b0, _b1 in bouts:
+        before = [t for t in found if t.midpoint_s < b0 + 1.0]
+        if before:
+            assert before[-1].type == "sit-to-stand", (b0, before[-1])
+    # and after each stand-to-sit the person does not walk before standing up again
+    for i, t in enumerate(found):
+        if t.type != "stand-to-sit":
+            continue
+        nxt = found[i + 1].start_s if i + 1 < len(found) else np.inf
+        assert not any(t.end_s - 0.5 < b0 < nxt for b0, _ in bouts), t
+    # the first bout is preceded by standing up from the chair the trial starts on
+    assert found[0].type == "sit-to-stand" and found[0].end_s < bouts[0][0] + 1.0
