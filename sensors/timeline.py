@@ -121,9 +121,14 @@ def _decode(
     bad = [
         (int(i), f"sensor {sensor_id}: packet rejected by the decoder: {exc}") for i, exc in errors
     ]
-    rejected = {i for i, _ in bad}
-    kept = np.array([k for k in range(len(packets)) if k not in rejected], dtype=np.int64)
-    counts = np.array([codec.peek_header(packets[k]).count for k in kept], dtype=np.int64)
+    keep = np.ones(len(packets), dtype=bool)
+    keep[[i for i, _ in bad]] = False
+    kept = np.flatnonzero(keep)
+    if getattr(block, "timestamp_bits", 32) == 24:  # compact layout: one sample each
+        counts = np.ones(kept.size, dtype=np.int64)
+    else:  # full layout: the codec checked that the length matches the count
+        lengths = np.fromiter((len(packets[k]) for k in kept), dtype=np.int64, count=kept.size)
+        counts = (lengths - codec.FULL_OVERHEAD) // codec.SAMPLE_SIZE
     return block, kept, counts, bad
 
 
