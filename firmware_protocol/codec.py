@@ -436,30 +436,6 @@ def encode_data(
     return body + struct.pack("<H", binascii.crc_hqx(body, 0xFFFF))
 
 
-def _block(
-    seq: int,
-    t_first: np.ndarray,
-    counts: int,
-    raw: np.ndarray,
-    config: SensorConfig,
-    n_packets: int,
-    bits: int,
-) -> SampleBlock:
-    """Build a SampleBlock from packet first-timestamps and raw (n, 6) int16 samples."""
-    period = config.sample_period_us
-    ts = (t_first.astype(np.int64)[:, None] + np.arange(counts, dtype=np.int64) * period).ravel()
-    ts &= (1 << bits) - 1
-    return SampleBlock(
-        seq=int(seq),
-        timestamp_us=ts,
-        acc_mps2=raw[:, :3] * config.acc_scale_mps2,
-        gyr_radps=raw[:, 3:] * config.gyro_scale_radps,
-        sampling_rate_hz=config.sampling_rate_hz,
-        packet_count=n_packets,
-        timestamp_bits=bits,
-    )
-
-
 def decode(packet: bytes | bytearray | memoryview, config: SensorConfig) -> SampleBlock:
     """Decode one data packet into SI units.
 
@@ -490,16 +466,31 @@ def decode(packet: bytes | bytearray | memoryview, config: SensorConfig) -> Samp
         off = FULL_HEADER_SIZE
     else:
         off = 6
+    scale, offsets = _per_count(config, hdr.count)
     raw = np.frombuffer(data, dtype="<i2", count=6 * hdr.count, offset=off).reshape(hdr.count, 6)
-    return _block(
-        hdr.seq,
-        np.array([hdr.timestamp_us]),
-        hdr.count,
-        raw.astype(np.float64),
-        config,
-        1,
-        hdr.timestamp_bits,
+    si = raw * scale  # one float64 (n, 6) array; acc and gyr are views of it
+    ts = offsets + hdr.timestamp_us
+    ts &= (1 << hdr.timestamp_bits) - 1
+    return SampleBlock(
+        seq=hdr.seq,
+        timestamp_us=ts,
+        acc_mps2=si[:, :3],
+        gyr_radps=si[:, 3:],
+        sampling_rate_hz=config.sampling_rate_hz,
+        packet_count=1,
+        timestamp_bits=hdr.timestamp_bits,
     )
+
+
+@functools.lru_cache(maxsize=512)
+def _per_count(config: SensorConfig, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scale row (6,) and sample time offsets (count,) for a configuration (cached)."""
+    a, g = config.acc_scale_mps2, config.gyro_scale_radps
+    scale = np.array([a, a, a, g, g, g])
+    offsets = np.arange(count, dtype=np.int64) * config.sample_period_us
+    scale.flags.writeable = False
+    offsets.flags.writeable = False
+    return scale, offsets
 
 
 def _full_dtype(count: int) -> np.dtype:
