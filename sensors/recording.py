@@ -716,6 +716,8 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
             + ")"
         )
     sensors_md = metadata.get("sensors") or []
+    if not isinstance(sensors_md, list) or not all(isinstance(x, dict) for x in sensors_md):
+        raise RecordingError(f"{reader.name}: header 'sensors' is not a list of objects")
     sensors: list[SensorData] = []
     for i, smd in enumerate(sensors_md):
         try:

@@ -11,6 +11,8 @@ import time
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_protocol.types import SensorConfig
 from sensors.recording import (
@@ -298,3 +300,58 @@ def test_writer_rejects_bad_input(tmp_path):
     w.close()
     with pytest.raises(ValueError, match="closed"):
         w.write_packet(0, b"x")
+
+
+def _real_file() -> bytes:
+    import numpy as np
+
+    from firmware_protocol import codec
+
+    cfg = SensorConfig(100, 8, 2000)
+    buf = io.BytesIO()
+    w = RecordingWriter(buf, {"sensors": [{"id": "a", "config": cfg}]})
+    acc = np.arange(57, dtype=np.int16).reshape(19, 3)
+    for p in range(6):
+        w.write_packet(
+            0, codec.encode_data(p, p * 190_000, acc, -acc, config=cfg), host_time_s=p * 0.19
+        )
+    w.write_event({"kind": "marker"})
+    w.close()
+    return buf.getvalue()
+
+
+REAL = _real_file()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, len(REAL) - 1), st.integers(0, 3), st.binary(min_size=1, max_size=8)
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    cut=st.integers(0, len(REAL)),
+)
+def test_mangled_files_never_raise_anything_but_recording_error(edits, cut):
+    data = bytearray(REAL)
+    for pos, op, blob in edits:
+        if op == 0:
+            data[pos % len(data)] ^= blob[0] or 1
+        elif op == 1:
+            data[pos:pos] = blob
+        elif op == 2:
+            del data[pos : pos + len(blob)]
+        else:
+            data[pos : pos + len(blob)] = blob
+    data = bytes(data[: max(cut, len(data) // 2)])
+    try:
+        rec = load_recording(data)
+    except RecordingError:
+        return
+    s = rec.sensors[0] if rec.sensors else None
+    if s is not None and s.t_s.size:
+        assert s.acc_mps2.shape == (s.t_s.size, 3)
+    # every damaged region is reported inside the file
+    assert all(0 <= d.offset < len(data) for d in rec.damage)
