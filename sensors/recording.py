@@ -154,6 +154,19 @@ def _make_private_dirs(path: Path) -> None:
         os.chmod(d, DIR_MODE)  # umask may have removed bits we want; never adds any
 
 
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
 def _normalise_metadata(metadata: dict | None, start: dict) -> dict:
     """Complete and validate the header metadata (sensor configs must be usable)."""
     md = dict(metadata or {})
@@ -263,6 +276,7 @@ class RecordingWriter:
         self._fh.write(_frame(RecordType.HEADER, header))
         self._sync()
         if self._owns:
+            _fsync_dir(self.path.parent)  # the new directory entry must survive power loss too
             self._timer = threading.Thread(
                 target=self._timer_loop, name="poise-recording-flush", daemon=True
             )
