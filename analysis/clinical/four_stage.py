@@ -13,9 +13,11 @@ How stages are delimited
 * **Automatic** (no events): quiet periods (trunk still, see
   :func:`analysis.clinical.base.rest_mask`) of at least ``min_quiet_s`` separated by
   repositioning movement are the stages, in order. The time held is the length of the quiet
-  period, capped at 10 s. This assumes the recording starts with the first stage and
-  counts the patient's settling before "go" as held time (typically < 1-2 s): use events for
-  exact times.
+  period, capped at 10 s. One short quiet period (< 10 s) at the start that is followed by
+  another quiet period is taken as settling before the test (the patient stands while the
+  clinician explains), so a failure of the very first stage followed by quiet standing is
+  misread; and the settling just before "go" counts as held time. Use events for exact
+  times (the GUI always records them).
 
 Loss of balance
 ---------------
@@ -283,6 +285,14 @@ class FourStageBalance:
     def _automatic(self, acc, fs, moves, quiet, horiz, dur):
         out: list[StageResult] = []
         note = ""
+        full = self.stage_duration_s - self.completion_tolerance_s
+        # one leading short quiet period followed by more quiet is settling before "go"
+        if len(quiet) > 1 and quiet[0].duration_s < full:
+            note = (
+                f"the quiet period {quiet[0].start_s:.1f}-{quiet[0].end_s:.1f} s before the "
+                "first stage was taken as settling"
+            )
+            quiet = quiet[1:]
         for i, q in enumerate(quiet[: len(STAGES)]):
             held = min(q.duration_s, self.stage_duration_s)
             done = q.duration_s >= self.stage_duration_s - self.completion_tolerance_s

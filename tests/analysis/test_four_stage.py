@@ -113,7 +113,7 @@ def test_therapist_marker_counts_when_signal_is_quiet():
 
 
 def test_failing_feet_together_means_tandem_not_reached():
-    b = Builder(4).quiet(4.0).move().quiet(8.0)
+    b = Builder(4).quiet(4.0).move(2.0)
     acc, gyr = b.build()
     r = FourStageBalance().detect(acc, gyr, FS).result_
     assert r.stage_reached == "feet_together" and r.feet_together_time_s == pytest.approx(
@@ -137,3 +137,32 @@ def test_walking_is_not_a_balance_test():
     r = FourStageBalance().detect(acc, gyr, FS).result_
     assert not r.valid and r.validity.code == base.WRONG_ACTIVITY
     assert r.tandem_time_s is None and r.to_dict()["stages"] == []
+
+
+@pytest.mark.parametrize(
+    ("fail_stage", "fail_time_s", "seed", "mount"),
+    [
+        (3, 6.0, 0, None),
+        (None, 6.0, 1, "sideways"),
+        (2, 3.5, 2, "upside_down"),
+        (4, 4.2, 3, None),
+        (1, 5.0, 4, None),
+    ],
+)
+def test_scenario_stage_reached_and_time_held_within_1s(fail_stage, fail_time_s, seed, mount):
+    from sensors import scenarios
+
+    kw = {"mount": mount} if mount else {}
+    md = scenarios.four_stage(fail_stage=fail_stage, fail_time_s=fail_time_s, seed=seed, **kw)
+    truth = md.truth
+    starts = [s["start_s"] for s in truth["stages"]]
+    for kwargs in ({}, {"stage_starts_s": starts}):
+        r = (
+            FourStageBalance()
+            .detect(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz, **kwargs)
+            .result_
+        )
+        assert r.valid, r.validity
+        assert r.stage_reached_number == truth["stage_reached"]
+        assert [s.held_s for s in r.stages] == pytest.approx(truth["held_s"], abs=1.0)
+        assert r.increased_risk is (truth["tandem_held_s"] < 10.0)
