@@ -170,6 +170,7 @@ def _only_protocol_errors(data) -> None:
             pass
 
 
+@settings(deadline=None)
 @given(data=st.binary(max_size=600))
 def test_random_bytes_raise_only_protocol_error(data) -> None:
     _only_protocol_errors(data)
@@ -209,7 +210,7 @@ def mutated(draw) -> bytes:
     return bytes(base)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(data=mutated())
 def test_mutated_packets_raise_only_protocol_error(data) -> None:
     _only_protocol_errors(data)

@@ -55,6 +55,7 @@ def counts(draw, max_n: int = MAX_SAMPLES_PER_PACKET) -> tuple[np.ndarray, np.nd
     return arr[:, :3], arr[:, 3:]
 
 
+@settings(deadline=None)
 @given(cfg=configs, seq=seqs, t=times, ag=counts())
 def test_full_packet_round_trip(cfg, seq, t, ag) -> None:
     acc, gyr = ag
@@ -83,6 +84,7 @@ def test_full_packet_round_trip(cfg, seq, t, ag) -> None:
         np.testing.assert_array_equal(decode(view, cfg).acc_mps2, block.acc_mps2)
 
 
+@settings(deadline=None)
 @given(cfg=configs, seq=seqs, t=times, ag=counts(max_n=1))
 def test_compact_packet_round_trip(cfg, seq, t, ag) -> None:
     acc, gyr = ag
@@ -98,7 +100,7 @@ def test_compact_packet_round_trip(cfg, seq, t, ag) -> None:
     assert peek_header(pkt).compact
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 @given(
     cfg=configs,
     pkts=st.lists(st.tuples(seqs, times, counts(max_n=25)), min_size=1, max_size=12),
@@ -149,6 +151,7 @@ def test_unwrap_continues_across_calls_and_for_24_bits() -> None:
     assert unwrap_timestamps([10_000, 5_000], bits=32).tolist() == [10_000, 5_000]
 
 
+@settings(deadline=None)
 @given(cfg=configs, ag=counts(max_n=5))
 def test_to_counts_inverts_decode_scale(cfg, ag) -> None:
     acc, gyr = ag
@@ -185,6 +188,7 @@ def test_max_samples_per_packet_and_layout() -> None:
         max_samples_per_packet(22)
 
 
+@settings(deadline=None)
 @given(cfg=configs)
 def test_config_id_round_trip(cfg) -> None:
     cid = config_id(cfg)
@@ -200,6 +204,7 @@ commands = st.one_of(
 )
 
 
+@settings(deadline=None)
 @given(cmd=commands, tail=st.binary(max_size=4))
 def test_command_round_trip_and_trailing_bytes_ignored(cmd, tail) -> None:
     b = encode_command(cmd)
@@ -236,6 +241,7 @@ responses = st.one_of(
 )
 
 
+@settings(deadline=None)
 @given(resp=responses)
 def test_response_round_trip(resp) -> None:
     b = encode_response(resp)
@@ -256,6 +262,7 @@ statuses = st.builds(
 )
 
 
+@settings(deadline=None)
 @given(status=statuses, tail=st.binary(max_size=4))
 def test_status_round_trip(status, tail) -> None:
     b = encode_status(status)
@@ -264,6 +271,7 @@ def test_status_round_trip(status, tail) -> None:
     assert decode_status(b + tail) == status  # additive: later fields are appended
 
 
+@settings(deadline=None)
 @given(info=infos)
 def test_info_json_round_trip(info) -> None:
     doc = decode_info(encode_info(info, model="Poise IMU v1"))
