@@ -604,6 +604,9 @@ class StreamHub:
         if self._queue is not None and self._consumer is not None:
             await self._queue.put(None)
             await asyncio.gather(self._consumer, return_exceptions=True)
+        for lk in self._links:
+            if lk.state != LinkState.STREAMING:
+                self._close_open_gap(lk)
         self._publish_stats()
         for lk in self._links:
             self._set_state(lk, LinkState.STOPPED, "stopped by the user")
@@ -1036,6 +1039,37 @@ class StreamHub:
                 ),
             )
 
+    def _close_open_gap(self, lk: _Link) -> None:
+        """At stop, a sensor that is not streaming lost everything since its last packet.
+
+        The sensor clock cannot tell how much (it is gone), so the span runs from the next
+        expected sample to now on the host clock and the count is span x rate.
+        """
+        tr, fit = lk.tracker, lk.clock.fit_
+        if tr is None or fit is None or tr.next_expected_us is None:
+            return
+        period = self.config.sample_period_us
+        start_host = float(fit.to_host_us(np.array([tr.next_expected_us]))[0])
+        samples = int((time.monotonic() - start_host) // (period * 1e-6 * fit.scale))
+        if samples <= 0:
+            return
+        gap = Gap(
+            start_us=tr.next_expected_us,
+            samples=samples,
+            period_us=period,
+            packets=-1,
+            cause="link",
+            start_host_s=start_host,
+            end_host_s=start_host + samples * period * 1e-6 * fit.scale,
+        )
+        tr.gaps.append(gap)
+        tr.samples_lost += samples
+        t0 = self.t0_monotonic
+        ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
+        modulus = lk.unwrapper.modulus_us if lk.unwrapper is not None else 1 << 32
+        self._record_gap(lk, ev, modulus)
+        self._emit("gap", ev)
+
     # -- recorder ---------------------------------------------------------------------
 
     def _record_event(self, event: dict) -> None:
@@ -1172,6 +1206,68 @@ class HubThread:
                 res = fn()
                 if asyncio.iscoroutine(res):
                     await res
+        if self.hub.transport is not None:
+            from sensors.bumble_backend import close_hosts
+
+            with contextlib.suppress(Exception):
+                await close_hosts()
+
+    @classmethod
+    def demo(
+        cls,
+        count: int = 1,
+        *,
+        config: SensorConfig | None = None,
+        faults: str = "",
+        scenario: str | None = None,
+        placements: list[str] | None = None,
+        recorder: Any = None,
+        **hub_kw: Any,
+    ) -> HubThread:
+        """A hub on ``count`` built-in virtual wearables (the demo), in a thread.
+
+        The :class:`~sensors.emulator.Emulator` is created on the hub's loop when
+        :meth:`start` runs and closed by :meth:`stop`; the wearables are reached through
+        the full BLE stack (Bumble backend, in-process virtual link).
+
+        Parameters
+        ----------
+        count
+            1-4 wearables, named ``Poise-0001`` ...
+        config
+            Rate and ranges (default 100 Hz, 8 g, 2000 dps).
+        faults
+            Fault spec for every wearable (``"drop=0.05,disconnect-every=3s"``).
+        scenario
+            Synthetic motion (``sensors.scenarios``; default quiet standing).
+        placements
+            Placement per wearable (default lower-back, left-shank, right-shank, sternum).
+        recorder, hub_kw
+            Passed to :class:`StreamHub`.
+        """
+        config = config or SensorConfig()
+        placements = placements or list(PLACEMENTS[:count])
+        specs = [
+            SensorSpec(name=f"Poise-{i + 1:04d}", placement=placements[i]) for i in range(count)
+        ]
+        hub = StreamHub(specs, config=config, recorder=recorder, **hub_kw)
+
+        async def setup(h: StreamHub):
+            from sensors.emulator import Emulator
+            from sensors.virtual_wearable import FaultConfig
+
+            emu = Emulator(
+                count=count,
+                rate_hz=config.sampling_rate_hz,
+                scenario=scenario,
+                faults=FaultConfig.parse(faults),
+            )
+            await emu.start()
+            h.transport = emu.transport
+            return emu.close
+
+        runner = cls(hub, setup=setup)
+        return runner
 
     def call(self, coro: Any) -> Future:
         """Run a coroutine on the hub's loop from any thread (a ``concurrent.futures.Future``)."""

@@ -203,3 +203,61 @@ async def test_missing_sensor_is_a_clear_error():
         with pytest.raises(SensorNotFound, match="Poise-NOPE.*Poise-E200"):
             await hub.start()
         assert time.monotonic() - t0 < 3.0
+
+
+async def test_vanished_sensor_fails_others_go_on_and_loss_is_reported(tmp_path):
+    async with wearables([FaultConfig(), FaultConfig()]) as (link, ws):
+        found = await scan(5.0, transport=link, count=2)
+        hub = StreamHub(
+            [SensorSpec(device=r.device) for r in found],
+            config=CFG,
+            transport=link,
+            connect_timeout_s=0.5,
+            reconnect_timeout_s=1.0,
+        )
+        log = {"states": [], "gaps": []}
+        hub.subscribe(on_state=log["states"].append, on_gap=log["gaps"].append)
+        await hub.start()
+        await asyncio.sleep(0.5)
+        gone = next(w for w in ws if w.name == found[0].name)
+        await gone.close()  # out of range for good
+        await asyncio.sleep(3.0)
+        assert hub.states[hub.sensor_ids[0]] == LinkState.FAILED
+        assert hub.states[hub.sensor_ids[1]] == LinkState.STREAMING
+        before = hub.stats()[1].samples_received
+        await asyncio.sleep(0.3)
+        assert hub.stats()[1].samples_received > before
+        await hub.stop()
+        # the outage of the vanished sensor is reported as a gap up to the stop
+        g = [e for e in log["gaps"] if e.sensor_index == 0]
+        assert len(g) == 1 and g[0].gap.cause == "link"
+        assert g[0].end_s - g[0].start_s == pytest.approx(3.3, abs=0.3)
+
+
+def test_hub_thread_demo_runs_off_the_main_thread():
+    """What the GUI does: hub + emulator on a loop in a background thread, callbacks there."""
+    import threading
+
+    from sensors.stream import HubThread
+
+    runner = HubThread.demo(2, config=SensorConfig(100, 8, 2000))
+    seen = {"threads": set(), "samples": 0, "stats": 0}
+
+    def on_block(sb):
+        seen["threads"].add(threading.current_thread().name)
+        seen["samples"] += sb.n_samples
+
+    runner.hub.subscribe(on_block=on_block, on_stats=lambda s: seen.__setitem__("stats", len(s)))
+    runner.start()
+    try:
+        time.sleep(1.5)
+        assert runner.hub.states == {
+            "lower-back": LinkState.STREAMING,
+            "left-shank": LinkState.STREAMING,
+        }
+    finally:
+        runner.stop()
+    assert seen["threads"] == {"poise-hub"}
+    assert 200 <= seen["samples"] <= 400
+    assert seen["stats"] == 2
+    assert not runner._thread.is_alive()
