@@ -54,6 +54,7 @@ __all__ = [
     "MAX_ATTRIBUTE_SIZE",
     "MAX_SAMPLES_PER_PACKET",
     "SAMPLE_SIZE",
+    "STATUS_SIZE",
     "Command",
     "CommandError",
     "DataHeader",
