@@ -72,7 +72,10 @@ STAND_TO_SIT = "stand-to-sit"
 
 @dataclass(frozen=True)
 class Transition:
-    """One postural transition (times in s from the first sample)."""
+    """One postural transition (times in s from the first sample).
+
+    ``peak_s`` is the time of the peak vertical velocity (about half-way up or down).
+    """
 
     type: str
     start_s: float
@@ -82,6 +85,7 @@ class Transition:
     peak_vertical_velocity_mps: float
     height_change_m: float
     flexion_deg: float
+    peak_s: float = float("nan")
 
     @property
     def midpoint_s(self) -> float:
@@ -99,6 +103,7 @@ class Transition:
             "peak_vertical_velocity_mps": round(float(self.peak_vertical_velocity_mps), 3),
             "height_change_m": round(float(self.height_change_m), 3),
             "flexion_deg": round(float(self.flexion_deg), 1),
+            "peak_s": round(float(self.peak_s), 3),
         }
 
 
@@ -251,6 +256,7 @@ class TransitionDetector:
                     peak_vertical_velocity_mps=float(np.abs(v[s:e]).max()),
                     height_change_m=float(dz),
                     flexion_deg=flex,
+                    peak_s=(s + int(np.argmax(np.abs(v[s:e])))) / fs,
                 )
             )
         if self.enforce_alternation:

@@ -1,0 +1,274 @@
+"""30-second chair stand and five-times sit-to-stand from one lower-back IMU.
+
+Both tests are built on :mod:`analysis.transitions` (sit-to-stand / stand-to-sit from the
+vertical velocity and the trunk pitch rate).
+
+* **30-second chair stand** (Jones, Rikli & Beam 1999; CDC STEADI): number of full stands
+  in 30 s, arms crossed. The clock starts at the onset of the first rise. A stand counts
+  when the patient is more than half-way up by 30 s (STEADI instructions); half-way is
+  taken as the time of the peak vertical velocity of the rise. Below-average scores by age
+  and sex come from the ``chair_stand_30s`` entry of ``analysis/data/norms.json``.
+* **Five-times sit-to-stand** (Guralnik et al. 1994, SPPB timing): time from the onset of
+  the first rise to the end of the fifth rise (standing). >= 12 s raises the probability of
+  falls (Lusardi et al. 2017), >= 15 s predicts recurrent falls (Buatois et al. 2008).
+
+Both also report the duration of every rise and the slowing from the first to the last
+rises (a fatigue sign).
+
+References
+----------
+Jones C. J., Rikli R. E., Beam W. C. (1999). A 30-s chair-stand test as a measure of lower
+body strength in community-residing older adults. Res Q Exerc Sport 70(2):113-119.
+
+Guralnik J. M., Simonsick E. M., Ferrucci L., et al. (1994). A short physical performance
+battery assessing lower extremity function. J Gerontol 49(2):M85-M94.
+
+Lusardi M. M., Fritz S., Middleton A., et al. (2017). Determining risk of falls in
+community dwelling older adults: a systematic review and meta-analysis using posttest
+probability. J Geriatr Phys Ther 40(1):1-36.
+
+Buatois S., Miljkovic D., Manckoundia P., et al. (2008). Five times sit to stand test is a
+predictor of recurrent falls in healthy community-living subjects aged 65 and older. J Am
+Geriatr Soc 56(8):1575-1577.
+
+Notes: differences to the original
+----------------------------------
+* The clinical tests start at the examiner's "go"; here at the onset of trunk flexion of
+  the first rise (reaction time is not included).
+* Some 5xSTS protocols stop the watch when the patient sits after the fifth stand; this
+  one follows the SPPB (stop at the fifth stand) and reports ``time_to_sit_s`` as well when
+  the fifth sit-down is found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.clinical.base import (
+    NOT_DETECTED,
+    TOO_SHORT,
+    WRONG_ACTIVITY,
+    ClinicalResult,
+    Validity,
+    check_imu,
+    fill_gaps,
+)
+from analysis.transitions import Transition, TransitionDetector
+
+__all__ = [
+    "ChairStand30s",
+    "ChairStand30sResult",
+    "FiveTimesSitToStand",
+    "FiveTimesSitToStandResult",
+]
+
+
+@dataclass(kw_only=True)
+class ChairStand30sResult(ClinicalResult):
+    """Result of the 30-second chair stand (times in s from the start of the recording)."""
+
+    test: str = "chair-stand-30s"
+    n_stands: int | None = None
+    start_s: float | None = None
+    window_end_s: float | None = None
+    stand_durations_s: list[float] = field(default_factory=list)
+    mean_stand_duration_s: float | None = None
+    slowing_pct: float | None = None
+    below_average_if_fewer_than: int | None = None
+    below_average: bool | None = None
+    source: str = "CDC STEADI 30-Second Chair Stand (Jones, Rikli & Beam 1999)"
+
+
+@dataclass(kw_only=True)
+class FiveTimesSitToStandResult(ClinicalResult):
+    """Result of the five-times sit-to-stand (times in s from the start of the recording)."""
+
+    test: str = "five-times-sts"
+    time_s: float | None = None
+    time_to_sit_s: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    n_stands_found: int | None = None
+    stand_durations_s: list[float] = field(default_factory=list)
+    slowing_pct: float | None = None
+    elevated_threshold_s: float = 12.0
+    at_risk_threshold_s: float = 15.0
+    status: str | None = None
+    source: str = "Guralnik 1994 (timing); Lusardi 2017 (>= 12 s); Buatois 2008 (>= 15 s)"
+
+
+def _slowing_pct(durations: list[float]) -> float | None:
+    """Mean duration of the last two rises vs the first two, in percent (positive = slower)."""
+    if len(durations) < 4:
+        return None
+    first = float(np.mean(durations[:2]))
+    last = float(np.mean(durations[-2:]))
+    return 100.0 * (last - first) / first
+
+
+def _transitions(
+    detector: TransitionDetector | None, acc: np.ndarray, gyr: np.ndarray, fs: float
+) -> tuple[list[Transition], float]:
+    acc_f, frac = fill_gaps(acc)
+    gyr_f, _ = fill_gaps(gyr)
+    det = (detector or TransitionDetector()).detect(acc_f, gyr_f, fs)
+    return det.transitions_, frac
+
+
+class ChairStand30s:
+    """30-second chair stand: count of full stands in 30 s.
+
+    Parameters
+    ----------
+    window_s : float
+        Test duration (30 s).
+    norms : dict or None
+        The ``chair_stand_30s`` entry of ``analysis/data/norms.json``.
+    transition_detector : TransitionDetector or None
+
+    Attributes
+    ----------
+    result_ : ChairStand30sResult
+    """
+
+    def __init__(
+        self,
+        window_s: float = 30.0,
+        norms: dict[str, Any] | None = None,
+        transition_detector: TransitionDetector | None = None,
+    ) -> None:
+        self.window_s = window_s
+        self.norms = norms
+        self.transition_detector = transition_detector
+
+    def analyze(
+        self,
+        acc_mps2: np.ndarray,
+        gyr_radps: np.ndarray,
+        sampling_rate_hz: float,
+        *,
+        age_y: float | None = None,
+        sex: str | None = None,
+    ) -> ChairStand30s:
+        """Count the stands; returns ``self`` (result in ``result_``)."""
+        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        if gyr is None:
+            raise ValueError("the chair stand test needs the gyroscope (gyr_radps)")
+        trs, frac = _transitions(self.transition_detector, acc, gyr, fs)
+        sts = [t for t in trs if t.type == "sit-to-stand"]
+        if not sts:
+            self.result_ = ChairStand30sResult.invalid_result(
+                WRONG_ACTIVITY, "no sit-to-stand found: the test is rising from a chair"
+            )
+            return self
+        start = sts[0].start_s
+        end = start + self.window_s
+        rec_end = acc.shape[0] / fs
+        counted = [t for t in sts if t.peak_s <= end]
+        durations = [float(t.duration_s) for t in counted]
+        validity = Validity.ok(f"{100 * frac:.1f} % samples interpolated" if frac > 0 else "")
+        if rec_end < end - 0.5 and (rec_end - sts[-1].end_s) < 2.0:
+            validity = Validity.invalid(
+                TOO_SHORT,
+                f"recording ends {end - rec_end:.1f} s before the 30-s mark while the "
+                "patient is still rising",
+            )
+        limit = self._limit(age_y, sex)
+        n = len(counted)
+        self.result_ = ChairStand30sResult(
+            validity=validity,
+            n_stands=n,
+            start_s=start,
+            window_end_s=end,
+            stand_durations_s=durations,
+            mean_stand_duration_s=float(np.mean(durations)),
+            slowing_pct=_slowing_pct(durations),
+            below_average_if_fewer_than=limit,
+            below_average=None if limit is None else bool(n < limit),
+        )
+        return self
+
+    def _limit(self, age_y: float | None, sex: str | None) -> int | None:
+        if not self.norms or age_y is None or sex not in ("m", "f"):
+            return None
+        for b in self.norms.get("below_average_if_fewer_than", []):
+            if b.get("age_min_y", -np.inf) <= age_y <= b.get("age_max_y", np.inf):
+                return int(b[sex])
+        return None
+
+
+class FiveTimesSitToStand:
+    """Five-times sit-to-stand: time for five rises.
+
+    Parameters
+    ----------
+    elevated_threshold_s, at_risk_threshold_s : float
+        12 s (Lusardi 2017) and 15 s (Buatois 2008); overridden by the ``five_times_sts``
+        entry of ``norms`` when given.
+    norms : dict or None
+    transition_detector : TransitionDetector or None
+
+    Attributes
+    ----------
+    result_ : FiveTimesSitToStandResult
+    """
+
+    def __init__(
+        self,
+        elevated_threshold_s: float = 12.0,
+        at_risk_threshold_s: float = 15.0,
+        norms: dict[str, Any] | None = None,
+        transition_detector: TransitionDetector | None = None,
+    ) -> None:
+        self.elevated_threshold_s = elevated_threshold_s
+        self.at_risk_threshold_s = at_risk_threshold_s
+        self.norms = norms
+        self.transition_detector = transition_detector
+
+    def analyze(
+        self, acc_mps2: np.ndarray, gyr_radps: np.ndarray, sampling_rate_hz: float
+    ) -> FiveTimesSitToStand:
+        """Time the five rises; returns ``self`` (result in ``result_``)."""
+        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        if gyr is None:
+            raise ValueError("the five-times sit-to-stand needs the gyroscope (gyr_radps)")
+        n = self.norms or {}
+        elev = float(n.get("elevated_threshold_s", self.elevated_threshold_s))
+        risk = float(n.get("at_risk_threshold_s", self.at_risk_threshold_s))
+        trs, frac = _transitions(self.transition_detector, acc, gyr, fs)
+        sts = [t for t in trs if t.type == "sit-to-stand"]
+        kw = {"elevated_threshold_s": elev, "at_risk_threshold_s": risk}
+        if not sts:
+            self.result_ = FiveTimesSitToStandResult.invalid_result(
+                WRONG_ACTIVITY, "no sit-to-stand found: the test is rising from a chair", **kw
+            )
+            return self
+        if len(sts) < 5:
+            self.result_ = FiveTimesSitToStandResult.invalid_result(
+                NOT_DETECTED,
+                f"only {len(sts)} sit-to-stand(s) found; the test needs five",
+                n_stands_found=len(sts),
+                **kw,
+            )
+            return self
+        five = sts[:5]
+        t = five[-1].end_s - five[0].start_s
+        sit5 = [x for x in trs if x.type == "stand-to-sit" and x.start_s > five[-1].start_s]
+        status = "at_risk" if t >= risk else ("elevated" if t >= elev else "normal")
+        durations = [float(x.duration_s) for x in five]
+        self.result_ = FiveTimesSitToStandResult(
+            validity=Validity.ok(f"{100 * frac:.1f} % samples interpolated" if frac > 0 else ""),
+            time_s=t,
+            time_to_sit_s=(sit5[0].end_s - five[0].start_s) if sit5 else None,
+            start_s=five[0].start_s,
+            end_s=five[-1].end_s,
+            n_stands_found=len(sts),
+            stand_durations_s=durations,
+            slowing_pct=_slowing_pct(durations),
+            status=status,
+            **kw,
+        )
+        return self

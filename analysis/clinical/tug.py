@@ -1,0 +1,252 @@
+"""Instrumented Timed Up and Go (iTUG) from one lower-back IMU.
+
+The patient sits, stands up, walks 3 m, turns 180 degrees, walks back, turns and sits
+down. Poise times the test from the sensor alone and splits it into the phases of
+Salarian et al. (2010):
+
+* **sit-to-stand**: the first sit-to-stand transition (:mod:`analysis.transitions`),
+* **walk out**: end of the sit-to-stand to the start of the 180-degree turn,
+* **turn**: the turn at the cone (:class:`analysis.gait.turns.TurnDetector`, El-Gohary
+  2014; the first turn of >= 90 degrees after standing up),
+* **walk back**: end of that turn to the start of the turn before sitting,
+* **turn-to-sit**: start of the last turn to the end of the stand-to-sit (if no separate
+  last turn is found, the stand-to-sit alone).
+
+Total time = start of the sit-to-stand to the end of the stand-to-sit (the instrumented
+equivalent of "go" to "seated"). Steps are the initial contacts of
+:class:`analysis.gait.pipeline.GaitAnalyzer` between standing up and sitting down; cadence
+is 60 / median step time (robust to contacts missed in the turns, so ``n_steps`` may be
+lower than the true count while the cadence is not).
+
+Thresholds: >= 12 s at risk of falling (CDC STEADI); age norms (Bohannon 2006) are passed
+in as the ``tug`` entry of ``analysis/data/norms.json`` (analysis does no file I/O).
+
+References
+----------
+Podsiadlo D., Richardson S. (1991). The timed "Up & Go": a test of basic functional
+mobility for frail elderly persons. J Am Geriatr Soc 39(2):142-148.
+
+Salarian A., Horak F. B., Zampieri C., Carlson-Kuhta P., Nutt J. G., Aminian K. (2010).
+iTUG, a sensitive and reliable measure of mobility. IEEE Trans Neural Syst Rehabil Eng
+18(3):303-310.
+
+Bohannon R. W. (2006). Reference values for the Timed Up and Go test: a descriptive
+meta-analysis. J Geriatr Phys Ther 29(2):64-68.
+
+CDC STEADI (2017). Assessment: Timed Up & Go (TUG).
+
+Notes: differences to the original
+----------------------------------
+* Salarian et al. used sensors on the shanks, forearms and sternum; here one lower-back
+  sensor gives the transitions (trunk pitch + vertical velocity) and the turns (yaw rate).
+* The clinical TUG starts at the examiner's "go"; the instrumented total starts at the
+  onset of trunk flexion, so reaction time is not included (typically 0.2-0.5 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.clinical.base import (
+    NOT_DETECTED,
+    TOO_SHORT,
+    WRONG_ACTIVITY,
+    ClinicalResult,
+    Validity,
+    check_imu,
+    fill_gaps,
+)
+from analysis.gait.pipeline import GaitAnalyzer
+from analysis.transitions import Transition, TransitionDetector
+
+__all__ = ["TimedUpAndGo", "TugResult"]
+
+STEADI_TUG_THRESHOLD_S = 12.0
+
+
+@dataclass(kw_only=True)
+class TugResult(ClinicalResult):
+    """Result of an instrumented TUG (times in s from the start of the recording)."""
+
+    test: str = "tug"
+    total_time_s: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    sit_to_stand_s: float | None = None
+    walk_out_s: float | None = None
+    turn_s: float | None = None
+    walk_back_s: float | None = None
+    turn_to_sit_s: float | None = None
+    stand_to_sit_s: float | None = None
+    n_steps: int | None = None
+    cadence_spm: float | None = None
+    turn_angle_deg: float | None = None
+    turn_peak_velocity_dps: float | None = None
+    turn_to_sit_peak_velocity_dps: float | None = None
+    threshold_s: float = STEADI_TUG_THRESHOLD_S
+    at_risk: bool | None = None
+    norm_mean_s: float | None = None
+    above_norm: bool | None = None
+    source: str = "CDC STEADI (>= 12 s at risk); Bohannon 2006 norms; phases Salarian 2010"
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _norm_for_age(norms: dict[str, Any] | None, age_y: float | None) -> float | None:
+    if not norms or age_y is None:
+        return None
+    bands = (norms.get("norms_by_age") or {}).get("bands") or []
+    for b in bands:
+        if b.get("age_min_y", -np.inf) <= age_y <= b.get("age_max_y", np.inf):
+            return float(b["mean_s"])
+    return None
+
+
+class TimedUpAndGo:
+    """Instrumented Timed Up and Go.
+
+    Parameters
+    ----------
+    threshold_s : float
+        At-risk threshold (CDC STEADI: 12 s); overridden by ``norms["at_risk_threshold_s"]``.
+    norms : dict or None
+        The ``tug`` entry of ``analysis/data/norms.json``.
+    max_total_s : float
+        Longer "tests" are not a TUG (invalid).
+    transition_detector, gait_analyzer
+        Algorithm objects (defaults: :class:`TransitionDetector`, :class:`GaitAnalyzer`).
+
+    Attributes
+    ----------
+    result_ : TugResult
+    """
+
+    def __init__(
+        self,
+        threshold_s: float = STEADI_TUG_THRESHOLD_S,
+        norms: dict[str, Any] | None = None,
+        max_total_s: float = 120.0,
+        transition_detector: TransitionDetector | None = None,
+        gait_analyzer: GaitAnalyzer | None = None,
+    ) -> None:
+        self.threshold_s = threshold_s
+        self.norms = norms
+        self.max_total_s = max_total_s
+        self.transition_detector = transition_detector
+        self.gait_analyzer = gait_analyzer
+
+    def analyze(
+        self,
+        acc_mps2: np.ndarray,
+        gyr_radps: np.ndarray,
+        sampling_rate_hz: float,
+        *,
+        age_y: float | None = None,
+        sensor_height_m: float | None = None,
+        height_m: float | None = None,
+    ) -> TimedUpAndGo:
+        """Time the test and its phases; returns ``self`` (result in ``result_``)."""
+        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        if gyr is None:
+            raise ValueError("the TUG needs the gyroscope (gyr_radps)")
+        thr = float((self.norms or {}).get("at_risk_threshold_s", self.threshold_s))
+        if acc.shape[0] < 5 * fs:
+            self.result_ = TugResult.invalid_result(
+                TOO_SHORT,
+                f"recording is {acc.shape[0] / fs:.1f} s; a TUG needs > 5 s",
+                threshold_s=thr,
+            )
+            return self
+        acc_f, frac = fill_gaps(acc)
+        gyr_f, _ = fill_gaps(gyr)
+        det = (self.transition_detector or TransitionDetector()).detect(acc_f, gyr_f, fs)
+        trs: list[Transition] = det.transitions_
+        tr_dicts = [t.to_dict() for t in trs]
+        sts = next((t for t in trs if t.type == "sit-to-stand"), None)
+        if sts is None:
+            self.result_ = TugResult.invalid_result(
+                WRONG_ACTIVITY,
+                "no sit-to-stand found: a TUG starts seated and stands up",
+                threshold_s=thr,
+                transitions=tr_dicts,
+            )
+            return self
+        stsi = next((t for t in trs if t.type == "stand-to-sit" and t.start_s > sts.end_s), None)
+        if stsi is None:
+            self.result_ = TugResult.invalid_result(
+                NOT_DETECTED,
+                "no stand-to-sit after standing up: the patient must sit down at the end",
+                threshold_s=thr,
+                start_s=sts.start_s,
+                transitions=tr_dicts,
+            )
+            return self
+        total = stsi.end_s - sts.start_s
+        if total > self.max_total_s:
+            self.result_ = TugResult.invalid_result(
+                WRONG_ACTIVITY,
+                f"{total:.0f} s between standing up and sitting down: not a TUG",
+                threshold_s=thr,
+                transitions=tr_dicts,
+            )
+            return self
+
+        ga = (self.gait_analyzer or GaitAnalyzer(sensor_height_m, height_m)).analyze(
+            acc_f, gyr_f, fs
+        )
+        res = ga.result_
+        ic = np.asarray(res.initial_contacts_s, dtype=float)
+        ic = ic[(ic > sts.start_s) & (ic < stsi.end_s)]
+        turns = [
+            t
+            for t in res.turns
+            if t.end_s > sts.end_s - 0.5 and t.start_s < stsi.end_s and abs(t.angle_deg) >= 90
+        ]
+        if ic.size < 2:
+            self.result_ = TugResult.invalid_result(
+                WRONG_ACTIVITY,
+                "no walking between standing up and sitting down",
+                threshold_s=thr,
+                total_time_s=total,
+                transitions=tr_dicts,
+            )
+            return self
+        validity = Validity.ok(f"{100 * frac:.1f} % samples interpolated" if frac > 0 else "")
+        if not turns:
+            validity = Validity.invalid(NOT_DETECTED, "no turn of >= 90 degrees found")
+        # the turn at the cone is the first; the turn-to-sit the last one after it
+        mid = turns[0] if turns else None
+        # the turn before sitting: the last one that starts after the middle turn
+        last = None
+        if mid is not None:
+            later = [t for t in turns if t.start_s > mid.end_s - 0.2]
+            last = later[-1] if later else None
+        # median step time: robust to steps the detector misses in turns
+        cadence = 60.0 / float(np.median(np.diff(ic)))
+        norm = _norm_for_age(self.norms, age_y)
+        turn_to_sit_start = last.start_s if last is not None else stsi.start_s
+        self.result_ = TugResult(
+            validity=validity,
+            total_time_s=total,
+            start_s=sts.start_s,
+            end_s=stsi.end_s,
+            sit_to_stand_s=sts.duration_s,
+            stand_to_sit_s=stsi.duration_s,
+            walk_out_s=(mid.start_s - sts.end_s) if mid else None,
+            turn_s=mid.duration_s if mid else None,
+            walk_back_s=(turn_to_sit_start - mid.end_s) if mid else None,
+            turn_to_sit_s=stsi.end_s - turn_to_sit_start,
+            n_steps=int(ic.size),
+            cadence_spm=cadence,
+            turn_angle_deg=abs(mid.angle_deg) if mid else None,
+            turn_peak_velocity_dps=mid.peak_angular_velocity_dps if mid else None,
+            turn_to_sit_peak_velocity_dps=last.peak_angular_velocity_dps if last else None,
+            threshold_s=thr,
+            at_risk=bool(total >= thr),
+            norm_mean_s=norm,
+            above_norm=None if norm is None else bool(total > norm),
+            transitions=tr_dicts,
+        )
+        return self

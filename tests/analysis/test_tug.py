@@ -1,0 +1,66 @@
+"""Instrumented TUG on synthetic scenarios (independent generator, random mounts)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from analysis.clinical.tug import TimedUpAndGo
+from sensors import scenarios as sc
+
+
+@pytest.mark.parametrize(
+    ("seed", "rate", "sts_s"), [(21, 100.0, 1.7), (22, 50.0, 2.4), (23, 200.0, 1.4)]
+)
+def test_tug_total_time_and_phases(seed, rate, sts_s):
+    md = sc.tug(
+        seed=seed,
+        sampling_rate_hz=rate,
+        sts_duration_s=sts_s,
+        mount=sc.random_mount(np.random.default_rng(seed)),
+    )
+    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, rate, age_y=75).result_
+    t = md.truth
+    assert r.valid, r.validity
+    assert r.total_time_s == pytest.approx(t["total_time_s"], abs=0.5)
+    assert r.sit_to_stand_s == pytest.approx(t["sit_to_stand_s"], abs=0.5)
+    assert r.turn_s == pytest.approx(t["turn_s"], abs=0.8)
+    assert r.walk_out_s == pytest.approx(t["walk_out_s"], abs=0.8)
+    assert r.cadence_spm == pytest.approx(t["cadence_spm"], abs=6)
+    assert r.turn_angle_deg == pytest.approx(180, abs=30)
+    assert r.at_risk == (r.total_time_s >= 12.0)
+    d = r.to_dict()
+    assert json.loads(json.dumps(d)) == d and d["validity"]["valid"]
+
+
+def test_tug_norms_and_threshold_from_norms_table():
+    md = sc.tug(seed=24, cadence_spm=80, step_length_m=0.4, sts_duration_s=2.5)
+    norms = {
+        "at_risk_threshold_s": 12.0,
+        "norms_by_age": {"bands": [{"age_min_y": 70, "age_max_y": 79, "mean_s": 9.2}]},
+    }
+    r = TimedUpAndGo(norms=norms).analyze(md.acc_mps2, md.gyr_radps, 100.0, age_y=74).result_
+    assert r.total_time_s > 12.0 and r.at_risk and r.above_norm and r.norm_mean_s == 9.2
+
+
+@pytest.mark.parametrize("scenario", ["quiet_stance", "walk"])
+def test_wrong_activity_says_so(scenario):
+    md = sc.make_scenario(scenario, seed=25)
+    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert not r.valid and r.total_time_s is None
+    assert "sit-to-stand" in r.validity.reason
+
+
+def test_sit_stand_without_walking_is_not_a_tug():
+    md = sc.sit_to_stand(seed=26)
+    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert not r.valid and "walking" in r.validity.reason
+
+
+def test_bad_input():
+    with pytest.raises(ValueError):
+        TimedUpAndGo().analyze(np.zeros((100, 2)), np.zeros((100, 2)), 100.0)
+    r = TimedUpAndGo().analyze(np.zeros((100, 3)), np.zeros((100, 3)), 100.0).result_
+    assert not r.valid and r.validity.code == "too_short"
