@@ -1,0 +1,89 @@
+"""Two- and six-minute walk tests on synthetic scenarios with known distance and fatigue."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from analysis.clinical.walk import TimedWalk, enright_sherrill_6mwd_m
+from sensors import scenarios as sc
+
+
+@pytest.fixture(scope="module")
+def six_min():
+    md = sc.walk_6min(
+        seed=41,
+        sampling_rate_hz=50.0,
+        fatigue=0.2,
+        mount=sc.random_mount(np.random.default_rng(41)),
+    )
+    r = (
+        TimedWalk(6)
+        .analyze(
+            md.acc_mps2,
+            md.gyr_radps,
+            50.0,
+            sensor_height_m=md.truth["subject"]["sensor_height_m"],
+            age_y=70,
+            sex="m",
+            height_m=1.75,
+            weight_kg=80,
+        )
+        .result_
+    )
+    return md, r
+
+
+def test_six_minute_distance_and_minutes(six_min):
+    md, r = six_min
+    assert r.valid, r.validity
+    assert r.distance_m == pytest.approx(md.truth["distance_m"], rel=0.10)
+    assert len(r.per_minute) == 6
+    for est, true in zip(r.per_minute, md.truth["per_minute"]):
+        assert est.speed_mps == pytest.approx(true["speed_mps"], rel=0.12)
+        assert est.cadence_spm == pytest.approx(true["cadence_spm"], abs=6)
+    d = r.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["per_minute"][0]["minute"] == 1
+
+
+def test_fatigability_follows_the_speed_decline(six_min):
+    md, r = six_min
+    pm = md.truth["per_minute"]
+    true_fat = (pm[-1]["speed_mps"] - pm[1]["speed_mps"]) / pm[1]["speed_mps"]
+    assert true_fat < -0.08
+    assert r.fatigability_speed == pytest.approx(true_fat, abs=0.06)
+    assert r.fatigability_cadence < 0
+    speeds = [m["speed_mps"] for m in pm]
+    assert r.deceleration_index == pytest.approx(min(speeds) / max(speeds), abs=0.06)
+    assert r.predicted_distance_m == pytest.approx(enright_sherrill_6mwd_m("m", 70, 175, 80))
+    assert r.percent_predicted == pytest.approx(100 * r.distance_m / r.predicted_distance_m)
+
+
+def test_two_minute_walk_without_fatigue():
+    md = sc.walk_2min(seed=42, mount=sc.random_mount(np.random.default_rng(42)))
+    r = TimedWalk(2).analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert r.valid and r.test == "walk-2min"
+    assert r.distance_m == pytest.approx(md.truth["distance_m"], rel=0.10)
+    assert r.deceleration_index > 0.9
+    assert r.predicted_distance_m is None  # Enright & Sherrill is for 6 minutes
+
+
+def test_enright_sherrill_equations():
+    assert enright_sherrill_6mwd_m("m", 70, 175, 80) == pytest.approx(523.55)
+    assert enright_sherrill_6mwd_m("f", 70, 160, 60) == pytest.approx(
+        2.11 * 160 - 2.29 * 60 - 5.78 * 70 + 667
+    )
+    with pytest.raises(ValueError):
+        enright_sherrill_6mwd_m("x", 70, 170, 70)
+
+
+def test_wrong_activity_and_too_short():
+    md = sc.quiet_stance(30, seed=43)
+    r = TimedWalk(6).analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert not r.valid and r.distance_m is None and "no walking" in r.validity.reason
+    md = sc.walk(40, seed=44)
+    r = TimedWalk(2).analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert not r.valid and r.validity.code == "too_short"
