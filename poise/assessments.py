@@ -1,0 +1,421 @@
+"""Run the instrumented tests and the fall-risk summary on a recording (CLI and GUI glue).
+
+* :func:`run_test` ``(recording, test, demographics) -> dict``: one test's result, JSON-ready
+  (units in the key names, ``validity`` always present). Tests: ``sway`` (one quiet-stance
+  trial, or the four mCTSIB conditions when the recording has their stage events or clearly
+  separated 20-s quiet periods), ``four-stage``, and, through the modules of
+  :mod:`analysis.clinical` (see its entry-point contract), ``tug``, ``chair-stand-30s``,
+  ``five-times-sts``, ``walk-2min``, ``walk-6min``.
+* :func:`fall_risk` ``(recording, demographics) -> dict``: the factor-by-factor summary of
+  :mod:`analysis.fallrisk` from (a) test results stored as ``test_result`` events, (b) tests
+  run in the recording (``test_start``/``test_stop`` events) whose result is not stored,
+  computed now, and (c) gait speed and stride-time variability from the gait analysis of
+  the whole recording: walking bouts of at least 5 strides (10 for the stride-time SD)
+  with a stride regularity of at least 0.5 (steady walking, not turns or chair rises),
+  outside the runs of non-walking tests; stride-weighted means over the bouts.
+* :func:`load_norms` reads ``analysis/data/norms.json`` (the single source of the
+  normative tables); ``analysis`` itself does no file I/O, so the table is passed in.
+
+The sensor used is the one placed on the lower back (placement ``lower-back``/``lower_back``/
+``L5``/``lumbar``), or the only sensor. Times in the results are seconds from that sensor's
+first sample; ``time_origin_s`` gives that sample's time in the recording.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib
+import json
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from analysis.clinical.four_stage import FourStageBalance
+from analysis.clinical.stance import CONDITIONS, QuietStance
+from analysis.fallrisk import FallRiskAssessor, measures_from_results
+from analysis.sway import SwayAnalyzer
+from poise.errors import PoiseError
+
+__all__ = ["TESTS", "run_test", "fall_risk", "load_norms", "pick_sensor"]
+
+TESTS = (
+    "sway",
+    "four-stage",
+    "tug",
+    "chair-stand-30s",
+    "five-times-sts",
+    "walk-2min",
+    "walk-6min",
+)
+# test -> module of analysis.clinical providing analyze(test, acc, gyr, fs, events=, demographics=)
+_DISPATCH = {
+    "tug": "analysis.clinical.tug",
+    "chair-stand-30s": "analysis.clinical.chair",
+    "five-times-sts": "analysis.clinical.chair",
+    "walk-2min": "analysis.clinical.walk",
+    "walk-6min": "analysis.clinical.walk",
+}
+_LOWER_BACK = {
+    "lower-back",
+    "lower_back",
+    "lowerback",
+    "lower back",
+    "l5",
+    "lumbar",
+    "back",
+    "pelvis",
+}
+_LOSS_MARKERS = {"lost_balance", "assisted"}
+
+
+@functools.lru_cache(maxsize=1)
+def _norms_text() -> str:
+    try:
+        return resources.files("analysis").joinpath("data/norms.json").read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError) as exc:  # pragma: no cover - broken install
+        raise PoiseError(
+            f"cannot read the normative tables analysis/data/norms.json: {exc}"
+        ) from exc
+
+
+def load_norms() -> dict[str, Any]:
+    """The normative tables (a fresh copy of ``analysis/data/norms.json``)."""
+    try:
+        return copy.deepcopy(json.loads(_norms_text()))
+    except json.JSONDecodeError as exc:
+        raise PoiseError(f"analysis/data/norms.json is not valid JSON: {exc}") from exc
+
+
+def pick_sensor(recording: Any) -> Any:
+    """The lower-back sensor of a recording, or its only sensor."""
+    sensors = list(getattr(recording, "sensors", None) or [])
+    if not sensors:
+        raise PoiseError("the recording holds no sensor data")
+    back = [
+        s for s in sensors if str(getattr(s, "placement", "") or "").strip().lower() in _LOWER_BACK
+    ]
+    if back:
+        return back[0]
+    if len(sensors) == 1:
+        return sensors[0]
+    places = ", ".join(f"{s.id}: {s.placement or 'unknown'}" for s in sensors)
+    raise PoiseError(
+        f"no sensor is placed on the lower back and there are {len(sensors)} sensors ({places}); "
+        "the analyses need the lower-back (L5) sensor"
+    )
+
+
+def _arrays(sensor: Any) -> tuple[np.ndarray, np.ndarray | None, float, float]:
+    acc = np.asarray(sensor.acc_mps2, dtype=float)
+    gyr = None if sensor.gyr_radps is None else np.asarray(sensor.gyr_radps, dtype=float)
+    fs = float(sensor.config.sampling_rate_hz)
+    t = np.asarray(sensor.t_s, dtype=float)
+    if acc.ndim != 2 or acc.shape[0] == 0:
+        raise PoiseError(f"sensor {sensor.id} has no samples")
+    t0 = float(t[0]) if t.size else 0.0
+    return acc, gyr, fs, t0
+
+
+def _relative_events(events: list[dict], t0: float) -> list[dict]:
+    out = []
+    for e in events or []:
+        if not isinstance(e, dict) or e.get("t_s") is None:
+            continue
+        try:
+            t = float(e["t_s"]) - t0
+        except (TypeError, ValueError):
+            continue
+        out.append({**e, "t_s": t})
+    return sorted(out, key=lambda e: e["t_s"])
+
+
+def _run_events(events: list[dict], test: str) -> list[dict]:
+    """Events of the last run of ``test`` (from its test_start to its test_stop)."""
+    starts = [
+        i for i, e in enumerate(events) if e.get("kind") == "test_start" and e.get("test") == test
+    ]
+    if not starts:
+        return events
+    i0 = starts[-1]
+    out = []
+    for e in events[i0:]:
+        out.append(e)
+        if e.get("kind") == "test_stop":
+            break
+    return out
+
+
+def _stages(events: list[dict]) -> tuple[list[str], list[float], list[float | None]]:
+    keys, starts, ends = [], [], []
+    for e in events:
+        if e.get("kind") == "stage_start" and e.get("stage"):
+            keys.append(str(e["stage"]))
+            starts.append(float(e["t_s"]))
+            ends.append(None)
+        elif e.get("kind") == "stage_end" and keys and e.get("stage") == keys[-1]:
+            ends[-1] = float(e["t_s"])
+    return keys, starts, ends
+
+
+def _demographics(recording: Any, demographics: dict | None) -> dict[str, Any]:
+    meta = getattr(recording, "metadata", None) or {}
+    base = dict(meta.get("demographics") or {}) if isinstance(meta, dict) else {}
+    base.update({k: v for k, v in (demographics or {}).items() if v is not None})
+    return base
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def _sway(acc, gyr, fs, events) -> dict[str, Any]:
+    keys, starts, ends = _stages(events)
+    conds = {
+        k: (s, e if e is not None else s + 30.0)
+        for k, s, e in zip(keys, starts, ends)
+        if k in CONDITIONS
+    }
+    stance = None
+    if conds:
+        stance = QuietStance().calculate(acc, gyr, fs, conditions=conds).result_
+    elif len(acc) / fs >= 75.0:
+        auto = QuietStance().calculate(acc, gyr, fs).result_
+        if len(auto.conditions) >= 2:
+            stance = auto
+    if stance is None:
+        return SwayAnalyzer().calculate(acc, gyr, fs).result_.to_dict()
+    d = stance.to_dict()
+    head = dict(d["conditions"].get("eo_firm") or {})
+    head.update(
+        {
+            "test": "sway",
+            "validity": d["validity"],
+            "segmentation": d["segmentation"],
+            "headline_condition": "eo_firm",
+            "conditions": d["conditions"],
+            "ratios": d["ratios"],
+            "ratio_notes": d["ratio_notes"],
+            "ratio_measure": d["ratio_measure"],
+            "vision_ratio": d["vision_ratio"],
+            "somatosensory_ratio": d["somatosensory_ratio"],
+            "vestibular_ratio": d["vestibular_ratio"],
+            "romberg_quotient": d["romberg_quotient"],
+        }
+    )
+    return head
+
+
+def _four_stage(acc, gyr, fs, events) -> dict[str, Any]:
+    keys, starts, ends = _stages(events)
+    markers = [
+        float(e["t_s"])
+        for e in events
+        if e.get("kind") == "marker" and e.get("marker") in _LOSS_MARKERS
+    ]
+    fsb = FourStageBalance()
+    if starts:
+        fsb.detect(
+            acc,
+            gyr,
+            fs,
+            stage_starts_s=starts,
+            stage_ends_s=ends,
+            stage_keys=keys,
+            markers_s=markers,
+        )
+    else:
+        fsb.detect(acc, gyr, fs, markers_s=markers)
+    return fsb.result_.to_dict()
+
+
+def _sex(demo: dict[str, Any]) -> str | None:
+    s = str(demo.get("sex") or "").strip().lower()
+    return {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}.get(s)
+
+
+def _dispatch(test, acc, gyr, fs, events, demographics) -> dict[str, Any]:
+    modname = _DISPATCH[test]
+    try:
+        mod = importlib.import_module(modname)
+    except ModuleNotFoundError as exc:
+        if exc.name != modname:
+            raise
+        raise PoiseError(
+            f"the {test} analysis is not available in this version of Poise ({modname} is missing)"
+        ) from None
+    if gyr is None:
+        raise PoiseError(f"the {test} analysis needs the gyroscope, and this sensor has none")
+    norms = load_norms()
+    age = demographics.get("age")
+    if test == "tug" and hasattr(mod, "TimedUpAndGo"):
+        res = (
+            mod.TimedUpAndGo(norms=norms.get("tug"))
+            .analyze(acc, gyr, fs, age_y=age, height_m=demographics.get("height_m"))
+            .result_
+        )
+    elif test == "chair-stand-30s" and hasattr(mod, "ChairStand30s"):
+        res = (
+            mod.ChairStand30s(norms=norms.get("chair_stand_30s"))
+            .analyze(acc, gyr, fs, age_y=age, sex=_sex(demographics))
+            .result_
+        )
+    elif test == "five-times-sts" and hasattr(mod, "FiveTimesSitToStand"):
+        res = (
+            mod.FiveTimesSitToStand(norms=norms.get("five_times_sts")).analyze(acc, gyr, fs).result_
+        )
+    elif test in ("walk-2min", "walk-6min") and hasattr(mod, "TimedWalk"):
+        res = (
+            mod.TimedWalk(minutes=2.0 if test == "walk-2min" else 6.0)
+            .analyze(
+                acc,
+                gyr,
+                fs,
+                sensor_height_m=demographics.get("sensor_height_m"),
+                height_m=demographics.get("height_m"),
+                age_y=age,
+                sex=_sex(demographics),
+                weight_kg=demographics.get("weight_kg"),
+            )
+            .result_
+        )
+    elif callable(getattr(mod, "analyze", None)):
+        res = mod.analyze(test, acc, gyr, fs, events=events, demographics=demographics)
+    else:
+        raise PoiseError(
+            f"the {test} analysis is not available: {modname} has no "
+            "analyze(test, acc, gyr, fs, events=, demographics=) entry point"
+        )
+    return res.to_dict() if hasattr(res, "to_dict") else dict(res)
+
+
+def run_test(recording: Any, test: str, demographics: dict | None = None) -> dict[str, Any]:
+    """Analyse one instrumented test in ``recording``; returns a JSON-ready dict.
+
+    Raises
+    ------
+    PoiseError
+        Unknown test, no usable sensor, or the test's analysis is not available.
+    """
+    name = str(test).strip().lower()
+    if name not in TESTS:
+        raise PoiseError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
+    sensor = pick_sensor(recording)
+    acc, gyr, fs, t0 = _arrays(sensor)
+    demo = _demographics(recording, demographics)
+    events = _run_events(_relative_events(getattr(recording, "events", None) or [], t0), name)
+    if name == "sway":
+        out = _sway(acc, gyr, fs, events)
+    elif name == "four-stage":
+        out = _four_stage(acc, gyr, fs, events)
+    else:
+        out = _dispatch(name, acc, gyr, fs, events, demo)
+    out["test"] = name
+    out.setdefault("validity", {"valid": True, "code": "ok", "reason": ""})
+    out["sensor"] = str(sensor.id)
+    out["time_origin_s"] = t0
+    return out
+
+
+# --------------------------------------------------------------------------- fall risk
+
+
+#: a bout counts as steady walking from this stride regularity (autocorrelation at the stride
+#: lag, Moe-Nilssen & Helbostad 2004); turns, transitions and shuffling lower it
+STEADY_STRIDE_REGULARITY = 0.5
+MIN_STRIDES_SPEED = 5
+MIN_STRIDES_VARIABILITY = 10
+_NOT_WALK_TESTS = {"sway", "four-stage", "tug", "chair-stand-30s", "five-times-sts"}
+
+
+def _test_windows(events: list[dict], tests: set[str]) -> list[tuple[float, float]]:
+    out, open_ = [], {}
+    for e in events:
+        if e.get("kind") == "test_start" and e.get("test") in tests:
+            open_[e["test"]] = float(e["t_s"])
+        elif e.get("kind") == "test_stop" and e.get("test") in open_:
+            out.append((open_.pop(e["test"]), float(e["t_s"])))
+    out.extend((t0, np.inf) for t0 in open_.values())
+    return out
+
+
+def _gait_measures(acc, gyr, fs, demo, exclude=()) -> dict[str, dict[str, Any]]:
+    """Gait speed and stride-time SD from steady walking bouts outside non-walking tests."""
+    from analysis.gait import GaitAnalyzer
+
+    res = GaitAnalyzer(height_m=demo.get("height_m")).analyze(acc, gyr, fs).result_
+    bouts = [
+        b
+        for b in res.walking_bouts
+        if b.n_strides >= MIN_STRIDES_SPEED
+        and np.isfinite(b.stride_regularity)
+        and b.stride_regularity >= STEADY_STRIDE_REGULARITY
+        and not any(b.start_s < t1 and b.end_s > t0 for t0, t1 in exclude)
+    ]
+    out: dict[str, dict[str, Any]] = {}
+    if not bouts:
+        return out
+    w = np.array([b.n_strides for b in bouts], dtype=float)
+    sp = np.array([b.walking_speed_mps for b in bouts], dtype=float)
+    m = np.isfinite(sp)
+    if m.any():
+        out["gait_speed_mps"] = {
+            "value": float(np.sum(sp[m] * w[m]) / w[m].sum()),
+            "validity": {
+                "valid": True,
+                "code": "ok",
+                "reason": f"{int(m.sum())} steady walking bout(s), {int(w[m].sum())} strides",
+            },
+            "test": "gait",
+        }
+    long_ = [b for b in bouts if b.n_strides >= MIN_STRIDES_VARIABILITY]
+    sd = np.array([b.stride_time_sd_s for b in long_], dtype=float)
+    wl = np.array([b.n_strides for b in long_], dtype=float)
+    m = np.isfinite(sd)
+    if m.any():
+        out["stride_time_sd_ms"] = {
+            "value": float(1000 * np.sum(sd[m] * wl[m]) / wl[m].sum()),
+            "validity": {"valid": True, "code": "ok", "reason": f"{int(wl[m].sum())} strides"},
+            "test": "gait",
+        }
+    return out
+
+
+def fall_risk(
+    recording: Any, demographics: dict | None = None, results: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Fall-risk summary of everything this recording measured (see module docstring).
+
+    ``results`` may pass test results (test -> result dict) computed by the caller; they take
+    precedence over stored ones.
+    """
+    demo = _demographics(recording, demographics)
+    sensor = pick_sensor(recording)
+    acc, gyr, fs, t0 = _arrays(sensor)
+    events = _relative_events(getattr(recording, "events", None) or [], t0)
+    found: dict[str, Any] = {}
+    for e in events:
+        if (
+            e.get("kind") == "test_result"
+            and e.get("test") in TESTS
+            and isinstance(e.get("result"), dict)
+        ):
+            found[e["test"]] = e["result"]  # the latest run wins
+    for e in events:
+        if e.get("kind") == "test_stop" and e.get("test") in TESTS and e["test"] not in found:
+            test = e["test"]
+            try:
+                found[test] = run_test(recording, test, demo)
+            except PoiseError as exc:
+                found[test] = {
+                    "validity": {"valid": False, "code": "not_detected", "reason": str(exc)}
+                }
+    found.update(results or {})
+    measures = measures_from_results(found)
+    exclude = _test_windows(events, _NOT_WALK_TESTS)
+    for k, v in _gait_measures(acc, gyr, fs, demo, exclude).items():
+        measures.setdefault(k, v)
+    summary = FallRiskAssessor(load_norms()).assess(measures, demo).summary_.to_dict()
+    summary["tests_used"] = sorted(found)
+    summary["sensor"] = str(sensor.id)
+    return summary

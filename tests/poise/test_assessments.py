@@ -1,0 +1,178 @@
+"""poise.assessments: test dispatch, sensor choice, events -> stages, fall-risk summary."""
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware_protocol.types import SensorConfig
+from poise.assessments import TESTS, fall_risk, load_norms, pick_sensor, run_test
+from poise.errors import PoiseError
+from sensors import scenarios
+from sensors.recording import Recording
+from sensors.timeline import SensorData
+
+REPO = Path(__file__).resolve().parents[2]
+SWAY_KEYS = {
+    "rms_mps2",
+    "rms_ap_mps2",
+    "rms_ml_mps2",
+    "path_length_mps2",
+    "mean_velocity_mps2",
+    "jerk_m2ps5",
+    "ellipse_area_m2ps4",
+    "centroidal_frequency_hz",
+    "frequency_dispersion",
+    "f95_hz",
+}
+
+
+def _sensor(acc, gyr, fs=100, t0=0.0, sid="s1", placement="lower-back"):
+    t = t0 + np.arange(len(acc)) / fs
+    cfg = SensorConfig(sampling_rate_hz=fs, acc_range_g=8, gyro_range_dps=2000)
+    return SensorData(sid, placement, cfg, t, np.asarray(acc, float), np.asarray(gyr, float))
+
+
+def _rec(md, events=(), t0=0.0, **meta):
+    return Recording(
+        metadata=dict(meta),
+        sensors=[_sensor(md.acc_mps2, md.gyr_radps, int(md.sampling_rate_hz), t0)],
+        events=list(events),
+    )
+
+
+def test_norms_load_and_every_test_is_known():
+    n = load_norms()
+    assert n["tug"]["at_risk_threshold_s"] == 12.0
+    n["tug"]["at_risk_threshold_s"] = 99  # a copy: the cache is not changed
+    assert load_norms()["tug"]["at_risk_threshold_s"] == 12.0
+    assert set(TESTS) >= {"sway", "four-stage", "tug", "walk-6min"}
+    with pytest.raises(PoiseError, match="unknown test"):
+        run_test(_rec(scenarios.quiet_stance(5)), "juggling", {})
+
+
+def test_sway_single_trial_has_the_cli_keys():
+    r = run_test(_rec(scenarios.quiet_stance(30, seed=3)), "sway", {})
+    assert SWAY_KEYS <= set(r) and r["validity"]["valid"] and r["test"] == "sway"
+    json.dumps(r)
+
+
+def test_sway_four_conditions_from_stage_events_on_a_cropped_clock():
+    parts, events, t = [], [{"kind": "test_start", "t_s": 100.0, "test": "sway"}], 100.0
+    for k in ("eo_firm", "ec_firm", "eo_foam", "ec_foam"):
+        eyes, surface = k.split("_")
+        md = scenarios.quiet_stance(30, eyes=eyes, surface=surface, seed=len(parts))
+        parts.append(md)
+        events += [
+            {"kind": "stage_start", "t_s": t, "stage": k},
+            {"kind": "stage_end", "t_s": t + 30.0, "stage": k, "ended_by": "time"},
+        ]
+        t += 30.0
+    acc = np.vstack([p.acc_mps2 for p in parts])
+    gyr = np.vstack([p.gyr_radps for p in parts])
+    rec = Recording(metadata={}, sensors=[_sensor(acc, gyr, t0=100.0)], events=events)
+    r = run_test(rec, "sway", {})
+    assert r["segmentation"] == "events" and r["headline_condition"] == "eo_firm"
+    assert SWAY_KEYS <= set(r)
+    assert r["conditions"]["ec_firm"]["start_s"] == pytest.approx(30.0)
+    truth = [p.truth["sway_rms_mps2"] for p in parts]
+    assert r["vestibular_ratio"] == pytest.approx(truth[3] / truth[0], rel=0.05)
+    assert r["time_origin_s"] == 100.0
+
+
+def test_four_stage_with_protocol_events_and_marker():
+    md = scenarios.four_stage(fail_stage=3, fail_time_s=6.0, seed=5)
+    keys = ["feet_together", "semi_tandem", "tandem"]
+    events = []
+    for k, st in zip(keys, md.truth["stages"]):
+        events.append({"kind": "stage_start", "t_s": st["start_s"] + 20, "stage": k})
+    events.append(
+        {
+            "kind": "marker",
+            "t_s": md.truth["stages"][2]["end_s"] + 20.3,
+            "marker": "lost_balance",
+            "stage": "tandem",
+        }
+    )
+    r = run_test(_rec(md, events, t0=20.0), "four-stage", {})
+    assert r["segmentation"] == "events" and r["stage_reached"] == "tandem"
+    assert r["tandem_time_s"] == pytest.approx(6.0, abs=1.0) and r["increased_risk"] is True
+    auto = run_test(_rec(md), "four-stage", {})
+    assert auto["segmentation"] == "automatic" and auto["stage_reached_number"] == 3
+
+
+def test_dispatch_to_the_clinical_modules_or_a_clear_error():
+    rec = _rec(scenarios.quiet_stance(10))
+    for test, mod in (("tug", "analysis.clinical.tug"), ("walk-6min", "analysis.clinical.walk")):
+        if importlib.util.find_spec(mod) is None:
+            with pytest.raises(PoiseError, match="not available"):
+                run_test(rec, test, {})
+        else:
+            out = run_test(rec, test, {})
+            assert "validity" in out  # quiet standing is the wrong activity for these tests
+            assert out["validity"]["valid"] is False
+
+
+def test_sensor_choice():
+    md = scenarios.quiet_stance(5)
+    a = _sensor(md.acc_mps2, md.gyr_radps, sid="shank", placement="left-shank")
+    b = _sensor(md.acc_mps2, md.gyr_radps, sid="back", placement="lower_back")
+    assert pick_sensor(Recording(metadata={}, sensors=[a, b])).id == "back"
+    assert pick_sensor(Recording(metadata={}, sensors=[a])).id == "shank"
+    with pytest.raises(PoiseError, match="lower back"):
+        pick_sensor(Recording(metadata={}, sensors=[a, a]))
+    with pytest.raises(PoiseError, match="no sensor"):
+        pick_sensor(Recording(metadata={}, sensors=[]))
+
+
+def test_fall_risk_from_stored_results_and_recomputed_runs():
+    md = scenarios.four_stage(fail_stage=3, fail_time_s=5.0, seed=6)
+    events = [
+        {
+            "kind": "test_result",
+            "t_s": 0.5,
+            "test": "tug",
+            "result": {
+                "total_time_s": 13.2,
+                "validity": {"valid": True, "code": "ok", "reason": ""},
+            },
+        },
+        {"kind": "test_start", "t_s": 1.0, "test": "four-stage"},
+        {"kind": "test_stop", "t_s": md.duration_s - 0.1, "test": "four-stage"},
+    ]
+    s = fall_risk(_rec(md, events), {"age": 75, "sex": "f"})
+    f = {x["key"]: x for x in s["factors"]}
+    assert f["tug_time_s"]["status"] == "at_risk" and f["tug_time_s"]["value"] == 13.2
+    assert f["tandem_time_s"]["status"] == "at_risk"
+    assert f["tandem_time_s"]["value"] == pytest.approx(5.0, abs=1.0)
+    assert s["level"] == "high" and "clinician" in s["disclaimer"]
+    assert s["tests_used"] == ["four-stage", "tug"]
+    json.dumps(s)
+
+
+def test_fall_risk_measures_gait_on_a_real_walk():
+    d = REPO / "recordings/mobgap-lab/HA-001-Test5-Trial1"
+    with (d / "imu_lowerback.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    acc = np.array([[float(r[f"acc_{a}"]) for a in "xyz"] for r in rows])
+    gyr = np.radians(np.array([[float(r[f"gyr_{a}"]) for a in "xyz"] for r in rows]))
+    rec = Recording(metadata={}, sensors=[_sensor(acc, gyr)])
+    s = fall_risk(rec, {"height_m": json.loads((d / "info.json").read_text()).get("height_m")})
+    f = {x["key"]: x for x in s["factors"]}
+    assert "gait_speed_mps" in f and 0.3 < f["gait_speed_mps"]["value"] < 2.0
+    assert f["gait_speed_mps"]["test"] == "gait"
+    assert s["level"] in ("low", "moderate", "high")
+
+
+def test_chair_rises_are_not_taken_for_walking_but_a_walk_is():
+    chair = scenarios.five_times_sts(seed=2)
+    s = fall_risk(_rec(chair), {})
+    assert "gait_speed_mps" not in {f["key"] for f in s["factors"]}
+    walk = scenarios.walk_2min(seed=2)
+    s = fall_risk(_rec(walk), {})
+    f = {x["key"]: x for x in s["factors"]}
+    assert f["gait_speed_mps"]["value"] == pytest.approx(walk.truth["speed_mps"], rel=0.15)
+    assert f["stride_time_sd_ms"]["value"] < 68.0
