@@ -90,6 +90,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "ALIASES",
     "GRAVITY_MPS2",
     "MOUNTS",
     "SCENARIOS",
@@ -1337,10 +1338,26 @@ SCENARIOS: dict[str, Callable[..., MotionData]] = {
 }
 
 
+#: Other accepted spellings (hyphens work too: ``"quiet-stance"``).
+ALIASES: dict[str, str] = {
+    "quiet": "quiet_stance",
+    "stance": "quiet_stance",
+    "sway": "quiet_stance",
+    "sit_stand": "sit_to_stand",
+    "chair_stand": "chair_stand_30s",
+    "five_sts": "five_times_sts",
+    "5xsts": "five_times_sts",
+    "walk_6": "walk_6min",
+    "walk_2": "walk_2min",
+}
+
+
 def make_scenario(name: str, **kwargs: Any) -> MotionData:
-    """Build a scenario by name (see :data:`SCENARIOS`)."""
+    """Build a scenario by name (see :data:`SCENARIOS` and :data:`ALIASES`)."""
+    key = str(name).strip().lower().replace("-", "_")
+    key = ALIASES.get(key, key)
     try:
-        fn = SCENARIOS[name]
+        fn = SCENARIOS[key]
     except KeyError:
         raise ValueError(f"unknown scenario {name!r}; known: {sorted(SCENARIOS)}") from None
     return fn(**kwargs)

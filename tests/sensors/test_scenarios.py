@@ -140,6 +140,9 @@ def test_scenario_source_streams_and_loops():
     assert np.abs(a1[-1] - a2[0]).max() < 0.2
     with pytest.raises(ValueError):
         sc.ScenarioSource("nope")
+    # the spellings the emulator and the CLI use
+    assert sc.ScenarioSource("quiet-stance", 100.0).truth["scenario"] == "quiet_stance"
+    assert sc.ScenarioSource("quiet", 100.0).truth["scenario"] == "quiet_stance"
 
 
 def test_six_minute_walk_with_fatigue_slows_down():
