@@ -1,0 +1,198 @@
+"""The session model without Qt: sources, ring buffers, recording, guided tests, replay."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from poise.errors import PoiseError
+from poise.session import RingBuffer, Session, _json_equal
+from poise.sources import ReplaySource, ScriptedSource
+from sensors.recording import load_recording
+
+
+def poll_until(session: Session, cond, timeout_s: float = 20.0, step_s: float = 0.01) -> None:
+    t0 = time.monotonic()
+    while not cond():
+        session.poll()
+        if time.monotonic() - t0 > timeout_s:
+            raise AssertionError("condition not reached in time")
+        time.sleep(step_s)
+    session.poll()
+
+
+@pytest.fixture(autouse=True)
+def _warm_imports() -> None:
+    # the first poll imports the analysis; do it before the clock runs at 10x
+    import analysis.sway  # noqa: F401
+    import poise.assessments  # noqa: F401
+    import poise.live  # noqa: F401
+
+
+def test_ring_buffer_keeps_the_newest_rows_in_order_across_wraps() -> None:
+    rb = RingBuffer(10, 2)
+    rng = np.random.default_rng(1)
+    written = []
+    for _ in range(40):
+        n = int(rng.integers(0, 14))
+        rows = np.column_stack([np.arange(len(written), len(written) + n)] * 2).astype(float)
+        written.extend(rows[:, 0])
+        rb.write(rows)
+        expect = np.array(written[-10:])
+        np.testing.assert_array_equal(rb.latest()[:, 0], expect)
+        k = int(rng.integers(0, 12))
+        np.testing.assert_array_equal(rb.latest(k)[:, 0], expect[-k:] if k else expect[:0])
+    assert rb.total == len(written)
+
+
+def test_live_session_streams_records_and_emits_events(tmp_path: Path) -> None:
+    s = Session(data_dir=tmp_path)
+    s.events.set_raise_errors(True)
+    got: dict[str, list] = {"added": [], "samples": [], "metrics": [], "recording": []}
+    s.events.sensor_added.connect(got["added"].append)
+    s.events.samples.connect(got["samples"].append)
+    s.events.metrics.connect(got["metrics"].append)
+    s.events.recording.connect(got["recording"].append)
+    src = ScriptedSource(2, sampling_rate_hz=100, scenario="quiet_stance", time_scale=10)
+    s.set_source(src)
+    poll_until(s, lambda: len(got["metrics"]) >= 3)
+    src.stop()  # the session still holds the source; no more samples now
+    s.poll()
+    assert [i.id for i in got["added"]] == ["demo-1", "demo-2"]
+    seen = sum(c.get("demo-1", 0) for c in got["samples"])
+    assert seen == s.sensors["demo-1"].samples > 300
+    m = got["metrics"][-1]
+    assert m["sway_rms_mps2"] > 0 and m["sensor"] == "demo-1"
+    rows = s.latest("demo-2", seconds=2.0)
+    assert rows.shape == (200, 7) and np.all(np.diff(rows[:, 0]) > 0)
+    assert s.sway_trail().shape[1] == 2
+    path = s.recording_path
+    n_live = {sid: info.samples for sid, info in s.sensors.items()}
+    s.close()
+    assert s.source is None
+    assert path is not None and got["recording"] == [path]
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert ((tmp_path / "recordings").stat().st_mode & 0o777) == 0o700
+    rec = load_recording(path)
+    assert rec.closed_cleanly and not rec.damage
+    for sd in rec.sensors:
+        # everything delivered live is in the file
+        assert np.isfinite(sd.acc_mps2).all(axis=1).sum() == n_live[sd.id]
+
+
+def test_errors_are_clear_and_a_broken_listener_does_not_stop_the_stream(tmp_path: Path) -> None:
+    s = Session(data_dir=tmp_path)
+    with pytest.raises(PoiseError, match="connect a sensor"):
+        s.start_test("four-stage")
+    s.set_source(ScriptedSource(1, time_scale=10))
+    with pytest.raises(PoiseError, match="unknown test"):
+        s.start_test("juggling")
+    failures = []
+    s.events.set_error_handler(lambda exc, name: failures.append((name, str(exc))))
+
+    def broken(_counts) -> None:
+        raise RuntimeError("view bug")
+
+    s.events.samples.connect(broken)
+    poll_until(s, lambda: len(failures) >= 3)
+    n = s.sensors["demo-1"].samples
+    poll_until(s, lambda: s.sensors["demo-1"].samples > n)
+    assert failures[0] == ("samples", "view bug")
+    s.close()
+    with pytest.raises(PoiseError, match="no such recording"):
+        ReplaySource(tmp_path / "missing.poise")
+    bad = tmp_path / "bad.poise"
+    bad.write_bytes(b"not a recording at all")
+    with pytest.raises(PoiseError, match="can not be replayed"):
+        ReplaySource(bad)
+
+
+def test_disconnect_mid_test_marks_the_test_and_keeps_earlier_data(tmp_path: Path) -> None:
+    s = Session(data_dir=tmp_path)
+    warnings: list[str] = []
+    s.events.warning.connect(warnings.append)
+    src = ScriptedSource(2, sampling_rate_hz=100, scenario="quiet_stance", time_scale=10)
+    s.set_source(src)
+    poll_until(s, lambda: s.now_s() > 1.0)
+    run = s.start_test("chair-stand-30s")
+    poll_until(s, lambda: run.state == "running" and run.phase_elapsed_s > 2.0)
+    before = s.sensors["demo-2"].samples
+    src.disconnect(1, duration_s=2.0)
+    poll_until(s, lambda: s.sensors["demo-2"].state == "reconnecting")
+    poll_until(s, lambda: bool(run.gaps))
+    assert run.gaps[0]["sensor"] == "demo-2" and run.gaps[0]["samples"] >= 150
+    assert any("demo-2" in w and "during the test" in w for w in warnings)
+    s.stop_test()
+    poll_until(s, lambda: s.last_result is not None)
+    assert s.last_result["run"]["gaps"], "the result carries the gap"
+    path = s.recording_path
+    s.close()
+    rec = load_recording(path)
+    sd = rec.sensor("demo-2")
+    assert np.isfinite(sd.acc_mps2).all(axis=1).sum() >= before  # nothing before was lost
+    assert sd.gaps and sd.gaps[0].samples == run.gaps[0]["samples"]
+    kinds = [e["kind"] for e in rec.events]
+    assert "test_gap" in kinds and "test_result" in kinds
+
+
+def test_four_stage_live_results_are_saved_and_replay_gives_the_same(tmp_path: Path) -> None:
+    s = Session(data_dir=tmp_path, demographics={"age": 72, "sex": "f"})
+    results: list[dict] = []
+    s.events.test_result.connect(results.append)
+    cues: list[tuple] = []
+    s.events.cue.connect(lambda kind, rem: cues.append((kind, rem)))
+    s.set_source(ScriptedSource(1, sampling_rate_hz=100, scenario="four_stage", time_scale=8))
+    # the scenario stands 2 s, then repositions 3 s before each 10-s stage (= our countdown);
+    # it loses balance 6 s into tandem stance
+    poll_until(s, lambda: s.now_s() >= 2.0, step_s=0.005)
+    run = s.start_test("four-stage")
+    poll_until(
+        s,
+        lambda: run.state == "running" and run.stage.key == "tandem" and run.phase_elapsed_s > 6.3,
+        step_s=0.005,
+    )
+    s.add_marker("lost_balance")
+    poll_until(s, lambda: bool(results))
+    live = results[0]
+    assert "error" not in live, live.get("error")
+    res = live["result"]
+    assert res["validity"]["valid"]
+    assert res["stage_reached"] == "tandem"
+    assert res["feet_together_time_s"] == pytest.approx(10.0, abs=1.0)
+    assert res["tandem_time_s"] == pytest.approx(6.0, abs=1.0)
+    assert res["increased_risk"] is True
+    statuses = {f["key"]: f["status"] for f in live["fall_risk"]["factors"]}
+    assert statuses.get("tandem_time_s") == "at_risk"
+    assert ("start", 0) in cues and ("tick", 3) in cues
+    path = s.recording_path
+    s.close()
+    saved = [e for e in load_recording(path).events if e["kind"] == "test_result"]
+    assert len(saved) == 1 and _json_equal(saved[0]["result"], res)
+
+    r = Session(data_dir=tmp_path)
+    replayed: list[dict] = []
+    r.events.test_result.connect(replayed.append)
+    r.set_source(ReplaySource(path, speed=10.0))
+    assert r.recording_path is None  # a replay is not re-recorded
+    poll_until(r, lambda: bool(replayed))
+    r.close()
+    again = replayed[0]
+    _diff(again["result"], res)
+    assert again["source"] == "replay" and again["matches_saved"] is True
+    assert again["result"]["stage_reached"] == res["stage_reached"]
+    assert again["result"]["tandem_time_s"] == pytest.approx(res["tandem_time_s"], rel=1e-4)
+    assert not _json_equal({"a": 1.0}, {"a": 1.1})
+
+
+def _diff(a, b, path=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in set(a) | set(b):
+            _diff(a.get(k), b.get(k), path + "." + k)
+    elif isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            _diff(x, y, f"{path}[{i}]")
+    elif not _json_equal(a, b):
+        print("DIFF", path, a, b)
