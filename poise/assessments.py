@@ -10,9 +10,11 @@
   :mod:`analysis.fallrisk` from (a) test results stored as ``test_result`` events, (b) tests
   run in the recording (``test_start``/``test_stop`` events) whose result is not stored,
   computed now, and (c) gait speed and stride-time variability from the gait analysis of
-  the whole recording: walking bouts of at least 5 strides (10 for the stride-time SD)
-  with a stride regularity of at least 0.5 (steady walking, not turns or chair rises),
-  outside the runs of non-walking tests; stride-weighted means over the bouts.
+  the whole recording: valid strides of bouts with a stride regularity of at least 0.5
+  (steady walking, not chair rises) that overlap neither a turn nor the run of a
+  non-walking test; at least 5 strides for the speed, per-bout SD on bouts with at least
+  10 such strides for the variability. A recording whose metadata names one test
+  (``metadata["test"]``) and has no protocol events is analysed as that test.
 * :func:`load_norms` reads ``analysis/data/norms.json`` (the single source of the
   normative tables); ``analysis`` itself does no file I/O, so the table is passed in.
 
@@ -340,42 +342,52 @@ def _test_windows(events: list[dict], tests: set[str]) -> list[tuple[float, floa
 
 
 def _gait_measures(acc, gyr, fs, demo, exclude=()) -> dict[str, dict[str, Any]]:
-    """Gait speed and stride-time SD from steady walking bouts outside non-walking tests."""
+    """Gait speed and stride-time SD from straight, steady walking outside non-walking tests.
+
+    Strides count when they are valid, lie in a bout of stride regularity >= 0.5, do not
+    overlap a turn (El-Gohary turns of the gait analysis) or an excluded window. Gait speed
+    needs >= 5 such strides; the stride-time SD is computed per bout on bouts with >= 10 such
+    strides and averaged with stride weights.
+    """
     from analysis.gait import GaitAnalyzer
 
     res = GaitAnalyzer(height_m=demo.get("height_m")).analyze(acc, gyr, fs).result_
-    bouts = [
+    blocked = [(t.start_s, t.end_s) for t in res.turns] + list(exclude)
+    steady = [
         b
         for b in res.walking_bouts
-        if b.n_strides >= MIN_STRIDES_SPEED
-        and np.isfinite(b.stride_regularity)
-        and b.stride_regularity >= STEADY_STRIDE_REGULARITY
-        and not any(b.start_s < t1 and b.end_s > t0 for t0, t1 in exclude)
+        if np.isfinite(b.stride_regularity) and b.stride_regularity >= STEADY_STRIDE_REGULARITY
     ]
+    speeds: list[float] = []
+    sds: list[tuple[float, int]] = []
+    for b in steady:
+        durs = []
+        for st in res.strides:
+            if not st.valid or st.start_s < b.start_s - 1e-6 or st.end_s > b.end_s + 1e-6:
+                continue
+            if any(st.start_s < t1 and st.end_s > t0 for t0, t1 in blocked):
+                continue
+            durs.append(st.duration_s)
+            if np.isfinite(st.speed_mps):
+                speeds.append(st.speed_mps)
+        if len(durs) >= MIN_STRIDES_VARIABILITY:
+            sds.append((float(np.std(durs, ddof=1)), len(durs)))
     out: dict[str, dict[str, Any]] = {}
-    if not bouts:
-        return out
-    w = np.array([b.n_strides for b in bouts], dtype=float)
-    sp = np.array([b.walking_speed_mps for b in bouts], dtype=float)
-    m = np.isfinite(sp)
-    if m.any():
+    if len(speeds) >= MIN_STRIDES_SPEED:
         out["gait_speed_mps"] = {
-            "value": float(np.sum(sp[m] * w[m]) / w[m].sum()),
+            "value": float(np.mean(speeds)),
             "validity": {
                 "valid": True,
                 "code": "ok",
-                "reason": f"{int(m.sum())} steady walking bout(s), {int(w[m].sum())} strides",
+                "reason": f"{len(speeds)} strides of straight, steady walking",
             },
             "test": "gait",
         }
-    long_ = [b for b in bouts if b.n_strides >= MIN_STRIDES_VARIABILITY]
-    sd = np.array([b.stride_time_sd_s for b in long_], dtype=float)
-    wl = np.array([b.n_strides for b in long_], dtype=float)
-    m = np.isfinite(sd)
-    if m.any():
+    if sds:
+        w = np.array([n for _, n in sds], dtype=float)
         out["stride_time_sd_ms"] = {
-            "value": float(1000 * np.sum(sd[m] * wl[m]) / wl[m].sum()),
-            "validity": {"valid": True, "code": "ok", "reason": f"{int(wl[m].sum())} strides"},
+            "value": float(1000 * np.sum([sd * n for sd, n in sds]) / w.sum()),
+            "validity": {"valid": True, "code": "ok", "reason": f"{int(w.sum())} strides"},
             "test": "gait",
         }
     return out
@@ -410,9 +422,22 @@ def fall_risk(
                 found[test] = {
                     "validity": {"valid": False, "code": "not_detected", "reason": str(exc)}
                 }
+    meta = getattr(recording, "metadata", None) or {}
+    hinted = meta.get("test") if isinstance(meta, dict) else None
+    has_runs = any(e.get("kind") == "test_start" for e in events)
+    if hinted in TESTS and not has_runs and hinted not in found:
+        # a recording of one test without protocol events (e.g. made by the CLI)
+        try:
+            found[hinted] = run_test(recording, hinted, demo)
+        except PoiseError as exc:
+            found[hinted] = {
+                "validity": {"valid": False, "code": "not_detected", "reason": str(exc)}
+            }
     found.update(results or {})
     measures = measures_from_results(found)
     exclude = _test_windows(events, _NOT_WALK_TESTS)
+    if hinted in _NOT_WALK_TESTS and not has_runs:
+        exclude.append((-np.inf, np.inf))
     for k, v in _gait_measures(acc, gyr, fs, demo, exclude).items():
         measures.setdefault(k, v)
     summary = FallRiskAssessor(load_norms()).assess(measures, demo).summary_.to_dict()
