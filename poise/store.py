@@ -1,0 +1,778 @@
+"""The patient and session store: one SQLite file in a user-only data folder.
+
+Layout of the data folder (default :func:`default_data_dir`)::
+
+    <data_dir>/              mode 0700
+        poise.db             mode 0600 (patients, sessions, exercise plans, adherence)
+        recordings/          mode 0700 (the therapist GUI's recordings)
+            <pseudonym>/     mode 0700, recordings imported for this patient (0600 each)
+
+* Patients are known by a **pseudonym** (no names): birth year, sex, height, weight, notes.
+* A session has a date, the tests run, their results and the fall-risk summary (JSON, as
+  :mod:`poise.assessments` returns them), the markers and the recording it came from.
+  Recordings that the store copied into the patient's folder (``recording_owned``) are
+  deleted with the session or the patient; recordings elsewhere are never touched.
+* :meth:`Store.import_recording` adds a recording's session to the patient named in the
+  recording header (``metadata["patient"]``) or to an explicit patient.
+* The schema is versioned (``PRAGMA user_version``, :mod:`poise.migrations`). A database
+  that is damaged, not SQLite, or from a newer Poise raises :class:`StoreError` with what
+  to do, and is left exactly as it was (nothing is written before the checks pass; a
+  backup ``poise.db.v<N>.bak`` is made before any migration).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from poise import migrations
+from poise.errors import PoiseError
+
+__all__ = [
+    "DB_NAME",
+    "DIR_MODE",
+    "FILE_MODE",
+    "Patient",
+    "SessionRecord",
+    "Store",
+    "StoreError",
+    "analyse_recording",
+    "default_data_dir",
+    "resolve_data_dir",
+]
+
+DB_NAME = "poise.db"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_PATIENT_FIELDS = ("birth_year", "sex", "height_m", "weight_kg", "notes")
+
+
+class StoreError(PoiseError):
+    """The store can not be used (damaged, newer version, unknown patient...): what and where."""
+
+
+def default_data_dir() -> Path:
+    """``$POISE_DATA_DIR``, else ``$XDG_DATA_HOME/poise``, else ``~/.local/share/poise``."""
+    env = os.environ.get("POISE_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "poise"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    """An explicit ``--data-dir`` or :func:`default_data_dir`."""
+    return Path(data_dir).expanduser() if data_dir else default_data_dir()
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) user-only (0700); an existing one is tightened."""
+    missing = []
+    p = Path(path)
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, DIR_MODE)
+        except FileExistsError:
+            pass
+    os.chmod(path, DIR_MODE)
+    return Path(path)
+
+
+def _now_utc() -> str:
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _norm_sex(sex: Any) -> str | None:
+    if sex is None or sex == "":
+        return None
+    s = str(sex).strip().lower()
+    out = {"f": "f", "female": "f", "w": "f", "woman": "f", "m": "m", "male": "m", "man": "m"}
+    if s not in out:
+        raise StoreError(f"sex must be 'f' or 'm' (or empty), got {sex!r}")
+    return out[s]
+
+
+def _norm_date(date: Any) -> str:
+    """ISO date or date-time text (sortable)."""
+    if isinstance(date, _dt.datetime):
+        return date.replace(microsecond=0).isoformat()
+    if isinstance(date, _dt.date):
+        return date.isoformat()
+    s = str(date).strip()
+    try:
+        if "T" in s or " " in s:
+            return _dt.datetime.fromisoformat(s).replace(microsecond=0).isoformat()
+        return _dt.date.fromisoformat(s).isoformat()
+    except ValueError:
+        raise StoreError(f"not an ISO date (YYYY-MM-DD[THH:MM]): {date!r}") from None
+
+
+@dataclass
+class Patient:
+    """A patient as stored (pseudonymous)."""
+
+    id: int
+    pseudonym: str
+    birth_year: int | None = None
+    sex: str | None = None
+    height_m: float | None = None
+    weight_kg: float | None = None
+    notes: str = ""
+    created_utc: str = ""
+
+    def age_at(self, date: str | _dt.date | None = None) -> int | None:
+        """Age in whole years at ``date`` (birth year only: the year difference)."""
+        if self.birth_year is None:
+            return None
+        if date is None:
+            year = _dt.date.today().year
+        elif isinstance(date, _dt.date):
+            year = date.year
+        else:
+            year = int(str(date)[:4])
+        return year - int(self.birth_year)
+
+    def demographics(self, date: str | _dt.date | None = None) -> dict[str, Any]:
+        """``{"age", "sex", "height_m", "weight_kg"}`` for the norms (``None`` when unknown)."""
+        return {
+            "age": self.age_at(date),
+            "sex": self.sex,
+            "height_m": self.height_m,
+            "weight_kg": self.weight_kg,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class SessionRecord:
+    """A stored session."""
+
+    id: int
+    patient_id: int
+    date: str
+    kind: str = "clinic"
+    tests: list[str] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    fall_risk: dict[str, Any] | None = None
+    markers: list[dict[str, Any]] = field(default_factory=list)
+    recording_path: str | None = None
+    recording_owned: bool = False
+    notes: str = ""
+    imported_utc: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+def _check_db_file(path: Path) -> None:
+    """Refuse a file that is not an SQLite database (before SQLite touches it)."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, expected the Poise database file")
+    with open(path, "rb") as fh:
+        head = fh.read(len(_SQLITE_MAGIC))
+    if len(head) == 0:
+        return  # an empty file is a new database
+    if head != _SQLITE_MAGIC:
+        raise StoreError(
+            f"{path}: is not a Poise database (not an SQLite file; it may be damaged). "
+            "It was not changed; restore it from a backup or move it away to start a new one."
+        )
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-ready: non-finite floats -> ``None``, numpy scalars -> Python, tuples -> lists."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "to_dict"):
+        return _clean(obj.to_dict())
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        return _clean(obj.item())
+    if isinstance(obj, os.PathLike):
+        return str(obj)
+    return obj
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(_clean(obj), allow_nan=False, separators=(",", ":"))
+
+
+class Store:
+    """Patients, sessions, exercise plans and adherence in ``<data_dir>/poise.db``.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder (created user-only); default :func:`default_data_dir`.
+    create
+        Create the folder and database when missing (default); ``False`` raises
+        :class:`StoreError` instead.
+
+    Raises
+    ------
+    StoreError
+        The database is damaged, not SQLite, or from a newer Poise; it is left unchanged.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike | None = None, *, create: bool = True):
+        self.data_dir = resolve_data_dir(data_dir)
+        self.path = self.data_dir / DB_NAME
+        if not self.path.exists() and not create:
+            raise StoreError(f"{self.path}: no Poise database here")
+        make_private_dir(self.data_dir)
+        _check_db_file(self.path)
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            os.close(fd)
+        os.chmod(self.path, FILE_MODE)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: can not open the database: {exc}") from exc
+        self.conn.row_factory = sqlite3.Row
+        try:
+            self._check_and_migrate()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # ------------------------------------------------------------------ opening
+    def _check_and_migrate(self) -> None:
+        try:
+            ok = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+            version = migrations.current_version(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path}: the database is damaged ({exc}). It was not changed; restore it "
+                "from a backup or move it away to start a new one."
+            ) from exc
+        if ok != "ok":
+            raise StoreError(
+                f"{self.path}: the database is damaged (integrity check: {ok}). It was not "
+                "changed; restore it from a backup or move it away to start a new one."
+            )
+        if version > migrations.SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: the database was written by a newer Poise (schema version "
+                f"{version}; this Poise knows up to {migrations.SCHEMA_VERSION}). It was not "
+                "changed; update Poise to open it."
+            )
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA secure_delete = ON")  # deleted patients leave no traces
+        if version < migrations.SCHEMA_VERSION:
+            if version > 0:
+                backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+                fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+                os.close(fd)
+                dst = sqlite3.connect(backup)
+                try:
+                    self.conn.backup(dst)
+                finally:
+                    dst.close()
+                os.chmod(backup, FILE_MODE)
+            try:
+                migrations.migrate(self.conn)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: upgrading the database failed: {exc}") from exc
+
+    @property
+    def schema_version(self) -> int:
+        """The database's schema version."""
+        return migrations.current_version(self.conn)
+
+    @property
+    def recordings_dir(self) -> Path:
+        """``<data_dir>/recordings`` (created user-only on first use)."""
+        return make_private_dir(self.data_dir / "recordings")
+
+    def _patient_folder(self, patient: Patient) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in patient.pseudonym)
+        return self.data_dir / "recordings" / f"{safe}-{patient.id}"
+
+    def patient_dir(self, patient: Patient) -> Path:
+        """The folder of recordings the store owns for ``patient`` (created user-only)."""
+        self.recordings_dir  # noqa: B018 (creates it user-only)
+        return make_private_dir(self._patient_folder(patient))
+
+    def close(self) -> None:
+        """Close the database."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ patients
+    def add_patient(
+        self,
+        pseudonym: str,
+        *,
+        birth_year: int | None = None,
+        sex: str | None = None,
+        height_m: float | None = None,
+        weight_kg: float | None = None,
+        notes: str = "",
+    ) -> Patient:
+        """Add a patient; the pseudonym must be new (:class:`StoreError` otherwise)."""
+        pseudonym = str(pseudonym).strip()
+        if not pseudonym:
+            raise StoreError("a patient needs a pseudonym")
+        fields = self._check_fields(
+            {
+                "birth_year": birth_year,
+                "sex": sex,
+                "height_m": height_m,
+                "weight_kg": weight_kg,
+                "notes": notes,
+            }
+        )
+        try:
+            cur = self.conn.execute(
+                "INSERT INTO patients (pseudonym, birth_year, sex, height_m, weight_kg, notes, "
+                "created_utc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pseudonym,
+                    fields["birth_year"],
+                    fields["sex"],
+                    fields["height_m"],
+                    fields["weight_kg"],
+                    fields["notes"] or "",
+                    _now_utc(),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"a patient {pseudonym!r} already exists") from None
+        return self.get_patient(cur.lastrowid)
+
+    @staticmethod
+    def _check_fields(f: dict[str, Any]) -> dict[str, Any]:
+        out = dict(f)
+        if "sex" in out:
+            out["sex"] = _norm_sex(out["sex"])
+        by = out.get("birth_year")
+        if by is not None:
+            by = int(by)
+            if not 1900 <= by <= _dt.date.today().year:
+                raise StoreError(f"birth year {by} is not plausible")
+            out["birth_year"] = by
+        h = out.get("height_m")
+        if h is not None:
+            h = float(h)
+            if h > 3.0:  # given in cm
+                h /= 100.0
+            if not 0.5 <= h <= 2.6:
+                raise StoreError(f"height {h} m is not plausible (give metres, e.g. 1.68)")
+            out["height_m"] = h
+        w = out.get("weight_kg")
+        if w is not None:
+            w = float(w)
+            if not 15 <= w <= 400:
+                raise StoreError(f"weight {w} kg is not plausible")
+            out["weight_kg"] = w
+        return out
+
+    def update_patient(self, patient: int | str | Patient, **fields: Any) -> Patient:
+        """Change birth_year, sex, height_m, weight_kg or notes."""
+        p = self.patient(patient)
+        unknown = set(fields) - set(_PATIENT_FIELDS)
+        if unknown:
+            raise StoreError(f"unknown patient field(s): {', '.join(sorted(unknown))}")
+        f = self._check_fields(fields)
+        if f:
+            cols = ", ".join(f"{k} = ?" for k in f)
+            self.conn.execute(f"UPDATE patients SET {cols} WHERE id = ?", (*f.values(), p.id))
+        return self.get_patient(p.id)
+
+    def get_patient(self, patient_id: int) -> Patient:
+        """The patient with this numeric id."""
+        row = self.conn.execute(
+            "SELECT * FROM patients WHERE id = ?", (int(patient_id),)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no patient with id {patient_id}")
+        return Patient(**dict(row))
+
+    def find_patient(self, pseudonym: str) -> Patient | None:
+        """The patient with this pseudonym, or ``None``."""
+        row = self.conn.execute(
+            "SELECT * FROM patients WHERE pseudonym = ?", (str(pseudonym).strip(),)
+        ).fetchone()
+        return Patient(**dict(row)) if row else None
+
+    def patient(self, ref: int | str | Patient) -> Patient:
+        """A patient by :class:`Patient`, numeric id or pseudonym (pseudonym wins)."""
+        if isinstance(ref, Patient):
+            return self.get_patient(ref.id)
+        if isinstance(ref, str):
+            p = self.find_patient(ref)
+            if p is not None:
+                return p
+            if ref.strip().isdigit():
+                return self.get_patient(int(ref))
+            raise StoreError(f"no patient {ref!r} in {self.path}")
+        return self.get_patient(int(ref))
+
+    def list_patients(self) -> list[Patient]:
+        """All patients, by pseudonym."""
+        rows = self.conn.execute("SELECT * FROM patients ORDER BY pseudonym").fetchall()
+        return [Patient(**dict(r)) for r in rows]
+
+    def delete_patient(self, patient: int | str | Patient) -> int:
+        """Delete a patient with their sessions, plans, adherence and owned recordings.
+
+        Returns the number of recording files deleted. Recordings the store does not own
+        (outside the patient's folder) are left alone.
+        """
+        p = self.patient(patient)
+        owned = [
+            Path(r["recording_path"])
+            for r in self.conn.execute(
+                "SELECT recording_path FROM sessions WHERE patient_id = ? AND recording_owned = 1",
+                (p.id,),
+            )
+            if r["recording_path"]
+        ]
+        self.conn.execute("DELETE FROM patients WHERE id = ?", (p.id,))  # cascades
+        n = 0
+        for f in owned:
+            if f.exists():
+                f.unlink()
+                n += 1
+        folder = self._patient_folder(p)
+        if folder.exists():
+            for f in folder.iterdir():  # anything else we wrote there for the patient
+                if f.is_file():
+                    f.unlink()
+                    n += 1
+            folder.rmdir()
+        return n
+
+    # ------------------------------------------------------------------ sessions
+    def add_session(
+        self,
+        patient: int | str | Patient,
+        *,
+        date: Any,
+        tests: list[str] | None = None,
+        results: dict[str, Any] | None = None,
+        fall_risk: dict[str, Any] | None = None,
+        markers: list[dict[str, Any]] | None = None,
+        recording_path: str | os.PathLike | None = None,
+        recording_owned: bool = False,
+        kind: str = "clinic",
+        notes: str = "",
+    ) -> SessionRecord:
+        """Store a session for ``patient``."""
+        p = self.patient(patient)
+        results = dict(results or {})
+        tests = list(tests if tests is not None else results)
+        cur = self.conn.execute(
+            "INSERT INTO sessions (patient_id, date, kind, tests, results, fall_risk, markers, "
+            "recording_path, recording_owned, notes, imported_utc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.id,
+                _norm_date(date),
+                str(kind),
+                _json(tests),
+                _json(results),
+                None if fall_risk is None else _json(fall_risk),
+                _json(list(markers or [])),
+                None if recording_path is None else str(recording_path),
+                int(bool(recording_owned)),
+                notes or "",
+                _now_utc(),
+            ),
+        )
+        return self.get_session(cur.lastrowid)
+
+    @staticmethod
+    def _session(row: sqlite3.Row) -> SessionRecord:
+        d = dict(row)
+        for k in ("tests", "results", "markers"):
+            d[k] = json.loads(d[k]) if d[k] else ([] if k != "results" else {})
+        d["fall_risk"] = json.loads(d["fall_risk"]) if d["fall_risk"] else None
+        d["recording_owned"] = bool(d["recording_owned"])
+        return SessionRecord(**d)
+
+    def get_session(self, session_id: int) -> SessionRecord:
+        """The session with this id."""
+        row = self.conn.execute(
+            "SELECT * FROM sessions WHERE id = ?", (int(session_id),)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no session with id {session_id}")
+        return self._session(row)
+
+    def sessions(self, patient: int | str | Patient) -> list[SessionRecord]:
+        """A patient's sessions, oldest first."""
+        p = self.patient(patient)
+        rows = self.conn.execute(
+            "SELECT * FROM sessions WHERE patient_id = ? ORDER BY date, id", (p.id,)
+        ).fetchall()
+        return [self._session(r) for r in rows]
+
+    def delete_session(self, session_id: int) -> None:
+        """Delete a session (and its recording if the store owns it)."""
+        s = self.get_session(session_id)
+        self.conn.execute("DELETE FROM sessions WHERE id = ?", (s.id,))
+        if s.recording_owned and s.recording_path and Path(s.recording_path).exists():
+            Path(s.recording_path).unlink()
+
+    def import_recording(
+        self,
+        path: str | os.PathLike,
+        *,
+        patient: int | str | Patient | None = None,
+        date: Any = None,
+        kind: str | None = None,
+        copy: bool = True,
+        create_patient: bool = False,
+    ) -> SessionRecord:
+        """Add the session of a recording to its patient.
+
+        The patient is ``patient`` if given, else the pseudonym in the recording header
+        (``metadata["patient"]``). Stored test results (``test_result`` events) are used;
+        tests run in the recording without a stored result are computed; the fall-risk
+        summary adds gait speed and stride-time variability from the whole recording
+        (:func:`analyse_recording`). The file is copied into the patient's folder (user-only,
+        owned by the store) unless ``copy=False`` or it already is there.
+
+        Raises
+        ------
+        StoreError
+            No patient given or named, the patient is unknown (and ``create_patient`` is
+            false), the file is not a usable recording, or the same file is already imported.
+        """
+        from sensors.recording import load_recording
+
+        src = Path(path)
+        if not src.is_file():
+            raise StoreError(f"{src}: no such recording")
+        try:
+            rec = load_recording(src)
+        except (ValueError, OSError) as exc:
+            raise StoreError(f"{src}: can not be imported: {exc}") from exc
+        meta = rec.metadata if isinstance(rec.metadata, dict) else {}
+        named = meta.get("patient")
+        if isinstance(named, dict):
+            named = named.get("pseudonym") or named.get("id")
+        if patient is None:
+            if not named:
+                raise StoreError(
+                    f"{src}: the recording names no patient; say which patient it belongs to "
+                    "(--patient ID)"
+                )
+            p = self.find_patient(str(named))
+            if p is None:
+                if not create_patient:
+                    raise StoreError(
+                        f"{src}: belongs to patient {named!r}, who is not in the store; add "
+                        f"the patient first (poise patient add {named}) or pass --patient"
+                    )
+                p = self.add_patient(str(named))
+        else:
+            p = self.patient(patient)
+        demo_md = meta.get("demographics") if isinstance(meta.get("demographics"), dict) else {}
+        when = date or _recording_date(meta, src)
+        demographics = {**{k: v for k, v in demo_md.items() if v is not None}}
+        demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
+        analysed = analyse_recording(rec, demographics)
+        dest = src.resolve()
+        owned = False
+        folder = self.patient_dir(p)
+        if copy:
+            if folder.resolve() not in dest.parents:
+                dest = folder / src.name
+                n = 1
+                while dest.exists():
+                    n += 1
+                    dest = folder / f"{src.stem}-{n}{src.suffix}"
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+                with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+                    shutil.copyfileobj(inp, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+            owned = True
+        dup = self.conn.execute(
+            "SELECT id FROM sessions WHERE patient_id = ? AND recording_path = ?",
+            (p.id, str(dest)),
+        ).fetchone()
+        if dup is not None:
+            raise StoreError(f"{dest}: already imported as session {dup['id']}")
+        return self.add_session(
+            p,
+            date=when,
+            tests=analysed["tests"],
+            results=analysed["results"],
+            fall_risk=analysed["fall_risk"],
+            markers=analysed["markers"],
+            recording_path=dest,
+            recording_owned=owned,
+            kind=kind
+            or str(meta.get("session_kind") or ("home" if meta.get("home") else "clinic")),
+            notes=str(meta.get("notes") or ""),
+        )
+
+    # ------------------------------------------------------------------ plans, adherence
+    def set_plan(
+        self,
+        patient: int | str | Patient,
+        exercises: list[dict[str, Any]],
+        *,
+        days_per_week: int = 7,
+        notes: str = "",
+    ) -> int:
+        """Give ``patient`` a new exercise plan (the newest plan is the current one)."""
+        p = self.patient(patient)
+        if not exercises:
+            raise StoreError("an exercise plan needs at least one exercise")
+        for i, e in enumerate(exercises):
+            if not isinstance(e, dict) or not e.get("key"):
+                raise StoreError(f"exercise {i} of the plan has no 'key'")
+        cur = self.conn.execute(
+            "INSERT INTO exercise_plans (patient_id, created_utc, exercises, days_per_week, notes) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (p.id, _now_utc(), _json(exercises), int(days_per_week), notes or ""),
+        )
+        return int(cur.lastrowid)
+
+    def plan(self, patient: int | str | Patient) -> dict[str, Any] | None:
+        """The current plan ``{"id", "exercises", "days_per_week", "notes", "created_utc"}``."""
+        p = self.patient(patient)
+        row = self.conn.execute(
+            "SELECT * FROM exercise_plans WHERE patient_id = ? ORDER BY id DESC LIMIT 1", (p.id,)
+        ).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["exercises"] = json.loads(d["exercises"])
+        return d
+
+    def record_adherence(
+        self,
+        patient: int | str | Patient,
+        *,
+        date: Any,
+        exercise: str,
+        completed: bool,
+        repetitions: int | None = None,
+        duration_s: float | None = None,
+        session_id: int | None = None,
+    ) -> None:
+        """Note that an exercise was done (or started and not completed) on ``date``."""
+        p = self.patient(patient)
+        self.conn.execute(
+            "INSERT INTO adherence (patient_id, date, exercise, completed, repetitions, "
+            "duration_s, session_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.id,
+                _norm_date(date)[:10],
+                str(exercise),
+                int(bool(completed)),
+                repetitions,
+                duration_s,
+                session_id,
+            ),
+        )
+
+    def adherence(
+        self, patient: int | str | Patient, start: Any = None, end: Any = None
+    ) -> list[dict[str, Any]]:
+        """Adherence entries of ``patient`` between ``start`` and ``end`` (ISO dates)."""
+        p = self.patient(patient)
+        q = "SELECT date, exercise, completed, repetitions, duration_s, session_id FROM adherence "
+        q += "WHERE patient_id = ?"
+        args: list[Any] = [p.id]
+        if start is not None:
+            q += " AND date >= ?"
+            args.append(_norm_date(start)[:10])
+        if end is not None:
+            q += " AND date <= ?"
+            args.append(_norm_date(end)[:10])
+        rows = self.conn.execute(q + " ORDER BY date, id", args).fetchall()
+        return [{**dict(r), "completed": bool(r["completed"])} for r in rows]
+
+
+def _recording_date(meta: dict[str, Any], path: Path) -> str:
+    """The recording's start (UTC header time), else the file's modification time."""
+    start = meta.get("start") if isinstance(meta.get("start"), dict) else {}
+    utc = start.get("utc")
+    if utc:
+        try:
+            t = _dt.datetime.fromisoformat(str(utc))
+            return t.replace(tzinfo=None, microsecond=0).isoformat()
+        except ValueError:
+            pass
+    if start.get("epoch_s"):
+        t = _dt.datetime.fromtimestamp(float(start["epoch_s"]), _dt.UTC)
+        return t.replace(tzinfo=None, microsecond=0).isoformat()
+    t = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC)
+    return t.replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def analyse_recording(recording: Any, demographics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Tests, results, fall-risk summary and markers of a recording (JSON-ready).
+
+    Results stored in the recording (``test_result`` events, the latest per test) are used
+    as they are; a test that was run (``test_start``/``test_stop``) without a stored result
+    is computed with :func:`poise.assessments.run_test`. The fall-risk summary
+    (:func:`poise.assessments.fall_risk`) adds gait speed and stride-time variability of
+    the whole recording, so a plain walk also gives a session with results.
+    """
+    from poise.assessments import TESTS, fall_risk, run_test
+
+    demo = {k: v for k, v in (demographics or {}).items() if v is not None}
+    events = list(getattr(recording, "events", None) or [])
+    results: dict[str, Any] = {}
+    for e in events:
+        if e.get("kind") == "test_result" and e.get("test") and isinstance(e.get("result"), dict):
+            results[str(e["test"])] = e["result"]
+    for e in events:
+        t = e.get("test")
+        if e.get("kind") == "test_stop" and t in TESTS and t not in results:
+            try:
+                results[t] = run_test(recording, t, demo)
+            except PoiseError as exc:
+                results[t] = {"validity": {"valid": False, "code": "error", "reason": str(exc)}}
+    try:
+        fr = fall_risk(recording, demo, results=results)
+    except PoiseError as exc:
+        fr = {"error": str(exc), "factors": []}
+    gait = {
+        f["key"]: f["value"]
+        for f in fr.get("factors", [])
+        if f.get("test") == "gait" and f.get("value") is not None
+    }
+    if gait and "gait" not in results:
+        results["gait"] = {
+            **gait,
+            "validity": {"valid": True, "code": "ok", "reason": "whole recording"},
+        }
+    markers = [
+        {k: e.get(k) for k in ("t_s", "marker", "text", "stage")}
+        for e in events
+        if e.get("kind") == "marker"
+    ]
+    return {"tests": sorted(results), "results": results, "fall_risk": fr, "markers": markers}
