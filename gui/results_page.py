@@ -90,14 +90,8 @@ def format_thresholds(th: Any) -> str:
                 op = t.get("op") or t.get("comparison") or ""
                 val = format_value(t.get("value"))
                 lvl = t.get("status") or t.get("level") or ""
-                src = t.get("source") or ""
-                parts.append(
-                    " ".join(
-                        p
-                        for p in (lvl + ":" if lvl else "", op, val, f"({src})" if src else "")
-                        if p
-                    )
-                )
+                text = " ".join(p for p in (f"{lvl}:" if lvl else "", op, val) if p)
+                parts.append(text.replace("_", " "))
             else:
                 parts.append(format_value(t))
         return "; ".join(parts)
@@ -228,8 +222,7 @@ class ResultsPage(QWidget):
             colour = QColor(STATUS_COLOURS.get(f.get("status", ""), "#ffffff"))
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(str(text))
-                if f.get("note"):
-                    item.setToolTip(f["note"])
+                item.setToolTip(f.get("note") or str(text))
                 if j == 3:
                     item.setBackground(colour)
                 self.factors.setItem(i, j, item)
