@@ -176,3 +176,14 @@ def test_chair_rises_are_not_taken_for_walking_but_a_walk_is():
     f = {x["key"]: x for x in s["factors"]}
     assert f["gait_speed_mps"]["value"] == pytest.approx(walk.truth["speed_mps"], rel=0.15)
     assert f["stride_time_sd_ms"]["value"] < 68.0
+
+
+def test_single_test_recording_named_in_metadata():
+    from sensors.recording import load_recording
+
+    rec = load_recording(REPO / "recordings/scenarios/tug.poise")
+    assert rec.metadata.get("test") == "tug" and not rec.events
+    s = fall_risk(rec, {"age": 72})
+    keys = {f["key"] for f in s["factors"]}
+    # the TUG counts; its 3-m walks with turns are not taken for usual gait
+    assert keys == {"tug_time_s"} and s["tests_used"] == ["tug"]
