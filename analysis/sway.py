@@ -460,6 +460,9 @@ class SwayAnalyzer:
                 )
                 return self
             validity = validity & self._movement_validity(acc, gyr, fs)
+            if validity.code == base.WRONG_ACTIVITY:
+                self.result_ = SwayResult(validity=validity, duration_s=dur, sampling_rate_hz=fs)
+                return self
         if dur < self.min_duration_s:
             validity = (
                 Validity.invalid(

@@ -17,7 +17,8 @@ How stages are delimited
   another quiet period is taken as settling before the test (the patient stands while the
   clinician explains), so a failure of the very first stage followed by quiet standing is
   misread; and the settling just before "go" counts as held time. Use events for exact
-  times (the GUI always records them).
+  times (the GUI always records them). A recording where the trunk moves more than half
+  of the time and no stance lasts 5 s (chair stands, a TUG) is ``wrong_activity``.
 
 Loss of balance
 ---------------
@@ -207,6 +208,16 @@ class FourStageBalance:
                 base.WRONG_ACTIVITY,
                 "the recording looks like walking, not a standing balance test",
                 segmentation="events" if stage_starts_s else "automatic",
+            )
+            return self
+        longest = max((q.duration_s for q in quiet), default=0.0)
+        active = 1.0 - float(quiet_mask.mean())
+        if not stage_starts_s and active > 0.5 and longest < self.stage_duration_s / 2:
+            self.result_ = FourStageResult.invalid_result(
+                base.WRONG_ACTIVITY,
+                f"the trunk moved during {100 * active:.0f} % of the recording and no stance "
+                f"was held for {self.stage_duration_s / 2:g} s; this is not a balance test",
+                segmentation="automatic",
             )
             return self
         if not quiet:

@@ -166,3 +166,12 @@ def test_scenario_stage_reached_and_time_held_within_1s(fail_stage, fail_time_s,
         assert r.stage_reached_number == truth["stage_reached"]
         assert [s.held_s for s in r.stages] == pytest.approx(truth["held_s"], abs=1.0)
         assert r.increased_risk is (truth["tandem_held_s"] < 10.0)
+
+
+@pytest.mark.parametrize("name", ["chair_stand_30s", "five_times_sts", "tug"])
+def test_chair_rises_and_tug_are_not_a_balance_test(name):
+    from sensors import scenarios
+
+    md = getattr(scenarios, name)(seed=3)
+    r = FourStageBalance().detect(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz).result_
+    assert r.validity.code == base.WRONG_ACTIVITY and r.stage_reached is None

@@ -204,3 +204,12 @@ def test_sliding_sway_tracks_amplitude_with_bounded_buffer():
     assert at(59.75) == pytest.approx(0.12, rel=0.05)
     # updates are rate-limited: about one per 0.5 s of data
     assert 100 <= len(seen) <= 125
+
+
+def test_mostly_moving_recording_is_wrong_activity_without_numbers():
+    from sensors import scenarios
+
+    md = scenarios.chair_stand_30s(seed=1)
+    r = SwayAnalyzer().calculate(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz).result_
+    assert r.validity.code == base.WRONG_ACTIVITY
+    assert r.rms_mps2 is None and r.ellipse_area_m2ps4 is None
