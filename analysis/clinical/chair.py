@@ -13,7 +13,10 @@ vertical velocity and the trunk pitch rate).
   falls (Lusardi et al. 2017), >= 15 s predicts recurrent falls (Buatois et al. 2008).
 
 Both also report the duration of every rise and the slowing from the first to the last
-rises (a fatigue sign).
+rises (a fatigue sign). Walking (3 s or more of gait-like acceleration,
+:func:`analysis.clinical.base.looks_like_walking`) between a rise and the next sit-down
+makes the result invalid (``wrong_activity``): that is a TUG or free movement, not a chair
+test.
 
 References
 ----------
@@ -55,6 +58,7 @@ from analysis.clinical.base import (
     Validity,
     check_imu,
     fill_gaps,
+    looks_like_walking,
 )
 from analysis.transitions import Transition, TransitionDetector
 
@@ -118,6 +122,22 @@ def _transitions(
     return det.transitions_, frac
 
 
+def _walked_between(
+    trs: list[Transition], acc: np.ndarray, fs: float, until_s: float, min_gap_s: float = 3.0
+) -> float | None:
+    """Start time of walking between a rise and the next sit-down (a TUG, not chair stands)."""
+    acc_f, _ = fill_gaps(acc)
+    for a, b in zip(trs, trs[1:]):
+        if a.start_s > until_s:
+            break
+        if a.type == "sit-to-stand" and b.type == "stand-to-sit":
+            if b.start_s - a.end_s >= min_gap_s:
+                seg = acc_f[int(a.end_s * fs) : int(b.start_s * fs)]
+                if looks_like_walking(seg, fs):
+                    return a.end_s
+    return None
+
+
 class ChairStand30s:
     """30-second chair stand: count of full stands in 30 s.
 
@@ -166,6 +186,13 @@ class ChairStand30s:
             return self
         start = sts[0].start_s
         end = start + self.window_s
+        walked = _walked_between(trs, acc, fs, end)
+        if walked is not None:
+            self.result_ = ChairStand30sResult.invalid_result(
+                WRONG_ACTIVITY,
+                f"the patient walked after standing up at {walked:.1f} s: not a chair-stand test",
+            )
+            return self
         rec_end = acc.shape[0] / fs
         counted = [t for t in sts if t.peak_s <= end]
         durations = [float(t.duration_s) for t in counted]
@@ -255,6 +282,14 @@ class FiveTimesSitToStand:
             )
             return self
         five = sts[:5]
+        walked = _walked_between(trs, acc, fs, five[-1].start_s)
+        if walked is not None:
+            self.result_ = FiveTimesSitToStandResult.invalid_result(
+                WRONG_ACTIVITY,
+                f"the patient walked after standing up at {walked:.1f} s: not a sit-to-stand test",
+                **kw,
+            )
+            return self
         t = five[-1].end_s - five[0].start_s
         sit5 = [x for x in trs if x.type == "stand-to-sit" and x.start_s > five[-1].start_s]
         status = "at_risk" if t >= risk else ("elevated" if t >= elev else "normal")

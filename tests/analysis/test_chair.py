@@ -59,6 +59,12 @@ def test_wrong_activity():
     assert not r.valid and r.validity.code == "not_detected"
 
 
+def test_tug_is_not_a_chair_stand_test():
+    md = sc.tug(seed=39)
+    r = ChairStand30s().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert not r.valid and r.validity.code == "wrong_activity" and "walked" in r.validity.reason
+
+
 def test_truncated_chair_stand_recording_is_too_short():
     md = sc.chair_stand_30s(seed=38)
     cut = int((md.truth["start_s"] + 15.0) * 100)
