@@ -444,3 +444,51 @@ def fall_risk(
     summary["tests_used"] = sorted(found)
     summary["sensor"] = str(sensor.id)
     return summary
+
+
+# --------------------------------------------------------------------------- endurance
+
+
+def endurance(recording: Any, demographics: dict | None = None) -> dict[str, Any]:
+    """Session endurance (:class:`analysis.endurance.EnduranceAnalyzer`) of a recording.
+
+    Strides come from :class:`analysis.gait.GaitAnalyzer` (only bouts of steady walking,
+    stride regularity >= 0.5, as for the fall risk), repetitions are the sit-to-stand
+    transitions of :class:`analysis.transitions.TransitionDetector`.
+    """
+    from analysis.clinical.base import fill_gaps
+    from analysis.endurance import EnduranceAnalyzer
+    from analysis.gait import GaitAnalyzer
+    from analysis.transitions import TransitionDetector
+
+    demo = _demographics(recording, demographics)
+    sensor = pick_sensor(recording)
+    acc, gyr, fs, t0 = _arrays(sensor)
+    gait = None
+    reps: list[float] = []
+    if gyr is not None:
+        acc_f, gyr_f = fill_gaps(acc)[0], fill_gaps(gyr)[0]
+        g = GaitAnalyzer(height_m=demo.get("height_m")).analyze(acc, gyr, fs).result_
+        steady = [
+            (b.start_s, b.end_s)
+            for b in g.walking_bouts
+            if np.isfinite(b.stride_regularity) and b.stride_regularity >= STEADY_STRIDE_REGULARITY
+        ]
+        gait = {
+            "strides": [
+                st
+                for st in g.strides
+                if any(a - 1e-6 <= st.start_s and st.end_s <= b + 1e-6 for a, b in steady)
+            ]
+        }
+        trans = TransitionDetector().detect(acc_f, gyr_f, fs).transitions_
+        reps = [t.start_s for t in trans if t.type == "sit-to-stand"]
+    out = (
+        EnduranceAnalyzer()
+        .calculate(acc, gyr, fs, gait=gait, repetitions_s=reps if gyr is not None else None)
+        .result_.to_dict()
+    )
+    out["repetition_kind"] = "sit-to-stand"
+    out["sensor"] = str(sensor.id)
+    out["time_origin_s"] = t0
+    return out

@@ -187,3 +187,25 @@ def test_single_test_recording_named_in_metadata():
     keys = {f["key"] for f in s["factors"]}
     # the TUG counts; its 3-m walks with turns are not taken for usual gait
     assert keys == {"tug_time_s"} and s["tests_used"] == ["tug"]
+
+
+def test_endurance_of_a_fatiguing_six_minute_walk():
+    from poise.assessments import endurance
+    from sensors.recording import load_recording
+
+    name = "recordings/scenarios/walk-6min-fatigue"
+    truth = json.loads((REPO / f"{name}.truth.json").read_text())
+    pm = {m["minute"]: m["speed_mps"] for m in truth["per_minute"]}
+    expected = 100 * ((pm[5] + pm[6]) / 2 - (pm[1] + pm[2]) / 2) / ((pm[1] + pm[2]) / 2)
+    r = endurance(load_recording(REPO / f"{name}.poise"), {})
+    assert r["validity"]["valid"]
+    assert r["speed_change_pct"] == pytest.approx(expected, abs=3.0)
+    assert r["active_fraction"] > 0.9 and r["repetitions"] == 0
+    chair = endurance(load_recording(REPO / "recordings/scenarios/chair-stand-30s.poise"), {})
+    assert (
+        chair["repetitions"]
+        == json.loads((REPO / "recordings/scenarios/chair-stand-30s.truth.json").read_text())[
+            "n_stands"
+        ]
+    )
+    assert chair["walking_time_s"] == 0.0  # chair rises are not walking
