@@ -122,6 +122,11 @@ def make(name: str) -> tuple[bytes, dict[str, Any]]:
         "start": {"utc": None, "epoch_s": None, "monotonic_s": None, "note": "synthetic"},
         "scenario": scen,
         "test": test,
+        # what a clinic enters for the patient (the analysis may use it; not ground truth)
+        "demographics": {
+            k: md.truth["subject"][k]
+            for k in ("height_m", "sensor_height_m", "age_y", "sex", "weight_kg")
+        },
     }
     per = codec.max_samples_per_packet(MTU)
     period_us = config.sample_period_us

@@ -99,14 +99,26 @@ def test_four_stage_recording_stage_and_time_held():
 
 @pytest.mark.parametrize(("name", "minutes"), [("walk-2min", 2), ("walk-6min-fatigue", 6)])
 def test_walk_recordings_distance(name, minutes):
-    acc, gyr, fs, truth, _ = _load(name)
+    acc, gyr, fs, truth, meta = _load(name)
+    demo = meta["demographics"]  # entered by the clinic, not ground truth
     r = (
         TimedWalk(minutes)
-        .analyze(acc, gyr, fs, sensor_height_m=truth["subject"]["sensor_height_m"])
+        .analyze(
+            acc,
+            gyr,
+            fs,
+            sensor_height_m=demo["sensor_height_m"],
+            height_m=demo["height_m"],
+            age_y=demo["age_y"],
+            sex=demo["sex"],
+            weight_kg=demo["weight_kg"],
+        )
         .result_
     )
     assert r.valid, r.validity
     assert r.distance_m == pytest.approx(truth["distance_m"], rel=0.10)
+    if minutes == 6:
+        assert r.predicted_distance_m > 0 and r.percent_predicted > 0
     if truth["fatigue"] > 0:
         assert r.fatigability_speed < -0.05 and r.deceleration_index < 0.95
 

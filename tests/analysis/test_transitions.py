@@ -115,3 +115,17 @@ def test_real_daily_activities_transitions_are_plausible():
         assert not any(t.end_s - 0.5 < b0 < nxt for b0, _ in bouts), t
     # the first bout is preceded by standing up from the chair the trial starts on
     assert found[0].type == "sit-to-stand" and found[0].end_s < bouts[0][0] + 1.0
+
+
+def test_real_transitions_do_not_depend_on_the_mounting():
+    """The same trial strapped upside down / sideways / tilted gives the same transitions."""
+    acc, gyr, fs, _ = _load_test11()
+    ref = detect_transitions(acc, gyr, fs)
+    rng = np.random.default_rng(7)
+    mounts = [sc.MOUNTS["upside_down"], sc.mount_rotation("body", (0, 20, 0)), sc.random_mount(rng)]
+    for m in mounts:
+        rot = detect_transitions(acc @ m.T, gyr @ m.T, fs)
+        assert [t.type for t in rot] == [t.type for t in ref]
+        for a, b in zip(rot, ref):
+            assert a.start_s == pytest.approx(b.start_s, abs=0.15)
+            assert a.end_s == pytest.approx(b.end_s, abs=0.15)
