@@ -14,6 +14,7 @@ from analysis.gait.pipeline import (
     WalkingBout,
     resolve_sensor_height,
 )
+from analysis.gait.streaming import StreamingGait, StreamStep
 from analysis.gait.turns import Turn, TurnDetector
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "InitialContactDetector",
     "LateralityClassifier",
     "StepLengthZijlstra",
+    "StreamStep",
+    "StreamingGait",
     "Stride",
     "Turn",
     "TurnDetector",

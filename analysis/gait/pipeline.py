@@ -325,32 +325,92 @@ class GaitAnalyzer:
             return
         disp = vertical_displacement(body[:, 0], fs)
         sl = (self.step_length or StepLengthZijlstra()).calculate(disp, ic, l_m).step_length_m_
-        # Hampel per group of contacts without a break (steps across a break are not steps)
-        wba = self.wba or WalkingBoutAssembler()
-        brk = np.flatnonzero(np.diff(ic) > wba.max_break_s * fs)
-        for s, e in zip(np.r_[0, brk + 1], np.r_[brk, ic.size - 1]):
-            if e - s >= 1:
-                sl[s:e] = hampel(sl[s:e])
-        stride_len = sl[:-1] + sl[1:]
-        wba.assemble(ic / fs, stride_len)
-        valid = wba.stride_valid_.copy()
+        stride_ok = np.ones(max(ic.size - 2, 0), dtype=bool)
         if bad.any():
             cb = np.r_[0, np.cumsum(bad)]
-            valid &= (cb[ic[2:] + 1] - cb[ic[:-2]]) == 0
+            stride_ok = (cb[ic[2:] + 1] - cb[ic[:-2]]) == 0
         lr = (self.lrc or LateralityClassifier()).predict(gyr_body, ic, fs).lr_
-        keep = np.zeros(ic.size, dtype=bool)
-        for s, e in wba.bouts_:
-            v = valid[s : e - 1]
-            if v.sum() < wba.min_strides:
-                continue
-            bic = ic[s : e + 1]
-            bout, strides = bout_from_contacts(
-                bic, sl[s:e], v, fs, body[bic[0] : bic[-1] + 1], lr[s : e + 1]
-            )
-            n_turns = sum(1 for t in res.turns if t.end_s > bout.start_s and t.start_s < bout.end_s)
-            bout = WalkingBout(**{**asdict(bout), "n_turns": n_turns})
-            res.walking_bouts.append(bout)
-            res.strides.extend(strides)
-            keep[s : e + 1] = True
+        bouts, strides, keep = assemble_bouts(
+            ic, sl, stride_ok, fs, self.wba or WalkingBoutAssembler(), lr, body
+        )
+        for b in bouts:
+            n_turns = sum(1 for t in res.turns if t.end_s > b.start_s and t.start_s < b.end_s)
+            res.walking_bouts.append(WalkingBout(**{**asdict(b), "n_turns": n_turns}))
+        res.strides.extend(strides)
         res.initial_contacts_s = ic[keep] / fs
         res.initial_contacts_lr = lr[keep]
+
+
+def assemble_bouts(
+    ic: np.ndarray,
+    step_length_raw_m: np.ndarray,
+    stride_ok: np.ndarray,
+    fs: float,
+    wba: WalkingBoutAssembler,
+    lr: np.ndarray | None = None,
+    acc_body: np.ndarray | None = None,
+    time_offset_s: float = 0.0,
+) -> tuple[list[WalkingBout], list[Stride], np.ndarray]:
+    """Shared by the offline and the streaming path: contacts -> bouts and strides.
+
+    Parameters
+    ----------
+    ic : (k,) int array
+        Initial contacts (samples, ascending).
+    step_length_raw_m : (k-1,) array
+        Zijlstra step lengths before outlier removal.
+    stride_ok : (k-2,) bool array
+        False for strides that overlap lost samples.
+    acc_body : (n, 3) array or None
+        Body-frame acceleration indexed like ``ic`` (for regularity and harmonic ratio).
+    time_offset_s : float
+        Added to every reported time.
+
+    Returns
+    -------
+    bouts, strides, keep : list, list, (k,) bool mask of contacts inside bouts
+    """
+    ic = np.asarray(ic, dtype=int)
+    keep = np.zeros(ic.size, dtype=bool)
+    if ic.size < 3:
+        return [], [], keep
+    sl = np.asarray(step_length_raw_m, dtype=float).copy()
+    # Hampel per group of contacts without a break (steps across a break are not steps)
+    brk = np.flatnonzero(np.diff(ic) > wba.max_break_s * fs)
+    for s, e in zip(np.r_[0, brk + 1], np.r_[brk, ic.size - 1]):
+        if e - s >= 1:
+            sl[s:e] = hampel(sl[s:e])
+    wba.assemble(ic / fs, sl[:-1] + sl[1:])
+    valid = wba.stride_valid_ & np.asarray(stride_ok, dtype=bool)
+    bouts, strides = [], []
+    for s, e in wba.bouts_:
+        v = valid[s : e - 1]
+        if v.sum() < wba.min_strides:
+            continue
+        bic = ic[s : e + 1]
+        seg = acc_body[bic[0] : bic[-1] + 1] if acc_body is not None else None
+        bout, st = bout_from_contacts(
+            bic, sl[s:e], v, fs, seg, lr[s : e + 1] if lr is not None else None
+        )
+        if time_offset_s:
+            bout = WalkingBout(
+                **{
+                    **asdict(bout),
+                    "start_s": bout.start_s + time_offset_s,
+                    "end_s": bout.end_s + time_offset_s,
+                }
+            )
+            st = [
+                Stride(
+                    **{
+                        **asdict(x),
+                        "start_s": x.start_s + time_offset_s,
+                        "end_s": x.end_s + time_offset_s,
+                    }
+                )
+                for x in st
+            ]
+        bouts.append(bout)
+        strides.extend(st)
+        keep[s : e + 1] = True
+    return bouts, strides, keep
