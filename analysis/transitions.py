@@ -307,7 +307,7 @@ class TransitionDetector:
         w = tilt_c[lo:hi]
         if len(w) < 3:
             return None
-        _u, _sv, vt = np.linalg.svd(w - 0.0, full_matrices=False)
+        _u, _sv, vt = np.linalg.svd(w, full_matrices=False)
         axis = vt[0]
         p = w @ axis
         ls, le = s - lo, e - lo
