@@ -213,3 +213,21 @@ def test_mostly_moving_recording_is_wrong_activity_without_numbers():
     r = SwayAnalyzer().calculate(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz).result_
     assert r.validity.code == base.WRONG_ACTIVITY
     assert r.rms_mps2 is None and r.ellipse_area_m2ps4 is None
+
+
+def test_total_measures_do_not_depend_on_the_mounting():
+    rng = np.random.default_rng(11)
+    t = _t(30)
+    ap = 0.07 * np.sin(2 * np.pi * 0.3 * t) + 0.02 * np.sin(2 * np.pi * 0.9 * t)
+    ml = 0.04 * np.sin(2 * np.pi * 0.45 * t + 1)
+    ref = None
+    for _ in range(6):
+        tilt = tuple(rng.uniform(-180, 180, 3))
+        acc, gyr, _ = _to_sensor(ap, ml, tilt=tilt, seed=3)
+        r = SwayAnalyzer().calculate(acc, gyr, FS).result_
+        vals = np.array(
+            [r.rms_mps2, r.path_length_mps2, r.ellipse_area_m2ps4, r.f50_hz, r.jerk_m2ps5]
+        )
+        if ref is None:
+            ref = vals
+        assert vals == pytest.approx(ref, rel=0.01), tilt
