@@ -61,6 +61,7 @@ from analysis.clinical.base import (
     Validity,
     check_imu,
     fill_gaps,
+    to_jsonable,
 )
 from analysis.gait.parameters import autocorrelation_regularity
 from analysis.gait.pipeline import GaitAnalyzer
@@ -96,8 +97,6 @@ class MinuteStats:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN -> None)."""
-        from analysis.clinical.base import to_jsonable
-
         return {k: to_jsonable(v) for k, v in self.__dict__.items()}
 
 
