@@ -125,6 +125,17 @@ class GapTracker:
     _next_us: int | None = None
     _next_seq: int | None = None
     _link_lost: bool = False
+    _fresh: bool = False
+
+    def expect_fresh_start(self) -> None:
+        """The sensor was idle and a START follows: its first packet carries seq 0.
+
+        If the first packet that arrives has seq ``k > 0``, the ``k`` packets before it
+        were lost; they are reported as a gap ending at that packet, assuming they held
+        as many samples as it does (SPEC.md: a fresh start resets seq to 0).
+        """
+        if self._next_us is None:
+            self._fresh = True
 
     @property
     def next_expected_us(self) -> int | None:
@@ -145,6 +156,18 @@ class GapTracker:
         """Classify a packet without changing any state."""
         p = self.period_us
         if self._next_us is None:
+            if self._fresh and 0 < seq < 1024:
+                lost = seq * n_samples
+                return Verdict(
+                    "accept",
+                    gap=Gap(
+                        start_us=first_us - lost * p,
+                        samples=int(lost),
+                        period_us=p,
+                        packets=int(seq),
+                        cause="loss",
+                    ),
+                )
             return Verdict("accept")
         delta_us = first_us - self._next_us
         if delta_us < -self.max_step_back_s * 1e6 or delta_us > self.max_gap_s * 1e6:
@@ -187,6 +210,7 @@ class GapTracker:
                 self.packets_lost += v.gap.packets
             self.gaps.append(v.gap)
             self._link_lost = False
+        self._fresh = False
         self.samples_received += n_samples - v.skip
         self.packets_received += 1
         self._next_us = first_us + n_samples * self.period_us

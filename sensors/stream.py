@@ -453,6 +453,8 @@ class StreamHub:
                 sid = f"{sid}-{i}"
             ids.append(sid)
         self._links = [_Link(i, s, ids[i]) for i, s in enumerate(sensors)]
+        for lk in self._links:
+            lk.tracker = GapTracker(self.config.sample_period_us)
         self._subs: list[_Subscription] = []
         self._queue: asyncio.Queue | None = None
         self._consumer: asyncio.Task | None = None
@@ -794,6 +796,13 @@ class StreamHub:
         await client.start_notify(gatt.CONTROL_POINT_CHAR_UUID, self._cp_callback(lk))
         await client.start_notify(gatt.STATUS_CHAR_UUID, self._status_callback(lk))
         await client.start_notify(gatt.DATA_CHAR_UUID, self._data_callback(lk))
+        if not lk.streaming_once and lk.tracker is not None:
+            # An idle sensor starts afresh at seq 0: packets lost before the first one that
+            # arrives are then visible (SPEC.md 4.2).
+            with contextlib.suppress(BleakError, codec.ProtocolError):
+                st = codec.decode_status(await client.read_gatt_char(gatt.STATUS_CHAR_UUID))
+                if st.state == gatt.StreamState.IDLE:
+                    lk.tracker.expect_fresh_start()
         await self._command(lk, codec.Command(gatt.Opcode.SET_CONFIG, config=self.config))
         t_send = time.monotonic()
         resp = await self._command(

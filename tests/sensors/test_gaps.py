@@ -97,3 +97,18 @@ def test_gap_to_dict_is_json_ready():
     d = g.to_dict()
     assert d["end_us"] == 10 + 3 * P and d["cause"] == "loss"
     assert g.duration_s == pytest.approx(0.015)
+
+
+def test_fresh_start_reports_packets_lost_before_the_first_one():
+    pks = packets(20, 4)
+    t = GapTracker(P)
+    t.expect_fresh_start()
+    v = t.accept(*pks[2])  # seq 0 and 1 never arrived
+    assert v.gap is not None and v.gap.samples == 8 and v.gap.packets == 2
+    assert v.gap.start_us == pks[0][1]
+    for pk in pks[3:]:
+        t.accept(*pk)
+    assert t.samples_received + t.samples_lost == 80
+    # without the fresh-start hint the leading loss is invisible (a sensor already running)
+    t2 = GapTracker(P)
+    assert t2.accept(*pks[2]).gap is None
