@@ -1,0 +1,407 @@
+"""Lay out a report (:mod:`poise.reports` data) on A4 or Letter pages with QPainter.
+
+:func:`write_pdf` writes a PDF with Qt's ``QPdfWriter``; :func:`render_pages` paints the
+same layout into ``QImage`` pages (a preview, and how the tests look at a page: this
+PySide6 build has no QtPdf to rasterise the PDF itself, and no ``pdftoppm`` is assumed).
+Both go through one painting routine (:class:`_Layout`), in a coordinate system of
+typographic points (1/72 in), so the PDF and the images hold the same drawing.
+
+Plots are drawn directly: the normative zones shaded (green normal, amber elevated, red at
+risk), reference lines dashed, the patient's values as a line with points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPen,
+)
+
+__all__ = ["PAGE_SIZES", "STATUS_COLOURS", "render_pages", "write_pdf"]
+
+PAGE_SIZES = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
+STATUS_COLOURS = {
+    "normal": QColor(46, 160, 67),
+    "elevated": QColor(230, 160, 0),
+    "at_risk": QColor(214, 39, 40),
+}
+_ZONE_ALPHA = 45
+_MARGIN_PT = 42.0
+
+
+def _font(size: float, bold: bool = False) -> QFont:
+    f = QFont("DejaVu Sans")
+    f.setStyleHint(QFont.StyleHint.SansSerif)
+    f.setPixelSize(max(1, int(round(size * 10))))  # drawn at scale 0.1: sub-point precision
+    f.setBold(bold)
+    return f
+
+
+class _Layout:
+    """Flows blocks down pages; ``new_page()`` returns a painter set to points."""
+
+    def __init__(
+        self, page_pt: QSizeF, begin_page: Callable[[bool], QPainter], footer: str
+    ) -> None:
+        self.w, self.h = page_pt.width(), page_pt.height()
+        self.begin_page = begin_page
+        self.footer = footer
+        self.page = 0
+        self.p: QPainter | None = None
+        self.y = 0.0
+        self.left = _MARGIN_PT
+        self.right = self.w - _MARGIN_PT
+        self.bottom = self.h - _MARGIN_PT
+
+    # -- primitives (sizes in points; fonts are drawn at 10x and scaled 0.1) ----------
+    def _start(self) -> None:
+        self.p = self.begin_page(self.page > 0)
+        self.page += 1
+        self.y = _MARGIN_PT
+        self._text(
+            QRectF(self.left, self.h - _MARGIN_PT + 10, self.right - self.left, 12),
+            f"{self.footer} · page {self.page}",
+            7.5,
+            align=Qt.AlignmentFlag.AlignRight,
+            colour=QColor(110, 110, 110),
+        )
+
+    def ensure(self, height: float) -> None:
+        if self.p is None or self.y + height > self.bottom:
+            self._start()
+
+    def _measure(self, text: str, size: float, width: float, bold: bool = False) -> float:
+        fm = QFontMetricsF(_font(size, bold))
+        r = fm.boundingRect(QRectF(0, 0, width * 10, 1e6), int(Qt.TextFlag.TextWordWrap), str(text))
+        return r.height() / 10.0
+
+    def _text(
+        self,
+        rect: QRectF,
+        text: str,
+        size: float,
+        bold: bool = False,
+        align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft,
+        colour: QColor | None = None,
+    ) -> None:
+        p = self.p
+        assert p is not None
+        p.save()
+        p.scale(0.1, 0.1)
+        p.setFont(_font(size, bold))
+        p.setPen(colour or QColor(0, 0, 0))
+        r = QRectF(rect.x() * 10, rect.y() * 10, rect.width() * 10, rect.height() * 10)
+        p.drawText(
+            r, int(align | Qt.AlignmentFlag.AlignTop) | int(Qt.TextFlag.TextWordWrap), str(text)
+        )
+        p.restore()
+
+    # -- blocks -------------------------------------------------------------------------
+    def title(self, title: str, subtitle: str, generated: str) -> None:
+        self.ensure(60)
+        width = self.right - self.left
+        self._text(QRectF(self.left, self.y, width, 24), title, 18, bold=True)
+        self.y += 24
+        self._text(QRectF(self.left, self.y, width, 16), subtitle, 11)
+        self.y += 16
+        self._text(
+            QRectF(self.left, self.y, width, 12),
+            f"Generated {generated.replace('+00:00', '')} UTC by Poise. Supports, and does not replace, a clinician's judgement.",
+            7.5,
+            colour=QColor(90, 90, 90),
+        )
+        self.y += 18
+
+    def heading(self, text: str, level: int = 1) -> None:
+        size = 13 if level == 1 else 11
+        self.ensure(size + 40)  # keep a heading with what follows
+        self.y += 6
+        self._text(QRectF(self.left, self.y, self.right - self.left, size + 6), text, size, True)
+        self.y += size + 6
+        if level == 1:
+            p = self.p
+            assert p is not None
+            p.setPen(QPen(QColor(180, 180, 180), 0.6))
+            p.drawLine(QPointF(self.left, self.y - 2), QPointF(self.right, self.y - 2))
+            self.y += 2
+
+    def paragraph(self, text: str, small: bool = False) -> None:
+        size = 7.5 if small else 9.5
+        width = self.right - self.left
+        h = self._measure(text, size, width) + 2
+        self.ensure(min(h, self.bottom - _MARGIN_PT))
+        colour = QColor(70, 70, 70) if small else None
+        self._text(QRectF(self.left, self.y, width, h), text, size, colour=colour)
+        self.y += h + 3
+
+    def keyvalues(self, rows: list[list[str]]) -> None:
+        lw = 150.0
+        width = self.right - self.left
+        for label, value in rows:
+            h = max(13.0, self._measure(value, 9.5, width - lw) + 2)
+            self.ensure(h)
+            self._text(QRectF(self.left, self.y, lw, h), label, 9.5, colour=QColor(80, 80, 80))
+            self._text(QRectF(self.left + lw, self.y, width - lw, h), value, 9.5)
+            self.y += h
+        self.y += 4
+
+    def table(self, columns: list[str], rows: list[list[str]], statuses: list[Any]) -> None:
+        width = self.right - self.left
+        n = len(columns)
+        lengths = [
+            max([len(str(columns[i]))] + [min(len(str(r[i])), 60) for r in rows if i < len(r)])
+            for i in range(n)
+        ]
+        weights = [max(len(str(c)) + 1, 10, min(L, 45)) for c, L in zip(columns, lengths)]
+        total = sum(weights)
+        widths = [width * w / total for w in weights]
+        size = 8.5 if n <= 5 else 7.5
+
+        def row_height(cells: list[str], bold: bool = False) -> float:
+            return max(self._measure(str(c), size, w - 6, bold) for c, w in zip(cells, widths)) + 5
+
+        def draw_row(cells: list[str], bold: bool, status: Any) -> None:
+            h = row_height(cells, bold)
+            if self.p is None or self.y + h > self.bottom:
+                self._start()
+                if not bold:
+                    draw_row(columns, True, None)
+            p = self.p
+            assert p is not None
+            if bold:
+                p.fillRect(QRectF(self.left, self.y, width, h), QColor(235, 235, 235))
+            elif status in STATUS_COLOURS:
+                c = QColor(STATUS_COLOURS[status])
+                c.setAlpha(40)
+                p.fillRect(QRectF(self.left, self.y, width, h), c)
+                p.fillRect(QRectF(self.left, self.y, 3, h), STATUS_COLOURS[status])
+            x = self.left
+            for c, w in zip(cells, widths):
+                self._text(QRectF(x + 4, self.y + 2, w - 6, h), str(c), size, bold)
+                x += w
+            p.setPen(QPen(QColor(210, 210, 210), 0.4))
+            p.drawLine(QPointF(self.left, self.y + h), QPointF(self.right, self.y + h))
+            self.y += h
+
+        self.ensure(row_height(columns, True) + (row_height(rows[0]) if rows else 0))
+        draw_row(columns, True, None)
+        for r, st in zip(rows, statuses or [None] * len(rows)):
+            draw_row(r, False, st)
+        self.y += 6
+
+    def plot(self, s: dict[str, Any]) -> None:
+        h = 150.0
+        self.ensure(h + 8)
+        p = self.p
+        assert p is not None
+        unit = {"m^2/s^4": "m²/s⁴", "1": "", "stage": ""}.get(s["unit"], s["unit"])
+        better = "higher is better" if s["better"] == "higher" else "lower is better"
+        self._text(
+            QRectF(self.left, self.y, self.right - self.left, 14),
+            f"{s['label']}" + (f" ({unit})" if unit else "") + f" · {better}",
+            10,
+            bold=True,
+        )
+        top = self.y + 16
+        box = QRectF(self.left + 40, top, self.right - self.left - 50, h - 40)
+        vals = [v for v in s["values"] if v is not None]
+        refs = [r["value"] for r in s["references"]]
+        cuts = [z[k] for z in s["zones"] for k in ("low", "high") if z[k] is not None]
+        lo_v = min(vals + refs + cuts)
+        hi_v = max(vals + refs + cuts)
+        span = hi_v - lo_v or max(abs(hi_v), 1.0)
+        lo_v -= 0.15 * span
+        hi_v += 0.15 * span
+        if min(vals) >= 0 and lo_v < 0:
+            lo_v = 0.0
+
+        def ymap(v: float) -> float:
+            return box.bottom() - (v - lo_v) / (hi_v - lo_v) * box.height()
+
+        for z in s["zones"]:
+            zl = lo_v if z["low"] is None else max(lo_v, z["low"])
+            zh = hi_v if z["high"] is None else min(hi_v, z["high"])
+            if zh <= zl:
+                continue
+            c = QColor(STATUS_COLOURS.get(z["status"], QColor(200, 200, 200)))
+            c.setAlpha(_ZONE_ALPHA)
+            p.fillRect(QRectF(box.left(), ymap(zh), box.width(), ymap(zl) - ymap(zh)), c)
+        p.setPen(QPen(QColor(120, 120, 120), 0.6))
+        p.drawRect(box)
+        # y ticks
+        step = _nice_step((hi_v - lo_v) / 4)
+        t = math.ceil(lo_v / step) * step
+        while t <= hi_v + 1e-12:
+            y = ymap(t)
+            p.setPen(QPen(QColor(220, 220, 220), 0.4))
+            p.drawLine(QPointF(box.left(), y), QPointF(box.right(), y))
+            dec = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
+            self._text(
+                QRectF(self.left, y - 5, 36, 10),
+                f"{t:.{dec}f}",
+                7,
+                align=Qt.AlignmentFlag.AlignRight,
+            )
+            t += step
+        for r in s["references"]:
+            y = ymap(r["value"])
+            pen = QPen(QColor(60, 60, 60), 0.8, Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            p.drawLine(QPointF(box.left(), y), QPointF(box.right(), y))
+            self._text(QRectF(box.left() + 4, y - 11, box.width() - 8, 10), r["label"], 7)
+        n = len(s["values"])
+        xs = [box.left() + (box.width() * (i + 0.5) / n if n else 0.0) for i in range(n)]
+        pts = [QPointF(x, ymap(v)) for x, v in zip(xs, s["values"]) if v is not None]
+        p.setPen(QPen(QColor(31, 119, 180), 1.6))
+        for a, b in zip(pts[:-1], pts[1:]):
+            p.drawLine(a, b)
+        p.setBrush(QColor(31, 119, 180))
+        for q in pts:
+            p.drawEllipse(q, 2.6, 2.6)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        dec = 2 if abs(hi_v) < 10 else 0
+        for x, v, d in zip(xs, s["values"], s["dates"]):
+            self._text(
+                QRectF(x - 40, box.bottom() + 2, 80, 10),
+                str(d)[:10],
+                7,
+                align=Qt.AlignmentFlag.AlignHCenter,
+            )
+            if v is not None:
+                self._text(
+                    QRectF(x - 40, ymap(v) - 13, 80, 10),
+                    f"{v:.{dec}f}",
+                    7,
+                    align=Qt.AlignmentFlag.AlignHCenter,
+                )
+        self.y = top + h - 22
+        if s.get("change") is not None:
+            ch = s["change"]
+            self._text(
+                QRectF(self.left + 40, self.y, self.right - self.left - 40, 10),
+                f"change since first: {ch:+.{dec}f}"
+                + (f" ({s['change_pct']:+.0f} %)" if s.get("change_pct") is not None else ""),
+                7.5,
+                colour=QColor(60, 60, 60),
+            )
+        self.y += 14
+
+    def run(self, report: dict[str, Any]) -> None:
+        self.title(report["title"], report.get("subtitle", ""), report.get("generated_utc", ""))
+        for b in report["blocks"]:
+            t = b["type"]
+            if t == "heading":
+                self.heading(b["text"], b.get("level", 1))
+            elif t == "keyvalues":
+                self.keyvalues(b["rows"])
+            elif t == "table":
+                self.table(b["columns"], b["rows"], b.get("statuses") or [])
+            elif t == "paragraph":
+                self.paragraph(b["text"], b.get("small", False))
+            elif t == "plot":
+                self.plot(b["series"])
+        if self.p is None:
+            self._start()
+
+
+def _nice_step(raw: float) -> float:
+    if raw <= 0 or not math.isfinite(raw):
+        return 1.0
+    e = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if raw <= m * e:
+            return m * e
+    return 10 * e
+
+
+def _page_size(page: str) -> QPageSize:
+    try:
+        return QPageSize(PAGE_SIZES[page.lower()])
+    except KeyError:
+        raise ValueError(f"page size must be A4 or Letter, got {page!r}") from None
+
+
+def _footer(report: dict[str, Any]) -> str:
+    return f"{report['title']} · {report.get('subtitle', '')}"
+
+
+def write_pdf(report: dict[str, Any], path: str | Path, page: str = "a4") -> int:
+    """Write ``report`` as a PDF (user-only file); returns the number of pages."""
+    import os
+
+    path = Path(path)
+    size = _page_size(page)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    writer = QPdfWriter(str(path))
+    writer.setResolution(300)
+    writer.setPageSize(size)
+    writer.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point)
+    writer.setTitle(report["title"])
+    writer.setCreator("Poise")
+    painter = QPainter()
+    scale = 300 / 72.0
+
+    def begin(new: bool) -> QPainter:
+        if new:
+            writer.newPage()
+        else:
+            if not painter.begin(writer):
+                raise OSError(f"could not write the PDF {path}")
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.scale(scale, scale)
+        return painter
+
+    layout = _Layout(size.size(QPageSize.Unit.Point), begin, _footer(report))
+    try:
+        layout.run(report)
+    finally:
+        if painter.isActive():
+            painter.end()
+    os.chmod(path, 0o600)
+    return layout.page
+
+
+def render_pages(report: dict[str, Any], page: str = "a4", dpi: float = 100.0) -> list[QImage]:
+    """The same layout painted into images (one per page, white background)."""
+    size_pt = _page_size(page).size(QPageSize.Unit.Point)
+    scale = dpi / 72.0
+    images: list[QImage] = []
+    state: dict[str, QPainter] = {}
+
+    def begin(new: bool) -> QPainter:
+        if "p" in state:
+            state["p"].end()
+        img = QImage(
+            int(round(size_pt.width() * scale)),
+            int(round(size_pt.height() * scale)),
+            QImage.Format.Format_RGB32,
+        )
+        img.fill(QColor(255, 255, 255))
+        images.append(img)
+        p = QPainter(img)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.scale(scale, scale)
+        state["p"] = p
+        return p
+
+    layout = _Layout(size_pt, begin, _footer(report))
+    try:
+        layout.run(report)
+    finally:
+        if "p" in state:
+            state["p"].end()
+    return images
