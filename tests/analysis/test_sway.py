@@ -225,9 +225,11 @@ def test_total_measures_do_not_depend_on_the_mounting():
         tilt = tuple(rng.uniform(-180, 180, 3))
         acc, gyr, _ = _to_sensor(ap, ml, tilt=tilt, seed=3)
         r = SwayAnalyzer().calculate(acc, gyr, FS).result_
-        vals = np.array(
-            [r.rms_mps2, r.path_length_mps2, r.ellipse_area_m2ps4, r.f50_hz, r.jerk_m2ps5]
-        )
+        vals = np.array([r.rms_mps2, r.ellipse_area_m2ps4, r.f50_hz])
         if ref is None:
-            ref = vals
+            ref, path, jerk = vals, r.path_length_mps2, r.jerk_m2ps5
         assert vals == pytest.approx(ref, rel=0.01), tilt
+        # path and jerk are derivative measures: the same sensor noise projected onto other
+        # axes changes them by a few percent (jerk by up to ~6 %: its noise floor is ~10 %)
+        assert r.path_length_mps2 == pytest.approx(path, rel=0.03), tilt
+        assert r.jerk_m2ps5 == pytest.approx(jerk, rel=0.1), tilt
