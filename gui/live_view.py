@@ -9,6 +9,7 @@ plots clip to the view and downsample by peaks. Nothing here is called from anot
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFrame,
+    QGraphicsItem,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -129,47 +131,83 @@ class SwayPlot(pg.PlotWidget):
 
 
 class SensorPlots:
-    """The acceleration and angular-velocity plots of one sensor (created once)."""
+    """The acceleration and angular-velocity plots of one sensor (created once).
 
-    def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, title: str, window_s: float):
+    Time runs on a fixed axis (seconds before now, ``-window_s..0``), so scrolling costs no
+    axis re-layout; the y ranges follow the data at most once a second; curves show at most
+    ``max_points`` points (a stride over the window).
+    """
+
+    def __init__(
+        self,
+        layout: pg.GraphicsLayoutWidget,
+        row: int,
+        title: str,
+        window_s: float,
+        max_points: int = 500,
+    ):
         self.acc = layout.addPlot(row=row, col=0, title=f"{title}: acceleration (m/s²)")
         self.gyr = layout.addPlot(row=row, col=1, title=f"{title}: angular velocity (rad/s)")
         self.curves: list[pg.PlotDataItem] = []
+        self.window_s = window_s
+        self.max_points = max_points
         for p in (self.acc, self.gyr):
             p.setClipToView(True)
-            p.setDownsampling(auto=True, mode="peak")
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setMenuEnabled(False)
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
+            p.disableAutoRange()
+            p.setXRange(-window_s, 0, padding=0)
             p.getAxis("bottom").setHeight(18)
             p.getAxis("left").setWidth(38)
+            for name in ("left", "bottom"):
+                # axes (with their grid) change rarely: blit them from a pixmap cache
+                p.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             p.titleLabel.setMaximumHeight(18)
             for pen in AXIS_PENS:
-                self.curves.append(p.plot([], [], pen=pg.mkPen(pen, width=1), connect="finite"))
-        self.acc.setYRange(-20, 20)
-        self.gyr.setYRange(-5, 5)
-        self.acc.enableAutoRange(axis="y", enable=True)
-        self.gyr.enableAutoRange(axis="y", enable=True)
-        self.window_s = window_s
+                self.curves.append(
+                    p.plot(
+                        [], [], pen=pg.mkPen(pen, width=1), connect="finite", skipFiniteCheck=True
+                    )
+                )
+        self.acc.setYRange(-12, 12, padding=0)
+        self.gyr.setYRange(-2, 2, padding=0)
+        self._ranges = [(-12.0, 12.0), (-2.0, 2.0)]
+        self._last_range_update = 0.0
 
     def set_title(self, title: str) -> None:
         """Change the plots' titles (placement changed)."""
         self.acc.setTitle(f"{title}: acceleration (m/s²)")
         self.gyr.setTitle(f"{title}: angular velocity (rad/s)")
 
-    def update(self, rows: np.ndarray) -> None:
-        """Show rows ``[t, acc xyz, gyr xyz]``."""
+    def update(self, rows: np.ndarray, now_s: float | None = None) -> None:
+        """Show rows ``[t, acc xyz, gyr xyz]``; x is time relative to ``now_s`` (or the last row)."""
         if rows.shape[0] == 0:
             for c in self.curves:
                 c.setData([], [])
             return
-        t = rows[:, 0]
+        step = max(1, rows.shape[0] // self.max_points)
+        r = rows[-1 - (rows.shape[0] - 1) // step * step :: step] if step > 1 else rows
+        t_end = rows[-1, 0] if now_s is None else max(now_s, rows[-1, 0])
+        x = r[:, 0] - t_end
         for k, c in enumerate(self.curves):
-            c.setData(t, rows[:, 1 + k])
-        t1 = t[-1]
-        for p in (self.acc, self.gyr):
-            p.setXRange(t1 - self.window_s, t1, padding=0)
+            c.setData(x, r[:, 1 + k])
+        if time.monotonic() - self._last_range_update > 1.0:
+            self._last_range_update = time.monotonic()
+            for i, (p, cols) in enumerate(((self.acc, slice(1, 4)), (self.gyr, slice(4, 7)))):
+                v = rows[:, cols]
+                v = v[np.isfinite(v)]
+                if v.size == 0:
+                    continue
+                lo, hi = float(v.min()), float(v.max())
+                pad = max(0.1 * (hi - lo), 0.05)
+                lo, hi = lo - pad, hi + pad
+                olo, ohi = self._ranges[i]
+                # change only when the data leave the range or use less than half of it
+                if lo < olo or hi > ohi or (hi - lo) < 0.5 * (ohi - olo):
+                    self._ranges[i] = (lo, hi)
+                    p.setYRange(lo, hi, padding=0)
 
 
 class LiveView(QWidget):
@@ -182,11 +220,12 @@ class LiveView(QWidget):
     window_s
         Seconds of signal shown.
     fps
-        Redraw rate of the timer.
+        Redraw rate asked of the timer (40 Hz, so that 30+ frames/s are drawn even when the
+        BLE threads delay the GUI thread).
     """
 
     def __init__(
-        self, session: Session, window_s: float = 10.0, fps: float = 30.0, parent=None
+        self, session: Session, window_s: float = 10.0, fps: float = 40.0, parent=None
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -231,6 +270,7 @@ class LiveView(QWidget):
         for info in list(session.sensors.values()):
             self._on_sensor_added(info)
         self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(int(1000 / fps))
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
