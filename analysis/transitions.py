@@ -233,7 +233,7 @@ class TransitionDetector:
             peak_rate = float(seg.max()) if len(seg) else 0.0
             if peak_rate < self.min_tilt_rate_radps:
                 continue
-            bounds = self._bounds(tilt_c, tilt_b, lo_lim, hi_lim, s, e, sign, fs)
+            bounds = self._bounds(tilt_c, tilt_b, v, lo_lim, hi_lim, s, e, sign, fs)
             if bounds is None:
                 continue
             start, end = bounds
@@ -287,6 +287,7 @@ class TransitionDetector:
         self,
         tilt_c: np.ndarray,
         tilt_b: np.ndarray,
+        v: np.ndarray,
         lo: int,
         hi: int,
         s: int,
@@ -297,12 +298,13 @@ class TransitionDetector:
         """Start of trunk flexion and end of trunk extension around a vertical lobe.
 
         The pitch axis is the principal axis of the horizontal angular velocity in
-        ``[lo, hi)``; its sign is set so that the trunk *extends* while the body rises
-        (sit-to-stand) and *flexes* while it descends (stand-to-sit), which holds for both
-        movements (Schenkman et al. 1990). Then: peak flexion ``m`` (maximum of the
-        integrated pitch rate), start = last sample before the flexion-rate peak whose
-        flexion rate is below the threshold, end = first sample after the extension peak whose extension rate is
-        below it.
+        ``[lo, hi)``; its sign is set so that the trunk *extends* at the peak of the rise
+        velocity (sit-to-stand) and *flexes* at the peak of the descent velocity
+        (stand-to-sit), which holds for both movements (Schenkman et al. 1990). Then: peak
+        flexion ``m`` (maximum of the integrated pitch rate before the rise peak, or around
+        and after the descent peak), start = last sample before the flexion-rate peak whose
+        flexion rate is below the threshold, end = first sample after the extension peak
+        whose extension rate is below it.
         """
         w = tilt_c[lo:hi]
         if len(w) < 3:
@@ -311,19 +313,19 @@ class TransitionDetector:
         axis = vt[0]
         p = w @ axis
         ls, le = s - lo, e - lo
-        if sign > 0:
-            flip = p[ls:le].mean() > 0  # rising: extension (negative pitch rate)
-        else:
-            half = ls + max((le - ls) // 2, 1)
-            flip = p[ls:half].mean() < 0  # descending: flexion (positive)
+        # peak vertical velocity: mid-rise (trunk extending) or mid-descent (flexing)
+        pk = ls + int(np.argmax(sign * v[s:e]))
+        h = max(int(0.15 * fs), 1)
+        around = p[max(pk - h, 0) : pk + h + 1].mean()
+        flip = around > 0 if sign > 0 else around < 0
         if flip:
             axis = -axis
             p = -p
         theta = np.cumsum(p) / fs
         if sign > 0:
-            m_lo, m_hi = 0, max(ls + (le - ls) // 2, 1)
+            m_lo, m_hi = 0, max(pk, 1)
         else:
-            m_lo, m_hi = ls, min(le + int(0.3 * fs), len(p))
+            m_lo, m_hi = max(pk - h, 0), min(le + int(0.3 * fs), len(p))
         m = m_lo + int(np.argmax(theta[m_lo:m_hi]))
         if m < 1 or m + 1 >= len(p):
             return None

@@ -211,8 +211,9 @@ class Subject:
 
     @property
     def sit_height_m(self) -> float:
-        """Sensor height when seated (seat + ~0.13 m from the seat to L5)."""
-        return float(self.seat_height_m) + 0.13
+        """Sensor height when seated (seat + ~0.18 m from the seat to L5; the real mobgap
+        HA-001 trial rises by 0.28-0.33 m with a 0.96 m sensor height)."""
+        return float(self.seat_height_m) + 0.18
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
