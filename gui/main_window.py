@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
             ("live", "Live (F2)"),
             ("tests", "Guided tests (F3)"),
             ("results", "Results (F4)"),
+            ("patients", "Patients (F6)"),
         ):
             b = QPushButton(label)
             b.setCheckable(True)
@@ -85,6 +86,10 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.live)
         self.pages.addWidget(self.tests)
         self.pages.addWidget(self.results)
+        from gui.patients import PatientsPage  # helper G: patients, progress, reports
+
+        self.patients = PatientsPage(data_dir=session.data_dir)
+        self.pages.addWidget(self.patients)
         body.addWidget(self.pages, 1)
         outer.addLayout(body, 1)
         self.replay_bar = ReplayBar(session)
@@ -127,6 +132,7 @@ class MainWindow(QMainWindow):
         sc("F2", lambda: self.show_page("live"))
         sc("F3", lambda: self.show_page("tests"))
         sc("F4", lambda: self.show_page("results"))
+        sc("F6", lambda: self.show_page("patients"))
         sc("F5", self.start_test)
         sc("Space", self.session.next_stage)
         sc("Escape", lambda: self.session.stop_test("stopped"))
@@ -137,8 +143,13 @@ class MainWindow(QMainWindow):
         sc("Ctrl+O", self.ask_open)
 
     def show_page(self, key: str) -> None:
-        """Show ``"live"``, ``"tests"`` or ``"results"``."""
-        page = {"live": self.live, "tests": self.tests, "results": self.results}[key]
+        """Show ``"live"``, ``"tests"``, ``"results"`` or ``"patients"``."""
+        page = {
+            "live": self.live,
+            "tests": self.tests,
+            "results": self.results,
+            "patients": self.patients,
+        }[key]
         self.pages.setCurrentWidget(page)
         for k, b in self.nav_buttons.items():
             b.setChecked(k == key)

@@ -333,7 +333,7 @@ def progress_report(store: Any, patient: Any, progress: Progress | None = None) 
                         s.format(s.first),
                         s.format(s.last),
                         s.change_text(),
-                        _band_text(s),
+                        band_text(s),
                     ]
                     for s in prog.series
                 ],
@@ -398,7 +398,8 @@ def progress_report(store: Any, patient: Any, progress: Progress | None = None) 
     }
 
 
-def _band_text(s: Any) -> str:
+def band_text(s: Any) -> str:
+    """The normative zones and reference lines of a series as one line of text."""
     parts = []
     for z in s.zones:
         if z["status"] == "normal":

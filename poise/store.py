@@ -549,6 +549,7 @@ class Store:
         kind: str | None = None,
         copy: bool = True,
         create_patient: bool = False,
+        tests: list[str] | None = None,
     ) -> SessionRecord:
         """Add the session of a recording to its patient.
 
@@ -557,7 +558,9 @@ class Store:
         tests run in the recording without a stored result are computed; the fall-risk
         summary adds gait speed and stride-time variability from the whole recording
         (:func:`analyse_recording`). The file is copied into the patient's folder (user-only,
-        owned by the store) unless ``copy=False`` or it already is there.
+        owned by the store) unless ``copy=False`` or it already is there. ``tests`` names
+        tests to run on the whole recording when it has no events for them (e.g. a plain
+        TUG recording).
 
         Raises
         ------
@@ -598,7 +601,7 @@ class Store:
         when = date or _recording_date(meta, src)
         demographics = {**{k: v for k, v in demo_md.items() if v is not None}}
         demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
-        analysed = analyse_recording(rec, demographics)
+        analysed = analyse_recording(rec, demographics, tests=tests)
         dest = src.resolve()
         owned = False
         folder = self.patient_dir(p)
@@ -732,14 +735,17 @@ def _recording_date(meta: dict[str, Any], path: Path) -> str:
     return t.replace(tzinfo=None, microsecond=0).isoformat()
 
 
-def analyse_recording(recording: Any, demographics: dict[str, Any] | None = None) -> dict[str, Any]:
+def analyse_recording(
+    recording: Any, demographics: dict[str, Any] | None = None, tests: list[str] | None = None
+) -> dict[str, Any]:
     """Tests, results, fall-risk summary and markers of a recording (JSON-ready).
 
     Results stored in the recording (``test_result`` events, the latest per test) are used
     as they are; a test that was run (``test_start``/``test_stop``) without a stored result
     is computed with :func:`poise.assessments.run_test`. The fall-risk summary
     (:func:`poise.assessments.fall_risk`) adds gait speed and stride-time variability of
-    the whole recording, so a plain walk also gives a session with results.
+    the whole recording, so a plain walk also gives a session with results. ``tests`` are
+    run on the whole recording unless the recording already holds their result.
     """
     from poise.assessments import TESTS, fall_risk, run_test
 
@@ -752,6 +758,14 @@ def analyse_recording(recording: Any, demographics: dict[str, Any] | None = None
     for e in events:
         t = e.get("test")
         if e.get("kind") == "test_stop" and t in TESTS and t not in results:
+            try:
+                results[t] = run_test(recording, t, demo)
+            except PoiseError as exc:
+                results[t] = {"validity": {"valid": False, "code": "error", "reason": str(exc)}}
+    for t in tests or []:
+        if t not in TESTS:
+            raise StoreError(f"unknown test {t!r}; choose one of {', '.join(TESTS)}")
+        if t not in results:
             try:
                 results[t] = run_test(recording, t, demo)
             except PoiseError as exc:

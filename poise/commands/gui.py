@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where recordings go (default ~/.local/share/poise, user-only)",
     )
     p.add_argument("--no-record", action="store_true", help="do not record the session")
-    p.add_argument("--page", choices=("live", "tests", "results"), default="live")
+    p.add_argument("--page", choices=("live", "tests", "results", "patients"), default="live")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window")
     p.add_argument(
         "--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds"

@@ -1,0 +1,445 @@
+"""Patients page: the patient list, each patient's sessions, progress, reports and exports.
+
+:class:`PatientsPage` owns a :class:`poise.store.Store` on the data folder. Actions:
+add/delete a patient, import a recording into the selected patient, session report PDF,
+progress report PDF, CSV and FHIR export. Dialog-free methods (``add_patient``,
+``import_recording``, ``export_pdf``...) do the work; the buttons only ask for file names,
+so tests drive the same code as the user.
+
+If the store can not be opened (damaged or newer database) the page says why instead of
+the list and nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.progress import STATUS_QCOLOURS, ProgressView
+from poise.progress import patient_progress
+from poise.reports import LEVEL_TEXT
+from poise.store import Patient, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AddPatientDialog", "PatientsPage"]
+
+_LEVEL_STATUS = {"high": "at_risk", "moderate": "elevated", "low": "normal"}
+
+
+class AddPatientDialog(QDialog):
+    """Pseudonym, birth year, sex, height, weight, notes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add patient")
+        form = QFormLayout(self)
+        self.pseudonym = QLineEdit()
+        self.pseudonym.setPlaceholderText("pseudonym, e.g. P-0042 (no names)")
+        self.birth_year = QSpinBox()
+        self.birth_year.setRange(1900, 2030)
+        self.birth_year.setValue(1950)
+        self.sex = QComboBox()
+        self.sex.addItems(["", "female", "male"])
+        self.height = QDoubleSpinBox()
+        self.height.setRange(0.0, 2.5)
+        self.height.setDecimals(2)
+        self.height.setSuffix(" m")
+        self.height.setSpecialValueText("unknown")
+        self.weight = QDoubleSpinBox()
+        self.weight.setRange(0.0, 300.0)
+        self.weight.setDecimals(0)
+        self.weight.setSuffix(" kg")
+        self.weight.setSpecialValueText("unknown")
+        self.notes = QLineEdit()
+        form.addRow("Pseudonym", self.pseudonym)
+        form.addRow("Birth year", self.birth_year)
+        form.addRow("Sex", self.sex)
+        form.addRow("Height", self.height)
+        form.addRow("Weight", self.weight)
+        form.addRow("Notes", self.notes)
+        bb = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        form.addRow(bb)
+
+    def values(self) -> dict[str, Any]:
+        """The fields as :meth:`poise.store.Store.add_patient` arguments."""
+        return {
+            "pseudonym": self.pseudonym.text().strip(),
+            "birth_year": self.birth_year.value(),
+            "sex": {"female": "f", "male": "m"}.get(self.sex.currentText()),
+            "height_m": self.height.value() or None,
+            "weight_kg": self.weight.value() or None,
+            "notes": self.notes.text(),
+        }
+
+
+class PatientsPage(QWidget):
+    """Patient list | sessions and progress of the selected patient.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder of the store (default: :func:`poise.store.default_data_dir`).
+    store
+        An open store to use instead.
+    """
+
+    patient_changed = Signal(object)
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        store: Store | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store: Store | None = store
+        self.error: str | None = None
+        if self.store is None:
+            try:
+                self.store = Store(data_dir)
+            except (StoreError, OSError) as exc:
+                self.error = str(exc)
+        self.patient: Patient | None = None
+        outer = QVBoxLayout(self)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #d62728; font-weight: 600;")
+        self.message.setVisible(bool(self.error))
+        self.message.setText(
+            f"The patient store can not be used: {self.error}" if self.error else ""
+        )
+        outer.addWidget(self.message)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("Patients"))
+        self.list = QListWidget()
+        self.list.currentItemChanged.connect(self._selected)
+        ll.addWidget(self.list, 1)
+        self.add_btn = QPushButton("Add patient…")
+        self.add_btn.clicked.connect(self.ask_add_patient)
+        self.del_btn = QPushButton("Delete patient…")
+        self.del_btn.clicked.connect(self.ask_delete_patient)
+        ll.addWidget(self.add_btn)
+        ll.addWidget(self.del_btn)
+        split.addWidget(left)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.info = QLabel("")
+        self.info.setStyleSheet("font-size: 11pt;")
+        rl.addWidget(self.info)
+        actions = QHBoxLayout()
+        self.import_btn = QPushButton("Import recording…")
+        self.import_btn.clicked.connect(self.ask_import)
+        self.session_pdf_btn = QPushButton("Session report (PDF)…")
+        self.session_pdf_btn.clicked.connect(lambda: self.ask_pdf("session"))
+        self.progress_pdf_btn = QPushButton("Progress report (PDF)…")
+        self.progress_pdf_btn.clicked.connect(lambda: self.ask_pdf("progress"))
+        self.csv_btn = QPushButton("Export CSV…")
+        self.csv_btn.clicked.connect(lambda: self.ask_export("csv"))
+        self.fhir_btn = QPushButton("Export FHIR…")
+        self.fhir_btn.clicked.connect(lambda: self.ask_export("fhir"))
+        for b in (
+            self.import_btn,
+            self.session_pdf_btn,
+            self.progress_pdf_btn,
+            self.csv_btn,
+            self.fhir_btn,
+        ):
+            actions.addWidget(b)
+        actions.addStretch(1)
+        rl.addLayout(actions)
+        self.tabs = QTabWidget()
+        self.sessions = QTableWidget(0, 5)
+        self.sessions.setHorizontalHeaderLabels(["Date", "Kind", "Tests", "Fall risk", "Recording"])
+        self.sessions.verticalHeader().setVisible(False)
+        self.sessions.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.sessions.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.sessions.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.sessions.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.sessions.horizontalHeader().setStretchLastSection(True)
+        self.progress_view = ProgressView()
+        self.tabs.addTab(self.sessions, "Sessions")
+        self.tabs.addTab(self.progress_view, "Progress")
+        rl.addWidget(self.tabs, 1)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([220, 1100])
+        outer.addWidget(split, 1)
+        for w in (self.add_btn, self.del_btn, self.import_btn):
+            w.setEnabled(self.store is not None)
+        self.refresh()
+
+    # ------------------------------------------------------------------ model -> view
+    def refresh(self, select: str | None = None) -> None:
+        """Reload the patient list (keeping or setting the selection)."""
+        keep = select or (self.patient.pseudonym if self.patient else None)
+        self.list.blockSignals(True)
+        self.list.clear()
+        patients = self.store.list_patients() if self.store else []
+        for p in patients:
+            item = QListWidgetItem(p.pseudonym)
+            item.setData(Qt.ItemDataRole.UserRole, p.id)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        row = next((i for i, p in enumerate(patients) if p.pseudonym == keep), None)
+        if row is None and patients:
+            row = 0
+        if row is not None:
+            self.list.setCurrentRow(row)
+            self._show(patients[row])
+        else:
+            self._show(None)
+
+    def _selected(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
+        if item is None or self.store is None:
+            self._show(None)
+            return
+        self._show(self.store.get_patient(int(item.data(Qt.ItemDataRole.UserRole))))
+
+    def select_patient(self, pseudonym: str) -> None:
+        """Select a patient by pseudonym."""
+        self.refresh(select=pseudonym)
+
+    def _show(self, patient: Patient | None) -> None:
+        self.patient = patient
+        has = patient is not None
+        for b in (
+            self.del_btn,
+            self.import_btn,
+            self.session_pdf_btn,
+            self.progress_pdf_btn,
+            self.csv_btn,
+            self.fhir_btn,
+        ):
+            b.setEnabled(has and self.store is not None)
+        self.import_btn.setEnabled(self.store is not None)
+        self.sessions.setRowCount(0)
+        if patient is None or self.store is None:
+            self.info.setText("No patient selected." if self.store else "")
+            self.progress_view.set_progress(None)
+            self.patient_changed.emit(None)
+            return
+        sex = {"f": "female", "m": "male"}.get(patient.sex or "", "sex unknown")
+        bits = [
+            f"<b>{patient.pseudonym}</b>",
+            f"born {patient.birth_year}" if patient.birth_year else "birth year unknown",
+            sex,
+            f"{patient.height_m:.2f} m" if patient.height_m else "",
+            f"{patient.weight_kg:.0f} kg" if patient.weight_kg else "",
+        ]
+        text = " · ".join(b for b in bits if b)
+        if patient.notes:
+            text += f"<br><i>{patient.notes}</i>"
+        self.info.setText(text)
+        sessions = self.store.sessions(patient)
+        self.sessions.setRowCount(len(sessions))
+        for r, s in enumerate(sessions):
+            level = (s.fall_risk or {}).get("level", "not_determined")
+            cells = [
+                s.date,
+                s.kind,
+                ", ".join(s.tests),
+                LEVEL_TEXT.get(level, level),
+                Path(s.recording_path).name if s.recording_path else "–",
+            ]
+            for c, t in enumerate(cells):
+                item = QTableWidgetItem(t)
+                item.setData(Qt.ItemDataRole.UserRole, s.id)
+                if c == 3 and _LEVEL_STATUS.get(level) in STATUS_QCOLOURS:
+                    bg = STATUS_QCOLOURS[_LEVEL_STATUS[level]]
+                    bg = type(bg)(bg)
+                    bg.setAlpha(60)
+                    item.setBackground(bg)
+                self.sessions.setItem(r, c, item)
+        if sessions:
+            self.sessions.selectRow(len(sessions) - 1)
+        self.progress_view.set_progress(patient_progress(self.store, patient))
+        self.patient_changed.emit(patient)
+
+    def selected_session_id(self) -> int | None:
+        """The session selected in the table (the latest if none)."""
+        rows = (
+            self.sessions.selectionModel().selectedRows() if self.sessions.selectionModel() else []
+        )
+        r = rows[0].row() if rows else self.sessions.rowCount() - 1
+        if r < 0:
+            return None
+        item = self.sessions.item(r, 0)
+        return int(item.data(Qt.ItemDataRole.UserRole)) if item else None
+
+    # ------------------------------------------------------------------ actions
+    def _fail(self, title: str, exc: Exception) -> None:
+        log.warning("%s: %s", title, exc)
+        QMessageBox.warning(self, title, str(exc))
+
+    def add_patient(self, pseudonym: str, **fields: Any) -> Patient:
+        """Add a patient and select it."""
+        assert self.store is not None
+        p = self.store.add_patient(pseudonym, **fields)
+        self.refresh(select=p.pseudonym)
+        return p
+
+    def ask_add_patient(self) -> None:
+        """The add-patient dialog."""
+        dlg = AddPatientDialog(self)
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return
+        v = dlg.values()
+        try:
+            self.add_patient(v.pop("pseudonym"), **v)
+        except (StoreError, ValueError) as exc:
+            self._fail("Could not add the patient", exc)
+
+    def delete_patient(self) -> int:
+        """Delete the selected patient with all their data; returns files deleted."""
+        assert self.store is not None and self.patient is not None
+        n = self.store.delete_patient(self.patient)
+        self.patient = None
+        self.refresh()
+        return n
+
+    def ask_delete_patient(self) -> None:
+        """Confirm, then delete."""
+        if self.patient is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete patient",
+            f"Delete {self.patient.pseudonym} with all sessions, results, plans and the "
+            "recordings stored for them? This can not be undone.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_patient()
+
+    def import_recording(self, path: str | Path, patient: Any = None, **kw: Any) -> Any:
+        """Import a recording: into ``patient``, else the patient its header names, else
+        the selected patient."""
+        assert self.store is not None
+        if patient is None:
+            try:
+                rec = self.store.import_recording(path, **kw)
+            except StoreError:
+                if self.patient is None:
+                    raise
+                rec = self.store.import_recording(path, patient=self.patient.id, **kw)
+        else:
+            rec = self.store.import_recording(path, patient=patient, **kw)
+        self.refresh(select=self.store.get_patient(rec.patient_id).pseudonym)
+        return rec
+
+    def ask_import(self) -> None:
+        """Pick a recording and import it."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import recording", str(Path.home()), "Poise recordings (*.poise)"
+        )
+        if path:
+            try:
+                self.import_recording(path)
+            except (StoreError, ValueError, OSError) as exc:
+                self._fail("Could not import the recording", exc)
+
+    def report(self, kind: str) -> dict[str, Any]:
+        """The report data of the selected session or the patient's progress."""
+        from poise.reports import progress_report, session_report
+
+        assert self.store is not None and self.patient is not None
+        if kind == "progress":
+            return progress_report(self.store, self.patient, self.progress_view.progress)
+        sid = self.selected_session_id()
+        if sid is None:
+            raise StoreError(f"{self.patient.pseudonym} has no session yet")
+        return session_report(self.store.get_session(sid), self.patient)
+
+    def export_pdf(self, kind: str, path: str | Path, page: str = "a4") -> dict[str, Any]:
+        """Write a session or progress report PDF; returns the report data."""
+        from gui.report_pdf import write_pdf
+
+        rep = self.report(kind)
+        write_pdf(rep, path, page)
+        return rep
+
+    def ask_pdf(self, kind: str) -> None:
+        """Ask for a file name and write the report."""
+        if self.patient is None:
+            return
+        name = f"{self.patient.pseudonym}-{kind}-report.pdf"
+        path, filt = QFileDialog.getSaveFileName(
+            self, "Save report", str(Path.home() / name), "PDF, A4 (*.pdf);;PDF, Letter (*.pdf)"
+        )
+        if path:
+            try:
+                self.export_pdf(kind, path, "letter" if "Letter" in filt else "a4")
+            except (StoreError, ValueError, OSError) as exc:
+                self._fail("Could not write the report", exc)
+
+    def export(self, fmt: str, path: str | Path) -> int:
+        """Write the CSV or FHIR export of the selected patient; returns rows/observations."""
+        assert self.store is not None and self.patient is not None
+        if fmt == "csv":
+            from poise.reports import write_results_csv
+
+            return write_results_csv(self.store, self.patient, str(path))
+        from poise.fhir import write_bundle
+
+        return write_bundle(self.store, self.patient, str(path))
+
+    def ask_export(self, fmt: str) -> None:
+        """Ask for a file name and export."""
+        if self.patient is None:
+            return
+        ext = "csv" if fmt == "csv" else "json"
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export results",
+            str(Path.home() / f"{self.patient.pseudonym}-results.{ext}"),
+            f"{fmt.upper()} (*.{ext})",
+        )
+        if path:
+            try:
+                self.export(fmt, path)
+            except (StoreError, ValueError, OSError) as exc:
+                self._fail("Could not export", exc)
+
+    def close_store(self) -> None:
+        """Close the database."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
