@@ -264,6 +264,14 @@ class FallRiskAssessor:
         A measure may be a bare number or ``{"value", "validity", "test"}``. Returns ``self``.
         """
         demo = dict(demographics or {})
+        for key in ("age", "height_m", "weight_kg", "falls_past_year"):
+            if demo.get(key) is not None:
+                try:
+                    demo[key] = float(demo[key])
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"demographics[{key!r}] must be a number, got {demo[key]!r}"
+                    ) from None
         norm_m = {
             k: (v if isinstance(v, dict) else {"value": v, "validity": {"valid": True}, "test": ""})
             for k, v in measures.items()

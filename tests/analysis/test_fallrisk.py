@@ -130,3 +130,11 @@ def test_summary_json_shows_every_factor_with_threshold_source_and_disclaimer():
 def test_missing_norm_section_is_a_clear_error():
     with pytest.raises(ValueError, match="tug"):
         FallRiskAssessor({k: v for k, v in NORMS.items() if k != "tug"})
+
+
+def test_demographics_are_checked():
+    assert _factor(_assess({"tug_time_s": 9.0}, {"age": "72"}), "tug_time_s").note.startswith(
+        "age norm 9.2"
+    )
+    with pytest.raises(ValueError, match="age"):
+        _assess({"tug_time_s": 9.0}, {"age": "old"})
