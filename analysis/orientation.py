@@ -208,6 +208,9 @@ class BodyFrameAligner:
         Only samples whose step-band vertical acceleration (2 s moving RMS) reaches this
         level count as walking for the heading; at least 3 s of them are needed. Lower-back
         vertical acceleration in walking is typically 1-2 m/s^2 RMS (Moe-Nilssen 1998).
+    forward_sensor : (3,) array or None
+        Known forward direction in the sensor frame (e.g. an earlier estimate, in streaming):
+        the heading is not estimated, ``heading_source_`` is ``"given"``.
     heading_hint_sensor : (3,) array or None
         Forward direction in the sensor frame to use when walking cannot tell it (e.g. from
         the known placement). Projected onto the horizontal plane.
@@ -228,7 +231,7 @@ class BodyFrameAligner:
     up_sensor_, forward_sensor_ : (3,) arrays
         Mean up and forward directions in the sensor frame.
     heading_source_ : str
-        ``"walking"``, ``"hint"``, ``"pca"`` or ``"none"`` (no usable data).
+        ``"walking"``, ``"given"``, ``"hint"``, ``"pca"`` or ``"none"`` (no usable data).
     heading_correlation_ : float
         Normalised covariance used for the walking heading (0..1).
     """
@@ -240,6 +243,7 @@ class BodyFrameAligner:
         min_heading_correlation: float = 0.15,
         heading_hint_sensor: np.ndarray | None = None,
         min_step_rms_mps2: float = 0.5,
+        forward_sensor: np.ndarray | None = None,
         quiet_window_s: float = 1.0,
         quiet_sd_mps2: float = 0.2,
     ) -> None:
@@ -248,6 +252,7 @@ class BodyFrameAligner:
         self.min_heading_correlation = min_heading_correlation
         self.heading_hint_sensor = heading_hint_sensor
         self.min_step_rms_mps2 = min_step_rms_mps2
+        self.forward_sensor = forward_sensor
         self.quiet_window_s = quiet_window_s
         self.quiet_sd_mps2 = quiet_sd_mps2
 
@@ -288,7 +293,14 @@ class BodyFrameAligner:
 
         g = _complementary_gravity(acc_f, gyr_f, fs, self.tau_s, up)
         self.gravity_sensor_ = g
-        fwd, src, corr = self._heading(acc_f, g, up, fs)
+        fwd = None
+        if self.forward_sensor is not None:
+            f0 = np.asarray(self.forward_sensor, dtype=float)
+            f0 = f0 - (f0 @ up) * up
+            if np.linalg.norm(f0) > 1e-9:
+                fwd, src, corr = f0 / np.linalg.norm(f0), "given", float("nan")
+        if fwd is None:
+            fwd, src, corr = self._heading(acc_f, g, up, fs)
         self.heading_source_ = src
         self.heading_correlation_ = corr
         self.up_sensor_ = up

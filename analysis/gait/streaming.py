@@ -176,6 +176,8 @@ class StreamingGait:
         self._g_nanfree: list[bool] = []
         self._closed_until = -1
         self._pending = np.empty(0, dtype=np.int64)
+        self._fwd: np.ndarray | None = None
+        self._fwd_at = 0
         self._g_lr: list[str] = []
         self.bouts_: deque[WalkingBout] = deque(maxlen=self.max_history)
         self.current_bout_: WalkingBout | None = None
@@ -260,7 +262,19 @@ class StreamingGait:
         bad = ~np.all(np.isfinite(win), axis=1)
         if bad.all():
             return
-        al = BodyFrameAligner().align(win[:, :3], win[:, 3:], fs)
+        # the heading is re-estimated once per window length of data (or until walking has
+        # given one); in between the last estimate is reused, which saves a third of the cost
+        refresh = self._fwd is None or self.n_samples_ - self._fwd_at >= self._cap
+        al = BodyFrameAligner(forward_sensor=None if refresh else self._fwd).align(
+            win[:, :3], win[:, 3:], fs
+        )
+        if refresh:
+            if al.heading_source_ == "walking":
+                self._fwd, self._fwd_at = al.forward_sensor_, self.n_samples_
+            else:  # keep any earlier estimate, try again after 2 s of data
+                if self._fwd is None and np.all(np.isfinite(al.forward_sensor_)):
+                    self._fwd = al.forward_sensor_
+                self._fwd_at = self.n_samples_ - self._cap + int(2 * fs)
         body, _ = fill_nan_rows(al.acc_body_mps2_)
         gyr_body, _ = fill_nan_rows(al.gyr_body_radps_)
         acc_f, _ = fill_nan_rows(win[:, :3])
