@@ -372,6 +372,8 @@ class _Link:
     sync_rtt_s: float = math.nan
     streaming_once: bool = False
     last_status: codec.Status | None = None
+    last_n: int = 0
+    stop_sensor_time_raw: int | None = None
 
 
 # -------------------------------------------------------------------------------- hub
@@ -609,6 +611,8 @@ class StreamHub:
         for lk in self._links:
             if lk.state != LinkState.STREAMING:
                 self._close_open_gap(lk)
+            else:
+                self._close_trailing_gap(lk)
         self._publish_stats()
         for lk in self._links:
             self._set_state(lk, LinkState.STOPPED, "stopped by the user")
@@ -879,6 +883,20 @@ class StreamHub:
     async def _stop_sensor(self, lk: _Link) -> None:
         client = lk.client
         if client is not None and client.is_connected:
+            # Sensor clock just before STOP: packets complete by then that never arrive
+            # were lost at the very end (see _close_trailing_gap).
+            with contextlib.suppress(Exception):
+                resp = await asyncio.wait_for(
+                    self._command(
+                        lk,
+                        codec.Command(
+                            gatt.Opcode.TIME_SYNC, host_time_us=int(time.monotonic() * 1e6)
+                        ),
+                        1.0,
+                    ),
+                    1.5,
+                )
+                lk.stop_sensor_time_raw = resp.sensor_time_us
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
                     self._command(lk, codec.Command(gatt.Opcode.STOP_STREAM), 1.0), 1.5
@@ -1006,6 +1024,7 @@ class StreamHub:
             logger.warning("%s: sensor clock restarted; %d samples lost", lk.sensor_id, lost)
         last_us = first_us + (n - 1) * period
         un.commit(last_us)
+        lk.last_n = n
         lk.clock.update(last_us * 1e-6, t_mono)
         fit = lk.clock.fit_
         assert fit is not None
@@ -1047,6 +1066,38 @@ class StreamHub:
                     lk.index, lk.sensor_id, lk.spec.placement, block, host - t0, sensor_us, recv_s
                 ),
             )
+
+    def _close_trailing_gap(self, lk: _Link) -> None:
+        """Packets lost at the very end of a stream, found from the sensor clock at STOP.
+
+        Every packet the sensor completed before the TIME_SYNC that precedes STOP was sent
+        before that response (one ordered ATT bearer) or flushed before the STOP response;
+        once the queue is drained, complete packets (of the last packet size) between the
+        next expected sample and that sensor time never arrived. A lower bound: a packet
+        completed between the TIME_SYNC and the STOP is not counted.
+        """
+        tr, un, fit = lk.tracker, lk.unwrapper, lk.clock.fit_
+        raw = lk.stop_sensor_time_raw
+        if tr is None or un is None or fit is None or raw is None or lk.last_n <= 0:
+            return
+        nxt = tr.next_expected_us
+        if nxt is None:
+            return
+        period = self.config.sample_period_us
+        s_us = un.peek(raw % un.modulus_us)
+        n_pk = int(((s_us - nxt) // period + 1) // lk.last_n)
+        if n_pk <= 0 or n_pk * lk.last_n * period > 60e6:
+            return
+        samples = n_pk * lk.last_n
+        gs, ge = fit.to_host_us(np.array([nxt, nxt + samples * period]))
+        gap = Gap(nxt, samples, period, n_pk, "loss", float(gs), float(ge))
+        tr.gaps.append(gap)
+        tr.samples_lost += samples
+        tr.packets_lost += n_pk
+        t0 = self.t0_monotonic
+        ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
+        self._record_gap(lk, ev, un.modulus_us)
+        self._emit("gap", ev)
 
     def _close_open_gap(self, lk: _Link) -> None:
         """At stop, a sensor that is not streaming lost everything since its last packet.

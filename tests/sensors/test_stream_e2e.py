@@ -99,9 +99,10 @@ async def test_four_sensors_200hz_10s_arrive_complete_and_aligned(tmp_path):
             ts = np.concatenate([b.sensor_time_us for b in log["blocks"] if b.sensor_index == i])
             assert np.all(np.diff(ts) == PERIOD_US)
             # drift estimated from the stream (host per sensor second: opposite sign)
-            # (10 s is short for a drift estimate: 100 ppm is 1 ms; loose bound, the
-            # alignment check below is the requirement)
-            assert s.drift_ppm == pytest.approx(-drifts[i], abs=120.0), (i, s.drift_ppm)
+            # (10 s is short for a drift estimate on a loaded machine: 100 ppm is 1 ms over
+            # the run; a loose bound that still checks sign and size of +-300 ppm. The
+            # alignment check below is the requirement.)
+            assert s.drift_ppm == pytest.approx(-drifts[i], abs=200.0), (i, s.drift_ppm)
         assert log["gaps"] == []
         assert not [e for e in log["states"] if e.state == LinkState.RECONNECTING]
 
@@ -305,3 +306,23 @@ def test_cli_record_demo_then_info(tmp_path, capsys):
         timeout=60,
     )
     assert proc.returncode == 2 and "already exists" in proc.stderr
+
+
+async def test_packets_lost_at_the_very_end_are_reported(tmp_path):
+    """The last packets before STOP vanish in the air: no later packet reveals them, the
+    sensor clock read just before STOP does."""
+    async with wearables([FaultConfig()]) as (link, ws):
+        found = await scan(5.0, transport=link, count=1)
+        hub = StreamHub([SensorSpec(device=found[0].device)], config=CFG, transport=link)
+        await hub.start()
+        await asyncio.sleep(1.0)
+        ws[0].faults = FaultConfig(drop=1.0)  # from now on nothing arrives
+        await asyncio.sleep(0.3)
+        await hub.stop()
+        t, s = ws[0].truth, hub.stats()[0]
+        assert t.samples_dropped >= 40
+        tail = hub.gaps(0)[-1]
+        k = tail.samples // max(tail.packets, 1)
+        # a lower bound: at most the one packet completed between TIME_SYNC and STOP is missed
+        assert 0 <= t.samples_produced - (s.samples_received + s.samples_lost) <= k
+        assert s.samples_lost >= t.samples_dropped - k
