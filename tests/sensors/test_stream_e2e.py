@@ -326,3 +326,45 @@ async def test_packets_lost_at_the_very_end_are_reported(tmp_path):
         # a lower bound: at most the one packet completed between TIME_SYNC and STOP is missed
         assert 0 <= t.samples_produced - (s.samples_received + s.samples_lost) <= k
         assert s.samples_lost >= t.samples_dropped - k
+
+
+def test_cli_scan_and_record_reach_emulate_in_another_process(tmp_path, capsys):
+    """`poise emulate` serves its virtual radio on loopback TCP; scan/record find it."""
+    import json
+    import subprocess
+    import sys
+
+    from poise.cli import main
+
+    emu = subprocess.Popen(
+        [sys.executable, "-m", "poise", "emulate", "--count", "2", "--rate", "100"]
+        + ["--seconds", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        transport = None
+        for _ in range(20):
+            line = emu.stdout.readline()
+            if "Bumble transport" in line:
+                transport = line.split("Bumble transport", 1)[1].strip()
+                break
+        assert transport and transport.startswith("tcp-client:127.0.0.1:"), line
+        assert main(["scan", "--transport", transport, "--timeout", "1.5", "--json"]) == 0
+        found = json.loads(capsys.readouterr().out)
+        assert [d["name"] for d in found] == ["Poise-0001", "Poise-0002"]
+        out = tmp_path / "x.poise"
+        rc = main(
+            ["record", "-o", str(out), "--transport", transport, "--sensor", "Poise-0002"]
+            + ["--placement", "sternum", "--seconds", "1.5", "--quiet"]
+        )
+        assert rc == 0
+        assert "wrote" in capsys.readouterr().out
+        assert main(["info", str(out), "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert [s["placement"] for s in info["sensors"]] == ["sternum"]
+        assert 130 <= info["sensors"][0]["samples"] <= 170
+    finally:
+        emu.terminate()
+        emu.wait(10)
