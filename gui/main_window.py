@@ -86,9 +86,7 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.live)
         self.pages.addWidget(self.tests)
         self.pages.addWidget(self.results)
-        from gui.patients import PatientsPage  # helper G: patients, progress, reports
-
-        self.patients = PatientsPage(data_dir=session.data_dir)
+        self.patients = self._patients_page(session)
         self.pages.addWidget(self.patients)
         body.addWidget(self.pages, 1)
         outer.addLayout(body, 1)
@@ -121,6 +119,19 @@ class MainWindow(QMainWindow):
         self.poll_timer.setInterval(int(1000 / poll_hz))
         self.poll_timer.timeout.connect(self._poll)
         self.poll_timer.start()
+
+    @staticmethod
+    def _patients_page(session: Session) -> QWidget:
+        """The patients/progress page (gui.patients); a note instead if it fails to load."""
+        try:
+            from gui.patients import PatientsPage  # patients, progress, reports
+
+            return PatientsPage(data_dir=session.data_dir)
+        except Exception as exc:  # the live session must open whatever happens here
+            log.exception("patients page unavailable")
+            label = QLabel(f"The patients page could not be opened: {exc}")
+            label.setWordWrap(True)
+            return label
 
     # -------------------------------------------------------------- actions
     def _shortcuts(self) -> None:

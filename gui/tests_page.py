@@ -249,7 +249,8 @@ class RunPage(QWidget):
                 self.clock_note.setText("Running: press Space when done")
             else:
                 self.clock.setText(f"{rem:.1f} s")
-                self.clock_note.setText("Hold…")
+                hold = snap["test"] in ("four-stage", "sway")
+                self.clock_note.setText("Hold…" if hold else "Go!")
             self.clock.setStyleSheet("font-size: 64pt; font-weight: 700; color: #2ca02c;")
         else:
             self.clock.setText("Done")

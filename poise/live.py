@@ -188,22 +188,25 @@ class LiveMetricsEngine:
 
 
 def _gait_metrics(gait: Any, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> dict:
-    """Feed ``StreamingGait`` and name its live values for the tiles."""
+    """Feed :class:`analysis.gait.StreamingGait`; name its live values for the tiles.
+
+    Steps are the contacts emitted so far; cadence and speed are those of the bout in
+    progress, else of the last finished bout (``None`` before any bout).
+    """
     gait.update(acc, gyr)
-    raw = getattr(gait, "metrics_", None) or getattr(gait, "live_", None) or {}
-    if hasattr(raw, "to_dict"):
-        raw = raw.to_dict()
-    out: dict[str, Any] = {}
-    for key, names in (
-        ("steps", ("steps", "step_count", "n_steps")),
-        ("cadence_spm", ("cadence_spm", "cadence_steps_per_min")),
-        ("speed_mps", ("speed_mps", "gait_speed_mps", "walking_speed_mps")),
-        ("walking", ("walking", "in_bout")),
-    ):
-        for n in names:
-            if n in raw and raw[n] is not None:
-                out[key] = raw[n]
-                break
+    n_new = len(getattr(gait, "new_steps_", []) or [])
+    gait._poise_steps = getattr(gait, "_poise_steps", 0) + n_new
+    out: dict[str, Any] = {"steps": gait._poise_steps}
+    bout = getattr(gait, "current_bout_", None)
+    walking = bout is not None
+    if bout is None and getattr(gait, "bouts_", None):
+        bout = gait.bouts_[-1]
+    out["walking"] = walking
+    if bout is not None:
+        cad = getattr(bout, "cadence_spm", None)
+        spd = getattr(bout, "walking_speed_mps", None)
+        out["cadence_spm"] = float(cad) if cad is not None and np.isfinite(cad) else None
+        out["speed_mps"] = float(spd) if spd is not None and np.isfinite(spd) else None
     return out
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -149,3 +150,36 @@ def test_cli_screenshot_offscreen(tmp_path: Path) -> None:
     (SHOTS / "cli_demo1.png").write_bytes(png.read_bytes())
     recs = list((tmp_path / "recordings").glob("*.poise"))
     assert len(recs) == 1
+
+
+def test_sensor_lost_mid_test_over_ble_is_shown_and_marked(window, qtbot) -> None:
+    from poise.protocols import PROTOCOLS
+    from poise.sources import BleSource
+    from sensors.recording import load_recording
+
+    s = window.session
+    states: list[str] = []
+    s.events.sensor_state.connect(lambda info: states.append(info.state))
+    window.set_source(
+        BleSource(demo=1, sampling_rate_hz=100, scenario="quiet_stance", faults="disconnect-at=3s")
+    )
+    qtbot.waitUntil(lambda: any(i.state == "streaming" for i in s.sensors.values()), timeout=20000)
+    sid = next(iter(s.sensors))
+    before = s.sensors[sid].samples
+    window.show_page("tests")
+    window.tests.start(PROTOCOLS["chair-stand-30s"].with_timing(countdown_s=0.5, stage_s=6.0))
+    qtbot.waitUntil(lambda: "reconnecting" in states or "disconnected" in states, timeout=10000)
+    card = window.sensors_panel.cards[sid]
+    qtbot.waitUntil(lambda: s.run is not None and bool(s.run.gaps), timeout=10000)
+    save_screenshot(window, SHOTS / "sensor_lost_mid_test.png")
+    qtbot.waitUntil(lambda: s.last_result is not None, timeout=15000)
+    assert "gap" in card.link.text()
+    assert "lost" in window.results.notes.text()
+    gap = s.last_result["run"]["gaps"][0]
+    path = s.recording_path
+    window.end_session()
+    rec = load_recording(path)
+    sd = rec.sensor(sid)
+    assert np.isfinite(sd.acc_mps2).all(axis=1).sum() >= before
+    assert any(g.samples == gap["samples"] for g in sd.gaps)
+    assert any(e["kind"] == "test_gap" for e in rec.events)
