@@ -438,7 +438,8 @@ class StreamHub:
             raise ValueError(f"StreamHub takes 1 to {MAX_SENSORS} sensors, got {len(sensors)}")
         self.config = config or SensorConfig()
         self.transport = transport
-        self.recorder = recorder
+        self.recorder: Any = None
+        self._rec_shift_s = 0.0  # hub timeline -> recorder timeline
         self.mtu = mtu
         self.scan_timeout_s = scan_timeout_s
         self.connect_timeout_s = connect_timeout_s
@@ -457,6 +458,8 @@ class StreamHub:
         self._links = [_Link(i, s, ids[i]) for i, s in enumerate(sensors)]
         for lk in self._links:
             lk.tracker = GapTracker(self.config.sample_period_us)
+        if recorder is not None:
+            self.attach_recorder(recorder)
         self._subs: list[_Subscription] = []
         self._queue: asyncio.Queue | None = None
         self._consumer: asyncio.Task | None = None
@@ -616,9 +619,7 @@ class StreamHub:
         self._publish_stats()
         for lk in self._links:
             self._set_state(lk, LinkState.STOPPED, "stopped by the user")
-        if self.recorder is not None:
-            stats = [s.to_dict() for s in self.stats()]
-            self._record_event({"kind": "link_stats", "sensors": stats})
+        self.detach_recorder()
         for sub in list(self._subs):
             if sub.queue is not None:
                 sub.queue.put_nowait(("_end", None))
@@ -1042,9 +1043,10 @@ class StreamHub:
             ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
             self._record_gap(lk, ev, modulus)
             self._emit("gap", ev)
-        if self.recorder is not None:
+        rec = self.recorder
+        if rec is not None:
             try:
-                self.recorder.write_packet(lk.index, raw, recv_s)
+                rec.write_packet(lk.index, raw, recv_s + self._rec_shift_s)
             except Exception:
                 logger.exception("%s: recorder refused a packet", lk.sensor_id)
         if verdict.skip:
@@ -1132,24 +1134,77 @@ class StreamHub:
 
     # -- recorder ---------------------------------------------------------------------
 
+    def attach_recorder(self, recorder: Any) -> None:
+        """Start writing to ``recorder`` (a :class:`~sensors.recording.RecordingWriter`).
+
+        May be called before :meth:`start` or while streaming (a "Record" button): from
+        then on every accepted packet, gap and event goes to it, with times relative to the
+        recorder's own start. Its header must list the hub's sensors in order
+        (:meth:`recording_metadata`). Call on the hub's loop (``HubThread.call``) while
+        streaming.
+        """
+        start = recorder.metadata.get("start", {}).get("monotonic_s")
+        self._rec_shift_s = 0.0 if start is None else self.t0_monotonic - float(start)
+        self.recorder = recorder
+        for lk in self._links:
+            if lk.info:
+                self._record_event(
+                    {
+                        "kind": "device_info",
+                        "sensor": lk.index,
+                        "sensor_id": lk.sensor_id,
+                        "t_s": self.now_s(),
+                        **{k: v for k, v in lk.info.items() if k != "info"},
+                    }
+                )
+            if lk.state != LinkState.IDLE:
+                self._record_event(
+                    StateEvent(
+                        lk.index, lk.sensor_id, lk.state, lk.state, self.now_s(), "recording"
+                    ).to_dict()
+                )
+
+    def detach_recorder(self) -> Any:
+        """Stop writing (after a final ``link_stats`` event); returns the recorder.
+
+        The owner closes it. Called by :meth:`stop`.
+        """
+        rec = self.recorder
+        if rec is not None:
+            self._record_event(
+                {
+                    "kind": "link_stats",
+                    "t_s": self.now_s(),
+                    "sensors": [s.to_dict() for s in self.stats()],
+                }
+            )
+        self.recorder = None
+        return rec
+
     def _record_event(self, event: dict) -> None:
-        if self.recorder is None or getattr(self.recorder, "closed", False):
+        rec = self.recorder
+        if rec is None or getattr(rec, "closed", False):
             return
+        ev = dict(event)
+        if isinstance(ev.get("t_s"), float | int):
+            ev["t_s"] = float(ev["t_s"]) + self._rec_shift_s
         try:
-            self.recorder.write_event(event)
+            rec.write_event(ev)
         except Exception:
             logger.exception("recorder refused an event")
 
     def _record_gap(self, lk: _Link, ev: GapEvent, modulus: int) -> None:
-        if self.recorder is None or getattr(self.recorder, "closed", False):
+        rec = self.recorder
+        if rec is None or getattr(rec, "closed", False):
             return
         g = ev.gap
-        kw: dict[str, Any] = {"start_s": ev.start_s, "end_s": ev.end_s}
+        shift = self._rec_shift_s
+        kw: dict[str, Any] = {"start_s": ev.start_s + shift, "end_s": ev.end_s + shift}
         if modulus == 1 << 32:
             kw["start_us"] = g.start_us % modulus
             kw["end_us"] = g.end_us % modulus
         try:
-            self.recorder.write_gap(lk.index, samples=g.samples, reason=g.cause, **kw)
+            rec.write_gap(lk.index, samples=g.samples, reason=g.cause, **kw)
         except Exception:
             logger.exception("%s: recorder refused a gap", lk.sensor_id)
 

@@ -368,3 +368,29 @@ def test_cli_scan_and_record_reach_emulate_in_another_process(tmp_path, capsys):
     finally:
         emu.terminate()
         emu.wait(10)
+
+
+async def test_recording_attached_while_streaming(tmp_path):
+    """A "Record" press mid-session: the file starts then, on its own clock, complete."""
+    async with wearables([FaultConfig()]) as (link, ws):
+        found = await scan(5.0, transport=link, count=1)
+        hub = StreamHub(
+            [SensorSpec(device=found[0].device, placement="sternum")], config=CFG, transport=link
+        )
+        await hub.start()
+        await asyncio.sleep(0.7)
+        writer = RecordingWriter(tmp_path / "late.poise", {"sensors": hub.recording_metadata()})
+        hub.attach_recorder(writer)
+        n0 = hub.stats()[0].samples_received
+        await asyncio.sleep(1.0)
+        assert hub.detach_recorder() is writer
+        n1 = hub.stats()[0].samples_received
+        writer.close()
+        await asyncio.sleep(0.2)
+        await hub.stop()
+        rec = load_recording(tmp_path / "late.poise")
+        sd = rec.sensors[0]
+        assert sd.gaps == [] and abs(sd.n_samples - (n1 - n0)) <= 4
+        assert -0.05 < sd.t_s[0] < 0.1  # times relative to the recording start
+        kinds = [e["kind"] for e in rec.events]
+        assert "device_info" in kinds and "connection" in kinds and "link_stats" in kinds
