@@ -17,6 +17,7 @@ from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 from bumble import hci
 from bumble.core import UUID as BumbleUUID
+from bumble.core import TimeoutError as BumbleTimeoutError
 from bumble.device import Connection
 from bumble.gatt import Characteristic
 
@@ -138,10 +139,7 @@ class BumbleClient(BaseBleakClient):
                 try:
                     connection = await device.connect(peer, timeout=timeout)
                 except Exception as exc:
-                    if (
-                        isinstance(exc, asyncio.TimeoutError | TimeoutError)
-                        or "timeout" in str(exc).lower()
-                    ):
+                    if isinstance(exc, asyncio.TimeoutError | TimeoutError | BumbleTimeoutError):
                         raise BleakDeviceNotFoundError(
                             self.address, f"Device with address {self.address} was not found"
                         ) from exc

@@ -86,6 +86,35 @@ class PoiseController(Controller):
             case _:
                 logger.warning("unknown HCI packet type %s", packet.hci_packet_type)
 
+    def on_hci_le_create_connection_cancel_command(
+        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        """Cancel a pending connection as a real controller does.
+
+        Bumble's virtual controller acknowledges the cancel but keeps the request pending
+        and never completes it, so a timed-out ``connect`` hangs. Per the Core spec
+        (Vol 4, Part E, 7.8.13) the pending request is dropped and an LE Connection
+        Complete event with status Unknown Connection Identifier follows the command
+        complete.
+        """
+        pending = self.pending_le_connection
+        if pending is not None:
+            self.pending_le_connection = None
+            event = hci.HCI_LE_Connection_Complete_Event(
+                status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+                connection_handle=0,
+                role=hci.Role.CENTRAL,
+                peer_address_type=pending.peer_address.address_type,
+                peer_address=pending.peer_address,
+                connection_interval=0,
+                peripheral_latency=0,
+                supervision_timeout=0,
+                central_clock_accuracy=0,
+            )
+            # after the command complete, which is queued when this handler returns
+            asyncio.get_running_loop().call_soon(self.send_hci_packet, event)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
     def drop_connections(self, reason: int = REASON_CONNECTION_TIMEOUT) -> int:
         """Terminate every LE connection of this controller as a link loss.
 

@@ -1,0 +1,335 @@
+"""The Bumble bleak backend, driven only through bleak's public API (no mocks of bleak).
+
+Peers are real Bumble GATT servers on a virtual link: the virtual Poise wearable and, for
+generic features the wearable does not use (write without response, foreign UUIDs), a
+plain Bumble peripheral.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bleak import BleakClient, BleakScanner
+from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bumble import hci
+from bumble.core import UUID, AdvertisingData
+from bumble.device import Device
+from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.host import Host
+from bumble.transport.common import AsyncPipeSink
+
+from firmware_protocol import codec, gatt
+from firmware_protocol.types import SensorConfig
+from sensors.bumble_backend import (
+    BumbleClient,
+    BumbleScanner,
+    VirtualLink,
+    client_kwargs,
+    close_hosts,
+    scanner_kwargs,
+)
+from sensors.emulator import Emulator
+
+REPO = Path(__file__).resolve().parents[2]
+OTHER_SERVICE = "12345678-1234-5678-1234-56789abcdef0"
+OTHER_CHAR = "12345678-1234-5678-1234-56789abcdef1"
+
+
+@pytest.fixture
+async def emu():
+    async with Emulator(count=3, rate_hz=200, seed=7) as emulator:
+        yield emulator
+    await close_hosts()
+
+
+async def _plain_peripheral(link: VirtualLink, written: list[bytes]) -> Device:
+    """A non-Poise Bumble peripheral with a write-without-response characteristic."""
+    controller = link.create_controller("other")
+    device = Device(
+        name="Other",
+        address=hci.Address("C7:00:00:00:00:07"),
+        host=Host(controller, AsyncPipeSink(controller)),
+    )
+    props = Characteristic.Properties
+    device.add_service(
+        Service(
+            OTHER_SERVICE,
+            [
+                Characteristic(
+                    OTHER_CHAR,
+                    props.READ | props.WRITE_WITHOUT_RESPONSE | props.WRITE,
+                    Characteristic.READABLE | Characteristic.WRITEABLE,
+                    CharacteristicValue(
+                        read=lambda _c: b"x" * 100,
+                        write=lambda _c, value: written.append(bytes(value)),
+                    ),
+                )
+            ],
+        )
+    )
+    await device.power_on()
+    await device.start_advertising(
+        advertising_data=bytes(
+            AdvertisingData(
+                [
+                    (AdvertisingData.COMPLETE_LOCAL_NAME, b"Other"),
+                    (AdvertisingData.MANUFACTURER_SPECIFIC_DATA, b"\xff\xff\x01\x02"),
+                    (
+                        AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                        UUID(OTHER_SERVICE).to_bytes(force_128=True),
+                    ),
+                ]
+            )
+        ),
+        advertising_interval_min=50,
+        advertising_interval_max=50,
+    )
+    return device
+
+
+class ControlPoint:
+    """Send commands and await their indicated responses."""
+
+    def __init__(self, client: BleakClient) -> None:
+        self.client = client
+        self.responses: asyncio.Queue = asyncio.Queue()
+
+    async def open(self) -> ControlPoint:
+        await self.client.start_notify(
+            gatt.CONTROL_POINT_CHAR_UUID,
+            lambda _c, data: self.responses.put_nowait(codec.decode_response(data)),
+        )
+        return self
+
+    async def send(self, command: codec.Command | bytes) -> codec.Response:
+        data = command if isinstance(command, bytes) else codec.encode_command(command)
+        await self.client.write_gatt_char(gatt.CONTROL_POINT_CHAR_UUID, data, response=True)
+        return await asyncio.wait_for(self.responses.get(), 2.0)
+
+
+async def test_scan_finds_every_wearable_with_name_rssi_and_service(emu):
+    link = emu.transport
+    await _plain_peripheral(link, [])
+    found = await BleakScanner.discover(
+        timeout=0.4, return_adv=True, service_uuids=[gatt.SERVICE_UUID], **scanner_kwargs(link)
+    )
+    names = sorted(d.name for d, _ in found.values())
+    assert names == ["Poise-0001", "Poise-0002", "Poise-0003"]
+    assert len(set(found)) == 3  # distinct addresses
+    for device, adv in found.values():
+        assert adv.local_name == device.name
+        assert gatt.SERVICE_UUID in adv.service_uuids
+        assert -127 < adv.rssi < 0
+
+    everything = await BleakScanner.discover(timeout=0.3, return_adv=True, **scanner_kwargs(link))
+    other = [adv for d, adv in everything.values() if d.name == "Other"]
+    assert other and other[0].manufacturer_data == {0xFFFF: b"\x01\x02"}
+    assert other[0].service_uuids == [OTHER_SERVICE]
+
+
+async def test_find_device_helpers_take_the_backend(emu):
+    kwargs = scanner_kwargs(emu.transport)
+    device = await BleakScanner.find_device_by_name("Poise-0002", timeout=2.0, **kwargs)
+    assert device is not None and device.name == "Poise-0002"
+    again = await BleakScanner.find_device_by_address(device.address, timeout=2.0, **kwargs)
+    assert again is not None and again.address == device.address
+    assert await BleakScanner.find_device_by_name("Poise-9999", timeout=0.3, **kwargs) is None
+
+
+async def test_connect_mtu_services_read_write_and_control_point(emu):
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0001", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    async with BleakClient(device, **client_kwargs(emu.transport)) as client:
+        assert client.is_connected
+        assert client.mtu_size == 247
+        uuids = {s.uuid for s in client.services}
+        assert {
+            gatt.SERVICE_UUID,
+            gatt.DEVICE_INFORMATION_SERVICE_UUID,
+            gatt.BATTERY_SERVICE_UUID,
+        } <= uuids
+        data_char = client.services.get_characteristic(gatt.DATA_CHAR_UUID)
+        assert "notify" in data_char.properties
+        assert data_char.max_write_without_response_size == 244
+        cp = client.services.get_characteristic(gatt.CONTROL_POINT_CHAR_UUID)
+        assert {"write", "indicate"} <= set(cp.properties)
+
+        assert (await client.read_gatt_char(gatt.BATTERY_LEVEL_CHAR_UUID))[0] == 100
+        info = codec.decode_info(await client.read_gatt_char(gatt.INFO_CHAR_UUID))
+        assert info["max_samples_per_packet"] == codec.max_samples_per_packet(247)
+        assert bytes(await client.read_gatt_char(gatt.SERIAL_NUMBER_CHAR_UUID)) == b"0001"
+
+        control = await ControlPoint(client).open()
+        new = SensorConfig(sampling_rate_hz=50, acc_range_g=4, gyro_range_dps=500)
+        assert (await control.send(codec.Command(gatt.Opcode.SET_CONFIG, config=new))).ok
+        status = codec.decode_status(await client.read_gatt_char(gatt.STATUS_CHAR_UUID))
+        assert status.config == new and status.state == gatt.StreamState.IDLE
+        response = await control.send(codec.Command(gatt.Opcode.GET_INFO))
+        assert response.ok and response.info.config == new and response.info.serial == "0001"
+
+        cccd = data_char.get_descriptor("00002902-0000-1000-8000-00805f9b34fb")
+        assert cccd is not None
+        assert bytes(await client.read_gatt_descriptor(cccd.handle)) == b"\x00\x00"
+
+
+async def test_write_without_response_and_long_read_on_a_plain_peripheral():
+    link = VirtualLink()
+    written: list[bytes] = []
+    await _plain_peripheral(link, written)
+    device = await BleakScanner.find_device_by_name("Other", timeout=2.0, **scanner_kwargs(link))
+    async with BleakClient(device, services=[OTHER_SERVICE], **client_kwargs(link)) as client:
+        assert {s.uuid for s in client.services} == {OTHER_SERVICE}
+        await client.write_gatt_char(OTHER_CHAR, b"no-response", response=False)
+        await client.write_gatt_char(OTHER_CHAR, b"with-response", response=True)
+        assert bytes(await client.read_gatt_char(OTHER_CHAR)) == b"x" * 100
+        for _ in range(50):
+            if len(written) == 2:
+                break
+            await asyncio.sleep(0.01)
+    assert written == [b"no-response", b"with-response"]
+    await close_hosts()
+
+
+async def _stream(client: BleakClient, seconds: float) -> list[bytes]:
+    packets: list[bytes] = []
+    await client.start_notify(gatt.DATA_CHAR_UUID, lambda _c, d: packets.append(bytes(d)))
+    control = await ControlPoint(client).open()
+    assert (await control.send(codec.Command(gatt.Opcode.START_STREAM))).ok
+    await asyncio.sleep(seconds)
+    assert (await control.send(codec.Command(gatt.Opcode.STOP_STREAM))).ok
+    await asyncio.sleep(0.05)
+    return packets
+
+
+async def test_stream_200hz_arrives_complete(emu):
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0003", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    async with BleakClient(device, **client_kwargs(emu.transport)) as client:
+        packets = await _stream(client, 2.0)
+    truth = emu.wearable("Poise-0003").truth
+    block = codec.decode_many(packets, SensorConfig(sampling_rate_hz=200))
+    assert truth.samples_produced >= 380
+    assert block.n_samples == truth.samples_produced == truth.samples_sent
+    seqs = [codec.peek_header(p).seq for p in packets]
+    assert seqs == list(range(len(packets)))
+    steps = set(int(x) for x in (block.timestamp_us[1:] - block.timestamp_us[:-1]))
+    assert steps == {5000}
+    # packets of <= 20 ms of samples for latency, full layout at MTU 247
+    assert {codec.peek_header(p).count for p in packets} == {4}
+
+
+async def test_mtu_23_uses_compact_packets(emu):
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0002", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    async with BleakClient(device, **client_kwargs(emu.transport, mtu=23)) as client:
+        assert client.mtu_size == 23
+        # a long read works at MTU 23 too
+        info = codec.decode_info(await client.read_gatt_char(gatt.INFO_CHAR_UUID))
+        assert info["max_samples_per_packet"] == 0
+        packets = await _stream(client, 0.5)
+    assert packets and {len(p) for p in packets} == {codec.COMPACT_PACKET_SIZE}
+    block = codec.decode_many(packets, SensorConfig(sampling_rate_hz=200))
+    assert block.n_samples == emu.wearable("Poise-0002").truth.samples_sent == len(packets)
+
+
+async def test_link_loss_fires_disconnected_callback_but_disconnect_does_not(emu):
+    kwargs = client_kwargs(emu.transport)
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0001", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    lost: list[BleakClient] = []
+    event = asyncio.Event()
+
+    def on_lost(client: BleakClient) -> None:
+        lost.append(client)
+        event.set()
+
+    client = BleakClient(device, disconnected_callback=on_lost, **kwargs)
+    await client.connect()
+    assert emu.wearable("Poise-0001").force_disconnect()
+    await asyncio.wait_for(event.wait(), 2.0)
+    assert lost == [client] and not client.is_connected
+    with pytest.raises(BleakError):
+        await client.read_gatt_char(gatt.BATTERY_LEVEL_CHAR_UUID)
+
+    # the wearable advertises again; a reconnect works and a clean disconnect is silent
+    t0 = time.perf_counter()
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0001", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    await client.connect()
+    assert time.perf_counter() - t0 < 2.0
+    await client.disconnect()
+    await asyncio.sleep(0.05)
+    assert len(lost) == 1
+
+
+async def test_connect_to_absent_device_and_bad_transports_fail_clearly():
+    link = VirtualLink()
+    with pytest.raises(BleakDeviceNotFoundError):
+        await BleakClient("D0:50:00:00:99:99", timeout=0.5, **client_kwargs(link)).connect()
+    with pytest.raises(TypeError, match="transport"):
+        BleakScanner(backend=BumbleScanner)
+    with pytest.raises(TypeError, match="transport"):
+        BleakClient("D0:50:00:00:99:99", backend=BumbleClient)
+    with pytest.raises(OSError, match="tcp-client:127.0.0.1:1"):
+        await BleakScanner.discover(timeout=0.1, **scanner_kwargs("tcp-client:127.0.0.1:1"))
+    await close_hosts()
+
+
+def test_cross_process_emulator_over_tcp():
+    """`poise emulate` in a subprocess; scan, connect and stream from this process."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poise", "emulate", "--count", "2", "--rate", "100"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        transport = None
+        deadline = time.monotonic() + 30
+        while transport is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"Bumble transport (tcp-client:\S+)", line)
+            if m:
+                transport = m.group(1)
+        assert transport, (
+            f"no transport printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+        )
+
+        async def remote() -> int:
+            found = await BleakScanner.discover(
+                timeout=0.5, service_uuids=[gatt.SERVICE_UUID], **scanner_kwargs(transport)
+            )
+            assert sorted(d.name for d in found) == ["Poise-0001", "Poise-0002"]
+            device = next(d for d in found if d.name == "Poise-0002")
+            async with BleakClient(device, **client_kwargs(transport)) as client:
+                assert client.mtu_size == 247
+                packets = await _stream(client, 0.5)
+            await close_hosts()
+            return codec.decode_many(packets, SensorConfig(sampling_rate_hz=100)).n_samples
+
+        received = asyncio.run(remote())
+        assert received >= 40
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    m = re.search(r"Poise-0002: produced (\d+) samples, sent (\d+)", out)
+    assert m and int(m.group(1)) == int(m.group(2)) == received
