@@ -624,7 +624,7 @@ class Store:
         ).fetchone()
         if dup is not None:
             raise StoreError(f"{dest}: already imported as session {dup['id']}")
-        return self.add_session(
+        session = self.add_session(
             p,
             date=when,
             tests=analysed["tests"],
@@ -637,6 +637,17 @@ class Store:
             or str(meta.get("session_kind") or ("home" if meta.get("home") else "clinic")),
             notes=str(meta.get("notes") or ""),
         )
+        for r in (analysed["results"].get("home-exercises") or {}).get("exercises", []):
+            self.record_adherence(
+                p,
+                date=session.date,
+                exercise=str(r.get("key")),
+                completed=bool(r.get("completed")),
+                repetitions=r.get("repetitions"),
+                duration_s=r.get("duration_s"),
+                session_id=session.id,
+            )
+        return session
 
     # ------------------------------------------------------------------ plans, adherence
     def set_plan(
@@ -784,6 +795,24 @@ def analyse_recording(
             **gait,
             "validity": {"valid": True, "code": "ok", "reason": "whole recording"},
         }
+    home = [
+        e["result"]
+        for e in events
+        if e.get("kind") == "exercise_result" and isinstance(e.get("result"), dict)
+    ]
+    if home:
+        summary: dict[str, Any] = {
+            "exercises": home,
+            "n_exercises": len(home),
+            "n_completed": sum(bool(r.get("completed")) for r in home),
+            "validity": {"valid": True, "code": "ok", "reason": "home exercises"},
+        }
+        for r in home:
+            if r.get("repetitions") is not None:
+                summary[f"{r.get('key')}_repetitions"] = r["repetitions"]
+            if r.get("duration_s") is not None:
+                summary[f"{r.get('key')}_duration_s"] = r["duration_s"]
+        results["home-exercises"] = summary
     markers = [
         {k: e.get(k) for k in ("t_s", "marker", "text", "stage")}
         for e in events

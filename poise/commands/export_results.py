@@ -1,0 +1,41 @@
+"""``poise export-results --patient ID --csv OUT`` or ``--fhir OUT``: a patient's results.
+
+CSV: every number of every stored result, one row each (long format: patient, session,
+date, kind, test, measure, value, unit, status). FHIR: an R4 collection Bundle with the
+pseudonymous Patient and one Observation per progress metric per session (see
+:mod:`poise.fhir`). Files are written user-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``export-results`` sub-command."""
+    p = subparsers.add_parser("export-results", help="export a patient's results (CSV or FHIR)")
+    p.add_argument("--patient", required=True, metavar="ID", help="pseudonym or numeric id")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--csv", metavar="OUT.csv")
+    g.add_argument("--fhir", metavar="OUT.json")
+    p.add_argument("--data-dir", metavar="DIR", help="data folder (default ~/.local/share/poise)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the export."""
+    from poise.store import Store
+
+    with Store(args.data_dir, create=False) as store:
+        p = store.patient(args.patient)
+        if args.csv:
+            from poise.reports import write_results_csv
+
+            n = write_results_csv(store, p, args.csv)
+            print(f"{args.csv}: {n} result rows of {p.pseudonym}")
+        else:
+            from poise.fhir import write_bundle
+
+            n = write_bundle(store, p, args.fhir)
+            print(f"{args.fhir}: FHIR R4 bundle with {n} observations of {p.pseudonym}")
+    return 0

@@ -1,0 +1,91 @@
+"""``poise report SESSION_OR_RECORDING --pdf OUT.pdf``: a session or progress report as PDF.
+
+``SESSION_OR_RECORDING`` is a session id of the store, a ``.poise`` recording (analysed
+now; the patient's data come from the store when it knows the pseudonym in the header),
+or ``--progress PATIENT`` for a patient's progress report. ``--json`` writes the report's
+content (plain data) instead of, or as well as, the PDF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``report`` sub-command."""
+    p = subparsers.add_parser("report", help="session or progress report (PDF)")
+    p.add_argument("target", nargs="?", metavar="SESSION_OR_RECORDING")
+    p.add_argument("--progress", metavar="PATIENT", help="progress report of this patient")
+    p.add_argument("--pdf", metavar="OUT.pdf", help="write the PDF here")
+    p.add_argument("--json", metavar="OUT.json", help="write the report content as JSON")
+    p.add_argument("--page", choices=("a4", "letter"), default="a4")
+    p.add_argument("--data-dir", metavar="DIR", help="data folder (default ~/.local/share/poise)")
+    p.set_defaults(func=run)
+
+
+def build_report(args: argparse.Namespace) -> dict:
+    """The report data for the parsed arguments."""
+    from poise.errors import PoiseError
+    from poise.reports import progress_report, recording_report, session_report
+    from poise.store import Store, resolve_data_dir
+
+    if bool(args.target) == bool(args.progress):
+        raise PoiseError("give a session id or a recording, or --progress PATIENT")
+    if args.progress:
+        with Store(args.data_dir, create=False) as store:
+            return progress_report(store, store.patient(args.progress))
+    target = str(args.target)
+    if target.isdigit() and not Path(target).exists():
+        with Store(args.data_dir, create=False) as store:
+            s = store.get_session(int(target))
+            return session_report(s, store.get_patient(s.patient_id))
+    if not Path(target).is_file():
+        raise PoiseError(f"{target}: neither a session id nor a recording file")
+    demographics = None
+    patient = None
+    db = resolve_data_dir(args.data_dir) / "poise.db"
+    if db.exists():
+        from sensors.recording import load_recording
+
+        named = (load_recording(target).metadata or {}).get("patient")
+        if named:
+            with Store(args.data_dir, create=False) as store:
+                patient = store.find_patient(str(named))
+    if patient is not None:
+        demographics = patient.demographics()
+    rep = recording_report(target, demographics)
+    if patient is not None:
+        from poise.reports import _patient_rows
+
+        rep["patient"] = patient.to_dict()
+        for b in rep["blocks"]:
+            if b["type"] == "keyvalues" and b["rows"] and b["rows"][0][0] == "Patient (pseudonym)":
+                b["rows"] = _patient_rows(patient, rep.get("session", {}).get("date"))
+                break
+    return rep
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report."""
+    from poise.errors import PoiseError
+
+    if not args.pdf and not args.json:
+        raise PoiseError("say where to write the report: --pdf OUT.pdf and/or --json OUT.json")
+    rep = build_report(args)
+    if args.json:
+        fd = os.open(args.json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(rep, fh, indent=1, ensure_ascii=False)
+        print(f"report content: {args.json}")
+    if args.pdf:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from gui.app import make_app
+        from gui.report_pdf import write_pdf
+
+        make_app()
+        pages = write_pdf(rep, args.pdf, args.page)
+        print(f"report: {args.pdf} ({pages} page(s), {args.page.upper()})")
+    return 0

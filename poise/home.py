@@ -1,0 +1,751 @@
+"""Home-exercise mode without a screen: today's exercises, guidance, timer, repetitions.
+
+:class:`HomeSession` is the model of ``poise home`` (the Qt view is :mod:`gui.home`). A
+patient with one sensor on the lower back works through the exercises of the therapist's
+plan (:meth:`poise.store.Store.plan`, else :data:`DEFAULT_PLAN`):
+
+1. *ready*: the exercise's instructions; the patient presses Start;
+2. *countdown*: ``countdown_s`` seconds with a cue each second;
+3. *active*: a timer; repetitions are counted by the analysis where it can
+   (sit-to-stand transitions with :func:`analysis.transitions.detect_transitions`; steps of
+   a walk with :class:`analysis.gait.GaitAnalyzer`), otherwise the patient presses
+   "One more" / "Done". It ends when the target repetitions are reached, the hold time is
+   over, the time limit passes, or the patient stops;
+4. *done*: the result (repetitions, time, completed or not) and the next exercise.
+
+The session is recorded like every Poise session (a ``.poise`` file with the raw packets,
+user-only) with ``patient`` (pseudonym), ``session_kind: "home"`` and the plan in the
+header, and one ``exercise_start``/``exercise_stop``/``exercise_result`` event per
+exercise, so the therapist can import it (:meth:`poise.store.Store.import_recording`
+reads the results and fills in adherence). :meth:`HomeSession.finish` closes the file and,
+when a store holds the patient, imports it at once.
+
+The session is a *sink* for the sources of :mod:`poise.sources` (``add_sensor``,
+``push_samples``, ``push_packets`` ... called from the source's thread); everything else
+happens in :meth:`HomeSession.poll` on the owner's thread, which emits the events the view
+subscribes to (:class:`poise.events.EventGroup`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import queue
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poise.errors import PoiseError
+from poise.events import EventGroup
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_PLAN",
+    "DemoHomeSource",
+    "Exercise",
+    "HomeSession",
+    "adherence_calendar",
+    "plan_exercises",
+]
+
+
+@dataclass
+class Exercise:
+    """One exercise of a plan.
+
+    ``kind`` is ``"repetitions"`` (``target_reps``) or ``"timed"`` (``hold_s``); ``counter``
+    is ``"sit_to_stand"``, ``"steps"`` or ``None`` (the patient counts); ``demo_motion``
+    is the :mod:`sensors.scenarios` motion a demo sensor plays during it.
+    """
+
+    key: str
+    title: str
+    kind: str
+    instructions: list[str]
+    target_reps: int | None = None
+    hold_s: float | None = None
+    max_duration_s: float = 180.0
+    counter: str | None = None
+    demo_motion: str = "quiet_stance"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (as stored in a plan)."""
+        return asdict(self)
+
+
+CATALOGUE: dict[str, Exercise] = {
+    "sit_to_stand": Exercise(
+        "sit_to_stand",
+        "Sit to stand",
+        "repetitions",
+        [
+            "Sit in the middle of a firm chair, feet flat, arms crossed.",
+            "Stand up fully, then sit down again slowly.",
+            "Repeat at your own pace. The sensor counts for you.",
+        ],
+        target_reps=5,
+        counter="sit_to_stand",
+        demo_motion="five_times_sts",
+    ),
+    "standing_balance": Exercise(
+        "standing_balance",
+        "Standing balance",
+        "timed",
+        [
+            "Stand near a counter you can hold if needed.",
+            "Feet together, arms by your sides, look straight ahead.",
+            "Stand as still as you can until the timer ends.",
+        ],
+        hold_s=30.0,
+        demo_motion="quiet_stance",
+    ),
+    "tandem_stance": Exercise(
+        "tandem_stance",
+        "Heel-to-toe stance",
+        "timed",
+        [
+            "Stand near a counter you can hold if needed.",
+            "Put one foot directly in front of the other, heel touching toe.",
+            "Hold the position until the timer ends.",
+        ],
+        hold_s=20.0,
+        demo_motion="quiet_stance",
+    ),
+    "walking": Exercise(
+        "walking",
+        "Walking",
+        "timed",
+        [
+            "Walk at a comfortable pace in a safe, clear space.",
+            "Turn around when you need to. The sensor counts your steps.",
+        ],
+        hold_s=120.0,
+        counter="steps",
+        demo_motion="walk",
+    ),
+    "heel_raises": Exercise(
+        "heel_raises",
+        "Heel raises",
+        "repetitions",
+        [
+            "Hold the back of a chair with both hands.",
+            "Rise up onto your toes, then lower your heels slowly.",
+            "Press 'One more' after each raise.",
+        ],
+        target_reps=10,
+        counter=None,
+        demo_motion="quiet_stance",
+    ),
+}
+#: Used when the therapist has not given the patient a plan.
+DEFAULT_PLAN: list[dict[str, Any]] = [
+    {"key": "sit_to_stand", "target_reps": 5},
+    {"key": "standing_balance", "hold_s": 30.0},
+    {"key": "walking", "hold_s": 120.0},
+]
+
+
+def plan_exercises(plan: list[dict[str, Any]] | None) -> list[Exercise]:
+    """Exercises of a plan (catalogue entries with the plan's targets applied)."""
+    out = []
+    for i, item in enumerate(plan or DEFAULT_PLAN):
+        key = item.get("key")
+        base = CATALOGUE.get(str(key))
+        if base is None:
+            raise PoiseError(
+                f"exercise {i} of the plan is {key!r}, which Poise does not know; "
+                f"known: {', '.join(CATALOGUE)}"
+            )
+        d = base.to_dict()
+        d.update({k: v for k, v in item.items() if k in d and v is not None})
+        out.append(Exercise(**d))
+    return out
+
+
+@dataclass
+class ExerciseResult:
+    """What the patient did in one exercise."""
+
+    key: str
+    title: str
+    completed: bool
+    repetitions: int | None
+    duration_s: float
+    counted_by: str  # "sensor", "patient" or "timer"
+    stopped_by: str  # "target", "timer", "time_limit", "patient", "skipped"
+    rep_times_s: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+class DemoHomeSource:
+    """One demo sensor whose motion follows the exercise (no Bluetooth).
+
+    Wraps :class:`poise.sources.ScriptedSource` (scripted motion encoded into real packets
+    by the protocol codec, on the session clock); :meth:`set_motion` switches the motion to
+    a :mod:`sensors.scenarios` scenario (the home session calls it when an exercise starts).
+    ``time_scale`` > 1 runs faster than real time (tests).
+    """
+
+    kind = "live"
+
+    def __init__(self, sampling_rate_hz: int = 100, time_scale: float = 1.0, seed: int = 0):
+        from poise.sources import ScriptedSource
+
+        self._src = ScriptedSource(
+            1,
+            sampling_rate_hz=sampling_rate_hz,
+            scenario="quiet_stance",
+            seed=seed,
+            time_scale=time_scale,
+        )
+        self.seed = seed
+        self.description = "demo sensor (scripted motion, no Bluetooth)"
+
+    def start(self, sink: Any) -> None:
+        """Declare the sensor and start streaming."""
+        self._src.start(sink)
+
+    def stop(self) -> None:
+        """Stop streaming."""
+        self._src.stop()
+
+    def now_s(self) -> float:
+        """Session clock (data seconds)."""
+        return self._src.now_s()
+
+    def set_motion(self, scenario: str) -> None:
+        """Play ``scenario`` from its start (looping)."""
+        from poise.sources import _scenario
+
+        gens = getattr(self._src, "_gens", None)
+        if gens:
+            gens[0] = _scenario(scenario, self._src.config.sampling_rate_hz, self.seed)
+
+
+class HomeSession:
+    """Model of the home-exercise mode (see the module docstring).
+
+    Parameters
+    ----------
+    patient
+        Pseudonym written into the recording (and used to import it).
+    plan
+        Exercise plan items (``{"key", "target_reps"|"hold_s", ...}``); default from the
+        store's plan for the patient, else :data:`DEFAULT_PLAN`.
+    data_dir
+        Data folder; the recording goes to ``<data_dir>/home/`` (user-only).
+    store
+        A :class:`poise.store.Store`; if it holds the patient, :meth:`finish` imports the
+        session and the adherence.
+    countdown_s
+        Seconds of countdown before an exercise starts.
+    record
+        Write the recording (default ``True``).
+
+    Events
+    ------
+    sensor(state: str), state(snapshot), tick(snapshot), cue(kind: str, text: str),
+    reps(n: int), result(ExerciseResult), finished(path or None), error(str), warning(str).
+    """
+
+    EVENTS = ("sensor", "state", "tick", "cue", "reps", "result", "finished", "error", "warning")
+
+    def __init__(
+        self,
+        *,
+        patient: str | None = None,
+        plan: list[dict[str, Any]] | None = None,
+        data_dir: str | Path | None = None,
+        store: Any = None,
+        countdown_s: float = 5.0,
+        record: bool = True,
+    ) -> None:
+        from poise.store import resolve_data_dir
+
+        self.events = EventGroup(*self.EVENTS)
+        self.store = store
+        self.patient = patient
+        if plan is None and store is not None and patient is not None:
+            try:
+                stored = store.plan(patient)
+            except PoiseError:
+                stored = None
+            plan = stored["exercises"] if stored else None
+        self.plan = list(plan or DEFAULT_PLAN)
+        self.exercises = plan_exercises(self.plan)
+        self.data_dir = resolve_data_dir(data_dir)
+        self.countdown_s = float(countdown_s)
+        self.record = record
+        self.results: list[ExerciseResult | None] = [None] * len(self.exercises)
+        self.index = 0
+        self.state = "connect"  # connect, ready, countdown, active, done, finished
+        self.source: Any = None
+        self.sensor_id: str | None = None
+        self.sampling_rate_hz = 100.0
+        self._config: Any = None
+        self._lock = threading.RLock()
+        self._queue: queue.SimpleQueue[tuple] = queue.SimpleQueue()
+        self._chunks: list[np.ndarray] = []
+        self._t_state = 0.0
+        self._last_count_t = -1e9
+        self._last_tick = -1
+        self.reps = 0
+        self.rep_times_s: list[float] = []
+        self._manual_reps = 0
+        self.writer: Any = None
+        self.recording_path: Path | None = None
+        self.imported_session: Any = None
+        self._want_recording = record
+        self._closed = False
+
+    # ------------------------------------------------------------------ source / sink
+    def connect(self, source: Any) -> None:
+        """Use ``source`` (a demo or BLE source) and start it."""
+        if self.source is not None:
+            raise PoiseError("a sensor is already connected")
+        self.source = source
+        source.start(self)
+
+    def now_s(self) -> float:
+        """Session clock (the source's), seconds."""
+        try:
+            return float(self.source.now_s()) if self.source is not None else 0.0
+        except Exception:
+            return 0.0
+
+    def add_sensor(self, sensor_id: str, *, placement: str = "", sampling_rate_hz: float = 100.0,
+                   config: Any = None, name: str = "") -> None:  # fmt: skip
+        """Sink: a sensor is declared (only the first is used: home mode has one)."""
+        with self._lock:
+            if self.sensor_id is None:
+                self.sensor_id = sensor_id
+                self.sampling_rate_hz = float(sampling_rate_hz)
+                self._config = config
+                self._queue.put(("sensor", "connected"))
+
+    def push_samples(self, sensor_id: str, t_s: Any, acc_mps2: Any, gyr_radps: Any) -> None:
+        """Sink: samples on the session clock."""
+        if sensor_id != self.sensor_id:
+            return
+        t = np.asarray(t_s, dtype=float)
+        rows = np.empty((t.shape[0], 7))
+        rows[:, 0] = t
+        rows[:, 1:4] = acc_mps2
+        rows[:, 4:7] = gyr_radps
+        with self._lock:
+            if self.state == "active":
+                self._chunks.append(rows)
+
+    def open_recording(self, sensors: list[dict]) -> Any:
+        """Sink (BLE sources): open the recording and hand its writer to the source."""
+        with self._lock:
+            if not self._want_recording:
+                return None
+            self._open_writer(sensors)
+            return self.writer
+
+    def push_packets(self, sensor_id: str, packets: list[bytes], host_times_s: Any) -> None:
+        """Sink: raw packets for the recording."""
+        with self._lock:
+            if self._want_recording and self.writer is None:
+                self._open_writer(None)
+            if self.writer is None or sensor_id != self.sensor_id:
+                return
+            times = np.broadcast_to(np.asarray(host_times_s, dtype=float), (len(packets),))
+            try:
+                for pkt, ht in zip(packets, times):
+                    self.writer.write_packet(0, pkt, float(ht))
+            except Exception as exc:
+                log.exception("writing the home recording failed")
+                self.writer = None
+                self._queue.put(("error", f"the session is no longer recorded: {exc}"))
+
+    def push_gap(self, sensor_id: str, start_s: float, end_s: float, samples: int,
+                 reason: str = "") -> None:  # fmt: skip
+        """Sink: lost samples (recorded)."""
+        with self._lock:
+            if self.writer is not None and sensor_id == self.sensor_id:
+                self.writer.write_gap(
+                    0, samples=int(samples), reason=reason, start_s=start_s, end_s=end_s
+                )
+
+    def push_state(self, sensor_id: str, state: str, **info: Any) -> None:
+        """Sink: connection state."""
+        if sensor_id == self.sensor_id or self.sensor_id is None:
+            self._queue.put(("sensor", state))
+
+    def push_stats(self, sensor_id: str, **stats: Any) -> None:
+        """Sink: link statistics (not shown in home mode)."""
+
+    def push_error(self, message: str) -> None:
+        """Sink: a failure the patient must see."""
+        self._queue.put(("error", message))
+
+    def push_warning(self, message: str) -> None:
+        """Sink: a warning."""
+        self._queue.put(("warning", message))
+
+    def push_record_event(self, event: dict[str, Any]) -> None:
+        """Sink: not used (home mode does not replay)."""
+
+    def reset_data(self, position_s: float = 0.0) -> None:
+        """Sink: not used."""
+
+    def _open_writer(self, sensors: list[dict] | None) -> None:
+        from poise.store import make_private_dir
+        from sensors.recording import RecordingWriter
+
+        self._want_recording = False
+        make_private_dir(self.data_dir)
+        folder = make_private_dir(self.data_dir / "home")
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (self.patient or "patient"))
+        path = folder / f"home-{safe}-{stamp}.poise"
+        n = 1
+        while path.exists():
+            n += 1
+            path = folder / f"home-{safe}-{stamp}-{n}.poise"
+        if sensors is None:
+            from firmware_protocol.types import SensorConfig
+
+            cfg = self._config or SensorConfig(sampling_rate_hz=int(self.sampling_rate_hz))
+            sensors = [
+                {"id": self.sensor_id or "sensor-1", "placement": "lower-back", "config": cfg}
+            ]
+        meta = {
+            "patient": self.patient,
+            "session_kind": "home",
+            "home": True,
+            "app": "poise home",
+            "plan": [e.to_dict() for e in self.exercises],
+            "source": getattr(self.source, "description", type(self.source).__name__),
+            "sensors": sensors[:1],
+        }
+        self.writer = RecordingWriter(path, meta)
+        self.recording_path = path
+
+    def _event(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            if self.writer is not None:
+                try:
+                    self.writer.write_event({"t_s": self.now_s(), **event})
+                except Exception as exc:
+                    log.exception("writing an event failed")
+                    self._queue.put(("error", f"writing the recording failed: {exc}"))
+
+    # ------------------------------------------------------------------ patient actions
+    @property
+    def exercise(self) -> Exercise | None:
+        """The current exercise (``None`` when all are done)."""
+        return self.exercises[self.index] if self.index < len(self.exercises) else None
+
+    def start_exercise(self) -> None:
+        """Start the current exercise (countdown first)."""
+        ex = self.exercise
+        if ex is None:
+            raise PoiseError("all of today's exercises are done")
+        if self.sensor_id is None:
+            raise PoiseError("the sensor is not connected yet")
+        if self.state in ("countdown", "active"):
+            return
+        if hasattr(self.source, "set_motion"):
+            self.source.set_motion(ex.demo_motion)
+        self._set_state("countdown")
+        self._last_tick = -1
+        self.events.cue.emit("countdown", f"{ex.title}. Get ready.")
+
+    def add_rep(self) -> None:
+        """The patient counts one repetition (exercises the sensor does not count)."""
+        if self.state == "active" and (self.exercise and self.exercise.counter is None):
+            self._manual_reps += 1
+            self._set_reps(self._manual_reps, self.now_s())
+
+    def stop_exercise(self) -> None:
+        """The patient ends the exercise now ("Done"/"Stop")."""
+        if self.state == "active":
+            self._end_exercise("patient")
+        elif self.state == "countdown":
+            self._set_state("ready")
+
+    def skip(self) -> None:
+        """Skip the current exercise (recorded as not done)."""
+        ex = self.exercise
+        if ex is None:
+            return
+        if self.state == "active":
+            self._end_exercise("skipped")
+            return
+        res = ExerciseResult(ex.key, ex.title, False, None, 0.0, "timer", "skipped")
+        self._store_result(res)
+        self.next_exercise()
+
+    def next_exercise(self) -> None:
+        """Go to the next exercise (or the end)."""
+        self.index += 1
+        self._set_state("ready" if self.exercise is not None else "done_all")
+
+    # ------------------------------------------------------------------ state machine
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self._t_state = self.now_s()
+        if state == "active":
+            with self._lock:
+                self._chunks = []
+            self.reps = 0
+            self._manual_reps = 0
+            self.rep_times_s = []
+            self._last_count_t = -1e9
+        self.events.state.emit(self.snapshot())
+
+    def _set_reps(self, n: int, t: float) -> None:
+        if n != self.reps:
+            self.reps = n
+            self.events.reps.emit(n)
+            self.events.cue.emit("rep", str(n))
+            ex = self.exercise
+            if (
+                ex is not None
+                and ex.kind == "repetitions"
+                and ex.target_reps
+                and n >= ex.target_reps
+            ):
+                self._end_exercise("target")
+
+    def poll(self) -> None:
+        """Drain what the source sent, count, run the timer, emit events (owner thread)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            kind = item[0]
+            if kind == "sensor":
+                if item[1] == "connected" and self.state == "connect":
+                    self._set_state("ready")
+                self.events.sensor.emit(item[1])
+            elif kind == "error":
+                self.events.error.emit(item[1])
+            elif kind == "warning":
+                self.events.warning.emit(item[1])
+        now = self.now_s()
+        ex = self.exercise
+        if ex is None:
+            return
+        if self.state == "countdown":
+            left = self.countdown_s - (now - self._t_state)
+            sec = int(np.ceil(left))
+            if sec != self._last_tick and sec > 0:
+                self._last_tick = sec
+                self.events.cue.emit("tick", str(sec))
+            if left <= 0:
+                self._set_state("active")
+                self._event({"kind": "exercise_start", "exercise": ex.key, "title": ex.title})
+                self.events.cue.emit("go", "Start now")
+            self.events.tick.emit(self.snapshot())
+        elif self.state == "active":
+            elapsed = now - self._t_state
+            if ex.counter and now - self._last_count_t >= 0.5:
+                self._last_count_t = now
+                self._count(ex)
+            if self.state != "active":
+                return
+            if ex.kind == "timed" and ex.hold_s and elapsed >= ex.hold_s:
+                self._end_exercise("timer")
+            elif elapsed >= ex.max_duration_s:
+                self._end_exercise("time_limit")
+            else:
+                if ex.kind == "timed" and ex.hold_s:
+                    half = int(elapsed >= ex.hold_s / 2)
+                    if half and self._last_tick != -2:
+                        self._last_tick = -2
+                        self.events.cue.emit("halfway", "Halfway")
+                self.events.tick.emit(self.snapshot())
+
+    def _window(self) -> np.ndarray:
+        with self._lock:
+            if not self._chunks:
+                return np.empty((0, 7))
+            if len(self._chunks) > 1:
+                self._chunks = [np.concatenate(self._chunks)]
+            return self._chunks[0]
+
+    def _count(self, ex: Exercise) -> None:
+        rows = self._window()
+        fs = self.sampling_rate_hz
+        if rows.shape[0] < int(2 * fs):
+            return
+        acc, gyr = rows[:, 1:4], rows[:, 4:7]
+        t0 = float(rows[0, 0])
+        try:
+            if ex.counter == "sit_to_stand":
+                from analysis.transitions import detect_transitions
+
+                trs = detect_transitions(acc, gyr, fs)
+                done_before = rows.shape[0] / fs - 0.3
+                times = [
+                    t0 + tr.end_s
+                    for tr in trs
+                    if tr.type == "sit-to-stand" and tr.end_s < done_before
+                ]
+            elif ex.counter == "steps":
+                from analysis.gait import GaitAnalyzer
+
+                res = GaitAnalyzer().analyze(acc, gyr, fs).result_
+                times = [t0 + float(t) for t in np.asarray(res.initial_contacts_s, dtype=float)]
+            else:
+                return
+        except (ValueError, FloatingPointError) as exc:
+            log.debug("counting failed: %s", exc)
+            return
+        # the offline detector on a growing window may briefly lose an edge transition:
+        # the count shown to the patient never goes down
+        if len(times) >= len(self.rep_times_s):
+            self.rep_times_s = times
+        self._set_reps(max(self.reps, len(times)), self.now_s())
+
+    def _end_exercise(self, stopped_by: str) -> None:
+        ex = self.exercise
+        if ex is None or self.state != "active":
+            return
+        if ex.counter:
+            self._count(ex)
+        duration = self.now_s() - self._t_state
+        if ex.kind == "repetitions":
+            completed = bool(ex.target_reps and self.reps >= ex.target_reps)
+        else:
+            completed = stopped_by == "timer"
+        res = ExerciseResult(
+            key=ex.key,
+            title=ex.title,
+            completed=completed,
+            repetitions=self.reps if (ex.counter or ex.kind == "repetitions") else None,
+            duration_s=round(float(duration), 2),
+            counted_by="sensor"
+            if ex.counter
+            else ("patient" if ex.kind == "repetitions" else "timer"),
+            stopped_by=stopped_by,
+            rep_times_s=[round(float(t), 2) for t in self.rep_times_s]
+            if ex.counter == "sit_to_stand"
+            else [],
+        )
+        self._event({"kind": "exercise_stop", "exercise": ex.key, "stopped_by": stopped_by})
+        self._event({"kind": "exercise_result", "exercise": ex.key, "result": res.to_dict()})
+        self._store_result(res)
+        self.state = "done"
+        self._t_state = self.now_s()
+        self.events.cue.emit("done", "Well done" if completed else "Exercise ended")
+        self.events.result.emit(res)
+        self.events.state.emit(self.snapshot())
+
+    def _store_result(self, res: ExerciseResult) -> None:
+        self.results[self.index] = res
+
+    # ------------------------------------------------------------------ view data
+    def snapshot(self) -> dict[str, Any]:
+        """What the view shows now."""
+        ex = self.exercise
+        now = self.now_s()
+        d: dict[str, Any] = {
+            "state": self.state,
+            "index": self.index,
+            "n_exercises": len(self.exercises),
+            "reps": self.reps,
+            "results": [r.to_dict() if r else None for r in self.results],
+            "titles": [e.title for e in self.exercises],
+        }
+        if ex is None:
+            d.update(title="All done for today", instructions=[], remaining_s=None)
+            return d
+        d.update(
+            title=ex.title,
+            key=ex.key,
+            kind=ex.kind,
+            instructions=list(ex.instructions),
+            target_reps=ex.target_reps,
+            hold_s=ex.hold_s,
+            counted=bool(ex.counter),
+        )
+        if self.state == "countdown":
+            d["remaining_s"] = max(0.0, self.countdown_s - (now - self._t_state))
+        elif self.state == "active":
+            el = now - self._t_state
+            d["elapsed_s"] = el
+            limit = ex.hold_s if ex.kind == "timed" and ex.hold_s else ex.max_duration_s
+            d["remaining_s"] = max(0.0, limit - el)
+        else:
+            d["remaining_s"] = None
+        return d
+
+    # ------------------------------------------------------------------ end
+    def finish(self) -> Path | None:
+        """Stop the sensor, close the recording, import it when the store knows the patient.
+
+        Returns the recording path (``None`` when not recorded).
+        """
+        if self._closed:
+            return self.recording_path
+        self._closed = True
+        if self.source is not None:
+            try:
+                self.source.stop()
+            except Exception:
+                log.exception("stopping the sensor failed")
+        with self._lock:
+            if self.writer is not None:
+                done = [r.to_dict() for r in self.results if r is not None]
+                self.writer.close(info={"exercises": done}, t_s=self.now_s())
+                self.writer = None
+        path = self.recording_path
+        if path is not None and self.store is not None and self.patient:
+            try:
+                if self.store.find_patient(self.patient) is not None:
+                    self.imported_session = self.store.import_recording(
+                        path, patient=self.patient, kind="home"
+                    )
+            except PoiseError as exc:
+                self.events.warning.emit(f"the session was saved but not imported: {exc}")
+        self.state = "finished"
+        self.events.finished.emit(path)
+        return path
+
+
+def adherence_calendar(
+    store: Any, patient: Any, days: int = 28, today: _dt.date | None = None
+) -> list[dict[str, Any]]:
+    """The last ``days`` days: ``{"date", "done", "planned", "status"}`` per day.
+
+    ``status`` is ``"done"`` (every planned exercise completed), ``"partial"``, ``"missed"``
+    (a planned day without any exercise) or ``"none"`` (before the plan existed).
+    """
+    today = today or _dt.date.today()
+    start = today - _dt.timedelta(days=days - 1)
+    plan = store.plan(patient)
+    planned = len(plan["exercises"]) if plan else 0
+    plan_day = _dt.date.fromisoformat(plan["created_utc"][:10]) if plan else None
+    rows = store.adherence(patient, start, today)
+    per: dict[str, set[str]] = {}
+    for r in rows:
+        if r["completed"]:
+            per.setdefault(r["date"], set()).add(r["exercise"])
+    out = []
+    for i in range(days):
+        d = start + _dt.timedelta(days=i)
+        done = len(per.get(d.isoformat(), set()))
+        if planned and done >= planned:
+            status = "done"
+        elif done:
+            status = "partial"
+        elif plan_day is not None and d >= plan_day and d < today:
+            status = "missed"
+        else:
+            status = "none"
+        out.append({"date": d.isoformat(), "done": done, "planned": planned, "status": status})
+    return out
