@@ -103,10 +103,13 @@ class LinkMeter:
         self.mtu = 0
         self.min_latency_s: float | None = None
         self._recv_times: deque[float] = deque()
+        self._first_s: float | None = None
         self._excess_s: deque[float] = deque(maxlen=2000)
 
     def on_packet(self, host_time_s: float, excess_latency_s: float) -> None:
         """Book one accepted packet: receive time and latency above the clock envelope."""
+        if self._first_s is None:
+            self._first_s = host_time_s
         self._recv_times.append(host_time_s)
         self._excess_s.append(excess_latency_s)
         cutoff = host_time_s - self.window_s
@@ -120,9 +123,10 @@ class LinkMeter:
         rt = self._recv_times
         while rt and rt[0] < now - self.window_s:
             rt.popleft()
-        if not rt:
+        if not rt or self._first_s is None:
             return 0.0
-        return len(rt) / self.window_s
+        span = min(self.window_s, max(now - self._first_s, 1e-3))
+        return len(rt) / span
 
     def latency_ms(self) -> tuple[float, float]:
         """(median, p99) latency estimate in ms, NaN before any packet."""

@@ -1389,6 +1389,22 @@ class HubThread:
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    def attach_recorder(self, recorder: Any, timeout_s: float = 5.0) -> None:
+        """Start recording while streaming (thread-safe :meth:`StreamHub.attach_recorder`)."""
+
+        async def go() -> None:
+            self.hub.attach_recorder(recorder)
+
+        self.call(go()).result(timeout_s)
+
+    def detach_recorder(self, timeout_s: float = 5.0) -> Any:
+        """Stop recording (thread-safe :meth:`StreamHub.detach_recorder`); close it after."""
+
+        async def go() -> Any:
+            return self.hub.detach_recorder()
+
+        return self.call(go()).result(timeout_s)
+
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the hub and the loop; join the thread (idempotent)."""
         loop, th = self.loop, self._thread

@@ -112,3 +112,18 @@ def test_fresh_start_reports_packets_lost_before_the_first_one():
     # without the fresh-start hint the leading loss is invisible (a sensor already running)
     t2 = GapTracker(P)
     assert t2.accept(*pks[2]).gap is None
+
+
+def test_link_meter_rate_and_latency():
+    from sensors.stats import LinkMeter, LinkStats
+
+    m = LinkMeter(window_s=5.0)
+    assert m.packets_per_s(0.0) == 0.0 and np.isnan(m.latency_ms()[0])
+    for k in range(50):  # 50 packets/s for one second
+        m.on_packet(100.0 + k / 50, 0.001 + 0.004 * (k % 2))
+    assert m.packets_per_s(101.0) == pytest.approx(50.0, rel=0.05)
+    m.min_latency_s = 0.002
+    p50, p99 = m.latency_ms()
+    assert 2.0 <= p50 <= 7.0 and p99 == pytest.approx(7.0, abs=0.1)
+    d = LinkStats(0, "a", None, "streaming").to_dict()
+    assert d["latency_ms"] is None

@@ -246,7 +246,7 @@ async def test_vanished_sensor_fails_others_go_on_and_loss_is_reported(tmp_path)
         assert g[0].end_s - g[0].start_s == pytest.approx(3.3, abs=0.3)
 
 
-def test_hub_thread_demo_runs_off_the_main_thread():
+def test_hub_thread_demo_runs_off_the_main_thread(tmp_path):
     """What the GUI does: hub + emulator on a loop in a background thread, callbacks there."""
     import threading
 
@@ -262,13 +262,22 @@ def test_hub_thread_demo_runs_off_the_main_thread():
     runner.hub.subscribe(on_block=on_block, on_stats=lambda s: seen.__setitem__("stats", len(s)))
     runner.start()
     try:
-        time.sleep(1.5)
+        time.sleep(0.5)
+        writer = RecordingWriter(
+            tmp_path / "gui.poise", {"sensors": runner.hub.recording_metadata()}
+        )
+        runner.attach_recorder(writer)
+        time.sleep(1.0)
+        assert runner.detach_recorder() is writer
+        writer.close()
         assert runner.hub.states == {
             "lower-back": LinkState.STREAMING,
             "left-shank": LinkState.STREAMING,
         }
     finally:
         runner.stop()
+    rec = load_recording(tmp_path / "gui.poise")
+    assert [s.n_samples for s in rec.sensors] == pytest.approx([100, 100], abs=8)
     assert seen["threads"] == {"poise-hub"}
     assert 200 <= seen["samples"] <= 400
     assert seen["stats"] == 2
