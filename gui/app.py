@@ -73,9 +73,8 @@ def run(
         except Exception as exc:
             show_exception(win, exc, "Could not start demo sensors")
     else:
-        win.statusBar().showMessage(
-            "Press 'Scan for sensors' for real sensors, or 'Demo sensors' to try Poise."
-        )
+        # look for real sensors at once; the dialog offers demo sensors if none answers
+        QTimer.singleShot(300, win.scan)
     win.show_page(page)
     if quit_after_s is not None:
 

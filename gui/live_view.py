@@ -94,6 +94,7 @@ class SwayPlot(pg.PlotWidget):
         self.setLabel("left", "AP (m/s²)")
         self.setTitle("Sway (last 5 s)")
         lim = 2.2 * target_radius_mps2
+        self._lim = lim
         self.setRange(xRange=(-lim, lim), yRange=(-lim, lim), padding=0)
         self.showGrid(x=True, y=True, alpha=0.2)
         ang = np.linspace(0, 2 * np.pi, 97)
@@ -118,6 +119,12 @@ class SwayPlot(pg.PlotWidget):
             self.dot.setData([], [])
             return
         ml, ap = trail[:, 1], trail[:, 0]
+        extent = float(np.max(np.abs(trail)))
+        base = 2.2 * self.target_radius
+        want = base if extent < base / 1.5 else 1.2 * extent
+        if want > self._lim * 1.01 or want < self._lim / 2:  # follow big moves, settle back
+            self._lim = want
+            self.setRange(xRange=(-want, want), yRange=(-want, want), padding=0)
         self.trail.setData(ml, ap)
         self.dot.setData([ml[-1]], [ap[-1]])
         cov = np.cov(np.column_stack([ml, ap]).T)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -204,31 +205,55 @@ class MainWindow(QMainWindow):
         self.set_source(src)
 
     def scan(self) -> None:
-        """Scan for real sensors; offer demo sensors when none is found."""
+        """Scan for real sensors in the background; offer demo sensors when none is found."""
+        import concurrent.futures
+
         from poise.sources import scan_sensors
 
+        if getattr(self, "_scan_future", None) is not None:
+            return
         self.statusBar().showMessage("Scanning for Poise sensors…")
+        self.sensors_panel.scan_btn.setEnabled(False)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._scan_future = pool.submit(scan_sensors, 4.0)
+        pool.shutdown(wait=False)
+        self._scan_timer = QTimer(self)
+        self._scan_timer.setInterval(100)
+        self._scan_timer.timeout.connect(self._scan_done)
+        self._scan_timer.start()
+
+    def _scan_done(self) -> None:
+        fut = self._scan_future
+        if fut is None or not fut.done():
+            return
+        self._scan_timer.stop()
+        self._scan_future = None
+        self.sensors_panel.scan_btn.setEnabled(True)
         try:
-            found = scan_sensors(timeout_s=4.0)
+            found = fut.result()
         except Exception as exc:
-            show_error(
-                self,
-                "No Bluetooth",
-                f"Scanning failed ({exc}). Use demo sensors, or check that Bluetooth is on.",
-            )
+            self._offer_demo("No Bluetooth", f"{exc}.")
             return
         if not found:
-            show_error(
-                self,
+            self._offer_demo(
                 "No sensors found",
-                "No Poise sensor answered. Switch them on and bring them close, "
-                "or use the demo sensors.",
+                "No Poise sensor answered. Switch them on and bring them close.",
             )
             return
         from poise.sources import BleSource
 
-        specs = [{"device": r.device, "name": r.name} for r in found[:4]]
-        self.set_source(BleSource(specs))
+        specs = [{"address": r.address, "name": r.name} for r in found[:4]]
+        self.statusBar().showMessage(f"Found {len(found)} sensor(s); connecting…")
+        try:
+            self.set_source(BleSource(specs))
+        except Exception as exc:
+            show_exception(self, exc, "Could not connect")
+
+    def _offer_demo(self, title: str, message: str) -> None:
+        box = show_error(self, title, message + " You can try Poise with demo sensors.")
+        demo = box.addButton("Use demo sensors", QMessageBox.ButtonRole.AcceptRole)
+        demo.clicked.connect(lambda: self.connect_demo(1))
+        self.statusBar().showMessage(title)
 
     def ask_open(self) -> None:
         """Ask for a recording and replay it."""

@@ -373,6 +373,9 @@ class Session:
                 self._queue.put(("error", f"stopping the source failed: {exc}"))
         if self.run is not None and not self.run.finished:
             self.stop_test("source stopped")
+        if self._awaiting_result is not None:  # no more data will come: compute now
+            self._awaiting_result = (self._awaiting_result[0], 0.0)
+            self._maybe_compute_result()
         self._close_recorder()
 
     def close(self) -> None:

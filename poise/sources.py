@@ -450,5 +450,5 @@ def scan_sensors(timeout_s: float = 4.0, transport: Any = None) -> list:
     th.start()
     th.join(timeout_s + 10.0)
     if "error" in result:
-        raise PoiseError(f"Bluetooth scan failed: {result['error']}")
+        raise PoiseError(f"Bluetooth is not available here ({result['error']})")
     return list(result.get("found") or [])

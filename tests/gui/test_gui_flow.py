@@ -183,3 +183,20 @@ def test_sensor_lost_mid_test_over_ble_is_shown_and_marked(window, qtbot) -> Non
     assert np.isfinite(sd.acc_mps2).all(axis=1).sum() >= before
     assert any(g.samples == gap["samples"] for g in sd.gaps)
     assert any(e["kind"] == "test_gap" for e in rec.events)
+
+
+def test_scan_without_sensors_offers_demo_sensors(window, qtbot, monkeypatch) -> None:
+    import poise.sources
+
+    monkeypatch.setattr(poise.sources, "scan_sensors", lambda timeout_s=4.0: [])
+    n = len(OPEN_DIALOGS)
+    window.scan()
+    qtbot.waitUntil(lambda: len(OPEN_DIALOGS) > n, timeout=5000)
+    box = OPEN_DIALOGS[-1]
+    assert "No Poise sensor" in box.informativeText()
+    demo = next(b for b in box.buttons() if b.text() == "Use demo sensors")
+    demo.click()
+    qtbot.waitUntil(
+        lambda: window.session.kind == "live" and len(window.session.sensors) == 1, timeout=5000
+    )
+    window.end_session()
