@@ -67,9 +67,19 @@ async def run_hub(link, ws, seconds, tmp_path, *, mtu=None, **hub_kw):
         on_gap=log["gaps"].append,
         on_stats=log["stats"].append,
     )
+    iterated = []
+
+    async def consume():  # the async-iterator interface sees the same blocks
+        async for sb in hub.blocks():
+            iterated.append(sb.n_samples)
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0)
     await hub.start()
     await asyncio.sleep(seconds)
     await hub.stop()
+    await asyncio.wait_for(consumer, 2.0)  # ends when the hub stops
+    assert sum(iterated) == sum(b.n_samples for b in log["blocks"]) > 0
     writer.close()
     return hub, log, load_recording(path)
 
