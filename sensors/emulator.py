@@ -127,6 +127,7 @@ class Emulator:
                 seed=self.seed * 1000 + i,
                 battery_percent=spec.battery_percent,
                 record_send_times=self._record_send_times,
+                rssi_dbm=-45 - 4 * (i % 10),
             )
             await wearable.start()
             self.wearables.append(wearable)

@@ -452,6 +452,8 @@ class VirtualWearable:
         Serial number (<= 10 printable ASCII characters).
     record_send_times
         Keep the host send time of every packet in the truth (for latency benchmarks).
+    rssi_dbm
+        RSSI that scanners on the link report for this wearable.
     """
 
     def __init__(
@@ -467,6 +469,7 @@ class VirtualWearable:
         battery_percent: float = 100.0,
         serial: str | None = None,
         record_send_times: bool = False,
+        rssi_dbm: int = -55,
     ) -> None:
         if not name.startswith(gatt.NAME_PREFIX):
             raise ValueError(f"wearable name must start with {gatt.NAME_PREFIX!r}, got {name!r}")
@@ -482,6 +485,7 @@ class VirtualWearable:
         self._rng = np.random.default_rng(seed)
         self._battery0 = float(battery_percent)
         self._record_send_times = record_send_times
+        self.rssi_dbm = int(rssi_dbm)
         self.truth = WearableTruth(
             name=name,
             address=address,
@@ -508,6 +512,7 @@ class VirtualWearable:
         self._streaming_since: float | None = None
         self._last_battery_int = int(round(self._battery0))
         self._dropped_since_start = 0
+        self._last_dropped_notified = 0
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -519,6 +524,7 @@ class VirtualWearable:
         self._loop = asyncio.get_running_loop()
         self._t_clock_ref = self._loop.time()
         controller = self.link.create_controller(self.name)
+        controller.rssi_dbm = self.rssi_dbm
         self.controller = controller
         self.device = Device(
             name=self.name,
@@ -589,13 +595,11 @@ class VirtualWearable:
     firmware_version = "1.0.0"
 
     def _advertising_data(self) -> bytes:
-        # Name + 128-bit service UUID = 30 of 31 bytes (no room for flags). Bumble's virtual
-        # controller reports the advertising data as scan response too, so a separate scan
-        # response would never reach a scanner.
+        """Flags + the Poise service UUID (SPEC.md 1.2: 3 + 18 = 21 bytes)."""
         return bytes(
             AdvertisingData(
                 [
-                    (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
+                    (AdvertisingData.FLAGS, bytes([0x06])),  # LE general disc., no BR/EDR
                     (
                         AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
                         bytes(UUID(gatt.SERVICE_UUID).to_bytes(force_128=True)),
@@ -604,11 +608,16 @@ class VirtualWearable:
             )
         )
 
+    def _scan_response_data(self) -> bytes:
+        """Complete local name ``Poise-XXXX`` (SPEC.md 1.2)."""
+        return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode())]))
+
     async def _advertise(self) -> None:
-        if self.device is None or self._closed:
+        if self.device is None or self._closed or self.connection is not None:
             return
         await self.device.start_advertising(
             advertising_data=self._advertising_data(),
+            scan_response_data=self._scan_response_data(),
             advertising_interval_min=ADVERTISING_INTERVAL_MS,
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
         )
@@ -841,9 +850,15 @@ class VirtualWearable:
             return
         assert self._loop is not None
         level = self.battery_percent
+        status_due = self._dropped_since_start != self._last_dropped_notified
         if level != self._last_battery_int:
             self._last_battery_int = level
             self._notify(self.battery_char, bytes([level]))
+            status_due = True
+        if status_due:
+            # SPEC.md 5: on battery change, and at most once per second while
+            # dropped_samples grows.
+            self._last_dropped_notified = self._dropped_since_start
             self._notify(self.status_char, self._status_bytes())
         self._battery_timer = self._loop.call_later(1.0, self._battery_tick)
 

@@ -86,6 +86,88 @@ class PoiseController(Controller):
             case _:
                 logger.warning("unknown HCI packet type %s", packet.hci_packet_type)
 
+    #: RSSI (dBm) that scanners on the link report for this controller's advertisements.
+    rssi_dbm: int = -50
+
+    def on_hci_le_set_extended_scan_parameters_command(
+        self, command: hci.HCI_LE_Set_Extended_Scan_Parameters_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        """Also remember active vs passive scanning (Bumble drops the scan type)."""
+        if command.scan_types:
+            self.le_scan_type = int(command.scan_types[0])
+        return super().on_hci_le_set_extended_scan_parameters_command(command)
+
+    def _find_advertiser(self, address: hci.Address) -> tuple[Any, bytes]:
+        """The controller advertising as ``address`` and its scan response data."""
+        for controller in self.link.controllers:
+            if controller is self:
+                continue
+            legacy = controller.le_legacy_advertiser
+            if legacy.enabled and legacy.address == address:
+                return controller, bytes(legacy.scan_response_data)
+            for adv_set in controller.advertising_sets.values():
+                if adv_set.enabled and adv_set.address == address:
+                    return controller, bytes(adv_set.scan_response_data)
+        return None, b""
+
+    def on_advertising_pdu(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
+        """Report advertisements with the advertiser's real scan response and RSSI.
+
+        Bumble's virtual controller reports the advertising data a second time as the
+        scan response, so a name carried in the scan response (as SPEC.md 1.2 puts it)
+        never reaches a scanner; and every RSSI is -50 dBm. This override lets the base
+        class handle periodic sync and pending connections, then reports the advertising
+        data and, for active scans, the advertiser's scan response data.
+        """
+        scanning = self.le_scan_enable
+        self.le_scan_enable = False
+        try:
+            super().on_advertising_pdu(pdu)
+        finally:
+            self.le_scan_enable = scanning
+        if not scanning:
+            return
+        advertiser, scan_response = self._find_advertiser(pdu.advertiser_address)
+        rssi = int(getattr(advertiser, "rssi_dbm", -50))
+        address = pdu.advertiser_address
+        reports = [(pdu.data, False)]
+        if self.le_scan_type == 1 and scan_response:
+            reports.append((scan_response, True))
+        ext = hci.HCI_LE_Extended_Advertising_Report_Event
+        for data, is_scan_response in reports:
+            if self.le_features & hci.LeFeatureMask.LE_EXTENDED_ADVERTISING:
+                report = ext.Report(
+                    event_type=(
+                        ext.EventType.SCAN_RESPONSE
+                        if is_scan_response
+                        else ext.EventType.CONNECTABLE_ADVERTISING
+                    ),
+                    address_type=address.address_type,
+                    address=address,
+                    primary_phy=hci.Phy.LE_1M,
+                    secondary_phy=hci.Phy.LE_1M,
+                    advertising_sid=0,
+                    tx_power=0,
+                    rssi=rssi,
+                    periodic_advertising_interval=0,
+                    direct_address_type=0,
+                    direct_address=hci.Address.ANY,
+                    data=data,
+                )
+                self.send_hci_packet(ext([report]))
+            else:
+                legacy = hci.HCI_LE_Advertising_Report_Event
+                report = legacy.Report(
+                    event_type=(
+                        legacy.EventType.SCAN_RSP if is_scan_response else legacy.EventType.ADV_IND
+                    ),
+                    address_type=address.address_type,
+                    address=address,
+                    data=data,
+                    rssi=rssi,
+                )
+                self.send_hci_packet(legacy([report]))
+
     def on_hci_le_create_connection_cancel_command(
         self, command: hci.HCI_LE_Create_Connection_Cancel_Command
     ) -> hci.HCI_StatusReturnParameters:

@@ -130,6 +130,7 @@ class BumbleScanner(BaseBleakScanner):
         self._active = scanning_mode != "passive"
         self._host: BumbleHost | None = None
         self._token = object()
+        self._names: dict[str, str] = {}
 
     async def start(self) -> None:
         """Start scanning (clears :attr:`seen_devices`)."""
@@ -151,6 +152,12 @@ class BumbleScanner(BaseBleakScanner):
         if not self.is_allowed_uuid(uuids):
             return
         address = address_str(adv.address)
+        # Like an OS stack, remember the name from a scan response for later advertisements
+        # (Bumble merges a scan response with the advertisement before it, not after).
+        if name:
+            self._names[address] = name
+        else:
+            name = self._names.get(address)
         advertisement_data = AdvertisementData(
             local_name=name,
             manufacturer_data=manufacturer,
