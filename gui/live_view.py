@@ -153,8 +153,8 @@ class SensorPlots:
         window_s: float,
         max_points: int = 500,
     ):
-        self.acc = layout.addPlot(row=row, col=0, title=f"{title}: acceleration (m/s²)")
-        self.gyr = layout.addPlot(row=row, col=1, title=f"{title}: angular velocity (rad/s)")
+        self.acc = layout.addPlot(row=row, col=0)
+        self.gyr = layout.addPlot(row=row, col=1)
         self.curves: list[pg.PlotDataItem] = []
         self.window_s = window_s
         self.max_points = max_points
@@ -172,6 +172,7 @@ class SensorPlots:
                 # axes (with their grid) change rarely: blit them from a pixmap cache
                 p.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             p.titleLabel.setMaximumHeight(18)
+            p.titleLabel.setMinimumWidth(10)
             for pen in AXIS_PENS:
                 self.curves.append(
                     p.plot(
@@ -181,12 +182,13 @@ class SensorPlots:
         self.acc.setYRange(-12, 12, padding=0)
         self.gyr.setYRange(-2, 2, padding=0)
         self._ranges = [(-12.0, 12.0), (-2.0, 2.0)]
+        self.set_title(title)
         self._last_range_update = 0.0
 
     def set_title(self, title: str) -> None:
         """Change the plots' titles (placement changed)."""
-        self.acc.setTitle(f"{title}: acceleration (m/s²)")
-        self.gyr.setTitle(f"{title}: angular velocity (rad/s)")
+        self.acc.setTitle(f"{title} · acc (m/s²)", size="9pt")
+        self.gyr.setTitle("gyro (rad/s)", size="9pt")
 
     def update(self, rows: np.ndarray, now_s: float | None = None) -> None:
         """Show rows ``[t, acc xyz, gyr xyz]``; x is time relative to ``now_s`` (or the last row)."""

@@ -48,6 +48,7 @@ class SensorCard(QFrame):
         self.placement.setToolTip("Where the sensor is worn")
         self.link = QLabel()
         self.link.setStyleSheet("color: #444;")
+        self.link.setWordWrap(True)
         lay.addWidget(self.name, 0, 0)
         lay.addWidget(self.state, 0, 1)
         lay.addWidget(self.placement, 1, 0, 1, 2)
