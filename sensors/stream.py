@@ -576,7 +576,11 @@ class StreamHub:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._consumer = asyncio.create_task(self._consume(), name="poise-stream-consumer")
-        await self._resolve_devices()
+        try:
+            await self._resolve_devices()
+        except BaseException:
+            await self.stop()
+            raise
         ready: list[asyncio.Future] = []
         for lk in self._links:
             fut: asyncio.Future = self._loop.create_future()
@@ -744,6 +748,9 @@ class StreamHub:
                 attempt += 1
                 await self._sleep_unless_stopping(max(delay, 0.05))
                 continue
+            if self._stopping:  # connected while the hub was being stopped
+                await self._stop_sensor(lk)
+                break
             # streaming
             if lk.streaming_once and lost_at is not None:
                 lk.meter.reconnects += 1
