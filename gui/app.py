@@ -91,6 +91,13 @@ def run(
         QTimer.singleShot(int(quit_after_s * 1000), finish)
     elif screenshot:
         QTimer.singleShot(3000, lambda: save_screenshot(win, screenshot))
+    import signal
+
+    # Ctrl+C in the terminal closes the window cleanly (the recording gets its END record)
+    signal.signal(signal.SIGINT, lambda *_: win.close())
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)  # let Python run its signal handlers
+    tick.start(250)
     code = app.exec()
     session.close()
     return int(code)

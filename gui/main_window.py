@@ -110,9 +110,8 @@ class MainWindow(QMainWindow):
         ev.recording.connect(lambda p: self.rec_label.setText(f"● Recording: {Path(p).name}"))
         ev.source_changed.connect(self._source_changed)
         ev.test_result.connect(lambda _r: self.show_page("results"))
-        session.events.set_error_handler(
-            lambda exc, name: show_exception(self, exc, f"Display error ({name})")
-        )
+        self._reported: set[str] = set()
+        session.events.set_error_handler(self._listener_failed)
 
         self._shortcuts()
         self.show_page("live")
@@ -120,6 +119,13 @@ class MainWindow(QMainWindow):
         self.poll_timer.setInterval(int(1000 / poll_hz))
         self.poll_timer.timeout.connect(self._poll)
         self.poll_timer.start()
+
+    def _listener_failed(self, exc: BaseException, name: str) -> None:
+        """A view failed on an event: tell once per event (the stream goes on)."""
+        key = f"{name}:{type(exc).__name__}"
+        if key not in self._reported:
+            self._reported.add(key)
+            show_exception(self, exc, f"Display error ({name})")
 
     @staticmethod
     def _patients_page(session: Session) -> QWidget:

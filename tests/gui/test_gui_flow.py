@@ -100,6 +100,11 @@ def test_four_stage_test_to_results_then_replay_gives_the_same(window, qtbot) ->
     assert again["result"]["stage_reached"] == live["result"]["stage_reached"]
     assert "recomputed" in window.results.title.text()
     save_screenshot(window, SHOTS / "replay_results.png")
+    player = s.source.player
+    window.replay_bar.set_speed(0.5)
+    assert player.speed == 0.5
+    window.replay_bar.toggle()
+    assert player.playing != (window.replay_bar.play_btn.text() == "Play (P)")
     window.replay_bar.seek(10.0)
     window.show_page("live")
     qtbot.wait(300)
