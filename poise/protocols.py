@@ -438,13 +438,13 @@ class ProtocolRun:
                 out.extend(self._end_stage(t, why))
         return out
 
-    def _end_stage(self, t_s: float, why: str) -> list[dict[str, Any]]:
+    def _end_stage(self, t_s: float, why: str, finish: bool = False) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         seg = self.segments[-1]
         seg.end_s, seg.ended_by = t_s, why
         out.append({"type": "stage_end", "stage": seg.key, "t_s": t_s, "ended_by": why})
         last = self.stage_index >= len(self.protocol.stages) - 1
-        if last or why in ("lost_balance", "stopped"):
+        if last or finish or why == "lost_balance":
             out.extend(self._finish(t_s, "completed" if why in ("time",) and last else why))
         else:
             self.stage_index += 1
@@ -472,7 +472,7 @@ class ProtocolRun:
         if self.finished:
             return []
         if self.state == "running":
-            return self._end_stage(self.now_s, reason)
+            return self._end_stage(self.now_s, reason, finish=True)
         return self._finish(self.now_s, reason)
 
     def mark(self, now_s: float, kind: str, text: str = "") -> list[dict[str, Any]]:

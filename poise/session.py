@@ -363,20 +363,22 @@ class Session:
         source.start(self)
 
     def stop(self) -> None:
-        """Stop the source and close the recording (nothing written is lost)."""
-        src, self.source = self.source, None
+        """Stop the test (results are computed and saved), the source, then the recording."""
+        src = self.source
+        if src is not None and self.run is not None and not self.run.finished:
+            self.stop_test("source stopped")
         if src is not None:
             try:
                 src.stop()
             except Exception as exc:  # a failing stop must not lose the recording
                 log.exception("stopping the source failed")
                 self._queue.put(("error", f"stopping the source failed: {exc}"))
-        if self.run is not None and not self.run.finished:
-            self.stop_test("source stopped")
         if self._awaiting_result is not None:  # no more data will come: compute now
             self._awaiting_result = (self._awaiting_result[0], 0.0)
             self._maybe_compute_result()
-        self._close_recorder()
+        end_s = self.now_s()
+        self.source = None
+        self._close_recorder(end_s)
 
     def close(self) -> None:
         """Stop everything; the session can not be used afterwards."""
@@ -440,12 +442,12 @@ class Session:
         self.recording_path = self.recorder.path
         self._queue.put(("recording", self.recording_path))
 
-    def _close_recorder(self) -> None:
+    def _close_recorder(self, end_s: float | None = None) -> None:
         rec, self.recorder = self.recorder, None
         if rec is not None:
             with self._lock:
                 try:
-                    rec.close(t_s=self.now_s())
+                    rec.close(t_s=end_s)
                 except Exception as exc:
                     log.exception("closing the recording failed")
                     self._queue.put(("error", f"closing the recording failed: {exc}"))

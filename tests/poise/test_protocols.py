@@ -74,6 +74,12 @@ def test_stop_during_countdown_and_late_polls() -> None:
     out = run.stop(2.0)
     assert out == [{"type": "finished", "t_s": 2.0, "ended_by": "stopped"}]
     assert run.segments == []
+    # any stop reason ends the whole test, also in a multi-stage one
+    run = ProtocolRun(PROTOCOLS["sway"], start_s=0.0)
+    run.update(10.0)
+    out = run.stop(10.0, "source stopped")
+    assert [e["type"] for e in out] == ["stage_end", "finished"]
+    assert run.finished and run.ended_by == "source stopped" and len(run.segments) == 1
     # a single late poll still places every happening at its own time
     run = ProtocolRun(PROTOCOLS["chair-stand-30s"], start_s=0.0)
     out = run.update(100.0)
