@@ -246,9 +246,12 @@ class MainWindow(QMainWindow):
                 "No Poise sensor answered. Switch them on and bring them close.",
             )
             return
-        from poise.sources import BleSource
+        from poise.sources import DEFAULT_PLACEMENTS, BleSource
 
-        specs = [{"address": r.address, "name": r.name} for r in found[:4]]
+        specs = [
+            {"address": r.address, "name": r.name, "placement": DEFAULT_PLACEMENTS[i]}
+            for i, r in enumerate(found[:4])
+        ]
         self.statusBar().showMessage(f"Found {len(found)} sensor(s); connecting…")
         try:
             self.set_source(BleSource(specs))

@@ -47,6 +47,7 @@ class PickPage(QWidget):
         left.addWidget(QLabel("<b>Choose a test</b>"))
         self.list = QListWidget()
         self.list.setMaximumWidth(300)
+        self.list.setStyleSheet("font-size: 12pt;")
         for key, p in PROTOCOLS.items():
             item = QListWidgetItem(p.title)
             item.setData(Qt.ItemDataRole.UserRole, key)

@@ -68,6 +68,8 @@ def test_four_stage_test_to_results_then_replay_gives_the_same(window, qtbot) ->
     window.set_source(ScriptedSource(1, sampling_rate_hz=100, scenario="four_stage", time_scale=8))
     window.show_page("tests")
     window.tests.pick.select("four-stage")
+    qtbot.waitUntil(lambda: len(window.sensors_panel.cards) == 1, timeout=5000)
+    qtbot.wait(100)
     save_screenshot(window, SHOTS / "tests_instructions.png")
     qtbot.waitUntil(lambda: s.now_s() >= 2.0, timeout=5000)
     window.tests.pick.start_btn.click()
