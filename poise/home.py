@@ -588,12 +588,24 @@ class HomeSession:
             if ex.counter == "sit_to_stand":
                 from analysis.transitions import detect_transitions
 
-                trs = detect_transitions(acc, gyr, fs)
-                done_before = rows.shape[0] / fs - 0.3
+                # The detector is an offline one (0.05 Hz band-pass of the vertical
+                # velocity): on a short, growing window its filters have not settled. The
+                # patient sits still when the exercise starts, so the window is padded with
+                # 10 s of its first sample (and 3 s of its last) to settle them; only
+                # rises that ended inside the real window count.
+                pad0, pad1 = int(10 * fs), int(3 * fs)
+                acc_p = np.concatenate(
+                    [np.repeat(acc[:1], pad0, 0), acc, np.repeat(acc[-1:], pad1, 0)]
+                )
+                gyr_p = np.concatenate(
+                    [np.repeat(gyr[:1], pad0, 0), gyr, np.repeat(gyr[-1:], pad1, 0)]
+                )
+                trs = detect_transitions(acc_p, gyr_p, fs)
+                lo, hi = pad0 / fs, (pad0 + rows.shape[0]) / fs - 0.3
                 times = [
-                    t0 + tr.end_s
+                    t0 + tr.end_s - lo
                     for tr in trs
-                    if tr.type == "sit-to-stand" and tr.end_s < done_before
+                    if tr.type == "sit-to-stand" and lo < tr.end_s < hi
                 ]
             elif ex.counter == "steps":
                 from analysis.gait import GaitAnalyzer
@@ -615,6 +627,7 @@ class HomeSession:
         ex = self.exercise
         if ex is None or self.state != "active":
             return
+        self.state = "ending"  # the recount below must not end the exercise again
         if ex.counter:
             self._count(ex)
         duration = self.now_s() - self._t_state

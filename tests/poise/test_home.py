@@ -1,0 +1,117 @@
+"""Home-mode model without Qt: guided steps, timer, counting, recording, import, adherence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+import time
+
+import pytest
+
+from poise.errors import PoiseError
+from poise.home import DemoHomeSource, HomeSession, adherence_calendar, plan_exercises
+from poise.store import Store
+from sensors.recording import load_recording
+
+
+def run_until(h: HomeSession, cond, timeout_s: float = 20.0) -> None:
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout_s:
+            raise AssertionError(f"timed out in state {h.state}")
+        h.poll()
+        time.sleep(0.01)
+
+
+def test_plan_validation():
+    ex = plan_exercises([{"key": "sit_to_stand", "target_reps": 8}, {"key": "walking"}])
+    assert ex[0].target_reps == 8 and ex[1].kind == "timed"
+    with pytest.raises(PoiseError, match="does not know"):
+        plan_exercises([{"key": "juggling"}])
+
+
+def test_guided_session_recorded_and_imported(tmp_path):
+    store = Store(tmp_path / "d")
+    store.add_patient("P-1", birth_year=1948, sex="f")
+    store.set_plan("P-1", [{"key": "sit_to_stand", "target_reps": 3},
+                           {"key": "tandem_stance", "hold_s": 4}])  # fmt: skip
+    h = HomeSession(patient="P-1", store=store, data_dir=tmp_path / "d", countdown_s=1.5)
+    cues: list[tuple[str, str]] = []
+    h.events.cue.connect(lambda k, t: cues.append((k, t)))
+    with pytest.raises(PoiseError, match="not connected"):
+        h.start_exercise()
+    h.connect(DemoHomeSource(time_scale=8.0, seed=3))
+    run_until(h, lambda: h.state == "ready")
+    h.start_exercise()
+    t_motion = h.now_s()  # the demo sensor's motion (five_times_sts) starts now
+    assert h.state == "countdown"
+    run_until(h, lambda: h.state == "done")
+    r0 = h.results[0]
+    assert r0.completed and r0.repetitions >= 3 and r0.counted_by == "sensor"
+    # every counted rise is a real one of the scripted motion (within 1 s of its end)
+    from sensors.scenarios import make_scenario
+
+    truth = [t_motion + x["end_s"] for x in make_scenario("five_times_sts", seed=3).truth["stands"]]
+    assert len(r0.rep_times_s) == r0.repetitions
+    for t in r0.rep_times_s:
+        assert min(abs(t - x) for x in truth) < 1.0, (t, truth)
+    assert [k for k, _ in cues][:2] == ["countdown", "tick"] and ("go", "Start now") in cues
+    h.next_exercise()
+    h.start_exercise()
+    run_until(h, lambda: h.state == "done")
+    r1 = h.results[1]
+    assert r1.completed and r1.stopped_by == "timer" and r1.duration_s >= 4.0
+    assert ("halfway", "Halfway") in cues
+    h.next_exercise()
+    assert h.state == "done_all"
+    path = h.finish()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    rec = load_recording(path)
+    assert rec.metadata["patient"] == "P-1" and rec.metadata["session_kind"] == "home"
+    kinds = [e["kind"] for e in rec.events]
+    assert kinds.count("exercise_result") == 2 and kinds.count("exercise_start") == 2
+    assert rec.sensors[0].t_s.size > 100  # the raw packets are in the file
+    s = h.imported_session
+    assert s is not None and s.kind == "home" and s.results["home-exercises"]["n_completed"] == 2
+    cal = adherence_calendar(store, "P-1", days=7)
+    assert cal[-1]["status"] == "done" and cal[-1]["done"] == 2
+    # the therapist's store imports the same file by the pseudonym in its header
+    other = Store(tmp_path / "therapist")
+    other.add_patient("P-1")
+    s2 = other.import_recording(path)
+    assert other.get_patient(s2.patient_id).pseudonym == "P-1"
+    assert len(other.adherence("P-1")) == 2
+
+
+def test_skip_and_stop_are_not_completed(tmp_path):
+    h = HomeSession(
+        patient=None,
+        plan=[{"key": "heel_raises", "target_reps": 3}, {"key": "standing_balance"}],
+        data_dir=tmp_path,
+        countdown_s=0.5,
+        record=False,
+    )
+    h.connect(DemoHomeSource(time_scale=8.0))
+    run_until(h, lambda: h.state == "ready")
+    h.start_exercise()
+    run_until(h, lambda: h.state == "active")
+    h.add_rep()
+    h.stop_exercise()
+    assert h.results[0].repetitions == 1 and not h.results[0].completed
+    assert h.results[0].counted_by == "patient"
+    h.next_exercise()
+    h.skip()
+    assert h.results[1].stopped_by == "skipped" and h.state == "done_all"
+    assert h.finish() is None  # not recorded
+    assert not list(tmp_path.rglob("*.poise"))
+
+
+def test_calendar_marks_missed_days(tmp_path):
+    store = Store(tmp_path)
+    store.add_patient("P-2")
+    store.set_plan("P-2", [{"key": "walking"}])
+    store.conn.execute("UPDATE exercise_plans SET created_utc = '2026-03-02T00:00:00+00:00'")
+    store.record_adherence("P-2", date="2026-03-03", exercise="walking", completed=True)
+    cal = adherence_calendar(store, "P-2", days=5, today=dt.date(2026, 3, 5))
+    assert [c["status"] for c in cal] == ["none", "missed", "done", "missed", "none"]
