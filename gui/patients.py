@@ -125,20 +125,14 @@ class PatientsPage(QWidget):
         super().__init__(parent)
         self.store: Store | None = store
         self.error: str | None = None
-        if self.store is None:
-            try:
-                self.store = Store(data_dir)
-            except (StoreError, OSError) as exc:
-                self.error = str(exc)
+        self.data_dir = data_dir
+        self._opened = store is not None
         self.patient: Patient | None = None
         outer = QVBoxLayout(self)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #d62728; font-weight: 600;")
-        self.message.setVisible(bool(self.error))
-        self.message.setText(
-            f"The patient store can not be used: {self.error}" if self.error else ""
-        )
+        self.message.setVisible(False)
         outer.addWidget(self.message)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -203,9 +197,28 @@ class PatientsPage(QWidget):
         split.setStretchFactor(1, 1)
         split.setSizes([220, 1100])
         outer.addWidget(split, 1)
-        for w in (self.add_btn, self.del_btn, self.import_btn):
-            w.setEnabled(self.store is not None)
-        self.refresh()
+        if self._opened:
+            self.refresh()
+        else:
+            self._show(None)
+
+    def open_store(self) -> Store | None:
+        """Open the store on first use (the page does not touch the database before)."""
+        if not self._opened:
+            self._opened = True
+            try:
+                self.store = Store(self.data_dir)
+            except (StoreError, OSError) as exc:
+                self.error = str(exc)
+                self.message.setText(f"The patient store can not be used: {exc}")
+                self.message.setVisible(True)
+            self.refresh()
+        return self.store
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        """Open the store when the page is first shown."""
+        self.open_store()
+        super().showEvent(event)
 
     # ------------------------------------------------------------------ model -> view
     def refresh(self, select: str | None = None) -> None:
@@ -251,6 +264,7 @@ class PatientsPage(QWidget):
         ):
             b.setEnabled(has and self.store is not None)
         self.import_btn.setEnabled(self.store is not None)
+        self.add_btn.setEnabled(self.store is not None)
         self.sessions.setRowCount(0)
         if patient is None or self.store is None:
             self.info.setText("No patient selected." if self.store else "")
@@ -312,6 +326,7 @@ class PatientsPage(QWidget):
 
     def add_patient(self, pseudonym: str, **fields: Any) -> Patient:
         """Add a patient and select it."""
+        self.open_store()
         assert self.store is not None
         p = self.store.add_patient(pseudonym, **fields)
         self.refresh(select=p.pseudonym)
@@ -352,6 +367,7 @@ class PatientsPage(QWidget):
     def import_recording(self, path: str | Path, patient: Any = None, **kw: Any) -> Any:
         """Import a recording: into ``patient``, else the patient its header names, else
         the selected patient."""
+        self.open_store()
         assert self.store is not None
         if patient is None:
             try:

@@ -118,6 +118,15 @@ def page(qtbot, tmp_path):
     p.close_store()
 
 
+def test_store_opens_only_when_shown(qtbot, tmp_path):
+    p = PatientsPage(data_dir=tmp_path / "lazy")
+    qtbot.addWidget(p)
+    assert not (tmp_path / "lazy").exists()
+    p.show()
+    assert (tmp_path / "lazy" / "poise.db").exists()
+    p.close_store()
+
+
 def test_patient_sessions_progress_pdf_and_fhir(page, qtbot, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert page.error is None
@@ -196,6 +205,7 @@ def test_damaged_store_is_reported_not_overwritten(qtbot, tmp_path):
     (d / "poise.db").write_bytes(b"garbage" * 50)
     p = PatientsPage(data_dir=d)
     qtbot.addWidget(p)
+    p.show()
     assert p.store is None and "not a Poise database" in p.message.text()
     assert not p.add_btn.isEnabled()
     assert (d / "poise.db").read_bytes() == b"garbage" * 50
