@@ -147,9 +147,12 @@ class Player:
         """Jump to ``position_s`` (clamped to the recording); the sink is reset and pre-filled."""
         with self._lock:
             pos = float(min(max(position_s, 0.0), self.duration_s))
-            self.finished = pos >= self.duration_s
+            was_finished, self.finished = self.finished, pos >= self.duration_s
             if self._sink is not None:
                 self._sink.reset_data(pos)
+                if was_finished and not self.finished:
+                    for s in self.recording.sensors:
+                        self._sink.push_state(s.id, "replay")
                 lo = max(0.0, pos - self.preroll_s)
                 self._deliver(lo, pos, events=False, include_lo=True)
             self.position_s = pos

@@ -120,6 +120,8 @@ def test_seek_resets_the_sink_prefills_without_replaying_events() -> None:
     assert [e["t_s"] for e in sink.events] == [3.0, 12.5]
     player.seek(1e9)
     assert player.finished
+    player.seek(3.0)
+    assert not player.finished and sink.states[-1] == ("s1", "replay")
 
 
 def test_background_thread_plays_in_real_time_times_speed() -> None:
