@@ -27,10 +27,10 @@ from typing import Any
 
 from bumble import hci
 from bumble.device import Advertisement, Device
-from bumble.host import Host
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 
+from sensors.bumble_backend.link import PoiseHost as Host
 from sensors.bumble_backend.link import VirtualLink
 
 logger = logging.getLogger(__name__)
