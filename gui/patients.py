@@ -383,8 +383,12 @@ class PatientsPage(QWidget):
 
     def ask_import(self) -> None:
         """Pick a recording and import it."""
+        start = Path(self.store.data_dir / "recordings") if self.store else Path.home()
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import recording", str(Path.home()), "Poise recordings (*.poise)"
+            self,
+            "Import recording",
+            str(start if start.is_dir() else Path.home()),
+            "Poise recordings (*.poise)",
         )
         if path:
             try:
