@@ -304,6 +304,8 @@ class HomeSession:
         self.recording_path: Path | None = None
         self.imported_session: Any = None
         self._want_recording = record
+        self._source_records = False
+        self._streaming = False
         self._closed = False
 
     # ------------------------------------------------------------------ source / sink
@@ -329,12 +331,14 @@ class HomeSession:
                 self.sensor_id = sensor_id
                 self.sampling_rate_hz = float(sampling_rate_hz)
                 self._config = config
-                self._queue.put(("sensor", "connected"))
 
     def push_samples(self, sensor_id: str, t_s: Any, acc_mps2: Any, gyr_radps: Any) -> None:
         """Sink: samples on the session clock."""
         if sensor_id != self.sensor_id:
             return
+        if not self._streaming:
+            self._streaming = True  # ready once data flows, not when merely declared
+            self._queue.put(("sensor", "connected"))
         t = np.asarray(t_s, dtype=float)
         rows = np.empty((t.shape[0], 7))
         rows[:, 0] = t
@@ -350,6 +354,7 @@ class HomeSession:
             if not self._want_recording:
                 return None
             self._open_writer(sensors)
+            self._source_records = True  # the source writes packets and gaps itself
             return self.writer
 
     def push_packets(self, sensor_id: str, packets: list[bytes], host_times_s: Any) -> None:
@@ -357,7 +362,7 @@ class HomeSession:
         with self._lock:
             if self._want_recording and self.writer is None:
                 self._open_writer(None)
-            if self.writer is None or sensor_id != self.sensor_id:
+            if self.writer is None or sensor_id != self.sensor_id or self._source_records:
                 return
             times = np.broadcast_to(np.asarray(host_times_s, dtype=float), (len(packets),))
             try:
@@ -372,7 +377,7 @@ class HomeSession:
                  reason: str = "") -> None:  # fmt: skip
         """Sink: lost samples (recorded)."""
         with self._lock:
-            if self.writer is not None and sensor_id == self.sensor_id:
+            if self.writer is not None and sensor_id == self.sensor_id and not self._source_records:
                 self.writer.write_gap(
                     0, samples=int(samples), reason=reason, start_s=start_s, end_s=end_s
                 )

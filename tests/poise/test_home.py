@@ -115,3 +115,20 @@ def test_calendar_marks_missed_days(tmp_path):
     store.record_adherence("P-2", date="2026-03-03", exercise="walking", completed=True)
     cal = adherence_calendar(store, "P-2", days=5, today=dt.date(2026, 3, 5))
     assert [c["status"] for c in cal] == ["none", "missed", "done", "missed", "none"]
+
+
+def test_walking_steps_are_counted(tmp_path):
+    from sensors.scenarios import make_scenario
+
+    truth = make_scenario("walk", seed=0).truth
+    h = HomeSession(
+        plan=[{"key": "walking", "hold_s": 15}], data_dir=tmp_path, countdown_s=0.5, record=False
+    )
+    h.connect(DemoHomeSource(time_scale=10.0))
+    run_until(h, lambda: h.state == "ready")
+    h.start_exercise()
+    run_until(h, lambda: h.state == "done")
+    r = h.results[0]
+    most = truth["cadence_spm"] / 60.0 * r.duration_s * 1.15
+    assert r.completed and r.counted_by == "sensor"
+    assert 0.5 * most < r.repetitions <= most, (r.repetitions, most)
