@@ -185,22 +185,30 @@ class WalkingBoutAssembler:
         stride_time_s: tuple[float, float] = (0.2, 3.0),
         min_stride_length_m: float = 0.15,
         remove_last_ic: bool = True,
+        max_trunk_inclination_deg: float = 45.0,
     ) -> None:
         self.max_break_s = max_break_s
         self.min_strides = min_strides
         self.stride_time_s = stride_time_s
         self.min_stride_length_m = min_stride_length_m
         self.remove_last_ic = remove_last_ic
+        self.max_trunk_inclination_deg = max_trunk_inclination_deg
 
     def assemble(
         self,
         ic_s: np.ndarray,
         stride_length_m: np.ndarray | None = None,
+        stride_ok: np.ndarray | None = None,
     ) -> WalkingBoutAssembler:
         """Assemble bouts from initial-contact times (s, ascending); returns ``self``.
 
         ``stride_length_m[i]`` is the length of the stride from contact i to i+2 (NaN = unknown,
-        counts as valid).
+        counts as valid); ``stride_ok[i]`` False marks it invalid for any other reason (lost
+        samples, trunk not upright).
+
+        As in mobgap's ``StrideSelection`` + ``WbAssembly``, invalid strides are removed
+        *before* the bouts are assembled: a bout is a run of valid strides in which the next
+        valid stride starts at most ``max_break_s`` after the previous one ended.
         """
         t = np.asarray(ic_s, dtype=float)
         k = t.size
@@ -213,17 +221,21 @@ class WalkingBoutAssembler:
         if stride_length_m is not None:
             sl = np.asarray(stride_length_m, dtype=float)
             valid &= ~(sl < self.min_stride_length_m)
+        if stride_ok is not None:
+            valid &= np.asarray(stride_ok, dtype=bool)
         self.stride_valid_ = valid
-        brk = np.flatnonzero(np.diff(t) > self.max_break_s)
-        starts = np.r_[0, brk + 1]
-        ends = np.r_[brk, k - 1]
-        if self.remove_last_ic:
-            ends = ends - 1
-        for s, e in zip(starts, ends):
-            # strides i with s <= i and i + 2 <= e
-            if e - s < 2:
+        vi = np.flatnonzero(valid)  # valid stride i spans contacts i .. i+2
+        if vi.size == 0:
+            return self
+        # break: next valid stride starts more than max_break_s after the previous one ended
+        brk = np.flatnonzero(t[vi[1:]] - t[vi[:-1] + 2] > self.max_break_s)
+        first = vi[np.r_[0, brk + 1]]
+        last = vi[np.r_[brk, vi.size - 1]]
+        for a, b in zip(first, last):
+            if self.remove_last_ic:
+                b = b - 1  # the closing stride of a bout ended by a break
+            if b < a:
                 continue
-            n_valid = int(valid[s : e - 1].sum())
-            if n_valid >= self.min_strides:
-                self.bouts_.append((int(s), int(e)))
+            if int(valid[a : b + 1].sum()) >= self.min_strides:
+                self.bouts_.append((int(a), int(b + 2)))
         return self

@@ -109,7 +109,7 @@ class StepLengthZijlstra:
         Vertical excursion ``h`` per step.
     """
 
-    def __init__(self, scaling_factor: float = 4.739 / 4.0) -> None:
+    def __init__(self, scaling_factor: float = 4.587 / 4.0) -> None:
         self.scaling_factor = scaling_factor
 
     def calculate(

@@ -330,8 +330,9 @@ class GaitAnalyzer:
             cb = np.r_[0, np.cumsum(bad)]
             stride_ok = (cb[ic[2:] + 1] - cb[ic[:-2]]) == 0
         lr = (self.lrc or LateralityClassifier()).predict(gyr_body, ic, fs).lr_
+        up = step_mean_up(self.aligner_.gravity_sensor_, ic)
         bouts, strides, keep = assemble_bouts(
-            ic, sl, stride_ok, fs, self.wba or WalkingBoutAssembler(), lr, body
+            ic, sl, stride_ok, fs, self.wba or WalkingBoutAssembler(), lr, body, step_up_sensor=up
         )
         for b in bouts:
             n_turns = sum(1 for t in res.turns if t.end_s > b.start_s and t.start_s < b.end_s)
@@ -339,6 +340,49 @@ class GaitAnalyzer:
         res.strides.extend(strides)
         res.initial_contacts_s = ic[keep] / fs
         res.initial_contacts_lr = lr[keep]
+
+
+def step_mean_up(gravity_sensor: np.ndarray, ic: np.ndarray) -> np.ndarray:
+    """Mean up direction (sensor frame, unit rows) over each step ``ic[i] .. ic[i+1]``."""
+    ic = np.asarray(ic, dtype=int)
+    g = np.asarray(gravity_sensor, dtype=float)
+    if ic.size < 2:
+        return np.empty((0, 3))
+    c = np.concatenate([np.zeros((1, 3)), np.cumsum(np.nan_to_num(g), axis=0)])
+    m = c[ic[1:] + 1] - c[ic[:-1]]
+    norm = np.linalg.norm(m, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, m / norm, np.nan)
+
+
+def upright_strides(
+    ic: np.ndarray, step_up_sensor: np.ndarray, fs: float, wba: WalkingBoutAssembler
+) -> np.ndarray:
+    """(k-2,) bool: both steps of the stride within ``wba.max_trunk_inclination_deg`` of upright.
+
+    "Upright" is the walking posture of the group of contacts the stride belongs to (contacts
+    without a break longer than ``wba.max_break_s``): the normalised component-wise median of
+    its steps' mean up directions, so the criterion is relative (mount-independent) and robust
+    while most of the group is walking.
+    """
+    ic = np.asarray(ic, dtype=int)
+    up = np.asarray(step_up_sensor, dtype=float).reshape(-1, 3)
+    ok_step = np.ones(up.shape[0], dtype=bool)
+    lim = np.cos(np.radians(wba.max_trunk_inclination_deg))
+    brk = np.flatnonzero(np.diff(ic) > wba.max_break_s * fs)
+    for s, e in zip(np.r_[0, brk + 1], np.r_[brk, ic.size - 1]):
+        if e - s < 1:
+            continue
+        u = up[s:e]
+        fin = np.all(np.isfinite(u), axis=1)
+        if not fin.any():
+            continue
+        ref = np.median(u[fin], axis=0)
+        if np.linalg.norm(ref) == 0:
+            continue
+        ref = ref / np.linalg.norm(ref)
+        ok_step[s:e] = ~fin | (u @ ref >= lim)
+    return ok_step[:-1] & ok_step[1:]
 
 
 def assemble_bouts(
@@ -350,6 +394,7 @@ def assemble_bouts(
     lr: np.ndarray | None = None,
     acc_body: np.ndarray | None = None,
     time_offset_s: float = 0.0,
+    step_up_sensor: np.ndarray | None = None,
 ) -> tuple[list[WalkingBout], list[Stride], np.ndarray]:
     """Shared by the offline and the streaming path: contacts -> bouts and strides.
 
@@ -365,6 +410,9 @@ def assemble_bouts(
         Body-frame acceleration indexed like ``ic`` (for regularity and harmonic ratio).
     time_offset_s : float
         Added to every reported time.
+    step_up_sensor : (k-1, 3) array or None
+        Mean up direction (sensor frame) over every step; strides whose trunk is not upright
+        are invalid (see :func:`upright_strides`). None skips the posture criterion.
 
     Returns
     -------
@@ -380,8 +428,11 @@ def assemble_bouts(
     for s, e in zip(np.r_[0, brk + 1], np.r_[brk, ic.size - 1]):
         if e - s >= 1:
             sl[s:e] = hampel(sl[s:e])
-    wba.assemble(ic / fs, sl[:-1] + sl[1:])
-    valid = wba.stride_valid_ & np.asarray(stride_ok, dtype=bool)
+    stride_ok = np.asarray(stride_ok, dtype=bool)
+    if step_up_sensor is not None:
+        stride_ok = stride_ok & upright_strides(ic, step_up_sensor, fs, wba)
+    wba.assemble(ic / fs, sl[:-1] + sl[1:], stride_ok)
+    valid = wba.stride_valid_
     bouts, strides = [], []
     for s, e in wba.bouts_:
         v = valid[s : e - 1]

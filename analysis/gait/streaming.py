@@ -51,6 +51,7 @@ from analysis.gait.pipeline import (
     assemble_bouts,
     bout_from_contacts,
     resolve_sensor_height,
+    step_mean_up,
 )
 from analysis.orientation import BodyFrameAligner, fill_nan_rows
 
@@ -174,6 +175,7 @@ class StreamingGait:
         self._g_ic: list[int] = []
         self._g_sl: list[float] = []
         self._g_nanfree: list[bool] = []
+        self._g_up: list[np.ndarray] = []  # per step: mean up direction (posture criterion)
         self._closed_until = -1
         self._pending = np.empty(0, dtype=np.int64)
         self._fwd: np.ndarray | None = None
@@ -307,20 +309,19 @@ class StreamingGait:
         disp = vertical_displacement(body[:, 0], fs)
         lr = LateralityClassifier().predict(gyr_body, ic, fs).lr_
         cb = np.r_[0, np.cumsum(bad)]
-        ctx = (start, disp, cb, win.shape[0])
+        ctx = (start, disp, cb, win.shape[0], al.gravity_sensor_)
         for j in np.flatnonzero(cand):
             self._add_contact(int(absic[j]), str(lr[j]), ctx)
 
-    def _step(self, a: int, b: int, ctx) -> tuple[float, bool]:
-        """Raw Zijlstra length and 'no lost sample' flag of the step from a to b (absolute)."""
-        start, disp, cb, n = ctx
+    def _step(self, a: int, b: int, ctx) -> tuple[float, bool, np.ndarray]:
+        """Raw Zijlstra length, 'no lost sample' flag and mean up direction of step a -> b."""
+        start, disp, cb, n, grav = ctx
         la, lb = a - start, b - start
         if la < 0 or lb >= n:
-            return np.nan, True
-        length = float(
-            StepLengthZijlstra().calculate(disp, np.array([la, lb]), self._l_m).step_length_m_[0]
-        )
-        return length, bool(cb[lb + 1] - cb[la] == 0)
+            return np.nan, True, np.full(3, np.nan)
+        pair = np.array([la, lb])
+        length = float(StepLengthZijlstra().calculate(disp, pair, self._l_m).step_length_m_[0])
+        return length, bool(cb[lb + 1] - cb[la] == 0), step_mean_up(grav, pair)[0]
 
     def _add_contact(self, a: int, foot: str, ctx) -> None:
         fs = self._fs
@@ -336,14 +337,16 @@ class StreamingGait:
         if pos > 0:
             left = self._step(g[pos - 1], a, ctx)
             if pos - 1 < len(self._g_sl):  # split an existing step
-                self._g_sl[pos - 1], self._g_nanfree[pos - 1] = left
+                self._g_sl[pos - 1], self._g_nanfree[pos - 1], self._g_up[pos - 1] = left
             else:
                 self._g_sl.append(left[0])
                 self._g_nanfree.append(left[1])
+                self._g_up.append(left[2])
         if pos + 1 < len(g):
             right = self._step(a, g[pos + 1], ctx)
             self._g_sl.insert(pos, right[0])
             self._g_nanfree.insert(pos, right[1])
+            self._g_up.insert(pos, right[2])
         self._last_ic = max(self._last_ic, a)
         step_t = (a - g[pos - 1]) / fs if pos > 0 else np.nan
         step_l = self._g_sl[pos - 1] if pos > 0 else np.nan
@@ -408,10 +411,12 @@ class StreamingGait:
                 np.asarray(self._g_lr),
                 None,
                 time_offset_s=base / self._fs,
+                step_up_sensor=np.asarray(self._g_up).reshape(-1, 3),
             )
             self.new_bouts_.extend(bouts)
             self.bouts_.extend(bouts)
         if self._g_ic:
             self._closed_until = self._g_ic[-1] + int(0.25 * self._fs)
         self._g_ic, self._g_sl, self._g_nanfree, self._g_lr = [], [], [], []
+        self._g_up = []
         self.current_bout_ = None

@@ -19,6 +19,7 @@ from analysis.gait import (
 )
 from analysis.gait._signal import minima_between_zero_crossings
 from analysis.gait.parameters import autocorrelation_regularity, hampel, harmonic_ratio
+from analysis.gait.pipeline import step_mean_up, upright_strides
 
 DATA = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab"
 FS = 100.0
@@ -192,6 +193,47 @@ def test_wba_rules():
     assert w.bouts_ == [(0, 11)]
     sl = np.full(ic.size - 2, 0.1)  # all strides too short
     assert WalkingBoutAssembler().assemble(ic, sl).bouts_ == []
+
+
+def test_wba_invalid_strides_are_removed_before_the_break_rule():
+    # 30 contacts 0.5 s apart, no gap between contacts; as in mobgap (StrideSelection before
+    # WbAssembly) a run of invalid strides is a break when the valid strides around it are
+    # more than 3 s apart
+    ic = np.arange(30) * 0.5
+    ok = np.ones(28, dtype=bool)
+    ok[8:16] = False  # valid stride 7 ends at 4.5 s, valid stride 16 starts at 8.0 s: 3.5 s
+    w = WalkingBoutAssembler(remove_last_ic=False).assemble(ic, None, ok)
+    assert w.bouts_ == [(0, 9), (16, 29)]
+    assert not w.stride_valid_[8:16].any()
+    ok[:] = True
+    ok[8:12] = False  # valid strides 1.5 s apart: one bout, the invalid strides inside it
+    w = WalkingBoutAssembler(remove_last_ic=False).assemble(ic, None, ok)
+    assert w.bouts_ == [(0, 29)]
+    assert w.stride_valid_.sum() == 24
+
+
+def test_upright_criterion_is_relative_and_mount_independent():
+    ic = np.arange(12) * 50
+    up = np.tile([0.0, 0.3, 0.954], (11, 1))  # any mounting: upright = the group's median
+    up[5] = [
+        0.0,
+        0.3 * np.cos(1.05) + 0.954 * np.sin(1.05),
+        0.954 * np.cos(1.05) - 0.3 * np.sin(1.05),
+    ]
+    up[8] = [0.0, 0.3 * np.cos(0.5) + 0.954 * np.sin(0.5), 0.954 * np.cos(0.5) - 0.3 * np.sin(0.5)]
+    up /= np.linalg.norm(up, axis=1, keepdims=True)
+    wba = WalkingBoutAssembler()
+    ok = upright_strides(ic, up, FS, wba)
+    # step 5 leans 60 deg (strides 4 and 5 invalid), step 8 leans 29 deg (still upright)
+    assert ok.tolist() == [True] * 4 + [False, False] + [True] * 4
+    rot = Rotation.from_euler("xyz", [170, -35, 80], degrees=True)
+    assert upright_strides(ic, rot.apply(up), FS, wba).tolist() == ok.tolist()
+    # per-step mean of a per-sample up direction
+    g = np.zeros((600, 3))
+    g[:, 2] = 1.0
+    g[250:300] = [0.0, 1.0, 0.0]
+    m = step_mean_up(g, ic[:7])
+    assert np.allclose(m[:5], [0, 0, 1], atol=0.03) and np.allclose(m[5], [0, 1, 0], atol=0.05)
 
 
 def test_signal_helpers():

@@ -148,16 +148,10 @@ def test_validation_figures(scores):
     assert s["speed_mae_mps"] <= 0.08
 
 
-# Targets not met yet (honest strict xfails: they turn into failures when the figure improves,
-# so the marker must then be removed). Both misses come from HA-001-Test11 (daily activities):
-# one detected bout runs on 10 s into slow turning/shuffling that the reference does not count
-# as walking, and the inverted-pendulum model over-estimates stride length in bouts full of
-# turns (+0.13..0.17 m); the straight-walk trials are within 2 steps/min and 0.07 m.
-@pytest.mark.xfail(strict=True, reason="cadence MAE 3.4 steps/min > 3.0 (see docs/gait.md)")
+# The targets of issue 4, each its own test so a regression names the figure.
 def test_validation_cadence(scores):
     assert summarise(scores)["cadence_mae_spm"] <= 3.0
 
 
-@pytest.mark.xfail(strict=True, reason="stride-length MAE 0.081 m > 0.08 (see docs/gait.md)")
 def test_validation_stride_length(scores):
     assert summarise(scores)["stride_length_mae_m"] <= 0.08
