@@ -172,6 +172,7 @@ class SessionRecord:
     recording_owned: bool = False
     notes: str = ""
     imported_utc: str = ""
+    recording_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -482,6 +483,7 @@ class Store:
         recording_owned: bool = False,
         kind: str = "clinic",
         notes: str = "",
+        recording_sha256: str | None = None,
     ) -> SessionRecord:
         """Store a session for ``patient``."""
         p = self.patient(patient)
@@ -489,8 +491,8 @@ class Store:
         tests = list(tests if tests is not None else results)
         cur = self.conn.execute(
             "INSERT INTO sessions (patient_id, date, kind, tests, results, fall_risk, markers, "
-            "recording_path, recording_owned, notes, imported_utc) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "recording_path, recording_owned, notes, imported_utc, recording_sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 p.id,
                 _norm_date(date),
@@ -503,6 +505,7 @@ class Store:
                 int(bool(recording_owned)),
                 notes or "",
                 _now_utc(),
+                recording_sha256,
             ),
         )
         return self.get_session(cur.lastrowid)
@@ -601,6 +604,13 @@ class Store:
         when = date or _recording_date(meta, src)
         demographics = {**{k: v for k, v in demo_md.items() if v is not None}}
         demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
+        digest = _sha256(src)
+        dup = self.conn.execute(
+            "SELECT id FROM sessions WHERE patient_id = ? AND recording_sha256 = ?",
+            (p.id, digest),
+        ).fetchone()
+        if dup is not None:
+            raise StoreError(f"{src}: already imported for {p.pseudonym} as session {dup['id']}")
         analysed = analyse_recording(rec, demographics, tests=tests)
         dest = src.resolve()
         owned = False
@@ -636,6 +646,7 @@ class Store:
             kind=kind
             or str(meta.get("session_kind") or ("home" if meta.get("home") else "clinic")),
             notes=str(meta.get("notes") or ""),
+            recording_sha256=digest,
         )
         for r in (analysed["results"].get("home-exercises") or {}).get("exercises", []):
             self.record_adherence(
@@ -727,6 +738,16 @@ class Store:
             args.append(_norm_date(end)[:10])
         rows = self.conn.execute(q + " ORDER BY date, id", args).fetchall()
         return [{**dict(r), "completed": bool(r["completed"])} for r in rows]
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _recording_date(meta: dict[str, Any], path: Path) -> str:

@@ -104,7 +104,7 @@ def test_migration_from_v1_keeps_data_and_backs_up(tmp_path):
     conn.commit()
     conn.close()
     with Store(tmp_path) as s:
-        assert s.schema_version == migrations.SCHEMA_VERSION >= 2
+        assert s.schema_version == migrations.SCHEMA_VERSION >= 3
         assert s.find_patient("OLD") is not None
         s.set_plan("OLD", [{"key": "sit_to_stand", "repetitions": 5}])
         assert s.plan("OLD")["exercises"][0]["key"] == "sit_to_stand"
@@ -128,6 +128,8 @@ def test_import_by_pseudonym_progress_and_delete(tmp_path):
         assert s.sessions(other)[0].recording_owned is False
         with pytest.raises(StoreError, match="already imported"):
             s.import_recording(outside, patient="OTHER", copy=False)
+        with pytest.raises(StoreError, match="already imported"):  # same content, copied
+            s.import_recording(rec(TRIALS[0]))
         # progress: gait speed in every session, a band from the norms, change since first
         prog = patient_progress(s, p)
         gs = prog.get("gait_speed_mps")
@@ -153,3 +155,39 @@ def test_bands_depend_on_age_and_sex():
     cut = lambda b: [z["high"] for z in b["zones"] if z["status"] == "at_risk"][0]  # noqa: E731
     assert cut(young_f) != cut(old_m)
     assert metric_bands("chair_stand_30s_count", {})["zones"] == []  # no age/sex: no band
+
+
+def test_import_uses_stored_results_and_runs_recorded_tests(tmp_path):
+    """A therapist-GUI recording: stored test_result wins; a run test without one is computed."""
+    from sensors.recording import append_event, load_recording
+
+    src = ROOT / "recordings" / "scenarios" / "tug.poise"
+    rec = tmp_path / "session.poise"
+    shutil.copy(src, rec)
+    dur = load_recording(rec).duration_s
+    saved = {"total_time_s": 9.87, "validity": {"valid": True, "code": "ok", "reason": ""}}
+    append_event(rec, {"kind": "test_result", "t_s": 1.0, "test": "sway", "result": saved})
+    append_event(rec, {"kind": "test_start", "t_s": 0.0, "test": "tug"})
+    append_event(rec, {"kind": "test_stop", "t_s": dur, "test": "tug"})
+    append_event(rec, {"kind": "marker", "t_s": 2.0, "marker": "note", "text": "tired"})
+    with Store(tmp_path / "d") as s:
+        s.add_patient("P-3", birth_year=1946, sex="m")
+        sess = s.import_recording(rec, patient="P-3", date="2026-04-01")
+        assert sess.results["sway"] == saved  # stored as recorded, not recomputed
+        tug = sess.results["tug"]
+        assert tug.get("total_time_s") and 5 < tug["total_time_s"] < 30  # computed now
+        assert sess.markers == [{"t_s": 2.0, "marker": "note", "text": "tired", "stage": None}]
+        keys = {f["key"] for f in sess.fall_risk["factors"]}
+        assert "tug_time_s" in keys
+        # the header names 'synthetic', unknown here: a clear error, or create on request
+        with pytest.raises(StoreError, match="not in the store"):
+            s.import_recording(src)
+        made = s.import_recording(src, create_patient=True, tests=["tug"])
+        assert s.get_patient(made.patient_id).pseudonym == "synthetic"
+        with pytest.raises(StoreError, match="unknown test"):
+            s.import_recording(src, patient="P-3", tests=["juggling"], copy=False)
+        bad = tmp_path / "bad.poise"
+        bad.write_bytes(b"not a recording")
+        with pytest.raises(StoreError, match="can not be imported"):
+            s.import_recording(bad, patient="P-3")
+        assert len(s.sessions("P-3")) == 1  # nothing half-imported
