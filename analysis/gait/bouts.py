@@ -10,10 +10,22 @@ apart.
 
 :class:`WalkingBoutAssembler` applies the Mobilise-D walking-bout rules (Kluge et al. 2021;
 Micó-Amigo et al. 2023) to the initial contacts: a stride runs from one initial contact to
-the next of the same foot (IC i to IC i+2); it is valid when it lasts 0.2-3.0 s and is at
-least 0.15 m long; consecutive initial contacts more than ``max_break_s`` = 3 s apart split
-bouts; the last contact before such a break (the closing step, which starts no stride) is
-dropped; a bout needs at least ``min_strides`` = 4 valid strides.
+the next of the same foot (IC i to IC i+2); it is valid when it lasts 0.2-3.0 s, is at
+least 0.15 m long, no sample in it was lost and the trunk stayed upright (below); as in
+mobgap (``StrideSelection`` then ``WbAssembly``) invalid strides are removed *before* the
+bouts are assembled, so a bout ends when the next valid stride starts more than
+``max_break_s`` = 3 s after the last one ended; the last stride before such a break (the
+closing step, which starts no new stride) is dropped; a bout needs at least
+``min_strides`` = 4 valid strides.
+
+Upright posture (a physically motivated stride criterion added here, not part of the
+Mobilise-D rules): walking is upright locomotion, so a stride is invalid when one of its
+steps has the trunk's mean up direction more than ``max_trunk_inclination_deg`` = 45 deg
+(half-way between upright and horizontal) from the walking posture of its group of
+contacts (the normalised median of the steps' up directions). Bending to the floor or
+reaching while shuffling (daily activities) then breaks a bout; ordinary trunk lean while
+walking (10-25 deg in the shared trials) does not. The angle is relative, so the criterion
+does not depend on how the sensor is mounted.
 
 References
 ----------
@@ -37,8 +49,14 @@ Notes: differences to the original
   centre frequency is about 4.4) becomes 0.1 g / 4.4 = 0.22 m/s^2 here.
 * Pulse trains: successive candidates at most ``max_step_interval_s`` apart (the original
   uses the train's mean step time plus a 1.5 s margin; a fixed limit is simpler to stream).
-* Bout assembly works directly on initial contacts (a gap > 3 s between two contacts is the
-  break) rather than on a list of strides with interval trees.
+* Bouts are assembled from the contact array and a stride-validity mask (vectorised)
+  rather than from a stride table with rule objects; the break rule measures, like mobgap's
+  ``MaxBreakCriteria``, from the end of the last valid stride to the start of the next.
+* ``remove_last_ic=True`` drops the last stride of every bout; mobgap's predefined
+  ``WbAssembly`` leaves it in (``MaxBreakCriteria`` default ``remove_last_ic=False``). Our
+  contact detector finds one trailing contact as the walker stops (in all four straight
+  walks the bout would otherwise end about 0.5 s after the reference bout), so it is kept.
+* The upright-posture criterion above is our addition.
 """
 
 from __future__ import annotations
@@ -159,7 +177,7 @@ class WalkingBoutAssembler:
     Parameters
     ----------
     max_break_s : float
-        Contacts further apart than this end a bout.
+        A bout ends when the next valid stride starts more than this after the last ended.
     min_strides : int
         Valid strides a bout needs.
     stride_time_s : (float, float)
@@ -167,8 +185,11 @@ class WalkingBoutAssembler:
     min_stride_length_m : float
         Strides shorter than this are invalid (ignored when lengths are not given).
     remove_last_ic : bool
-        Drop the last contact of every bout: it ends a bout that a break terminated and starts
-        no new stride (the closing step), as mobgap's ``MaxBreakCriteria(remove_last_ic=True)``.
+        Drop the last stride of every bout: its closing contact ends a bout that a break
+        terminated and starts no new stride (mobgap ``MaxBreakCriteria(remove_last_ic=True)``).
+    max_trunk_inclination_deg : float
+        Strides whose steps lean further than this from the group's walking posture are
+        invalid (used by :func:`analysis.gait.pipeline.upright_strides`).
 
     Attributes
     ----------

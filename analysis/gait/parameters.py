@@ -5,10 +5,11 @@
   excursion of the sensor between two initial contacts and ``l`` the sensor height. The
   vertical displacement is obtained as in the Mobilise-D implementation (Soltani et al.
   2021): vertical acceleration high-passed at 0.1 Hz, integrated, velocity high-passed at
-  1 Hz (both 4th-order Butterworth, zero phase), integrated. ``K = 4.739 / 4 = 1.185`` is the
-  Mobilise-D factor fitted on all participants of the MS-Project data set (mobgap
-  ``step_length_scaling_factor_ms_all``); Zijlstra & Hof's own factor was 1.25 with their
-  (different, 0.1 Hz-only) drift removal.
+  1 Hz (both 4th-order Butterworth, zero phase), integrated. ``K = 4.587 / 4 = 1.147`` is the
+  default of mobgap's ``SlZijlstra`` as used by the Mobilise-D pipelines (the factor fitted on
+  the MS patients of the MS-Project data set, ``step_length_scaling_factor_ms_ms``; the
+  all-participants factor ``ms_all`` = 4.739 / 4 is the documented alternative, 3 % larger);
+  Zijlstra & Hof's own factor was 1.25 with their (different, 0.1 Hz-only) drift removal.
 * :func:`autocorrelation_regularity`: step and stride regularity and symmetry from the
   unbiased autocorrelation of vertical acceleration (Moe-Nilssen & Helbostad 2004).
 * :func:`harmonic_ratio`: per-stride harmonic ratio (Menz et al. 2003; Bellanca et al. 2013):
