@@ -272,7 +272,7 @@ class _Layout:
         for q in pts:
             p.drawEllipse(q, 2.6, 2.6)
         p.setBrush(Qt.BrushStyle.NoBrush)
-        dec = 2 if abs(hi_v) < 10 else 0
+        dec = int(s.get("decimals", 2 if abs(hi_v) < 10 else 0))
         for x, v, d in zip(xs, s["values"], s["dates"]):
             self._text(
                 QRectF(x - 40, box.bottom() + 2, 80, 10),

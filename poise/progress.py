@@ -118,7 +118,8 @@ class MetricSeries:
         """A value with the metric's decimals and unit."""
         if value is None:
             return "–"
-        unit = "" if self.metric.unit in ("1", "stage") else f" {self.metric.unit}"
+        shown = {"1": "", "stage": "", "m^2/s^4": "m²/s⁴"}.get(self.metric.unit, self.metric.unit)
+        unit = f" {shown}" if shown else ""
         return f"{value:.{self.metric.decimals}f}{unit}"
 
     def change_text(self) -> str:
@@ -138,6 +139,7 @@ class MetricSeries:
             "label": self.metric.label,
             "unit": self.metric.unit,
             "better": self.metric.better,
+            "decimals": self.metric.decimals,
             "session_ids": self.session_ids,
             "dates": self.dates,
             "values": self.values,
