@@ -45,7 +45,7 @@ def run(
     replay: str | None = None,
     data_dir: str | None = None,
     record: bool = True,
-    rate_hz: int = 100,
+    rate_hz: int | None = None,
     screenshot: str | None = None,
     quit_after_s: float | None = None,
     page: str = "live",
@@ -61,15 +61,15 @@ def run(
     app = make_app()
     install_excepthook()
     session = Session(data_dir=data_dir, record=record)
-    win = MainWindow(session, demo_rate_hz=rate_hz)
+    win = MainWindow(session, demo_rate_hz=rate_hz or 100)
     win.show()
     if replay:
-        win.open_recording(replay)
+        win.open_recording(replay, rate_hz=rate_hz)
     elif demo:
         from poise.sources import make_demo_source
 
         try:
-            win.set_source(make_demo_source(demo, rate_hz, scenario=scenario))
+            win.set_source(make_demo_source(demo, rate_hz or 100, scenario=scenario))
         except Exception as exc:
             show_exception(win, exc, "Could not start demo sensors")
     else:

@@ -268,17 +268,26 @@ class MainWindow(QMainWindow):
         """Ask for a recording and replay it."""
         folder = str(self.session.data_dir / "recordings")
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open recording", folder, "Poise recordings (*.poise)"
+            self,
+            "Open recording",
+            folder,
+            "Poise recordings (*.poise);;CSV files (*.csv);;All files (*)",
         )
         if path:
             self.open_recording(path)
 
-    def open_recording(self, path: str | Path, speed: float = 1.0, autoplay: bool = True) -> bool:
-        """Replay a recording with the same views and analysis as live."""
+    def open_recording(
+        self,
+        path: str | Path,
+        speed: float = 1.0,
+        autoplay: bool = True,
+        rate_hz: float | None = None,
+    ) -> bool:
+        """Replay a recording (or a CSV) with the same views and analysis as live."""
         from poise.sources import ReplaySource
 
         try:
-            src = ReplaySource(path, speed=speed, autoplay=autoplay)
+            src = ReplaySource(path, speed=speed, autoplay=autoplay, rate_hz=rate_hz)
         except Exception as exc:
             show_exception(self, exc, "Could not open the recording")
             return False

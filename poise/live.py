@@ -41,6 +41,9 @@ class LiveMetricsEngine:
         Length of the biofeedback trail.
     trail_lowpass_hz
         Low-pass of the biofeedback trail.
+    min_still_fraction
+        The live sway is shown as not valid when less of the window than this is at rest
+        (:func:`analysis.clinical.base.rest_mask`): standing up or stepping is not sway.
     """
 
     def __init__(
@@ -49,7 +52,9 @@ class LiveMetricsEngine:
         sway_window_s: float = 10.0,
         trail_s: float = 5.0,
         trail_lowpass_hz: float = 2.0,
+        min_still_fraction: float = 0.9,
     ) -> None:
+        self.min_still_fraction = float(min_still_fraction)
         self.sampling_rate_hz = float(sampling_rate_hz)
         self.sway_window_s = float(sway_window_s)
         self.trail_s = float(trail_s)
@@ -75,6 +80,9 @@ class LiveMetricsEngine:
         self._trail = np.full((n, 2), np.nan)
         self._trail_total = 0
         self._win = np.full((max(16, int(sway_window_s * self.sampling_rate_hz)), 3), np.nan)
+        self._gwin = np.full_like(self._win, np.nan)
+        self._rest_checked_at: Any = None
+        self._moving = False
         self._win_total = 0
         self._axes: tuple[np.ndarray, np.ndarray] | None = None
         self._axes_at = -np.inf
@@ -90,7 +98,10 @@ class LiveMetricsEngine:
         self._trail.fill(np.nan)
         self._trail_total = 0
         self._win.fill(np.nan)
+        self._gwin.fill(np.nan)
         self._win_total = 0
+        self._rest_checked_at = None
+        self._moving = False
         self._axes = None
         self._axes_at = -np.inf
         self._zi = None
@@ -104,6 +115,7 @@ class LiveMetricsEngine:
         if acc.shape[0] == 0:
             return self.metrics
         self._ring(self._win, acc)
+        self._ring(self._gwin, gyr)
         self._win_total += acc.shape[0]
         m: dict[str, Any] = dict(self.metrics)
         if self._sway is not None:
@@ -112,6 +124,12 @@ class LiveMetricsEngine:
             if sm:
                 m["sway_valid"] = bool(sm.get("valid", False))
                 m["sway_reason"] = sm.get("reason", "")
+                if sm.get("window_end_s") != self._rest_checked_at:
+                    self._rest_checked_at = sm.get("window_end_s")
+                    self._moving = self._still_fraction() < self.min_still_fraction
+                if m["sway_valid"] and self._moving:
+                    m["sway_valid"] = False
+                    m["sway_reason"] = "moving (standing up, stepping): not quiet stance"
                 m["sway_rms_mps2"] = sm.get("rms_mps2")
                 m["sway_rms_ap_mps2"] = sm.get("rms_ap_mps2")
                 m["sway_rms_ml_mps2"] = sm.get("rms_ml_mps2")
@@ -126,6 +144,15 @@ class LiveMetricsEngine:
         self._update_trail(acc, float(t_s[-1]))
         self.metrics = m
         return m
+
+    def _still_fraction(self) -> float:
+        """Fraction of the sway window where the trunk is still (``rest_mask``)."""
+        from analysis.clinical.base import rest_mask
+
+        ok = np.isfinite(self._win).all(axis=1) & np.isfinite(self._gwin).all(axis=1)
+        if ok.sum() < 16:
+            return 1.0
+        return float(rest_mask(self._win[ok], self._gwin[ok], self.sampling_rate_hz).mean())
 
     @staticmethod
     def _ring(buf: np.ndarray, rows: np.ndarray) -> None:

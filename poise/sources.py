@@ -38,25 +38,37 @@ class ReplaySource:
     Parameters
     ----------
     recording
-        Path of a ``.poise`` file or a loaded recording.
+        Path of a ``.poise`` file (or of a CSV that :func:`poise.inputs.load_input` reads,
+        e.g. ``recordings/mobgap-lab/*/imu_lowerback.csv``) or a loaded recording.
     speed
         Initial replay speed (0.5-10).
     autoplay
         Start playing at once.
+    rate_hz
+        Sampling rate of a CSV without a time column.
     """
 
     kind = "replay"
 
-    def __init__(self, recording: Any, *, speed: float = 1.0, autoplay: bool = True) -> None:
+    def __init__(
+        self,
+        recording: Any,
+        *,
+        speed: float = 1.0,
+        autoplay: bool = True,
+        rate_hz: float | None = None,
+    ) -> None:
         if isinstance(recording, str | Path):
-            from sensors.recording import load_recording
+            from poise.inputs import load_input
 
             path = Path(recording)
             if not path.is_file():
                 raise PoiseError(f"{path}: no such recording")
-            try:
-                recording = load_recording(path)
-            except ValueError as exc:
+            try:  # a .poise recording, or a CSV (imported in memory like poise import-csv)
+                recording = load_input(
+                    path, rate_hz=rate_hz, warn=lambda msg: log.warning("%s", msg)
+                )
+            except (ValueError, PoiseError) as exc:
                 raise PoiseError(f"{path}: can not be replayed: {exc}") from exc
             self.path: Path | None = path
         else:

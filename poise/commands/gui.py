@@ -1,9 +1,11 @@
 """``poise gui``: the therapist's live session window (PySide6).
 
-``poise gui`` scans for real sensors on demand and offers demo sensors; ``--demo N`` starts
-N virtual wearables through the full BLE stack in this process; ``--replay FILE`` opens a
-recording. ``--screenshot PNG --quit-after SECONDS`` saves a picture of the window and exits
-(headless checks; set ``QT_QPA_PLATFORM=offscreen`` without a display, done automatically).
+``poise gui`` scans for real sensors at start and offers demo sensors if none answers;
+``--demo N`` starts N virtual wearables through the full BLE stack in this process;
+``--replay FILE`` opens a recording (or a CSV, read like ``poise import-csv``; ``--rate`` if
+it has no time column). ``--screenshot PNG --quit-after SECONDS`` saves a picture of the
+window and exits (headless checks; without a display ``QT_QPA_PLATFORM=offscreen`` is set
+automatically). See docs/gui.md.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("gui", help="open the therapist's session window")
     p.add_argument("--demo", type=int, metavar="N", default=0, help="N demo sensors (1-4)")
     p.add_argument("--replay", metavar="FILE", help="replay a recording")
-    p.add_argument("--rate", type=int, default=100, choices=(50, 100, 200), help="demo rate (Hz)")
+    p.add_argument(
+        "--rate",
+        type=int,
+        choices=(50, 100, 200),
+        help="rate of the demo sensors (default 100), or of a replayed CSV without time column",
+    )
     p.add_argument(
         "--scenario", default="demo", help="motion of the demo sensors (sensors.scenarios name)"
     )

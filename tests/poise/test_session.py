@@ -236,3 +236,21 @@ def test_stopping_the_source_mid_test_still_saves_the_result(tmp_path: Path) -> 
     assert rec.closed_cleanly and rec.end["t_s"] >= s.last_result["end_s"]
     kinds = [e["kind"] for e in rec.events]
     assert kinds.count("test_stop") == 1 and kinds.count("test_result") == 1
+
+
+def test_live_sway_is_not_valid_while_standing_up() -> None:
+    from poise.live import LiveMetricsEngine
+    from sensors.scenarios import make_scenario
+
+    md = make_scenario("sit_to_stand", sampling_rate_hz=100, seed=3)
+    stand_end = md.truth["transitions"][0]["end_s"]
+    eng = LiveMetricsEngine(100)
+    valid_at: dict[float, bool] = {}
+    for i in range(0, md.acc_mps2.shape[0], 10):
+        m = eng.update(
+            np.arange(i, i + 10) / 100, md.acc_mps2[i : i + 10], md.gyr_radps[i : i + 10]
+        )
+        if "sway_valid" in m:
+            valid_at[round((i + 10) / 100, 1)] = m["sway_valid"]
+    assert valid_at[3.5] is True  # seated still: the window is at rest
+    assert valid_at[round(stand_end + 1.0, 1)] is False
