@@ -161,14 +161,17 @@ class _Layout:
     def table(self, columns: list[str], rows: list[list[str]], statuses: list[Any]) -> None:
         width = self.right - self.left
         n = len(columns)
-        lengths = [
-            max([len(str(columns[i]))] + [min(len(str(r[i])), 60) for r in rows if i < len(r)])
+        size = 8.5 if n <= 5 else 7.5
+        fm = QFontMetricsF(_font(size, True))
+        natural = [
+            max(
+                fm.horizontalAdvance(str(x)) / 10.0
+                for x in [columns[i]] + [r[i] for r in rows if i < len(r)]
+            )
+            + 9.0
             for i in range(n)
         ]
-        weights = [max(len(str(c)) + 1, 10, min(L, 45)) for c, L in zip(columns, lengths)]
-        total = sum(weights)
-        widths = [width * w / total for w in weights]
-        size = 8.5 if n <= 5 else 7.5
+        widths = _fit_columns(natural, width)
 
         def row_height(cells: list[str], bold: bool = False) -> float:
             return max(self._measure(str(c), size, w - 6, bold) for c, w in zip(cells, widths)) + 5
@@ -315,6 +318,25 @@ class _Layout:
                 self.plot(b["series"])
         if self.p is None:
             self._start()
+
+
+def _fit_columns(natural: list[float], width: float) -> list[float]:
+    """Column widths: narrow columns keep their natural width, wide ones share the rest."""
+    if sum(natural) <= width:
+        extra = (width - sum(natural)) / len(natural)
+        return [w + extra for w in natural]
+    fixed: dict[int, float] = {}
+    while True:
+        free = [i for i in range(len(natural)) if i not in fixed]
+        share = (width - sum(fixed.values())) / max(len(free), 1)
+        small = [i for i in free if natural[i] <= share]
+        if not small:
+            break
+        for i in small:
+            fixed[i] = natural[i]
+    rest = width - sum(fixed.values())
+    total = sum(natural[i] for i in free) or 1.0
+    return [fixed.get(i, rest * natural[i] / total) for i in range(len(natural))]
 
 
 def _nice_step(raw: float) -> float:
