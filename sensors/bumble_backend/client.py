@@ -146,6 +146,7 @@ class BumbleClient(BaseBleakClient):
                     raise BleakError(f"connecting to {self.address} failed: {exc}") from exc
             self._host = host
             self._connection = connection
+            host.clients.add(self)
             self._disconnecting = False
             connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
             connection.on(connection.EVENT_CONNECTION_ATT_MTU_UPDATE, self._on_mtu_update)
@@ -174,17 +175,26 @@ class BumbleClient(BaseBleakClient):
         if unsolicited and self._disconnected_callback is not None:
             self._disconnected_callback()
 
+    def _on_link_lost(self) -> None:
+        """The host's HCI transport died: report an unsolicited disconnect."""
+        if self._connection is not None:
+            self._on_disconnection(hci.HCI_CONNECTION_TIMEOUT_ERROR)
+
     def _teardown(self) -> None:
         self._connection = None
         self._notify_callbacks.clear()
         if self._host is not None:
             host, self._host = self._host, None
+            host.clients.discard(self)
             release_host(host)
 
     async def disconnect(self) -> None:
         """Disconnect (no disconnected_callback); a no-op when not connected."""
         connection = self._connection
         if connection is None:
+            return
+        if self._host is not None and self._host.lost:
+            self._teardown()
             return
         self._disconnecting = True
         try:

@@ -82,6 +82,10 @@ class BumbleHost:
         self._scan_lock = asyncio.Lock()
         self._linger: asyncio.TimerHandle | None = None
         self._closed = False
+        #: True once the HCI transport died; the host is then replaced on next acquire.
+        self.lost = False
+        #: Connected BumbleClients (told when the transport is lost).
+        self.clients: set[Any] = set()
         #: Last advertisement per address string (address type for connect-by-string).
         self.advertisements: dict[str, Advertisement] = {}
 
@@ -100,13 +104,31 @@ class BumbleHost:
                     f"cannot open Bumble transport {self.transport_spec!r}: {exc}"
                 ) from exc
             host = Host(self._hci_transport.source, self._hci_transport.sink)
+            terminated = getattr(self._hci_transport.source, "terminated", None)
+            if isinstance(terminated, asyncio.Future):
+                terminated.add_done_callback(lambda _f: self._on_transport_lost())
         self.device = Device(name="Poise host", address=address, host=host)
         self.device.on(self.device.EVENT_ADVERTISEMENT, self._on_advertisement)
         try:
             await asyncio.wait_for(self.device.power_on(), 10.0)
-        except Exception:
+        except Exception as exc:
             await self.close()
-            raise
+            raise OSError(
+                f"Bumble transport {self.transport_spec!r}: the controller did not power on "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _on_transport_lost(self) -> None:
+        """The HCI transport died (dongle unplugged, emulator process gone)."""
+        if self._closed or self.lost:
+            return
+        logger.warning("Bumble transport %r lost", self.transport_spec)
+        self.lost = True
+        for key, value in list(_hosts.items()):
+            if value is self:
+                del _hosts[key]
+        for client in list(self.clients):
+            client._on_link_lost()
 
     def _on_advertisement(self, advertisement: Advertisement) -> None:
         self.advertisements[address_str(advertisement.address)] = advertisement
@@ -143,7 +165,7 @@ class BumbleHost:
         if self._closed:
             return
         self._closed = True
-        if self.device is not None:
+        if self.device is not None and not self.lost:
             for connection in list(self.device.connections.values()):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(connection.disconnect(), 1.0)
@@ -166,7 +188,7 @@ async def acquire_host(transport: Any) -> BumbleHost:
     lock = _open_locks.setdefault(key, asyncio.Lock())
     async with lock:
         host = _hosts.get(key)
-        if host is None or host._closed:
+        if host is None or host._closed or host.lost:
             host = BumbleHost(transport)
             await host.open()
             _hosts[key] = host

@@ -288,30 +288,61 @@ async def test_connect_to_absent_device_and_bad_transports_fail_clearly():
     await close_hosts()
 
 
-def test_cross_process_emulator_over_tcp():
-    """`poise emulate` in a subprocess; scan, connect and stream from this process."""
+def _start_emulator(*args: str) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "poise", "emulate", "--count", "2", "--rate", "100"],
+        [sys.executable, "-m", "poise", "emulate", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        transport = None
-        deadline = time.monotonic() + 30
-        while transport is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"Bumble transport (tcp-client:\S+)", line)
-            if m:
-                transport = m.group(1)
-        assert transport, (
-            f"no transport printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.search(r"Bumble transport (tcp-client:\S+)", line)
+        if m:
+            return proc, m.group(1)
+    proc.kill()
+    raise AssertionError(f"poise emulate printed no transport; stderr: {proc.stderr.read()}")
+
+
+def test_emulator_process_dying_is_a_link_loss():
+    proc, transport = _start_emulator("--count", "1")
+
+    async def remote() -> float:
+        device = await BleakScanner.find_device_by_name(
+            "Poise-0001", timeout=3.0, **scanner_kwargs(transport)
         )
+        lost = asyncio.Event()
+        client = BleakClient(
+            device, disconnected_callback=lambda _c: lost.set(), **client_kwargs(transport)
+        )
+        await client.connect()
+        t0 = time.perf_counter()
+        proc.kill()
+        await asyncio.wait_for(lost.wait(), 5.0)
+        assert not client.is_connected
+        await client.disconnect()  # harmless after the loss
+        with pytest.raises(OSError):  # the transport is gone for new users too
+            await BleakScanner.discover(timeout=0.1, **scanner_kwargs(transport))
+        await close_hosts()
+        return time.perf_counter() - t0
+
+    try:
+        assert asyncio.run(remote()) < 2.0
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+def test_cross_process_emulator_over_tcp():
+    """`poise emulate` in a subprocess; scan, connect and stream from this process."""
+    proc, transport = _start_emulator("--count", "2", "--rate", "100")
+    try:
 
         async def remote() -> int:
             found = await BleakScanner.discover(
