@@ -205,21 +205,40 @@ class _Layout:
             draw_row(r, False, st)
         self.y += 6
 
-    def plot(self, s: dict[str, Any]) -> None:
+    def plot_row(self, row: list[dict[str, Any]]) -> None:
+        """One or two plots side by side."""
+        h = 150.0
+        self.ensure(h + 8)
+        y0 = self.y
+        gap = 16.0
+        w = (self.right - self.left - gap * (len(row) - 1)) / len(row)
+        y_end = y0
+        for i, s in enumerate(row):
+            self.y = y0
+            self.plot(s, self.left + i * (w + gap), w)
+            y_end = max(y_end, self.y)
+        self.y = y_end
+
+    def plot(self, s: dict[str, Any], x0: float | None = None, width: float | None = None) -> None:
+        """One metric over the sessions (zones, references, values, dates)."""
         h = 150.0
         self.ensure(h + 8)
         p = self.p
         assert p is not None
+        left = self.left if x0 is None else x0
+        right = self.right if width is None else left + width
         unit = {"m^2/s^4": "m²/s⁴", "1": "", "stage": ""}.get(s["unit"], s["unit"])
         better = "higher is better" if s["better"] == "higher" else "lower is better"
+        if width is not None and width < 400:
+            better = "↑ better" if s["better"] == "higher" else "↓ better"
         self._text(
-            QRectF(self.left, self.y, self.right - self.left, 14),
+            QRectF(left, self.y, right - left, 14),
             f"{s['label']}" + (f" ({unit})" if unit else "") + f" · {better}",
             10,
             bold=True,
         )
         top = self.y + 16
-        box = QRectF(self.left + 40, top, self.right - self.left - 50, h - 40)
+        box = QRectF(left + 40, top, right - left - 50, h - 40)
         vals = [v for v in s["values"] if v is not None]
         refs = [r["value"] for r in s["references"]]
         cuts = [z[k] for z in s["zones"] for k in ("low", "high") if z[k] is not None]
@@ -253,7 +272,7 @@ class _Layout:
             p.drawLine(QPointF(box.left(), y), QPointF(box.right(), y))
             dec = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
             self._text(
-                QRectF(self.left, y - 5, 36, 10),
+                QRectF(left, y - 5, 36, 10),
                 f"{t:.{dec}f}",
                 7,
                 align=Qt.AlignmentFlag.AlignRight,
@@ -276,10 +295,11 @@ class _Layout:
             p.drawEllipse(q, 2.6, 2.6)
         p.setBrush(Qt.BrushStyle.NoBrush)
         dec = int(s.get("decimals", 2 if abs(hi_v) < 10 else 0))
+        slot = box.width() / max(n, 1)
         for x, v, d in zip(xs, s["values"], s["dates"]):
             self._text(
-                QRectF(x - 40, box.bottom() + 2, 80, 10),
-                str(d)[:10],
+                QRectF(x - slot / 2, box.bottom() + 2, slot, 10),
+                str(d)[:10] if slot >= 48 else str(d)[5:10],
                 7,
                 align=Qt.AlignmentFlag.AlignHCenter,
             )
@@ -294,7 +314,7 @@ class _Layout:
         if s.get("change") is not None:
             ch = s["change"]
             self._text(
-                QRectF(self.left + 40, self.y, self.right - self.left - 40, 10),
+                QRectF(left + 40, self.y, right - left - 40, 10),
                 f"change since first: {ch:+.{dec}f}"
                 + (f" ({s['change_pct']:+.0f} %)" if s.get("change_pct") is not None else ""),
                 7.5,
@@ -304,8 +324,12 @@ class _Layout:
 
     def run(self, report: dict[str, Any]) -> None:
         self.title(report["title"], report.get("subtitle", ""), report.get("generated_utc", ""))
+        pending: list[dict[str, Any]] = []
         for b in report["blocks"]:
             t = b["type"]
+            if t != "plot" and pending:
+                self.plot_row(pending)
+                pending = []
             if t == "heading":
                 self.heading(b["text"], b.get("level", 1))
             elif t == "keyvalues":
@@ -315,7 +339,12 @@ class _Layout:
             elif t == "paragraph":
                 self.paragraph(b["text"], b.get("small", False))
             elif t == "plot":
-                self.plot(b["series"])
+                pending.append(b["series"])
+                if len(pending) == 2:
+                    self.plot_row(pending)
+                    pending = []
+        if pending:
+            self.plot_row(pending)
         if self.p is None:
             self._start()
 

@@ -62,6 +62,14 @@ _SUFFIX_UNITS = (
     ("_m", "m", 2),
     ("_s", "s", 1),
 )
+PROGRESS_DISCLAIMER = (
+    "This report supports, and does not replace, a clinician's judgement. Each session's "
+    "values are compared with the published thresholds listed above for the patient's age "
+    "and sex; a change between sessions can also come from the day's condition or from "
+    "measurement error of a wearable sensor. It is not a diagnosis and does not cover fall "
+    "history, medication, vision, home hazards or other risk factors that a full assessment "
+    "(e.g. CDC STEADI) includes."
+)
 _SKIP_KEYS = {"time_origin_s", "start_s", "end_s", "compute_s"}
 _UNIT_SHOWN = {"m^2/s^4": "m²/s⁴", "m/s^2": "m/s²", "1": "", "stage": ""}
 
@@ -385,9 +393,7 @@ def progress_report(store: Any, patient: Any, progress: Progress | None = None) 
             blocks.append(
                 {"type": "paragraph", "text": "Sources: " + " | ".join(sources), "small": True}
             )
-        from analysis.fallrisk import DISCLAIMER
-
-        blocks.append({"type": "paragraph", "text": DISCLAIMER, "small": True})
+        blocks.append({"type": "paragraph", "text": PROGRESS_DISCLAIMER, "small": True})
     return {
         "kind": "progress",
         "title": "Poise progress report",
