@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         try:
             from gui.patients import PatientsPage  # patients, progress, reports
 
-            return PatientsPage(data_dir=session.data_dir)
+            return PatientsPage(data_dir=session.data_dir, session=session)
         except Exception as exc:  # the live session must open whatever happens here
             log.exception("patients page unavailable")
             label = QLabel(f"The patients page could not be opened: {exc}")

@@ -112,6 +112,10 @@ class PatientsPage(QWidget):
         The data folder of the store (default: :func:`poise.store.default_data_dir`).
     store
         An open store to use instead.
+    session
+        The therapist's live :class:`poise.session.Session`, if any: selecting a patient
+        sets its demographics (norms of the live results), and "Add last recording" imports
+        its latest closed recording into the selected patient.
     """
 
     patient_changed = Signal(object)
@@ -121,11 +125,13 @@ class PatientsPage(QWidget):
         data_dir: str | Path | None = None,
         store: Store | None = None,
         parent: QWidget | None = None,
+        session: Any = None,
     ) -> None:
         super().__init__(parent)
         self.store: Store | None = store
         self.error: str | None = None
         self.data_dir = data_dir
+        self.live_session = session
         self._opened = store is not None
         self.patient: Patient | None = None
         outer = QVBoxLayout(self)
@@ -168,8 +174,13 @@ class PatientsPage(QWidget):
         self.csv_btn.clicked.connect(lambda: self.ask_export("csv"))
         self.fhir_btn = QPushButton("Export FHIR…")
         self.fhir_btn.clicked.connect(lambda: self.ask_export("fhir"))
+        self.last_btn = QPushButton("Add last recording")
+        self.last_btn.setToolTip("Import the latest recording of this session for the patient")
+        self.last_btn.clicked.connect(self.ask_add_last_recording)
+        self.last_btn.setVisible(session is not None)
         for b in (
             self.import_btn,
+            self.last_btn,
             self.session_pdf_btn,
             self.progress_pdf_btn,
             self.csv_btn,
@@ -306,6 +317,9 @@ class PatientsPage(QWidget):
         if sessions:
             self.sessions.selectRow(len(sessions) - 1)
         self.progress_view.set_progress(patient_progress(self.store, patient))
+        if self.live_session is not None:
+            demo = patient.demographics()
+            self.live_session.demographics = {k: v for k, v in demo.items() if v is not None}
         self.patient_changed.emit(patient)
 
     def selected_session_id(self) -> int | None:
@@ -395,6 +409,31 @@ class PatientsPage(QWidget):
                 self.import_recording(path)
             except (StoreError, ValueError, OSError) as exc:
                 self._fail("Could not import the recording", exc)
+
+    def add_last_recording(self) -> Any:
+        """Import the live session's latest recording into the selected patient."""
+        sess = self.live_session
+        path = getattr(sess, "recording_path", None) if sess is not None else None
+        if self.patient is None:
+            raise StoreError("select the patient first")
+        if not path:
+            raise StoreError("this session has no recording yet")
+        if getattr(sess, "recorder", None) is not None:
+            raise StoreError("the recording is still open: end the session first")
+        return self.import_recording(path, patient=self.patient.id)
+
+    def ask_add_last_recording(self) -> None:
+        """Button: import the latest recording, or say why not."""
+        try:
+            s = self.add_last_recording()
+        except (StoreError, ValueError, OSError) as exc:
+            self._fail("Could not add the recording", exc)
+            return
+        QMessageBox.information(
+            self,
+            "Session added",
+            f"Added the session of {s.date} ({', '.join(s.tests) or 'no tests'}).",
+        )
 
     def report(self, kind: str) -> dict[str, Any]:
         """The report data of the selected session or the patient's progress."""

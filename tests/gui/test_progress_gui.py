@@ -224,3 +224,27 @@ def test_pdf_page_sizes(qtbot, tmp_path):
     assert pdf_text(tmp_path / "a.pdf")[0] == a4
     with pytest.raises(ValueError, match="A4 or Letter"):
         write_pdf(rep, tmp_path / "x.pdf", "tabloid")
+
+
+def test_live_session_recording_added_to_selected_patient(qtbot, tmp_path):
+    """Selecting a patient sets the live session's demographics; its recording is imported."""
+    from poise.session import Session
+    from poise.sources import ScriptedSource
+
+    session = Session(data_dir=tmp_path / "data")
+    page = PatientsPage(data_dir=tmp_path / "data", session=session)
+    qtbot.addWidget(page)
+    page.show()
+    page.add_patient("P-5", birth_year=1950, sex="f", height_m=1.6, weight_kg=60)
+    assert session.demographics["sex"] == "f" and session.demographics["age"] >= 70
+    session.set_source(ScriptedSource(1, scenario="walk", time_scale=10.0))
+    qtbot.waitUntil(lambda: session.recording_path is not None, timeout=5000)
+    with pytest.raises(Exception, match="still open"):
+        page.add_last_recording()
+    qtbot.wait(1500)  # ~15 s of walking
+    session.stop()
+    s = page.add_last_recording()
+    assert page.store.get_patient(s.patient_id).pseudonym == "P-5"
+    assert page.sessions.rowCount() == 1 and s.recording_owned
+    session.close()
+    page.close_store()
