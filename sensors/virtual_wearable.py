@@ -176,32 +176,29 @@ SourceFactory = Callable[[int], MotionSource]
 def scenario_source_factory(name: str, seed: int = 0) -> SourceFactory:
     """Source factory for a named synthetic scenario.
 
-    Uses ``sensors.scenarios.ScenarioSource`` when that module is available; ``"quiet"``
-    (and ``"quiet-stance"``) also work without it (:class:`QuietStanceSource`).
+    Uses ``sensors.scenarios.ScenarioSource`` when that module is available (names as in
+    ``sensors.scenarios.SCENARIOS``; ``-`` may replace ``_``, ``quiet`` means
+    ``quiet_stance``); ``"quiet"`` also works without it (:class:`QuietStanceSource`).
+    The motion is built when the factory is called, i.e. at START_STREAM.
 
     Raises
     ------
     ValueError
-        If the scenario name is unknown.
+        If the scenario name is unknown (the message lists the known ones).
     """
     try:
-        from sensors.scenarios import ScenarioSource  # noqa: PLC0415 (optional module)
+        from sensors.scenarios import SCENARIOS, ScenarioSource  # optional module
     except ImportError:
-        ScenarioSource = None  # noqa: N806
-
-    if ScenarioSource is not None:
-        try:
-            ScenarioSource(name, 100, seed)  # validate the name now, not at first START
-        except (KeyError, ValueError) as exc:
-            if name not in ("quiet", "quiet-stance"):
-                raise ValueError(f"unknown scenario {name!r}: {exc}") from exc
-        else:
-            return lambda rate: ScenarioSource(name, rate, seed)
-    if name in ("quiet", "quiet-stance"):
-        return lambda rate: QuietStanceSource(rate, seed)
-    raise ValueError(
-        f"unknown scenario {name!r} (sensors.scenarios is not available; built in: 'quiet')"
-    )
+        if name in ("quiet", "quiet-stance", "quiet_stance"):
+            return lambda rate: QuietStanceSource(rate, seed)
+        raise ValueError(
+            f"unknown scenario {name!r} (sensors.scenarios is not available; built in: 'quiet')"
+        ) from None
+    key = name.strip().lower().replace("-", "_")
+    key = {"quiet": "quiet_stance", "stance": "quiet_stance"}.get(key, key)
+    if key not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
+    return lambda rate: ScenarioSource(key, rate, seed)
 
 
 def array_source_factory(

@@ -30,7 +30,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--count", type=int, default=1, help="number of wearables (default 1)")
     p.add_argument(
-        "--rate", type=int, default=100, choices=(50, 100, 200), help="initial rate in Hz"
+        "--rate",
+        type=int,
+        default=None,
+        choices=(50, 100, 200),
+        help="initial rate in Hz (default: the --source recording's rate if supported, else 100)",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--source", metavar="FILE", help="replay a recording (or CSV) as motion")
@@ -52,8 +56,8 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _source_factories(path: str, count: int) -> list[Any]:
-    """One source factory per wearable from a recording's sensors (cycled)."""
+def _source_factories(path: str, count: int) -> tuple[list[Any], Any]:
+    """One source factory per wearable from a recording's sensors (cycled), and its config."""
     from sensors.virtual_wearable import array_source_factory
 
     try:
@@ -72,20 +76,27 @@ def _source_factories(path: str, count: int) -> list[Any]:
         factories.append(
             array_source_factory(sensor.acc_mps2, sensor.gyr_radps, sensor.sampling_rate_hz)
         )
-    return factories
+    return factories, recording.sensors[0].config
 
 
 async def _serve(args: argparse.Namespace) -> dict[str, Any]:
+    from firmware_protocol.types import SensorConfig
     from sensors.emulator import Emulator, WearableSpec
     from sensors.virtual_wearable import FaultConfig
 
     faults = FaultConfig.parse(args.faults)
     specs = None
+    rate = args.rate
     if args.source:
-        specs = [WearableSpec(source_factory=f) for f in _source_factories(args.source, args.count)]
+        # replay at the recording's own rate and ranges unless --rate says otherwise
+        factories, config = _source_factories(args.source, args.count)
+        if rate is not None:
+            config = SensorConfig(rate, config.acc_range_g, config.gyro_range_dps)
+        rate = config.sampling_rate_hz
+        specs = [WearableSpec(source_factory=f, config=config) for f in factories]
     emulator = Emulator(
         count=args.count,
-        rate_hz=args.rate,
+        rate_hz=rate or 100,
         scenario=args.scenario,
         faults=faults,
         seed=args.seed,

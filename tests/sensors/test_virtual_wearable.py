@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from firmware_protocol import codec, gatt
 from firmware_protocol.types import SensorConfig
 from sensors.bumble_backend import client_kwargs, close_hosts, scanner_kwargs
 from sensors.emulator import Emulator, WearableSpec
+from sensors.recording import load_recording
 from sensors.virtual_wearable import (
     ArraySource,
     FaultConfig,
@@ -19,6 +21,9 @@ from sensors.virtual_wearable import (
     array_source_factory,
     scenario_source_factory,
 )
+
+REPO = Path(__file__).resolve().parents[2]
+TRIAL = REPO / "recordings/mobgap-lab/HA-001-Test5-Trial1/HA-001-Test5-Trial1.poise"
 
 
 class Session:
@@ -310,3 +315,30 @@ async def test_one_central_at_a_time_and_advertising_stops_while_connected():
         found = await BleakScanner.discover(timeout=0.3, **scanner_kwargs(emu.transport))
         assert "Poise-0001" in {d.name for d in found}
     await close_hosts()
+
+
+async def test_recording_replays_at_its_own_rate_through_the_stack():
+    recording = load_recording(TRIAL)
+    sensor = recording.sensors[0]
+    factory = array_source_factory(sensor.acc_mps2, sensor.gyr_radps, sensor.sampling_rate_hz)
+    spec = WearableSpec(source_factory=factory, config=sensor.config)
+    async with Emulator(specs=[spec]) as emu:
+        client = await _connect(emu, "Poise-0001")
+        s = await Session(client).open()
+        await s.start()
+        await asyncio.sleep(0.4)
+        await s.stop()
+        await client.disconnect()
+    await close_hosts()
+    block = codec.decode_many(s.packets, sensor.config)
+    n = block.n_samples
+    assert n >= 30
+    valid = ~np.isnan(sensor.acc_mps2[:n]).any(axis=1)
+    # same samples, same order, within one count of quantisation
+    np.testing.assert_allclose(
+        block.acc_mps2[valid], sensor.acc_mps2[:n][valid], atol=sensor.config.acc_scale_mps2
+    )
+    np.testing.assert_allclose(
+        block.gyr_radps[valid], sensor.gyr_radps[:n][valid], atol=sensor.config.gyro_scale_radps
+    )
+    assert np.all(np.diff(block.timestamp_us) == 1_000_000 // sensor.sampling_rate_hz)
