@@ -169,6 +169,7 @@ def write_bundle(store: Any, patient: Any, path: str) -> int:
     """Write the bundle as JSON (user-only file); returns the number of Observations."""
     b = observation_bundle(store, patient)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(b, fh, indent=1, ensure_ascii=False)
     return sum(e["resource"]["resourceType"] == "Observation" for e in b["entry"])

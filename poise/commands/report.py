@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     rep = build_report(args)
     if args.json:
         fd = os.open(args.json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(rep, fh, indent=1, ensure_ascii=False)
         print(f"report content: {args.json}")

@@ -91,6 +91,8 @@ def test_cli_report_export_and_patient(tmp_path, capsys):
     assert main(["patient", "--data-dir", d, "import", str(CHAIR)]) == 2  # unknown patient
     assert "not in the store" in capsys.readouterr().err
     out_csv, out_fhir = tmp_path / "r.csv", tmp_path / "r.json"
+    out_csv.write_text("old")
+    out_csv.chmod(0o644)  # an existing, world-readable file becomes user-only
     assert (
         main(["export-results", "--data-dir", d, "--patient", "HA-001", "--csv", str(out_csv)]) == 0
     )
