@@ -480,6 +480,8 @@ class VirtualWearable:
         self.serial = (serial or name.removeprefix(gatt.NAME_PREFIX))[:10]
         self._source_factory = source_factory or (lambda rate: QuietStanceSource(rate, seed))
         self._source: MotionSource | None = None
+        self._source_rate: int | None = None
+        self._source_task: asyncio.Task | None = None
         self._rng = np.random.default_rng(seed)
         self._battery0 = float(battery_percent)
         self._record_send_times = record_send_times
@@ -531,6 +533,7 @@ class VirtualWearable:
         )
         self._build_gatt()
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+        await self._prepare_source(self.config.sampling_rate_hz)
         await self.device.power_on()
         await self._advertise()
         self._battery_timer = self._loop.call_later(1.0, self._battery_tick)
@@ -619,6 +622,15 @@ class VirtualWearable:
             advertising_interval_min=ADVERTISING_INTERVAL_MS,
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
         )
+
+    async def _prepare_source(self, rate: int) -> None:
+        """Build the motion source for ``rate`` in a worker thread (scenarios take up to
+        a few hundred ms to synthesise; the event loop keeps streaming meanwhile). The
+        motion then continues across sessions at the same rate, like a real body."""
+        source = await asyncio.to_thread(self._source_factory, rate)
+        if not self.streaming and self.config.sampling_rate_hz == rate:
+            self._source = source
+            self._source_rate = rate
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -717,7 +729,12 @@ class VirtualWearable:
         self._dropped_since_start = 0
         self._stream_t0 = now
         self._stream_ts0 = self.sensor_time_us(now)
-        self._source = self._source_factory(self.config.sampling_rate_hz)
+        rate = self.config.sampling_rate_hz
+        if self._source is None or self._source_rate != rate:
+            # normally prepared off the loop already (_prepare_source); built here only if
+            # the rate changed and the preparation has not finished
+            self._source = self._source_factory(rate)
+            self._source_rate = rate
         self._acc_counts = np.empty((0, 3), dtype=np.int16)
         self._gyr_counts = np.empty((0, 3), dtype=np.int16)
         self._counts_pos = 0
@@ -951,7 +968,10 @@ class VirtualWearable:
             assert command.config is not None
             if self.streaming and command.config != self.config:
                 return codec.Response(op, gatt.ResultCode.INVALID_STATE)
+            rate_changed = command.config.sampling_rate_hz != self.config.sampling_rate_hz
             self.config = command.config
+            if rate_changed:
+                self._spawn(self._prepare_source(command.config.sampling_rate_hz))
             self._notify(self.status_char, self._status_bytes())
             return codec.Response(op, ok)
         if op == gatt.Opcode.TIME_SYNC:
