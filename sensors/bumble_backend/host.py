@@ -73,6 +73,7 @@ class BumbleHost:
 
     def __init__(self, transport: Any) -> None:
         self.transport_spec = transport
+        self.loop = asyncio.get_running_loop()
         self.device: Device | None = None
         self._hci_transport: Any = None
         self._controller: Any = None
@@ -185,9 +186,16 @@ async def acquire_host(transport: Any) -> BumbleHost:
     """Get (open if needed) the shared host for ``transport`` in the running loop."""
     loop = asyncio.get_running_loop()
     key = (id(loop), transport_key(transport))
-    lock = _open_locks.setdefault(key, asyncio.Lock())
+    lock = _open_locks.get(key)
+    if lock is None or getattr(lock, "_poise_loop", None) is not loop:
+        lock = _open_locks[key] = asyncio.Lock()
+        lock._poise_loop = loop  # type: ignore[attr-defined]
     async with lock:
         host = _hosts.get(key)
+        if host is not None and host.loop is not loop:
+            # a dead loop's host whose id() was reused by this loop: forget it
+            _hosts.pop(key, None)
+            host = None
         if host is None or host._closed or host.lost:
             host = BumbleHost(transport)
             await host.open()

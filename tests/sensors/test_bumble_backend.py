@@ -142,6 +142,9 @@ async def test_find_device_helpers_take_the_backend(emu):
     again = await BleakScanner.find_device_by_address(device.address, timeout=2.0, **kwargs)
     assert again is not None and again.address == device.address
     assert await BleakScanner.find_device_by_name("Poise-9999", timeout=0.3, **kwargs) is None
+    # connect by address string (the address type comes from the shared host's scan cache)
+    async with BleakClient(device.address, **client_kwargs(emu.transport)) as client:
+        assert client.is_connected and client.address == device.address
 
 
 async def test_connect_mtu_services_read_write_and_control_point(emu):
@@ -364,3 +367,13 @@ def test_cross_process_emulator_over_tcp():
     assert proc.returncode == 0, err
     m = re.search(r"Poise-0002: produced (\d+) samples, sent (\d+)", out)
     assert m and int(m.group(1)) == int(m.group(2)) == received
+
+
+def test_hosts_left_open_by_a_finished_loop_do_not_leak_into_the_next():
+    async def once() -> list[str]:
+        async with Emulator(count=1) as emulator:
+            found = await BleakScanner.discover(timeout=0.2, **scanner_kwargs(emulator.transport))
+            return [d.name for d in found]  # no close_hosts(): the host lingers
+
+    for _ in range(3):
+        assert asyncio.run(once()) == ["Poise-0001"]
