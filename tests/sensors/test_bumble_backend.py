@@ -377,3 +377,30 @@ def test_hosts_left_open_by_a_finished_loop_do_not_leak_into_the_next():
 
     for _ in range(3):
         assert asyncio.run(once()) == ["Poise-0001"]
+
+
+async def test_stop_notify_unsubscribes_at_the_peer(emu):
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0001", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    async with BleakClient(device, **client_kwargs(emu.transport)) as client:
+        packets: list[bytes] = []
+        await client.start_notify(gatt.DATA_CHAR_UUID, lambda _c, d: packets.append(bytes(d)))
+        control = await ControlPoint(client).open()
+        assert (await control.send(codec.Command(gatt.Opcode.START_STREAM))).ok
+        await asyncio.sleep(0.2)
+        await client.stop_notify(gatt.DATA_CHAR_UUID)
+        n = len(packets)
+        assert n > 0
+        await asyncio.sleep(0.2)
+        assert len(packets) == n  # nothing after the CCCD was cleared
+        truth = emu.wearable("Poise-0001").truth
+        assert truth.undelivered  # the wearable saw the unsubscribe and kept sampling
+        cccd = client.services.get_characteristic(gatt.DATA_CHAR_UUID).get_descriptor(
+            "00002902-0000-1000-8000-00805f9b34fb"
+        )
+        assert bytes(await client.read_gatt_descriptor(cccd.handle)) == b"\x00\x00"
+        # subscribing again resumes
+        await client.start_notify(gatt.DATA_CHAR_UUID, lambda _c, d: packets.append(bytes(d)))
+        await asyncio.sleep(0.1)
+        assert len(packets) > n
