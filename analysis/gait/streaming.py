@@ -42,6 +42,7 @@ from collections import deque
 
 import numpy as np
 
+from analysis.gait._signal import merge_intervals, minima_between_zero_crossings
 from analysis.gait.bouts import GaitSequenceDetector, WalkingBoutAssembler
 from analysis.gait.initial_contacts import InitialContactDetector, LateralityClassifier
 from analysis.gait.parameters import StepLengthZijlstra, vertical_displacement
@@ -141,6 +142,10 @@ class StreamingGait:
         close_grace_s: float = 1.0,
         max_bout_steps: int = 20000,
         max_history: int = 1000,
+        provisional: bool = True,
+        min_established_steps: int = 4,
+        provisional_tolerance_s: float = 0.15,
+        retract_after_s: float = 8.0,
     ) -> None:
         self.sampling_rate_hz = sampling_rate_hz
         self.sensor_height_m = sensor_height_m
@@ -152,6 +157,10 @@ class StreamingGait:
         self.close_grace_s = close_grace_s
         self.max_bout_steps = max_bout_steps
         self.max_history = max_history
+        self.provisional = provisional
+        self.min_established_steps = min_established_steps
+        self.provisional_tolerance_s = provisional_tolerance_s
+        self.retract_after_s = retract_after_s
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -178,6 +187,7 @@ class StreamingGait:
         self._g_up: list[np.ndarray] = []  # per step: mean up direction (posture criterion)
         self._closed_until = -1
         self._pending = np.empty(0, dtype=np.int64)
+        self._gs_hist = np.empty((0, 2), dtype=np.int64)
         self._fwd: np.ndarray | None = None
         self._fwd_at = 0
         self._g_lr: list[str] = []
@@ -186,6 +196,11 @@ class StreamingGait:
         self.new_steps_: list[StreamStep] = []
         self.new_strides_: list[Stride] = []
         self.new_bouts_: list[WalkingBout] = []
+        self.retracted_steps_: list[StreamStep] = []
+        self.revised_bouts_: list[WalkingBout] = []
+        self._last_group: tuple | None = None
+        # provisional contacts of the open bout: (absolute sample, emitted step)
+        self._prov: list[tuple[int, StreamStep]] = []
 
     # ----------------------------------------------------------------- action
     def update(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray | None) -> StreamingGait:
@@ -199,6 +214,7 @@ class StreamingGait:
         if gyr.shape[0] != acc.shape[0]:
             raise ValueError(f"block has {acc.shape[0]} acc rows but {gyr.shape[0]} gyr rows")
         self.new_steps_, self.new_strides_, self.new_bouts_ = [], [], []
+        self.retracted_steps_, self.revised_bouts_ = [], []
         block = np.concatenate([acc, gyr], axis=1)
         n = block.shape[0]
         if n == 0:
@@ -220,9 +236,12 @@ class StreamingGait:
     def flush(self) -> StreamingGait:
         """End of stream: analyse what is left and close the open bout; returns ``self``."""
         self.new_steps_, self.new_strides_, self.new_bouts_ = [], [], []
+        self.retracted_steps_, self.revised_bouts_ = [], []
         if self.n_samples_:
             self._analyse(final=True)
         self._close_group()
+        self.retracted_steps_.extend(st for _, st in self._prov)
+        self._prov = []
         self.current_bout_ = None
         return self
 
@@ -256,6 +275,7 @@ class StreamingGait:
         horizon = now if final else now - self._settle
         if n >= 3 * fs:
             self._detect(win, start, horizon)
+        self._retract_old_provisional(horizon)
         self._close_if_break(horizon)
         self._update_current()
 
@@ -280,13 +300,13 @@ class StreamingGait:
         body, _ = fill_nan_rows(al.acc_body_mps2_)
         gyr_body, _ = fill_nan_rows(al.gyr_body_radps_)
         acc_f, _ = fill_nan_rows(win[:, :3])
-        gs = GaitSequenceDetector().detect(acc_f, fs).gait_sequences_
+        gsd = GaitSequenceDetector().detect(acc_f, fs)
+        gs = self._merge_sequence_history(gsd.gait_sequences_, start, win.shape[0], gsd.max_gap_s)
         if gs.shape[0] == 0:
             return
-        ic = InitialContactDetector().detect(body[:, 0], fs, gs).ic_
-        if ic.size == 0:
-            return
-        ic = ic[~bad[ic]]
+        icd = InitialContactDetector().detect(body[:, 0], fs, gs)
+        ic = icd.ic_
+        ic = ic[~bad[ic]] if ic.size else ic
         edge = int(2 * fs) if start > 0 else 0  # filters near the window's old edge: not final
         absic = ic + start
         sep = int(0.25 * fs)
@@ -299,19 +319,140 @@ class StreamingGait:
         # a contact must be found by two successive analyses (within confirm_s) to be final
         prev = self._pending
         self._pending = absic[cand]
-        if prev.size:
+        if prev.size and cand.any():
             tol = self.confirm_s * fs
             cand[cand] = np.abs(absic[cand][:, None] - prev[None, :]).min(axis=1) <= tol
         else:
             cand[:] = False
-        if not cand.any():
-            return
-        disp = vertical_displacement(body[:, 0], fs)
-        lr = LateralityClassifier().predict(gyr_body, ic, fs).lr_
+        ctx = None
+        if cand.any():
+            ctx = self._context(body, gyr_body, bad, start, al.gravity_sensor_)
+            lr = LateralityClassifier().predict(gyr_body, ic, fs).lr_
+            for j in np.flatnonzero(cand):
+                self._add_contact(int(absic[j]), str(lr[j]), ctx)
+        if self.provisional:
+            self._provisional_contacts(
+                icd.wavelet_signal_,
+                gs,
+                np.abs(gsd.filtered_signal_),
+                gsd.threshold_mps2,
+                start,
+                horizon,
+                bad,
+                ctx or (body, gyr_body, al.gravity_sensor_),
+            )
+
+    def _merge_sequence_history(self, gs, start, n, max_gap_s) -> np.ndarray:
+        """Window sequences merged with those found before, as the offline detector merges.
+
+        The offline detector merges sequences less than ``max_gap_s`` apart; in a window the
+        older of two such sequences may have lost the start of its pulse train (so it is no
+        longer found) by the time the newer one is recognised. Sequences found by earlier
+        analyses are therefore remembered (only while they can still merge with the window)
+        and merged with the window's by the same rule.
+        """
+        gap = max_gap_s * self._fs
+        cur = gs.astype(np.int64) + start
+        hist = self._gs_hist
+        hist = hist[hist[:, 1] >= start - gap] if hist.size else hist
+        allgs = np.concatenate([hist, cur]) if hist.size else cur
+        if allgs.shape[0] == 0:
+            self._gs_hist = np.empty((0, 2), dtype=np.int64)
+            return gs
+        merged = merge_intervals(allgs, gap).astype(np.int64)
+        # remember only sequences that are not older than the window (bounded memory)
+        self._gs_hist = merged[merged[:, 1] >= start - gap]
+        local = np.clip(merged - start, 0, n)
+        local = local[local[:, 1] > local[:, 0]]
+        # a remembered sequence only joins one found now (it was already searched otherwise)
+        if cur.shape[0] == 0:
+            return local[:0]
+        keep = (local[:, 1] >= np.min(gs[:, 0])) if gs.size else np.zeros(len(local), bool)
+        return local[keep]
+
+    def _context(self, body, gyr_body, bad, start, grav):
         cb = np.r_[0, np.cumsum(bad)]
-        ctx = (start, disp, cb, win.shape[0], al.gravity_sensor_)
-        for j in np.flatnonzero(cand):
-            self._add_contact(int(absic[j]), str(lr[j]), ctx)
+        return (start, vertical_displacement(body[:, 0], self._fs), cb, body.shape[0], grav)
+
+    def _provisional_contacts(self, w, gs, gsd_abs, gsd_thr, start, horizon, bad, ctx) -> None:
+        """Emit contacts of an established bout before the gait-sequence detector confirms them.
+
+        Inside a bout with at least ``min_established_steps`` contacts, every negative lobe of
+        the contact detector's wavelet signal after the newest contact is a provisional contact
+        when it is at least ``settle_s`` old, at most half the longest valid stride (1.5 s)
+        after the previous contact, and the step in between holds a step candidate of the
+        gait-sequence detector (its filtered acceleration norm beyond its threshold), i.e. the
+        same evidence of a step the detector uses, without its pulse-train context.
+        """
+        fs = self._fs
+        if len(self._g_ic) < self.min_established_steps:
+            return
+        last = self._prov[-1][0] if self._prov else self._g_ic[-1]
+        last = max(last, self._g_ic[-1])
+        n = w.size
+        # the gait sequence holding the newest contact, extended to the newest data: the same
+        # region (and mean removal) the contact detector will use once the sequence grows
+        row = np.flatnonzero((gs[:, 0] <= last - start) & (gs[:, 1] > last - start))
+        if row.size == 0 or n - gs[row[-1], 0] < 3:
+            return
+        lo = int(gs[row[-1], 0])
+        seg = w[lo:]
+        m = minima_between_zero_crossings(seg - seg.mean()) + lo
+        max_step = int(0.5 * self._wba.stride_time_s[1] * fs)
+        min_step = int(0.25 * fs)
+        added = False
+        for loc in m:
+            a = int(loc + start)
+            if a > horizon:
+                break
+            if a - last < min_step or bad[loc]:
+                continue
+            if a - last > max_step:
+                break
+            if gsd_abs[max(last - start, 0) : loc + 1].max() < gsd_thr:
+                break
+            if not added and len(ctx) == 3:  # signal context only when needed
+                body, gyr_body, grav = ctx
+                ctx = self._context(body, gyr_body, bad, start, grav)
+            added = True
+            self._emit_provisional(a, last, ctx)
+            last = a
+
+    def _emit_provisional(self, a: int, prev: int, ctx) -> None:
+        fs = self._fs
+        length, _, _ = self._step(prev, a, ctx)
+        merged = sorted(self._g_ic[-2:] + [p for p, _ in self._prov[-2:]])
+        step = StreamStep(a / fs, "unknown", (a - prev) / fs, length)
+        self._prov.append((a, step))
+        self.new_steps_.append(step)
+        if len(merged) >= 2:
+            s0 = merged[-2]
+            dur = (a - s0) / fs
+            prev_len = self._prov[-2][1][3] if len(self._prov) >= 2 else np.nan
+            if len(self._prov) < 2 and self._g_sl:
+                prev_len = self._g_sl[-1]
+            slen = float(prev_len + length)
+            self.new_strides_.append(
+                Stride(
+                    start_s=s0 / fs,
+                    end_s=a / fs,
+                    duration_s=dur,
+                    length_m=slen,
+                    speed_mps=slen / dur if dur > 0 else np.nan,
+                    foot="unknown",
+                    valid=bool(self._wba.stride_time_s[0] <= dur <= self._wba.stride_time_s[1]),
+                )
+            )
+
+    def _retract_old_provisional(self, horizon: int) -> None:
+        limit = int(self.retract_after_s * self._fs)
+        keep = []
+        for a, st in self._prov:
+            if horizon - a > limit:
+                self.retracted_steps_.append(st)
+            else:
+                keep.append((a, st))
+        self._prov = keep
 
     def _step(self, a: int, b: int, ctx) -> tuple[float, bool, np.ndarray]:
         """Raw Zijlstra length, 'no lost sample' flag and mean up direction of step a -> b."""
@@ -324,11 +465,16 @@ class StreamingGait:
         return length, bool(cb[lb + 1] - cb[la] == 0), step_mean_up(grav, pair)[0]
 
     def _add_contact(self, a: int, foot: str, ctx) -> None:
+        self._insert_contact(a, foot, ctx)
+        if self._g_ic and self._g_ic[0] == a:
+            self._reopen_if_late(ctx)
+
+    def _insert_contact(self, a: int, foot: str, ctx) -> None:
         fs = self._fs
         if self._g_ic and a - self._g_ic[-1] > self._wba.max_break_s * fs:
             self._close_group()
         if len(self._g_ic) >= self.max_bout_steps:
-            self._close_group()
+            self._close_group(reopenable=False)
         g = self._g_ic
         pos = int(np.searchsorted(np.asarray(g, dtype=np.int64), a)) if g else 0
         g.insert(pos, a)
@@ -348,6 +494,15 @@ class StreamingGait:
             self._g_nanfree.insert(pos, right[1])
             self._g_up.insert(pos, right[2])
         self._last_ic = max(self._last_ic, a)
+        if self._prov:  # already emitted provisionally: confirm it, emit nothing new
+            tol = self.provisional_tolerance_s * fs
+            d = [abs(p - a) for p, _ in self._prov]
+            j = int(np.argmin(d))
+            if d[j] <= tol:
+                # earlier provisional contacts that no confirmed one matched are retracted
+                self.retracted_steps_.extend(st for _, st in self._prov[:j])
+                del self._prov[: j + 1]
+                return
         step_t = (a - g[pos - 1]) / fs if pos > 0 else np.nan
         step_l = self._g_sl[pos - 1] if pos > 0 else np.nan
         self.new_steps_.append(StreamStep(a / fs, foot, step_t, step_l))
@@ -398,7 +553,35 @@ class StreamingGait:
         if self._g_ic and horizon - self._g_ic[-1] > limit:
             self._close_group()
 
-    def _close_group(self) -> None:
+    def _reopen_if_late(self, ctx) -> None:
+        """Join the last closed group when a late contact brings the open one within a break.
+
+        Contacts that the gait-sequence detector recognises only with more context can be
+        confirmed after their group was closed; when the open group then starts within
+        ``max_break_s`` of the closed group's last contact, offline they are one group: the
+        closed group's bouts are withdrawn (``revised_bouts_``) and its contacts rejoin.
+        """
+        lg = self._last_group
+        if lg is None or not self._g_ic:
+            return
+        gap = self._g_ic[0] - lg[0][-1]
+        if not 0 < gap <= self._wba.max_break_s * self._fs:
+            return
+        length, nanfree, up = self._step(lg[0][-1], self._g_ic[0], ctx)
+        self._g_ic = lg[0] + self._g_ic
+        self._g_sl = lg[1] + [length] + self._g_sl
+        self._g_nanfree = lg[2] + [nanfree] + self._g_nanfree
+        self._g_up = lg[3] + [up] + self._g_up
+        self._g_lr = lg[4] + self._g_lr
+        for b in reversed(lg[5]):
+            if self.bouts_ and self.bouts_[-1] is b:
+                self.bouts_.pop()
+            if b in self.new_bouts_:
+                self.new_bouts_.remove(b)
+            self.revised_bouts_.append(b)
+        self._last_group = None
+
+    def _close_group(self, reopenable: bool = True) -> None:
         ic = np.asarray(self._g_ic, dtype=int)
         if ic.size >= 3:
             base = int(ic[0])
@@ -415,6 +598,18 @@ class StreamingGait:
             )
             self.new_bouts_.extend(bouts)
             self.bouts_.extend(bouts)
+        else:
+            bouts = []
+        self._last_group = None
+        if self._g_ic and reopenable:
+            self._last_group = (
+                self._g_ic,
+                self._g_sl,
+                self._g_nanfree,
+                self._g_up,
+                self._g_lr,
+                bouts,
+            )
         if self._g_ic:
             self._closed_until = self._g_ic[-1] + int(0.25 * self._fs)
         self._g_ic, self._g_sl, self._g_nanfree, self._g_lr = [], [], [], []

@@ -35,7 +35,7 @@ def _stream_trial(trial: str):
 def _stream(acc, gyr, h, seed=0, **kw):
     rng = np.random.default_rng(seed)
     sg = StreamingGait(FS, sensor_height_m=h, **kw)
-    i, latency, established = 0, [], []
+    i, latency, established, retracted = 0, [], [], []
     while i < acc.shape[0]:
         k = int(rng.integers(1, 40))
         before = len(sg._g_ic)  # contacts of the open bout before this block
@@ -44,21 +44,14 @@ def _stream(acc, gyr, h, seed=0, **kw):
         for s in sg.new_steps_:
             latency.append(i / FS - s.time_s)
             established.append(before >= 5)
+        retracted += sg.retracted_steps_
     sg.flush()
+    retracted += sg.retracted_steps_
+    sg._test_retracted = retracted
     return sg, np.array(latency), np.array(established, dtype=bool)
 
 
-KNOWN_SPLIT = pytest.mark.xfail(
-    strict=True,
-    reason="HA-001-Test11: the slow shuffling at 125-135 s is a gait sequence only with the "
-    "whole recording as context; the 10-s stream window misses three contacts there and splits "
-    "that bout (documented in docs/gait.md)",
-)
-
-
-@pytest.mark.parametrize(
-    "trial", [pytest.param(t, marks=KNOWN_SPLIT) if "Test11" in t else t for t in TRIALS]
-)
+@pytest.mark.parametrize("trial", TRIALS)
 def test_stream_matches_offline(trial):
     off, sg, _, _ = _stream_trial(trial)
     live = list(sg.bouts_)
@@ -71,32 +64,34 @@ def test_stream_matches_offline(trial):
         assert m.walking_speed_mps == pytest.approx(b.walking_speed_mps, abs=0.05)
 
 
-def test_stream_test11_bouts_agree_where_both_see_walking():
-    # every streamed bout lies in an offline bout with the same cadence within 1 step/min
-    # when they cover each other (>= 90 %), and at most one offline bout is split
-    off, sg, lat, est = _stream_trial("HA-001-Test11-Trial1")
-    live = list(sg.bouts_)
-    same = 0
-    for x in live:
-        ov = [min(b.end_s, x.end_s) - max(b.start_s, x.start_s) for b in off]
-        b = off[int(np.argmax(ov))]
-        assert max(ov) >= 0.9 * x.duration_s
-        if max(ov) >= 0.9 * b.duration_s:
-            same += 1
-            assert x.cadence_spm == pytest.approx(b.cadence_spm, abs=1.0)
-    assert same >= len(off) - 1
+def test_retracted_provisional_steps_are_not_walking():
+    # provisional steps are emitted before the gait-sequence detector confirms them; the ones
+    # it never confirms (about one per bout: the stopping step) lie outside the offline bouts
+    n_emitted = n_retracted = 0
+    for trial in TRIALS:
+        off, sg, lat, _ = _stream_trial(trial)
+        n_emitted += lat.size
+        n_retracted += len(sg._test_retracted)
+        for st in sg._test_retracted:
+            assert not any(b.start_s + 0.2 < st.time_s < b.end_s - 0.2 for b in off), st
+    assert n_retracted <= 0.1 * n_emitted
 
 
-@pytest.mark.xfail(
+KNOWN_LATE = pytest.mark.xfail(
     strict=True,
-    reason="median 1.1 s, max 2.6 s: the gait-sequence detector "
-    "lags the newest data (docs/gait.md)",
+    reason="HA-001-Test11: 3 of 43 steps emitted in established bouts come 1.2-2.6 s late "
+    "(shallow steps in turns that the detectors find only with more context; docs/gait.md)",
 )
-def test_stream_latency_within_one_second():
-    _, _, lat, est = _stream_trial("HA-001-Test11-Trial1")
+
+
+@pytest.mark.parametrize(
+    "trial", [pytest.param(t, marks=KNOWN_LATE) if "Test11" in t else t for t in TRIALS]
+)
+def test_stream_latency_within_one_second(trial):
+    _, _, lat, est = _stream_trial(trial)
     print(
-        f"\nstream latency (established bouts): max {lat[est].max():.2f} s, "
-        f"median {np.median(lat[est]):.2f} s; all steps max {lat.max():.2f} s"
+        f"\nstream latency {trial} (established bouts): max {lat[est].max():.2f} s, "
+        f"median {np.median(lat[est]):.2f} s, within 1 s {np.mean(lat[est] <= 1.0):.0%}"
     )
     assert lat[est].max() <= 1.0
 
