@@ -499,6 +499,7 @@ class VirtualWearable:
         self.controller: Any = None
         self.connection: Connection | None = None
         self._data_subscribed = False
+        self._last_mtu = gatt.DEFAULT_ATT_MTU
         self.streaming = False
         self._seq = 0
         self._stream_t0 = 0.0  # host time of the first sample of the current session
@@ -684,8 +685,11 @@ class VirtualWearable:
 
     @property
     def att_mtu(self) -> int:
-        """ATT MTU of the current connection (23 when not connected)."""
-        return int(self.connection.att_mtu) if self.connection is not None else gatt.DEFAULT_ATT_MTU
+        """ATT MTU of the current connection; while disconnected, that of the last one
+        (packets keep their size across a link loss; 23 before the first connection)."""
+        if self.connection is not None:
+            self._last_mtu = int(self.connection.att_mtu)
+        return self._last_mtu
 
     def force_disconnect(self, reason: int = REASON_CONNECTION_TIMEOUT) -> bool:
         """Simulate a link loss now (both ends see ``reason``); False if not connected."""
