@@ -33,15 +33,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.1 <= args.speed <= 20:
         raise PoiseError(f"--speed must be between 0.1 and 20, got {args.speed}")
-    # The CLI may start the GUI lazily (GUIDE.md); pyproject's layer contract only lists
-    # poise.commands.gui as an allowed importer, hence importlib (see the final report).
-    import importlib
+    # The CLI starts the GUI lazily (GUIDE.md); pyproject's layer contract allows exactly
+    # the commands that open a window or render with Qt to import gui.
+    from gui.app import headless
 
-    headless = importlib.import_module("gui.app").headless
     if headless() and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         print("poise home: no display, running offscreen", file=sys.stderr)
-    run_home = importlib.import_module("gui.home").run
+    from gui.home import run as run_home
+
     return run_home(
         patient=args.patient,
         data_dir=args.data_dir,

@@ -83,12 +83,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"report content: {args.json}")
     if args.pdf:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        # The CLI may start Qt lazily (GUIDE.md); importlib because pyproject's layer contract
-        # only lists poise.commands.gui as an allowed importer of gui.
-        import importlib
+        # The CLI starts Qt lazily (GUIDE.md); the layer contract in pyproject allows it here.
+        from gui.app import make_app
+        from gui.report_pdf import write_pdf
 
-        importlib.import_module("gui.app").make_app()
-        write_pdf = importlib.import_module("gui.report_pdf").write_pdf
+        make_app()
         pages = write_pdf(rep, args.pdf, args.page)
         print(f"report: {args.pdf} ({pages} page(s), {args.page.upper()})")
     return 0
