@@ -6,27 +6,47 @@
 contacts, laterality, Zijlstra step lengths). Contacts at least ``settle_s`` old are final and
 are emitted once; every new contact completes a step and, with the contact two before it, a
 stride. A contact is final only when two successive analyses agree on it (``confirm_s``),
-which keeps window-edge artefacts out. Contacts are grouped exactly like offline (a gap > 3 s ends a group); when a group ends
-it goes through the shared :func:`analysis.gait.pipeline.assemble_bouts` (Hampel filter,
-Mobilise-D bout rules, last-contact removal), so a finished bout is computed by the offline
-code from the same contacts.
+which keeps window-edge artefacts out. Contacts are grouped exactly like offline (a gap > 3 s
+ends a group); when a group ends it goes through the shared :func:`analysis.gait.pipeline.assemble_bouts` (Hampel filter,
+Mobilise-D bout rules with the upright-posture criterion, last-stride removal), so a finished
+bout is computed by the offline code from the same contacts.
 
-Latency: a contact can be final ``settle_s + 2 * hop_s`` (default 0.3 + 0.5 = 0.8 s) after it
-happened, but it is searched only inside a gait sequence, and the sequence detector places the
-end of an ongoing sequence 0.3-0.8 s behind the newest data. Measured on the shared trials,
-contacts of an established bout are emitted a median 1.1 s (max 2.6 s) after they happened; the
-first steps of a bout come together when its sequence is recognised (about five steps in).
-This misses the 1-s target; searching past the sequence end cut the latency but let spurious
-trailing contacts in, so it is not done.
-A bout is reported as ``current_bout_`` (provisional figures) from its fourth valid stride on
-and is closed ``max_break_s + close_grace_s`` (3 + 1 s) after its last contact: the bout rule
-needs the 3-s pause by definition, the grace lets late-recognised contacts still join.
+Provisional steps (latency). A confirmed contact needs its gait sequence, and the sequence
+detector places the end of an ongoing sequence 0.3-0.8 s behind the newest data, so confirmed
+contacts come a median 1.1 s (max 2.6 s) after they happened. Inside an established bout
+(``min_established_steps`` confirmed contacts) the stream therefore also emits *provisional*
+steps: the negative lobes of the contact detector's wavelet signal after the newest contact,
+searched over the gait sequence holding that contact extended to the newest data (the region
+and mean removal the detector uses once the sequence grows), once ``settle_s`` old, at most
+half the longest valid stride (1.5 s) after the previous contact, and only while the step in
+between holds a step candidate of the gait-sequence detector (its filtered norm beyond its
+threshold). A provisional step (foot ``"unknown"``) is emitted once, with a provisional stride;
+when the confirmed contact arrives (within ``provisional_tolerance_s`` = 0.15 s) nothing is
+emitted again; a provisional step never confirmed within ``retract_after_s`` (8 s = window
+minus the 2-s edge, after which it can no longer be confirmed) or by the end of the stream is
+listed once in ``retracted_steps_``. Bouts use confirmed contacts only, so provisional steps
+never change a bout. On the shared trials: established-bout steps are emitted a median
+0.36-0.49 s after they happened (straight walks max 0.70 s); on HA-001-Test11, 3 of 43 come
+1.2-2.6 s late (shallow steps in turns); one provisional step per bout on average is retracted
+(the stopping step), never one inside an offline bout. A step counter is
+``len(new_steps_) - len(retracted_steps_)`` summed over calls.
+
+Gait sequences are remembered between analyses and merged with the window's by the offline
+merge rule (< 3.5 s apart), because in a window the older of two such sequences can lose its
+pulse train before the newer one is recognised. A bout is reported as ``current_bout_``
+(provisional figures) from its fourth valid stride on and is closed ``max_break_s +
+close_grace_s`` (3 + 1 s) after its last contact: the bout rule needs the 3-s pause by
+definition. When a contact confirmed later joins the next group to within ``max_break_s`` of the
+closed group (offline they are one group), the closed group is reopened: its bouts are
+withdrawn (listed in ``revised_bouts_``) and the joined bout comes in ``new_bouts_`` when it
+closes.
 
 Per-block cost: copying the block into the ring buffers; the analysis runs at most once per
 ``hop_s`` on ``window_s`` of data (vectorised numpy/scipy, no per-sample Python loops).
 
-Tolerance against offline (tested on the shared trials): same bouts (matched by overlap),
-cadence within 1 step/min; contacts differ by at most a few samples because the filters see a
+Tolerance against offline (tested on all five shared trials): same bouts (>= 90 % overlap),
+cadence within 1 step/min, speed within 0.05 m/s; provisional step times within 0.15 s of the
+confirmed contact; contacts differ by at most a few samples because the filters see a
 window instead of the whole recording.
 
 Signal-based per-bout values (regularity, symmetry, harmonic ratio) need the bout's signal and
@@ -113,15 +133,28 @@ class StreamingGait:
         A bout longer than this is closed and a new one started (bounds memory).
     max_history : int
         Finished bouts kept in ``bouts_`` (older ones are dropped).
+    provisional : bool
+        Emit provisional steps of an established bout (see module docstring).
+    min_established_steps : int
+        Confirmed contacts the open bout needs before provisional steps are emitted.
+    provisional_tolerance_s : float
+        A confirmed contact this close to a provisional one confirms it.
+    retract_after_s : float
+        Age after which an unconfirmed provisional step is retracted.
 
     Attributes (updated by :meth:`update`)
     ----------------------------------------
     new_steps_ : list of :class:`StreamStep`
-        Contacts emitted by the last call.
+        Contacts emitted by the last call (provisional ones have foot ``"unknown"``).
+    retracted_steps_ : list of :class:`StreamStep`
+        Provisional steps withdrawn by the last call (never confirmed).
     new_strides_ : list of :class:`analysis.gait.Stride`
         Strides completed by the last call (provisional validity: duration rule only).
     new_bouts_ : list of :class:`analysis.gait.WalkingBout`
         Bouts closed by the last call.
+    revised_bouts_ : list of :class:`analysis.gait.WalkingBout`
+        Earlier bouts withdrawn by the last call (late contacts joined them to the open bout;
+        the joined bout comes in ``new_bouts_`` when it closes).
     current_bout_ : WalkingBout or None
         Provisional figures of the bout in progress.
     bouts_ : deque of WalkingBout
@@ -421,28 +454,31 @@ class StreamingGait:
     def _emit_provisional(self, a: int, prev: int, ctx) -> None:
         fs = self._fs
         length, _, _ = self._step(prev, a, ctx)
-        merged = sorted(self._g_ic[-2:] + [p for p, _ in self._prov[-2:]])
+        prov_len = {p: st[3] for p, st in self._prov}
+        before = sorted(set(self._g_ic[-2:]) | set(prov_len))
         step = StreamStep(a / fs, "unknown", (a - prev) / fs, length)
         self._prov.append((a, step))
         self.new_steps_.append(step)
-        if len(merged) >= 2:
-            s0 = merged[-2]
-            dur = (a - s0) / fs
-            prev_len = self._prov[-2][1][3] if len(self._prov) >= 2 else np.nan
-            if len(self._prov) < 2 and self._g_sl:
-                prev_len = self._g_sl[-1]
-            slen = float(prev_len + length)
-            self.new_strides_.append(
-                Stride(
-                    start_s=s0 / fs,
-                    end_s=a / fs,
-                    duration_s=dur,
-                    length_m=slen,
-                    speed_mps=slen / dur if dur > 0 else np.nan,
-                    foot="unknown",
-                    valid=bool(self._wba.stride_time_s[0] <= dur <= self._wba.stride_time_s[1]),
-                )
+        if len(before) < 2 or before[-1] != prev:
+            return
+        s0 = before[-2]
+        if prev in prov_len:
+            prev_len = prov_len[prev]
+        else:
+            prev_len = self._g_sl[-1] if self._g_sl and s0 == self._g_ic[-2] else np.nan
+        dur = (a - s0) / fs
+        slen = float(prev_len + length)
+        self.new_strides_.append(
+            Stride(
+                start_s=s0 / fs,
+                end_s=a / fs,
+                duration_s=dur,
+                length_m=slen,
+                speed_mps=slen / dur if dur > 0 else np.nan,
+                foot="unknown",
+                valid=bool(self._wba.stride_time_s[0] <= dur <= self._wba.stride_time_s[1]),
             )
+        )
 
     def _retract_old_provisional(self, horizon: int) -> None:
         limit = int(self.retract_after_s * self._fs)
