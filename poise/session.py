@@ -35,6 +35,7 @@ import numpy as np
 from poise.errors import PoiseError
 from poise.events import EventGroup
 from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
+from poise.store import default_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,6 @@ STATES = (
     "replay",
     "ended",
 )
-
-
-def default_data_dir() -> Path:
-    """Where recordings go unless ``--data-dir`` says otherwise: a user-only folder."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "poise"
 
 
 # ---------------------------------------------------------------------------- buffers
@@ -261,7 +256,7 @@ class Session:
     ----------
     data_dir
         Folder for recordings (created user-only, mode 0700). Default
-        :func:`default_data_dir` ``/recordings``.
+        :func:`poise.store.default_data_dir` ``/recordings`` (honours ``$POISE_DATA_DIR``).
     record
         Record live sources (default ``True``). Replays are never re-recorded.
     window_s
