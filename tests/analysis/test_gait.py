@@ -76,6 +76,27 @@ def test_turns_match_reference_on_test11():
         assert (t.angle_deg > 0) == (t.direction == "left")
 
 
+def test_turn_sign_follows_the_raw_gyro_on_test11():
+    # the recording's sensor x points up (README), so the integral of raw gyr_x over a turn has
+    # the sign of a turn about the true vertical (+ = counter-clockwise from above = left); our
+    # tilt-tracked body frame must agree for every detected turn, and over the reference's own
+    # interval of its >= 90 deg turn the raw gyro gives the reference's direction
+    acc, gyr, h = _load("HA-001-Test11-Trial1")
+    res = GaitAnalyzer(sensor_height_m=h).analyze(acc, gyr, FS).result_
+    yaw = np.r_[0.0, np.cumsum(np.degrees(gyr[:, 0])) / FS]
+    assert res.turns
+    for t in res.turns:
+        i, j = int(round(t.start_s * FS)), int(round(t.end_s * FS)) + 1
+        raw = yaw[j] - yaw[i]
+        assert np.sign(raw) == np.sign(t.angle_deg)
+        assert abs(raw - t.angle_deg) <= 0.25 * abs(t.angle_deg)
+    with (DATA / "HA-001-Test11-Trial1" / "reference_turns.csv").open() as f:
+        ref = [r for r in csv.DictReader(f) if abs(float(r["angle_deg"])) >= 90]
+    for r in ref:
+        raw = yaw[int(r["end"])] - yaw[int(r["start"])]
+        assert ("left" if raw > 0 else "right") == r["direction"]
+
+
 def test_synthetic_turn_and_merge():
     # two 60-deg left turns 0.3 s apart merge into one 120-deg turn; a 60-deg right turn alone
     # is too small
