@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 #: Seconds an unused host stays open before its transport is closed.
 HOST_LINGER_S = 1.0
 
-Transport = "VirtualLink | str"
-
 
 def transport_key(transport: Any) -> Any:
     """Hashable identity of a transport (the link object itself, or the string)."""
