@@ -182,6 +182,7 @@ async def test_connect_mtu_services_read_write_and_control_point(emu):
         cccd = data_char.get_descriptor("00002902-0000-1000-8000-00805f9b34fb")
         assert cccd is not None
         assert bytes(await client.read_gatt_descriptor(cccd.handle)) == b"\x00\x00"
+        await asyncio.wait_for(client.pair(), 5.0)  # Bumble SMP, Just Works
 
 
 async def test_write_without_response_and_long_read_on_a_plain_peripheral():
