@@ -165,6 +165,8 @@ def _demographics(recording: Any, demographics: dict | None) -> dict[str, Any]:
     meta = getattr(recording, "metadata", None) or {}
     base = dict(meta.get("demographics") or {}) if isinstance(meta, dict) else {}
     base.update({k: v for k, v in (demographics or {}).items() if v is not None})
+    if "age" not in base and "age_y" in base:  # the scenario recordings' spelling
+        base["age"] = base["age_y"]
     return base
 
 

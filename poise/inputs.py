@@ -312,6 +312,7 @@ def csv_to_recording(
     placement: str | None = "lower-back",
     patient: str | None = None,
     notes: str = "",
+    demographics: dict | None = None,
     overwrite: bool = False,
     warn: Warn = _stderr_warn,
 ) -> dict:
@@ -369,6 +370,8 @@ def csv_to_recording(
     metadata = {
         "patient": patient,
         "notes": notes,
+        # age, sex, height_m, weight_kg, sensor_height_m: analysis reads them from here
+        "demographics": {k: v for k, v in (demographics or {}).items() if v is not None},
         "sensors": [
             {
                 "id": placement or "imu",
@@ -423,6 +426,7 @@ def import_csv(
     placement: str | None = "lower-back",
     patient: str | None = None,
     notes: str = "",
+    demographics: dict | None = None,
     overwrite: bool = False,
     warn: Warn = _stderr_warn,
 ) -> dict:
@@ -445,6 +449,7 @@ def import_csv(
         placement=placement,
         patient=patient,
         notes=notes,
+        demographics=demographics,
         overwrite=overwrite,
         warn=warn,
     )

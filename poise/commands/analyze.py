@@ -103,11 +103,13 @@ def gait_summary(
     fs = float(sensor.config.sampling_rate_hz)
     t = np.asarray(sensor.t_s, dtype=float)
     t0 = float(t[0]) if t.size else 0.0
-    if height_m is None:
-        meta = getattr(recording, "metadata", None) or {}
-        demo = meta.get("demographics") if isinstance(meta, dict) else None
-        if isinstance(demo, dict) and demo.get("height_m"):
+    meta = getattr(recording, "metadata", None) or {}
+    demo = meta.get("demographics") if isinstance(meta, dict) else None
+    if isinstance(demo, dict):  # the command line wins over the recording's header
+        if height_m is None and demo.get("height_m"):
             height_m = float(demo["height_m"])
+        if sensor_height_m is None and demo.get("sensor_height_m"):
+            sensor_height_m = float(demo["sensor_height_m"])
     res = GaitAnalyzer(sensor_height_m=sensor_height_m, height_m=height_m).analyze(acc, gyr, fs)
     out = res.result_.to_dict()
     out["walking_bouts"] = [_shift(b, t0) for b in out["walking_bouts"]]

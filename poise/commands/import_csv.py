@@ -46,6 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--patient", metavar="ID", help="patient pseudonym stored in the header")
     p.add_argument("--notes", default="", help="free-form notes stored in the header")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    demo = p.add_argument_group("patient data stored in the header (used by the analysis)")
+    demo.add_argument("--age", type=float, metavar="Y", help="age in years")
+    demo.add_argument("--sex", choices=["f", "m"])
+    demo.add_argument("--height-m", type=float, metavar="M", help="body height")
+    demo.add_argument("--weight-kg", type=float, metavar="KG")
+    demo.add_argument(
+        "--sensor-height-m", type=float, metavar="M", help="height of the sensor above the ground"
+    )
     p.set_defaults(func=run)
 
 
@@ -65,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
         placement=args.placement,
         patient=args.patient,
         notes=args.notes,
+        demographics={
+            "age": args.age,
+            "sex": args.sex,
+            "height_m": args.height_m,
+            "weight_kg": args.weight_kg,
+            "sensor_height_m": args.sensor_height_m,
+        },
         overwrite=args.force,
         warn=warn,
     )

@@ -48,16 +48,25 @@ def test_json_contract_on_csv(capsys):
         assert tr["type"] in {"sit-to-stand", "stand-to-sit"}
 
 
-def test_recording_input_and_height_fallback(capsys):
+def test_recording_input_uses_the_header_sensor_height_and_falls_back(capsys):
     rec = TRIAL / "HA-001-Test5-Trial1.poise"
     if not rec.exists():
         pytest.skip("no .poise copy of the trial")
-    rc, out, _ = _run(capsys, rec, "--format", "json", "--height-m", 1.59)
+    info = json.loads((TRIAL / "info.json").read_text())["participant"]
+    rc, out, _ = _run(capsys, rec, "--format", "json")
     assert rc == 0
+    d = json.loads(out)
+    assert d["sensor_height_source"] == "given"
+    assert d["sensor_height_m"] == pytest.approx(info["sensor_height_m"], abs=1e-3)
+    assert len(d["walking_bouts"]) == 1
+    # the command line wins over the header
+    rc, out, _ = _run(capsys, rec, "--format", "json", "--sensor-height-m", 1.0)
+    assert json.loads(out)["sensor_height_m"] == pytest.approx(1.0)
+    # a CSV has no header: the body height gives 0.53 x height
+    rc, out, _ = _run(capsys, CSV, "--rate", 100, "--format", "json", "--height-m", 1.59)
     d = json.loads(out)
     assert d["sensor_height_source"] == "body-height"
     assert d["sensor_height_m"] == pytest.approx(0.53 * 1.59, abs=1e-3)
-    assert len(d["walking_bouts"]) == 1
 
 
 def test_text_summary(capsys):

@@ -316,3 +316,18 @@ def test_shipped_recordings_hold_their_csv(csv_path):
     np.testing.assert_array_equal(a.acc_mps2, b.acc_mps2)
     np.testing.assert_array_equal(a.gyr_radps, b.gyr_radps)
     np.testing.assert_array_equal(a.t_s, b.t_s)
+    participant = json.loads((csv_path.parent / "info.json").read_text())["participant"]
+    demo = shipped.metadata["demographics"]
+    assert demo["sensor_height_m"] == pytest.approx(participant["sensor_height_m"])
+    assert demo["height_m"] == pytest.approx(participant["height_m"])
+
+
+def test_import_stores_the_patient_data_the_analysis_needs(tmp_path, capsys):
+    out = tmp_path / "x.poise"
+    rc = main(
+        ["import-csv", str(TRIALS[0]), "-o", str(out), "--rate", "100", "--age", "71"]
+        + ["--sex", "f", "--height-m", "1.6", "--sensor-height-m", "0.95"]
+    )
+    assert rc == 0
+    demo = load_recording(out).metadata["demographics"]
+    assert demo == {"age": 71.0, "sex": "f", "height_m": 1.6, "sensor_height_m": 0.95}
