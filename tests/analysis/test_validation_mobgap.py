@@ -155,3 +155,21 @@ def test_validation_cadence(scores):
 
 def test_validation_stride_length(scores):
     assert summarise(scores)["stride_length_mae_m"] <= 0.08
+
+
+def test_left_right_labels(scores):
+    # McCamley (2012) yaw sign at each contact against the reference feet, over contacts matched
+    # within +-0.25 s (nearest reference contact); printed with -s
+    good = n = 0
+    for name, s in scores.items():
+        _, _, fs, _, rows = load_trial(name)
+        ric = np.array([float(r["ic"]) for r in rows("initial_contacts")]) / fs
+        rlr = np.array([r["lr_label"] for r in rows("initial_contacts")])
+        res = s["result"]
+        for t, lab in zip(res.initial_contacts_s, res.initial_contacts_lr):
+            d = np.abs(ric - t)
+            if d.size and d.min() <= TOL_S:
+                good += lab == rlr[int(np.argmin(d))]
+                n += 1
+    print(f"\n  left/right correct       {good}/{n} = {good / n:.3f}")
+    assert n > 50 and good / n >= 0.85
