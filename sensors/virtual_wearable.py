@@ -611,8 +611,19 @@ class VirtualWearable:
         )
 
     def _scan_response_data(self) -> bytes:
-        """Complete local name ``Poise-XXXX`` (SPEC.md 1.2)."""
-        return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode())]))
+        """Complete local name ``Poise-XXXX`` (SPEC.md 1.2) and the battery level as
+        Battery Service data (16-bit UUID 0x180F + u8 percent; 12 + 5 of 31 bytes), so a
+        scan can list the battery without connecting. Refreshed whenever advertising
+        (re)starts."""
+        battery = gatt.BATTERY_SERVICE_UUID16.to_bytes(2, "little") + bytes([self.battery_percent])
+        return bytes(
+            AdvertisingData(
+                [
+                    (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
+                    (AdvertisingData.SERVICE_DATA_16_BIT_UUID, battery),
+                ]
+            )
+        )
 
     async def _advertise(self) -> None:
         if self.device is None or self._closed or self.connection is not None:

@@ -128,6 +128,8 @@ async def test_scan_finds_every_wearable_with_name_rssi_and_service(emu):
         assert adv.local_name == device.name
         assert gatt.SERVICE_UUID in adv.service_uuids
         assert -127 < adv.rssi < 0
+        assert adv.service_data == {gatt.BATTERY_SERVICE_UUID: b"\x64"}  # 100 %
+    assert len({adv.rssi for _, adv in found.values()}) == 3  # per-device RSSI
 
     everything = await BleakScanner.discover(timeout=0.3, return_adv=True, **scanner_kwargs(link))
     other = [adv for d, adv in everything.values() if d.name == "Other"]
