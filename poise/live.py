@@ -217,11 +217,13 @@ class LiveMetricsEngine:
 def _gait_metrics(gait: Any, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> dict:
     """Feed :class:`analysis.gait.StreamingGait`; name its live values for the tiles.
 
-    Steps are the contacts emitted so far; cadence and speed are those of the bout in
+    Steps are the contacts emitted so far minus retracted provisional ones; cadence and speed are those of the bout in
     progress, else of the last finished bout (``None`` before any bout).
     """
     gait.update(acc, gyr)
     n_new = len(getattr(gait, "new_steps_", []) or [])
+    # provisional steps that the stream later withdraws (analysis.gait.streaming)
+    n_new -= len(getattr(gait, "retracted_steps_", []) or [])
     gait._poise_steps = getattr(gait, "_poise_steps", 0) + n_new
     out: dict[str, Any] = {"steps": gait._poise_steps}
     bout = getattr(gait, "current_bout_", None)
