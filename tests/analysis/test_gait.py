@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from analysis.gait import (
     GaitAnalyzer,
     StepLengthZijlstra,
+    StreamingGait,
     TurnDetector,
     WalkingBoutAssembler,
     resolve_sensor_height,
@@ -272,3 +273,48 @@ def test_signal_helpers():
     acc = np.stack([np.sin(4 * np.pi * t), np.sin(4 * np.pi * t), np.sin(2 * np.pi * t)], 1)
     hr = harmonic_ratio(acc, np.array([[0, 100], [100, 200]]))
     assert hr[0] > 100 and hr[2] > 100
+
+
+def _bend(acc, gyr, t0_s, t1_s, angle_deg, fs=FS):
+    """Pitch the trunk forward by angle_deg between t0 and t1 (1-s ramps), rotating the data."""
+    t = np.arange(acc.shape[0]) / fs
+    ramp = np.clip(np.minimum(t - t0_s, t1_s - t), 0, 1.0)
+    theta = np.radians(angle_deg) * (0.5 - 0.5 * np.cos(np.pi * ramp))
+    c, s = np.cos(theta), np.sin(theta)
+    out = acc.copy()  # columns: up, forward, ML; rotate about ML
+    out[:, 0] = c * acc[:, 0] + s * acc[:, 1]
+    out[:, 1] = -s * acc[:, 0] + c * acc[:, 1]
+    g = gyr.copy()
+    g[:, 2] += np.gradient(theta, 1 / fs)
+    return out, g
+
+
+def test_bending_is_not_walking():
+    # steps keep bouncing while the trunk is bent 70 deg for 4 s (picking something up): those
+    # strides are not walking, so the bout splits; a 20 deg lean changes nothing
+    acc, gyr, _ = _synthetic_walk(duration_s=40.0, cadence_spm=100)
+    bent_acc, bent_gyr = _bend(acc, gyr, 17.0, 23.0, 70.0)
+    bouts = GaitAnalyzer(sensor_height_m=0.95).analyze(bent_acc, bent_gyr, FS).result_.walking_bouts
+    assert len(bouts) == 2
+    assert bouts[0].end_s < 19.0 and bouts[1].start_s > 21.0
+    off = GaitAnalyzer(
+        sensor_height_m=0.95, wba=WalkingBoutAssembler(max_trunk_inclination_deg=180.0)
+    ).analyze(bent_acc, bent_gyr, FS)
+    assert len(off.result_.walking_bouts) == 1
+    lean_acc, lean_gyr = _bend(acc, gyr, 17.0, 23.0, 20.0)
+    assert (
+        len(
+            GaitAnalyzer(sensor_height_m=0.95).analyze(lean_acc, lean_gyr, FS).result_.walking_bouts
+        )
+        == 1
+    )
+    # the stream applies the same rule to the same contacts
+    sg = StreamingGait(FS, sensor_height_m=0.95)
+    for i in range(0, bent_acc.shape[0], 25):
+        sg.update(bent_acc[i : i + 25], bent_gyr[i : i + 25])
+    sg.flush()
+    live = list(sg.bouts_)
+    assert len(live) == 2
+    for a, b in zip(live, bouts):
+        assert a.start_s == pytest.approx(b.start_s, abs=0.1)
+        assert a.end_s == pytest.approx(b.end_s, abs=0.1)
