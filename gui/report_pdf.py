@@ -1,13 +1,12 @@
 """Lay out a report (:mod:`poise.reports` data) on A4 or Letter pages with QPainter.
 
-:func:`write_pdf` writes a PDF with Qt's ``QPdfWriter``; :func:`render_pages` paints the
-same layout into ``QImage`` pages (a preview, and how the tests look at a page: this
-PySide6 build has no QtPdf to rasterise the PDF itself, and no ``pdftoppm`` is assumed).
-Both go through one painting routine (:class:`_Layout`), in a coordinate system of
-typographic points (1/72 in), so the PDF and the images hold the same drawing.
+:func:`write_pdf` writes a PDF with Qt's ``QPdfWriter``, in a coordinate system of
+typographic points (1/72 in). The tests open the written file with QtPdf
+(``QPdfDocument``), rasterise every page and extract its text.
 
 Plots are drawn directly: the normative zones shaded (green normal, amber elevated, red at
-risk), reference lines dashed, the patient's values as a line with points.
+risk), reference lines dashed, the patient's values as a line with points. Plots go two to
+a row; a plot alone in its row keeps the half width (the same scale as its neighbours).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
-    QImage,
     QPageLayout,
     QPageSize,
     QPainter,
@@ -30,7 +28,7 @@ from PySide6.QtGui import (
     QPen,
 )
 
-__all__ = ["PAGE_SIZES", "STATUS_COLOURS", "render_pages", "write_pdf"]
+__all__ = ["PAGE_SIZES", "STATUS_COLOURS", "write_pdf"]
 
 PAGE_SIZES = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
 STATUS_COLOURS = {
@@ -139,13 +137,35 @@ class _Layout:
             self.y += 2
 
     def paragraph(self, text: str, small: bool = False) -> None:
+        """Wrapped text; a paragraph longer than the rest of the page continues on the next."""
         size = 7.5 if small else 9.5
         width = self.right - self.left
-        h = self._measure(text, size, width) + 2
-        self.ensure(min(h, self.bottom - _MARGIN_PT))
         colour = QColor(70, 70, 70) if small else None
-        self._text(QRectF(self.left, self.y, width, h), text, size, colour=colour)
-        self.y += h + 3
+        words = str(text).split(" ")
+        while words:
+            self.ensure(2.2 * size)  # at least a line
+            room = self.bottom - self.y
+            h = self._measure(" ".join(words), size, width) + 2
+            if h > room:  # the most words that fit (binary search on the wrapped height)
+                lo, hi = 0, len(words) - 1
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    if self._measure(" ".join(words[:mid]), size, width) + 2 <= room:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                if lo == 0 and self.y > _MARGIN_PT + 1:
+                    self._start()
+                    continue
+                k = max(lo, 1)
+                part, words = " ".join(words[:k]), words[k:]
+                h = self._measure(part, size, width) + 2
+            else:
+                part, words = " ".join(words), []
+            self._text(QRectF(self.left, self.y, width, h), part, size, colour=colour)
+            self.y += h + (3 if not words else 0)
+            if words:
+                self._start()
 
     def keyvalues(self, rows: list[list[str]]) -> None:
         lw = 150.0
@@ -168,13 +188,19 @@ class _Layout:
                 fm.horizontalAdvance(str(x)) / 10.0
                 for x in [columns[i]] + [r[i] for r in rows if i < len(r)]
             )
-            + 9.0
+            + (12.0 if i == 0 else 9.0)
             for i in range(n)
         ]
         widths = _fit_columns(natural, width)
 
         def row_height(cells: list[str], bold: bool = False) -> float:
-            return max(self._measure(str(c), size, w - 6, bold) for c, w in zip(cells, widths)) + 5
+            return (
+                max(
+                    self._measure(str(c), size, w - (9 if i == 0 else 6), bold)
+                    for i, (c, w) in enumerate(zip(cells, widths))
+                )
+                + 5
+            )
 
         def draw_row(cells: list[str], bold: bool, status: Any) -> None:
             h = row_height(cells, bold)
@@ -192,8 +218,9 @@ class _Layout:
                 p.fillRect(QRectF(self.left, self.y, width, h), c)
                 p.fillRect(QRectF(self.left, self.y, 3, h), STATUS_COLOURS[status])
             x = self.left
-            for c, w in zip(cells, widths):
-                self._text(QRectF(x + 4, self.y + 2, w - 6, h), str(c), size, bold)
+            for i, (c, w) in enumerate(zip(cells, widths)):
+                pad = 7.0 if i == 0 else 4.0  # clear of the status bar
+                self._text(QRectF(x + pad, self.y + 2, w - pad - 2, h), str(c), size, bold)
                 x += w
             p.setPen(QPen(QColor(210, 210, 210), 0.4))
             p.drawLine(QPointF(self.left, self.y + h), QPointF(self.right, self.y + h))
@@ -211,7 +238,7 @@ class _Layout:
         self.ensure(h + 8)
         y0 = self.y
         gap = 16.0
-        w = (self.right - self.left - gap * (len(row) - 1)) / len(row)
+        w = (self.right - self.left - gap) / 2  # a lone plot keeps the half width
         y_end = y0
         for i, s in enumerate(row):
             self.y = y0
@@ -246,7 +273,7 @@ class _Layout:
         hi_v = max(vals + refs + cuts)
         span = hi_v - lo_v or max(abs(hi_v), 1.0)
         lo_v -= 0.15 * span
-        hi_v += 0.15 * span
+        hi_v += 0.25 * span  # room for the value labels above the points
         if min(vals) >= 0 and lo_v < 0:
             lo_v = 0.0
 
@@ -424,35 +451,3 @@ def write_pdf(report: dict[str, Any], path: str | Path, page: str = "a4") -> int
             painter.end()
     os.chmod(path, 0o600)
     return layout.page
-
-
-def render_pages(report: dict[str, Any], page: str = "a4", dpi: float = 100.0) -> list[QImage]:
-    """The same layout painted into images (one per page, white background)."""
-    size_pt = _page_size(page).size(QPageSize.Unit.Point)
-    scale = dpi / 72.0
-    images: list[QImage] = []
-    state: dict[str, QPainter] = {}
-
-    def begin(new: bool) -> QPainter:
-        if "p" in state:
-            state["p"].end()
-        img = QImage(
-            int(round(size_pt.width() * scale)),
-            int(round(size_pt.height() * scale)),
-            QImage.Format.Format_RGB32,
-        )
-        img.fill(QColor(255, 255, 255))
-        images.append(img)
-        p = QPainter(img)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.scale(scale, scale)
-        state["p"] = p
-        return p
-
-    layout = _Layout(size_pt, begin, _footer(report))
-    try:
-        layout.run(report)
-    finally:
-        if "p" in state:
-            state["p"].end()
-    return images

@@ -1,11 +1,10 @@
 """Patients page: create a patient, add three sessions from the sample recordings, see the
 progress plots, export a PDF and a FHIR bundle; the PDF renders and holds the GUI's values.
 
-This PySide6 build has no QtPdf and the machine no ``pdftoppm``, so a page is rasterised by
-painting the same layout (``gui.report_pdf.render_pages``, the routine ``write_pdf`` uses)
-into an image; the PDF itself is checked by parsing it: page count, and the text of its
-content streams decoded through the fonts' ToUnicode maps must contain every value the
-GUI's progress table shows.
+The written PDF is opened with QtPdf (``QPdfDocument``): every page is rasterised to an
+image (saved as a screenshot, checked to hold ink, the normative zones and the plot line)
+and its text extracted (``getAllText``) to check that every cell of the GUI's progress
+table, fall-risk table and session list is in the report.
 
 Screenshots: tests/artifacts/screenshots/ (gitignored).
 """
@@ -13,98 +12,87 @@ Screenshots: tests/artifacts/screenshots/ (gitignored).
 from __future__ import annotations
 
 import json
-import re
 import stat
-import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+QtPdf = pytest.importorskip("PySide6.QtPdf")
+
+from PySide6.QtCore import QSize  # noqa: E402
+from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
 
 from gui.patients import PatientsPage  # noqa: E402
-from gui.report_pdf import render_pages, write_pdf  # noqa: E402
+from gui.report_pdf import STATUS_COLOURS, write_pdf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "recordings" / "mobgap-lab"
 TRIALS = ["HA-001-Test11-Trial1", "HA-001-Test5-Trial1", "HA-001-Test5-Trial2"]
 SHOTS = ROOT / "tests" / "artifacts" / "screenshots"
+A4_PT, LETTER_PT = (595, 842), (612, 792)
 
 
-# ----------------------------------------------------------------------------- PDF text
-def _objects(data: bytes) -> dict[int, tuple[bytes, bytes | None]]:
-    objs = {}
-    for m in re.finditer(rb"(\d+) 0 obj(.*?)endobj", data, re.S):
-        body = m.group(2)
-        sm = re.search(rb"stream\r?\n(.*?)\r?\nendstream", body, re.S)
-        stream = None
-        if sm:
-            raw = sm.group(1)
-            try:
-                stream = zlib.decompress(raw)
-            except zlib.error:
-                stream = raw
-            body = body[: sm.start()]
-        objs[int(m.group(1))] = (body, stream)
-    return objs
-
-
-def _cmap(text: bytes) -> dict[int, str]:
-    out: dict[int, str] = {}
-
-    def uni(h: bytes) -> str:
-        return bytes.fromhex(h.decode()).decode("utf-16-be", "replace")
-
-    for block in re.findall(rb"beginbfchar(.*?)endbfchar", text, re.S):
-        for a, b in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
-            out[int(a, 16)] = uni(b)
-    for block in re.findall(rb"beginbfrange(.*?)endbfrange", text, re.S):
-        for a, b, rest in re.findall(
-            rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(\[[^\]]*\]|<[0-9A-Fa-f]+>)", block
-        ):
-            lo, hi = int(a, 16), int(b, 16)
-            if rest.startswith(b"["):
-                for i, h in enumerate(re.findall(rb"<([0-9A-Fa-f]+)>", rest)):
-                    out[lo + i] = uni(h)
-            else:
-                start = int(rest[1:-1], 16)
-                for i in range(hi - lo + 1):
-                    out[lo + i] = chr(start + i)
-    return out
-
-
-def pdf_text(path: Path) -> tuple[int, str]:
-    """(pages, text of every page) of a Qt-written PDF."""
+# ----------------------------------------------------------------------------- the PDF
+def read_pdf(path: Path, dpi: float = 100.0) -> tuple[list[tuple[float, float]], list[QImage], str]:
+    """(page sizes in points, the pages rasterised by QtPdf, the text of all pages)."""
     data = path.read_bytes()
-    assert data.startswith(b"%PDF-"), "not a PDF"
-    assert data.rstrip().endswith(b"%%EOF"), "PDF not finished"
-    objs = _objects(data)
-    pages = [k for k, (b, _s) in objs.items() if re.search(rb"/Type\s*/Page\b", b)]
-    fonts: dict[bytes, dict[int, str]] = {}
-    for _k, (body, _s) in objs.items():
-        for name, ref in re.findall(rb"/(F\d+)\s+(\d+) 0 R", body):
-            fbody = objs.get(int(ref), (b"", None))[0]
-            tu = re.search(rb"/ToUnicode\s+(\d+) 0 R", fbody)
-            if tu and objs.get(int(tu.group(1)), (b"", None))[1]:
-                fonts[name] = _cmap(objs[int(tu.group(1))][1])
-    text = []
-    for _k, (_b, s) in sorted(objs.items()):
-        if not s or b"BT" not in s:
-            continue
-        font: dict[int, str] = {}
-        for m in re.finditer(rb"/(F\d+)\s+[\d.]+\s+Tf|<([0-9A-Fa-f]+)>\s*Tj", s):
-            if m.group(1):
-                font = fonts.get(m.group(1), {})
-            else:
-                h = m.group(2)
-                for i in range(0, len(h), 4):
-                    text.append(font.get(int(h[i : i + 4], 16), "?"))
-    return len(pages), "".join(text)
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF"), "not a complete PDF"
+    doc = QtPdf.QPdfDocument(None)
+    assert doc.load(str(path)) == QtPdf.QPdfDocument.Error.None_, f"QtPdf cannot open {path}"
+    sizes, images, text = [], [], []
+    for i in range(doc.pageCount()):
+        pt = doc.pagePointSize(i)
+        sizes.append((pt.width(), pt.height()))
+        px = QSize(round(pt.width() * dpi / 72), round(pt.height() * dpi / 72))
+        page = doc.render(i, px)  # ARGB32, transparent where nothing is painted
+        assert not page.isNull() and page.size() == px
+        img = QImage(px, QImage.Format.Format_RGB32)
+        img.fill(QColor("white"))  # on paper
+        painter = QPainter(img)
+        painter.drawImage(0, 0, page)
+        painter.end()
+        images.append(img)
+        text.append(doc.getAllText(i).text())
+    doc.close()
+    return sizes, images, "\n".join(text)
+
+
+def pixels(img: QImage) -> np.ndarray:
+    """(h, w, 3) RGB array of an RGB32 image."""
+    buf = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes())
+    arr = buf.reshape(img.height(), img.bytesPerLine())[:, : img.width() * 4]
+    return arr.reshape(img.height(), img.width(), 4)[:, :, 2::-1]  # BGRA -> RGB
+
+
+def ink_fraction(img: QImage) -> float:
+    """Share of pixels that are not (near) white."""
+    return float((pixels(img).min(axis=2) < 235).mean())
+
+
+def has_colour(img: QImage, rgb: tuple[int, int, int], tol: int = 12, min_px: int = 50) -> bool:
+    """At least ``min_px`` pixels within ``tol`` of ``rgb``."""
+    d = np.abs(pixels(img).astype(int) - np.array(rgb)).max(axis=2)
+    return int((d <= tol).sum()) >= min_px
+
+
+def zone_rgb(status: str, alpha: int = 45) -> tuple[int, int, int]:
+    """A normative zone's colour as painted on white (``_ZONE_ALPHA``)."""
+    c = STATUS_COLOURS[status]
+    return tuple(round(255 + (v - 255) * alpha / 255) for v in (c.red(), c.green(), c.blue()))
 
 
 def squash(s: str) -> str:
-    """Without white space; typographic ligatures (Qt shapes "fi" as one glyph) undone."""
+    """Without white space (lines and cells wrap differently in the PDF than on screen)."""
     return "".join(s.split()).replace("\ufb01", "fi").replace("\ufb02", "fl")
+
+
+def table_cells(t) -> list[list[str]]:
+    return [
+        [t.item(r, c).text() if t.item(r, c) else "" for c in range(t.columnCount())]
+        for r in range(t.rowCount())
+    ]
 
 
 # ----------------------------------------------------------------------------- the flow
@@ -150,39 +138,42 @@ def test_patient_sessions_progress_pdf_and_fhir(page, qtbot, tmp_path):
     assert shown[0][2] == series.format(series.values[-1])
     page.grab().save(str(SHOTS / "patients_progress.png"))
 
-    # progress report PDF: same numbers as the GUI
+    # progress report PDF (A4), read back with QtPdf: the GUI's values, rendered pages
     pdf = tmp_path / "progress.pdf"
-    report = page.export_pdf("progress", pdf, "a4")
+    page.export_pdf("progress", pdf, "a4")
     assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
-    n_pages, text = pdf_text(pdf)
-    images = render_pages(report, "a4", dpi=100)
-    assert n_pages == len(images) >= 1
+    sizes, images, text = read_pdf(pdf)
+    assert len(images) >= 1 and all(sz == pytest.approx(A4_PT, abs=1) for sz in sizes)
     flat = squash(text)
-    for row in shown:
-        for cell in row[:4]:
-            assert squash(cell) in flat, f"GUI value {cell!r} missing from the PDF"
     assert "HA-001" in text
-    # the page renders: a white A4 page with ink and the plot's colours
-    img = images[0]
-    assert abs(img.width() - 210 / 25.4 * 100) <= 1 and abs(img.height() - 297 / 25.4 * 100) <= 1
-    img.save(str(SHOTS / "progress_report_page1.png"))
-    colours = {
-        img.pixelColor(x, y).name()
-        for x in range(0, img.width(), 7)
-        for y in range(0, img.height(), 7)
-    }
-    assert len(colours) > 20  # text, zones, line: not a blank page
+    gui_cells = shown + table_cells(view.factors)
+    for row in gui_cells:
+        for cell in row:
+            assert squash(cell) in flat, f"GUI value {cell!r} missing from the PDF"
+    for i, img in enumerate(images):
+        img.save(str(SHOTS / f"progress_report_a4_page{i + 1}.png"))
+        assert ink_fraction(img) > 0.002, f"page {i + 1} is blank"
+    first = images[0]
+    assert ink_fraction(first) > 0.03  # text, tables and plots
+    assert has_colour(first, (31, 119, 180))  # the patient's values (plot line and points)
+    for status in ("elevated", "at_risk", "normal"):  # 0.89-0.98 m/s spans all three zones
+        assert has_colour(first, zone_rgb(status), tol=6, min_px=500), status
 
-    # session report on Letter
+    # session report on Letter: the session row of the GUI and its fall-risk values
     page.sessions.selectRow(0)
     pdf2 = tmp_path / "session.pdf"
-    rep2 = page.export_pdf("session", pdf2, "letter")
-    n2, text2 = pdf_text(pdf2)
-    assert n2 == len(render_pages(rep2, "letter", dpi=50))
-    assert squash(page.sessions.item(0, 0).text()) in squash(text2)  # the session date
-    gs = next(f for f in page.store.sessions("HA-001")[0].fall_risk["factors"])
-    assert f"{gs['value']:.2f}" in text2
-    render_pages(rep2, "letter", dpi=100)[0].save(str(SHOTS / "session_report_page1.png"))
+    page.export_pdf("session", pdf2, "letter")
+    sizes2, images2, text2 = read_pdf(pdf2)
+    assert all(sz == pytest.approx(LETTER_PT, abs=1) for sz in sizes2)
+    flat2 = squash(text2)
+    for cell in table_cells(page.sessions)[0][:4]:  # date, kind, tests, fall-risk level
+        assert squash(cell) in flat2, f"GUI value {cell!r} missing from the session PDF"
+    for f in page.store.sessions("HA-001")[0].fall_risk["factors"]:
+        assert squash(f["label"]) in flat2 and f"{f['value']:.2f}" in text2
+    for i, img in enumerate(images2):
+        img.save(str(SHOTS / f"session_report_letter_page{i + 1}.png"))
+        assert ink_fraction(img) > 0.002, f"page {i + 1} is blank"
+    assert has_colour(images2[0], zone_rgb("elevated", 40), tol=6, min_px=500)  # status row
 
     # FHIR bundle of the same sessions
     out = tmp_path / "bundle.json"
@@ -212,16 +203,24 @@ def test_damaged_store_is_reported_not_overwritten(qtbot, tmp_path):
 
 
 def test_pdf_page_sizes(qtbot, tmp_path):
+    words = " ".join(f"w{i}" for i in range(2500))  # long: several pages
     rep = {
         "title": "T",
         "subtitle": "s",
         "generated_utc": "2026-01-01T00:00:00",
-        "blocks": [{"type": "paragraph", "text": "x " * 4000}],  # long: several pages
+        "blocks": [{"type": "paragraph", "text": words}],
     }
-    a4 = write_pdf(rep, tmp_path / "a.pdf", "a4")
-    letter = write_pdf(rep, tmp_path / "l.pdf", "letter")
-    assert a4 >= 1 and letter >= 1
-    assert pdf_text(tmp_path / "a.pdf")[0] == a4
+    for name, size in (("a4", A4_PT), ("letter", LETTER_PT)):
+        n = write_pdf(rep, tmp_path / f"{name}.pdf", name)
+        sizes, images, text = read_pdf(tmp_path / f"{name}.pdf", dpi=30)
+        assert n == len(sizes) >= 2 and all(sz == pytest.approx(size, abs=1) for sz in sizes)
+        found = [w for w in text.split() if w.startswith("w")]
+        assert found == [f"w{i}" for i in range(2500)]  # nothing lost or doubled at page ends
+        for img in images:  # nothing runs into the bottom margin (below the footer)
+            strip = img.copy(0, img.height() - round(15 * 30 / 72), img.width(), 6)
+            assert ink_fraction(strip) == 0.0
+        ink = [ink_fraction(img) for img in images]
+        assert min(ink[:-1]) > 0.05 and ink[-1] > 0.001, ink  # full pages, then the rest
     with pytest.raises(ValueError, match="A4 or Letter"):
         write_pdf(rep, tmp_path / "x.pdf", "tabloid")
 
