@@ -598,7 +598,7 @@ class StreamingGait:
         closed group's bouts are withdrawn (``revised_bouts_``) and its contacts rejoin.
         """
         lg = self._last_group
-        if lg is None or not self._g_ic:
+        if lg is None or not self._g_ic or len(lg[0]) + len(self._g_ic) > self.max_bout_steps:
             return
         gap = self._g_ic[0] - lg[0][-1]
         if not 0 < gap <= self._wba.max_break_s * self._fs:
