@@ -52,6 +52,8 @@ __all__ = [
     "Stride",
     "WalkingBout",
     "resolve_sensor_height",
+    "step_mean_up",
+    "upright_strides",
 ]
 
 DEFAULT_BODY_HEIGHT_M = 1.70
