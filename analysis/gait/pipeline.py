@@ -11,8 +11,10 @@ Chain (each step documented and referenced in its own module):
    labels left/right.
 4. :class:`analysis.gait.parameters.StepLengthZijlstra` step lengths (Hampel-filtered per
    group of contacts), stride length = sum of its two steps.
-5. :class:`analysis.gait.bouts.WalkingBoutAssembler`: Mobilise-D bout rules (>= 4 valid
-   strides; a gap > 3 s between contacts splits).
+5. :class:`analysis.gait.bouts.WalkingBoutAssembler`: Mobilise-D bout rules (invalid strides
+   removed first - too short/long, < 0.15 m, lost samples, trunk > 45 deg from the walking
+   posture (:func:`upright_strides`); a break > 3 s between valid strides splits; >= 4 valid
+   strides).
 6. Per stride and per bout parameters; regularity/symmetry (Moe-Nilssen & Helbostad 2004),
    harmonic ratio (Menz 2003), turns (El-Gohary 2014).
 
