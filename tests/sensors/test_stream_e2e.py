@@ -120,7 +120,10 @@ async def test_four_sensors_200hz_10s_arrive_complete_and_aligned(tmp_path):
         # wearable took them, compare across sensors.
         errs = []
         for i, w in enumerate(ws):
-            ta, tb = 100.0, 200.0  # two host times -> the wearable's clock line
+            # two host times near the run -> the wearable's clock line (fixed times like
+            # 100 s put sa more than 2**31 us from the stream once uptime exceeds ~37 min)
+            ta = hub.t0_monotonic
+            tb = ta + 100.0
             sa, sb = w.sensor_time_us(ta), w.sensor_time_us(tb)
             blocks = [b for b in log["blocks"] if b.sensor_index == i]
             t_est = np.concatenate([b.t_s for b in blocks]) + hub.t0_monotonic
