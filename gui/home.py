@@ -5,23 +5,20 @@ polls the session (about 20 Hz) on the GUI thread. The patient sees today's exer
 the current one's instructions, a big timer or repetition count, and an adherence
 calendar of the last four weeks (when a store holds the patient).
 
-Cues (:class:`Speaker`): spoken with ``spd-say`` or ``espeak``/``espeak-ng`` when one is
-installed (this PySide6 build has no QtTextToSpeech), else the system beep. Any failure
-is silent: a cue never stops an exercise.
+Cues go through :class:`gui.cues.Cues`: spoken with QtTextToSpeech when it has an engine,
+else a short tone per kind of cue (QtMultimedia ``QSoundEffect``), else the system beep.
+Any failure is silent: a cue never stops an exercise.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import sys
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QApplication,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -31,11 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.cues import Cues
 from poise.home import HomeSession
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HomeWindow", "Speaker", "run"]
+__all__ = ["HomeWindow", "run"]
 
 _CAL_COLOURS = {
     "done": QColor(46, 160, 67),
@@ -43,37 +41,6 @@ _CAL_COLOURS = {
     "missed": QColor(214, 39, 40),
     "none": QColor(225, 225, 225),
 }
-
-
-class Speaker:
-    """Speak a cue if a speech program exists, else beep; never raises."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.program = None
-        for name in ("spd-say", "espeak-ng", "espeak"):
-            path = shutil.which(name)
-            if path:
-                self.program = path
-                break
-        self.spoken: list[str] = []  # what was cued (tests and the log)
-
-    def say(self, text: str) -> None:
-        """Speak ``text`` (or beep)."""
-        self.spoken.append(text)
-        if not self.enabled:
-            return
-        try:
-            if self.program:
-                subprocess.Popen(
-                    [self.program, text],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            else:
-                QApplication.beep()
-        except Exception as exc:  # a cue must never break the exercise
-            log.debug("cue failed: %s", exc)
 
 
 def _big_button(text: str, colour: str = "#1f77b4") -> QPushButton:
@@ -95,18 +62,16 @@ class HomeWindow(QMainWindow):
     ----------
     session
         The home session model.
-    speaker
-        Cue output (default :class:`Speaker`).
+    cues
+        Cue output (default :class:`gui.cues.Cues`).
     auto
         Walk through the exercises without button presses (demo and headless checks).
     """
 
-    def __init__(
-        self, session: HomeSession, speaker: Speaker | None = None, auto: bool = False
-    ) -> None:
+    def __init__(self, session: HomeSession, cues: Cues | None = None, auto: bool = False) -> None:
         super().__init__()
         self.session = session
-        self.speaker = speaker or Speaker()
+        self.cues = cues or Cues()
         self.auto = auto
         self.setWindowTitle("Poise: my exercises")
         self.resize(1100, 800)
@@ -218,10 +183,7 @@ class HomeWindow(QMainWindow):
         self.sensor_label.setText(text)
 
     def _cue(self, kind: str, text: str) -> None:
-        if kind in ("tick", "rep"):
-            self.speaker.say(text)
-        else:
-            self.speaker.say(text)
+        self.cues.say(text, kind)
 
     # ------------------------------------------------------------------ view
     def update_view(self) -> None:
@@ -316,6 +278,7 @@ class HomeWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         """Finish the session (the recording is closed and imported)."""
         self.timer.stop()
+        self.cues.close()
         try:
             self.session.finish()
         except Exception:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -21,17 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.cues import shared_cues
 from gui.live_view import SwayPlot
 from poise.protocols import PROTOCOLS, TestProtocol
 from poise.session import Session
-
-
-def beep() -> None:
-    """The audible cue: the platform beep (silent where there is none, e.g. offscreen)."""
-    try:
-        QApplication.beep()
-    except Exception:  # degrade silently
-        pass
 
 
 class PickPage(QWidget):
@@ -266,7 +258,7 @@ class RunPage(QWidget):
 
     def _on_cue(self, kind: str, remaining: int) -> None:
         self.cues.append((kind, remaining))
-        beep()
+        shared_cues().tone(kind)  # tick, start, stop
 
     def _on_warning(self, message: str) -> None:
         if self.session.run is not None and not self.session.run.finished:

@@ -10,7 +10,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from gui.home import HomeWindow, Speaker  # noqa: E402
+from gui.cues import Cues  # noqa: E402
+from gui.home import HomeWindow  # noqa: E402
 from poise.home import DemoHomeSource, HomeSession  # noqa: E402
 from poise.store import Store  # noqa: E402
 
@@ -23,8 +24,8 @@ def test_guided_sit_to_stand_with_demo_sensor(qtbot, tmp_path):
     store.add_patient("P-7", birth_year=1950, sex="m")
     store.set_plan("P-7", [{"key": "sit_to_stand", "target_reps": 3}, {"key": "heel_raises"}])
     session = HomeSession(patient="P-7", store=store, data_dir=tmp_path / "data", countdown_s=2)
-    speaker = Speaker(enabled=False)  # no sound in tests; cues are still collected
-    win = HomeWindow(session, speaker=speaker)
+    speaker = Cues(enabled=False)  # no sound in tests; cues are still collected
+    win = HomeWindow(session, cues=speaker)
     qtbot.addWidget(win)
     win.resize(1100, 800)
     win.show()
