@@ -93,7 +93,7 @@ class LiveMetricsEngine:
         """Forget everything (seek, new sensor)."""
         if self._sway is not None:
             self._sway.reset()
-        if self._gait is not None and hasattr(self._gait, "reset"):
+        if self._gait is not None:
             self._gait.reset()
         self._trail.fill(np.nan)
         self._trail_total = 0

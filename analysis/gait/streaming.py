@@ -197,6 +197,11 @@ class StreamingGait:
         self._reset()
 
     # ------------------------------------------------------------------ state
+    def reset(self) -> StreamingGait:
+        """Forget all data and results (after a seek or a sensor change); returns self."""
+        self._reset()
+        return self
+
     def _reset(self) -> None:
         fs = float(self.sampling_rate_hz)
         if not np.isfinite(fs) or fs <= 0:

@@ -162,3 +162,21 @@ def test_no_walking_stream_gives_nothing():
     assert len(sg.bouts_) == 0 and sg.current_bout_ is None
     with pytest.raises(ValueError, match="sampling_rate_hz"):
         StreamingGait(0)
+
+
+def test_reset_forgets_everything_and_the_stream_starts_afresh():
+    acc, gyr, h = _load("HA-001-Test5-Trial1")
+    sg = StreamingGait(FS, sensor_height_m=h)
+
+    def run() -> list:
+        bouts = []
+        for i in range(0, acc.shape[0], 25):
+            bouts += sg.update(acc[i : i + 25], gyr[i : i + 25]).new_bouts_
+        bouts += sg.flush().new_bouts_
+        return [(b.start_s, b.end_s, b.n_steps) for b in bouts]
+
+    first = run()
+    assert first, "the straight walk has a bout"
+    assert sg.reset() is sg
+    assert sg.n_samples_ == 0 and sg.current_bout_ is None
+    assert run() == first
