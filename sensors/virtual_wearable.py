@@ -509,6 +509,7 @@ class VirtualWearable:
         self._timer: asyncio.TimerHandle | None = None
         self._fault_timers: list[asyncio.TimerHandle] = []
         self._battery_timer: asyncio.TimerHandle | None = None
+        self._readvertise: asyncio.TimerHandle | None = None
         self._streaming_seconds = 0.0
         self._streaming_since: float | None = None
         self._last_battery_int = int(round(self._battery0))
@@ -645,6 +646,9 @@ class VirtualWearable:
             self._source_rate = rate
 
     def _spawn(self, coro: Any) -> None:
+        if self._closed:
+            coro.close()
+            return
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -658,8 +662,14 @@ class VirtualWearable:
             handle.cancel()
         if self._battery_timer is not None:
             self._battery_timer.cancel()
-        for task in list(self._tasks):
+        if self._readvertise is not None:
+            self._readvertise.cancel()
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        if tasks:
+            # with the controller still answering, cancelled HCI commands wind down
+            await asyncio.wait(tasks, timeout=1.0)
         if self.controller is not None:
             self.link.remove_controller(self.controller)
 
@@ -686,7 +696,7 @@ class VirtualWearable:
         if not self._closed:
             delay = self.faults.reconnect_delay_s
             assert self._loop is not None
-            self._loop.call_later(delay, lambda: self._spawn(self._advertise()))
+            self._readvertise = self._loop.call_later(delay, lambda: self._spawn(self._advertise()))
 
     def _on_data_subscription(
         self, bearer: Any, notify_enabled: bool, indicate_enabled: bool
