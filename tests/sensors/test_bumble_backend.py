@@ -407,3 +407,30 @@ async def test_stop_notify_unsubscribes_at_the_peer(emu):
         await client.start_notify(gatt.DATA_CHAR_UUID, lambda _c, d: packets.append(bytes(d)))
         await asyncio.sleep(0.1)
         assert len(packets) > n
+
+
+async def test_a_vanished_tcp_client_frees_the_wearable(emu):
+    """A client process that dies without disconnecting must not leave a wearable taken."""
+    transport = await emu.serve()
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0003", timeout=2.0, **scanner_kwargs(transport)
+    )
+    lost = asyncio.Event()
+    client = BleakClient(
+        device, disconnected_callback=lambda _c: lost.set(), **client_kwargs(transport)
+    )
+    await client.connect()
+    wearable = emu.wearable("Poise-0003")
+    assert wearable.connection is not None
+    client._backend._host._hci_transport.sink.transport.abort()  # the process "dies"
+    await asyncio.wait_for(lost.wait(), 2.0)
+    for _ in range(100):
+        if wearable.connection is None:
+            break
+        await asyncio.sleep(0.01)
+    assert wearable.connection is None
+    await close_hosts()
+    again = await BleakScanner.find_device_by_name(
+        "Poise-0003", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    assert again is not None
