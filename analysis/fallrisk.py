@@ -60,7 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.clinical.base import ClinicalResult, Validity, to_jsonable
+from analysis.clinical.base import ClinicalResult, Validity, age_band, to_jsonable
 
 __all__ = [
     "Factor",
@@ -208,7 +208,8 @@ def measures_from_results(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
             src = res
             if name == "stance":
                 conds = res.get("conditions") or {}
-                src = conds.get("eo-firm") or {}
+                # QuietStance names its conditions eo_firm, ... (the protocol's stage keys)
+                src = conds.get("eo_firm") or conds.get("eo-firm") or {}
                 src = {**src, "validity": src.get("validity", _validity_of(res))}
             put("sway_rms_mps2", _first(src, "rms_mps2"), src, test)
             put("sway_ellipse_area_m2ps4", _first(src, "ellipse_area_m2ps4"), src, test)
@@ -216,15 +217,6 @@ def measures_from_results(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- assessment
-
-
-def _age_band(bands: list[dict[str, Any]], age: float | None) -> dict[str, Any] | None:
-    if age is None:
-        return None
-    for b in bands:
-        if b["age_min_y"] <= age < b["age_max_y"] + 1:
-            return b
-    return None
 
 
 def _sex(demo: dict[str, Any]) -> str | None:
@@ -348,7 +340,7 @@ class FallRiskAssessor:
         n = self.norms["tug"]
         thr = float(n["at_risk_threshold_s"])
         note = ""
-        band = _age_band(n.get("norms_by_age", {}).get("bands", []), demo.get("age"))
+        band = age_band(n.get("norms_by_age", {}).get("bands", []), demo.get("age"))
         if band is not None:
             note = (
                 f"age norm {band['mean_s']} s for {band['age_min_y']}-{band['age_max_y']} y "
@@ -368,7 +360,7 @@ class FallRiskAssessor:
 
     def _chair(self, v: float | None, demo: dict[str, Any]) -> Factor:
         n = self.norms["chair_stand_30s"]
-        band = _age_band(n["below_average_if_fewer_than"], demo.get("age"))
+        band = age_band(n["below_average_if_fewer_than"], demo.get("age"))
         sex = _sex(demo)
         if band is None or sex is None:
             why = (

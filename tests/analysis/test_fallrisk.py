@@ -138,3 +138,18 @@ def test_demographics_are_checked():
     )
     with pytest.raises(ValueError, match="age"):
         _assess({"tug_time_s": 9.0}, {"age": "old"})
+
+
+def test_stance_result_gives_the_eyes_open_firm_sway_factors():
+    # QuietStance's conditions are keyed eo_firm, ec_firm, ... (analysis.clinical.stance)
+    stance = {
+        "test": "stance",
+        "validity": {"valid": True, "code": "ok", "reason": ""},
+        "conditions": {
+            "eo_firm": {"rms_mps2": 0.05, "ellipse_area_m2ps4": 0.004},
+            "ec_firm": {"rms_mps2": 0.09, "ellipse_area_m2ps4": 0.01},
+        },
+    }
+    m = measures_from_results({"stance": stance})
+    assert m["sway_rms_mps2"]["value"] == 0.05
+    assert m["sway_ellipse_area_m2ps4"]["value"] == 0.004
