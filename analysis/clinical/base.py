@@ -191,6 +191,24 @@ class Segment:
         return {"start_s": float(self.start_s), "end_s": float(self.end_s)}
 
 
+# --------------------------------------------------------------------------- norms
+
+
+def age_band(bands: list[dict[str, Any]], age_y: float | None) -> dict[str, Any] | None:
+    """The band of a normative table (``age_min_y``/``age_max_y``, inclusive, in whole
+    years) that holds ``age_y``, or None.
+
+    Ages are in completed years: 64.5 belongs to the 60-64 band (``age_min_y <= age_y <
+    age_max_y + 1``), so a fractional age never falls between two bands.
+    """
+    if age_y is None:
+        return None
+    for b in bands:
+        if b.get("age_min_y", -np.inf) <= age_y < b.get("age_max_y", np.inf) + 1:
+            return b
+    return None
+
+
 # --------------------------------------------------------------------------- input checks
 
 

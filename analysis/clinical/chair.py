@@ -56,6 +56,7 @@ from analysis.clinical.base import (
     WRONG_ACTIVITY,
     ClinicalResult,
     Validity,
+    age_band,
     check_imu,
     fill_gaps,
     looks_like_walking,
@@ -221,10 +222,8 @@ class ChairStand30s:
     def _limit(self, age_y: float | None, sex: str | None) -> int | None:
         if not self.norms or age_y is None or sex not in ("m", "f"):
             return None
-        for b in self.norms.get("below_average_if_fewer_than", []):
-            if b.get("age_min_y", -np.inf) <= age_y <= b.get("age_max_y", np.inf):
-                return int(b[sex])
-        return None
+        band = age_band(self.norms.get("below_average_if_fewer_than", []), age_y)
+        return None if band is None else int(band[sex])
 
 
 class FiveTimesSitToStand:

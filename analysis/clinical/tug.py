@@ -56,6 +56,7 @@ from analysis.clinical.base import (
     WRONG_ACTIVITY,
     ClinicalResult,
     Validity,
+    age_band,
     check_imu,
     fill_gaps,
 )
@@ -97,11 +98,8 @@ class TugResult(ClinicalResult):
 def _norm_for_age(norms: dict[str, Any] | None, age_y: float | None) -> float | None:
     if not norms or age_y is None:
         return None
-    bands = (norms.get("norms_by_age") or {}).get("bands") or []
-    for b in bands:
-        if b.get("age_min_y", -np.inf) <= age_y <= b.get("age_max_y", np.inf):
-            return float(b["mean_s"])
-    return None
+    band = age_band((norms.get("norms_by_age") or {}).get("bands") or [], age_y)
+    return None if band is None else float(band["mean_s"])
 
 
 class TimedUpAndGo:

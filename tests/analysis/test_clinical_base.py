@@ -97,3 +97,23 @@ def test_check_imu_rejects_bad_shapes():
         base.check_imu(np.zeros((5, 2)), None, 100)
     with pytest.raises(ValueError, match="sampling_rate_hz"):
         base.check_imu(np.zeros((5, 3)), None, 0)
+
+
+def test_age_bands_hold_fractional_ages_in_completed_years():
+    import json
+    from pathlib import Path
+
+    from analysis.clinical.base import age_band
+    from analysis.clinical.chair import ChairStand30s
+    from analysis.clinical.tug import _norm_for_age
+
+    norms = json.loads(
+        (Path(__file__).resolve().parents[2] / "analysis/data/norms.json").read_text()
+    )
+    bands = norms["chair_stand_30s"]["below_average_if_fewer_than"]
+    assert age_band(bands, 64.5)["age_min_y"] == 60  # 64 completed years
+    assert age_band(bands, 65.0)["age_min_y"] == 65
+    assert age_band(bands, 59.9) is None and age_band(bands, 95.0) is None
+    # the tests and the fall-risk summary use the same bands
+    assert ChairStand30s(norms=norms["chair_stand_30s"])._limit(64.5, "m") == 14
+    assert _norm_for_age(norms["tug"], 69.5) == 8.1
