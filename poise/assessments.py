@@ -353,7 +353,11 @@ def _gait_measures(acc, gyr, fs, demo, exclude=()) -> dict[str, dict[str, Any]]:
     """
     from analysis.gait import GaitAnalyzer
 
-    res = GaitAnalyzer(height_m=demo.get("height_m")).analyze(acc, gyr, fs).result_
+    res = (
+        GaitAnalyzer(sensor_height_m=demo.get("sensor_height_m"), height_m=demo.get("height_m"))
+        .analyze(acc, gyr, fs)
+        .result_
+    )
     blocked = [(t.start_s, t.end_s) for t in res.turns] + list(exclude)
     steady = [
         b
@@ -470,7 +474,11 @@ def endurance(recording: Any, demographics: dict | None = None) -> dict[str, Any
     reps: list[float] = []
     if gyr is not None:
         acc_f, gyr_f = fill_gaps(acc)[0], fill_gaps(gyr)[0]
-        g = GaitAnalyzer(height_m=demo.get("height_m")).analyze(acc, gyr, fs).result_
+        g = (
+            GaitAnalyzer(sensor_height_m=demo.get("sensor_height_m"), height_m=demo.get("height_m"))
+            .analyze(acc, gyr, fs)
+            .result_
+        )
         steady = [
             (b.start_s, b.end_s)
             for b in g.walking_bouts

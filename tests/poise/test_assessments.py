@@ -209,3 +209,20 @@ def test_endurance_of_a_fatiguing_six_minute_walk():
         ]
     )
     assert chair["walking_time_s"] == 0.0  # chair rises are not walking
+
+
+def test_fall_risk_and_endurance_use_the_measured_sensor_height():
+    # the inverted pendulum's step length grows with the sensor height; `poise analyze`
+    # takes it from the header's demographics, and so must the fall-risk gait speed
+    from poise.assessments import endurance
+
+    walk = scenarios.walk_2min(seed=2)
+
+    def speed(h):
+        s = fall_risk(_rec(walk, demographics={"sensor_height_m": h}), {})
+        return {x["key"]: x for x in s["factors"]}["gait_speed_mps"]["value"]
+
+    assert speed(1.2) > 1.15 * speed(0.7)
+    e_lo = endurance(_rec(walk, demographics={"sensor_height_m": 0.7}), {})
+    e_hi = endurance(_rec(walk, demographics={"sensor_height_m": 1.2}), {})
+    assert e_hi["speed_start_mps"] > 1.15 * e_lo["speed_start_mps"]
