@@ -43,6 +43,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from bumble import hci
+from bumble.att import ATT_READ_NOT_PERMITTED_ERROR, ATT_WRITE_NOT_PERMITTED_ERROR, ATT_Error
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
@@ -544,36 +545,43 @@ class VirtualWearable:
     def _build_gatt(self) -> None:
         assert self.device is not None
         props = Characteristic.Properties
+        # Bumble's GATT server does not check attribute permissions (and a value without a
+        # write handler fails without answering), so every characteristic rejects what its
+        # properties do not allow with the ATT error a firmware would send.
         self.data_char = Characteristic(
-            gatt.DATA_CHAR_UUID, props.NOTIFY, Characteristic.READABLE, b""
+            gatt.DATA_CHAR_UUID,
+            props.NOTIFY,
+            0,
+            CharacteristicValue(read=_read_not_permitted, write=_write_not_permitted),
         )
         self.control_char = Characteristic(
             gatt.CONTROL_POINT_CHAR_UUID,
             props.WRITE | props.INDICATE,
             Characteristic.WRITEABLE,
-            CharacteristicValue(write=self._on_control_write),
+            CharacteristicValue(read=_read_not_permitted, write=self._on_control_write),
         )
-        self.status_char = Characteristic(
-            gatt.STATUS_CHAR_UUID,
-            props.READ | props.NOTIFY,
-            Characteristic.READABLE,
-            CharacteristicValue(read=lambda _conn: self._status_bytes()),
+
+        def read_only(uuid: str, properties: int, read: Callable[[Any], bytes]) -> Characteristic:
+            return Characteristic(
+                uuid,
+                properties,
+                Characteristic.READABLE,
+                CharacteristicValue(read=read, write=_write_not_permitted),
+            )
+
+        self.status_char = read_only(
+            gatt.STATUS_CHAR_UUID, props.READ | props.NOTIFY, lambda _c: self._status_bytes()
         )
-        self.info_char = Characteristic(
-            gatt.INFO_CHAR_UUID,
-            props.READ,
-            Characteristic.READABLE,
-            CharacteristicValue(read=lambda _conn: self._info_bytes()),
-        )
-        self.battery_char = Characteristic(
+        self.info_char = read_only(gatt.INFO_CHAR_UUID, props.READ, lambda _c: self._info_bytes())
+        self.battery_char = read_only(
             gatt.BATTERY_LEVEL_CHAR_UUID,
             props.READ | props.NOTIFY,
-            Characteristic.READABLE,
-            CharacteristicValue(read=lambda _conn: bytes([self.battery_percent])),
+            lambda _c: bytes([self.battery_percent]),
         )
 
         def text(uuid: str, value: str) -> Characteristic:
-            return Characteristic(uuid, props.READ, Characteristic.READABLE, value.encode())
+            data = value.encode()
+            return read_only(uuid, props.READ, lambda _c: data)
 
         dis = Service(
             gatt.DEVICE_INFORMATION_SERVICE_UUID,
@@ -1012,6 +1020,14 @@ class VirtualWearable:
         if op == gatt.Opcode.GET_INFO:
             return codec.Response(op, ok, info=self.device_info())
         return codec.Response(op, gatt.ResultCode.UNSUPPORTED_OPCODE)  # pragma: no cover
+
+
+def _read_not_permitted(_connection: Any) -> bytes:
+    raise ATT_Error(ATT_READ_NOT_PERMITTED_ERROR)
+
+
+def _write_not_permitted(_connection: Any, _value: bytes) -> None:
+    raise ATT_Error(ATT_WRITE_NOT_PERMITTED_ERROR)
 
 
 def _log_task_error(task: asyncio.Task) -> None:

@@ -14,8 +14,9 @@ from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
-from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 from bumble import hci
+from bumble.att import ATT_Error
 from bumble.core import UUID as BumbleUUID
 from bumble.core import TimeoutError as BumbleTimeoutError
 from bumble.device import Connection
@@ -125,8 +126,11 @@ class BumbleClient(BaseBleakClient):
 
     async def connect(self, pair: bool = False, **kwargs: Any) -> None:
         """Connect, exchange the MTU, discover services (bleak's contract)."""
+        if self._connection is not None:
+            return
         timeout = kwargs.get("timeout", self._timeout)
         host = await acquire_host(self._transport)
+        established = False
         try:
             device = host.device
             assert device is not None
@@ -146,22 +150,29 @@ class BumbleClient(BaseBleakClient):
                     raise BleakError(f"connecting to {self.address} failed: {exc}") from exc
             self._host = host
             self._connection = connection
+            established = True
             host.clients.add(self)
             self._disconnecting = False
             connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
             connection.on(connection.EVENT_CONNECTION_ATT_MTU_UPDATE, self._on_mtu_update)
             if self._requested_mtu > DEFAULT_ATT_MTU:
-                self._mtu = await asyncio.wait_for(
-                    connection.gatt_client.request_mtu(self._requested_mtu), timeout
+                self._mtu = await self._gatt(
+                    "MTU exchange",
+                    asyncio.wait_for(
+                        connection.gatt_client.request_mtu(self._requested_mtu), timeout
+                    ),
                 )
-            self.services = await asyncio.wait_for(self._discover(connection), timeout)
+            self.services = await self._gatt(
+                "service discovery", asyncio.wait_for(self._discover(connection), timeout)
+            )
             if pair:
                 await self.pair()
         except BaseException:
             if self._connection is not None:
-                await self.disconnect()
-            else:
+                await self.disconnect()  # tears down and releases the host
+            elif not established:
                 release_host(host)
+            # else: the link dropped during MTU exchange/discovery; _teardown released it
             raise
 
     def _on_mtu_update(self, *args: Any) -> None:
@@ -257,6 +268,26 @@ class BumbleClient(BaseBleakClient):
 
     # -- I/O ---------------------------------------------------------------------------------
 
+    async def _gatt(self, what: str, coro: Any) -> Any:
+        """Await a Bumble GATT operation, translating its failures to bleak's exceptions.
+
+        Bumble cancels a pending ATT request when the link drops, which would surface as
+        a ``CancelledError`` in the caller; that becomes ``BleakError`` (a genuine
+        cancellation of the calling task still propagates). ATT error responses become
+        :class:`bleak.exc.BleakGATTProtocolError`, timeouts ``BleakError``.
+        """
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            raise BleakError(f"{self.address}: disconnected during {what}") from None
+        except ATT_Error as exc:
+            raise BleakGATTProtocolError(exc.error_code) from exc
+        except (BumbleTimeoutError, TimeoutError) as exc:
+            raise BleakError(f"{self.address}: {what} timed out") from exc
+
     def _require(self) -> Connection:
         if self._connection is None:
             raise BleakError("Not connected")
@@ -267,7 +298,10 @@ class BumbleClient(BaseBleakClient):
     ) -> bytearray:
         """Read a characteristic value (long reads included)."""
         connection = self._require()
-        value = await connection.gatt_client.read_value(characteristic.handle)
+        value = await self._gatt(
+            f"read of {characteristic.uuid}",
+            connection.gatt_client.read_value(characteristic.handle),
+        )
         return bytearray(value)
 
     async def read_gatt_descriptor(
@@ -275,15 +309,22 @@ class BumbleClient(BaseBleakClient):
     ) -> bytearray:
         """Read a descriptor value."""
         connection = self._require()
-        return bytearray(await connection.gatt_client.read_value(descriptor.handle))
+        value = await self._gatt(
+            f"read of descriptor {descriptor.handle}",
+            connection.gatt_client.read_value(descriptor.handle),
+        )
+        return bytearray(value)
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
         """Write a characteristic (with or without response)."""
         connection = self._require()
-        await connection.gatt_client.write_value(
-            characteristic.handle, bytes(data), with_response=response
+        await self._gatt(
+            f"write to {characteristic.uuid}",
+            connection.gatt_client.write_value(
+                characteristic.handle, bytes(data), with_response=response
+            ),
         )
 
     async def write_gatt_descriptor(
@@ -291,7 +332,10 @@ class BumbleClient(BaseBleakClient):
     ) -> None:
         """Write a descriptor (always with response)."""
         connection = self._require()
-        await connection.gatt_client.write_value(descriptor.handle, bytes(data), with_response=True)
+        await self._gatt(
+            f"write to descriptor {descriptor.handle}",
+            connection.gatt_client.write_value(descriptor.handle, bytes(data), with_response=True),
+        )
 
     async def start_notify(
         self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
@@ -311,7 +355,10 @@ class BumbleClient(BaseBleakClient):
             callback(bytearray(value))
 
         self._notify_callbacks[characteristic.handle] = on_value
-        await client.subscribe(proxy, on_value, prefer_notify=True)
+        await self._gatt(
+            f"subscribe to {characteristic.uuid}",
+            client.subscribe(proxy, on_value, prefer_notify=True),
+        )
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         """Disable notifications/indications on the characteristic."""
@@ -320,4 +367,7 @@ class BumbleClient(BaseBleakClient):
         callback = self._notify_callbacks.pop(characteristic.handle, None)
         if proxy is None:
             raise BleakError(f"characteristic {characteristic.uuid} not discovered")
-        await connection.gatt_client.unsubscribe(proxy, callback, force=True)
+        await self._gatt(
+            f"unsubscribe from {characteristic.uuid}",
+            connection.gatt_client.unsubscribe(proxy, callback, force=True),
+        )

@@ -18,7 +18,12 @@ from pathlib import Path
 
 import pytest
 from bleak import BleakClient, BleakScanner
-from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.exc import (
+    BleakDeviceNotFoundError,
+    BleakError,
+    BleakGATTProtocolError,
+    BleakGATTProtocolErrorCode,
+)
 from bumble import hci
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Device
@@ -41,6 +46,12 @@ from sensors.emulator import Emulator
 REPO = Path(__file__).resolve().parents[2]
 OTHER_SERVICE = "12345678-1234-5678-1234-56789abcdef0"
 OTHER_CHAR = "12345678-1234-5678-1234-56789abcdef1"
+SLOW_CHAR = "12345678-1234-5678-1234-56789abcdef2"
+
+
+async def _slow_read(_connection) -> bytes:
+    await asyncio.sleep(1.0)
+    return b"late"
 
 
 @pytest.fixture
@@ -71,7 +82,13 @@ async def _plain_peripheral(link: VirtualLink, written: list[bytes]) -> Device:
                         read=lambda _c: b"x" * 100,
                         write=lambda _c, value: written.append(bytes(value)),
                     ),
-                )
+                ),
+                Characteristic(
+                    SLOW_CHAR,
+                    props.READ,
+                    Characteristic.READABLE,
+                    CharacteristicValue(read=_slow_read),
+                ),
             ],
         )
     )
@@ -434,3 +451,34 @@ async def test_a_vanished_tcp_client_frees_the_wearable(emu):
         "Poise-0003", timeout=2.0, **scanner_kwargs(emu.transport)
     )
     assert again is not None
+
+
+async def test_gatt_errors_and_link_loss_mid_request_become_bleak_errors(emu):
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0001", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    async with BleakClient(device, **client_kwargs(emu.transport)) as client:
+        with pytest.raises(BleakGATTProtocolError) as info:
+            await client.write_gatt_char(gatt.BATTERY_LEVEL_CHAR_UUID, b"\x01", response=True)
+        assert info.value.code == BleakGATTProtocolErrorCode.WRITE_NOT_PERMITTED
+        with pytest.raises(BleakGATTProtocolError) as info:
+            await client.read_gatt_char(gatt.DATA_CHAR_UUID)
+        assert info.value.code == BleakGATTProtocolErrorCode.READ_NOT_PERMITTED
+        with pytest.raises(BleakGATTProtocolError):
+            await client.write_gatt_char(gatt.SERIAL_NUMBER_CHAR_UUID, b"hack", response=True)
+        assert bytes(await client.read_gatt_char(gatt.SERIAL_NUMBER_CHAR_UUID)) == b"0001"
+
+    link = VirtualLink()
+    await _plain_peripheral(link, [])
+    device = await BleakScanner.find_device_by_name("Other", timeout=2.0, **scanner_kwargs(link))
+    client = BleakClient(device, **client_kwargs(link))
+    await client.connect()
+    read = asyncio.create_task(client.read_gatt_char(SLOW_CHAR))
+    await asyncio.sleep(0.2)
+    for controller in link.controllers:
+        if controller.name == "other":
+            controller.drop_connections()
+    with pytest.raises(BleakError, match="disconnected during read"):
+        await asyncio.wait_for(read, 2.0)
+    assert not client.is_connected
+    await close_hosts()
