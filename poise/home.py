@@ -7,8 +7,8 @@ plan (:meth:`poise.store.Store.plan`, else :data:`DEFAULT_PLAN`):
 1. *ready*: the exercise's instructions; the patient presses Start;
 2. *countdown*: ``countdown_s`` seconds with a cue each second;
 3. *active*: a timer; repetitions are counted by the analysis where it can
-   (sit-to-stand transitions with :func:`analysis.transitions.detect_transitions`; steps of
-   a walk with :class:`analysis.gait.GaitAnalyzer`), otherwise the patient presses
+   (sit-to-stand transitions with :class:`analysis.transitions.StreamingTransitions`, fed
+   the new samples at every poll; steps of a walk with :class:`analysis.gait.GaitAnalyzer`), otherwise the patient presses
    "One more" / "Done". It ends when the target repetitions are reached, the hold time is
    over, the time limit passes, or the patient stops;
 4. *done*: the result (repetitions, time, completed or not) and the next exercise.
@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.transitions import StreamingTransitions
 from poise.errors import PoiseError
 from poise.events import EventGroup
 
@@ -300,6 +301,8 @@ class HomeSession:
         self.reps = 0
         self.rep_times_s: list[float] = []
         self._manual_reps = 0
+        self._rises: Any = None  # analysis.transitions.StreamingTransitions while active
+        self._rises_t0 = 0.0
         self.writer: Any = None
         self.recording_path: Path | None = None
         self.imported_session: Any = None
@@ -508,6 +511,7 @@ class HomeSession:
             self._manual_reps = 0
             self.rep_times_s = []
             self._last_count_t = -1e9
+            self._rises = None
         self.events.state.emit(self.snapshot())
 
     def _set_reps(self, n: int, t: float) -> None:
@@ -557,7 +561,9 @@ class HomeSession:
             self.events.tick.emit(self.snapshot())
         elif self.state == "active":
             elapsed = now - self._t_state
-            if ex.counter and now - self._last_count_t >= 0.5:
+            if ex.counter == "sit_to_stand":
+                self._count_rises()  # streaming: every poll, only the new samples
+            elif ex.counter and now - self._last_count_t >= 0.5:
                 self._last_count_t = now
                 self._count(ex)
             if self.state != "active":
@@ -582,7 +588,30 @@ class HomeSession:
                 self._chunks = [np.concatenate(self._chunks)]
             return self._chunks[0]
 
+    def _count_rises(self) -> None:
+        """Feed the new samples to the streaming sit-to-stand counter (every poll)."""
+        with self._lock:
+            chunks, self._chunks = self._chunks, []
+        if not chunks:
+            return
+        rows = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        if self._rises is None:  # scipy is imported with the module: no stall here
+            self._rises = StreamingTransitions(self.sampling_rate_hz)
+            self._rises_t0 = float(rows[0, 0])
+        try:
+            self._rises.update(rows[:, 1:4], rows[:, 4:7])
+        except ValueError as exc:
+            log.debug("counting failed: %s", exc)
+            return
+        for tr in self._rises.new_transitions_:
+            if tr.type == "sit-to-stand":
+                self.rep_times_s.append(self._rises_t0 + tr.end_s)
+        self._set_reps(self._rises.count_, self.now_s())
+
     def _count(self, ex: Exercise) -> None:
+        if ex.counter == "sit_to_stand":
+            self._count_rises()
+            return
         rows = self._window()
         fs = self.sampling_rate_hz
         if rows.shape[0] < int(2 * fs):
@@ -590,29 +619,7 @@ class HomeSession:
         acc, gyr = rows[:, 1:4], rows[:, 4:7]
         t0 = float(rows[0, 0])
         try:
-            if ex.counter == "sit_to_stand":
-                from analysis.transitions import detect_transitions
-
-                # The detector is an offline one (0.05 Hz band-pass of the vertical
-                # velocity): on a short, growing window its filters have not settled. The
-                # patient sits still when the exercise starts, so the window is padded with
-                # 10 s of its first sample (and 3 s of its last) to settle them; only
-                # rises that ended inside the real window count.
-                pad0, pad1 = int(10 * fs), int(3 * fs)
-                acc_p = np.concatenate(
-                    [np.repeat(acc[:1], pad0, 0), acc, np.repeat(acc[-1:], pad1, 0)]
-                )
-                gyr_p = np.concatenate(
-                    [np.repeat(gyr[:1], pad0, 0), gyr, np.repeat(gyr[-1:], pad1, 0)]
-                )
-                trs = detect_transitions(acc_p, gyr_p, fs)
-                lo, hi = pad0 / fs, (pad0 + rows.shape[0]) / fs - 0.3
-                times = [
-                    t0 + tr.end_s - lo
-                    for tr in trs
-                    if tr.type == "sit-to-stand" and lo < tr.end_s < hi
-                ]
-            elif ex.counter == "steps":
+            if ex.counter == "steps":
                 from analysis.gait import GaitAnalyzer
 
                 res = GaitAnalyzer().analyze(acc, gyr, fs).result_

@@ -42,19 +42,28 @@ def test_guided_session_recorded_and_imported(tmp_path):
         h.start_exercise()
     h.connect(DemoHomeSource(time_scale=8.0, seed=3))
     run_until(h, lambda: h.state == "ready")
+    counted: list[tuple[int, float]] = []  # (count, session time when shown)
+    h.events.reps.connect(lambda n: counted.append((n, h.now_s())))
     h.start_exercise()
     t_motion = h.now_s()  # the demo sensor's motion (five_times_sts) starts now
     assert h.state == "countdown"
     run_until(h, lambda: h.state == "done")
     r0 = h.results[0]
-    assert r0.completed and r0.repetitions >= 3 and r0.counted_by == "sensor"
-    # every counted rise is a real one of the scripted motion (within 1 s of its end)
+    assert r0.completed and r0.counted_by == "sensor" and r0.stopped_by == "target"
+    assert r0.repetitions == 3  # exactly the target: no overshoot
+    # each count is a real rise of the scripted motion, shown within 1.5 s after it ends
     from sensors.scenarios import make_scenario
 
-    truth = [t_motion + x["end_s"] for x in make_scenario("five_times_sts", seed=3).truth["stands"]]
-    assert len(r0.rep_times_s) == r0.repetitions
-    for t in r0.rep_times_s:
-        assert min(abs(t - x) for x in truth) < 1.0, (t, truth)
+    truth = [
+        t_motion + x["end_s"]
+        for x in make_scenario("five_times_sts", seed=3).truth["transitions"]
+        if x["type"] == "sit-to-stand"
+    ]
+    assert [n for n, _ in counted] == [1, 2, 3], (counted, r0.rep_times_s, truth, t_motion)  # one at a time
+    assert len(r0.rep_times_s) == 3
+    for i, ((_n, shown), t_end) in enumerate(zip(counted, r0.rep_times_s)):
+        assert t_end == pytest.approx(truth[i], abs=0.4), (t_end, truth)
+        assert 0 < shown - truth[i] <= 1.5, (shown, truth[i])
     assert [k for k, _ in cues][:2] == ["countdown", "tick"] and ("go", "Start now") in cues
     h.next_exercise()
     h.start_exercise()
