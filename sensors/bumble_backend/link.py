@@ -257,6 +257,16 @@ class PoiseHost(Host):
             case _:
                 super().on_hci_packet(packet)
 
+    def on_command_processed(self, event: Any) -> None:  # noqa: D102
+        # A command whose waiting task was cancelled (e.g. a wearable closing while it
+        # re-advertises) leaves a cancelled future; Bumble would raise InvalidStateError
+        # from the event loop when the late completion arrives.
+        pending = self.pending_response
+        if pending is not None and pending.done():
+            logger.debug("late HCI command completion dropped: %s", event)
+            return
+        super().on_command_processed(event)
+
 
 _bumble_host_logger = logging.getLogger("bumble.host")
 
