@@ -9,12 +9,21 @@ stored times are UTC), ``valueQuantity`` with a UCUM unit, an ``interpretation``
 from the fall-risk status when the value was rated) and a ``note`` naming the threshold's
 source and the software.
 
-LOINC codes used: 89423-8 "Time to rise from chair, walk 10 feet and back, and return to
-sitting [TUG]" (s); 66247-8 "Sit to stand frequency in 30 seconds" ({#}/(30.s)). No LOINC
-term for instrumented gait speed, 5x sit-to-stand, tandem time, sway area, 6-minute
-distance, deceleration index or stride-time SD was verified; those carry only the Poise
-code (``POISE_SYSTEM``), which a clinic can map in its terminology server. Add a verified
-code to :data:`LOINC` to change that.
+LOINC codes used (each confirmed in a source; see docs/store-and-reports.md):
+
+* 89423-8 "Time to rise from chair, walk 10 feet and back, and return to sitting [TUG]"
+  (s): loinc.org, member of the CDC TUG panel 89422-0, property Time, method TUG;
+* 66247-8 "Sit to stand frequency in 30 seconds" ({#}/(30.s)): loinc.org, property NRat,
+  time 30S, example UCUM unit ``{#}/(30.s)``, citing the CDC STEADI 30-s chair stand;
+* 64098-7 six-minute walk distance (m): fixed as ``Observation.code`` (with UCUM m) by the
+  Danish municipalities' FHIR profile ``KLToolsCare6minwalk`` (HL7 Denmark, KL-dk-tools)
+  and listed for the six-minute walk distance in Apple HealthKit-to-FHIR mappings.
+
+No LOINC term was confirmed for instrumented gait speed (the two speed terms found are the
+NIH Toolbox 4-m walk score 83172-7, tied to that protocol, and 41956-4, a 24-hour maximum),
+five times sit-to-stand, tandem time, sway area, deceleration index or stride-time SD; those
+carry only the Poise code (``POISE_SYSTEM``), which a clinic can map in its terminology
+server. Add a confirmed code to :data:`LOINC` to change that.
 
 References
 ----------
@@ -45,6 +54,7 @@ LOINC: dict[str, tuple[str, str, str]] = {
         "s",
     ),
     "chair_stand_30s_count": ("66247-8", "Sit to stand frequency in 30 seconds", "{#}/(30.s)"),
+    "six_minute_walk_distance_m": ("64098-7", "Six minute walk test", "m"),
 }
 #: Poise unit -> UCUM code
 UCUM = {

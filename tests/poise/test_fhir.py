@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from poise.fhir import LOINC, observation_bundle, write_bundle
+from poise.fhir import LOINC, POISE_SYSTEM, observation_bundle, write_bundle
 from poise.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "recordings" / "mobgap-lab"
 TUG = ROOT / "recordings" / "scenarios" / "tug.poise"
+WALK6 = ROOT / "recordings" / "scenarios" / "walk-6min-fatigue.poise"
 
 OBS_STATUS = {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
               "entered-in-error", "unknown"}  # fmt: skip
@@ -102,6 +103,7 @@ def store(tmp_path_factory):
     for i, t in enumerate(["HA-001-Test5-Trial1", "HA-001-Test5-Trial2"]):
         s.import_recording(LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-03T10:30:00")
     s.import_recording(TUG, patient="HA-001", tests=["tug"], date="2026-03-01")
+    s.import_recording(WALK6, patient="HA-001", tests=["walk-6min"], date="2026-03-02")
     yield s
     s.close()
 
@@ -113,12 +115,21 @@ def test_bundle_validates_and_uses_loinc_and_ucum(store, tmp_path):
     tug = [o for o in obs if any(c["code"] == LOINC["tug_time_s"][0] for c in o["code"]["coding"])]
     assert len(tug) == 1
     assert tug[0]["valueQuantity"]["code"] == "s"
-    stored = store.sessions("HA-001")[-1].results["tug"]["total_time_s"]
+    by_test = {t: x for x in store.sessions("HA-001") for t in x.results}
+    stored = by_test["tug"].results["tug"]["total_time_s"]
     assert tug[0]["valueQuantity"]["value"] == pytest.approx(stored)
     speeds = [o for o in obs if o["code"]["text"] == "Gait speed"]
     assert {o["valueQuantity"]["code"] for o in speeds} == {"m/s"}
     assert speeds[0]["effectiveDateTime"] == "2026-01-03T10:30:00Z"
     assert tug[0]["effectiveDateTime"] == "2026-03-01"
+    # six-minute walk distance: LOINC 64098-7 in metres; gait speed has no LOINC coding
+    walk = [o for o in obs if any(c["code"] == "64098-7" for c in o["code"]["coding"])]
+    assert len(walk) == 1 and walk[0]["valueQuantity"]["code"] == "m"
+    assert walk[0]["valueQuantity"]["value"] == pytest.approx(
+        by_test["walk-6min"].results["walk-6min"]["distance_m"]
+    )
+    for o in speeds:
+        assert {c["system"] for c in o["code"]["coding"]} == {POISE_SYSTEM}
     patient = b["entry"][0]["resource"]
     assert patient["resourceType"] == "Patient" and patient["identifier"][0]["value"] == "HA-001"
     assert "name" not in patient  # pseudonymous
