@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -45,6 +46,30 @@ _PROPERTY_NAMES = (
 def bleak_uuid(bumble_uuid: BumbleUUID) -> str:
     """Bumble UUID -> bleak's lower-case 128-bit string."""
     return str(uuid.UUID(bytes=bytes(reversed(bumble_uuid.to_bytes(force_128=True)))))
+
+
+async def _abandon_connect(host: BumbleHost, peer: hci.Address) -> None:
+    """The caller cancelled a pending connect: make the controller forget it as well.
+
+    Bumble's ``Device.connect`` only sends LE Create Connection Cancel on its own timeout;
+    cancelled from outside (``asyncio.wait_for(client.connect(), ...)``) it leaves the
+    controller's request pending, so the next connect is refused and a late completion
+    would leave an unowned connection holding the peripheral (which then stops
+    advertising). Cancel the request, and drop such a connection if one slipped through.
+    """
+    device = host.device
+    if device is None or host.lost:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.shield(device.send_command(hci.HCI_LE_Create_Connection_Cancel_Command()))
+
+    def drop_orphans() -> None:
+        owned = {c._connection for c in host.clients}
+        for connection in list(device.connections.values()):
+            if connection.peer_address == peer and connection not in owned:
+                asyncio.ensure_future(connection.disconnect())
+
+    asyncio.get_running_loop().call_later(0.2, drop_orphans)
 
 
 class BumbleClient(BaseBleakClient):
@@ -142,6 +167,9 @@ class BumbleClient(BaseBleakClient):
             async with host.connect_lock:
                 try:
                     connection = await device.connect(peer, timeout=timeout)
+                except asyncio.CancelledError:
+                    await _abandon_connect(host, peer)
+                    raise
                 except Exception as exc:
                     if isinstance(exc, asyncio.TimeoutError | TimeoutError | BumbleTimeoutError):
                         raise BleakDeviceNotFoundError(

@@ -482,3 +482,15 @@ async def test_gatt_errors_and_link_loss_mid_request_become_bleak_errors(emu):
         await asyncio.wait_for(read, 2.0)
     assert not client.is_connected
     await close_hosts()
+
+
+async def test_a_connect_cancelled_from_outside_leaves_no_pending_request(emu):
+    kwargs = client_kwargs(emu.transport)
+    ghost = BleakClient("D0:50:00:00:77:77", timeout=10.0, **kwargs)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ghost.connect(), 0.3)
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0002", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    async with BleakClient(device, timeout=2.0, **kwargs) as client:
+        assert client.is_connected
