@@ -112,23 +112,79 @@ class SensorData:
         return int(np.count_nonzero(self.valid))
 
 
+_FULL_BYTE0 = 0x11  # SPEC.md 3.2: version 1, packet type 1
+_COMPACT_BYTE0 = 0x12  # SPEC.md 3.3: version 1, packet type 2
+_COMPACT_BITS = 24
+
+
+def _decode_mixed(
+    packets: list[bytes], config: SensorConfig, is_compact: np.ndarray, errors: list
+) -> SampleBlock:
+    """Decode a recording holding both layouts (the MTU changed at a reconnect).
+
+    Each layout is decoded on its own (:func:`codec.decode_many` refuses to mix them) and
+    the samples are put back in receive order. Full packets' 32-bit timestamps are cut to
+    their low 24 bits, the width of the compact ones (SPEC.md 3.5: both count the same
+    sensor clock); the host-time unwrap restores them.
+    """
+    parts = []
+    for want in (False, True):
+        idx = np.flatnonzero(is_compact == want)
+        errs: list = []
+        blk = codec.decode_many([packets[i] for i in idx], config, errors=errs)
+        errors.extend((int(idx[i]), exc) for i, exc in errs)
+        bad = {i for i, _ in errs}
+        kept = np.array([i for k, i in enumerate(idx) if k not in bad], dtype=np.int64)
+        cnt = np.ones(kept.size, dtype=np.int64) if want else None
+        if not want:
+            lengths = np.fromiter((len(packets[i]) for i in kept), np.int64, count=kept.size)
+            cnt = (lengths - codec.FULL_OVERHEAD) // codec.SAMPLE_SIZE
+        parts.append((kept, cnt, blk))
+    kept = np.concatenate([p[0] for p in parts])
+    cnt = np.concatenate([p[1] for p in parts])
+    order = np.argsort(kept, kind="stable")
+    # row ranges of every packet in the concatenated (full, then compact) sample arrays
+    first = np.cumsum(cnt) - cnt
+    rows = np.repeat(first[order], cnt[order]) + (
+        np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt[order]) - cnt[order], cnt[order])
+    )
+    acc = np.concatenate([p[2].acc_mps2 for p in parts])[rows]
+    gyr = np.concatenate([p[2].gyr_radps for p in parts])[rows]
+    ts = np.concatenate([p[2].timestamp_us for p in parts])[rows] & ((1 << _COMPACT_BITS) - 1)
+    return SampleBlock(
+        seq=0,
+        timestamp_us=ts,
+        acc_mps2=acc,
+        gyr_radps=gyr,
+        sampling_rate_hz=config.sampling_rate_hz,
+        packet_count=int(kept.size),
+        timestamp_bits=_COMPACT_BITS,
+    )
+
+
 def _decode(
     packets: list[bytes], config: SensorConfig, sensor_id: str
 ) -> tuple[SampleBlock, np.ndarray, np.ndarray, list[tuple[int, str]]]:
     """Decode packets; return (block, kept packet indices, samples per kept packet, bad)."""
     errors: list = []
-    block = codec.decode_many(packets, config, errors=errors)
+    byte0 = np.fromiter((p[0] if len(p) else -1 for p in packets), np.int64, count=len(packets))
+    is_compact = byte0 == _COMPACT_BYTE0
+    if is_compact.any() and (byte0 == _FULL_BYTE0).any():
+        block = _decode_mixed(packets, config, is_compact, errors)
+        errors.sort(key=lambda e: e[0])
+    else:
+        block = codec.decode_many(packets, config, errors=errors)
     bad = [
         (int(i), f"sensor {sensor_id}: packet rejected by the decoder: {exc}") for i, exc in errors
     ]
     keep = np.ones(len(packets), dtype=bool)
     keep[[i for i, _ in bad]] = False
     kept = np.flatnonzero(keep)
-    if getattr(block, "timestamp_bits", 32) == 24:  # compact layout: one sample each
-        counts = np.ones(kept.size, dtype=np.int64)
-    else:  # full layout: the codec checked that the length matches the count
-        lengths = np.fromiter((len(packets[k]) for k in kept), dtype=np.int64, count=kept.size)
-        counts = (lengths - codec.FULL_OVERHEAD) // codec.SAMPLE_SIZE
+    # compact packets hold one sample; the codec checked that a full one's length matches
+    lengths = np.fromiter((len(packets[k]) for k in kept), dtype=np.int64, count=kept.size)
+    counts = np.where(
+        is_compact[kept], 1, (lengths - codec.FULL_OVERHEAD) // codec.SAMPLE_SIZE
+    ).astype(np.int64)
     return block, kept, counts, bad
 
 

@@ -207,3 +207,22 @@ def test_sensor_without_packets_and_multi_sensor_order():
     assert s1.t_s.size == 0 and s1.acc_mps2.shape == (0, 3)
     assert [(g.start_s, g.end_s, g.samples) for g in s1.gaps] == [(0.0, 0.1, 5)]
     assert rec.duration_s == pytest.approx(3.0)
+
+
+def test_layout_change_between_connections_keeps_every_sample():
+    # SPEC 3.4: the layout follows the MTU, i.e. it may change at a reconnect; a
+    # recording then holds full packets and compact ones (24-bit timestamps) of one clock
+    n = 600
+    acc, gyr = _signal(n, seed=3)
+    ts0 = 2**32 - 3_000_000  # the 32-bit clock wraps inside the full part
+    full = _packets(acc[:300], gyr[:300], ts0)
+    compact = [
+        (300 + i, pk)
+        for i, pk in _packets(acc[300:], gyr[300:], ts0 + 300 * PERIOD_US, compact=True)
+    ]
+    rec = load_recording(_write(full + compact, lambda i: 1.0 + i / 100 + 0.004))
+    s = rec.sensors[0]
+    assert not rec.damage
+    assert s.n_samples == n and len(s.t_s) == n and not s.gaps
+    np.testing.assert_allclose(s.acc_mps2, acc * CFG.acc_scale_mps2)
+    np.testing.assert_allclose(np.diff(s.t_s), 0.01, atol=1e-6)
