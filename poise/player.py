@@ -93,8 +93,10 @@ class Player:
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # events without a time (``append_event``'s default, "not tied to a moment") are
+        # not replayed
         self._events = sorted(
-            (e for e in (getattr(recording, "events", None) or []) if "t_s" in e),
+            (e for e in (getattr(recording, "events", None) or []) if _finite(e.get("t_s"))),
             key=lambda e: float(e["t_s"]),
         )
         self._starts = {s.id: float(s.t_s[0]) if len(s.t_s) else 0.0 for s in recording.sensors}
@@ -219,6 +221,10 @@ class Player:
     def _deliver(self, lo: float, hi: float, *, events: bool, include_lo: bool) -> None:
         sink = self._sink
         assert sink is not None
+        if include_lo and lo <= 0.0:
+            # from the start: also what lies before 0 (a first sample's clock-fitted time
+            # can be a few ms before the recording start)
+            lo = -np.inf
         for s in self.recording.sensors:
             t = np.asarray(s.t_s)
             side = "left" if include_lo else "right"
@@ -235,6 +241,13 @@ class Player:
                 t_e = float(e["t_s"])
                 if (lo < t_e <= hi) or (include_lo and t_e == lo):
                     sink.push_record_event(dict(e))
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(x)))
+    except (TypeError, ValueError):
+        return False
 
 
 def _rate(sensor: Any) -> float:

@@ -145,3 +145,24 @@ def test_background_thread_plays_in_real_time_times_speed() -> None:
 def test_empty_recording_is_refused() -> None:
     with pytest.raises(ValueError, match="no sensor data"):
         Player(Recording(metadata={}, sensors=[]))
+
+
+def test_samples_before_zero_and_untimed_events_are_handled():
+    # a clock-fitted first sample may lie a few ms before the recording start; an event
+    # appended after the session may have no time (append_event's default t_s=None)
+    fs = 100
+    n = 300
+    t = (np.arange(n) - 3) / fs
+    cfg = SensorConfig(sampling_rate_hz=fs, acc_range_g=8, gyro_range_dps=2000)
+    acc = np.random.default_rng(0).standard_normal((n, 3))
+    s = SensorData("a", "lower-back", cfg, t, acc, acc.copy())
+    events = [{"kind": "note", "t_s": None}, {"kind": "marker", "t_s": 1.0}]
+    rec = Recording(metadata={}, sensors=[s], events=events)
+    p = Player(rec)
+    sink = ListSink()
+    p.attach(sink)
+    p.run_to_end()
+    assert sink.rows("a").shape[0] == n
+    assert [e["kind"] for e in sink.events] == ["marker"]
+    p.seek(0.0)
+    assert sink.rows("a").shape[0] == 4  # the preroll to 0 holds the early samples and t = 0
