@@ -87,6 +87,7 @@ class LiveMetricsEngine:
         self._axes: tuple[np.ndarray, np.ndarray] | None = None
         self._axes_at = -np.inf
         self._zi: np.ndarray | None = None
+        self._steps = 0
         self.metrics: dict[str, Any] = {}
 
     def reset(self) -> None:
@@ -105,6 +106,7 @@ class LiveMetricsEngine:
         self._axes = None
         self._axes_at = -np.inf
         self._zi = None
+        self._steps = 0
         self.metrics = {}
 
     # ------------------------------------------------------------------ update
@@ -136,7 +138,10 @@ class LiveMetricsEngine:
                 m["sway_ellipse_area_m2ps4"] = sm.get("ellipse_area_m2ps4")
         if self._gait is not None:
             try:
-                m.update(_gait_metrics(self._gait, t_s, acc, gyr))
+                g = _gait_metrics(self._gait, t_s, acc, gyr)
+                self._steps += g.pop("new_steps")
+                g["steps"] = self._steps
+                m.update(g)
             except Exception as exc:
                 log.exception("streaming gait failed")
                 self.available["gait"] = f"gait analysis failed: {exc}"
@@ -217,15 +222,16 @@ class LiveMetricsEngine:
 def _gait_metrics(gait: Any, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> dict:
     """Feed :class:`analysis.gait.StreamingGait`; name its live values for the tiles.
 
-    Steps are the contacts emitted so far minus retracted provisional ones; cadence and speed are those of the bout in
-    progress, else of the last finished bout (``None`` before any bout).
+    ``new_steps`` is the number of contacts emitted by this update minus the provisional ones
+    retracted (the engine keeps the running count, reset with the engine); cadence and speed
+    are those of the bout in progress, else of the last finished bout (``None`` before any
+    bout).
     """
     gait.update(acc, gyr)
     n_new = len(getattr(gait, "new_steps_", []) or [])
     # provisional steps that the stream later withdraws (analysis.gait.streaming)
     n_new -= len(getattr(gait, "retracted_steps_", []) or [])
-    gait._poise_steps = getattr(gait, "_poise_steps", 0) + n_new
-    out: dict[str, Any] = {"steps": gait._poise_steps}
+    out: dict[str, Any] = {"new_steps": n_new}
     bout = getattr(gait, "current_bout_", None)
     walking = bout is not None
     if bout is None and getattr(gait, "bouts_", None):

@@ -254,3 +254,25 @@ def test_live_sway_is_not_valid_while_standing_up() -> None:
             valid_at[round((i + 10) / 100, 1)] = m["sway_valid"]
     assert valid_at[3.5] is True  # seated still: the window is at rest
     assert valid_at[round(stand_end + 1.0, 1)] is False
+
+
+def test_live_step_count_restarts_after_a_reset() -> None:
+    # a replay seek resets the engine: the step tile must count the new data only, not
+    # carry on from the steps before the seek
+    from poise.live import LiveMetricsEngine
+    from sensors.scenarios import make_scenario
+
+    md = make_scenario("walk", sampling_rate_hz=100, seed=2)
+    eng = LiveMetricsEngine(100)
+    t = np.arange(md.acc_mps2.shape[0]) / 100
+
+    def feed() -> dict:
+        m = {}
+        for i in range(0, len(t), 50):
+            m = eng.update(t[i : i + 50], md.acc_mps2[i : i + 50], md.gyr_radps[i : i + 50])
+        return m
+
+    first = feed()["steps"]
+    assert first > 10
+    eng.reset()
+    assert feed()["steps"] == first
