@@ -39,6 +39,11 @@ def _r(x: float) -> float | None:
     return round(x, 6) if x == x else None
 
 
+def _t(x: float | None) -> str:
+    """A time for the text summary; ``?`` when unknown (a gap record without times)."""
+    return "?" if x is None else f"{x:.3f}"
+
+
 def summary(rec: Recording, name: str) -> dict:
     """The JSON-ready summary ``poise info --json`` prints."""
     md = rec.metadata
@@ -99,7 +104,8 @@ def _text(info: dict) -> str:
         )
         for g in gaps[:20]:
             lines.append(
-                f"    gap {g['start_s']:.3f}-{g['end_s']:.3f} s: {g['samples']} samples ({g['reason']})"
+                f"    gap {_t(g['start_s'])}-{_t(g['end_s'])} s: {g['samples']} samples "
+                f"({g['reason']})"
             )
         if len(gaps) > 20:
             lines.append(f"    ... {len(gaps) - 20} more gaps (see --json)")

@@ -331,3 +331,16 @@ def test_import_stores_the_patient_data_the_analysis_needs(tmp_path, capsys):
     assert rc == 0
     demo = load_recording(out).metadata["demographics"]
     assert demo == {"age": 71.0, "sex": "f", "height_m": 1.6, "sensor_height_m": 0.95}
+
+
+def test_info_text_shows_a_gap_whose_time_is_unknown(tmp_path, capsys):
+    # a GAP record without times cannot be placed on the grid (start/end NaN -> None)
+    cfg = SensorConfig(100, 8, 2000)
+    out = tmp_path / "g.poise"
+    with RecordingWriter(out, {"sensors": [{"id": "s", "config": cfg}]}) as w:
+        z = np.zeros((19, 3), np.int16)
+        w.write_packet(0, codec.encode_data(0, 0, z, z, config=cfg), host_time_s=0.2)
+        w.write_gap(0, samples=40, reason="lost while reconnecting")
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "gap ?-? s: 40 samples (lost while reconnecting)" in text
