@@ -54,6 +54,7 @@ _SUFFIX_UNITS = (
     ("_mps", "m/s", 2),
     ("_radps", "rad/s", 2),
     ("_degps", "°/s", 0),
+    ("_dps", "°/s", 0),
     ("_deg", "°", 1),
     ("_spm", "steps/min", 0),
     ("_hz", "Hz", 2),

@@ -247,3 +247,64 @@ def test_live_session_recording_added_to_selected_patient(qtbot, tmp_path):
     assert page.sessions.rowCount() == 1 and s.recording_owned
     session.close()
     page.close_store()
+
+
+def test_session_pdf_holds_the_results_page_values(qtbot, tmp_path):
+    """The values the therapist's Results page shows for a test are in the session PDF.
+
+    The two format numbers differently (the page 2 decimals, the report per unit: 1 for
+    seconds, 2 for metres), so each number is compared within the coarser rounding.
+    """
+    import re
+
+    from gui.results_page import ResultsPage
+    from poise.reports import session_report
+    from poise.session import Session
+    from poise.store import Store
+
+    store = Store(tmp_path / "data")
+    store.add_patient("P-9", birth_year=1950, sex="f", height_m=1.6, weight_kg=60)
+    rec = ROOT / "recordings" / "scenarios" / "tug.poise"
+    s = store.import_recording(rec, patient="P-9", tests=["tug"], date="2026-05-01")
+    session = Session(data_dir=tmp_path / "data")
+    page = ResultsPage(session)
+    qtbot.addWidget(page)
+    res = s.results["tug"]
+    page.show_result(
+        {
+            "test": "tug",
+            "title": "Timed Up and Go",
+            "start_s": 0.0,
+            "end_s": 20.0,
+            "result": res,
+            "fall_risk": s.fall_risk,
+        }  # fmt: skip
+    )
+    pdf = tmp_path / "tug.pdf"
+    write_pdf(session_report(s, store.patient("P-9")), pdf, "a4")
+    _sizes, images, text = read_pdf(pdf)
+    images[0].save(str(SHOTS / "session_report_tug_a4_page1.png"))
+    flat = " ".join(text.split())
+    checked = 0
+    for name, value, _unit in table_cells(page.measures):
+        try:
+            v = float(value)
+        except ValueError:
+            continue
+        m = re.search(re.escape(name) + r" (-?\d+(?:\.\d+)?)", flat)
+        if m is None:
+            continue  # not a headline value of the report
+        shown = m.group(1)
+        dec = len(shown.split(".")[1]) if "." in shown else 0
+        assert abs(float(shown) - v) <= 0.5 * 10**-dec + 0.005 * max(1.0, abs(v)), (name, v, shown)
+        checked += 1
+    assert checked >= 3, flat[:400]
+    assert "Total time" in flat and f"{res['total_time_s']:.1f}" in flat
+    for label, value, *_ in table_cells(page.factors):  # fall-risk factor values
+        assert squash(label) in squash(text)
+        num = value.split()[0]
+        assert float(num) == pytest.approx(
+            float(re.search(re.escape(label) + r" (-?\d+(?:\.\d+)?)", flat).group(1)), abs=0.051
+        )
+    session.close()
+    store.close()
