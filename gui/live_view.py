@@ -3,7 +3,17 @@
 Habits of pyqtgraph's ``scrollingPlots.py``/``PlotSpeedTest.py``: every plot and curve is
 created once (when a sensor appears); a ``QTimer`` at about 30 Hz pulls the newest samples
 from the session's ring buffers (:meth:`poise.session.Session.latest`) and calls ``setData``;
-plots clip to the view and downsample by peaks. Nothing here is called from another thread.
+plots clip to the view and downsample by stride. Nothing here is called from another thread.
+
+What the therapist reads:
+
+- every signal plot has a fixed time axis (seconds before now) and a y range taken from a
+  short ladder of round ranges (:class:`StableRange`): it grows at once when the data leave
+  it and shrinks only after the data have stayed in a smaller one for a few seconds, so the
+  picture does not jump; one legend names the colours (V, ML, AP as the sensor is worn);
+- the sway plot (:class:`SwayPanel`) is biofeedback for balance training: a dot, its trail
+  and 95 % ellipse, a target circle, on a fixed, zoomable scale; it pauses (greyed, with the
+  reason) while the patient moves and can be shown full screen for the patient.
 """
 
 from __future__ import annotations
@@ -14,12 +24,14 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -27,17 +39,41 @@ from PySide6.QtWidgets import (
 
 from poise.session import PLACEMENTS, Session
 
-AXIS_PENS = ("#d62728", "#2ca02c", "#1f77b4")  # x, y, z
+#: Sensor axes as worn (guide: x up, y left, z forward): key, clinical name, colour.
+#: Colours from the Okabe-Ito palette (distinguishable with colour-vision deficiency).
+AXES = (
+    ("V", "vertical (x)", "#0072B2"),
+    ("ML", "side to side (y)", "#D55E00"),
+    ("AP", "forward-back (z)", "#009E73"),
+)
+AXIS_PENS = tuple(c for _k, _n, c in AXES)
+#: Half-ranges the signal plots choose from (acc in m/s^2 incl. gravity; gyro in deg/s).
+ACC_LADDER_MPS2 = (12.0, 24.0, 48.0, 96.0, 160.0)
+GYR_LADDER_DPS = (50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)
+#: Half-widths of the sway plot (m/s^2) the zoom buttons step through.
+SWAY_SCALES_MPS2 = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: chi-square quantile, 2 degrees of freedom, 95 % (ellipse of the sway trail)
 CHI2_2DOF_95 = 5.991464547107979
+DIM = "#b4b4b4"
+
+
+def legend_html() -> str:
+    """The colour legend shared by all signal plots."""
+    parts = [f"<span style='color:{c}; font-weight:700'>━ {k}</span> {n}" for k, n, c in AXES]
+    return (
+        "&nbsp;&nbsp;".join(parts)
+        + "&nbsp;&nbsp;<span style='color:#555'>· acceleration in m/s² (V includes gravity, "
+        "9.8) · angular velocity in °/s about each axis · time in s before now</span>"
+    )
 
 
 class MetricTile(QFrame):
-    """A big number with its name and unit."""
+    """A big number with its name and unit; a note (greyed value) when it is not current."""
 
     def __init__(self, title: str, unit: str, fmt: str = "{:.2f}", parent: QWidget | None = None):
         super().__init__(parent)
         self.fmt = fmt
+        self.unit_text = unit
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("tile")
         lay = QVBoxLayout(self)
@@ -52,9 +88,10 @@ class MetricTile(QFrame):
         for w in (self.title, self.value, self.unit):
             lay.addWidget(w)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.note = ""
 
     def set_value(self, value: Any, note: str = "") -> None:
-        """Show ``value`` (``None``/NaN as a dash)."""
+        """Show ``value`` (``None``/NaN as a dash); a ``note`` greys it and replaces the unit."""
         if value is None or (isinstance(value, float) and not math.isfinite(value)):
             text = "—"
         elif isinstance(value, int | float):
@@ -62,10 +99,15 @@ class MetricTile(QFrame):
         else:
             text = str(value)
         self.value.setText(text)
+        if note == self.note:
+            return
+        self.note = note
         self.value.setToolTip(note)
         self.value.setStyleSheet(
-            "font-size: 20pt; font-weight: 600;" + (" color: #999;" if note else "")
+            "font-size: 20pt; font-weight: 600;" + (f" color: {DIM};" if note else "")
         )
+        self.unit.setText(f"{self.unit_text} · {note}" if note else self.unit_text)
+        self.unit.setStyleSheet("font-size: 9pt; color: " + ("#b35c00;" if note else "#777;"))
 
 
 def format_clock(seconds: float) -> str:
@@ -74,74 +116,398 @@ def format_clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
+class StableRange:
+    """A symmetric y range picked from a ladder, with hysteresis (no jumping axes).
+
+    Grows to the smallest rung holding the data at once; shrinks only when the data have
+    fitted in a smaller rung (with 5 % room) for ``shrink_after_s``.
+
+    Parameters
+    ----------
+    ladder
+        Increasing half-ranges.
+    shrink_after_s
+        Seconds the data must fit a smaller rung before the range shrinks.
+    """
+
+    def __init__(self, ladder: tuple[float, ...], shrink_after_s: float = 5.0) -> None:
+        self.ladder = tuple(float(v) for v in ladder)
+        self.shrink_after_s = float(shrink_after_s)
+        self.half = self.ladder[0]
+        self._smaller_since: float | None = None
+
+    def rung_for(self, peak: float) -> float:
+        """Smallest rung holding ``peak`` with 5 % room (the largest if none does)."""
+        for h in self.ladder:
+            if peak <= 0.95 * h:
+                return h
+        return self.ladder[-1]
+
+    def update(self, peak: float, now_s: float) -> bool:
+        """Feed the current absolute peak; True when :attr:`half` changed."""
+        if not math.isfinite(peak):
+            return False
+        want = self.rung_for(peak)
+        if want > self.half:
+            self.half = want
+            self._smaller_since = None
+            return True
+        if want < self.half:
+            if self._smaller_since is None:
+                self._smaller_since = now_s
+            elif now_s - self._smaller_since >= self.shrink_after_s:
+                self.half = want
+                self._smaller_since = None
+                return True
+        else:
+            self._smaller_since = None
+        return False
+
+
+def moving_now(rows: np.ndarray, sampling_rate_hz: float, recent_s: float = 0.5) -> bool:
+    """True when the trunk moved in the last ``recent_s`` of ``rows`` (``[t, acc, gyr]``).
+
+    Uses :func:`analysis.clinical.base.rest_mask`, the same rule that makes the live sway
+    measures not valid, on the newest second of data: the biofeedback pauses while the
+    patient steps, stands up or walks, and resumes as soon as they stand still again.
+    """
+    from analysis.clinical.base import rest_mask
+
+    if rows.shape[0] < max(8, int(0.3 * sampling_rate_hz)):
+        return False
+    ok = np.isfinite(rows[:, 1:7]).all(axis=1)
+    if ok.sum() < 8:
+        return False
+    r = rows[ok]
+    still = rest_mask(r[:, 1:4], r[:, 4:7], sampling_rate_hz)
+    n = max(1, int(recent_s * sampling_rate_hz))
+    return not bool(still[-n:].all())
+
+
 class SwayPlot(pg.PlotWidget):
     """Biofeedback: the trunk's horizontal sway as a dot with its trail, 95 % ellipse, target.
+
+    The scale is fixed (``scale_mps2`` each side of the centre, zoomed with
+    :meth:`set_scale`), so quiet-stance sway keeps its size on screen. ML runs across, AP up.
 
     Parameters
     ----------
     target_radius_mps2
         Radius of the target circle the patient keeps the dot in.
+    scale_mps2
+        Half-width of the plot.
+    big
+        Larger dot and fonts (the patient's full-screen view).
     """
 
-    def __init__(self, target_radius_mps2: float = 0.15, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        target_radius_mps2: float = 0.2,
+        scale_mps2: float = 0.5,
+        big: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.big = big
         self.setAspectLocked(True)
         self.setMenuEnabled(False)
         self.setMouseEnabled(False, False)
         self.hideButtons()
-        self.setLabel("bottom", "ML (m/s²)")
-        self.setLabel("left", "AP (m/s²)")
-        self.setTitle("Sway (last 5 s)")
-        lim = 2.2 * target_radius_mps2
-        self._lim = lim
-        self.setRange(xRange=(-lim, lim), yRange=(-lim, lim), padding=0)
-        self.showGrid(x=True, y=True, alpha=0.2)
+        for side, text in (("bottom", "ML, side to side (m/s²)"), ("left", "AP, forward (m/s²)")):
+            ax = self.getAxis(side)
+            ax.enableAutoSIPrefix(False)  # never "(x0.001)": the unit stays m/s^2
+            self.setLabel(side, text)
+        self.showGrid(x=True, y=True, alpha=0.15)
         ang = np.linspace(0, 2 * np.pi, 97)
-        self.target_radius = target_radius_mps2
-        self.target = self.plot(
-            target_radius_mps2 * np.cos(ang),
-            target_radius_mps2 * np.sin(ang),
-            pen=pg.mkPen("#2ca02c", width=3, style=Qt.PenStyle.DashLine),
-        )
-        self.trail = self.plot([], [], pen=pg.mkPen("#1f77b4", width=1.5))
-        self.ellipse = self.plot([], [], pen=pg.mkPen("#ff7f0e", width=2))
-        self.dot = pg.ScatterPlotItem(size=22, brush=pg.mkBrush("#d62728"), pen=None)
-        self.addItem(self.dot)
         self._unit = np.column_stack([np.cos(ang), np.sin(ang)])
+        self.target = self.plot(
+            [], [], pen=pg.mkPen("#2ca02c", width=4 if big else 3, style=Qt.PenStyle.DashLine)
+        )
+        self.trail = self.plot([], [], pen=pg.mkPen("#1f77b4", width=2 if big else 1.5))
+        self.ellipse = self.plot([], [], pen=pg.mkPen("#ff7f0e", width=2))
+        self.dot = pg.ScatterPlotItem(size=48 if big else 22, brush=pg.mkBrush("#d62728"), pen=None)
+        self.addItem(self.dot)
+        self.banner = pg.TextItem("", color="#b35c00", anchor=(0.5, 0.0))
+        font = self.banner.textItem.font()
+        font.setPointSize(22 if big else 11)
+        font.setBold(True)
+        self.banner.setFont(font)
+        self.addItem(self.banner, ignoreBounds=True)
         self.ellipse_area = float("nan")
+        self.in_target_pct = float("nan")
+        self.paused = False
+        self.target_radius = float(target_radius_mps2)
+        self.scale_mps2 = float(scale_mps2)
+        self.set_target(target_radius_mps2)
+        self.set_scale(scale_mps2)
+        self._title()
 
-    def update_trail(self, trail: np.ndarray) -> None:
-        """Draw a trail ``(n, 2)`` of (AP, ML); x is ML, y is AP."""
+    # ------------------------------------------------------------ settings
+    def set_scale(self, scale_mps2: float) -> None:
+        """Half-width of the view (m/s^2): the zoom."""
+        self.scale_mps2 = float(scale_mps2)
+        s = self.scale_mps2
+        self.setRange(xRange=(-s, s), yRange=(-s, s), padding=0)
+        self.banner.setPos(0.0, 0.95 * s)
+
+    def set_target(self, radius_mps2: float) -> None:
+        """Radius of the target circle (m/s^2)."""
+        self.target_radius = float(radius_mps2)
+        r = self.target_radius
+        self.target.setData(r * self._unit[:, 0], r * self._unit[:, 1])
+
+    def _title(self) -> None:
+        size = "16pt" if self.big else "11pt"
+        if self.paused:
+            text = "Sway: paused"
+        elif math.isfinite(self.in_target_pct):
+            text = f"Sway · in target {self.in_target_pct:.0f} % of the time shown"
+        else:
+            text = "Sway (last 5 s)"
+        self.setTitle(text, size=size)
+
+    # ------------------------------------------------------------ drawing
+    def update_trail(self, trail: np.ndarray, paused: bool = False, reason: str = "") -> None:
+        """Draw a trail ``(n, 2)`` of (AP, ML); x is ML, y is AP.
+
+        ``paused`` (the patient moves: no sway) greys the trail, hides the ellipse and the
+        dot's colour, and shows ``reason``.
+        """
+        self.paused = paused
+        self.banner.setText(reason if paused else "")
         if trail.shape[0] < 2:
             self.trail.setData([], [])
             self.ellipse.setData([], [])
             self.dot.setData([], [])
+            self.in_target_pct = float("nan")
+            self._title()
             return
         ml, ap = trail[:, 1], trail[:, 0]
-        extent = float(np.max(np.abs(trail)))
-        base = 2.2 * self.target_radius
-        want = base if extent < base / 1.5 else 1.2 * extent
-        if want > self._lim * 1.01 or want < self._lim / 2:  # follow big moves, settle back
-            self._lim = want
-            self.setRange(xRange=(-want, want), yRange=(-want, want), padding=0)
-        self.trail.setData(ml, ap)
-        self.dot.setData([ml[-1]], [ap[-1]])
+        lim = self.scale_mps2
+        # a dot beyond the scale stays on the edge, in its direction
+        self.dot.setData([float(np.clip(ml[-1], -lim, lim))], [float(np.clip(ap[-1], -lim, lim))])
+        if paused:  # movement is not sway: no dot, no trail, only the reason
+            self.dot.setData([], [])
+            self.trail.setData([], [])
+            self.ellipse.setData([], [])
+            self.ellipse_area = float("nan")
+            self.in_target_pct = float("nan")
+            self.dot.setBrush(pg.mkBrush(DIM))
+            self._title()
+            return
+        self.trail.setData(np.clip(ml, -lim, lim), np.clip(ap, -lim, lim))
         cov = np.cov(np.column_stack([ml, ap]).T)
         w, v = np.linalg.eigh(cov)
         w = np.clip(w, 0.0, None)
         pts = (self._unit * np.sqrt(CHI2_2DOF_95 * w)) @ v.T
         self.ellipse.setData(pts[:, 0], pts[:, 1])
         self.ellipse_area = float(np.pi * CHI2_2DOF_95 * np.sqrt(w[0] * w[1]))
-        inside = ml[-1] ** 2 + ap[-1] ** 2 <= self.target_radius**2
+        r2 = ml**2 + ap**2
+        self.in_target_pct = float(100.0 * np.mean(r2 <= self.target_radius**2))
+        inside = r2[-1] <= self.target_radius**2
         self.dot.setBrush(pg.mkBrush("#2ca02c" if inside else "#d62728"))
+        self._title()
+
+
+class PatientSwayWindow(QWidget):
+    """The sway biofeedback alone, full screen, for the patient to watch (Esc closes)."""
+
+    closed = Signal()
+
+    def __init__(self, panel: SwayPanel) -> None:
+        super().__init__(None, Qt.WindowType.Window)
+        self.setWindowTitle("Poise: balance feedback")
+        lay = QVBoxLayout(self)
+        self.hint = QLabel("Keep the dot inside the green circle.")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setStyleSheet("font-size: 28pt; font-weight: 600; color: #333;")
+        lay.addWidget(self.hint)
+        self.plot = SwayPlot(panel.plot.target_radius, panel.plot.scale_mps2, big=True)
+        lay.addWidget(self.plot, 1)
+        close_hint = QLabel("Esc or double-click closes this view")
+        close_hint.setStyleSheet("color: #777;")
+        close_hint.setAlignment(Qt.AlignmentFlag.AlignRight)
+        lay.addWidget(close_hint)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Esc or F11 closes."""
+        if event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_F11):
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Double-click closes (a quick exit on a touch screen)."""
+        self.close()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Tell the panel."""
+        self.closed.emit()
+        super().closeEvent(event)
+
+
+class SwayPanel(QWidget):
+    """The sway plot with its controls: zoom, target radius, the patient's full-screen view.
+
+    Call :meth:`update_from` on a timer: it pulls the trail and the motion state from the
+    session and pauses the feedback while the patient moves.
+
+    Parameters
+    ----------
+    target_radius_mps2, scale_mps2
+        Initial target radius and half-width (m/s^2).
+    """
+
+    def __init__(
+        self,
+        target_radius_mps2: float = 0.2,
+        scale_mps2: float = 0.5,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self.plot = SwayPlot(target_radius_mps2, scale_mps2)
+        lay.addWidget(self.plot, 1)
+        row = QHBoxLayout()
+        row.setSpacing(3)
+        self.zoom_in = QPushButton("+")
+        self.zoom_out = QPushButton("−")
+        for b, tip in (
+            (self.zoom_in, "Zoom in (smaller sway fills the plot)"),
+            (self.zoom_out, "Zoom out"),
+        ):
+            b.setFixedWidth(30)
+            b.setToolTip(tip)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scale_label = QLabel()
+        self.zoom_in.clicked.connect(lambda: self.step_zoom(-1))
+        self.zoom_out.clicked.connect(lambda: self.step_zoom(+1))
+        self.target = QDoubleSpinBox()
+        self.target.setRange(0.02, 2.0)
+        self.target.setSingleStep(0.05)
+        self.target.setDecimals(2)
+        self.target.setSuffix(" m/s²")
+        self.target.setValue(target_radius_mps2)
+        self.target.setToolTip("Radius of the green target circle")
+        self.target.valueChanged.connect(self.set_target)
+        self.patient_btn = QPushButton("Patient view")
+        self.patient_btn.setToolTip("Show the sway feedback full screen for the patient (F11)")
+        self.patient_btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.patient_btn.clicked.connect(self.toggle_patient_view)
+        row.addWidget(self.zoom_out)
+        row.addWidget(self.scale_label)
+        row.addWidget(self.zoom_in)
+        row.addSpacing(6)
+        row.addWidget(QLabel("Target"))
+        row.addWidget(self.target)
+        row.addStretch(1)
+        row.addWidget(self.patient_btn)
+        lay.addLayout(row)
+        self.patient: PatientSwayWindow | None = None
+        self._still_since: float | None = None
+        self._show_scale()
+
+    # ------------------------------------------------------------ controls
+    @property
+    def scale_mps2(self) -> float:
+        """Current half-width of the plot (m/s^2)."""
+        return self.plot.scale_mps2
+
+    def _show_scale(self) -> None:
+        self.scale_label.setText(f"±{self.plot.scale_mps2:g} m/s²")
+        self.scale_label.setToolTip("Half-width of the sway plot (m/s²)")
+        i = (
+            SWAY_SCALES_MPS2.index(self.plot.scale_mps2)
+            if self.plot.scale_mps2 in SWAY_SCALES_MPS2
+            else -1
+        )
+        self.zoom_in.setEnabled(i != 0)
+        self.zoom_out.setEnabled(i != len(SWAY_SCALES_MPS2) - 1)
+
+    def step_zoom(self, direction: int) -> None:
+        """One step out (+1) or in (-1) along :data:`SWAY_SCALES_MPS2`."""
+        s = self.plot.scale_mps2
+        scales = np.asarray(SWAY_SCALES_MPS2)
+        i = int(np.argmin(np.abs(scales - s))) + (1 if direction > 0 else -1)
+        self.set_scale(float(scales[min(max(i, 0), len(scales) - 1)]))
+
+    def set_scale(self, scale_mps2: float) -> None:
+        """Zoom to a half-width (m/s^2)."""
+        self.plot.set_scale(scale_mps2)
+        if self.patient is not None:
+            self.patient.plot.set_scale(scale_mps2)
+        self._show_scale()
+
+    def set_target(self, radius_mps2: float) -> None:
+        """Target radius (m/s^2)."""
+        self.plot.set_target(radius_mps2)
+        if self.patient is not None:
+            self.patient.plot.set_target(radius_mps2)
+        if abs(self.target.value() - radius_mps2) > 1e-9:
+            self.target.blockSignals(True)
+            self.target.setValue(radius_mps2)
+            self.target.blockSignals(False)
+
+    def toggle_patient_view(self) -> None:
+        """Open (full screen) or close the patient's view."""
+        if self.patient is not None:
+            self.patient.close()
+            return
+        self.patient = PatientSwayWindow(self)
+        self.patient.closed.connect(self._patient_closed)
+        self.patient.showFullScreen()
+        self.patient_btn.setText("Close patient view")
+
+    def _patient_closed(self) -> None:
+        if self.patient is not None:
+            self.patient.deleteLater()
+        self.patient = None
+        self.patient_btn.setText("Patient view")
+
+    # ------------------------------------------------------------ data
+    def update_from(self, session: Session) -> None:
+        """Pull the trail and the motion state from ``session`` and redraw."""
+        trail = session.sway_trail()
+        sid = session.primary_sensor()
+        paused, reason = False, ""
+        fs = 100.0
+        if sid is not None and sid in session.sensors:
+            fs = float(session.sensors[sid].sampling_rate_hz or 100.0)
+            rows = session.latest(sid, 1.0)
+            walking = bool(session.metrics.get("walking"))
+            if walking or moving_now(rows, fs):
+                paused = True
+                reason = "Paused: walking" if walking else "Paused: moving"
+                self._still_since = None
+            elif rows.shape[0]:
+                if self._still_since is None:
+                    self._still_since = float(rows[-1, 0])
+                still_s = float(rows[-1, 0]) - self._still_since
+                # after a movement show only the still part, re-centred (the session's
+                # trail has the mean of the whole trail removed, movement included)
+                k = int(still_s * fs)
+                if k < trail.shape[0]:
+                    if still_s < 0.5:
+                        paused, reason = True, "Stand still…"
+                    else:
+                        trail = trail[-k:] - trail[-k:].mean(axis=0)
+        self.draw(trail, paused, reason)
+
+    def draw(self, trail: np.ndarray, paused: bool = False, reason: str = "") -> None:
+        """Draw ``trail`` here and in the patient's view."""
+        self.plot.update_trail(trail, paused, reason)
+        if self.patient is not None:
+            self.patient.plot.update_trail(trail, paused, reason)
 
 
 class SensorPlots:
     """The acceleration and angular-velocity plots of one sensor (created once).
 
     Time runs on a fixed axis (seconds before now, ``-window_s..0``), so scrolling costs no
-    axis re-layout; the y ranges follow the data at most once a second; curves show at most
-    ``max_points`` points (a stride over the window).
+    axis re-layout; the y ranges come from :class:`StableRange` ladders; curves show at most
+    ``max_points`` points (a stride over the window). Angular velocity is shown in deg/s.
     """
 
     def __init__(
@@ -168,7 +534,9 @@ class SensorPlots:
             p.disableAutoRange()
             p.setXRange(-window_s, 0, padding=0)
             p.getAxis("bottom").setHeight(18)
-            p.getAxis("left").setWidth(48)
+            p.getAxis("left").setWidth(44)
+            for side in ("bottom", "left"):
+                p.getAxis(side).enableAutoSIPrefix(False)
             p.titleLabel.setMaximumHeight(18)
             p.titleLabel.setMinimumWidth(10)
             for pen in AXIS_PENS:
@@ -177,16 +545,16 @@ class SensorPlots:
                         [], [], pen=pg.mkPen(pen, width=1), connect="finite", skipFiniteCheck=True
                     )
                 )
-        self.acc.setYRange(-12, 12, padding=0)
-        self.gyr.setYRange(-2, 2, padding=0)
-        self._ranges = [(-12.0, 12.0), (-2.0, 2.0)]
+        self.ranges = (StableRange(ACC_LADDER_MPS2), StableRange(GYR_LADDER_DPS))
+        for p, r in zip((self.acc, self.gyr), self.ranges, strict=True):
+            p.setYRange(-r.half, r.half, padding=0)
         self.set_title(title)
-        self._last_range_update = 0.0
 
-    def set_title(self, title: str) -> None:
-        """Change the plots' titles (placement changed)."""
-        self.acc.setTitle(f"{title} · acc (m/s²)", size="9pt")
-        self.gyr.setTitle("gyro (rad/s)", size="9pt")
+    def set_title(self, title: str, colour: str | None = None) -> None:
+        """Change the plots' titles (placement or state changed)."""
+        colour = colour or "#000000"  # pyqtgraph keeps the last colour unless told
+        self.acc.setTitle(f"{title} · acceleration (m/s²)", size="9pt", color=colour)
+        self.gyr.setTitle("angular velocity (°/s)", size="9pt", color=colour)
 
     def update(self, rows: np.ndarray, now_s: float | None = None) -> None:
         """Show rows ``[t, acc xyz, gyr xyz]``; x is time relative to ``now_s`` (or the last row)."""
@@ -199,22 +567,20 @@ class SensorPlots:
         t_end = rows[-1, 0] if now_s is None else max(now_s, rows[-1, 0])
         x = r[:, 0] - t_end
         for k, c in enumerate(self.curves):
-            c.setData(x, r[:, 1 + k])
-        if time.monotonic() - self._last_range_update > 1.0:
-            self._last_range_update = time.monotonic()
-            for i, (p, cols) in enumerate(((self.acc, slice(1, 4)), (self.gyr, slice(4, 7)))):
-                v = rows[:, cols]
-                v = v[np.isfinite(v)]
-                if v.size == 0:
-                    continue
-                lo, hi = float(v.min()), float(v.max())
-                pad = max(0.1 * (hi - lo), 0.05)
-                lo, hi = lo - pad, hi + pad
-                olo, ohi = self._ranges[i]
-                # change only when the data leave the range or use less than half of it
-                if lo < olo or hi > ohi or (hi - lo) < 0.5 * (ohi - olo):
-                    self._ranges[i] = (lo, hi)
-                    p.setYRange(lo, hi, padding=0)
+            y = r[:, 1 + k] if k < 3 else np.degrees(r[:, 1 + k])
+            c.setData(x, y)
+        now = time.monotonic()
+        with np.errstate(all="ignore"):
+            peaks = np.nanmax(np.abs(rows[:, 1:7]), axis=0)
+        acc_peak = float(np.max(peaks[:3])) if np.isfinite(peaks[:3]).any() else math.nan
+        gyr_peak = (
+            float(np.degrees(np.max(peaks[3:]))) if np.isfinite(peaks[3:]).any() else math.nan
+        )
+        for p, rng, peak in zip(
+            (self.acc, self.gyr), self.ranges, (acc_peak, gyr_peak), strict=True
+        ):
+            if rng.update(peak, now):
+                p.setYRange(-rng.half, rng.half, padding=0)
 
 
 class LiveView(QWidget):
@@ -241,19 +607,27 @@ class LiveView(QWidget):
         self.samples_seen = 0
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        left = QVBoxLayout()
+        left.setSpacing(2)
+        self.legend = QLabel(legend_html())
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet("font-size: 9pt;")
+        left.addWidget(self.legend)
         self.plots_widget = pg.GraphicsLayoutWidget()
         self.plots_widget.ci.setSpacing(2)
         self.placeholder = self.plots_widget.addLabel(
             "Connect sensors (left) or open a recording to see live data.", row=0, col=0
         )
-        lay.addWidget(self.plots_widget, 1)
+        left.addWidget(self.plots_widget, 1)
+        lay.addLayout(left, 1)
         right_w = QWidget()
         right_w.setFixedWidth(380)
         right = QVBoxLayout(right_w)
         right.setContentsMargins(0, 0, 0, 0)
-        self.sway = SwayPlot()
-        self.sway.setMinimumSize(260, 260)
-        right.addWidget(self.sway, 3)
+        self.sway_panel = SwayPanel()
+        self.sway_panel.setMinimumSize(300, 300)
+        self.sway = self.sway_panel.plot
+        right.addWidget(self.sway_panel, 3)
         grid = QGridLayout()
         grid.setSpacing(4)
         self.tiles: dict[str, MetricTile] = {
@@ -264,11 +638,16 @@ class LiveView(QWidget):
             "steps": MetricTile("Steps", "count", "{:.0f}"),
             "session_time_s": MetricTile("Session time", "m:ss", "{}"),
         }
+        self.tiles["sway_rms_mps2"].setToolTip(
+            "Root mean square of the trunk's horizontal acceleration over the last 10 s of quiet "
+            "stance (Mancini et al. 2012). Shown only while the patient stands still."
+        )
         for i, tile in enumerate(self.tiles.values()):
             grid.addWidget(tile, i // 2, i % 2)
         right.addLayout(grid, 2)
         lay.addWidget(right_w)
         self.sensor_plots: dict[str, SensorPlots] = {}
+        self._last_sway: dict[str, Any] = {}
         session.events.sensor_added.connect(self._on_sensor_added)
         session.events.sensor_state.connect(self._on_sensor_state)
         session.events.metrics.connect(self._on_metrics)
@@ -287,6 +666,7 @@ class LiveView(QWidget):
         self.plots_widget.clear()
         self.sensor_plots.clear()
         self.placeholder = None
+        self._last_sway.clear()
         for t in self.tiles.values():
             t.set_value(None)
 
@@ -307,8 +687,9 @@ class LiveView(QWidget):
     def _on_sensor_state(self, info) -> None:
         sp = self.sensor_plots.get(info.id)
         if sp is not None:
-            suffix = "" if info.state in ("streaming", "replay") else f" [{info.state}]"
-            sp.set_title(self._title(info) + suffix)
+            ok = info.state in ("streaming", "replay")
+            suffix = "" if ok else f" [{info.state.upper()}]"
+            sp.set_title(self._title(info) + suffix, None if ok else "#d62728")
 
     def _on_samples(self, counts: dict) -> None:
         self.samples_seen += sum(counts.values())
@@ -317,18 +698,31 @@ class LiveView(QWidget):
         for key, tile in self.tiles.items():
             if key == "session_time_s":
                 continue
-            note = ""
-            if key.startswith("sway") and m.get("sway_valid") is False:
-                note = m.get("sway_reason") or "not quiet stance"
-            tile.set_value(m.get(key), note)
+            if not key.startswith("sway"):
+                tile.set_value(m.get(key))
+                continue
+            # sway only means something in quiet stance: show the last valid value, greyed
+            # with the reason, while the patient moves
+            still = not self.sway_panel.plot.paused
+            if m.get("sway_valid") is True and still and m.get(key) is not None:
+                self._last_sway[key] = m.get(key)
+                tile.set_value(m.get(key))
+            else:
+                reason = "walking" if m.get("walking") else "moving"
+                if m.get("sway_valid") is None:
+                    reason = "stand still"
+                tile.set_value(self._last_sway.get(key), f"paused: {reason}")
 
     # -------------------------------------------------------------- redraw
     def refresh(self) -> None:
         """Pull the newest samples and redraw (the timer's slot)."""
         if not self.isVisible():
             return
+        # live: time relative to the session clock, so a silent sensor's trace slides away
+        # instead of looking current; replay: relative to each sensor's newest sample
+        now = self.session.now_s() if self.session.kind == "live" else None
         for sid, sp in self.sensor_plots.items():
-            sp.update(self.session.latest(sid, self.window_s))
-        self.sway.update_trail(self.session.sway_trail())
+            sp.update(self.session.latest(sid, self.window_s), now)
+        self.sway_panel.update_from(self.session)
         self.tiles["session_time_s"].set_value(format_clock(self.session.now_s()))
         self.frames += 1

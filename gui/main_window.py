@@ -29,6 +29,26 @@ from poise.session import Session
 
 log = logging.getLogger(__name__)
 
+#: Every keyboard shortcut of the window: key, what it does (the help and the status bar).
+SHORTCUTS = (
+    ("F1", "this help"),
+    ("F2", "Live: signals, sway, metrics"),
+    ("F3", "Guided tests"),
+    ("F4", "Results of the last test"),
+    ("F6", "Patients and progress"),
+    ("F5", "start the selected test"),
+    ("Space", "end the current stage (open-ended stages: TUG, sit-to-stand)"),
+    ("L", "marker: lost balance (ends the 4-stage test)"),
+    ("A", "marker: assisted"),
+    ("N", "marker: free-text note"),
+    ("Esc", "stop the test"),
+    ("F11", "sway feedback full screen for the patient (Esc closes it)"),
+    ("P", "replay: play / pause"),
+    ("Ctrl+O", "open a recording"),
+)
+#: The short form shown at all times in the status bar.
+STATUS_KEYS = "F1 help · F5 start · Space end stage · L lost balance · A assisted · N note · Esc stop · F11 patient view"
+
 
 class MainWindow(QMainWindow):
     """Main window; gets the model in its constructor and subscribes to it.
@@ -94,7 +114,12 @@ class MainWindow(QMainWindow):
         self.replay_bar = ReplayBar(session)
         outer.addWidget(self.replay_bar)
         self.setCentralWidget(central)
+        self.keys_label = QLabel(STATUS_KEYS)
+        self.keys_label.setStyleSheet("color: #555; padding-right: 6px;")
+        self.keys_label.setToolTip("Press F1 for every shortcut")
+        self.statusBar().addPermanentWidget(self.keys_label)
         self.statusBar().showMessage("Connect sensors or open a recording.")
+        self.help_box: QMessageBox | None = None
 
         self.sensors_panel.demo_requested.connect(self.connect_demo)
         self.sensors_panel.scan_requested.connect(self.scan)
@@ -147,6 +172,8 @@ class MainWindow(QMainWindow):
             s.setContext(Qt.ShortcutContext.WindowShortcut)
             s.activated.connect(fn)
 
+        sc("F1", self.show_help)
+        sc("F11", self.toggle_patient_view)
         sc("F2", lambda: self.show_page("live"))
         sc("F3", lambda: self.show_page("tests"))
         sc("F4", lambda: self.show_page("results"))
@@ -159,6 +186,34 @@ class MainWindow(QMainWindow):
         sc("N", self.tests.run_page.ask_note)
         sc("P", self.replay_bar.toggle)
         sc("Ctrl+O", self.ask_open)
+
+    def show_help(self) -> QMessageBox:
+        """List every keyboard shortcut (non-modal)."""
+        if self.help_box is None:
+            rows = "".join(
+                f"<tr><td style='padding-right:14px'><b>{k}</b></td><td>{v}</td></tr>"
+                for k, v in SHORTCUTS
+            )
+            box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Information)
+            box.setWindowTitle("Poise: keyboard shortcuts")
+            box.setText("<b>Keyboard shortcuts</b>")
+            box.setInformativeText(
+                f"<table>{rows}</table><p>Markers and Space work while a test runs, "
+                "from any page.</p>"
+            )
+            box.setStandardButtons(QMessageBox.StandardButton.Close)
+            self.help_box = box
+        self.help_box.open()
+        return self.help_box
+
+    def toggle_patient_view(self) -> None:
+        """Open or close the patient's full-screen sway view (of the page shown)."""
+        running = self.pages.currentWidget() is self.tests and (
+            self.tests.currentWidget() is self.tests.run_page
+        )
+        panel = self.tests.run_page.sway if running else self.live.sway_panel
+        panel.toggle_patient_view()
 
     def show_page(self, key: str) -> None:
         """Show ``"live"``, ``"tests"``, ``"results"`` or ``"patients"``."""
@@ -310,6 +365,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         """Stop everything; the recording is closed cleanly."""
         self.poll_timer.stop()
+        for panel in (self.live.sway_panel, self.tests.run_page.sway):
+            if panel.patient is not None:
+                panel.patient.close()
         try:
             self.session.close()
         except Exception:

@@ -28,6 +28,15 @@ STATUS_COLOURS = {
     "invalid": "#eeeeee",
 }
 
+#: How a status reads on the page.
+STATUS_TEXT = {
+    "normal": "normal",
+    "elevated": "elevated",
+    "at_risk": "AT RISK",
+    "not_rated": "not rated",
+    "invalid": "not valid",
+}
+
 #: unit suffixes of result keys and how to show them
 UNITS = (
     ("_m2ps4", "m²/s⁴"),
@@ -124,6 +133,10 @@ class ResultsPage(QWidget):
             t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
             t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
             t.horizontalHeader().setStretchLastSection(True)
+            t.setWordWrap(True)
+            # rows follow their wrapped text as the columns settle
+            t.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            t.setAlternatingRowColors(True)
         self.level = QLabel()
         self.level.setWordWrap(True)
         self.level.setStyleSheet("font-size: 13pt;")
@@ -174,10 +187,10 @@ class ResultsPage(QWidget):
                 f"({g['start_s']:.1f}–{g['end_s']:.1f} s) during this test."
             )
         for m in run.get("markers") or []:
-            label = m.get("kind") or m.get("marker")
+            label = str(m.get("kind") or m.get("marker") or "").replace("_", " ")
             notes.append(f"Marker at {m['t_s']:.1f} s: {label} {m.get('text') or ''}".strip())
         if run.get("ended_by") and run.get("ended_by") not in ("completed", "time"):
-            notes.append(f"Test ended by: {run['ended_by']}")
+            notes.append(f"Test ended by: {str(run['ended_by']).replace('_', ' ')}")
         if "matches_saved" in out:
             notes.append(
                 "Same as the saved result."
@@ -216,7 +229,7 @@ class ResultsPage(QWidget):
                 f.get("label") or f.get("key", ""),
                 value,
                 format_thresholds(f.get("thresholds")),
-                f.get("status", ""),
+                STATUS_TEXT.get(f.get("status", ""), f.get("status", "")),
                 f.get("source", ""),
             )
             colour = QColor(STATUS_COLOURS.get(f.get("status", ""), "#ffffff"))
@@ -225,6 +238,9 @@ class ResultsPage(QWidget):
                 item.setToolTip(f.get("note") or str(text))
                 if j == 3:
                     item.setBackground(colour)
+                    font = item.font()
+                    font.setBold(f.get("status") in ("at_risk", "elevated"))
+                    item.setFont(font)
                 self.factors.setItem(i, j, item)
         if fr.get("error"):
             self.level.setText(f"Fall-risk summary unavailable: {fr['error']}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -27,6 +27,26 @@ STATE_COLOURS = {
     "failed": "#d62728",
     "ended": "#777777",
 }
+#: What each state means for the therapist (the card's text and tooltip).
+STATE_TEXT = {
+    "streaming": ("streaming", "Data arrive normally."),
+    "replay": ("replay", "Data come from a recording."),
+    "connecting": ("connecting…", "Connecting to the sensor."),
+    "scanning": ("searching…", "Looking for the sensor: switch it on and bring it close."),
+    "reconnecting": (
+        "reconnecting…",
+        "Poise reconnects by itself; the missing data are marked in the recording.",
+    ),
+    "disconnected": ("disconnected", "Check the sensor is on and close, then scan again."),
+    "failed": (
+        "FAILED",
+        "Check that the sensor is on and charged, then scan again.",
+    ),
+    "ended": ("ended", "The session was ended."),
+}
+CARD_TINT = {"reconnecting": "#fff3e0", "disconnected": "#fdecea", "failed": "#fdecea"}
+LOW_BATTERY_PCT = 20.0
+LOSS_WARN_PCT, LOSS_BAD_PCT = 1.0, 5.0
 
 
 class SensorCard(QFrame):
@@ -49,10 +69,17 @@ class SensorCard(QFrame):
         self.link = QLabel()
         self.link.setStyleSheet("color: #444;")
         self.link.setWordWrap(True)
+        self.link.setTextFormat(Qt.TextFormat.RichText)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #b71c1c;")
+        self.problem.hide()
         lay.addWidget(self.name, 0, 0)
         lay.addWidget(self.state, 0, 1)
         lay.addWidget(self.placement, 1, 0, 1, 2)
         lay.addWidget(self.link, 2, 0, 1, 2)
+        lay.addWidget(self.problem, 3, 0, 1, 2)
+        self.setObjectName("sensorCard")
         self.placement.currentIndexChanged.connect(self._placement_changed)
         self.update_info(info)
 
@@ -65,7 +92,20 @@ class SensorCard(QFrame):
     def update_info(self, info: SensorInfo) -> None:
         """Show the latest state and statistics."""
         colour = STATE_COLOURS.get(info.state, "#333")
-        self.state.setText(f"<span style='color:{colour}'>● {info.state}</span>")
+        text, tip = STATE_TEXT.get(info.state, (info.state, ""))
+        self.state.setText(f"<span style='color:{colour}; font-weight:600'>● {text}</span>")
+        self.state.setToolTip(tip)
+        tint = CARD_TINT.get(info.state)
+        if tint != getattr(self, "_tint", None):  # restyle only on a change (stats: 1/s)
+            self._tint = tint
+            self.setStyleSheet(f"QFrame#sensorCard {{ background: {tint}; }}" if tint else "")
+        problem = ""
+        if info.state in ("reconnecting", "disconnected", "failed"):
+            reason = (info.info or {}).get("reason")
+            reason = str(reason or "").strip().rstrip(".")
+            problem = f"{reason[:1].upper()}{reason[1:]}. {tip}" if reason else tip
+        self.problem.setText(problem)
+        self.problem.setVisible(bool(problem))
         i = self.placement.findData(info.placement)
         if i >= 0 and i != self.placement.currentIndex():
             self.placement.blockSignals(True)
@@ -73,13 +113,28 @@ class SensorCard(QFrame):
             self.placement.blockSignals(False)
         parts = [f"{info.sampling_rate_hz:.0f} Hz"]
         if info.battery_pct is not None:
-            parts.append(f"battery {info.battery_pct:.0f} %")
+            b = f"battery {info.battery_pct:.0f} %"
+            if info.battery_pct < LOW_BATTERY_PCT:
+                b = f"<span style='color:#d62728; font-weight:600'>{b} (low: charge)</span>"
+            parts.append(b)
         if info.rssi_dbm is not None:
-            parts.append(f"{info.rssi_dbm:.0f} dBm")
-        parts.append(f"loss {info.loss_pct:.1f} %")
+            parts.append(f"signal {info.rssi_dbm:.0f} dBm")
+        loss = f"loss {info.loss_pct:.1f} %"
+        if info.loss_pct >= LOSS_BAD_PCT:
+            loss = f"<span style='color:#d62728; font-weight:600'>{loss}</span>"
+        elif info.loss_pct >= LOSS_WARN_PCT:
+            loss = f"<span style='color:#b35c00'>{loss}</span>"
+        parts.append(loss)
         if info.gaps:
-            parts.append(f"{len(info.gaps)} gap(s), {info.gap_samples} samples")
+            lost_s = info.gap_samples / max(info.sampling_rate_hz, 1.0)
+            parts.append(
+                f"<span style='color:#b35c00'>{len(info.gaps)} gap(s): "
+                f"{info.gap_samples} samples ({lost_s:.1f} s) missing</span>"
+            )
         self.link.setText(" · ".join(parts))
+        self.link.setToolTip(
+            "Sampling rate · battery · radio signal (RSSI) · packets lost · gaps in the data"
+        )
 
 
 class SensorsPanel(QWidget):
@@ -143,16 +198,22 @@ class SensorsPanel(QWidget):
         ev.sensor_state.connect(self._update)
         ev.sensor_stats.connect(self._update)
         ev.source_changed.connect(self._source_changed)
-        ev.warning.connect(self.warning.setText)
+        ev.warning.connect(self.set_warning)
         for info in list(session.sensors.values()):
             self._add(info)
+
+    def set_warning(self, text: str) -> None:
+        """Show the latest warning (wrapped in full: its height follows the text)."""
+        self.warning.setText(text)
+        w = max(50, self.warning.width() or self.width() - 8)
+        self.warning.setMinimumHeight(self.warning.heightForWidth(w) if text else 0)
 
     def _source_changed(self, kind: str) -> None:
         for card in self.cards.values():
             card.setParent(None)
             card.deleteLater()
         self.cards.clear()
-        self.warning.clear()
+        self.set_warning("")
         src = self.session.source
         self.source_label.setText(getattr(src, "description", kind))
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.cues import shared_cues
-from gui.live_view import SwayPlot
+from gui.live_view import SwayPanel
 from poise.protocols import PROTOCOLS, TestProtocol
 from poise.session import Session
 
@@ -189,7 +189,7 @@ class RunPage(QWidget):
         self.markers.setMaximumHeight(110)
         left.addWidget(self.markers)
         lay.addLayout(left, 3)
-        self.sway = SwayPlot()
+        self.sway = SwayPanel()
         self.sway.setMinimumWidth(280)
         lay.addWidget(self.sway, 2)
         self.lost_btn.clicked.connect(lambda: self.mark("lost_balance"))
@@ -222,7 +222,7 @@ class RunPage(QWidget):
 
     def _redraw(self) -> None:
         if self.isVisible():
-            self.sway.update_trail(self.session.sway_trail())
+            self.sway.update_from(self.session)
 
     def _on_progress(self, snap: dict) -> None:
         self.test_title.setText(

@@ -31,6 +31,30 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PLACEMENTS = ("lower_back", "left_shank", "right_shank", "sternum")
 
+#: Where the ``demo`` loop starts (s into :func:`sensors.scenarios.demo`): standing, 3 s
+#: before the walk. The window then shows quiet-stance sway within ~3 s and steps, cadence
+#: and speed within ~7 s (sit, stand-up and sit-down follow later in the loop), instead of
+#: opening on 6 s of sitting and standing up with empty gait tiles.
+DEMO_START_S = 8.0
+
+
+def demo_source_factory(seed: int, start_s: float = DEMO_START_S) -> Any:
+    """Motion factory of the ``demo`` scenario started ``start_s`` into its loop.
+
+    Returns ``None`` when :mod:`sensors.scenarios` is missing (the emulator's default then).
+    """
+    try:
+        from sensors.scenarios import ScenarioSource
+    except ImportError:  # pragma: no cover - only while the stack is incomplete
+        return None
+
+    def make(rate_hz: int) -> Any:
+        src = ScenarioSource("demo", rate_hz, seed)
+        src.read(int(round(start_s * rate_hz)) % src.n_samples)  # skip ahead (public API)
+        return src
+
+    return make
+
 
 class ReplaySource:
     """Replays a recording (a path or a loaded ``Recording``) as the session's source.
@@ -376,13 +400,21 @@ class BleSource:
         self._starter.start()
 
     async def _setup_emulator(self, hub: Any) -> Any:
-        from sensors.emulator import Emulator
+        from sensors.emulator import Emulator, WearableSpec
         from sensors.virtual_wearable import FaultConfig
 
+        specs = None
+        if self.scenario == "demo" and demo_source_factory(self.seed) is not None:
+            # each wearable its own seed, as the emulator does for a scenario name
+            specs = [
+                WearableSpec(source_factory=demo_source_factory(self.seed + i))
+                for i in range(self.demo)
+            ]
         self.emulator = Emulator(
             count=self.demo,
             rate_hz=self.config.sampling_rate_hz,
-            scenario=self.scenario,
+            scenario=None if specs else self.scenario,
+            specs=specs,
             faults=FaultConfig.parse(self.faults) if self.faults else None,
             seed=self.seed,
         )

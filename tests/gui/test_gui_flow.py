@@ -16,12 +16,21 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-import gui  # noqa: E402,F401  (applies the PySide6 work-around first)
+import gui  # noqa: E402,F401  I001 (applies the PySide6 work-around first)
 from gui.app import make_app, save_screenshot  # noqa: E402
 from gui.errors import OPEN_DIALOGS  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
+from gui.live_view import (  # noqa: E402
+    ACC_LADDER_MPS2,
+    GYR_LADDER_DPS,
+    SWAY_SCALES_MPS2,
+    StableRange,
+    SwayPanel,
+    moving_now,
+)
 from poise.session import Session  # noqa: E402
 from poise.sources import ScriptedSource  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
@@ -58,6 +67,18 @@ def test_two_demo_sensors_over_ble_show_live_data(window, qtbot) -> None:
     assert x is not None and len(x) > 100
     qtbot.waitUntil(lambda: window.live.tiles["sway_rms_mps2"].value.text() != "—", timeout=8000)
     assert window.rec_label.text().startswith("● Recording")
+    # the colours are named once for all plots; titles carry the units
+    legend = window.live.legend.text()
+    assert all(k in legend for k in ("V", "ML", "AP", "m/s²", "°/s"))
+    sp = window.live.sensor_plots["Poise-0001"]
+    assert "m/s²" in sp.acc.titleLabel.text and "°/s" in sp.gyr.titleLabel.text
+    # y ranges come from the ladders (no jumping autoscale)
+    lo, hi = sp.acc.getViewBox().viewRange()[1]
+    assert hi in ACC_LADDER_MPS2 and lo == -hi
+    assert sp.gyr.getViewBox().viewRange()[1][1] in GYR_LADDER_DPS
+    # demo starts standing then walks: gait tiles fill within seconds
+    qtbot.waitUntil(lambda: window.live.tiles["cadence_spm"].value.text() != "—", timeout=15000)
+    assert 80 <= float(window.live.tiles["cadence_spm"].value.text()) <= 130
     save_screenshot(window, SHOTS / "live_two_demo_sensors.png")
     window.end_session()
     assert s.source is None
@@ -76,6 +97,7 @@ def test_four_stage_test_to_results_then_replay_gives_the_same(window, qtbot) ->
     run = s.run
     assert run is not None and window.tests.currentWidget() is window.tests.run_page
     qtbot.waitUntil(lambda: run.state == "running" and run.stage.key == "tandem", timeout=20000)
+    qtbot.waitUntil(lambda: run.phase_elapsed_s > 3.0, timeout=5000)
     save_screenshot(window, SHOTS / "test_running.png")
     qtbot.waitUntil(lambda: run.phase_elapsed_s > 6.3, timeout=5000)
     qtbot.keyClick(window, "L")  # the therapist's "lost balance" shortcut
@@ -86,7 +108,7 @@ def test_four_stage_test_to_results_then_replay_gives_the_same(window, qtbot) ->
     assert live["result"]["stage_reached"] == "tandem"
     table = window.results.factors
     rows = {table.item(i, 0).text(): table.item(i, 3).text() for i in range(table.rowCount())}
-    assert any("tandem" in k and v == "at_risk" for k, v in rows.items())
+    assert any("tandem" in k and v == "AT RISK" for k, v in rows.items())
     assert window.results.measures.rowCount() > 3
     save_screenshot(window, SHOTS / "results.png")
     path = s.recording_path
@@ -206,4 +228,143 @@ def test_scan_without_sensors_offers_demo_sensors(window, qtbot, monkeypatch) ->
     qtbot.waitUntil(
         lambda: window.session.kind == "live" and len(window.session.sensors) == 1, timeout=5000
     )
+    window.end_session()
+
+
+def test_stable_range_grows_at_once_and_shrinks_only_after_a_while() -> None:
+    r = StableRange((12.0, 24.0, 48.0), shrink_after_s=5.0)
+    assert r.half == 12.0
+    assert not r.update(10.0, now_s=0.0)
+    assert r.update(15.0, now_s=0.1) and r.half == 24.0  # grows immediately
+    assert not r.update(5.0, now_s=0.2)  # smaller again: waits
+    assert not r.update(5.0, now_s=4.0) and r.half == 24.0
+    assert not r.update(20.0, now_s=4.5)  # back in the current rung: the wait restarts
+    assert not r.update(5.0, now_s=6.0) and r.half == 24.0
+    assert r.update(5.0, now_s=11.1) and r.half == 12.0
+    assert r.update(500.0, now_s=12.0) and r.half == 48.0  # beyond the ladder: the largest
+
+
+def _motion_rows(name: str, start_s: float, fs: float = 100.0) -> np.ndarray:
+    from sensors.scenarios import make_scenario
+
+    md = make_scenario(name, sampling_rate_hz=fs, seed=3)
+    i = int(start_s * fs)
+    acc, gyr = md.acc_mps2[i : i + int(fs)], md.gyr_radps[i : i + int(fs)]
+    t = (np.arange(acc.shape[0]) / fs)[:, None]
+    return np.hstack([t, acc, gyr])
+
+
+def test_moving_now_separates_quiet_stance_from_walking() -> None:
+    assert not moving_now(_motion_rows("quiet_stance", 10.0), 100.0)
+    assert moving_now(_motion_rows("walk", 8.0), 100.0)
+
+
+class _FakeSession:
+    """What SwayPanel reads from a session: a trail, the primary sensor, its rows, metrics."""
+
+    def __init__(self, trail: np.ndarray, rows: np.ndarray, walking: bool = False) -> None:
+        from types import SimpleNamespace
+
+        self.trail, self.rows = trail, rows
+        self.metrics = {"walking": walking}
+        self.sensors = {"s": SimpleNamespace(sampling_rate_hz=100.0)}
+
+    def sway_trail(self) -> np.ndarray:
+        return self.trail
+
+    def primary_sensor(self) -> str:
+        return "s"
+
+    def latest(self, _sid: str, _seconds: float) -> np.ndarray:
+        return self.rows
+
+
+def test_sway_panel_fixed_scale_target_zoom_and_pause(qtbot) -> None:
+    make_app()
+    panel = SwayPanel(target_radius_mps2=0.2, scale_mps2=0.5)
+    qtbot.addWidget(panel)
+    panel.resize(380, 420)
+    panel.show()
+    plot = panel.plot
+    # a small quiet-stance sway: drawn on the fixed scale (not autoscaled to a speck)
+    ang = np.linspace(0, 6 * np.pi, 500)
+    trail = np.column_stack([0.1 * np.sin(ang), 0.05 * np.cos(ang)])
+    quiet = _motion_rows("quiet_stance", 10.0)
+    panel.update_from(_FakeSession(trail, quiet))
+    assert plot.paused  # the first half second: "stand still"
+    later = quiet.copy()
+    later[:, 0] += 5.0  # 5 s of quiet stance later: the whole trail is sway
+    panel.update_from(_FakeSession(trail, later))
+    assert not plot.paused
+    (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+    # the aspect lock may widen one axis a little
+    assert (x0, x1) == pytest.approx((-0.5, 0.5), rel=0.1)
+    assert (y0, y1) == pytest.approx((-0.5, 0.5), rel=0.1)
+    tx, ty = plot.target.getData()
+    assert np.hypot(tx, ty) == pytest.approx(0.2)
+    ex, ey = plot.ellipse.getData()
+    # 95 % ellipse of sines: half-axis = amplitude * sqrt(chi2_95(2 dof) / 2); x is ML
+    k = np.sqrt(5.991 / 2)
+    assert np.max(np.abs(ex)) == pytest.approx(0.05 * k, rel=0.05)
+    assert np.max(np.abs(ey)) == pytest.approx(0.1 * k, rel=0.05)
+    assert plot.in_target_pct == pytest.approx(100.0)
+    assert len(plot.dot.data) == 1
+    save_screenshot(panel, SHOTS / "sway_panel_quiet.png")
+    # zoom steps along the ladder; the target keeps its physical size
+    panel.step_zoom(-1)
+    assert plot.scale_mps2 == SWAY_SCALES_MPS2[SWAY_SCALES_MPS2.index(0.5) - 1]
+    assert plot.getViewBox().viewRange()[1][1] == pytest.approx(plot.scale_mps2, rel=0.1)
+    panel.set_target(0.05)
+    assert plot.in_target_pct == pytest.approx(100.0)  # not recomputed until new data
+    panel.update_from(_FakeSession(trail, later))
+    assert plot.in_target_pct < 60.0
+    # walking: paused, greyed, the reason shown, no dot or ellipse
+    panel.update_from(_FakeSession(trail, _motion_rows("walk", 8.0), walking=True))
+    assert plot.paused and "walking" in plot.banner.textItem.toPlainText().lower()
+    assert len(plot.dot.data) == 0
+    ex, _ = plot.ellipse.getData()
+    assert ex is None or len(ex) == 0
+    save_screenshot(panel, SHOTS / "sway_panel_paused.png")
+    # the patient's full-screen view follows the same data and closes with Esc
+    panel.toggle_patient_view()
+    assert panel.patient is not None and panel.patient.isFullScreen()
+    panel.update_from(_FakeSession(trail, quiet))
+    later[:, 0] += 5.0
+    panel.update_from(_FakeSession(trail, later))
+    assert panel.patient.plot.scale_mps2 == plot.scale_mps2
+    assert len(panel.patient.plot.dot.data) == 1
+    qtbot.keyClick(panel.patient, Qt.Key.Key_Escape)
+    assert panel.patient is None
+
+
+def test_sensor_card_shows_link_problems_and_help_lists_shortcuts(window, qtbot) -> None:
+    s = window.session
+    window.set_source(ScriptedSource(2, sampling_rate_hz=100, scenario="quiet_stance"))
+    qtbot.waitUntil(lambda: len(window.sensors_panel.cards) == 2, timeout=5000)
+    s.push_state("demo-1", "reconnecting", reason="link lost")
+    s.push_stats("demo-1", battery_pct=12.0, loss_pct=7.5)
+    s.push_state("demo-2", "failed", reason="no answer from the sensor")
+    s.push_gap("demo-1", 1.0, 1.5, 50)
+    qtbot.waitUntil(lambda: s.sensors["demo-2"].state == "failed", timeout=3000)
+    c1, c2 = window.sensors_panel.cards["demo-1"], window.sensors_panel.cards["demo-2"]
+    qtbot.wait(50)
+    assert "reconnecting" in c1.state.text() and c1.problem.isVisible()
+    assert "low" in c1.link.text() and "7.5 %" in c1.link.text()
+    assert "missing" in c1.link.text()
+    assert "FAILED" in c2.state.text() and "no answer" in c2.problem.text().lower()
+    warning = window.sensors_panel.warning
+    assert warning.text() and warning.height() >= warning.heightForWidth(warning.width()) - 2
+    # the live plot's title says it, in red
+    assert "RECONNECTING" in window.live.sensor_plots["demo-1"].acc.titleLabel.text
+    save_screenshot(window, SHOTS / "sensor_states.png")
+    # shortcuts: always in the status bar, all of them under F1
+    assert "F5" in window.keys_label.text() and "L lost balance" in window.keys_label.text()
+    n = len(OPEN_DIALOGS)
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    box = window.help_box
+    assert box is not None and box.isVisible() and len(OPEN_DIALOGS) == n
+    for key in ("F5", "Space", "Esc", "F11", "lost balance"):
+        assert key in box.informativeText()
+    save_screenshot(box, SHOTS / "help_shortcuts.png")
+    box.close()
     window.end_session()
