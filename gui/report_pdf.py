@@ -123,9 +123,10 @@ class _Layout:
         )
         self.y += 18
 
-    def heading(self, text: str, level: int = 1) -> None:
+    def heading(self, text: str, level: int = 1, keep: float = 26.0) -> None:
+        """A heading, on the same page as the first ``keep`` points of what follows."""
         size = 13 if level == 1 else 11
-        self.ensure(size + 40)  # keep a heading with what follows
+        self.ensure(size + 14 + keep)
         self.y += 6
         self._text(QRectF(self.left, self.y, self.right - self.left, size + 6), text, size, True)
         self.y += size + 6
@@ -178,7 +179,10 @@ class _Layout:
             self.y += h
         self.y += 4
 
-    def table(self, columns: list[str], rows: list[list[str]], statuses: list[Any]) -> None:
+    def _table_geometry(
+        self, columns: list[str], rows: list[list[str]]
+    ) -> tuple[float, list[float], Callable[..., float]]:
+        """Font size, column widths and a row-height function of a table."""
         width = self.right - self.left
         n = len(columns)
         size = 8.5 if n <= 5 else 7.5
@@ -201,6 +205,21 @@ class _Layout:
                 )
                 + 5
             )
+
+        return size, widths, row_height
+
+    def table_keep(self, columns: list[str], rows: list[list[str]]) -> float:
+        """Height that must fit on the page before the table starts (all of a short table,
+        else its header and first row)."""
+        _size, _w, row_height = self._table_geometry(columns, rows)
+        total = row_height(columns, True) + sum(row_height(r) for r in rows)
+        if total <= 0.4 * (self.bottom - _MARGIN_PT):
+            return total
+        return row_height(columns, True) + (row_height(rows[0]) if rows else 0)
+
+    def table(self, columns: list[str], rows: list[list[str]], statuses: list[Any]) -> None:
+        width = self.right - self.left
+        size, widths, row_height = self._table_geometry(columns, rows)
 
         def draw_row(cells: list[str], bold: bool, status: Any) -> None:
             h = row_height(cells, bold)
@@ -226,7 +245,7 @@ class _Layout:
             p.drawLine(QPointF(self.left, self.y + h), QPointF(self.right, self.y + h))
             self.y += h
 
-        self.ensure(row_height(columns, True) + (row_height(rows[0]) if rows else 0))
+        self.ensure(self.table_keep(columns, rows))  # a short table is kept on one page
         draw_row(columns, True, None)
         for r, st in zip(rows, statuses or [None] * len(rows)):
             draw_row(r, False, st)
@@ -349,16 +368,28 @@ class _Layout:
             )
         self.y += 14
 
+    def _keep(self, block: dict[str, Any] | None) -> float:
+        """How much of ``block`` a heading before it must share the page with."""
+        if block is None:
+            return 26.0
+        if block["type"] == "table":
+            return self.table_keep(block["columns"], block["rows"])
+        if block["type"] == "plot":
+            return 158.0
+        return 26.0
+
     def run(self, report: dict[str, Any]) -> None:
         self.title(report["title"], report.get("subtitle", ""), report.get("generated_utc", ""))
         pending: list[dict[str, Any]] = []
-        for b in report["blocks"]:
+        blocks = report["blocks"]
+        for i, b in enumerate(blocks):
+            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
             t = b["type"]
             if t != "plot" and pending:
                 self.plot_row(pending)
                 pending = []
             if t == "heading":
-                self.heading(b["text"], b.get("level", 1))
+                self.heading(b["text"], b.get("level", 1), self._keep(nxt))
             elif t == "keyvalues":
                 self.keyvalues(b["rows"])
             elif t == "table":
