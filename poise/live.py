@@ -44,6 +44,9 @@ class LiveMetricsEngine:
     min_still_fraction
         The live sway is shown as not valid when less of the window than this is at rest
         (:func:`analysis.clinical.base.rest_mask`): standing up or stepping is not sway.
+    sensor_height_m, height_m
+        Sensor height above the ground, or the body height (0.53 x), for the step length
+        and speed of :class:`analysis.gait.StreamingGait` (its default without either).
     """
 
     def __init__(
@@ -53,6 +56,8 @@ class LiveMetricsEngine:
         trail_s: float = 5.0,
         trail_lowpass_hz: float = 2.0,
         min_still_fraction: float = 0.9,
+        sensor_height_m: float | None = None,
+        height_m: float | None = None,
     ) -> None:
         self.min_still_fraction = float(min_still_fraction)
         self.sampling_rate_hz = float(sampling_rate_hz)
@@ -73,7 +78,11 @@ class LiveMetricsEngine:
         try:
             from analysis.gait import StreamingGait
 
-            self._gait = StreamingGait(sampling_rate_hz=self.sampling_rate_hz)
+            self._gait = StreamingGait(
+                sampling_rate_hz=self.sampling_rate_hz,
+                sensor_height_m=_positive_or_none(sensor_height_m),
+                height_m=_positive_or_none(height_m),
+            )
         except Exception as exc:
             self.available["gait"] = f"gait analysis unavailable: {exc}"
         n = max(4, int(round(self.trail_s * self.sampling_rate_hz)))
@@ -245,6 +254,16 @@ def _gait_metrics(gait: Any, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) 
     return out
 
 
-def make_live_metrics(sampling_rate_hz: float) -> LiveMetricsEngine:
-    """Default factory used by the session."""
-    return LiveMetricsEngine(sampling_rate_hz)
+def _positive_or_none(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) and v > 0 else None
+
+
+def make_live_metrics(
+    sampling_rate_hz: float, sensor_height_m: float | None = None, height_m: float | None = None
+) -> LiveMetricsEngine:
+    """Default factory used by the session (heights from the patient's demographics)."""
+    return LiveMetricsEngine(sampling_rate_hz, sensor_height_m=sensor_height_m, height_m=height_m)

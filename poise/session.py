@@ -328,6 +328,7 @@ class Session:
         self._queue: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._metrics: LiveMetrics | None = None
         self._metrics_sensor: str | None = None
+        self._metrics_heights: tuple[Any, Any] = (None, None)
         self._last_metrics_t = -np.inf
         self.metrics: dict[str, Any] = {}
         self.run: ProtocolRun | None = None
@@ -738,12 +739,21 @@ class Session:
         sid = self.primary_sensor()
         if sid is None:
             return
-        if self._metrics is None or self._metrics_sensor != sid:
+        # the patient's sensor height (or body height) sets the live step length and speed,
+        # as in the results computed at the end of a test; it may be set during the session
+        heights = (self.demographics.get("sensor_height_m"), self.demographics.get("height_m"))
+        stale = self._metrics_factory is None and heights != self._metrics_heights
+        if self._metrics is None or self._metrics_sensor != sid or stale:
             factory = self._metrics_factory
             if factory is None:
-                from poise.live import make_live_metrics as factory
+                from poise.live import make_live_metrics
+
+                def factory(fs: float) -> LiveMetrics:
+                    return make_live_metrics(fs, sensor_height_m=heights[0], height_m=heights[1])
+
             self._metrics = factory(self.sensors[sid].sampling_rate_hz)
             self._metrics_sensor = sid
+            self._metrics_heights = heights
             # start from what is buffered, so a placement change keeps the window
             chunks = [self.latest(sid)]
         else:

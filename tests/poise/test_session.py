@@ -276,3 +276,27 @@ def test_live_step_count_restarts_after_a_reset() -> None:
     assert first > 10
     eng.reset()
     assert feed()["steps"] == first
+
+
+def test_live_speed_uses_the_patients_sensor_height(tmp_path: Path) -> None:
+    # the live speed tile follows the demographics like the test results do, also when
+    # the patient is picked during the session
+    from sensors.scenarios import make_scenario
+
+    md = make_scenario("walk", sampling_rate_hz=100, seed=2)
+
+    def live_speed(demo_at_start: dict, demo_later: dict | None = None) -> float:
+        s = Session(data_dir=tmp_path, record=False, demographics=demo_at_start)
+        s.add_sensor("a", placement="lower-back", sampling_rate_hz=100)
+        t = np.arange(md.acc_mps2.shape[0]) / 100
+        for i in range(0, len(t), 50):
+            if demo_later is not None and i == 600:  # 6 s in: the patient is picked
+                s.demographics = dict(demo_later)
+            s.push_samples("a", t[i : i + 50], md.acc_mps2[i : i + 50], md.gyr_radps[i : i + 50])
+            s.poll()
+        return float(s.metrics["speed_mps"])
+
+    low = live_speed({"sensor_height_m": 0.7})
+    high = live_speed({"sensor_height_m": 1.2})
+    assert high > 1.15 * low
+    assert live_speed({}, {"sensor_height_m": 1.2}) == pytest.approx(high, rel=0.02)
