@@ -39,13 +39,15 @@ from PySide6.QtWidgets import (
 
 from poise.session import PLACEMENTS, Session
 
-#: Sensor axes as worn (guide: x up, y left, z forward): key, clinical name, colour.
-#: Colours from the Okabe-Ito palette (distinguishable with colour-vision deficiency).
+#: Body axes the signals are shown along: key, clinical name, colour. Colours from the
+#: Okabe-Ito palette (distinguishable with colour-vision deficiency).
 AXES = (
-    ("V", "vertical (x)", "#0072B2"),
-    ("ML", "side to side (y)", "#D55E00"),
-    ("AP", "forward-back (z)", "#009E73"),
+    ("V", "vertical", "#0072B2"),
+    ("ML", "side to side", "#D55E00"),
+    ("AP", "forward-back", "#009E73"),
 )
+#: Sensor frame of the guide (x up, y side, z forward): the frame until one is estimated.
+GUIDE_FRAME = np.eye(3)
 AXIS_PENS = tuple(c for _k, _n, c in AXES)
 #: Half-ranges the signal plots choose from (acc in m/s^2 incl. gravity; gyro in deg/s).
 ACC_LADDER_MPS2 = (12.0, 24.0, 48.0, 96.0, 160.0)
@@ -62,8 +64,9 @@ def legend_html() -> str:
     parts = [f"<span style='color:{c}; font-weight:700'>━ {k}</span> {n}" for k, n, c in AXES]
     return (
         "&nbsp;&nbsp;".join(parts)
-        + "&nbsp;&nbsp;<span style='color:#555'>· acceleration in m/s² (V includes gravity, "
-        "9.8) · angular velocity in °/s about each axis · time in s before now</span>"
+        + "&nbsp;&nbsp;<span style='color:#555'>· body axes from gravity and the sway analysis "
+        "(any mounting) · acceleration in m/s² (V includes gravity, 9.8) · angular velocity "
+        "in °/s about each axis · time in s before now</span>"
     )
 
 
@@ -164,6 +167,30 @@ class StableRange:
         return False
 
 
+def estimate_frame(acc_mps2: np.ndarray) -> np.ndarray | None:
+    """Rows (V, ML, AP) as unit vectors in the sensor frame, from the mean acceleration.
+
+    V is the gravity direction (reliable for any mounting); AP is the sensor axis nearest
+    the horizontal plane (z when x is up, the guide's frame), made horizontal; ML completes
+    the frame. The same rule as :class:`poise.live.LiveMetricsEngine` uses before its sway
+    analysis has found the forward direction. ``None`` without a clear gravity direction.
+    """
+    ok = np.isfinite(acc_mps2).all(axis=1)
+    if ok.sum() < 10:
+        return None
+    up = acc_mps2[ok].mean(axis=0)
+    norm = float(np.linalg.norm(up))
+    if norm < 5.0:
+        return None
+    up = up / norm
+    fwd = np.eye(3)[int(np.argmin(np.abs(up)))]
+    if abs(up[0]) > 0.8:
+        fwd = np.array([0.0, 0.0, 1.0])
+    ap = fwd - np.dot(fwd, up) * up
+    ap /= np.linalg.norm(ap)
+    return np.vstack([up, np.cross(up, ap), ap])
+
+
 def moving_now(rows: np.ndarray, sampling_rate_hz: float, recent_s: float = 0.5) -> bool:
     """True when the trunk moved in the last ``recent_s`` of ``rows`` (``[t, acc, gyr]``).
 
@@ -236,6 +263,7 @@ class SwayPlot(pg.PlotWidget):
         self.ellipse_area = float("nan")
         self.in_target_pct = float("nan")
         self.paused = False
+        self._banner_text = ""
         self.target_radius = float(target_radius_mps2)
         self.scale_mps2 = float(scale_mps2)
         self.set_target(target_radius_mps2)
@@ -274,7 +302,15 @@ class SwayPlot(pg.PlotWidget):
         dot's colour, and shows ``reason``.
         """
         self.paused = paused
-        self.banner.setText(reason if paused else "")
+        if (reason if paused else "") != self._banner_text:
+            self._banner_text = reason if paused else ""
+            self.banner.setHtml(
+                "<div style='text-align:center; color:#b35c00'><b>"
+                f"{self._banner_text}</b><br><span style='font-size:{'16' if self.big else '9'}pt'>"
+                "resumes when the patient stands still</span></div>"
+                if self._banner_text
+                else ""
+            )
         if trail.shape[0] < 2:
             self.trail.setData([], [])
             self.ellipse.setData([], [])
@@ -502,6 +538,12 @@ class SwayPanel(QWidget):
             self.patient.plot.update_trail(trail, paused, reason)
 
 
+def _finite_max(values: np.ndarray) -> float:
+    """Largest finite value (NaN when there is none: gaps)."""
+    v = values[np.isfinite(values)]
+    return float(v.max()) if v.size else math.nan
+
+
 class SensorPlots:
     """The acceleration and angular-velocity plots of one sensor (created once).
 
@@ -546,6 +588,8 @@ class SensorPlots:
                     )
                 )
         self.ranges = (StableRange(ACC_LADDER_MPS2), StableRange(GYR_LADDER_DPS))
+        self.frame = GUIDE_FRAME  # rows V, ML, AP in sensor coordinates
+        self._frame_at = -math.inf
         for p, r in zip((self.acc, self.gyr), self.ranges, strict=True):
             p.setYRange(-r.half, r.half, padding=0)
         self.set_title(title)
@@ -556,26 +600,38 @@ class SensorPlots:
         self.acc.setTitle(f"{title} · acceleration (m/s²)", size="9pt", color=colour)
         self.gyr.setTitle("angular velocity (°/s)", size="9pt", color=colour)
 
-    def update(self, rows: np.ndarray, now_s: float | None = None) -> None:
-        """Show rows ``[t, acc xyz, gyr xyz]``; x is time relative to ``now_s`` (or the last row)."""
+    def update(
+        self, rows: np.ndarray, now_s: float | None = None, frame: np.ndarray | None = None
+    ) -> None:
+        """Show rows ``[t, acc xyz, gyr xyz]`` along the body axes.
+
+        x is time relative to ``now_s`` (or the last row). ``frame`` (rows V, ML, AP in
+        sensor coordinates) is the live analysis' body frame; without it the frame is
+        estimated from this sensor's own data once a second (:func:`estimate_frame`).
+        """
         if rows.shape[0] == 0:
             for c in self.curves:
                 c.setData([], [])
             return
+        now = time.monotonic()
+        if frame is not None:
+            self.frame = frame
+        elif now - self._frame_at >= 1.0:
+            self._frame_at = now
+            est = estimate_frame(rows[:, 1:4])
+            if est is not None:
+                self.frame = est
         step = max(1, rows.shape[0] // self.max_points)
         r = rows[-1 - (rows.shape[0] - 1) // step * step :: step] if step > 1 else rows
         t_end = rows[-1, 0] if now_s is None else max(now_s, rows[-1, 0])
         x = r[:, 0] - t_end
+        acc = r[:, 1:4] @ self.frame.T
+        gyr = np.degrees(r[:, 4:7] @ self.frame.T)
         for k, c in enumerate(self.curves):
-            y = r[:, 1 + k] if k < 3 else np.degrees(r[:, 1 + k])
-            c.setData(x, y)
-        now = time.monotonic()
-        with np.errstate(all="ignore"):
-            peaks = np.nanmax(np.abs(rows[:, 1:7]), axis=0)
-        acc_peak = float(np.max(peaks[:3])) if np.isfinite(peaks[:3]).any() else math.nan
-        gyr_peak = (
-            float(np.degrees(np.max(peaks[3:]))) if np.isfinite(peaks[3:]).any() else math.nan
-        )
+            c.setData(x, acc[:, k] if k < 3 else gyr[:, k - 3])
+        # the norm bounds every axis whatever the frame: ranges need no rotation
+        acc_peak = _finite_max(np.linalg.norm(rows[:, 1:4], axis=1))
+        gyr_peak = math.degrees(_finite_max(np.linalg.norm(rows[:, 4:7], axis=1)))
         for p, rng, peak in zip(
             (self.acc, self.gyr), self.ranges, (acc_peak, gyr_peak), strict=True
         ):
@@ -721,8 +777,13 @@ class LiveView(QWidget):
         # live: time relative to the session clock, so a silent sensor's trace slides away
         # instead of looking current; replay: relative to each sensor's newest sample
         now = self.session.now_s() if self.session.kind == "live" else None
+        body = self.session.body_axes() if hasattr(self.session, "body_axes") else None
         for sid, sp in self.sensor_plots.items():
-            sp.update(self.session.latest(sid, self.window_s), now)
+            frame = None
+            if body is not None and body[0] == sid:
+                up, ap, ml = body[1]
+                frame = np.vstack([up, ml, ap])
+            sp.update(self.session.latest(sid, self.window_s), now, frame)
         self.sway_panel.update_from(self.session)
         self.tiles["session_time_s"].set_value(format_clock(self.session.now_s()))
         self.frames += 1

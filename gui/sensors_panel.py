@@ -131,7 +131,10 @@ class SensorCard(QFrame):
                 f"<span style='color:#b35c00'>{len(info.gaps)} gap(s): "
                 f"{info.gap_samples} samples ({lost_s:.1f} s) missing</span>"
             )
-        self.link.setText(" · ".join(parts))
+        # keep each item on one line ("-45 dBm", "loss 0.0 %"); wrap between items
+        self.link.setText(
+            " · ".join(p if "<span" in p else p.replace(" ", "&nbsp;") for p in parts)
+        )
         self.link.setToolTip(
             "Sampling rate · battery · radio signal (RSSI) · packets lost · gaps in the data"
         )

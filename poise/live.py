@@ -216,6 +216,17 @@ class LiveMetricsEngine:
         return ap, ml
 
     # ------------------------------------------------------------------ display
+    def body_axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Unit vectors (up, AP, ML) in the sensor frame used for the trail, or ``None`` yet.
+
+        The views plot the signals along these axes, so the signal plots and the sway plot
+        agree on what AP and ML are.
+        """
+        if self._axes is None:
+            return None
+        ap, ml = self._axes
+        return np.cross(ap, ml), ap, ml
+
     def trail(self) -> np.ndarray:
         """The biofeedback trail ``(n, 2)`` (AP, ML) in m/s^2, mean removed, oldest first."""
         n = min(self._trail_total, self._trail.shape[0])

@@ -610,6 +610,12 @@ class Session:
             return np.empty((0, 2))
         return m.trail()
 
+    def body_axes(self) -> tuple[str, Any] | None:
+        """``(sensor_id, (up, ap, ml))`` of the live analysis' body frame, or ``None`` yet."""
+        m, sid = self._metrics, self._metrics_sensor
+        axes = m.body_axes() if m is not None and hasattr(m, "body_axes") else None
+        return None if axes is None or sid is None else (sid, axes)
+
     def primary_sensor(self) -> str | None:
         """The sensor the live analysis uses: the lower-back one, else the first."""
         with self._lock:

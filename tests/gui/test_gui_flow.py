@@ -26,6 +26,7 @@ from gui.live_view import (  # noqa: E402
     SWAY_SCALES_MPS2,
     StableRange,
     SwayPanel,
+    estimate_frame,
     moving_now,
 )
 from poise.session import Session  # noqa: E402
@@ -368,3 +369,17 @@ def test_sensor_card_shows_link_problems_and_help_lists_shortcuts(window, qtbot)
     save_screenshot(box, SHOTS / "help_shortcuts.png")
     box.close()
     window.end_session()
+
+
+@pytest.mark.parametrize("mount", ["lowerback", "sideways", "upside_down"])
+def test_signals_are_shown_along_body_axes_whatever_the_mounting(mount: str) -> None:
+    from sensors.scenarios import MOUNTS, make_scenario
+
+    md = make_scenario("quiet_stance", duration_s=12.0, sampling_rate_hz=100.0, mount=mount)
+    frame = estimate_frame(md.acc_mps2[:1000])
+    m = MOUNTS[mount]  # v_sensor = M @ v_body; body axes x forward, y left, z up
+    assert np.allclose(frame @ frame.T, np.eye(3), atol=1e-9)  # orthonormal rows
+    assert abs(frame[0] @ m[:, 2]) > 0.99  # V is the body's up, for any mounting
+    v = md.acc_mps2[:1000] @ frame.T
+    assert np.mean(v[:, 0]) == pytest.approx(9.81, abs=0.1)  # gravity on V only
+    assert np.all(np.abs(np.mean(v[:, 1:], axis=0)) < 0.05)
