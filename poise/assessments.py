@@ -149,6 +149,21 @@ def _run_events(events: list[dict], test: str) -> list[dict]:
     return out
 
 
+def _run_window(events: list[dict], test: str) -> tuple[float, float] | None:
+    """(start, stop) of the run in ``events`` (from :func:`_run_events`), None without one.
+
+    The stop is the ``test_stop`` event's time (the session writes it at the run's end); an
+    unfinished run goes on to the end of the recording.
+    """
+    start = next(
+        (e for e in events if e.get("kind") == "test_start" and e.get("test") == test), None
+    )
+    if start is None:
+        return None
+    stop = next((e for e in events if e.get("kind") == "test_stop"), None)
+    return float(start["t_s"]), (np.inf if stop is None else float(stop["t_s"]))
+
+
 def _stages(events: list[dict]) -> tuple[list[str], list[float], list[float | None]]:
     keys, starts, ends = [], [], []
     for e in events:
@@ -308,6 +323,23 @@ def run_test(recording: Any, test: str, demographics: dict | None = None) -> dic
     acc, gyr, fs, t0 = _arrays(sensor)
     demo = _demographics(recording, demographics)
     events = _run_events(_relative_events(getattr(recording, "events", None) or [], t0), name)
+    window = _run_window(events, name)
+    if window is not None:
+        # a session recording holds other tests too: analyse this run only, as the session
+        # does when the test ends (its test_start to its test_stop)
+        t = np.asarray(sensor.t_s, dtype=float)
+        i0 = int(np.searchsorted(t, t0 + window[0], side="left"))
+        i1 = int(np.searchsorted(t, t0 + window[1], side="right"))
+        if i1 - i0 < 2:
+            raise PoiseError(
+                f"the {name} run at {t0 + window[0]:.1f}-{t0 + window[1]:.1f} s holds no samples "
+                f"of sensor {sensor.id}"
+            )
+        shift = float(t[i0]) - t0
+        acc = acc[i0:i1]
+        gyr = None if gyr is None else gyr[i0:i1]
+        t0 += shift
+        events = [{**e, "t_s": e["t_s"] - shift} for e in events]
     if name == "sway":
         out = _sway(acc, gyr, fs, events)
     elif name == "four-stage":

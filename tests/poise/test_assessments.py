@@ -226,3 +226,28 @@ def test_fall_risk_and_endurance_use_the_measured_sensor_height():
     e_lo = endurance(_rec(walk, demographics={"sensor_height_m": 0.7}), {})
     e_hi = endurance(_rec(walk, demographics={"sensor_height_m": 1.2}), {})
     assert e_hi["speed_start_mps"] > 1.15 * e_lo["speed_start_mps"]
+
+
+def test_a_run_in_a_session_recording_is_analysed_on_its_own_window():
+    # a session recording: a five-times sit-to-stand, then a TUG run; the TUG analysis
+    # must not start at the first rise of the chair test
+    chair, tug = scenarios.five_times_sts(seed=2), scenarios.tug(seed=3)
+    fs = 100
+    acc = np.vstack([chair.acc_mps2, tug.acc_mps2])
+    gyr = np.vstack([chair.gyr_radps, tug.gyr_radps])
+    t_tug = len(chair.acc_mps2) / fs
+    events = [
+        {"kind": "test_start", "t_s": 12.0 + 0.5, "test": "five-times-sts"},
+        {"kind": "test_stop", "t_s": 12.0 + t_tug - 0.5, "test": "five-times-sts"},
+        {"kind": "test_start", "t_s": 12.0 + t_tug, "test": "tug"},
+        {"kind": "test_stop", "t_s": 12.0 + len(acc) / fs, "test": "tug"},
+    ]
+    rec = Recording(metadata={}, sensors=[_sensor(acc, gyr, fs, t0=12.0)], events=events)
+    r = run_test(rec, "tug", {})
+    assert r["validity"]["valid"], r["validity"]
+    assert r["total_time_s"] == pytest.approx(tug.truth["total_time_s"], abs=0.5)
+    assert r["time_origin_s"] + r["start_s"] == pytest.approx(
+        12.0 + t_tug + tug.truth["start_s"], abs=0.5
+    )
+    five = run_test(rec, "five-times-sts", {})
+    assert five["validity"]["valid"] and five["n_stands_found"] == 5
