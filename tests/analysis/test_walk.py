@@ -87,3 +87,19 @@ def test_wrong_activity_and_too_short():
     md = sc.walk(40, seed=44)
     r = TimedWalk(2).analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
     assert not r.valid and r.validity.code == "too_short"
+
+
+@pytest.mark.parametrize(("sex", "age", "h_cm", "w_kg"), [("m", 66, 181, 92), ("f", 83, 152, 48)])
+def test_walk_test_and_fall_risk_predict_the_same_distance(sex, age, h_cm, w_kg):
+    # two implementations of Enright & Sherrill: the walk test's and the norms table's
+    import json
+    from pathlib import Path
+
+    from analysis.fallrisk import predicted_six_minute_walk_m
+
+    norms = json.loads(
+        (Path(__file__).resolve().parents[2] / "analysis/data/norms.json").read_text()
+    )
+    assert predicted_six_minute_walk_m(
+        norms["six_minute_walk"], sex, age, h_cm, w_kg
+    ) == pytest.approx(enright_sherrill_6mwd_m(sex, age, h_cm, w_kg), abs=1e-9)
