@@ -64,9 +64,8 @@ def legend_html() -> str:
     parts = [f"<span style='color:{c}; font-weight:700'>━ {k}</span> {n}" for k, n, c in AXES]
     return (
         "&nbsp;&nbsp;".join(parts)
-        + "&nbsp;&nbsp;<span style='color:#555'>· body axes from gravity and the sway analysis "
-        "(any mounting) · acceleration in m/s² (V includes gravity, 9.8) · angular velocity "
-        "in °/s about each axis · time in s before now</span>"
+        + "&nbsp;&nbsp;<span style='color:#555'>· body axes, any mounting · acceleration "
+        "m/s² (V with gravity) · angular velocity °/s · time: s before now</span>"
     )
 
 
@@ -191,24 +190,29 @@ def estimate_frame(acc_mps2: np.ndarray) -> np.ndarray | None:
     return np.vstack([up, np.cross(up, ap), ap])
 
 
-def moving_now(rows: np.ndarray, sampling_rate_hz: float, recent_s: float = 0.5) -> bool:
-    """True when the trunk moved in the last ``recent_s`` of ``rows`` (``[t, acc, gyr]``).
+def still_tail_s(rows: np.ndarray, sampling_rate_hz: float) -> float:
+    """Seconds the trunk has been still at the end of ``rows`` (``[t, acc, gyr]``).
 
-    Uses :func:`analysis.clinical.base.rest_mask`, the same rule that makes the live sway
-    measures not valid, on the newest second of data: the biofeedback pauses while the
-    patient steps, stands up or walks, and resumes as soon as they stand still again.
+    Uses :func:`analysis.clinical.base.rest_mask`, the rule that makes the live sway
+    measures not valid, on the rows given: the biofeedback pauses while the patient steps,
+    stands up or walks, and shows only the still part once they stand still again. Counted
+    in data time, so a paused replay keeps its picture.
     """
     from analysis.clinical.base import rest_mask
 
-    if rows.shape[0] < max(8, int(0.3 * sampling_rate_hz)):
-        return False
-    ok = np.isfinite(rows[:, 1:7]).all(axis=1)
-    if ok.sum() < 8:
-        return False
+    ok = np.isfinite(rows[:, 1:7]).all(axis=1) if rows.shape[0] else np.zeros(0, bool)
+    if ok.sum() < max(8, int(0.3 * sampling_rate_hz)):
+        return 0.0
     r = rows[ok]
     still = rest_mask(r[:, 1:4], r[:, 4:7], sampling_rate_hz)
-    n = max(1, int(recent_s * sampling_rate_hz))
-    return not bool(still[-n:].all())
+    moved = np.flatnonzero(~still)
+    n_still = still.shape[0] if moved.size == 0 else still.shape[0] - 1 - int(moved[-1])
+    return n_still / sampling_rate_hz
+
+
+def moving_now(rows: np.ndarray, sampling_rate_hz: float, recent_s: float = 0.5) -> bool:
+    """True when the trunk moved in the last ``recent_s`` of ``rows`` (:func:`still_tail_s`)."""
+    return still_tail_s(rows, sampling_rate_hz) < recent_s
 
 
 class SwayPlot(pg.PlotWidget):
@@ -442,7 +446,6 @@ class SwayPanel(QWidget):
         row.addWidget(self.patient_btn)
         lay.addLayout(row)
         self.patient: PatientSwayWindow | None = None
-        self._still_since: float | None = None
         self._show_scale()
 
     # ------------------------------------------------------------ controls
@@ -508,27 +511,20 @@ class SwayPanel(QWidget):
         trail = session.sway_trail()
         sid = session.primary_sensor()
         paused, reason = False, ""
-        fs = 100.0
         if sid is not None and sid in session.sensors:
             fs = float(session.sensors[sid].sampling_rate_hz or 100.0)
-            rows = session.latest(sid, 1.0)
-            walking = bool(session.metrics.get("walking"))
-            if walking or moving_now(rows, fs):
-                paused = True
-                reason = "Paused: walking" if walking else "Paused: moving"
-                self._still_since = None
-            elif rows.shape[0]:
-                if self._still_since is None:
-                    self._still_since = float(rows[-1, 0])
-                still_s = float(rows[-1, 0]) - self._still_since
+            rows = session.latest(sid, 5.0)
+            still_s = still_tail_s(rows, fs)
+            if session.metrics.get("walking"):
+                paused, reason = True, "Paused: walking"
+            elif still_s < 0.5:
+                paused, reason = True, ("Paused: moving" if rows.shape[0] > fs else "Stand still…")
+            else:
                 # after a movement show only the still part, re-centred (the session's
                 # trail has the mean of the whole trail removed, movement included)
                 k = int(still_s * fs)
-                if k < trail.shape[0]:
-                    if still_s < 0.5:
-                        paused, reason = True, "Stand still…"
-                    else:
-                        trail = trail[-k:] - trail[-k:].mean(axis=0)
+                if 2 <= k < trail.shape[0]:
+                    trail = trail[-k:] - trail[-k:].mean(axis=0)
         self.draw(trail, paused, reason)
 
     def draw(self, trail: np.ndarray, paused: bool = False, reason: str = "") -> None:

@@ -22,9 +22,20 @@ class ReplayBar(QWidget):
         self.play_btn = QPushButton("Play (P)")
         self.play_btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.play_btn.clicked.connect(self.toggle)
+        self.back_btn = QPushButton("−10 s")
+        self.fwd_btn = QPushButton("+10 s")
+        for b, d in ((self.back_btn, -10.0), (self.fwd_btn, 10.0)):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setToolTip("Jump back" if d < 0 else "Jump ahead")
+            b.clicked.connect(lambda _c=False, d=d: self.skip(d))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 1000)
+        self.slider.setPageStep(50)
+        self.slider.setToolTip("Drag or click to seek")
+        self._following = False  # True while refresh() moves the slider
         self.slider.sliderReleased.connect(self._seek_to_slider)
+        # a click on the groove or the arrow keys move the slider without a drag: seek too
+        self.slider.valueChanged.connect(self._slider_moved)
         self.position = QLabel("0:00 / 0:00")
         self.speed = QComboBox()
         for s in SPEEDS:
@@ -33,7 +44,9 @@ class ReplayBar(QWidget):
         self.speed.currentIndexChanged.connect(self._speed_changed)
         lay.addWidget(QLabel("<b>Replay</b>"))
         lay.addWidget(self.play_btn)
+        lay.addWidget(self.back_btn)
         lay.addWidget(self.slider, 1)
+        lay.addWidget(self.fwd_btn)
         lay.addWidget(self.position)
         lay.addWidget(QLabel("Speed"))
         lay.addWidget(self.speed)
@@ -65,6 +78,24 @@ class ReplayBar(QWidget):
         if self.player is not None:
             self.player.seek(position_s)
 
+    def skip(self, delta_s: float) -> None:
+        """Jump ``delta_s`` seconds (clipped to the recording)."""
+        p = self.player
+        if p is not None:
+            p.seek(min(max(0.0, p.position_s + delta_s), p.duration_s))
+            self.refresh()
+
+    def _slider_moved(self, value: int) -> None:
+        p = self.player
+        if p is None or self._following:
+            return
+        if self.slider.isSliderDown():  # dragging: show where it will go, seek on release
+            self.position.setText(
+                f"{format_clock(value / 1000 * p.duration_s)} / {format_clock(p.duration_s)}"
+            )
+            return
+        p.seek(value / 1000 * p.duration_s)
+
     def set_speed(self, speed: float) -> None:
         """Set the replay speed (one of :data:`SPEEDS`)."""
         self.speed.setCurrentIndex(SPEEDS.index(speed))
@@ -84,6 +115,12 @@ class ReplayBar(QWidget):
         if p is None:
             return
         self.play_btn.setText("Pause (P)" if p.playing else "Play (P)")
-        if not self.slider.isSliderDown() and p.duration_s > 0:
-            self.slider.setValue(int(1000 * p.position_s / p.duration_s))
+        if self.slider.isSliderDown():
+            return
+        if p.duration_s > 0:
+            self._following = True
+            try:
+                self.slider.setValue(int(1000 * p.position_s / p.duration_s))
+            finally:
+                self._following = False
         self.position.setText(f"{format_clock(p.position_s)} / {format_clock(p.duration_s)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -218,7 +220,10 @@ class SensorsPanel(QWidget):
         self.cards.clear()
         self.set_warning("")
         src = self.session.source
-        self.source_label.setText(getattr(src, "description", kind))
+        desc = str(getattr(src, "description", kind))
+        # a long path would widen the panel: show the file name, the full text on hover
+        self.source_label.setText(re.sub(r"(?:\S*/)+(\S+)", r"\1", desc))
+        self.source_label.setToolTip(desc)
 
     def _add(self, info: SensorInfo) -> None:
         if info.id in self.cards:

@@ -131,6 +131,14 @@ def test_four_stage_test_to_results_then_replay_gives_the_same(window, qtbot) ->
     window.replay_bar.toggle()
     assert player.playing != (window.replay_bar.play_btn.text() == "Play (P)")
     window.replay_bar.seek(10.0)
+    bar, dur = window.replay_bar, player.duration_s
+    bar.slider.setValue(500)  # a click on the groove seeks too (not only a drag)
+    assert player.position_s == pytest.approx(0.5 * dur, abs=0.5)
+    bar.skip(-10.0)
+    assert player.position_s == pytest.approx(0.5 * dur - 10.0, abs=0.5)
+    bar.skip(-1e6)
+    assert player.position_s == pytest.approx(0.0, abs=0.5)
+    window.replay_bar.seek(10.0)
     window.show_page("live")
     qtbot.wait(300)
     save_screenshot(window, SHOTS / "replay_live.png")
@@ -245,12 +253,12 @@ def test_stable_range_grows_at_once_and_shrinks_only_after_a_while() -> None:
     assert r.update(500.0, now_s=12.0) and r.half == 48.0  # beyond the ladder: the largest
 
 
-def _motion_rows(name: str, start_s: float, fs: float = 100.0) -> np.ndarray:
+def _motion_rows(name: str, start_s: float, fs: float = 100.0, dur_s: float = 1.0) -> np.ndarray:
     from sensors.scenarios import make_scenario
 
     md = make_scenario(name, sampling_rate_hz=fs, seed=3)
-    i = int(start_s * fs)
-    acc, gyr = md.acc_mps2[i : i + int(fs)], md.gyr_radps[i : i + int(fs)]
+    i, n = int(start_s * fs), int(dur_s * fs)
+    acc, gyr = md.acc_mps2[i : i + n], md.gyr_radps[i : i + n]
     t = (np.arange(acc.shape[0]) / fs)[:, None]
     return np.hstack([t, acc, gyr])
 
@@ -290,12 +298,8 @@ def test_sway_panel_fixed_scale_target_zoom_and_pause(qtbot) -> None:
     # a small quiet-stance sway: drawn on the fixed scale (not autoscaled to a speck)
     ang = np.linspace(0, 6 * np.pi, 500)
     trail = np.column_stack([0.1 * np.sin(ang), 0.05 * np.cos(ang)])
-    quiet = _motion_rows("quiet_stance", 10.0)
+    quiet = _motion_rows("quiet_stance", 10.0, dur_s=5.0)
     panel.update_from(_FakeSession(trail, quiet))
-    assert plot.paused  # the first half second: "stand still"
-    later = quiet.copy()
-    later[:, 0] += 5.0  # 5 s of quiet stance later: the whole trail is sway
-    panel.update_from(_FakeSession(trail, later))
     assert not plot.paused
     (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
     # the aspect lock may widen one axis a little
@@ -317,8 +321,14 @@ def test_sway_panel_fixed_scale_target_zoom_and_pause(qtbot) -> None:
     assert plot.getViewBox().viewRange()[1][1] == pytest.approx(plot.scale_mps2, rel=0.1)
     panel.set_target(0.05)
     assert plot.in_target_pct == pytest.approx(100.0)  # not recomputed until new data
-    panel.update_from(_FakeSession(trail, later))
+    panel.update_from(_FakeSession(trail, quiet))
     assert plot.in_target_pct < 60.0
+    # just stopped walking: only the still second is sway (re-centred), not the walk
+    walk_then_stand = np.vstack([_motion_rows("walk", 8.0, dur_s=4.0), quiet[-100:]])
+    panel.update_from(_FakeSession(trail, walk_then_stand))
+    assert not plot.paused
+    x, _y = plot.trail.getData()
+    assert 40 <= len(x) <= 110
     # walking: paused, greyed, the reason shown, no dot or ellipse
     panel.update_from(_FakeSession(trail, _motion_rows("walk", 8.0), walking=True))
     assert plot.paused and "walking" in plot.banner.textItem.toPlainText().lower()
@@ -330,8 +340,6 @@ def test_sway_panel_fixed_scale_target_zoom_and_pause(qtbot) -> None:
     panel.toggle_patient_view()
     assert panel.patient is not None and panel.patient.isFullScreen()
     panel.update_from(_FakeSession(trail, quiet))
-    later[:, 0] += 5.0
-    panel.update_from(_FakeSession(trail, later))
     assert panel.patient.plot.scale_mps2 == plot.scale_mps2
     assert len(panel.patient.plot.dot.data) == 1
     qtbot.keyClick(panel.patient, Qt.Key.Key_Escape)
