@@ -25,7 +25,7 @@ OPEN_DIALOGS: list[QMessageBox] = []
 def friendly_message(exc: BaseException) -> str:
     """One readable sentence for an exception (no class paths for the user's errors)."""
     name = type(exc).__name__
-    text = str(exc) or name
+    text = _drop_repeats(str(exc) or name)
     if name in ("PoiseError", "RecordingError", "ProtocolError", "FileNotFoundError"):
         return text
     if isinstance(exc, OSError):
@@ -33,6 +33,16 @@ def friendly_message(exc: BaseException) -> str:
     if isinstance(exc, ValueError):
         return text
     return f"Something went wrong ({name}): {text}"
+
+
+def _drop_repeats(text: str) -> str:
+    """Say a path once: ``"f.poise: can not be replayed: f.poise: bad"`` -> ``"...replayed: bad"``."""
+    words = text.split(": ")
+    out: list[str] = []
+    for w in words:
+        if w not in out or len(w) < 12:  # a long repeated prefix is a path said twice
+            out.append(w)
+    return ": ".join(out)
 
 
 def show_error(
@@ -45,6 +55,7 @@ def show_error(
     box.setWindowTitle(f"Poise: {title}")
     box.setText(f"<b>{title}</b>")
     box.setInformativeText(message)
+    box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 440px; }")  # fewer wraps
     if details:
         box.setDetailedText(details)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)

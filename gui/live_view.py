@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFrame,
@@ -496,6 +497,12 @@ class SwayPanel(QWidget):
             return
         self.patient = PatientSwayWindow(self)
         self.patient.closed.connect(self._patient_closed)
+        # a second screen (facing the patient) gets the view; else this one
+        here = self.screen()
+        others = [sc for sc in QGuiApplication.screens() if sc is not here]
+        if others:
+            self.patient.setScreen(others[0])
+            self.patient.move(others[0].geometry().topLeft())
         self.patient.showFullScreen()
         self.patient_btn.setText("Close patient view")
 

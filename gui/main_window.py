@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self.end_btn = QPushButton("End session")
         self.end_btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.end_btn.setToolTip("Stop the sensors and close the recording")
-        self.end_btn.clicked.connect(self.end_session)
+        self.end_btn.clicked.connect(self.ask_end_session)
         nav.addWidget(self.end_btn)
         outer.addLayout(nav)
         body = QHBoxLayout()
@@ -181,11 +181,28 @@ class MainWindow(QMainWindow):
         sc("F5", self.start_test)
         sc("Space", self.session.next_stage)
         sc("Escape", lambda: self.session.stop_test("stopped"))
-        sc("L", lambda: self.tests.run_page.mark("lost_balance"))
-        sc("A", lambda: self.tests.run_page.mark("assisted"))
-        sc("N", self.tests.run_page.ask_note)
+        sc("L", lambda: self._mark("lost_balance"))
+        sc("A", lambda: self._mark("assisted"))
+        sc("N", lambda: self._mark("note"))
         sc("P", self.replay_bar.toggle)
         sc("Ctrl+O", self.ask_open)
+
+    def test_running(self) -> bool:
+        """True while a guided test runs (countdown included)."""
+        return self.session.run is not None and not self.session.run.finished
+
+    def _mark(self, kind: str) -> None:
+        """A marker shortcut: added during a test, else the status bar says why not."""
+        if not self.test_running():
+            self.statusBar().showMessage(
+                "Markers are for a running test: start one with F5 (Guided tests, F3).", 6000
+            )
+            return
+        if kind == "note":
+            self.tests.run_page.ask_note()
+        else:
+            self.tests.run_page.mark(kind)
+            self.statusBar().showMessage(f"Marker: {kind.replace('_', ' ')}", 4000)
 
     def show_help(self) -> QMessageBox:
         """List every keyboard shortcut (non-modal)."""
@@ -347,6 +364,25 @@ class MainWindow(QMainWindow):
             show_exception(self, exc, "Could not open the recording")
             return False
         return self.set_source(src)
+
+    def ask_end_session(self) -> QMessageBox | None:
+        """The End session button: asks first while a test runs (non-modal), else ends."""
+        if not self.test_running():
+            self.end_session()
+            return None
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Poise: end the session?")
+        box.setText("<b>A test is running.</b>")
+        box.setInformativeText(
+            "End the session anyway? The test stops; everything recorded so far is kept."
+        )
+        end = box.addButton("End session", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep going", QMessageBox.ButtonRole.RejectRole)
+        end.clicked.connect(self.end_session)
+        box.open()
+        self.confirm_box = box
+        return box
 
     def end_session(self) -> None:
         """Stop the source and close the recording."""

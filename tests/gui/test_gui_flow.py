@@ -376,7 +376,18 @@ def test_sensor_card_shows_link_problems_and_help_lists_shortcuts(window, qtbot)
         assert key in box.informativeText()
     save_screenshot(box, SHOTS / "help_shortcuts.png")
     box.close()
-    window.end_session()
+    # a marker key without a test says why nothing happened
+    qtbot.keyClick(window, "L")
+    assert "running test" in window.statusBar().currentMessage()
+    # End session during a test asks first; nothing stops until confirmed
+    window.start_test("four-stage")
+    assert window.test_running()
+    window.end_btn.click()
+    confirm = window.confirm_box
+    assert confirm.isVisible() and s.source is not None
+    end = next(b for b in confirm.buttons() if b.text() == "End session")
+    end.click()
+    assert s.source is None
 
 
 @pytest.mark.parametrize("mount", ["lowerback", "sideways", "upside_down"])
