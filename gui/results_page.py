@@ -150,12 +150,25 @@ class ResultsPage(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(self.validity)
         lay.addWidget(self.notes)
-        lay.addWidget(QLabel("<b>Against norms and fall-risk factors</b>"))
+        self.factors_title = QLabel("<b>Against norms and fall-risk factors</b>")
+        self.measures_title = QLabel("<b>Measures</b>")
+        lay.addWidget(self.factors_title)
         lay.addWidget(self.factors, 2)
         lay.addWidget(self.level)
         lay.addWidget(self.disclaimer)
-        lay.addWidget(QLabel("<b>Measures</b>"))
+        lay.addWidget(self.measures_title)
         lay.addWidget(self.measures, 3)
+        self.empty_hint = QLabel(
+            "Pick a test on the Guided tests page (F3) and press Start (F5). When it ends, "
+            "its values appear here against their norms, with the fall-risk factors."
+        )
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setStyleSheet("font-size: 12pt; color: #555;")
+        lay.insertWidget(1, self.empty_hint)
+        self._tables = (self.factors_title, self.factors, self.measures_title, self.measures)
+        for w in self._tables:
+            w.setVisible(False)
+        lay.addStretch(0)
         lay.addWidget(self.saved)
         lay.addWidget(self.back_btn, 0, Qt.AlignmentFlag.AlignRight)
         self.result: dict | None = None
@@ -164,6 +177,9 @@ class ResultsPage(QWidget):
     def show_result(self, out: dict) -> None:
         """Fill the page from a session result (``Session.events.test_result``)."""
         self.result = out
+        self.empty_hint.setVisible(False)
+        for w in self._tables:
+            w.setVisible(True)
         res = out.get("result") or {}
         self.title.setText(
             f"{out.get('title', out.get('test'))}: {out['start_s']:.1f}–{out['end_s']:.1f} s"
