@@ -12,7 +12,8 @@ CSV rules (``docs/recording-format.md``, "Importing CSV"):
   unless ``columns`` names them (in that order); names match case-insensitively;
 - optional time column (``t_s``, ``time_s``, ``time``, ``t`` or ``timestamp``, seconds):
   then samples are placed by their time and ``rate_hz`` may be omitted (it is inferred
-  and, if given, checked against it); without one, row *i* is at ``i / rate_hz``;
+  and, if given, checked against it; an inferred rate below 5 Hz or above 10 kHz is
+  refused as a unit mistake); without one, row *i* is at ``i / rate_hz``;
 - a value ``nan`` marks a missing sample (the whole row becomes a gap); anything else
   that is not a finite number is an error naming the line and column;
 - comma, semicolon or tab separated.
@@ -65,6 +66,8 @@ TIME_COLUMNS = ("t_s", "time_s", "time", "t", "timestamp")
 #: Samples per data packet at ATT MTU 247 (what a Poise wearable sends after the MTU exchange).
 IMPORT_MTU = 247
 _MAX_RATE_HZ = 10_000.0
+#: A rate inferred from a time column below this is taken as a unit mistake (not seconds).
+_MIN_INFERRED_RATE_HZ = 5.0
 _RATE_TOLERANCE = 0.01
 
 Warn = Callable[[str], None]
@@ -219,6 +222,12 @@ def read_csv(
             )
         if n > 1:
             est = 1.0 / float(np.median(dt))
+            if rate is None and not _MIN_INFERRED_RATE_HZ <= est <= _MAX_RATE_HZ:
+                # a time column in ms (or us) would otherwise stretch the recording 1000x
+                raise PoiseError(
+                    f"{where}: the time column '{header[tj]}' gives {est:.4g} Hz; times must be "
+                    "in seconds (is it in milliseconds?); give the rate with --rate HZ"
+                )
             if rate is None:
                 rate = est
             elif abs(est - rate) > _RATE_TOLERANCE * rate:

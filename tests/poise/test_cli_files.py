@@ -344,3 +344,16 @@ def test_info_text_shows_a_gap_whose_time_is_unknown(tmp_path, capsys):
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
     assert "gap ?-? s: 40 samples (lost while reconnecting)" in text
+
+
+def test_time_column_in_milliseconds_is_refused_not_stretched(tmp_path, capsys):
+    # 100 Hz with the time in ms would be inferred as 0.1 Hz and resampled 500x longer
+    data = np.column_stack([np.arange(50) * 10.0, np.zeros((50, 6))])
+    src = _write_csv(tmp_path / "ms.csv", ["timestamp", *COLS], data)
+    assert main(["import-csv", str(src), "-o", str(tmp_path / "ms.poise")]) == 2
+    assert "must be in seconds" in _one_error_line(capsys)
+    assert not (tmp_path / "ms.poise").exists()
+    # in seconds it imports at its own rate
+    data[:, 0] /= 1000.0
+    src = _write_csv(tmp_path / "s.csv", ["t_s", *COLS], data)
+    assert main(["import-csv", str(src), "-o", str(tmp_path / "s.poise")]) == 0
