@@ -46,6 +46,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from firmware_protocol import codec
+
 #: The sensor timestamp counter is 32 bits of microseconds.
 TIMESTAMP_MODULUS_US = 1 << 32
 
@@ -113,15 +115,7 @@ def unwrap_timestamps_us(timestamp_us: np.ndarray, bits: int = 32) -> np.ndarray
     """
     mod = 1 << int(bits)
     ts = np.asarray(timestamp_us, dtype=np.int64) % mod
-    if ts.size == 0:
-        return ts
-    d = np.diff(ts)
-    d = (d + mod // 2) % mod - mod // 2
-    out = np.empty_like(ts)
-    out[0] = ts[0]
-    np.cumsum(d, out=out[1:])
-    out[1:] += ts[0]
-    return out
+    return codec.unwrap_timestamps(ts, bits=int(bits))  # the SPEC 3.5 rule, one implementation
 
 
 @dataclass(frozen=True)
