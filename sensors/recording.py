@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import struct
 import threading
@@ -54,6 +55,8 @@ __all__ = [
     "load_recording",
     "append_event",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: File signature. The 0x89 byte and CR LF catch 7-bit and text-mode mangling (as in PNG).
 MAGIC = b"\x89POISE\r\n"
@@ -247,6 +250,8 @@ class RecordingWriter:
         self._n_sensors = len(self.metadata["sensors"])
         self.records_written = 0
         self.packets_written = 0
+        #: periodic syncs of the background timer that failed (it keeps trying)
+        self.sync_errors = 0
         self._dirty_since: float | None = None
         self._closed = False
         self._stop = threading.Event()
@@ -426,7 +431,13 @@ class RecordingWriter:
                     return
                 d = self._dirty_since
                 if d is not None and time.monotonic() - d >= self._interval - tick:
-                    self._sync()
+                    try:
+                        self._sync()
+                    except OSError as exc:
+                        # keep the timer alive (a full or slow disk may recover); the writes
+                        # themselves raise, so the owner hears of it
+                        self.sync_errors += 1
+                        _log.warning("%s: periodic fsync failed: %s", self.path, exc)
 
 
 def append_event(path: str | os.PathLike, event: dict) -> None:

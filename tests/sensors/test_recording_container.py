@@ -355,3 +355,36 @@ def test_mangled_files_never_raise_anything_but_recording_error(edits, cut):
         assert s.acc_mps2.shape == (s.t_s.size, 3)
     # every damaged region is reported inside the file
     assert all(0 <= d.offset < len(data) for d in rec.damage)
+
+
+def test_flush_timer_survives_a_failed_fsync(tmp_path, monkeypatch):
+    # a failing fsync (full or slow disk) must not kill the idle-flush thread silently:
+    # later records are still synced within the interval
+    target = tmp_path / "flaky.poise"
+    w = RecordingWriter(target, META, flush_interval_s=0.1)
+    real = os.fsync
+    fails = {"n": 1}
+
+    def flaky(fd):
+        if fails["n"]:
+            fails["n"] -= 1
+            raise OSError(28, "No space left on device")
+        return real(fd)
+
+    try:
+        monkeypatch.setattr(os, "fsync", flaky)
+        w.write_event({"kind": "marker", "label": "a"})
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and w.sync_errors == 0:
+            time.sleep(0.01)
+        assert w.sync_errors == 1
+        synced = []
+        monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real(fd))
+        w.write_event({"kind": "marker", "label": "b"})
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and not synced:
+            time.sleep(0.01)
+        assert w._timer.is_alive() and synced
+    finally:
+        monkeypatch.setattr(os, "fsync", real)
+        w.close()
