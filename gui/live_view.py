@@ -250,6 +250,10 @@ class SwayPlot(pg.PlotWidget):
             ax.enableAutoSIPrefix(False)  # never "(x0.001)": the unit stays m/s^2
             self.setLabel(side, text)
         self.showGrid(x=True, y=True, alpha=0.15)
+        if big:  # the patient needs the dot and the circle, not axes
+            self.hideAxis("left")
+            self.hideAxis("bottom")
+            self.showGrid(x=False, y=False)
         ang = np.linspace(0, 2 * np.pi, 97)
         self._unit = np.column_stack([np.cos(ang), np.sin(ang)])
         self.target = self.plot(
@@ -290,13 +294,17 @@ class SwayPlot(pg.PlotWidget):
         self.target.setData(r * self._unit[:, 0], r * self._unit[:, 1])
 
     def _title(self) -> None:
-        size = "16pt" if self.big else "11pt"
+        size = "20pt" if self.big else "11pt"
         if self.paused:
-            text = "Sway: paused"
+            text = "" if self.big else "Sway: paused"
         elif math.isfinite(self.in_target_pct):
-            text = f"Sway · in target {self.in_target_pct:.0f} % of the time shown"
+            text = (
+                f"In the circle {self.in_target_pct:.0f} % of the time"
+                if self.big
+                else f"Sway · in target {self.in_target_pct:.0f} % of the time shown"
+            )
         else:
-            text = "Sway (last 5 s)"
+            text = "" if self.big else "Sway (last 5 s)"
         self.setTitle(text, size=size)
 
     # ------------------------------------------------------------ drawing
@@ -309,10 +317,13 @@ class SwayPlot(pg.PlotWidget):
         self.paused = paused
         if (reason if paused else "") != self._banner_text:
             self._banner_text = reason if paused else ""
+            head, tail = self._banner_text, "resumes when the patient stands still"
+            if self.big:  # words for the patient
+                head, tail = "Stand still", "and the dot comes back"
             self.banner.setHtml(
                 "<div style='text-align:center; color:#b35c00'><b>"
-                f"{self._banner_text}</b><br><span style='font-size:{'16' if self.big else '9'}pt'>"
-                "resumes when the patient stands still</span></div>"
+                f"{head}</b><br><span style='font-size:{'18' if self.big else '9'}pt'>"
+                f"{tail}</span></div>"
                 if self._banner_text
                 else ""
             )
@@ -500,11 +511,13 @@ class SwayPanel(QWidget):
         # a second screen (facing the patient) gets the view; else this one
         here = self.screen()
         others = [sc for sc in QGuiApplication.screens() if sc is not here]
-        if others:
-            self.patient.setScreen(others[0])
-            self.patient.move(others[0].geometry().topLeft())
+        target = others[0] if others else here
+        if target is not None:
+            self.patient.setScreen(target)
+            # without a window manager "full screen" is only a hint: cover the screen anyway
+            self.patient.setGeometry(target.geometry())
         self.patient.showFullScreen()
-        self.patient_btn.setText("Close patient view")
+        self.patient_btn.setText("Close view")
 
     def _patient_closed(self) -> None:
         if self.patient is not None:
@@ -767,9 +780,12 @@ class LiveView(QWidget):
                 self._last_sway[key] = m.get(key)
                 tile.set_value(m.get(key))
             else:
-                reason = "walking" if m.get("walking") else "moving"
-                if m.get("sway_valid") is None:
-                    reason = "stand still"
+                if m.get("walking"):
+                    reason = "walking"
+                elif m.get("sway_valid") is None or not self.sway_panel.plot.paused:
+                    reason = "needs 10 s still"  # the measure's window, not yet all still
+                else:
+                    reason = "moving"
                 tile.set_value(self._last_sway.get(key), f"paused: {reason}")
 
     # -------------------------------------------------------------- redraw

@@ -252,7 +252,7 @@ class RunPage(QWidget):
         self.next_btn.setEnabled(snap["state"] == "running")
 
     def _on_marker(self, ev: dict) -> None:
-        label = ev.get("marker", "")
+        label = str(ev.get("marker", "")).replace("_", " ")
         text = f"{ev['t_s']:.1f} s  {label}" + (f": {ev['text']}" if ev.get("text") else "")
         self.markers.addItem(text)
 

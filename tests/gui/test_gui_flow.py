@@ -342,6 +342,10 @@ def test_sway_panel_fixed_scale_target_zoom_and_pause(qtbot) -> None:
     panel.update_from(_FakeSession(trail, quiet))
     assert panel.patient.plot.scale_mps2 == plot.scale_mps2
     assert len(panel.patient.plot.dot.data) == 1
+    assert not panel.patient.plot.getAxis("left").isVisible()  # no axes for the patient
+    save_screenshot(panel.patient, SHOTS / "sway_patient_view.png")
+    panel.update_from(_FakeSession(trail, _motion_rows("walk", 8.0), walking=True))
+    assert "stand still" in panel.patient.plot.banner.textItem.toPlainText().lower()
     qtbot.keyClick(panel.patient, Qt.Key.Key_Escape)
     assert panel.patient is None
 
