@@ -55,6 +55,8 @@ ACC_LADDER_MPS2 = (12.0, 24.0, 48.0, 96.0, 160.0)
 GYR_LADDER_DPS = (50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)
 #: Half-widths of the sway plot (m/s^2) the zoom buttons step through.
 SWAY_SCALES_MPS2 = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: Seconds the biofeedback trail (2-Hz low-pass in :mod:`poise.live`) rings after a movement.
+TRAIL_SETTLE_S = 0.5
 #: chi-square quantile, 2 degrees of freedom, 95 % (ellipse of the sway trail)
 CHI2_2DOF_95 = 5.991464547107979
 DIM = "#b4b4b4"
@@ -537,12 +539,13 @@ class SwayPanel(QWidget):
             still_s = still_tail_s(rows, fs)
             if session.metrics.get("walking"):
                 paused, reason = True, "Paused: walking"
-            elif still_s < 0.5:
+            elif still_s < 0.5 + TRAIL_SETTLE_S:
                 paused, reason = True, ("Paused: moving" if rows.shape[0] > fs else "Stand still…")
             else:
-                # after a movement show only the still part, re-centred (the session's
-                # trail has the mean of the whole trail removed, movement included)
-                k = int(still_s * fs)
+                # after a movement show only the still part, less the trail filter's
+                # settling, re-centred (the session's trail has the mean of the whole trail
+                # removed, movement included)
+                k = int((still_s - TRAIL_SETTLE_S) * fs)
                 if 2 <= k < trail.shape[0]:
                     trail = trail[-k:] - trail[-k:].mean(axis=0)
         self.draw(trail, paused, reason)
