@@ -149,11 +149,16 @@ def _run_events(events: list[dict], test: str) -> list[dict]:
     return out
 
 
+#: Data kept after a run's stop (s): the therapist stops a TUG or a 5xSTS the moment the
+#: patient is seated, and a stand-to-sit is only found with some data after it.
+POST_RUN_MARGIN_S = 2.0
+
+
 def _run_window(events: list[dict], test: str) -> tuple[float, float] | None:
     """(start, stop) of the run in ``events`` (from :func:`_run_events`), None without one.
 
-    The stop is the ``test_stop`` event's time (the session writes it at the run's end); an
-    unfinished run goes on to the end of the recording.
+    The stop is the ``test_stop`` event's time (the session writes it at the run's end) plus
+    :data:`POST_RUN_MARGIN_S`; an unfinished run goes on to the end of the recording.
     """
     start = next(
         (e for e in events if e.get("kind") == "test_start" and e.get("test") == test), None
@@ -161,7 +166,8 @@ def _run_window(events: list[dict], test: str) -> tuple[float, float] | None:
     if start is None:
         return None
     stop = next((e for e in events if e.get("kind") == "test_stop"), None)
-    return float(start["t_s"]), (np.inf if stop is None else float(stop["t_s"]))
+    t1 = np.inf if stop is None else float(stop["t_s"]) + POST_RUN_MARGIN_S
+    return float(start["t_s"]), t1
 
 
 def _stages(events: list[dict]) -> tuple[list[str], list[float], list[float | None]]:

@@ -870,14 +870,18 @@ class Session:
                 self.events.test_progress.emit(run.snapshot())
                 self.events.test_finished.emit(summary)
                 # results wait until the data up to the end has arrived (or 2 s of wall time)
-                self._awaiting_result = (summary, time.monotonic() + 2.0)
+                self._awaiting_result = (
+                    summary,
+                    time.monotonic() + 2.0 + _post_run_margin_s(),
+                )
                 self._maybe_compute_result()
 
     def _maybe_compute_result(self) -> None:
         if self._awaiting_result is None:
             return
         summary, deadline = self._awaiting_result
-        end_s = float(summary.get("end_s") or 0.0)
+        # the results use data up to the margin after the stop (see _compute_result)
+        end_s = float(summary.get("end_s") or 0.0) + _post_run_margin_s()
         with self._lock:
             behind = [
                 sid
@@ -936,7 +940,9 @@ class Session:
         t0 = time.perf_counter()
         try:
             recording = self._recording_for_results()
-            segment = crop_recording(recording, start_s, end_s)
+            # with the data just after the stop: a TUG stopped the moment the patient sits
+            # needs it to find the stand-to-sit (the run's own events end at end_s)
+            segment = crop_recording(recording, start_s, end_s + _post_run_margin_s())
             assess = self._assess
             if assess is None:
                 from poise.assessments import fall_risk, run_test
@@ -981,6 +987,12 @@ class Session:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _post_run_margin_s() -> float:
+    from poise.assessments import POST_RUN_MARGIN_S
+
+    return POST_RUN_MARGIN_S
+
+
 def crop_recording(recording: Any, start_s: float, end_s: float) -> Any:
     """A copy of ``recording`` holding only ``[start_s, end_s]`` (samples, gaps, events).
 

@@ -251,3 +251,17 @@ def test_a_run_in_a_session_recording_is_analysed_on_its_own_window():
     )
     five = run_test(rec, "five-times-sts", {})
     assert five["validity"]["valid"] and five["n_stands_found"] == 5
+
+
+def test_a_run_stopped_the_moment_the_patient_sits_keeps_the_sit_down():
+    # the therapist presses Stop as soon as the patient is seated: the analysis still sees
+    # the data just after the stop (the recording goes on), so the stand-to-sit is found
+    md = scenarios.tug(seed=1)
+    seated = md.truth["start_s"] + md.truth["total_time_s"]
+    events = [
+        {"kind": "test_start", "t_s": 0.5, "test": "tug"},
+        {"kind": "test_stop", "t_s": seated + 0.3, "test": "tug"},
+    ]
+    r = run_test(_rec(md, events), "tug", {})
+    assert r["validity"]["valid"], r["validity"]
+    assert r["total_time_s"] == pytest.approx(md.truth["total_time_s"], abs=0.5)

@@ -300,3 +300,33 @@ def test_live_speed_uses_the_patients_sensor_height(tmp_path: Path) -> None:
     high = live_speed({"sensor_height_m": 1.2})
     assert high > 1.15 * low
     assert live_speed({}, {"sensor_height_m": 1.2}) == pytest.approx(high, rel=0.02)
+
+
+def test_results_see_the_data_just_after_the_stop(tmp_path: Path) -> None:
+    # the result of a replayed run is computed on its window plus the post-run margin
+    from firmware_protocol.types import SensorConfig
+    from poise.assessments import POST_RUN_MARGIN_S
+    from sensors.recording import Recording
+    from sensors.timeline import SensorData
+
+    fs = 100
+    t = np.arange(20 * fs) / fs
+    acc = np.tile([9.81, 0.0, 0.0], (len(t), 1))
+    cfg = SensorConfig(sampling_rate_hz=fs, acc_range_g=8, gyro_range_dps=2000)
+    run = {"test": "tug", "start_s": 2.0, "end_s": 10.0}
+    rec = Recording(
+        metadata={},
+        sensors=[SensorData("a", "lower-back", cfg, t, acc, np.zeros_like(acc))],
+        events=[{"kind": "test_result", "t_s": 10.0, **run, "run": run, "result": {}}],
+    )
+    seen: list[float] = []
+
+    def assess(segment, test, demo):
+        seen.append(float(segment.sensors[0].t_s[-1]))
+        return {"validity": {"valid": True}}
+
+    s = Session(data_dir=tmp_path, record=False, assess=assess)
+    s.set_source(ReplaySource(rec, speed=10.0))
+    poll_until(s, lambda: bool(seen))
+    s.close()
+    assert seen[0] == pytest.approx(10.0 + POST_RUN_MARGIN_S, abs=0.02)
