@@ -55,6 +55,7 @@ __all__ = [
     "csv_to_recording",
     "import_csv",
     "load_input",
+    "open_recording",
 ]
 
 #: Accepted accelerometer units and their factor to m/s^2.
@@ -464,6 +465,22 @@ def import_csv(
     )
 
 
+def open_recording(path: str | os.PathLike) -> Recording:
+    """Load a ``.poise`` recording (only), turning every failure into a one-line PoiseError.
+
+    Used by ``poise info`` and ``poise export``; a CSV or any other file is "not a Poise
+    recording (bad magic)".
+    """
+    try:
+        return load_recording(path)
+    except FileNotFoundError:
+        raise PoiseError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PoiseError(f"{path}: is a folder, not a recording") from None
+    except RecordingError as exc:
+        raise PoiseError(str(exc)) from None
+
+
 def load_input(
     path: str | os.PathLike,
     rate_hz: float | None = None,
@@ -493,10 +510,7 @@ def load_input(
     with open(p, "rb") as fh:
         head = fh.read(len(MAGIC))
     if head == MAGIC or p.suffix.lower() == ".poise":
-        try:
-            return load_recording(p)
-        except RecordingError as exc:
-            raise PoiseError(str(exc)) from exc
+        return open_recording(p)
     samples = read_csv(p, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns)
     buf = io.BytesIO()
     csv_to_recording(samples, buf, placement=placement, warn=warn)

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from poise.errors import PoiseError
-from sensors.recording import DIR_MODE, FILE_MODE, RecordingError, load_recording
+from poise.inputs import open_recording
+from sensors.recording import DIR_MODE, FILE_MODE
 
 COLUMNS = (
     "t_s",
@@ -96,14 +97,7 @@ def write_csv(path: Path, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> 
 
 def run(args: argparse.Namespace) -> int:
     """Export every sensor; print one line per file written."""
-    try:
-        rec = load_recording(args.file)
-    except FileNotFoundError:
-        raise PoiseError(f"{args.file}: no such file") from None
-    except IsADirectoryError:
-        raise PoiseError(f"{args.file}: is a folder, not a recording") from None
-    except RecordingError as exc:
-        raise PoiseError(str(exc)) from None
+    rec = open_recording(args.file)
     if not rec.sensors:
         raise PoiseError(f"{args.file}: the recording has no sensors")
     ids = [s.id for s in rec.sensors]

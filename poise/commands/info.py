@@ -16,8 +16,8 @@ import argparse
 import json
 from collections import Counter
 
-from poise.errors import PoiseError
-from sensors.recording import Recording, RecordingError, load_recording
+from poise.inputs import open_recording
+from sensors.recording import Recording
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -126,14 +126,7 @@ def _text(info: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary (text or JSON)."""
-    try:
-        rec = load_recording(args.file)
-    except FileNotFoundError:
-        raise PoiseError(f"{args.file}: no such file") from None
-    except IsADirectoryError:
-        raise PoiseError(f"{args.file}: is a folder, not a recording") from None
-    except RecordingError as exc:
-        raise PoiseError(str(exc)) from None
+    rec = open_recording(args.file)
     info = summary(rec, args.file)
     if args.json:
         print(json.dumps(info, indent=1))
