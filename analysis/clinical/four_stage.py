@@ -18,7 +18,8 @@ How stages are delimited
   clinician explains), so a failure of the very first stage followed by quiet standing is
   misread; and the settling just before "go" counts as held time. Use events for exact
   times (the GUI always records them). A recording where the trunk moves more than half
-  of the time and no stance lasts 5 s (chair stands, a TUG) is ``wrong_activity``.
+  of the time and no stance lasts 5 s (chair stands, a TUG), or with seconds of walking
+  (``walk_window_s``), is ``wrong_activity``.
 
 Loss of balance
 ---------------
@@ -131,6 +132,9 @@ class FourStageBalance:
         Departure of the acceleration norm from gravity that makes a burst a ``step``.
     max_missing_fraction : float
         More missing samples gives ``missing_data``.
+    walk_window_s : float
+        Without stage events, any window of this length that looks like walking makes the
+        recording ``wrong_activity`` (the test is standing in place).
 
     Attributes
     ----------
@@ -149,6 +153,7 @@ class FourStageBalance:
         rest_gyr_radps: float = 0.35,
         step_impact_mps2: float = 2.0,
         max_missing_fraction: float = 0.1,
+        walk_window_s: float = 6.0,
     ) -> None:
         self.stage_duration_s = stage_duration_s
         self.completion_tolerance_s = completion_tolerance_s
@@ -158,6 +163,7 @@ class FourStageBalance:
         self.rest_gyr_radps = rest_gyr_radps
         self.step_impact_mps2 = step_impact_mps2
         self.max_missing_fraction = max_missing_fraction
+        self.walk_window_s = walk_window_s
 
     def detect(
         self,
@@ -217,6 +223,15 @@ class FourStageBalance:
                 base.WRONG_ACTIVITY,
                 f"the trunk moved during {100 * active:.0f} % of the recording and no stance "
                 f"was held for {self.stage_duration_s / 2:g} s; this is not a balance test",
+                segmentation="automatic",
+            )
+            return self
+        walked_at = None if stage_starts_s else self._walking_at(acc, fs, quiet_mask)
+        if walked_at is not None:
+            self.result_ = FourStageResult.invalid_result(
+                base.WRONG_ACTIVITY,
+                f"the patient walked (about {walked_at:.0f} s into the recording); the 4-stage "
+                "test is standing in place, so this is not a balance test",
                 segmentation="automatic",
             )
             return self
@@ -332,6 +347,22 @@ class FourStageBalance:
             if not st.completed:
                 break
         return out, note
+
+    def _walking_at(self, acc: np.ndarray, fs: float, quiet_mask: np.ndarray) -> float | None:
+        """Start (s) of the first ``walk_window_s`` window of gait, else None.
+
+        Gait: the trunk moves during at least 80 % of the window and the acceleration looks
+        like walking (:func:`analysis.clinical.base.looks_like_walking`). Repositioning the
+        feet between stages is a step or two, never seconds of periodic gait.
+        """
+        w = int(round(self.walk_window_s * fs))
+        hop = max(1, w // 3)
+        moving = np.concatenate([[0], np.cumsum(~quiet_mask)])
+        for i in range(0, max(1, len(acc) - w + 1), hop):
+            j = min(i + w, len(acc))
+            if moving[j] - moving[i] >= 0.8 * (j - i) and base.looks_like_walking(acc[i:j], fs):
+                return i / fs
+        return None
 
     def _kind(self, acc: np.ndarray, fs: float, burst: Segment | None) -> str:
         if burst is None:

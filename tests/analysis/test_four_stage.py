@@ -175,3 +175,18 @@ def test_chair_rises_and_tug_are_not_a_balance_test(name):
     md = getattr(scenarios, name)(seed=3)
     r = FourStageBalance().detect(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz).result_
     assert r.validity.code == base.WRONG_ACTIVITY and r.stage_reached is None
+
+
+def test_standing_then_walking_is_not_a_balance_test():
+    # long quiet standing (a plausible first stage) followed by half a minute of walking:
+    # more quiet than movement, so only the walking says this is not a 4-stage test
+    from sensors import scenarios
+
+    quiet = scenarios.quiet_stance(40, seed=3)
+    walk = scenarios.walk_2min(seed=3)
+    n = 30 * 100
+    acc = np.vstack([quiet.acc_mps2, walk.acc_mps2[:n]])
+    gyr = np.vstack([quiet.gyr_radps, walk.gyr_radps[:n]])
+    r = FourStageBalance().detect(acc, gyr, FS).result_
+    assert r.validity.code == base.WRONG_ACTIVITY and r.tandem_time_s is None
+    assert "walked" in r.validity.reason
