@@ -115,6 +115,9 @@ class TimedUpAndGo:
         Longer "tests" are not a TUG (invalid).
     transition_detector, gait_analyzer
         Algorithm objects (defaults: :class:`TransitionDetector`, :class:`GaitAnalyzer`).
+    max_turns : int
+        More turns of >= 90 degrees between standing up and sitting down is not a TUG (it
+        has the turn at the line and the turn to sit down): ``wrong_activity``.
 
     Attributes
     ----------
@@ -128,10 +131,12 @@ class TimedUpAndGo:
         max_total_s: float = 120.0,
         transition_detector: TransitionDetector | None = None,
         gait_analyzer: GaitAnalyzer | None = None,
+        max_turns: int = 3,
     ) -> None:
         self.threshold_s = threshold_s
         self.norms = norms
         self.max_total_s = max_total_s
+        self.max_turns = max_turns
         self.transition_detector = transition_detector
         self.gait_analyzer = gait_analyzer
 
@@ -206,6 +211,16 @@ class TimedUpAndGo:
             self.result_ = TugResult.invalid_result(
                 WRONG_ACTIVITY,
                 "no walking between standing up and sitting down",
+                threshold_s=thr,
+                total_time_s=total,
+                transitions=tr_dicts,
+            )
+            return self
+        if len(turns) > self.max_turns:
+            self.result_ = TugResult.invalid_result(
+                WRONG_ACTIVITY,
+                f"{len(turns)} turns of >= 90 degrees between standing up and sitting down; "
+                "a TUG has one at the line and one to sit down",
                 threshold_s=thr,
                 total_time_s=total,
                 transitions=tr_dicts,

@@ -64,3 +64,26 @@ def test_bad_input():
         TimedUpAndGo().analyze(np.zeros((100, 2)), np.zeros((100, 2)), 100.0)
     r = TimedUpAndGo().analyze(np.zeros((100, 3)), np.zeros((100, 3)), 100.0).result_
     assert not r.valid and r.validity.code == "too_short"
+
+
+def test_walking_around_between_standing_up_and_sitting_down_is_not_a_tug():
+    # stand up, walk back and forth with four 180-degree turns, sit down: the sit/stand
+    # bracket of a TUG, but not its one turn at the line
+    b, k, m, rng, nrng = sc._setup(100.0, 27, None, None, (0.0, 0.0, 0.0))
+    b.posture = "sit"
+    b.hold(3.0)
+    b.sit_to_stand(1.7, 35.0)
+    b.walk(
+        15.0,
+        cadence_spm=105.0,
+        step_length_m=0.6,
+        turns=[(d, 180.0 * (-1) ** i, 2.0) for i, d in enumerate((2.7, 5.7, 8.7, 11.7))],
+        end_turn=(180.0, 1.6),
+    )
+    b.hold(0.1)
+    b.stand_to_sit(1.9, 30.0)
+    b.hold(3.0)
+    md = sc._finish(b, "custom", 100.0, k, m, True, nrng, {})
+    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert not r.valid and r.validity.code == "wrong_activity"
+    assert "turns" in r.validity.reason
