@@ -225,6 +225,9 @@ class Player:
             # from the start: also what lies before 0 (a first sample's clock-fitted time
             # can be a few ms before the recording start)
             lo = -np.inf
+        # at the end: also the events and gaps after the last sample (a test stopped with the
+        # session is written a moment after the last sample arrived)
+        hi_ev = np.inf if hi >= self.duration_s else hi
         for s in self.recording.sensors:
             t = np.asarray(s.t_s)
             side = "left" if include_lo else "right"
@@ -234,12 +237,12 @@ class Player:
                 sink.push_samples(s.id, t[i0:i1], s.acc_mps2[i0:i1], s.gyr_radps[i0:i1])
             if events:
                 for g in getattr(s, "gaps", None) or []:
-                    if (lo < g.start_s <= hi) or (include_lo and g.start_s == lo):
+                    if (lo < g.start_s <= hi_ev) or (include_lo and g.start_s == lo):
                         sink.push_gap(s.id, float(g.start_s), float(g.end_s), int(g.samples))
         if events:
             for e in self._events:
                 t_e = float(e["t_s"])
-                if (lo < t_e <= hi) or (include_lo and t_e == lo):
+                if (lo < t_e <= hi_ev) or (include_lo and t_e == lo):
                     sink.push_record_event(dict(e))
 
 

@@ -166,3 +166,18 @@ def test_samples_before_zero_and_untimed_events_are_handled():
     assert [e["kind"] for e in sink.events] == ["marker"]
     p.seek(0.0)
     assert sink.rows("a").shape[0] == 4  # the preroll to 0 holds the early samples and t = 0
+
+
+def test_events_after_the_last_sample_are_delivered_at_the_end():
+    # a test stopped together with the session is written just after the last sample
+    rec = make_recording(duration_s=5.0)
+    end = max(float(s.t_s[-1]) for s in rec.sensors)
+    rec.events = [
+        {"kind": "test_stop", "t_s": end + 0.05},
+        {"kind": "test_result", "t_s": end + 0.3},
+    ]
+    p = Player(rec)
+    sink = ListSink()
+    p.attach(sink)
+    p.run_to_end()
+    assert [e["kind"] for e in sink.events] == ["test_stop", "test_result"]
