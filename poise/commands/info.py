@@ -58,7 +58,9 @@ def summary(rec: Recording, name: str) -> dict:
                 "acc_range_g": s.config.acc_range_g,
                 "gyro_range_dps": s.config.gyro_range_dps,
                 "samples": s.n_samples,
-                "missing_samples": n_rows - s.n_samples,
+                # every lost sample is in a gap, also those after the last received one
+                # (no grid rows there)
+                "missing_samples": int(sum(g.samples for g in s.gaps)),
                 "duplicates": s.duplicates,
                 "clock_resets": s.clock_resets,
                 "drift_ppm": None if s.clock is None else round(s.clock.drift_ppm, 3),

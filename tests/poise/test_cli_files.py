@@ -357,3 +357,18 @@ def test_time_column_in_milliseconds_is_refused_not_stretched(tmp_path, capsys):
     data[:, 0] /= 1000.0
     src = _write_csv(tmp_path / "s.csv", ["t_s", *COLS], data)
     assert main(["import-csv", str(src), "-o", str(tmp_path / "s.poise")]) == 0
+
+
+def test_info_counts_samples_lost_after_the_last_received_one(tmp_path, capsys):
+    data = np.zeros((400, 6))
+    data[:, 0] = 9.81
+    data[100:150] = np.nan
+    data[-30:] = np.nan  # lost at the end: no grid rows hold them
+    src = _write_csv(tmp_path / "x.csv", COLS, data)
+    out = tmp_path / "x.poise"
+    assert main(["import-csv", str(src), "-o", str(out), "--rate", "100"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)["sensors"][0]
+    assert s["samples"] == 320 and s["missing_samples"] == 80
+    assert sum(g["samples"] for g in s["gaps"]) == 80
