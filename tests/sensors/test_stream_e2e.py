@@ -148,16 +148,30 @@ async def test_drops_and_disconnects_every_sample_accounted(tmp_path):
             t = w.truth
             assert t.samples_dropped > 0 and len(t.disconnect_times_s) == 3
             s = stats[i]
+            # The protocol's one blind spot (StreamHub._close_trailing_gap): a packet lost
+            # in the air after the TIME_SYNC that precedes STOP_STREAM cannot be seen by
+            # any host (nothing follows it). On a loaded machine that window spans a few
+            # packets, so with 5 % air loss one of them is sometimes dropped; take exactly
+            # those out of the truth (seen in 1 of 4 runs under two CPU hogs).
+            sync = hub._links[i].stop_sensor_time_raw
+            assert sync is not None
+            late = [
+                (seq, ts, n)
+                for seq, ts, n in t.dropped
+                if 0 < (ts + (n - 1) * PERIOD_US - sync) % U32 < U32 // 2
+            ]
+            late_samples = sum(n for _, _, n in late)
             # hub: received + lost == produced, nothing twice
-            assert s.samples_received + s.samples_lost == t.samples_produced
+            assert s.samples_received + s.samples_lost + late_samples == t.samples_produced
             # (the hub may miss a little more than the wearable knows: packets in flight
             # when the link dropped; they must show up inside the link-loss gaps)
-            assert s.samples_lost >= t.samples_dropped + t.samples_undelivered
+            assert s.samples_lost + late_samples >= t.samples_dropped + t.samples_undelivered
             assert s.reconnects == 3
             # the exact samples missing are the ones the wearable never delivered
             missing_truth = set()
-            for _seq, ts, n in t.dropped + t.undelivered:
-                missing_truth.update(((ts + np.arange(n) * PERIOD_US) % U32).tolist())
+            for seq, ts, n in t.dropped + t.undelivered:
+                if (seq, ts, n) not in late:
+                    missing_truth.update(((ts + np.arange(n) * PERIOD_US) % U32).tolist())
             missing_hub = set()
             for g in hub.gaps(i):
                 missing_hub.update(((g.start_us + np.arange(g.samples) * PERIOD_US) % U32).tolist())
@@ -173,7 +187,9 @@ async def test_drops_and_disconnects_every_sample_accounted(tmp_path):
             assert not (got & missing_hub)
             # recording: samples + gaps == produced, and the gaps carry the link losses
             sd = rec.sensors[i]
-            assert sd.n_samples + sum(g.samples for g in sd.gaps) == t.samples_produced
+            assert sd.n_samples + sum(g.samples for g in sd.gaps) + late_samples == (
+                t.samples_produced
+            )
             assert sd.n_samples == s.samples_received
         # every reconnect within 2 s of the loss
         for i in range(4):
