@@ -1314,13 +1314,29 @@ class HubThread:
         except BaseException as exc:  # report to the starting thread
             self._error = exc
             self._started.set()
-            loop.run_until_complete(self._run_teardown())
-            loop.close()
+            self._close_loop(loop)
             return
         self._started.set()
         loop.run_forever()
-        loop.run_until_complete(self._run_teardown())
-        loop.close()
+        self._close_loop(loop)
+
+    def _close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Tear down, then end what is left (as ``asyncio.run`` does) and close the loop.
+
+        Bumble and the wearables leave short-lived tasks (a re-advertise after a link
+        loss, a host's delayed close); closed with the loop still pending they printed
+        "Task was destroyed but it is pending" at exit.
+        """
+        try:
+            loop.run_until_complete(self._run_teardown())
+            left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
     async def _run_teardown(self) -> None:
         for fn in reversed(self._teardown):

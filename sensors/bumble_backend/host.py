@@ -28,7 +28,7 @@ from typing import Any
 from bumble import hci
 from bumble.device import Advertisement, Device
 from bumble.transport import open_transport
-from bumble.transport.common import AsyncPipeSink
+from bumble.transport.common import AsyncPipeSink, TransportLostError
 
 from sensors.bumble_backend.link import PoiseHost as Host
 from sensors.bumble_backend.link import VirtualLink
@@ -173,6 +173,28 @@ class BumbleHost:
         if self._hci_transport is not None:
             with contextlib.suppress(Exception):
                 await self._hci_transport.close()
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        """Fail what still waits on the closed controller instead of letting it hang.
+
+        A command in flight when the controller went away (a scan stop, a connect cancel,
+        a disconnect of an orphan) would wait for Bumble's 10-s command timeout and then
+        raise ``CommandTimeoutError`` from a task nobody awaits, possibly after the loop
+        is gone; pending connects and disconnects would wait forever. Bumble's own
+        ``on_transport_lost`` does this, but without checking whether the waiter was
+        already cancelled (``InvalidStateError``).
+        """
+        if self.device is None:
+            return
+        host = self.device.host
+        pending = host.pending_response
+        if pending is not None and not pending.done():
+            pending.set_exception(TransportLostError("Bumble host closed"))
+        try:
+            host.emit("flush")
+        except asyncio.InvalidStateError:
+            logger.debug("flush after close reached a cancelled waiter")
 
 
 # (loop, transport key) -> host

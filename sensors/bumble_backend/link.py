@@ -239,6 +239,15 @@ class PoiseHost(Host):
     logs) are used unchanged.
     """
 
+    def on_packet(self, packet: bytes) -> None:  # noqa: D102
+        # Bumble waits for connects/disconnects with futures that listeners resolve; a
+        # waiter cancelled by a timeout (busy machine) is unsubscribed only when its task
+        # runs again, so the event arriving in between reaches a cancelled future.
+        try:
+            super().on_packet(packet)
+        except asyncio.InvalidStateError:
+            logger.debug("HCI event for a request already cancelled (timed out) dropped")
+
     def send_hci_packet(self, packet: hci.HCI_Packet) -> None:  # noqa: D102
         if self.snooper or _bumble_host_logger.isEnabledFor(logging.DEBUG):
             super().send_hci_packet(packet)

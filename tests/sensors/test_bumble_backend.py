@@ -494,3 +494,47 @@ async def test_a_connect_cancelled_from_outside_leaves_no_pending_request(emu):
     )
     async with BleakClient(device, timeout=2.0, **kwargs) as client:
         assert client.is_connected
+
+
+async def test_closing_a_host_fails_its_pending_work_at_once_instead_of_timing_out():
+    """A command in flight when its controller goes away (a scan stop or a connect cancel
+    racing a host's close) must not hang for Bumble's 10-s command timeout and then
+    raise CommandTimeoutError from an orphan task; a late event for a request already
+    cancelled by a timeout must not raise InvalidStateError out of the event loop."""
+    from bumble.transport.common import TransportLostError
+
+    from sensors.bumble_backend.host import acquire_host, release_host
+
+    link = VirtualLink()
+    host = await acquire_host(link)
+    try:
+        device = host.device
+        assert device is not None
+        link.remove_controller(host._controller)  # the controller is gone: no answers
+        pending = asyncio.ensure_future(device.send_command(hci.HCI_Read_BD_ADDR_Command()))
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+        t0 = time.monotonic()
+        await host.close()
+        with pytest.raises(TransportLostError):
+            await asyncio.wait_for(pending, 2.0)
+        assert time.monotonic() - t0 < 1.0
+        # an HCI event resolving a waiter that a timeout cancelled (Bumble's connect and
+        # disconnect futures) is dropped, not raised out of the event loop's callback
+        waiter = asyncio.get_running_loop().create_future()
+        waiter.cancel()
+        seen = []
+
+        def handler(packet: hci.HCI_Packet) -> None:
+            seen.append(packet)
+            waiter.set_result(None)
+
+        device.host.ready = True
+        device.host.on_hci_packet = handler  # type: ignore[method-assign]
+        device.host.on_packet(
+            bytes(hci.HCI_Disconnection_Complete_Event(status=0, connection_handle=1, reason=0x13))
+        )
+        assert len(seen) == 1
+    finally:
+        release_host(host)
+        await close_hosts()
