@@ -25,6 +25,13 @@ sensor is mounted (:class:`analysis.orientation.BodyFrameAligner`):
    acceleration twice with the vertical velocity forced to zero at both ends (linear
    de-trending of the velocity), and the flexion as the largest angle between the gravity
    direction at the start and during the transition.
+5. Edges of the recording: the velocity filters run on the acceleration padded with 20 s
+   of rest, and a movement under way at an edge is replaced by rest from its onset, so
+   that the filters' transients never reach the transitions before it
+   (:meth:`TransitionDetector._vertical_velocity`). A transition counts only when it is
+   complete: its velocity lobe ends, and its trunk flexion begins and its extension ends,
+   inside the recording. A recording that stops 0.2 s after a sit-down, or half-way
+   through a rise, gives every transition completed before its end and not the cut one.
 
 :class:`StreamingTransitions` is the live counterpart (causal filters, carried state, a
 ring buffer; each transition reported about 0.5 s after it ends).
@@ -155,6 +162,10 @@ class TransitionDetector:
         Body-frame estimator; default ``BodyFrameAligner(tau_s=0.3)``: a short
         complementary-filter time constant keeps the vertical free of the tilt drift that a
         long one accumulates during fast turns of a tilted sensor.
+    pad_s : float
+        Rest (zero vertical acceleration) added before and after the recording for the
+        velocity filters, so their edge transients stay outside it (about six time
+        constants of the 0.05-Hz high-pass); see :meth:`_vertical_velocity`.
 
     Attributes
     ----------
@@ -176,7 +187,9 @@ class TransitionDetector:
         boundary_cutoff_hz: float = 2.5,
         enforce_alternation: bool = True,
         aligner: BodyFrameAligner | None = None,
+        pad_s: float = 20.0,
     ) -> None:
+        self.pad_s = pad_s
         self.boundary_cutoff_hz = boundary_cutoff_hz
         self.enforce_alternation = enforce_alternation
         self.min_peak_velocity_mps = min_peak_velocity_mps
@@ -217,8 +230,7 @@ class TransitionDetector:
         gb = np.nan_to_num(al.gyr_body_radps_)
         up = np.nan_to_num(al.gravity_sensor_)
 
-        a_hp = _filt(_sos("highpass", 0.05, fs), av)
-        v = _filt(_sos("bandpass", (0.05, 1.0), fs), np.cumsum(a_hp) / fs)
+        v = self._vertical_velocity(av, fs)
         tilt_c = _filt(_sos("lowpass", 0.7, fs), gb[:, 1:3])
         tilt_b = _filt(_sos("lowpass", self.boundary_cutoff_hz, fs), gb[:, 1:3])
         rate = np.hypot(tilt_c[:, 0], tilt_c[:, 1])
@@ -228,6 +240,8 @@ class TransitionDetector:
         lobes = self._lobes(v, fs)
         search = int(round(self.search_s * fs))
         for j, (s, e, sign) in enumerate(lobes):
+            if s == 0 or e >= n:
+                continue  # a movement cut by the edge: only a limit for its neighbours
             lo_lim = lobes[j - 1][1] if j > 0 else 0
             hi_lim = lobes[j + 1][0] if j + 1 < len(lobes) else n
             lo_lim = max(lo_lim, s - search)
@@ -266,9 +280,73 @@ class TransitionDetector:
             self.transitions_ = _alternate(self.transitions_)
         return self
 
+    def _vertical_velocity(self, av: np.ndarray, fs: float) -> np.ndarray:
+        """Band-passed vertical velocity from the vertical acceleration (gravity removed).
+
+        The 0.05-Hz high-pass has a time constant of about 3 s and rings for tens of
+        seconds; run zero-phase (``sosfiltfilt``) on a recording that stops mid-motion, its
+        edge transient (started from the odd extension of a non-stationary end) spreads
+        backwards over the whole recording and merges or cancels the lobes of transitions
+        long finished. So the acceleration is padded on both sides with ``pad_s`` of rest
+        (zero vertical acceleration: the posture at the edge is held): the filters' own edges
+        then lie in stationary data, and the velocity inside the recording is what it would
+        be had the person stayed still. A movement still under way at an edge (its velocity
+        runs on into the padding, with the sign it has at the edge) is replaced by rest from
+        its onset, the last zero crossing of the velocity before it: held into the padding,
+        its velocity would make the high-pass answer with an opposite lobe of about ``area x
+        2 pi x 0.05 Hz`` before it, big enough to be taken for a transition or to hide one.
+        As that opposite lobe also shifts the crossing late, this is repeated (up to six
+        times, for the same movement only). The cut movement is then no candidate
+        (:meth:`_lobes`, :meth:`_bounds`).
+        """
+        n = len(av)
+        w = max(int(round(0.5 * fs)), 1)
+        pad = max(int(round(self.pad_s * fs)), w)
+
+        def velocity(lo: int, hi: int) -> np.ndarray:
+            x = np.zeros(n + 2 * pad)
+            x[pad + lo : pad + hi] = av[lo:hi]
+            a_hp = _filt(_sos("highpass", 0.05, fs), x)
+            return _filt(_sos("bandpass", (0.05, 1.0), fs), np.cumsum(a_hp) / fs)
+
+        lo, hi = 0, n
+        vp = velocity(lo, hi)
+        sign_hi = sign_lo = 0.0
+        for _ in range(6):
+            v = vp[pad : pad + n]
+            after = vp[pad + hi : pad + hi + w]
+            before = vp[pad + lo - w : pad + lo]
+            # the velocity's sign at the edge: inside the recording if clear, else just after
+            e_hi = v[hi - 1] if abs(v[hi - 1]) > 0.06 else after[np.argmax(np.abs(after))]
+            e_lo = v[lo] if abs(v[lo]) > 0.06 else before[np.argmax(np.abs(before))]
+            moving_hi = abs(v[hi - 1]) > 0.06 or np.abs(after).max() > 0.06
+            moving_lo = abs(v[lo]) > 0.06 or np.abs(before).max() > 0.06
+            if moving_hi and sign_hi in (0.0, np.sign(e_hi)):
+                # a movement under way at the end: rest from its onset on
+                sign_hi = np.sign(e_hi)
+                zc = np.flatnonzero(sign_hi * v[lo:hi] <= 0)
+                hi = lo + (int(zc[-1]) + 1 if len(zc) else 0)
+            elif moving_lo and sign_lo in (0.0, np.sign(e_lo)):
+                sign_lo = np.sign(e_lo)  # the same for a movement under way at the start
+                zc = np.flatnonzero(sign_lo * v[lo:hi] <= 0)
+                lo = lo + (int(zc[0]) if len(zc) else hi - lo)
+            else:
+                break
+            vp = velocity(lo, hi)
+            if hi - lo < w:
+                break
+        v = vp[pad : pad + n]
+        return v
+
     def _lobes(self, v: np.ndarray, fs: float) -> list[tuple[int, int, int]]:
-        """Runs of one sign of the vertical velocity that look like a transition."""
+        """Runs of one sign of the vertical velocity that look like a transition.
+
+        A run still above the threshold at the first or last sample is a movement cut by
+        the start or end of the recording: incomplete, not a transition, but returned
+        (whatever its size) as the limit of its neighbours' search for start and end.
+        """
         out: list[tuple[int, int, int]] = []
+        n = len(v)
         for sign in (1, -1):
             starts, ends = _runs(sign * v > 0.06)
             # merge same-sign runs < 0.3 s apart
@@ -277,6 +355,9 @@ class TransitionDetector:
                 starts = np.concatenate([[starts[0]], starts[1:][keep]])
                 ends = np.concatenate([ends[:-1][keep], [ends[-1]]])
             for s, e in zip(starts, ends):
+                if s == 0 or e >= n:
+                    out.append((int(s), int(e), sign))  # cut by the edge of the recording
+                    continue
                 seg = sign * v[s:e]
                 if seg.max() < self.min_peak_velocity_mps:
                     continue
@@ -337,8 +418,19 @@ class TransitionDetector:
         f = int(np.argmax(p[:m]))  # flexion-rate peak
         below = np.flatnonzero(p[:f] < thr)
         start = int(below[-1]) if len(below) else 0
-        x = m + int(np.argmin(p[m:]))
+        # extension: the first run of extension rate beyond the threshold after peak
+        # flexion (not the fastest extension in the window, which a following movement,
+        # cut by the end of the recording, may hold)
+        ext = np.flatnonzero(p[m:] < -thr)
+        if len(ext):
+            run_end = np.flatnonzero(p[m + ext[0] :] >= -thr)
+            r1 = m + ext[0] + (int(run_end[0]) if len(run_end) else len(p) - m - ext[0])
+            x = m + int(ext[0]) + int(np.argmin(p[m + ext[0] : r1]))
+        else:
+            x = m + int(np.argmin(p[m:]))
         above = np.flatnonzero(p[x:] > -thr)
+        if (not len(below) and lo == 0) or (not len(above) and hi == len(v)):
+            return None  # flexion begun before the recording / extension not over at its end
         end = x + int(above[0]) if len(above) else len(p) - 1
         start = min(start, ls)
         end = max(end, le - 1)

@@ -129,3 +129,78 @@ def test_real_transitions_do_not_depend_on_the_mounting():
         for a, b in zip(rot, ref):
             assert a.start_s == pytest.approx(b.start_s, abs=0.15)
             assert a.end_s == pytest.approx(b.end_s, abs=0.15)
+
+
+def _completed(truth: list[dict], cut_s: float) -> list[dict]:
+    return [t for t in truth if t["end_s"] <= cut_s]
+
+
+def _cut(md: sc.MotionData, cut_s: float) -> list[Transition]:
+    n = int(round(cut_s * md.sampling_rate_hz))
+    return detect_transitions(md.acc_mps2[:n], md.gyr_radps[:n], md.sampling_rate_hz)
+
+
+def _check_cut(md: sc.MotionData, cut_s: float, what: str) -> None:
+    truth = _completed(md.truth["transitions"], cut_s)
+    found = _cut(md, cut_s)
+    assert [t.type for t in found] == [t["type"] for t in truth], (what, cut_s)
+    for f, t in zip(found, truth):
+        assert f.end_s == pytest.approx(t["end_s"], abs=0.35), (what, cut_s)
+        assert f.end_s <= cut_s
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("scenario", ["chair_stand_30s", "five_times_sts", "tug"])
+def test_recording_cut_short_keeps_every_completed_transition(scenario, seed):
+    """A recording that ends 0.2-0.5 s after a sit-down, half-way through a rise, or at a
+    random point gives exactly the transitions completed before its end (random seed,
+    mounting and rate); a rise cut half-way is not one."""
+    rng = np.random.default_rng([seed, len(scenario)])
+    rate = float(rng.choice([50.0, 100.0, 200.0]))
+    md = sc.make_scenario(
+        scenario,
+        sampling_rate_hz=rate,
+        seed=int(rng.integers(10_000)),
+        mount=sc.random_mount(rng),
+        sts_duration_s=float(rng.uniform(1.0, 2.2)),
+    )
+    truth = md.truth["transitions"]
+    sits = [t for t in truth if t["type"] == "stand-to-sit"]
+    rises = [t for t in truth if t["type"] == "sit-to-stand"]
+    # the last sit-down and a random one
+    for sit in {id(s): s for s in (sits[-1], sits[int(rng.integers(len(sits)))])}.values():
+        _check_cut(md, sit["end_s"] + rng.uniform(0.2, 0.5), "after a sit-down")
+    for rise in (rises[-1], rises[int(rng.integers(len(rises)))]):
+        frac = rng.uniform(0.3, 0.7)
+        _check_cut(md, rise["start_s"] + frac * rise["duration_s"], f"{frac:.0%} into a rise")
+    # random cuts, not in the last 15 % of a transition (its end is where the trunk rate
+    # falls below a threshold, a little before the end of the generator's min-jerk profile)
+    k = 0
+    while k < 4:
+        cut = rng.uniform(4.0, md.duration_s)
+        if any(t["start_s"] + 0.85 * t["duration_s"] < cut < t["end_s"] for t in truth):
+            continue
+        _check_cut(md, cut, "random")
+        k += 1
+
+
+def test_cut_tug_and_five_times_sts_stay_valid():
+    """Cut 0.3 s after the final sit-down, a TUG and a five-times sit-to-stand are still
+    valid (the stand-to-sit is found)."""
+    from analysis.clinical.chair import FiveTimesSitToStand
+    from analysis.clinical.tug import TimedUpAndGo
+
+    for seed in range(3):
+        mount = sc.random_mount(np.random.default_rng(seed))
+        md = sc.tug(seed=seed, mount=mount)
+        cut = md.truth["transitions"][-1]["end_s"] + 0.3
+        n = int(round(cut * md.sampling_rate_hz))
+        res = TimedUpAndGo().analyze(md.acc_mps2[:n], md.gyr_radps[:n], 100.0).result_
+        assert res.validity.valid, res.validity
+        assert res.total_time_s == pytest.approx(md.truth["total_time_s"], abs=0.5)
+        md = sc.five_times_sts(seed=seed, mount=mount)
+        cut = md.truth["transitions"][-1]["end_s"] + 0.3
+        n = int(round(cut * md.sampling_rate_hz))
+        res = FiveTimesSitToStand().analyze(md.acc_mps2[:n], md.gyr_radps[:n], 100.0).result_
+        assert res.validity.valid, res.validity
+        assert res.time_to_sit_s is not None
