@@ -271,8 +271,22 @@ class PoiseHost(Host):
         # re-advertises) leaves a cancelled future; Bumble would raise InvalidStateError
         # from the event loop when the late completion arrives.
         pending = self.pending_response
-        if pending is not None and pending.done():
+        if pending is None:  # its command was cancelled and cleaned up already
+            logger.debug("HCI command completion without a pending command dropped: %s", event)
+            if event.num_hci_command_packets and self.command_semaphore.locked():
+                self.command_semaphore.release()
+            return
+        if pending.done():
             logger.debug("late HCI command completion dropped: %s", event)
+            return
+        # The completion of a command whose waiter was cancelled (a timeout on a busy
+        # machine) can arrive after the next command was sent; Bumble would hand it to
+        # that command as its result (and the real one later to nobody, releasing the
+        # command semaphore while a command is in flight).
+        command = self.pending_command
+        opcode = getattr(event, "command_opcode", 0)
+        if command is not None and opcode and opcode != command.op_code:
+            logger.debug("stale HCI command completion dropped: %s", event)
             return
         super().on_command_processed(event)
 

@@ -538,3 +538,34 @@ async def test_closing_a_host_fails_its_pending_work_at_once_instead_of_timing_o
     finally:
         release_host(host)
         await close_hosts()
+
+
+async def test_a_stale_command_completion_is_not_taken_for_the_next_command():
+    """The completion of a command cancelled by a timeout, arriving while the next command
+    waits, must not become that command's result."""
+    from sensors.bumble_backend.host import acquire_host, release_host
+
+    link = VirtualLink()
+    host = await acquire_host(link)
+    try:
+        device = host.device
+        assert device is not None
+        bumble_host = device.host
+        # a controller that never answers: only the stale completion arrives
+        bumble_host.hci_sink = None
+        task = asyncio.ensure_future(device.send_command(hci.HCI_Read_BD_ADDR_Command()))
+        await asyncio.sleep(0.02)
+        assert bumble_host.pending_command is not None
+        stale = hci.HCI_Command_Complete_Event(
+            num_hci_command_packets=1,
+            command_opcode=hci.HCI_LE_SET_SCAN_ENABLE_COMMAND,
+            return_parameters=hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS),
+        )
+        bumble_host.on_packet(bytes(stale))
+        await asyncio.sleep(0.02)
+        assert not task.done()  # still waiting for its own completion
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    finally:
+        release_host(host)
+        await close_hosts()
