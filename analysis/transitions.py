@@ -505,6 +505,10 @@ class StreamingTransitions:
        detector; consecutive transitions alternate (a second rise without a sit between is
        ignored).
 
+    At the end of the stream, :meth:`finish` reports the lobes that ended before the last
+    sample without waiting ``merge_gap_s`` (as the offline detector does for a recording
+    that stops just after a sit-down); a lobe still under way is never reported.
+
     Everything runs on whole blocks (numpy/scipy vectorised); the lobe search looks at a
     ring buffer of the last ``buffer_s`` seconds. The first second is held back until the
     gravity reference and the filter states are set from it (so the result does not depend
@@ -690,12 +694,28 @@ class StreamingTransitions:
             g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-9)
         return g
 
-    def _find(self) -> None:
+    def finish(self) -> StreamingTransitions:
+        """End of the stream: report the lobes that ended before the last sample.
+
+        :meth:`update` waits ``merge_gap_s`` after a lobe (a same-sign run within it would
+        be the same movement); at the end of the data no more can come, so a sit-down that
+        ended 0.2 s before the stream stopped is reported now, as the offline detector
+        reports it. A lobe still under way at the last sample (a rise cut half-way) is not.
+        Returns ``self`` (the transitions in ``new_transitions_``).
+        """
+        self.new_transitions_ = []
+        if self._g_ref is not None:
+            self._find(final=True)
+        return self
+
+    def _find(self, final: bool = False) -> None:
         """Report the lobes that ended at least ``merge_gap_s`` ago (vectorised runs)."""
         fs = self._fs
         v, rate, s0 = self._v, self._rate, self._start
         gap = int(round(self.merge_gap_s * fs))
-        horizon = self._n - gap  # a lobe ending before this is complete
+        # a lobe ending before the horizon is complete (at the end of the stream: any lobe
+        # that ended before the last sample)
+        horizon = self._n - (0 if final else gap)
         found: list[tuple[int, int, int]] = []
         for sign in (1, -1):
             starts, ends = _runs(sign * v > 0.06)
@@ -706,7 +726,7 @@ class StreamingTransitions:
             for s, e in zip(starts, ends):
                 if s == 0 and s0 > 0:
                     continue  # began before the buffer: seen (or too long) already
-                if s0 + e > horizon or s0 + e <= self._done:
+                if s0 + e > horizon or s0 + e >= self._n or s0 + e <= self._done:
                     continue
                 found.append((int(s), int(e), sign))
         found.sort(key=lambda x: x[1])

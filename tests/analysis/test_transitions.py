@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.transitions import Transition, TransitionDetector, detect_transitions
+from analysis.transitions import (
+    StreamingTransitions,
+    Transition,
+    TransitionDetector,
+    detect_transitions,
+)
 from sensors import scenarios as sc
 
 TEST11 = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab" / "HA-001-Test11-Trial1"
@@ -204,3 +209,44 @@ def test_cut_tug_and_five_times_sts_stay_valid():
         res = FiveTimesSitToStand().analyze(md.acc_mps2[:n], md.gyr_radps[:n], 100.0).result_
         assert res.validity.valid, res.validity
         assert res.time_to_sit_s is not None
+
+
+def _stream_cut(md: sc.MotionData, n: int, finish: bool) -> list[str]:
+    fs = md.sampling_rate_hz
+    st = StreamingTransitions(fs)
+    blk = max(1, int(0.1 * fs))
+    for i in range(0, n, blk):
+        j = min(i + blk, n)
+        st.update(md.acc_mps2[i:j], md.gyr_radps[i:j])
+    if finish:
+        st.finish()
+    return [t.type for t in st.transitions_]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_streaming_on_a_cut_recording_agrees_with_offline(seed):
+    """At the end of a stream, ``finish`` reports the lobes already over (a sit-down that
+    ended just before the stop); streaming, offline and the truth then agree on recordings
+    cut after a sit-down or half-way through a rise."""
+    rng = np.random.default_rng(seed)
+    scenario = ["chair_stand_30s", "five_times_sts", "tug"][seed]
+    md = sc.make_scenario(
+        scenario,
+        sampling_rate_hz=float(rng.choice([50.0, 100.0, 200.0])),
+        seed=seed,
+        mount=sc.random_mount(rng),
+    )
+    fs = md.sampling_rate_hz
+    truth = md.truth["transitions"]
+    sit = [t for t in truth if t["type"] == "stand-to-sit"][-1]
+    rise = [t for t in truth if t["type"] == "sit-to-stand"][-1]
+    for cut in (sit["end_s"] + rng.uniform(0.2, 0.5), rise["start_s"] + 0.5 * rise["duration_s"]):
+        n = int(round(cut * fs))
+        off = [t.type for t in detect_transitions(md.acc_mps2[:n], md.gyr_radps[:n], fs)]
+        assert _stream_cut(md, n, finish=True) == off == [t["type"] for t in _completed(truth, cut)]
+    # stopped just after the end of the last sit-down's velocity lobe: only finish sees it
+    v = TransitionDetector().detect(md.acc_mps2, md.gyr_radps, fs).vertical_velocity_mps_
+    down = np.flatnonzero(v < -0.06)
+    n = int(down[-1] + round(0.3 * fs))  # + the streaming lag (~0.15 s) + 0.15 s
+    assert _stream_cut(md, n, finish=False)[-1] == "sit-to-stand"
+    assert _stream_cut(md, n, finish=True)[-1] == "stand-to-sit"
