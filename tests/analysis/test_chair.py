@@ -47,6 +47,38 @@ def test_five_times_sts_time(seed, sts_s):
     assert r.time_s == pytest.approx(md.truth["time_s"], abs=0.5)
     expected = "at_risk" if r.time_s >= 15 else ("elevated" if r.time_s >= 12 else "normal")
     assert r.status == expected and r.time_to_sit_s > r.time_s
+    # the other timing: to seated after the fifth rise (the generator's last sit-down)
+    seated = md.truth["transitions"][-1]
+    assert seated["type"] == "stand-to-sit"
+    assert r.time_to_sit_s == pytest.approx(seated["end_s"] - md.truth["start_s"], abs=0.5)
+    t = r.time_to_sit_s
+    assert r.status_to_sit == ("at_risk" if t >= 15 else ("elevated" if t >= 12 else "normal"))
+    assert "time_to_sit_s" in r.timing and "Guralnik" in r.timing
+
+
+def test_five_times_sts_status_by_both_timings():
+    """A slow patient can be 'elevated' timed to the fifth stand and 'at risk' timed to
+    seated: both statuses are reported, each from its own time."""
+    md = sc.five_times_sts(seed=40, sts_duration_s=1.6, slowing=0.2)
+    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert r.valid
+    lo, hi = sorted([r.time_s, r.time_to_sit_s])
+    # thresholds placed between the two times: the statuses must differ
+    mid = 0.5 * (lo + hi)
+    r2 = FiveTimesSitToStand(elevated_threshold_s=mid - 100, at_risk_threshold_s=mid)
+    r2 = r2.analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert r2.status == "elevated" and r2.status_to_sit == "at_risk"
+    d = r2.to_dict()
+    assert d["status_to_sit"] == "at_risk" and d["time_to_sit_s"] > d["time_s"]
+
+
+def test_five_times_sts_ended_before_the_last_sit_down():
+    """Cut while standing after the fifth rise: time_s is there, the seated timing not."""
+    md = sc.five_times_sts(seed=41)
+    n = int((md.truth["end_s"] + 1.0) * 100)
+    r = FiveTimesSitToStand().analyze(md.acc_mps2[:n], md.gyr_radps[:n], 100.0).result_
+    assert r.valid and r.time_s == pytest.approx(md.truth["time_s"], abs=0.5)
+    assert r.time_to_sit_s is None and r.status_to_sit is None
 
 
 def test_wrong_activity():
