@@ -134,3 +134,18 @@ def test_quiet_stance_recordings_order_of_conditions():
         assert r.rms_mps2 == pytest.approx(truth["sway_rms_mps2"], rel=0.5)
     assert rms["eo-firm"] < rms["ec-firm"] < rms["ec-foam"]
     assert rms["eo-firm"] < rms["eo-foam"] < rms["ec-foam"]
+
+
+@pytest.mark.parametrize("name", ["tug", "five-times-sts", "chair-stand-30s"])
+def test_recordings_cut_short_after_a_sit_down(name):
+    """The committed recordings cut 0.3 s after their last sit-down (a session stopped at
+    once): the test is still valid, with the same result as the whole recording."""
+    acc, gyr, fs, truth, _ = _load(name)
+    cut = int(round((truth["transitions"][-1]["end_s"] + 0.3) * fs))
+    cls = {"tug": TimedUpAndGo, "five-times-sts": FiveTimesSitToStand}.get(name, ChairStand30s)
+    whole = cls().analyze(acc, gyr, fs).result_
+    part = cls().analyze(acc[:cut], gyr[:cut], fs).result_
+    assert part.valid, part.validity
+    for key in ("total_time_s", "time_s", "time_to_sit_s", "n_stands"):
+        if getattr(whole, key, None) is not None:
+            assert getattr(part, key) == pytest.approx(getattr(whole, key), abs=0.05), key
