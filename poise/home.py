@@ -603,6 +603,9 @@ class HomeSession:
         except ValueError as exc:
             log.debug("counting failed: %s", exc)
             return
+        self._take_rises()
+
+    def _take_rises(self) -> None:
         for tr in self._rises.new_transitions_:
             if tr.type == "sit-to-stand":
                 self.rep_times_s.append(self._rises_t0 + tr.end_s)
@@ -642,6 +645,10 @@ class HomeSession:
         self.state = "ending"  # the recount below must not end the exercise again
         if ex.counter:
             self._count(ex)
+        if ex.counter == "sit_to_stand" and self._rises is not None:
+            # the stream ends here: a rise completed just before "Done" counts now
+            self._rises.finish()
+            self._take_rises()
         duration = self.now_s() - self._t_state
         if ex.kind == "repetitions":
             completed = bool(ex.target_reps and self.reps >= ex.target_reps)
