@@ -59,7 +59,8 @@ def test_guided_session_recorded_and_imported(tmp_path):
         for x in make_scenario("five_times_sts", seed=3).truth["transitions"]
         if x["type"] == "sit-to-stand"
     ]
-    assert [n for n, _ in counted] == [1, 2, 3], (counted, r0.rep_times_s, truth, t_motion)  # one at a time
+    # one at a time
+    assert [n for n, _ in counted] == [1, 2, 3], (counted, r0.rep_times_s, truth, t_motion)
     assert len(r0.rep_times_s) == 3
     for i, ((_n, shown), t_end) in enumerate(zip(counted, r0.rep_times_s)):
         assert t_end == pytest.approx(truth[i], abs=0.4), (t_end, truth)
