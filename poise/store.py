@@ -33,6 +33,7 @@ from typing import Any
 
 from poise import migrations
 from poise.errors import PoiseError
+from sensors.recording import json_safe
 
 __all__ = [
     "DB_NAME",
@@ -196,25 +197,8 @@ def _check_db_file(path: Path) -> None:
         )
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-ready: non-finite floats -> ``None``, numpy scalars -> Python, tuples -> lists."""
-    if isinstance(obj, float):
-        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "to_dict"):
-        return _clean(obj.to_dict())
-    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
-        return _clean(obj.item())
-    if isinstance(obj, os.PathLike):
-        return str(obj)
-    return obj
-
-
 def _json(obj: Any) -> str:
-    return json.dumps(_clean(obj), allow_nan=False, separators=(",", ":"))
+    return json.dumps(json_safe(obj), allow_nan=False, separators=(",", ":"))
 
 
 class Store:

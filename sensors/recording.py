@@ -113,22 +113,25 @@ def _frame(rtype: int, payload: bytes, flags: int = 0) -> bytes:
 
 def _json_bytes(obj: dict) -> bytes:
     return json.dumps(
-        _clean(obj), separators=(",", ":"), allow_nan=False, default=_json_default
+        json_safe(obj), separators=(",", ":"), allow_nan=False, default=_json_default
     ).encode("utf-8")
 
 
-def _clean(obj: Any) -> Any:
-    """Non-finite floats become ``None`` (JSON has no NaN); containers are walked."""
+def json_safe(obj: Any) -> Any:
+    """JSON-ready copy: non-finite floats -> ``None`` (JSON has no NaN), numpy scalars ->
+    Python, tuples -> lists, objects with ``to_dict()`` -> their dict, paths -> str."""
     if isinstance(obj, float):
         return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if hasattr(obj, "to_dict"):
-        return _clean(obj.to_dict())
+        return json_safe(obj.to_dict())
     if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy scalar
-        return _clean(obj.item())
+        return json_safe(obj.item())
+    if isinstance(obj, os.PathLike):
+        return str(obj)
     return obj
 
 
