@@ -227,6 +227,31 @@ def _sex(demo: dict[str, Any]) -> str | None:
     return {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}.get(s)
 
 
+def _graded(
+    what: tuple[str, str, str],
+    v: float | None,
+    comparison: str,
+    elevated: tuple[float, str],
+    at_risk: tuple[float, str],
+    source: str,
+    note: str = "",
+) -> Factor:
+    """A factor with two thresholds: ``at_risk`` beyond the second, ``elevated`` beyond the
+    first, else ``normal``; ``comparison`` is ``">="`` (higher is worse) or ``"<"``."""
+    key, label, unit = what
+    worse = (lambda x, t: x >= t) if comparison == ">=" else (lambda x, t: x < t)
+    status = "normal"
+    if v is not None and worse(v, at_risk[0]):
+        status = "at_risk"
+    elif v is not None and worse(v, elevated[0]):
+        status = "elevated"
+    thresholds = [
+        {"value": t, "comparison": comparison, "status": st, "source": src}
+        for st, (t, src) in (("elevated", elevated), ("at_risk", at_risk))
+    ]
+    return Factor(key, label, v, unit, status, thresholds, source, note=note)
+
+
 class FallRiskAssessor:
     """Rate each measured factor against ``norms`` and derive the overall level.
 
@@ -415,58 +440,23 @@ class FallRiskAssessor:
 
     def _five_sts(self, v: float | None, demo: dict[str, Any]) -> Factor:
         n = self.norms["five_times_sts"]
-        e, r = float(n["elevated_threshold_s"]), float(n["at_risk_threshold_s"])
-        status = "normal"
-        if v is not None and v >= r:
-            status = "at_risk"
-        elif v is not None and v >= e:
-            status = "elevated"
-        return Factor(
-            "five_times_sts_time_s",
-            "Five times sit-to-stand",
+        return _graded(
+            ("five_times_sts_time_s", "Five times sit-to-stand", "s"),
             v,
-            "s",
-            status,
-            [
-                {
-                    "value": e,
-                    "comparison": ">=",
-                    "status": "elevated",
-                    "source": n["elevated_source"],
-                },
-                {
-                    "value": r,
-                    "comparison": ">=",
-                    "status": "at_risk",
-                    "source": n["at_risk_source"],
-                },
-            ],
+            ">=",
+            (float(n["elevated_threshold_s"]), n["elevated_source"]),
+            (float(n["at_risk_threshold_s"]), n["at_risk_source"]),
             f"{n['elevated_source']} {n['at_risk_source']}",
         )
 
     def _gait_speed(self, v: float | None, demo: dict[str, Any]) -> Factor:
         n = self.norms["gait_speed"]
-        r, e = float(n["at_risk_below_mps"]), float(n["elevated_below_mps"])
-        status = "normal"
-        if v is not None and v < r:
-            status = "at_risk"
-        elif v is not None and v < e:
-            status = "elevated"
-        return Factor(
-            "gait_speed_mps",
-            "Gait speed",
+        return _graded(
+            ("gait_speed_mps", "Gait speed", "m/s"),
             v,
-            "m/s",
-            status,
-            [
-                {
-                    "value": e,
-                    "comparison": "<",
-                    "status": "elevated",
-                    "source": n["elevated_source"],
-                },
-                {"value": r, "comparison": "<", "status": "at_risk", "source": n["at_risk_source"]},
-            ],
+            "<",
+            (float(n["elevated_below_mps"]), n["elevated_source"]),
+            (float(n["at_risk_below_mps"]), n["at_risk_source"]),
             f"{n['at_risk_source']} {n['elevated_source']}",
         )
 
@@ -474,22 +464,12 @@ class FallRiskAssessor:
         n = self.norms.get("stride_time_variability")
         if not n:
             return Factor("stride_time_sd_ms", "Stride-time variability (SD)", v, "ms", "not_rated")
-        e, r = float(n["elevated_sd_ms"]), float(n["at_risk_sd_ms"])
-        status = "normal"
-        if v is not None and v >= r:
-            status = "at_risk"
-        elif v is not None and v >= e:
-            status = "elevated"
-        return Factor(
-            "stride_time_sd_ms",
-            "Stride-time variability (SD)",
+        return _graded(
+            ("stride_time_sd_ms", "Stride-time variability (SD)", "ms"),
             v,
-            "ms",
-            status,
-            [
-                {"value": e, "comparison": ">=", "status": "elevated", "source": n["choice"]},
-                {"value": r, "comparison": ">=", "status": "at_risk", "source": n["source"]},
-            ],
+            ">=",
+            (float(n["elevated_sd_ms"]), n["choice"]),
+            (float(n["at_risk_sd_ms"]), n["source"]),
             n["source"],
             note=n.get("choice", ""),
         )
