@@ -30,6 +30,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -479,6 +480,16 @@ def open_recording(path: str | os.PathLike) -> Recording:
         raise PoiseError(f"{path}: is a folder, not a recording") from None
     except RecordingError as exc:
         raise PoiseError(str(exc)) from None
+
+
+DEMOGRAPHIC_KEYS = ("age", "sex", "height_m", "weight_kg", "sensor_height_m")
+
+
+def demographics_from_args(args: Any) -> dict[str, Any]:
+    """The patient data given on a command line (``--age``, ``--sex``, ``--height-m``,
+    ``--weight-kg``, ``--sensor-height-m``), without the ones left out."""
+    values = {k: getattr(args, k, None) for k in DEMOGRAPHIC_KEYS}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def load_input(

@@ -167,7 +167,7 @@ def _text(d: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``poise analyze``."""
-    from poise.inputs import load_input
+    from poise.inputs import demographics_from_args, load_input
 
     for name in ("rate", "sensor_height_m", "height_m", "age", "weight_kg"):
         _positive(name.replace("_", "-"), getattr(args, name, None))
@@ -178,14 +178,7 @@ def run(args: argparse.Namespace) -> int:
         gyro_unit=args.gyro_unit,
         columns=args.columns,
     )
-    demographics = {
-        "age": args.age,
-        "sex": args.sex,
-        "height_m": args.height_m,
-        "weight_kg": args.weight_kg,
-        "sensor_height_m": args.sensor_height_m,
-    }
-    demographics = {k: v for k, v in demographics.items() if v is not None}
+    demographics = demographics_from_args(args)
     if args.test or args.fall_risk:
         from poise import assessments
 

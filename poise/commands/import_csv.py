@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from poise.inputs import ACC_UNITS, GYRO_UNITS, import_csv
+from poise.inputs import ACC_UNITS, GYRO_UNITS, demographics_from_args, import_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,13 +73,7 @@ def run(args: argparse.Namespace) -> int:
         placement=args.placement,
         patient=args.patient,
         notes=args.notes,
-        demographics={
-            "age": args.age,
-            "sex": args.sex,
-            "height_m": args.height_m,
-            "weight_kg": args.weight_kg,
-            "sensor_height_m": args.sensor_height_m,
-        },
+        demographics=demographics_from_args(args),
         overwrite=args.force,
         warn=warn,
     )
