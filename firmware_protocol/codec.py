@@ -309,6 +309,11 @@ def _header(data: bytes) -> DataHeader:
         raise ProtocolError(
             f"packet {n} bytes: count (byte 8) is 0; a data packet holds >= 1 sample"
         )
+    if count > MAX_SAMPLES_PER_PACKET:
+        raise ProtocolError(
+            f"packet {n} bytes: count (byte 8) is {count}; a data packet holds "
+            f"1..{MAX_SAMPLES_PER_PACKET} samples"
+        )
     expected = FULL_OVERHEAD + SAMPLE_SIZE * count
     if n != expected:
         raise ProtocolError(
@@ -561,6 +566,17 @@ def decode_many(
     SampleBlock
         ``seq`` of the first good packet, ``packet_count`` good packets.
     """
+    if isinstance(packets, str | bytes | bytearray | memoryview):
+        raise ProtocolError(
+            f"decode_many expects a sequence of packets, got one {type(packets).__name__} "
+            "(decode a single packet with decode)"
+        )
+    try:
+        packets = list(packets)
+    except TypeError:
+        raise ProtocolError(
+            f"decode_many expects a sequence of packets, got {type(packets).__name__}"
+        ) from None
     pkts: list[bytes] = []
     bad: dict[int, ProtocolError] = {}
     for i, p in enumerate(packets):
@@ -577,7 +593,7 @@ def decode_many(
     b0 = np.fromiter((p[0] if p else 0 for p in pkts), dtype=np.int64, count=n_pk)
     full_ok = (b0 == _BYTE0_DATA) & (lengths >= FULL_OVERHEAD + SAMPLE_SIZE)
     full_ok &= (lengths - FULL_OVERHEAD) % SAMPLE_SIZE == 0
-    full_ok &= lengths <= FULL_OVERHEAD + SAMPLE_SIZE * 255
+    full_ok &= lengths <= FULL_OVERHEAD + SAMPLE_SIZE * MAX_SAMPLES_PER_PACKET
     compact_ok = (b0 == _BYTE0_COMPACT) & (lengths == COMPACT_PACKET_SIZE)
     # One layout per batch (timestamps of 32 and 24 bits do not mix): the layout of the
     # first structurally valid packet wins, packets of the other layout are errors.

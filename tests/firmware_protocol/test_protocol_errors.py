@@ -279,3 +279,32 @@ def test_deterministic_fuzz_1e5_packets_raise_only_protocol_error() -> None:
     assert outcomes["error"] > 50_000 and outcomes["ok"] > 1_000, outcomes
     assert len(kinds) >= 5, kinds
     print(f"fuzz: {outcomes} in {elapsed:.1f} s")
+
+
+def _oversized(count: int) -> bytes:
+    """A full data packet claiming ``count`` samples, with a matching length and a valid CRC."""
+    body = struct.pack("<BBHIB", 0x11, 0x00, 7, 1_000, count)
+    body = bytearray(_packet(1)[:2]) + body[2:]  # the session's config id
+    body += bytes(12 * count)
+    return bytes(body) + struct.pack("<H", binascii.crc_hqx(bytes(body), 0xFFFF))
+
+
+@pytest.mark.parametrize("count", [42, 100, 255])
+def test_sample_count_beyond_41_is_refused_even_with_a_valid_crc(count) -> None:
+    """SPEC.md 3.2: count is 1..41 (the ATT attribute limit); more is malformed."""
+    p = _oversized(count)
+    msg = str(_err(p))
+    assert f"count (byte 8) is {count}" in msg and "1..41" in msg
+    with pytest.raises(ProtocolError):
+        peek_header(p)
+    errors: list = []
+    block = decode_many([_packet(3), p, _packet(2, seq=6)], CFG, errors=errors)
+    assert [i for i, _ in errors] == [1] and "1..41" in str(errors[0][1])
+    assert block.packet_count == 2
+    assert decode(_oversized(41), CFG).n_samples == 41  # the largest allowed
+
+
+@pytest.mark.parametrize("thing", [None, 5, "abc"])
+def test_decode_many_of_a_non_iterable_raises_protocol_error(thing) -> None:
+    with pytest.raises(ProtocolError, match="packets"):
+        decode_many(thing, CFG)
