@@ -1,6 +1,7 @@
 """Lay out a report (:mod:`poise.reports` data) on A4 or Letter pages with QPainter.
 
-:func:`write_pdf` writes a PDF with Qt's ``QPdfWriter``, in a coordinate system of
+:func:`render_pdf` renders a PDF in memory with Qt's ``QPdfWriter`` (:func:`write_pdf`
+writes it to a file safely), in a coordinate system of
 typographic points (1/72 in). The tests open the written file with QtPdf
 (``QPdfDocument``), rasterise every page and extract its text.
 
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -28,7 +29,7 @@ from PySide6.QtGui import (
     QPen,
 )
 
-__all__ = ["PAGE_SIZES", "STATUS_COLOURS", "write_pdf"]
+__all__ = ["PAGE_SIZES", "STATUS_COLOURS", "render_pdf", "write_pdf"]
 
 PAGE_SIZES = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
 STATUS_COLOURS = {
@@ -447,15 +448,18 @@ def _footer(report: dict[str, Any]) -> str:
     return f"{report['title']} · {report.get('subtitle', '')}"
 
 
-def write_pdf(report: dict[str, Any], path: str | Path, page: str = "a4") -> int:
-    """Write ``report`` as a PDF (user-only file); returns the number of pages."""
-    import os
+def render_pdf(report: dict[str, Any], page: str = "a4") -> tuple[bytes, int]:
+    """The PDF of ``report`` in memory: ``(pdf bytes, number of pages)``.
 
-    path = Path(path)
+    Raises
+    ------
+    OSError
+        If Qt's PDF writer produced no PDF (its failures are otherwise silent).
+    """
     size = _page_size(page)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.close(fd)
-    writer = QPdfWriter(str(path))
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buf)
     writer.setResolution(300)
     writer.setPageSize(size)
     writer.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point)
@@ -466,10 +470,11 @@ def write_pdf(report: dict[str, Any], path: str | Path, page: str = "a4") -> int
 
     def begin(new: bool) -> QPainter:
         if new:
-            writer.newPage()
+            if not writer.newPage():
+                raise OSError("the PDF writer could not start a new page")
         else:
             if not painter.begin(writer):
-                raise OSError(f"could not write the PDF {path}")
+                raise OSError("the PDF writer could not start")
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.scale(scale, scale)
         return painter
@@ -478,7 +483,32 @@ def write_pdf(report: dict[str, Any], path: str | Path, page: str = "a4") -> int
     try:
         layout.run(report)
     finally:
-        if painter.isActive():
-            painter.end()
-    os.chmod(path, 0o600)
-    return layout.page
+        ended = painter.end() if painter.isActive() else False
+    data = bytes(buf.data())
+    buf.close()
+    if not ended or not data.startswith(b"%PDF-") or b"%%EOF" not in data[-64:]:
+        raise OSError("the PDF writer did not produce a complete PDF")
+    return data, layout.page
+
+
+def write_pdf(
+    report: dict[str, Any],
+    path: str | Path,
+    page: str = "a4",
+    *,
+    inputs: tuple = (),
+    force: bool = True,
+) -> int:
+    """Write ``report`` as a PDF; returns the number of pages.
+
+    The PDF is rendered in memory and written with :func:`poise.outputs.write_atomically`
+    (a temporary file renamed into place; a new file is user-only, a replaced one keeps
+    its mode; none of ``inputs`` is ever overwritten; an existing file only with
+    ``force``, which is the default for the GUI, whose file dialog has asked).
+    """
+    from poise.outputs import write_atomically
+
+    data, pages = render_pdf(report, page)
+    with write_atomically(path, "wb", inputs=inputs, force=force) as fh:
+        fh.write(data)
+    return pages

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import uuid
 from typing import Any
 
@@ -175,11 +174,17 @@ def observation_bundle(store: Any, patient: Any) -> dict[str, Any]:
     }
 
 
-def write_bundle(store: Any, patient: Any, path: str) -> int:
-    """Write the bundle as JSON (user-only file); returns the number of Observations."""
+def write_bundle(
+    store: Any, patient: Any, path: str, *, inputs: tuple = (), force: bool = True
+) -> int:
+    """Write the bundle as JSON; returns the number of Observations.
+
+    Written by :func:`poise.outputs.write_atomically` (see
+    :func:`poise.reports.write_results_csv`).
+    """
+    from poise.outputs import write_atomically
+
     b = observation_bundle(store, patient)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with write_atomically(path, "w", inputs=inputs, force=force, encoding="utf-8") as fh:
         json.dump(b, fh, indent=1, ensure_ascii=False)
     return sum(e["resource"]["resourceType"] == "Observation" for e in b["entry"])

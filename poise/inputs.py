@@ -43,6 +43,7 @@ from firmware_protocol.types import (
     SensorConfig,
 )
 from poise.errors import PoiseError
+from poise.outputs import check_outputs, write_atomically
 from sensors.recording import MAGIC, Recording, RecordingError, RecordingWriter, load_recording
 
 __all__ = [
@@ -443,27 +444,30 @@ def import_csv(
 ) -> dict:
     """Convert a CSV file into a ``.poise`` recording file (``poise import-csv``).
 
-    The CSV is read and validated completely before the output file is created, so a
-    bad CSV leaves nothing behind. Returns the summary of :func:`csv_to_recording`.
+    The CSV is read, validated and converted completely before the output is written, so
+    a bad CSV leaves nothing behind. The output is written by
+    :func:`poise.outputs.write_atomically`: never over the CSV itself (hard and symbolic
+    links included), an existing file only with ``overwrite`` (it keeps its mode), a
+    temporary file renamed into place. Returns the summary of :func:`csv_to_recording`.
     """
     out = Path(out_path)
-    if out.exists() and not overwrite:
-        raise PoiseError(f"{out}: already exists (use --force to replace it)")
-    if out.resolve() == Path(csv_path).resolve():
-        raise PoiseError(f"{out}: output would overwrite the input CSV")
+    check_outputs([out], [csv_path], force=overwrite)
     samples = read_csv(
         csv_path, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns
     )
-    return csv_to_recording(
+    buf = io.BytesIO()
+    summary = csv_to_recording(
         samples,
-        out,
+        buf,
         placement=placement,
         patient=patient,
         notes=notes,
         demographics=demographics,
-        overwrite=overwrite,
         warn=warn,
     )
+    with write_atomically(out, "wb", inputs=[csv_path], force=overwrite, checked=True) as fh:
+        fh.write(buf.getvalue())
+    return summary
 
 
 def open_recording(path: str | os.PathLike) -> Recording:

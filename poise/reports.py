@@ -517,15 +517,23 @@ def results_rows(store: Any, patient: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def write_results_csv(store: Any, patient: Any, path: str) -> int:
-    """Write :func:`results_rows` to ``path`` (user-only file); returns the row count."""
+def write_results_csv(
+    store: Any, patient: Any, path: str, *, inputs: tuple = (), force: bool = True
+) -> int:
+    """Write :func:`results_rows` to ``path``; returns the row count.
+
+    Written by :func:`poise.outputs.write_atomically` (a new file is user-only, a replaced
+    one keeps its mode; never over one of ``inputs``; an existing file only with
+    ``force``, the default for the GUI, whose file dialog has asked).
+    """
     import csv
-    import os
+
+    from poise.outputs import write_atomically
 
     rows = results_rows(store, patient)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+    with write_atomically(
+        path, "w", inputs=inputs, force=force, newline="", encoding="utf-8"
+    ) as fh:
         w = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
         w.writeheader()
         for r in rows:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import queue
 import threading
 import time
@@ -34,6 +33,7 @@ import numpy as np
 
 from poise.errors import PoiseError
 from poise.events import EventGroup
+from poise.outputs import make_private_dir
 from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
 from poise.store import default_data_dir
 
@@ -395,9 +395,7 @@ class Session:
     def _recordings_folder(self) -> Path:
         folder = self.data_dir / "recordings"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.data_dir, 0o700)
-            os.chmod(folder, 0o700)
+            make_private_dir(folder)  # new folders 0o700 at creation; existing ones untouched
         except OSError as exc:
             raise PoiseError(f"can not create the recordings folder {folder}: {exc}") from exc
         return folder

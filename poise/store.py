@@ -33,6 +33,7 @@ from typing import Any
 
 from poise import migrations
 from poise.errors import PoiseError
+from poise.outputs import make_private_dir
 from sensors.recording import json_safe
 
 __all__ = [
@@ -71,22 +72,6 @@ def default_data_dir() -> Path:
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     """An explicit ``--data-dir`` or :func:`default_data_dir`."""
     return Path(data_dir).expanduser() if data_dir else default_data_dir()
-
-
-def make_private_dir(path: Path) -> Path:
-    """Create ``path`` (and missing parents) user-only (0700); an existing one is tightened."""
-    missing = []
-    p = Path(path)
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, DIR_MODE)
-        except FileExistsError:
-            pass
-    os.chmod(path, DIR_MODE)
-    return Path(path)
 
 
 def _now_utc() -> str:
@@ -225,10 +210,9 @@ class Store:
             raise StoreError(f"{self.path}: no Poise database here")
         make_private_dir(self.data_dir)
         _check_db_file(self.path)
-        if not self.path.exists():
+        if not self.path.exists():  # created user-only; an existing file keeps its mode
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             os.close(fd)
-        os.chmod(self.path, FILE_MODE)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         except sqlite3.Error as exc:
@@ -273,7 +257,6 @@ class Store:
                     self.conn.backup(dst)
                 finally:
                     dst.close()
-                os.chmod(backup, FILE_MODE)
             try:
                 migrations.migrate(self.conn)
             except sqlite3.Error as exc:

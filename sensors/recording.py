@@ -146,7 +146,8 @@ def _json_default(obj: Any) -> Any:
 
 
 def _make_private_dirs(path: Path) -> None:
-    """Create the missing parents of ``path`` with mode 0o700 (existing ones are untouched)."""
+    """Create the missing parents of ``path`` with mode 0o700 at creation (existing ones
+    are untouched; the umask can only remove bits)."""
     missing = []
     p = path.parent
     while not p.exists():
@@ -157,10 +158,10 @@ def _make_private_dirs(path: Path) -> None:
             os.mkdir(d, DIR_MODE)
         except FileExistsError:
             continue
-        os.chmod(d, DIR_MODE)  # umask may have removed bits we want; never adds any
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Sync a folder, so a file created or renamed in it survives a power loss."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:  # pragma: no cover - platforms without directory fds
@@ -206,8 +207,9 @@ class RecordingWriter:
     Parameters
     ----------
     target
-        File path (created with mode 0o600, missing parent folders with 0o700; an existing
-        file is refused unless ``overwrite``) or an open binary stream (for in-memory
+        File path (created with mode 0o600, missing parent folders with 0o700, both at
+        creation; an existing file is refused unless ``overwrite``, and then truncated and
+        keeps its mode) or an open binary stream (for in-memory
         recordings; no fsync, no timer).
     metadata
         Header metadata: ``patient`` (pseudonym), ``sensors`` (list of dicts with ``id``,
@@ -274,7 +276,6 @@ class RecordingWriter:
                 raise FileExistsError(
                     f"{self.path}: already exists (refusing to overwrite a recording)"
                 ) from None
-            os.fchmod(fd, FILE_MODE)
             self._fh = os.fdopen(fd, "wb", buffering=64 * 1024)
             self._owns = True
         header = _json_bytes(self.metadata)
@@ -284,7 +285,7 @@ class RecordingWriter:
         self._fh.write(_frame(RecordType.HEADER, header))
         self._sync()
         if self._owns:
-            _fsync_dir(self.path.parent)  # the new directory entry must survive power loss too
+            fsync_dir(self.path.parent)  # the new directory entry must survive power loss too
             self._timer = threading.Thread(
                 target=self._timer_loop, name="poise-recording-flush", daemon=True
             )

@@ -8,7 +8,11 @@ hold ``nan``. Where the files go (``--csv OUT``):
 - otherwise, one sensor: ``OUT`` itself; several sensors: ``OUT`` is a prefix,
   ``<OUT without .csv>_<sensor id>.csv``.
 
-Files are created readable by the user only (0o600); created folders 0o700. To import
+An existing file is replaced only with ``--force``, never when it is the recording itself
+(also through a hard or symbolic link); every file is written to a temporary file and
+renamed into place, so a failed export leaves the old files. New files are created
+readable by the user only (0o600), new folders 0o700; a replaced file keeps its mode
+(:mod:`poise.outputs`). To import
 an export again: ``poise import-csv X.csv -o Y.poise --gyro-unit rad/s --columns
 acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_radps,gyr_y_radps,gyr_z_radps`` (the ``t_s``
 column gives the rate).
@@ -26,7 +30,7 @@ import numpy as np
 
 from poise.errors import PoiseError
 from poise.inputs import open_recording
-from sensors.recording import DIR_MODE, FILE_MODE
+from poise.outputs import check_outputs, write_atomically
 
 COLUMNS = (
     "t_s",
@@ -50,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", help="a .poise recording")
     p.add_argument("--csv", required=True, metavar="OUT", help="output file, prefix or folder")
+    p.add_argument("--force", action="store_true", help="replace existing files")
     p.set_defaults(func=run)
 
 
@@ -68,23 +73,17 @@ def output_paths(out: str, sensor_ids: list[str]) -> list[Path]:
     return [stem.parent / f"{stem.name}_{_safe(i)}.csv" for i in sensor_ids]
 
 
-def _private_dirs(path: Path) -> None:
-    missing = []
-    d = path.parent
-    while not d.exists():
-        missing.append(d)
-        d = d.parent
-    for m in reversed(missing):
-        os.mkdir(m, DIR_MODE)
-        os.chmod(m, DIR_MODE)
-
-
-def write_csv(path: Path, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
-    """Write one sensor's CSV with mode 0o600."""
-    _private_dirs(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    os.fchmod(fd, FILE_MODE)
-    with os.fdopen(fd, "w", newline="") as fh:
+def write_csv(
+    path: Path,
+    t_s: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    inputs: tuple = (),
+    force: bool = False,
+) -> None:
+    """Write one sensor's CSV safely (:func:`poise.outputs.write_atomically`)."""
+    with write_atomically(path, "w", inputs=inputs, force=force, newline="") as fh:
         fh.write(",".join(COLUMNS) + "\n")
         if t_s.size:
             np.savetxt(
@@ -104,12 +103,9 @@ def run(args: argparse.Namespace) -> int:
     if len(set(map(_safe, ids))) != len(ids):
         ids = [f"{k}-{i}" for k, i in enumerate(ids)]
     paths = output_paths(args.csv, ids)
-    src = Path(args.file).resolve()
-    for path in paths:
-        if path.resolve() == src:
-            raise PoiseError(f"{path}: would overwrite the recording itself")
+    check_outputs(paths, [args.file], force=args.force)  # all of them before writing any
     for s, path in zip(rec.sensors, paths):
-        write_csv(path, s.t_s, s.acc_mps2, s.gyr_radps)
+        write_csv(path, s.t_s, s.acc_mps2, s.gyr_radps, inputs=(args.file,), force=args.force)
         print(
             f"{path}: {s.id}, {s.t_s.size} rows ({s.n_samples} samples) at {s.sampling_rate_hz} Hz"
         )

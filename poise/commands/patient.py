@@ -48,9 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Do the action."""
     from poise.errors import PoiseError
-    from poise.store import Store
+    from poise.store import DB_NAME, Store, resolve_data_dir
 
-    with Store(args.data_dir) as store:
+    read_only = args.action in ("list", "show")
+    if args.action == "list" and not (resolve_data_dir(args.data_dir) / DB_NAME).exists():
+        return 0  # no database yet: no patients (and a read-only command creates nothing)
+    with Store(args.data_dir, create=not read_only) as store:
         if args.action == "add":
             pt = store.add_patient(
                 args.pseudonym,

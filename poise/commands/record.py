@@ -15,6 +15,12 @@ Built-in virtual wearables through the full BLE stack (Bumble backend, in-proces
 
 Ctrl-C stops cleanly: the sensors are told to stop, the file gets its END record and
 is closed. Lost samples are written as gaps; ``poise info FILE`` shows them.
+
+An existing FILE is refused unless ``--overwrite``; then the new recording goes to a
+temporary file next to it (``.FILE.<random>.tmp``, synced as it grows) that replaces FILE
+when the recording ends, keeping FILE's mode. A recording that received nothing leaves
+the old FILE; after a crash the old FILE is intact and the new data is in the temporary
+file (``poise info`` reads it). A new FILE is created user-only (0o600).
 """
 
 from __future__ import annotations
@@ -29,8 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from poise.errors import PoiseError
+from poise.outputs import OutputFile, check_outputs
 
 PLACEMENTS = ("lower-back", "left-shank", "right-shank", "sternum")
+#: The ATT MTU range of the Bluetooth Core specification (Vol 3, Part F, 3.2.8-3.2.9).
+MIN_ATT_MTU = 23
+MAX_ATT_MTU = 517
 
 
 def register(subparsers: Any) -> None:
@@ -74,7 +84,7 @@ def register(subparsers: Any) -> None:
         choices=(250, 500, 1000, 2000),
         help="deg/s (default 2000)",
     )
-    p.add_argument("--mtu", type=int, default=None, help="ATT MTU to request (Bumble only)")
+    p.add_argument("--mtu", type=int, default=None, help="ATT MTU to request, 23-517 (Bumble only)")
     p.add_argument(
         "--demo",
         type=int,
@@ -91,7 +101,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scenario", default=None, help="--demo only: synthetic motion (default quiet)")
     p.add_argument("--patient", default=None, help="patient pseudonym for the header")
     p.add_argument("--notes", default="", help="free-text notes for the header")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing file (when the recording ends; it keeps its mode)",
+    )
     p.add_argument("--scan-timeout", type=float, default=8.0, metavar="S", help="default 8 s")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
@@ -113,9 +127,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise PoiseError(
             f"{len(args.placement)} --placement for {len(args.sensor)} --sensor; give one each"
         )
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise PoiseError(f"{out}: already exists (use --overwrite to replace it)")
+    if args.mtu is not None and not MIN_ATT_MTU <= args.mtu <= MAX_ATT_MTU:
+        raise PoiseError(
+            f"--mtu must be an ATT MTU of {MIN_ATT_MTU} to {MAX_ATT_MTU} bytes, got {args.mtu}"
+        )
+    check_outputs([Path(args.output)], force=args.overwrite, force_flag="--overwrite")
 
 
 def _progress_line(hub: Any, elapsed_s: float) -> str:
@@ -146,6 +162,7 @@ async def record_session(args: argparse.Namespace) -> dict:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     writer = None
+    replacing: OutputFile | None = None
     hub = None
     try:
         if args.demo is not None:
@@ -201,7 +218,11 @@ async def record_session(args: argparse.Namespace) -> dict:
         ]
         probe = StreamHub(specs, config=config)
         metadata["sensors"] = probe.recording_metadata()
-        writer = RecordingWriter(args.output, metadata, overwrite=args.overwrite)
+        if Path(args.output).exists():  # --overwrite (checked): the old file stays until the end
+            replacing = OutputFile(args.output, force=True, force_flag="--overwrite")
+            writer = RecordingWriter(replacing.temp_path, metadata, overwrite=True)
+        else:
+            writer = RecordingWriter(args.output, metadata)
         hub = StreamHub(specs, config=config, transport=transport, recorder=writer, mtu=args.mtu)
         if not args.quiet:
             print(
@@ -231,6 +252,12 @@ async def record_session(args: argparse.Namespace) -> dict:
                 await hub.stop()
         if writer is not None:
             writer.close(info={"interrupted": stop.is_set()})
+            if replacing is not None:
+                # a recording that got data replaces the old file; one that got none leaves it
+                if writer.packets_written:
+                    replacing.commit()
+                else:
+                    replacing.abort()
         if emulator is not None:
             await emulator.close()
         if transport is not None:

@@ -4,6 +4,11 @@
 now; the patient's data come from the store when it knows the pseudonym in the header),
 or ``--progress PATIENT`` for a patient's progress report. ``--json`` writes the report's
 content (plain data) instead of, or as well as, the PDF.
+
+An existing output is replaced only with ``--force``, and never when it is one of the
+inputs (the recording, the database; hard and symbolic links included). Outputs are
+written to a temporary file and renamed into place; a new file is user-only (0o600), a
+replaced one keeps its mode (:mod:`poise.outputs`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import argparse
 import json
 import os
 from pathlib import Path
+
+from poise.outputs import check_outputs, write_atomically
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pdf", metavar="OUT.pdf", help="write the PDF here")
     p.add_argument("--json", metavar="OUT.json", help="write the report content as JSON")
     p.add_argument("--page", choices=("a4", "letter"), default="a4")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--data-dir", metavar="DIR", help="data folder (default ~/.local/share/poise)")
     p.set_defaults(func=run)
 
@@ -68,17 +76,30 @@ def build_report(args: argparse.Namespace) -> dict:
     return rep
 
 
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    """The files the report is made from (the recording, the database): never outputs."""
+    from poise.store import DB_NAME, resolve_data_dir
+
+    inputs = [resolve_data_dir(args.data_dir) / DB_NAME]
+    if args.target and Path(str(args.target)).exists():
+        inputs.append(Path(str(args.target)))
+    return inputs
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the report."""
     from poise.errors import PoiseError
 
     if not args.pdf and not args.json:
         raise PoiseError("say where to write the report: --pdf OUT.pdf and/or --json OUT.json")
+    outputs = [o for o in (args.json, args.pdf) if o]
+    inputs = _inputs(args)
+    check_outputs(outputs, inputs, force=args.force)  # before the (slow) analysis
     rep = build_report(args)
     if args.json:
-        fd = os.open(args.json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with write_atomically(
+            args.json, "w", inputs=inputs, force=args.force, checked=True, encoding="utf-8"
+        ) as fh:
             json.dump(rep, fh, indent=1, ensure_ascii=False)
         print(f"report content: {args.json}")
     if args.pdf:
@@ -88,6 +109,6 @@ def run(args: argparse.Namespace) -> int:
         from gui.report_pdf import write_pdf
 
         make_app()
-        pages = write_pdf(rep, args.pdf, args.page)
+        pages = write_pdf(rep, args.pdf, args.page, inputs=tuple(inputs), force=args.force)
         print(f"report: {args.pdf} ({pages} page(s), {args.page.upper()})")
     return 0

@@ -92,23 +92,25 @@ def test_cli_report_export_and_patient(tmp_path, capsys):
     assert "not in the store" in capsys.readouterr().err
     out_csv, out_fhir = tmp_path / "r.csv", tmp_path / "r.json"
     out_csv.write_text("old")
-    out_csv.chmod(0o644)  # an existing, world-readable file becomes user-only
-    assert (
-        main(["export-results", "--data-dir", d, "--patient", "HA-001", "--csv", str(out_csv)]) == 0
-    )
+    out_csv.chmod(0o644)  # an existing file is replaced only with --force, keeping its mode
+    argv = ["export-results", "--data-dir", d, "--patient", "HA-001", "--csv", str(out_csv)]
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err and out_csv.read_text() == "old"
+    assert main(argv + ["--force"]) == 0
     assert (
         main(["export-results", "--data-dir", d, "--patient", "HA-001", "--fhir", str(out_fhir)])
         == 0
     )
     rows = list(csv.DictReader(out_csv.open()))
     assert rows and {r["patient"] for r in rows} == {"HA-001"}
-    assert stat.S_IMODE(out_csv.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out_csv.stat().st_mode) == 0o644
+    assert stat.S_IMODE(out_fhir.stat().st_mode) == 0o600  # a new file is user-only
     assert json.loads(out_fhir.read_text())["resourceType"] == "Bundle"
     out_json = tmp_path / "rep.json"
     assert main(["report", "--data-dir", d, "1", "--json", str(out_json)]) == 0
     assert json.loads(out_json.read_text())["kind"] == "session"
     rec = str(LAB / TRIALS[0] / f"{TRIALS[0]}.poise")
-    assert main(["report", "--data-dir", d, rec, "--json", str(out_json)]) == 0
+    assert main(["report", "--data-dir", d, rec, "--json", str(out_json), "--force"]) == 0
     rep = json.loads(out_json.read_text())
     assert "1955" in _texts(rep)  # the store's patient data joined to the recording's pseudonym
     assert main(["report", "--data-dir", d, "42", "--json", str(out_json)]) == 2
