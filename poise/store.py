@@ -23,6 +23,8 @@ Layout of the data folder (default :func:`default_data_dir`)::
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import inspect
 import json
 import os
 import shutil
@@ -52,6 +54,13 @@ __all__ = [
 DB_NAME = "poise.db"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+#: How long a command waits for another Poise that holds the database before giving up.
+BUSY_TIMEOUT_S = 10.0
+#: Longest pseudonym (characters): with the id it names the patient's recordings folder,
+#: which must stay a valid file name everywhere (255 bytes, 4 bytes a character at most).
+MAX_PSEUDONYM_LEN = 40
+_SQLITE_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+_SQLITE_DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PATIENT_FIELDS = ("birth_year", "sex", "height_m", "weight_kg", "notes")
 
@@ -72,6 +81,49 @@ def default_data_dir() -> Path:
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     """An explicit ``--data-dir`` or :func:`default_data_dir`."""
     return Path(data_dir).expanduser() if data_dir else default_data_dir()
+
+
+def check_pseudonym(pseudonym: Any) -> str:
+    """A valid pseudonym (stripped), or :class:`StoreError` saying what is wrong with it.
+
+    Pseudonyms are printable text (no newline, tab or other control character) of 1 to
+    :data:`MAX_PSEUDONYM_LEN` characters.
+    """
+    s = str(pseudonym).strip()
+    if not s:
+        raise StoreError("a patient needs a pseudonym")
+    if not s.isprintable():
+        bad = next(c for c in s if not c.isprintable())
+        raise StoreError(f"pseudonym {s!r}: only printable characters are allowed (found {bad!r})")
+    if len(s) > MAX_PSEUDONYM_LEN:
+        raise StoreError(
+            f"pseudonym {s[:20]!r}...: {len(s)} characters, at most {MAX_PSEUDONYM_LEN} "
+            "(it names the patient's folder)"
+        )
+    return s
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """An SQLite error as a one-line :class:`StoreError` naming the database file.
+
+    Busy (another process holds the database) is told apart from damaged (SQLite found
+    a corrupt page or no database): only damage suggests restoring a backup.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    code = None if code is None else code & 0xFF
+    if code in _SQLITE_BUSY_CODES:
+        return StoreError(
+            f"{path}: another Poise is using the database (still busy after "
+            f"{BUSY_TIMEOUT_S:g} s); try again when it is done"
+        )
+    if code in _SQLITE_DAMAGE_CODES:
+        return StoreError(
+            f"{path}: the database is damaged ({exc}). It was not changed; restore it "
+            "from a backup or move it away to start a new one."
+        )
+    if "decode to UTF-8" in str(exc):
+        return StoreError(f"{path}: a text field is not valid UTF-8, the file is damaged ({exc})")
+    return StoreError(f"{path}: database error: {exc}")
 
 
 def _now_utc() -> str:
@@ -214,12 +266,15 @@ class Store:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             os.close(fd)
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: can not open the database: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         self.conn.row_factory = sqlite3.Row
         try:
             self._check_and_migrate()
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise store_error(self.path, exc) from exc
         except BaseException:
             self.conn.close()
             raise
@@ -229,11 +284,8 @@ class Store:
         try:
             ok = self.conn.execute("PRAGMA quick_check").fetchone()[0]
             version = migrations.current_version(self.conn)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path}: the database is damaged ({exc}). It was not changed; restore it "
-                "from a backup or move it away to start a new one."
-            ) from exc
+        except sqlite3.Error as exc:  # busy is not damaged: store_error tells them apart
+            raise store_error(self.path, exc) from exc
         if ok != "ok":
             raise StoreError(
                 f"{self.path}: the database is damaged (integrity check: {ok}). It was not "
@@ -260,7 +312,8 @@ class Store:
             try:
                 migrations.migrate(self.conn)
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: upgrading the database failed: {exc}") from exc
+                err = store_error(self.path, exc)
+                raise StoreError(f"upgrading the database failed: {err}") from exc
 
     @property
     def schema_version(self) -> int:
@@ -274,6 +327,7 @@ class Store:
 
     def _patient_folder(self, patient: Patient) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in patient.pseudonym)
+        safe = safe[:MAX_PSEUDONYM_LEN]  # pseudonyms from before the limit
         return self.data_dir / "recordings" / f"{safe}-{patient.id}"
 
     def patient_dir(self, patient: Patient) -> Path:
@@ -303,9 +357,7 @@ class Store:
         notes: str = "",
     ) -> Patient:
         """Add a patient; the pseudonym must be new (:class:`StoreError` otherwise)."""
-        pseudonym = str(pseudonym).strip()
-        if not pseudonym:
-            raise StoreError("a patient needs a pseudonym")
+        pseudonym = check_pseudonym(pseudonym)
         fields = self._check_fields(
             {
                 "birth_year": birth_year,
@@ -452,8 +504,50 @@ class Store:
         notes: str = "",
         recording_sha256: str | None = None,
     ) -> SessionRecord:
-        """Store a session for ``patient``."""
+        """Store a session for ``patient``.
+
+        A recording (``recording_sha256``) is stored once per patient: a second session
+        with the same hash is refused (:class:`StoreError` naming the first).
+        """
         p = self.patient(patient)
+        try:
+            return self._insert_session(
+                p,
+                date=date,
+                tests=tests,
+                results=results,
+                fall_risk=fall_risk,
+                markers=markers,
+                recording_path=recording_path,
+                recording_owned=recording_owned,
+                kind=kind,
+                notes=notes,
+                recording_sha256=recording_sha256,
+            )
+        except sqlite3.IntegrityError:
+            raise self._already_imported(p, recording_sha256, "this recording") from None
+
+    def _already_imported(self, p: Patient, digest: str | None, what: str) -> StoreError:
+        first = None if digest is None else self._session_with(p, digest)
+        where = f" as session {first}" if first is not None else ""
+        return StoreError(f"{what}: already imported for {p.pseudonym}{where}")
+
+    def _insert_session(
+        self,
+        p: Patient,
+        *,
+        date: Any,
+        tests: list[str] | None,
+        results: dict[str, Any] | None,
+        fall_risk: dict[str, Any] | None,
+        markers: list[dict[str, Any]] | None,
+        recording_path: str | os.PathLike | None,
+        recording_owned: bool,
+        kind: str,
+        notes: str,
+        recording_sha256: str | None,
+    ) -> SessionRecord:
+        """INSERT one session (``sqlite3.IntegrityError`` if its recording is stored)."""
         results = dict(results or {})
         tests = list(tests if tests is not None else results)
         cur = self.conn.execute(
@@ -564,7 +658,12 @@ class Store:
                         f"{src}: belongs to patient {named!r}, who is not in the store; add "
                         f"the patient first (poise patient add {named}) or pass --patient"
                     )
-                p = self.add_patient(str(named))
+                try:
+                    p = self.add_patient(str(named))
+                except StoreError:
+                    p = self.find_patient(str(named))  # added meanwhile by another import
+                    if p is None:
+                        raise
         else:
             p = self.patient(patient)
         demo_md = meta.get("demographics") if isinstance(meta.get("demographics"), dict) else {}
@@ -572,60 +671,73 @@ class Store:
         demographics = {**{k: v for k, v in demo_md.items() if v is not None}}
         demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
         digest = _sha256(src)
-        dup = self.conn.execute(
-            "SELECT id FROM sessions WHERE patient_id = ? AND recording_sha256 = ?",
-            (p.id, digest),
-        ).fetchone()
-        if dup is not None:
-            raise StoreError(f"{src}: already imported for {p.pseudonym} as session {dup['id']}")
+        if self._session_with(p, digest) is not None:  # early, before the analysis
+            raise self._already_imported(p, digest, str(src))
         analysed = analyse_recording(rec, demographics, tests=tests)
         dest = src.resolve()
         owned = False
+        copied: Path | None = None
         folder = self.patient_dir(p)
         if copy:
             if folder.resolve() not in dest.parents:
-                dest = folder / src.name
-                n = 1
-                while dest.exists():
-                    n += 1
-                    dest = folder / f"{src.stem}-{n}{src.suffix}"
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-                with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-                    shutil.copyfileobj(inp, out)
-                    out.flush()
-                    os.fsync(out.fileno())
+                dest = copied = _copy_private(src, folder)
             owned = True
-        dup = self.conn.execute(
-            "SELECT id FROM sessions WHERE patient_id = ? AND recording_path = ?",
-            (p.id, str(dest)),
-        ).fetchone()
-        if dup is not None:
-            raise StoreError(f"{dest}: already imported as session {dup['id']}")
-        session = self.add_session(
-            p,
-            date=when,
-            tests=analysed["tests"],
-            results=analysed["results"],
-            fall_risk=analysed["fall_risk"],
-            markers=analysed["markers"],
-            recording_path=dest,
-            recording_owned=owned,
-            kind=kind
-            or str(meta.get("session_kind") or ("home" if meta.get("home") else "clinic")),
-            notes=str(meta.get("notes") or ""),
-            recording_sha256=digest,
-        )
-        for r in (analysed["results"].get("home-exercises") or {}).get("exercises", []):
-            self.record_adherence(
-                p,
-                date=session.date,
-                exercise=str(r.get("key")),
-                completed=bool(r.get("completed")),
-                repetitions=r.get("repetitions"),
-                duration_s=r.get("duration_s"),
-                session_id=session.id,
-            )
+        try:
+            dup = self.conn.execute(
+                "SELECT id FROM sessions WHERE patient_id = ? AND recording_path = ?",
+                (p.id, str(dest)),
+            ).fetchone()
+            if dup is not None:
+                raise StoreError(f"{dest}: already imported as session {dup['id']}")
+            # One transaction: the session and its adherence rows, or nothing. The unique
+            # index on (patient, recording hash) makes the duplicate check atomic: of two
+            # imports of one file racing, the second INSERT fails here.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                session = self._insert_session(
+                    p,
+                    date=when,
+                    tests=analysed["tests"],
+                    results=analysed["results"],
+                    fall_risk=analysed["fall_risk"],
+                    markers=analysed["markers"],
+                    recording_path=dest,
+                    recording_owned=owned,
+                    kind=kind
+                    or str(meta.get("session_kind") or ("home" if meta.get("home") else "clinic")),
+                    notes=str(meta.get("notes") or ""),
+                    recording_sha256=digest,
+                )
+                for r in (analysed["results"].get("home-exercises") or {}).get("exercises", []):
+                    self.record_adherence(
+                        p,
+                        date=session.date,
+                        exercise=str(r.get("key")),
+                        completed=bool(r.get("completed")),
+                        repetitions=r.get("repetitions"),
+                        duration_s=r.get("duration_s"),
+                        session_id=session.id,
+                    )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.IntegrityError:
+            if copied is not None:
+                copied.unlink(missing_ok=True)
+            raise self._already_imported(p, digest, str(src)) from None
+        except BaseException:
+            if copied is not None:
+                copied.unlink(missing_ok=True)
+            raise
         return session
+
+    def _session_with(self, p: Patient, digest: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT id FROM sessions WHERE patient_id = ? AND recording_sha256 = ?",
+            (p.id, digest),
+        ).fetchone()
+        return None if row is None else int(row["id"])
 
     # ------------------------------------------------------------------ plans, adherence
     def set_plan(
@@ -705,6 +817,50 @@ class Store:
             args.append(_norm_date(end)[:10])
         rows = self.conn.execute(q + " ORDER BY date, id", args).fetchall()
         return [{**dict(r), "completed": bool(r["completed"])} for r in rows]
+
+
+def _copy_private(src: Path, folder: Path) -> Path:
+    """Copy ``src`` into ``folder`` under a new name (``name-2.poise`` ... if taken), 0o600."""
+    dest = folder / src.name
+    n = 1
+    while True:
+        try:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            break
+        except FileExistsError:  # taken, also by an import running at the same time
+            n += 1
+            dest = folder / f"{src.stem}-{n}{src.suffix}"
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def _translate_errors(fn: Any) -> Any:
+    """Wrap a :class:`Store` method: SQLite errors become one-line StoreErrors."""
+
+    @functools.wraps(fn)
+    def method(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from exc
+
+    return method
+
+
+# Every public method: "database is locked" after the busy timeout, a damaged page or an
+# undecodable text field reach the user as one line naming the database (never a
+# traceback, and never "damaged" for a database that is only busy).
+for _name, _fn in list(vars(Store).items()):
+    if not _name.startswith("_") and inspect.isfunction(_fn):
+        setattr(Store, _name, _translate_errors(_fn))
+del _name, _fn
 
 
 def _sha256(path: Path) -> str:

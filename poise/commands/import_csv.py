@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     def warn(msg: str) -> None:
         print(f"poise import-csv: warning: {msg}", file=sys.stderr)
 
+    from poise.store import check_pseudonym
+
+    patient = None if args.patient is None else check_pseudonym(args.patient)
     summary = import_csv(
         args.csv,
         args.output,
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         gyro_unit=args.gyro_unit,
         columns=args.columns,
         placement=args.placement,
-        patient=args.patient,
+        patient=patient,
         notes=args.notes,
         demographics=demographics_from_args(args),
         overwrite=args.force,

@@ -112,6 +112,10 @@ def register(subparsers: Any) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    from poise.store import check_pseudonym
+
+    if args.patient is not None:
+        args.patient = check_pseudonym(args.patient)
     if args.seconds is not None and not args.seconds > 0:
         raise PoiseError(f"--seconds must be > 0, got {args.seconds}")
     if args.demo is not None:
