@@ -732,7 +732,8 @@ def to_counts(acc_mps2: Any, gyr_radps: Any, config: SensorConfig) -> tuple[np.n
         if nan.any():
             row = int(np.argwhere(nan)[0][0])
             raise ValueError(f"{name} holds NaN (first at row {row}); counts cannot be missing")
-        out.append(np.clip(np.rint(arr / scale), -32768, 32767).astype(np.int16))
+        with np.errstate(over="ignore"):  # saturating is the documented result (1e308 too)
+            out.append(np.clip(np.rint(arr / scale), -32768, 32767).astype(np.int16))
     return out[0], out[1]
 
 

@@ -45,6 +45,7 @@ from firmware_protocol.types import (
 from poise.errors import PoiseError
 from poise.outputs import check_outputs, write_atomically
 from sensors.recording import MAGIC, Recording, RecordingError, RecordingWriter, load_recording
+from sensors.timeline import max_grid_rows
 
 __all__ = [
     "ACC_UNITS",
@@ -72,6 +73,12 @@ _MAX_RATE_HZ = 10_000.0
 #: A rate inferred from a time column below this is taken as a unit mistake (not seconds).
 _MIN_INFERRED_RATE_HZ = 5.0
 _RATE_TOLERANCE = 0.01
+#: A resampled CSV may have at most this many times the rows of the input (a wrong
+#: --rate, e.g. 1e-9 Hz, would otherwise allocate terabytes).
+MAX_RESAMPLE_FACTOR = 10
+#: Values are clipped to this magnitude before unit conversion (far beyond every sensor
+#: range in every unit; the clipping to the chosen range is counted and reported).
+_MAX_ABS_VALUE = 1e9
 
 Warn = Callable[[str], None]
 
@@ -141,6 +148,27 @@ def _column_numbers(values: list[str], name: str, first_line: int, where: str) -
     return arr
 
 
+def _check_duplicate_columns(
+    header: list[str], used: set[str | None], line: int, where: str, warn: Warn
+) -> None:
+    """A name given to two columns: an error if the import reads it, else a warning."""
+    first: dict[str, int] = {}
+    for j, name in enumerate(header):
+        key = name.lower()
+        if not key:
+            continue
+        if key in first:
+            msg = (
+                f"{where}: line {line}: column '{name}' appears twice (columns "
+                f"{first[key] + 1} and {j + 1})"
+            )
+            if key in used:
+                raise PoiseError(f"{msg}; rename one, or name the columns with --columns")
+            warn(f"{msg}; neither is used")
+        else:
+            first[key] = j
+
+
 def read_csv(
     path: str | os.PathLike,
     *,
@@ -148,14 +176,17 @@ def read_csv(
     acc_unit: str = "m/s2",
     gyro_unit: str = "deg/s",
     columns: list[str] | tuple[str, ...] | str | None = None,
+    warn: Warn = _stderr_warn,
 ) -> CsvSamples:
     """Read and validate a CSV of IMU samples (see the module docstring for the rules).
 
     Raises
     ------
     PoiseError
-        Naming the file and what is wrong: empty file, missing columns, a value that is
-        not a number (line and column), a wrong or missing rate, bad units.
+        Naming the file and what is wrong: empty file, a field longer than 131,072
+        characters, missing or duplicate columns, a value that is not a number (line and
+        column), a wrong or missing rate, a time column whose times would span more than
+        :func:`sensors.timeline.max_grid_rows` sample slots, bad units.
     """
     p = Path(path)
     where = str(p)
@@ -182,7 +213,11 @@ def read_csv(
         raise PoiseError(f"{where}: empty file")
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delim = max((",", ";", "\t"), key=first_line.count)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+        raise PoiseError(f"{where}: line {reader.line_num}: not a CSV of numbers ({exc})") from None
     line0 = next(i for i, r in enumerate(rows) if any(c.strip() for c in r))
     header = [c.strip() for c in rows[line0]]
     lower = [c.lower() for c in header]
@@ -194,6 +229,7 @@ def read_csv(
         )
     idx = [lower.index(c.lower()) for c in wanted]
     tcol = next((c for c in TIME_COLUMNS if c in lower), None)
+    _check_duplicate_columns(header, {c.lower() for c in wanted} | {tcol}, line0 + 1, where, warn)
     body = rows[line0 + 1 :]
     while body and not any(c.strip() for c in body[-1]):
         body.pop()  # trailing blank lines
@@ -241,6 +277,16 @@ def read_csv(
         elif rate is None:
             raise PoiseError(f"{where}: one row and no rate: give the sampling rate (--rate HZ)")
         t0 = float(t[0])
+        span_rows = (float(t[-1]) - t0) * rate + 1
+        if span_rows > max_grid_rows(n, rate):
+            # memory in proportion to the rows, whatever the times say
+            bad = int(np.argmax(np.diff(t))) + 1
+            raise PoiseError(
+                f"{where}: line {first + bad}, column '{header[tj]}': time jumps by "
+                f"{float(t[bad] - t[bad - 1]):.6g} s; {n} rows would span {span_rows:.4g} "
+                f"sample slots at {rate:g} Hz (at most {max_grid_rows(n, rate)}); "
+                "is a time wrong?"
+            )
         k = np.rint((t - t0) * rate).astype(np.int64)
         if (np.diff(k) <= 0).any():
             bad = int(np.flatnonzero(np.diff(k) <= 0)[0]) + 1
@@ -254,6 +300,9 @@ def read_csv(
         raise PoiseError(
             f"{where}: no time column ({', '.join(TIME_COLUMNS)}): give the sampling rate (--rate HZ)"
         )
+    # beyond any sensor range in any unit (clipped and counted later); keeps the unit
+    # conversion and int16 scaling of values like 1e308 finite
+    np.clip(data, -_MAX_ABS_VALUE, _MAX_ABS_VALUE, out=data)
     acc = data[:, :3] * ACC_UNITS[acc_unit]
     gyr = data[:, 3:] * GYRO_UNITS[gyro_unit]
     info = {
@@ -270,13 +319,20 @@ def read_csv(
     return CsvSamples(acc, gyr, float(rate), t0, where, info)
 
 
+def _resampled_rows(n: int, rate_hz: float, target_hz: int) -> float:
+    """Rows of ``n`` rows at ``rate_hz`` resampled to ``target_hz`` (a float: it may be huge)."""
+    if n == 0 or abs(rate_hz - target_hz) <= 1e-9 * target_hz:
+        return float(n)
+    return math.floor((n - 1) / rate_hz * target_hz + 1e-9) + 1.0
+
+
 def _resample(s: CsvSamples, target_hz: int) -> tuple[np.ndarray, np.ndarray]:
     """Linear interpolation onto ``target_hz``; a new sample is NaN if a neighbour is missing."""
     n = s.acc_mps2.shape[0]
     both = np.hstack([s.acc_mps2, s.gyr_radps])
     valid = ~np.isnan(both).any(axis=1)
     t_old = np.arange(n) / s.rate_hz
-    m = int(math.floor(t_old[-1] * target_hz + 1e-9)) + 1
+    m = int(_resampled_rows(n, s.rate_hz, target_hz))
     t_new = np.arange(m) / target_hz
     out = np.full((m, 6), np.nan)
     if valid.sum() >= 1:
@@ -347,6 +403,13 @@ def csv_to_recording(
     rate = samples.rate_hz
     target_hz = min(SAMPLE_RATES_HZ, key=lambda r: (abs(r - rate), -r))
     resampled_from = None
+    n_in = acc.shape[0]
+    n_out = _resampled_rows(n_in, rate, target_hz)
+    if n_out > MAX_RESAMPLE_FACTOR * n_in:
+        raise PoiseError(
+            f"{samples.source}: {n_in} rows at {rate:g} Hz would become {n_out:.4g} rows at "
+            f"{target_hz} Hz (more than {MAX_RESAMPLE_FACTOR}x the input); check --rate"
+        )
     if abs(rate - target_hz) > 1e-9 * target_hz:
         resampled_from = rate
         warn(
@@ -453,7 +516,12 @@ def import_csv(
     out = Path(out_path)
     check_outputs([out], [csv_path], force=overwrite)
     samples = read_csv(
-        csv_path, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns
+        csv_path,
+        rate_hz=rate_hz,
+        acc_unit=acc_unit,
+        gyro_unit=gyro_unit,
+        columns=columns,
+        warn=warn,
     )
     buf = io.BytesIO()
     summary = csv_to_recording(
@@ -526,7 +594,9 @@ def load_input(
         head = fh.read(len(MAGIC))
     if head == MAGIC or p.suffix.lower() == ".poise":
         return open_recording(p)
-    samples = read_csv(p, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns)
+    samples = read_csv(
+        p, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns, warn=warn
+    )
     buf = io.BytesIO()
     csv_to_recording(samples, buf, placement=placement, warn=warn)
     rec = load_recording(buf.getvalue())

@@ -27,7 +27,30 @@ from firmware_protocol import codec
 from firmware_protocol.types import SampleBlock, SensorConfig
 from sensors.clock import ClockFit, fit_clock
 
-__all__ = ["Gap", "SensorData", "build_sensor_data"]
+__all__ = ["Gap", "SensorData", "build_sensor_data", "max_grid_rows"]
+
+#: A time grid holds at most this many missing rows per received sample ...
+MAX_MISSING_PER_SAMPLE = 3
+#: ... or, if more, this many seconds of missing rows (a sensor out of range for minutes) ...
+MAX_MISSING_S = 600.0
+#: ... but never more than this many missing rows per received sample.
+MAX_MISSING_CAP_PER_SAMPLE = 100
+
+
+def max_grid_rows(n_samples: int, rate_hz: float) -> int:
+    """The largest uniform time grid for ``n_samples`` samples at ``rate_hz``.
+
+    ``n + max(3 n, min(10 min x rate, 100 n))`` rows: room for real outages (up to three
+    times the data, or ten minutes), while the memory stays in proportion to the samples
+    whatever their times say (a damaged time of 1e7 s would otherwise ask for a grid of
+    22 GiB). Used for recordings (:func:`build_sensor_data`) and CSV time columns.
+    """
+    n = int(n_samples)
+    extra = max(
+        MAX_MISSING_PER_SAMPLE * n,
+        min(int(MAX_MISSING_S * float(rate_hz)), MAX_MISSING_CAP_PER_SAMPLE * n),
+    )
+    return n + extra
 
 
 @dataclass(frozen=True)
