@@ -44,7 +44,15 @@ from firmware_protocol.types import (
 )
 from poise.errors import PoiseError
 from poise.outputs import check_outputs, write_atomically
-from sensors.recording import MAGIC, Recording, RecordingError, RecordingWriter, load_recording
+from sensors.recording import (
+    MAGIC,
+    PREAMBLE_SIZE,
+    SYNC,
+    Recording,
+    RecordingError,
+    RecordingWriter,
+    load_recording,
+)
 from sensors.timeline import max_grid_rows
 
 __all__ = [
@@ -591,8 +599,9 @@ def load_input(
     if p.is_dir():
         raise PoiseError(f"{p}: is a folder, not a recording or CSV file")
     with open(p, "rb") as fh:
-        head = fh.read(len(MAGIC))
-    if head == MAGIC or p.suffix.lower() == ".poise":
+        head = fh.read(PREAMBLE_SIZE + len(SYNC))
+    # a recording by its magic, its name, or (magic damaged) a record right after the preamble
+    if head.startswith(MAGIC) or p.suffix.lower() == ".poise" or head[PREAMBLE_SIZE:] == SYNC:
         return open_recording(p)
     samples = read_csv(
         p, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns, warn=warn

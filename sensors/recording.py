@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
 import os
 import struct
 import threading
@@ -73,6 +74,15 @@ CRC_SIZE = _CRC.size
 #: Largest payload a reader accepts (a length beyond it is treated as damage).
 MAX_PAYLOAD = 1 << 24
 _PACKET_HEAD = struct.Struct("<Bd")  # sensor index, host receive time (s since start)
+#: Largest payload of a JSON record (HEADER, GAP, EVENT, END); a larger one is damage.
+MAX_JSON_BYTES = 1 << 22
+#: Deepest nesting of arrays and objects in a JSON record (the record itself is level 1).
+MAX_JSON_DEPTH = 32
+#: Times in seconds (host receive times, ``t_s``, gap spans, ``start.epoch_s``) must be
+#: finite and within +-1e10 s (317 years: room for CSV times in Unix epoch seconds).
+MAX_ABS_TIME_S = 1e10
+#: Largest ``samples`` of a GAP record.
+MAX_GAP_SAMPLES = 10**12
 #: Permissions of recording files and of the folders the writer creates (patient data).
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -111,10 +121,37 @@ def _frame(rtype: int, payload: bytes, flags: int = 0) -> bytes:
     return head + payload + _CRC.pack(crc & 0xFFFFFFFF)
 
 
-def _json_bytes(obj: dict) -> bytes:
-    return json.dumps(
-        json_safe(obj), separators=(",", ":"), allow_nan=False, default=_json_default
-    ).encode("utf-8")
+def _json_bytes(obj: dict, rtype: int) -> bytes:
+    """The JSON payload of a record; ValueError for anything a reader would refuse."""
+    name = RecordType.NAMES[rtype]
+    clean = json_safe(obj)
+    if _json_depth(clean) > MAX_JSON_DEPTH:
+        raise ValueError(f"{name} record nested deeper than {MAX_JSON_DEPTH} levels")
+    text = json.dumps(clean, separators=(",", ":"), allow_nan=False, default=_json_default)
+    data = text.encode("utf-8")
+    if len(data) > MAX_JSON_BYTES:
+        raise ValueError(f"{name} record of {len(data)} bytes of JSON, more than {MAX_JSON_BYTES}")
+    problem = _PROBLEMS[rtype](clean)
+    if problem:
+        raise ValueError(f"{name} record: {problem}")
+    return data
+
+
+def _json_depth(obj: Any) -> int:
+    """Nesting depth of lists and dicts (a flat dict is 1), without recursion."""
+    depth = 0
+    stack = [(obj, 1)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, dict):
+            x = list(x.values())
+        elif not isinstance(x, list | tuple):
+            continue
+        depth = max(depth, d)
+        if d > MAX_JSON_DEPTH:
+            return d
+        stack.extend((v, d + 1) for v in x)
+    return depth
 
 
 def json_safe(obj: Any) -> Any:
@@ -278,7 +315,7 @@ class RecordingWriter:
                 ) from None
             self._fh = os.fdopen(fd, "wb", buffering=64 * 1024)
             self._owns = True
-        header = _json_bytes(self.metadata)
+        header = _json_bytes(self.metadata, RecordType.HEADER)
         self._fh.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0))
         # The header is written twice: a damaged first copy does not orphan the file.
         self._fh.write(_frame(RecordType.HEADER, header))
@@ -319,6 +356,8 @@ class RecordingWriter:
                 f"sensor index {sensor} out of range (recording has {self._n_sensors})"
             )
         t = self.time_s() if host_time_s is None else float(host_time_s)
+        if not (math.isfinite(t) and abs(t) <= MAX_ABS_TIME_S):
+            raise ValueError(f"host time {t!r} s is not a number within +-{MAX_ABS_TIME_S:g} s")
         payload = _PACKET_HEAD.pack(sensor, t) + bytes(packet)
         self._write(RecordType.PACKET, payload)
         self.packets_written += 1
@@ -361,7 +400,7 @@ class RecordingWriter:
         for k, v in (("start_s", start_s), ("end_s", end_s)):
             if v is not None:
                 info[k] = float(v)
-        self._write(RecordType.GAP, _json_bytes(info))
+        self._write(RecordType.GAP, _json_bytes(info, RecordType.GAP))
 
     def write_event(self, event: dict) -> None:
         """Append an EVENT: a dict with ``kind`` (marker, connection, test, note, ...).
@@ -372,7 +411,7 @@ class RecordingWriter:
         if "kind" not in ev:
             raise ValueError("event needs a 'kind' (e.g. 'marker', 'connection', 'test', 'note')")
         ev.setdefault("t_s", self.time_s())
-        self._write(RecordType.EVENT, _json_bytes(ev))
+        self._write(RecordType.EVENT, _json_bytes(ev, RecordType.EVENT))
 
     def write_record(self, rtype: int, payload: bytes) -> None:
         """Append a record of any type (for extensions; readers skip types they do not know)."""
@@ -398,7 +437,7 @@ class RecordingWriter:
             }
             if info:
                 end.update(info)
-            self._write(RecordType.END, _json_bytes(end))
+            self._write(RecordType.END, _json_bytes(end, RecordType.END))
             self._sync()
             self._closed = True
             self._stop.set()
@@ -460,7 +499,7 @@ def append_event(path: str | os.PathLike, event: dict) -> None:
     ev.setdefault("t_s", None)
     fd = os.open(p, os.O_WRONLY | os.O_APPEND)
     try:
-        os.write(fd, _frame(RecordType.EVENT, _json_bytes(ev)))
+        os.write(fd, _frame(RecordType.EVENT, _json_bytes(ev, RecordType.EVENT)))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -504,6 +543,169 @@ class Record:
         return RecordType.NAMES.get(self.type, f"TYPE{self.type}")
 
 
+# -- validation of record contents (docs/recording-format.md, "Validation") -------------
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return x
+
+
+def _parse_json(payload: bytes) -> dict:
+    """A JSON record's object, or ValueError saying what is wrong (size, UTF-8, depth...)."""
+    if len(payload) > MAX_JSON_BYTES:
+        raise ValueError(f"{len(payload)} bytes of JSON, more than {MAX_JSON_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"byte {exc.start} is not UTF-8") from None
+    try:
+        obj = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError, our hooks, ints over 4300 digits
+        raise ValueError(f"invalid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"not a JSON object but {type(obj).__name__}")
+    if payload.count(b"[") + payload.count(b"{") > MAX_JSON_DEPTH:  # else it cannot be deeper
+        if _json_depth(obj) > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return obj
+
+
+def _time_problem(info: dict, key: str) -> str | None:
+    """Problem with an optional time field (seconds or null), or None."""
+    v = info.get(key)
+    if v is None or (_is_number(v) and abs(v) <= MAX_ABS_TIME_S):
+        return None
+    return f"'{key}' must be seconds within +-{MAX_ABS_TIME_S:g} or null, got {_short(v)}"
+
+
+def _int_problem(info: dict, key: str, lo: int, hi: int, required: bool = False) -> str | None:
+    v = info.get(key)
+    if v is None and not required:
+        return None
+    if _is_int(v) and lo <= v <= hi:
+        return None
+    return f"'{key}' must be an integer {lo}..{hi}, got {_short(v)}"
+
+
+def _str_problem(info: dict, key: str, required: bool = False) -> str | None:
+    v = info.get(key)
+    if isinstance(v, str) and (v or not required):
+        return None
+    if v is None and not required:
+        return None
+    return f"'{key}' must be {'a non-empty' if required else 'a'} string, got {_short(v)}"
+
+
+def _first(*problems: str | None) -> str | None:
+    return next((p for p in problems if p), None)
+
+
+def _gap_problem(g: dict) -> str | None:
+    return _first(
+        _int_problem(g, "sensor", 0, 255, required=True),
+        _int_problem(g, "samples", 0, MAX_GAP_SAMPLES, required=True),
+        _str_problem(g, "reason"),
+        _str_problem(g, "cause"),
+        *(_time_problem(g, k) for k in ("t_s", "start_s", "end_s", "start_host_s", "end_host_s")),
+        _int_problem(g, "start_us", 0, 2**32 - 1),
+        _int_problem(g, "end_us", 0, 2**32 - 1),
+    )
+
+
+def _event_problem(e: dict) -> str | None:
+    return _first(_str_problem(e, "kind", required=True), _time_problem(e, "t_s"))
+
+
+def _end_problem(e: dict) -> str | None:
+    return _first(
+        _time_problem(e, "t_s"),
+        _int_problem(e, "records", 0, 2**63 - 1),
+        _int_problem(e, "packets", 0, 2**63 - 1),
+    )
+
+
+_DEMOGRAPHIC_NUMBERS = ("age", "height_m", "weight_kg", "sensor_height_m")
+
+
+def _header_problem(md: dict) -> str | None:
+    sensors = md.get("sensors")
+    if sensors is None:
+        sensors = []
+    if not isinstance(sensors, list) or len(sensors) > 256:
+        return f"'sensors' must be a list of at most 256 sensors, got {_short(sensors)}"
+    for i, smd in enumerate(sensors):
+        if not isinstance(smd, dict):
+            return f"sensor {i} is not an object"
+        problem = _first(
+            *(_str_problem(smd, k) for k in ("id", "placement", "name", "address")),
+        )
+        if problem:
+            return f"sensor {i}: {problem}"
+        try:
+            if not isinstance(smd.get("config"), dict):
+                raise ValueError("missing or not an object")
+            SensorConfig.from_dict(smd["config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return f"sensor {i} has an invalid config ({exc})"
+    start = md.get("start")
+    if start is not None and not isinstance(start, dict):
+        return f"'start' must be an object, got {_short(start)}"
+    start = start or {}
+    demo = md.get("demographics")
+    if demo is not None and not isinstance(demo, dict):
+        return f"'demographics' must be an object, got {_short(demo)}"
+    demo = demo or {}
+    patient = md.get("patient")
+    if patient is not None and not isinstance(patient, str | dict):
+        return f"'patient' must be a string, got {_short(patient)}"
+    return _first(
+        _int_problem(md, "format_version", 1, 65535),
+        _str_problem(md, "notes"),
+        _str_problem(md, "test"),
+        _str_problem(md, "session_kind"),
+        _str_problem(start, "utc"),
+        _time_problem(start, "epoch_s"),
+        _time_problem(start, "monotonic_s"),
+        _str_problem(demo, "sex"),
+        *(
+            None
+            if demo.get(k) is None or (_is_number(demo[k]) and 0 < demo[k] < 1e4)
+            else f"demographics '{k}' must be a positive number or null, got {_short(demo[k])}"
+            for k in _DEMOGRAPHIC_NUMBERS
+        ),
+    )
+
+
+_PROBLEMS = {
+    RecordType.HEADER: _header_problem,
+    RecordType.GAP: _gap_problem,
+    RecordType.EVENT: _event_problem,
+    RecordType.END: _end_problem,
+}
+
+
 def _check_preamble(data: bytes, name: str) -> int:
     if len(data) == 0:
         raise RecordingError(f"{name}: not a Poise recording (empty file)")
@@ -522,6 +724,61 @@ def _check_preamble(data: bytes, name: str) -> int:
     if version < 1:
         raise RecordingError(f"{name}: invalid recording format version {version}")
     return version
+
+
+def _first_record_header(data: bytes, start: int = 0) -> dict | None:
+    """The header of the first record with a valid CRC at or after ``start``, if that
+    record is a valid HEADER (proof that a file with a damaged preamble is a recording)."""
+    pos = data.find(SYNC, start)
+    n = len(data)
+    while 0 <= pos and pos + REC_HEAD_SIZE <= n:
+        _, rtype, _, length = _REC_HEAD.unpack_from(data, pos)
+        end = pos + REC_HEAD_SIZE + length + CRC_SIZE
+        if length <= MAX_PAYLOAD and end <= n:
+            (crc,) = _CRC.unpack_from(data, end - CRC_SIZE)
+            if zlib.crc32(data[pos + 4 : end - CRC_SIZE]) & 0xFFFFFFFF == crc:
+                if rtype != RecordType.HEADER:
+                    return None
+                try:
+                    info = _parse_json(data[pos + REC_HEAD_SIZE : end - CRC_SIZE])
+                except ValueError:
+                    return None
+                return None if _header_problem(info) else info
+        pos = data.find(SYNC, pos + 1)
+    return None
+
+
+def _read_preamble(data: bytes, name: str) -> tuple[int, Damage | None]:
+    """The format version, and the damage of a preamble the records prove wrong.
+
+    A flipped bit in the magic or the version field must not orphan a file whose records
+    are intact: when the first valid record is a HEADER, the file is read (damage at
+    offset 0) with the version the header states. A version above this reader's with a
+    header that agrees is a genuinely newer file (RecordingError: update Poise).
+    """
+    head = data[:PREAMBLE_SIZE]
+    try:
+        return _check_preamble(head, name), None
+    except RecordingError:
+        if len(head) == 0 or (len(head) < len(MAGIC) and MAGIC.startswith(head)):
+            raise
+        header = _first_record_header(data)
+        stated = header.get("format_version") if header is not None else None
+        if not _is_int(stated):
+            raise  # no proof of a recording (or of its version): the preamble's word stands
+        if stated > FORMAT_VERSION:
+            raise RecordingError(
+                f"{name}: recording format version {stated} is newer than this reader "
+                f"({FORMAT_VERSION}); update Poise"
+            ) from None
+        if head.startswith(MAGIC):
+            _, version, _ = _PREAMBLE.unpack_from(head, 0)
+            what = f"format version field reads {version}, the header says {stated}"
+        else:
+            what = f"bad magic {head[: len(MAGIC)]!r}"
+        return stated, Damage(
+            0, f"damaged file preamble ({what}); the records were read by their sync markers"
+        )
 
 
 class RecordingReader:
@@ -553,7 +810,7 @@ class RecordingReader:
             self.name = str(source)
             with open(source, "rb") as fh:
                 self._data = fh.read()
-        self.format_version = _check_preamble(self._data[:PREAMBLE_SIZE], self.name)
+        self.format_version, self._preamble_damage = _read_preamble(self._data, self.name)
         self.damage: list[Damage] = []
         self.notes: list[str] = []
         self.size = len(self._data)
@@ -562,6 +819,8 @@ class RecordingReader:
         """Yield every valid record in file order; damage is collected in :attr:`damage`."""
         self.damage.clear()
         self.notes.clear()
+        if self._preamble_damage is not None:
+            self.damage.append(self._preamble_damage)
         data = self._data
         n = len(data)
         pos = PREAMBLE_SIZE
@@ -629,15 +888,26 @@ class RecordingReader:
                 self.damage.append(Damage(pos, "PACKET record too short for its header"))
                 return None
             sensor, t = _PACKET_HEAD.unpack_from(payload, 0)
+            if not (math.isfinite(t) and abs(t) <= MAX_ABS_TIME_S):
+                self.damage.append(
+                    Damage(
+                        pos,
+                        f"PACKET record: host time {t!r} s is not a number within "
+                        f"+-{MAX_ABS_TIME_S:g} s",
+                    )
+                )
+                return None
             return Record(pos, rtype, payload, sensor, t, payload[_PACKET_HEAD.size :])
-        if rtype in (RecordType.HEADER, RecordType.GAP, RecordType.EVENT, RecordType.END):
+        if rtype in _PROBLEMS:
+            name = RecordType.NAMES[rtype]
             try:
-                info = json.loads(payload.decode("utf-8"))
-                if not isinstance(info, dict):
-                    raise ValueError("not a JSON object")
+                info = _parse_json(payload)
             except ValueError as exc:
-                name = RecordType.NAMES[rtype]
-                self.damage.append(Damage(pos, f"{name} record with invalid JSON ({exc})"))
+                self.damage.append(Damage(pos, f"{name} record: {exc}"))
+                return None
+            problem = _PROBLEMS[rtype](info)
+            if problem:
+                self.damage.append(Damage(pos, f"{name} record: {problem}"))
                 return None
             return Record(pos, rtype, payload, info=info)
         return Record(pos, rtype, payload)

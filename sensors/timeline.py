@@ -250,6 +250,111 @@ def _finite(x) -> bool:
     return isinstance(x, int | float) and bool(np.isfinite(x))
 
 
+@dataclass
+class _Placement:
+    """Where the samples of some packets go on the grid (see :func:`_place`)."""
+
+    k: np.ndarray  # grid index of every sample (segment 0's clock, nominal period)
+    packet_k: np.ndarray  # grid index of every packet's first sample
+    fit: ClockFit  # segment 0's clock fit
+    ref: int  # unwrapped sensor time (us) of grid index 0 before shifting by k.min()
+    n_seg: int
+
+    @property
+    def span_rows(self) -> int:
+        return int(self.k.max() - self.k.min()) + 1
+
+    def subset(self, keep: np.ndarray, counts: np.ndarray) -> _Placement:
+        """Only the packets ``keep`` (bool per packet), placed as they are."""
+        return _Placement(
+            self.k[np.repeat(keep, counts)], self.packet_k[keep], self.fit, self.ref, self.n_seg
+        )
+
+
+def _place(
+    first_raw: np.ndarray,
+    host: np.ndarray,
+    counts: np.ndarray,
+    bits: int,
+    period: int,
+    max_step_back_s: float,
+    max_clock_error_s: float,
+) -> _Placement:
+    """Unwrap packet timestamps, split at clock restarts, fit each segment's clock and
+    put every sample on segment 0's grid (steps 2-4 of the module docstring)."""
+    pk_ts = _unwrap_packets(first_raw, host, bits)
+    # clock restarts: big step back, or a step the host clock contradicts
+    step = np.diff(pk_ts)
+    host_step = np.diff(host) * 1e6
+    reset = (step < -max_step_back_s * 1e6) | (np.abs(step - host_step) > max_clock_error_s * 1e6)
+    segment = np.concatenate(([0], np.cumsum(reset)))
+    n_seg = int(segment[-1]) + 1
+    starts = np.cumsum(counts) - counts
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+    ts = np.repeat(pk_ts, counts) + within * period  # unwrapped sensor time of every sample
+    last_s = ts[starts + counts - 1] * 1e-6
+    # segments are runs of consecutive packets: fit each on its slice
+    bounds = np.concatenate(([0], np.flatnonzero(reset) + 1, [segment.size]))
+    fits = [fit_clock(last_s[a:b], host[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    fit = fits[0]
+    ref = int(ts[0])
+    if n_seg == 1:
+        k = np.rint((ts - ref) / period).astype(np.int64)
+    else:  # later segments: own fit to host time, then into segment 0's clock
+        seg_s = np.repeat(segment, counts)
+        later = seg_s > 0
+        sref = np.array([round(f.sensor_ref_s * 1e6) for f in fits], dtype=np.int64)
+        href = np.array([f.host_ref_s for f in fits])
+        scale = np.array([f.scale for f in fits])
+        j = seg_s[later]
+        host_s = href[j] + (ts[later] - sref[j]) * 1e-6 * scale[j]  # ClockFit.to_host_us
+        master_us = ts.astype(np.float64)
+        master_us[later] = np.asarray(fit.to_sensor(host_s)) * 1e6
+        k = np.rint((master_us - ref) / period).astype(np.int64)
+    return _Placement(k, k[starts], fit, ref, n_seg)
+
+
+def _densest_window(packet_k: np.ndarray, counts: np.ndarray, limit: int) -> np.ndarray:
+    """Packets whose first sample lies in the ``limit``-row window holding most samples."""
+    order = np.argsort(packet_k, kind="stable")
+    ks = packet_k[order]
+    cw = np.concatenate(([0], np.cumsum(counts[order])))
+    end = np.searchsorted(ks, ks + limit, side="left")
+    best = int(np.argmax(cw[end] - cw[: ks.size]))
+    lo = ks[best]
+    return (packet_k >= lo) & (packet_k < lo + limit)
+
+
+def _left_out(
+    kept: np.ndarray,
+    sel: np.ndarray,
+    inside: np.ndarray,
+    pl: _Placement,
+    counts: np.ndarray,
+    limit: int,
+    period: int,
+    sensor_id: str,
+) -> list[tuple[int, str]]:
+    """One damage entry per run (in receive order) of packets outside the window."""
+    out = []
+    centre = np.median(pl.packet_k[inside])
+    n_in = int(counts[inside].sum())
+    m = np.concatenate(([0], (~inside).astype(np.int8), [0]))
+    d = np.diff(m)
+    for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+        away_s = float(np.median(pl.packet_k[a:b]) - centre) * period * 1e-6
+        out.append(
+            (
+                int(kept[sel[a]]),
+                f"sensor {sensor_id}: {b - a} packet(s) ({int(counts[a:b].sum())} samples) from "
+                f"here lie {away_s:+.6g} s from the other {n_in} samples, beyond the time "
+                f"grid's limit ({limit} rows for these samples); a sensor or host time is "
+                "damaged: left out",
+            )
+        )
+    return out
+
+
 def build_sensor_data(
     *,
     sensor_id: str,
@@ -306,39 +411,46 @@ def build_sensor_data(
 
     bits = int(getattr(block, "timestamp_bits", 32))
     mod = 1 << bits
-    host = np.asarray(host_times_s, dtype=np.float64)[kept]
-    starts = np.cumsum(counts) - counts  # first row of each packet in the block
-    first_raw = np.asarray(block.timestamp_us, dtype=np.int64)[starts]
-    pk_ts = _unwrap_packets(first_raw, host, bits)
-    # clock restarts: big step back, or a step the host clock contradicts
-    step = np.diff(pk_ts)
-    host_step = np.diff(host) * 1e6
-    reset = (step < -max_step_back_s * 1e6) | (np.abs(step - host_step) > max_clock_error_s * 1e6)
-    segment = np.concatenate(([0], np.cumsum(reset)))
-    n_seg = int(segment[-1]) + 1
-    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
-    ts = np.repeat(pk_ts, counts) + within * period  # unwrapped sensor time of every sample
-    last = starts + counts - 1
-    fits = [fit_clock(ts[last][segment == j] * 1e-6, host[segment == j]) for j in range(n_seg)]
-    fit = fits[0]
-    ref = int(ts[0])
-    if n_seg == 1:
-        k = np.rint((ts - ref) / period).astype(np.int64)
-    else:  # later segments: own fit to host time, then into segment 0's clock
-        seg_s = np.repeat(segment, counts)
-        master_us = ts.astype(np.float64)
-        for j in range(1, n_seg):
-            m = seg_s == j
-            master_us[m] = np.asarray(fit.to_sensor(fits[j].to_host_us(ts[m]))) * 1e6
-        k = np.rint((master_us - ref) / period).astype(np.int64)
+    host_all = np.asarray(host_times_s, dtype=np.float64)[kept]
+    starts_all = np.cumsum(counts) - counts  # first row of each packet in the block
+    first_raw_all = np.asarray(block.timestamp_us, dtype=np.int64)[starts_all]
+    limit = max_grid_rows(int(counts.sum()), config.sampling_rate_hz)
+    use = np.ones(kept.size, dtype=bool)  # packets placed on the grid
+    for attempt in range(3):
+        sel = np.flatnonzero(use)
+        pl = _place(
+            first_raw_all[sel],
+            host_all[sel],
+            counts[sel],
+            bits,
+            period,
+            max_step_back_s,
+            max_clock_error_s,
+        )
+        # a refit (after dropping) may move things a little: allow twice the limit then
+        if pl.span_rows <= (limit if attempt == 0 else 2 * limit):
+            break
+        inside = _densest_window(pl.packet_k, counts[sel], limit)
+        bad.extend(_left_out(kept, sel, inside, pl, counts[sel], limit, period, sensor_id))
+        use[sel[~inside]] = False
+        if attempt == 2:  # hostile beyond what refitting fixes: keep the window as placed
+            pl = pl.subset(inside, counts[sel])
+            sel = sel[inside]
+    bad.sort(key=lambda b: b[0])
+    counts = counts[sel]
+    starts = starts_all[sel]
+    rows = np.repeat(starts, counts) + (
+        np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    )
+    k, fit, ref, n_seg = pl.k, pl.fit, pl.ref, pl.n_seg
     kmin = int(k.min())
     idx = k - kmin
     n = int(idx.max()) + 1
     uniq, first = np.unique(idx, return_index=True)
     acc_g = np.full((n, 3), np.nan)
     gyr_g = np.full((n, 3), np.nan)
-    acc_g[uniq] = block.acc_mps2[first]
-    gyr_g[uniq] = block.gyr_radps[first]
+    acc_g[uniq] = block.acc_mps2[rows[first]]
+    gyr_g[uniq] = block.gyr_radps[rows[first]]
 
     ref_rel_s = ref * 1e-6 - fit.sensor_ref_s  # small: keeps sub-microsecond precision
 
