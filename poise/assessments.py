@@ -370,6 +370,13 @@ MIN_STRIDES_VARIABILITY = 10
 _NOT_WALK_TESTS = {"sway", "four-stage", "tug", "chair-stand-30s", "five-times-sts"}
 
 
+def usable_result(event: dict) -> bool:
+    """Whether a ``test_result`` event of a recording holds a result the reports can use:
+    an object whose ``validity``, if any, is an object (a recording is input, not trusted)."""
+    result = event.get("result")
+    return isinstance(result, dict) and isinstance(result.get("validity", {}), dict)
+
+
 def _test_windows(events: list[dict], tests: set[str]) -> list[tuple[float, float]]:
     out, open_ = [], {}
     for e in events:
@@ -451,11 +458,7 @@ def fall_risk(
     events = _relative_events(getattr(recording, "events", None) or [], t0)
     found: dict[str, Any] = {}
     for e in events:
-        if (
-            e.get("kind") == "test_result"
-            and e.get("test") in TESTS
-            and isinstance(e.get("result"), dict)
-        ):
+        if e.get("kind") == "test_result" and e.get("test") in TESTS and usable_result(e):
             found[e["test"]] = e["result"]  # the latest run wins
     for e in events:
         if e.get("kind") == "test_stop" and e.get("test") in TESTS and e["test"] not in found:

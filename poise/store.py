@@ -902,13 +902,13 @@ def analyse_recording(
     the whole recording, so a plain walk also gives a session with results. ``tests`` are
     run on the whole recording unless the recording already holds their result.
     """
-    from poise.assessments import TESTS, fall_risk, run_test
+    from poise.assessments import TESTS, fall_risk, run_test, usable_result
 
     demo = {k: v for k, v in (demographics or {}).items() if v is not None}
     events = list(getattr(recording, "events", None) or [])
     results: dict[str, Any] = {}
     for e in events:
-        if e.get("kind") == "test_result" and e.get("test") and isinstance(e.get("result"), dict):
+        if e.get("kind") == "test_result" and e.get("test") and usable_result(e):
             results[str(e["test"])] = e["result"]
     for e in events:
         t = e.get("test")

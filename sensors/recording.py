@@ -536,6 +536,8 @@ class Record:
     host_time_s: float | None = None
     packet: bytes | None = None
     info: dict | None = None
+    #: problems of optional HEADER fields that ``info`` leaves out ("'notes' must be ...")
+    repaired: list[str] = field(default_factory=list)
 
     @property
     def type_name(self) -> str:
@@ -634,8 +636,27 @@ def _gap_problem(g: dict) -> str | None:
     )
 
 
+#: Event kinds whose moment matters (protocol runs): their ``t_s`` must not be null.
+_TIMED_KINDS = ("test_start", "test_stop", "stage_start", "stage_end")
+#: Fields of the events Poise writes that its readers use: strings or objects (or absent).
+_EVENT_STRINGS = ("test", "stage", "marker", "text", "key")
+_EVENT_OBJECTS = ("result",)
+
+
 def _event_problem(e: dict) -> str | None:
-    return _first(_str_problem(e, "kind", required=True), _time_problem(e, "t_s"))
+    problem = _first(
+        _str_problem(e, "kind", required=True),
+        _time_problem(e, "t_s"),
+        *(_str_problem(e, k) for k in _EVENT_STRINGS),
+    )
+    if problem:
+        return problem
+    if e["kind"] in _TIMED_KINDS and e.get("t_s") is None:
+        return f"a {e['kind']} event needs 't_s'"
+    for k in _EVENT_OBJECTS:
+        if e.get(k) is not None and not isinstance(e[k], dict):
+            return f"'{k}' must be an object, got {_short(e[k])}"
+    return None
 
 
 def _end_problem(e: dict) -> str | None:
@@ -649,53 +670,82 @@ def _end_problem(e: dict) -> str | None:
 _DEMOGRAPHIC_NUMBERS = ("age", "height_m", "weight_kg", "sensor_height_m")
 
 
-def _header_problem(md: dict) -> str | None:
+def _header_issues(md: dict) -> tuple[dict, list[str], str | None]:
+    """Check a header: ``(usable copy, problems of optional fields, fatal problem)``.
+
+    Without valid sensors (a list of at most 256 objects with a configuration
+    :meth:`SensorConfig.from_dict` accepts) the header is unusable (fatal). An optional
+    field of the wrong type or range is a problem and is left out of the copy (a sensor's
+    ``id`` becomes ``sensor-<i>``, its ``placement``/``name``/``address`` null).
+    """
+    out = dict(md)
+    problems: list[str] = []
+
+    def drop(obj: dict, key: str, problem: str | None, where: str = "") -> None:
+        if problem:
+            problems.append(f"{where}{problem}; ignored")
+            obj.pop(key, None)
+
     sensors = md.get("sensors")
     if sensors is None:
         sensors = []
     if not isinstance(sensors, list) or len(sensors) > 256:
-        return f"'sensors' must be a list of at most 256 sensors, got {_short(sensors)}"
+        return (
+            out,
+            problems,
+            f"'sensors' must be a list of at most 256 sensors, got {_short(sensors)}",
+        )
+    clean_sensors = []
     for i, smd in enumerate(sensors):
         if not isinstance(smd, dict):
-            return f"sensor {i} is not an object"
-        problem = _first(
-            *(_str_problem(smd, k) for k in ("id", "placement", "name", "address")),
-        )
-        if problem:
-            return f"sensor {i}: {problem}"
+            return out, problems, f"sensor {i} is not an object but {_short(smd)}"
         try:
             if not isinstance(smd.get("config"), dict):
                 raise ValueError("missing or not an object")
             SensorConfig.from_dict(smd["config"])
-        except (KeyError, TypeError, ValueError) as exc:
-            return f"sensor {i} has an invalid config ({exc})"
-    start = md.get("start")
-    if start is not None and not isinstance(start, dict):
-        return f"'start' must be an object, got {_short(start)}"
-    start = start or {}
-    demo = md.get("demographics")
-    if demo is not None and not isinstance(demo, dict):
-        return f"'demographics' must be an object, got {_short(demo)}"
-    demo = demo or {}
-    patient = md.get("patient")
+        except KeyError as exc:
+            return out, problems, f"sensor {i} has an invalid config (no {exc})"
+        except (TypeError, ValueError) as exc:
+            return out, problems, f"sensor {i} has an invalid config ({exc})"
+        smd = dict(smd)
+        for key in ("id", "placement", "name", "address"):
+            drop(smd, key, _str_problem(smd, key), f"sensor {i}: ")
+        clean_sensors.append(smd)
+    out["sensors"] = clean_sensors
+    for key in ("start", "demographics"):
+        v = out.get(key)
+        if v is not None and not isinstance(v, dict):
+            drop(out, key, f"'{key}' must be an object, got {_short(v)}")
+    patient = out.get("patient")
     if patient is not None and not isinstance(patient, str | dict):
-        return f"'patient' must be a string, got {_short(patient)}"
-    return _first(
-        _int_problem(md, "format_version", 1, 65535),
-        _str_problem(md, "notes"),
-        _str_problem(md, "test"),
-        _str_problem(md, "session_kind"),
-        _str_problem(start, "utc"),
-        _time_problem(start, "epoch_s"),
-        _time_problem(start, "monotonic_s"),
-        _str_problem(demo, "sex"),
-        *(
-            None
-            if demo.get(k) is None or (_is_number(demo[k]) and 0 < demo[k] < 1e4)
-            else f"demographics '{k}' must be a positive number or null, got {_short(demo[k])}"
-            for k in _DEMOGRAPHIC_NUMBERS
-        ),
-    )
+        drop(out, "patient", f"'patient' must be a string, got {_short(patient)}")
+    drop(out, "format_version", _int_problem(out, "format_version", 1, 65535))
+    for key in ("notes", "test", "session_kind"):
+        drop(out, key, _str_problem(out, key))
+    if isinstance(out.get("start"), dict):
+        start = out["start"] = dict(out["start"])
+        drop(start, "utc", _str_problem(start, "utc"), "start: ")
+        drop(start, "epoch_s", _time_problem(start, "epoch_s"), "start: ")
+        drop(start, "monotonic_s", _time_problem(start, "monotonic_s"), "start: ")
+    if isinstance(out.get("demographics"), dict):
+        demo = out["demographics"] = dict(out["demographics"])
+        drop(demo, "sex", _str_problem(demo, "sex"), "demographics: ")
+        for k in _DEMOGRAPHIC_NUMBERS:
+            v = demo.get(k)
+            if v is not None and not (_is_number(v) and 0 < v < 1e4):
+                drop(
+                    demo,
+                    k,
+                    f"'{k}' must be a positive number or null, got {_short(v)}",
+                    "demographics: ",
+                )
+    return out, problems, None
+
+
+def _header_problem(md: dict) -> str | None:
+    """The first problem of a header (the writer refuses any)."""
+    _, problems, fatal = _header_issues(md)
+    return fatal or (problems[0].removesuffix("; ignored") if problems else None)
 
 
 _PROBLEMS = {
@@ -727,8 +777,8 @@ def _check_preamble(data: bytes, name: str) -> int:
 
 
 def _first_record_header(data: bytes, start: int = 0) -> dict | None:
-    """The header of the first record with a valid CRC at or after ``start``, if that
-    record is a valid HEADER (proof that a file with a damaged preamble is a recording)."""
+    """The first valid HEADER among the leading records with a valid CRC at or after
+    ``start`` (proof that a file with a damaged preamble is a recording), else None."""
     pos = data.find(SYNC, start)
     n = len(data)
     while 0 <= pos and pos + REC_HEAD_SIZE <= n:
@@ -738,12 +788,17 @@ def _first_record_header(data: bytes, start: int = 0) -> dict | None:
             (crc,) = _CRC.unpack_from(data, end - CRC_SIZE)
             if zlib.crc32(data[pos + 4 : end - CRC_SIZE]) & 0xFFFFFFFF == crc:
                 if rtype != RecordType.HEADER:
-                    return None
+                    return None  # the records start with the headers
                 try:
-                    info = _parse_json(data[pos + REC_HEAD_SIZE : end - CRC_SIZE])
+                    info, _, fatal = _header_issues(
+                        _parse_json(data[pos + REC_HEAD_SIZE : end - CRC_SIZE])
+                    )
                 except ValueError:
-                    return None
-                return None if _header_problem(info) else info
+                    fatal = "invalid"
+                if not fatal:
+                    return info
+                pos = data.find(SYNC, end)  # an invalid header copy: try the next one
+                continue
         pos = data.find(SYNC, pos + 1)
     return None
 
@@ -905,11 +960,14 @@ class RecordingReader:
             except ValueError as exc:
                 self.damage.append(Damage(pos, f"{name} record: {exc}"))
                 return None
-            problem = _PROBLEMS[rtype](info)
+            if rtype == RecordType.HEADER:  # optional fields can be left out, sensors not
+                info, repaired, problem = _header_issues(info)
+            else:
+                repaired, problem = [], _PROBLEMS[rtype](info)
             if problem:
                 self.damage.append(Damage(pos, f"{name} record: {problem}"))
                 return None
-            return Record(pos, rtype, payload, info=info)
+            return Record(pos, rtype, payload, info=info, repaired=repaired)
         return Record(pos, rtype, payload)
 
 
@@ -981,6 +1039,7 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
     """
     reader = RecordingReader(source)
     metadata: dict | None = None
+    header_damage: list[Damage] = []
     packets: dict[int, list[Record]] = {}
     gaps: dict[int, list[dict]] = {}
     gap_records: list[dict] = []
@@ -992,6 +1051,7 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
         if rec.type == RecordType.HEADER:
             if metadata is None:
                 metadata = rec.info
+                header_damage = [Damage(rec.offset, f"HEADER record: {p}") for p in rec.repaired]
             continue
         if rec.type == RecordType.PACKET:
             if end is not None:
@@ -1009,11 +1069,13 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
     damage = list(reader.damage)
     notes = list(reader.notes)
     if metadata is None:
+        why = [d for d in damage if d.reason.startswith("HEADER")] or damage
         raise RecordingError(
             f"{reader.name}: no valid header record (damage: "
-            + "; ".join(f"offset {d.offset}: {d.reason}" for d in damage[:3])
+            + "; ".join(f"offset {d.offset}: {d.reason}" for d in why[:2])
             + ")"
         )
+    damage.extend(header_damage)
     sensors_md = metadata.get("sensors") or []
     if not isinstance(sensors_md, list) or not all(isinstance(x, dict) for x in sensors_md):
         raise RecordingError(f"{reader.name}: header 'sensors' is not a list of objects")

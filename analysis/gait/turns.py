@@ -97,11 +97,12 @@ class TurnDetector:
             return self
         low = sm < self.boundary_dps
         low_idx = np.flatnonzero(low)
-        j = np.searchsorted(low_idx, peaks)
-        starts = np.where(j > 0, low_idx[np.maximum(j - 1, 0)] if low_idx.size else 0, 0)
-        ends = np.where(j < low_idx.size, low_idx[np.minimum(j, low_idx.size - 1)], w.size - 1)
-        if low_idx.size == 0:
+        if low_idx.size == 0:  # turning all the time: one candidate spanning everything
             starts, ends = np.zeros_like(peaks), np.full_like(peaks, w.size - 1)
+        else:
+            j = np.searchsorted(low_idx, peaks)
+            starts = np.where(j > 0, low_idx[np.maximum(j - 1, 0)], 0)
+            ends = np.where(j < low_idx.size, low_idx[np.minimum(j, low_idx.size - 1)], w.size - 1)
         angle_cum = np.r_[0.0, np.cumsum(w) / fs]  # angle_cum[i] = integral over [0, i)
 
         def angle(s, e):

@@ -119,6 +119,16 @@ def test_synthetic_turn_and_merge():
     assert any(c.direction == "right" for c in det.candidates_)
 
 
+def test_turning_through_the_whole_recording_is_one_candidate_not_a_crash():
+    """Never below the 5-deg/s boundary (a turntable, or noise): was an IndexError."""
+    t = np.arange(0, 8, 1 / FS)
+    w = np.radians(45.0 + 20.0 * np.sin(np.pi * t / 8))  # 25-65 deg/s for 8 s
+    det = TurnDetector().detect(w, FS)
+    assert len(det.candidates_) == 1 and det.turns_ == det.candidates_  # 8 s, > 90 deg
+    angle = np.degrees(w).sum() / FS
+    assert det.turns_[0].angle_deg == pytest.approx(angle, rel=0.01)
+
+
 def _synthetic_walk(duration_s=30.0, cadence_spm=110.0, fs=FS, rng=None):
     """Lower-back-like signal: vertical excursion at step frequency, ML sway at stride frequency."""
     rng = rng or np.random.default_rng(0)

@@ -109,6 +109,22 @@ def test_a_header_nested_100000_deep_falls_back_to_the_second_copy():
     assert "\n" not in str(info.value) and "nested" in str(info.value)
 
 
+def test_optional_header_fields_of_the_wrong_type_are_left_out_not_the_file():
+    hdr = {**HEADER, "notes": 5, "demographics": {"sex": 0, "age": "old", "height_m": 1.6}}
+    hdr["sensors"] = [{**HEADER["sensors"][0], "id": ["x"]}]
+    data, _ = build(headers=[_json(hdr), _json(hdr)])
+    rec = load_recording(data)
+    reasons = [d.reason for d in rec.damage if d.offset == PREAMBLE_SIZE]
+    assert len(reasons) == 4, reasons  # the copy in use; notes, sex, age, the sensor id
+    assert all(r.startswith("HEADER record: ") and r.endswith("ignored") for r in reasons)
+    assert rec.metadata["demographics"] == {"height_m": 1.6} and "notes" not in rec.metadata
+    assert rec.sensors[0].id == "sensor-0" and rec.sensors[0].n_samples == N_PACKETS * PER
+    bad_config = {**HEADER, "sensors": [{"id": "a", "config": {"sampling_rate_hz": 7}}]}
+    data, _ = build(headers=[_json(bad_config)])
+    with pytest.raises(RecordingError, match="sensor 0 has an invalid config"):
+        load_recording(data)
+
+
 @pytest.mark.parametrize(
     "event, field",
     [
@@ -116,6 +132,10 @@ def test_a_header_nested_100000_deep_falls_back_to_the_second_copy():
         ({"kind": "note", "t_s": [1]}, "t_s"),
         ({"kind": 5, "t_s": 1.0}, "kind"),
         ({"t_s": 1.0}, "kind"),
+        ({"kind": "test_start", "test": ["tug"], "t_s": 1.0}, "test"),  # was unhashable
+        ({"kind": "test_stop", "test": "tug", "t_s": None}, "t_s"),  # float(None)
+        ({"kind": "test_result", "test": "tug", "t_s": 1.0, "result": [1]}, "result"),
+        ({"kind": "marker", "marker": {"lost": 1}, "t_s": 1.0}, "marker"),
     ],
 )
 def test_an_event_with_a_wrong_field_type_is_damage_and_the_others_stay(event, field):
