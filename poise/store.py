@@ -720,7 +720,8 @@ class Store:
                     )
                 self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:  # SQLite may have rolled back already
+                    self.conn.execute("ROLLBACK")
                 raise
         except sqlite3.IntegrityError:
             if copied is not None:
