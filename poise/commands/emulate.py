@@ -53,6 +53,7 @@ def register(subparsers: Any) -> None:
         "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
     )
     p.add_argument("--truth", metavar="FILE", help="write the ground truth as JSON on exit")
+    p.add_argument("--force", action="store_true", help="replace an existing --truth file")
     p.set_defaults(func=run)
 
 
@@ -122,8 +123,12 @@ async def _serve(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``poise emulate``."""
+    from poise.outputs import check_outputs, write_atomically
+
     if not 1 <= args.count <= 64:
         raise PoiseError(f"--count must be 1..64, got {args.count}")
+    if args.truth:  # before serving: never over the replayed source, an old file only --force
+        check_outputs([args.truth], [args.source], force=args.force)
     try:
         summary = asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -137,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(truth['disconnect_times_s'])} forced disconnect(s)"
             )
         if args.truth:
-            with open(args.truth, "w", encoding="utf-8") as fh:
+            with write_atomically(
+                args.truth, "w", inputs=[args.source], force=args.force, encoding="utf-8"
+            ) as fh:
                 json.dump(summary, fh, indent=1)
     sys.stdout.flush()
     return 0

@@ -251,3 +251,14 @@ def test_record_overwrite_keeps_the_mode_and_mtu_is_checked_first(tmp_path, cli)
     assert rc == 0, err
     assert out.read_bytes().startswith(b"\x89POISE") and mode(out) == 0o644
     assert _leftovers(tmp_path, {"r.poise"}) == []
+
+
+def test_emulate_truth_is_checked_before_serving(rec, tmp_path, cli):
+    before = rec.read_bytes()
+    rc, err = cli(["emulate", "--source", str(rec), "--truth", str(rec), "--seconds", "0.1"])
+    assert rc == 2 and "input" in cli.one_line(err)
+    assert rec.read_bytes() == before
+    old = tmp_path / "truth.json"
+    old.write_text("old")
+    rc, err = cli(["emulate", "--truth", str(old), "--seconds", "0.1"])
+    assert rc == 2 and "--force" in cli.one_line(err) and old.read_text() == "old"
