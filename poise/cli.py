@@ -56,8 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"poise {args.command}: interrupted", file=sys.stderr)
         return 130
     except (PoiseError, ValueError, OSError) as exc:
-        print(f"poise {args.command}: error: {exc}", file=sys.stderr)
+        print(f"poise {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+
+
+def one_line(message: str) -> str:
+    """``message`` with control and other unprintable characters escaped (``\\n``,
+    ``\\u202e``): names and values from files must not break the one-line error."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -151,3 +151,20 @@ def test_a_stored_result_of_the_wrong_shape_is_not_used(tmp_path, cli):
     assert rc == 0, err
     rc, err = cli(["patient", "--data-dir", d, "import", str(rec), "--patient", "P", "--create"])
     assert rc in (0, 2) and "Traceback" not in err
+
+
+def test_names_from_a_file_do_not_break_the_one_line_error(tmp_path, cli):
+    """A placement with a newline (bench/hostile.py found it) made a two-line error."""
+    from firmware_protocol.types import SensorConfig
+    from sensors.recording import RecordingWriter
+
+    path = tmp_path / "p.poise"
+    cfg = SensorConfig(100, 8, 2000)
+    sensors = [
+        {"id": "a", "placement": "x\n\u202ey", "config": cfg},
+        {"id": "b", "placement": "left-shank", "config": cfg},
+    ]
+    with RecordingWriter(path, {"sensors": sensors}):
+        pass
+    rc, err = cli(["analyze", str(path)])
+    assert rc == 2 and "x\\n\\u202ey" in cli.one_line(err)
