@@ -12,6 +12,11 @@
 Bumble transport string (``"tcp-client:127.0.0.1:PORT"``) another process passes to the
 Bumble backend (``poise scan --transport ...``); every TCP client gets its own controller on
 the same link.
+
+``Emulator(..., firmware="micropython")`` runs the MicroPython firmware
+(``firmware_protocol/micropython/``) instead of the Python virtual wearable, on a
+simulated IMU (:mod:`sensors.firmware_host`). :func:`parse_demo` reads ``--demo`` values
+such as ``2`` or ``firmware:1``.
 """
 
 from __future__ import annotations
@@ -65,6 +70,12 @@ class Emulator:
         Record the host send time of every packet (latency benchmarks).
     link
         Join an existing link instead of creating one.
+    firmware
+        ``"micropython"``: every wearable runs the MicroPython firmware on a simulated
+        IMU (``sensors.firmware_host``); ``faults`` are not supported then.
+    firmware_options
+        Extra keyword arguments of :class:`sensors.firmware_host.wearable.FirmwareWearable`
+        (``chip``, ``ticks_start_us``, ``clock_start_us``).
     """
 
     def __init__(
@@ -80,7 +91,13 @@ class Emulator:
         record_send_times: bool = False,
         link: VirtualLink | None = None,
         name_prefix: str = "Poise-",
+        firmware: str | None = None,
+        firmware_options: dict[str, Any] | None = None,
     ) -> None:
+        if firmware not in (None, "micropython"):
+            raise ValueError(f"unknown firmware {firmware!r} (known: micropython)")
+        if firmware and faults:
+            raise ValueError("fault injection is not available for the MicroPython firmware")
         if specs is None:
             if not 1 <= count <= 64:
                 raise ValueError(f"count must be 1..64, got {count}")
@@ -98,8 +115,10 @@ class Emulator:
         self._record_send_times = record_send_times
         self._external_link = link
         self._name_prefix = name_prefix
+        self._firmware = firmware
+        self._firmware_options = dict(firmware_options or {})
         self.link: VirtualLink | None = link
-        self.wearables: list[VirtualWearable] = []
+        self.wearables: list[Any] = []
         self._servers: list[ControllerServer] = []
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -117,6 +136,23 @@ class Emulator:
             if factory is None:
                 factory = scenario_source_factory(self._scenario or "quiet", self.seed + i)
             address = f"D0:50:{(self.seed >> 8) & 0xFF:02X}:{self.seed & 0xFF:02X}:{(i + 1) >> 8:02X}:{(i + 1) & 0xFF:02X}"
+            if self._firmware:
+                from sensors.firmware_host.wearable import FirmwareWearable
+
+                firmware = FirmwareWearable(
+                    self.link,
+                    name,
+                    address,
+                    source_factory=factory,
+                    config=spec.config or self.config,
+                    battery_percent=spec.battery_percent,
+                    seed=self.seed * 1000 + i,
+                    rssi_dbm=-45 - 4 * (i % 10),
+                    **self._firmware_options,
+                )
+                await firmware.start()
+                self.wearables.append(firmware)
+                continue
             wearable = VirtualWearable(
                 self.link,
                 name,
@@ -172,10 +208,43 @@ class Emulator:
             f"no virtual wearable named {name!r} (have {[w.name for w in self.wearables]})"
         )
 
-    def truth(self) -> dict[str, WearableTruth]:
+    def truth(self) -> dict[str, WearableTruth | Any]:
         """Ground truth per wearable name."""
         return {w.name: w.truth for w in self.wearables}
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready ground truth of all wearables."""
         return {name: t.to_dict() for name, t in self.truth().items()}
+
+
+def parse_demo(text: str | int | None) -> list[tuple[str, int]]:
+    """Read a ``--demo`` value: ``"2"`` (two virtual wearables) or ``"firmware:1"`` (one
+    wearable running the MicroPython firmware), several joined by commas.
+
+    Returns
+    -------
+    list of (kind, count)
+        Kinds ``"poise"`` (the Python virtual wearable) and ``"firmware"``; counts >= 1.
+
+    Raises
+    ------
+    ValueError
+        Naming the part that is wrong.
+    """
+    if text is None:
+        return []
+    out: list[tuple[str, int]] = []
+    for part in str(text).split(","):
+        item = part.strip()
+        kind, sep, count = item.rpartition(":")
+        kind = kind.strip().lower() if sep else "poise"
+        if kind not in ("poise", "firmware"):
+            raise ValueError(f"--demo {item!r}: unknown kind {kind!r} (known: poise, firmware)")
+        try:
+            n = int(count)
+        except ValueError:
+            raise ValueError(f"--demo {item!r}: expected KIND:N or N with N a number") from None
+        if n < 1:
+            raise ValueError(f"--demo {item!r}: the count must be at least 1")
+        out.append((kind, n))
+    return out

@@ -5,6 +5,10 @@ over loopback TCP: every process that opens the printed Bumble transport
 (``tcp-client:127.0.0.1:PORT``) gets its own virtual controller on that link, so
 ``poise scan --transport tcp-client:127.0.0.1:PORT`` in another terminal finds them.
 Runs until Ctrl-C, then prints the ground truth (samples produced, injected faults).
+
+``--firmware micropython`` runs the MicroPython firmware (firmware_protocol/micropython/)
+on a simulated IMU instead of the Python virtual wearable: what the client talks to is
+the firmware's own code.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ def register(subparsers: Any) -> None:
         "--scenario", metavar="NAME", default=None, help="synthetic motion (default: quiet)"
     )
     p.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    p.add_argument(
+        "--firmware",
+        choices=("micropython",),
+        default=None,
+        help="run the MicroPython firmware on a simulated IMU (no fault injection)",
+    )
     p.add_argument(
         "--faults",
         default="",
@@ -85,6 +95,8 @@ async def _serve(args: argparse.Namespace) -> dict[str, Any]:
     from sensors.virtual_wearable import FaultConfig
 
     faults = FaultConfig.parse(args.faults)
+    if args.firmware and args.faults:
+        raise PoiseError("--faults applies to the virtual wearables only, not --firmware")
     specs = None
     rate = args.rate
     if args.source:
@@ -98,9 +110,10 @@ async def _serve(args: argparse.Namespace) -> dict[str, Any]:
         count=args.count,
         rate_hz=rate or 100,
         scenario=args.scenario,
-        faults=faults,
+        faults=None if args.firmware else faults,
         seed=args.seed,
         specs=specs,
+        firmware=args.firmware,
     )
     async with emulator:
         transport = await emulator.serve(port=args.port)

@@ -13,6 +13,11 @@ Built-in virtual wearables through the full BLE stack (Bumble backend, in-proces
     poise record -o demo.poise --demo 4 --rate 200 --seconds 10 \\
         --faults drop=0.05,disconnect-every=3s
 
+The MicroPython firmware (firmware_protocol/micropython/) on a simulated IMU, through the
+same stack (``firmware:N``; may be combined with virtual wearables, e.g. ``2,firmware:1``)::
+
+    poise record -o fw.poise --demo firmware:1 --rate 100 --seconds 10
+
 Ctrl-C stops cleanly: the sensors are told to stop, the file gets its END record and
 is closed. Lost samples are written as gaps; ``poise info FILE`` shows them.
 """
@@ -77,10 +82,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mtu", type=int, default=None, help="ATT MTU to request (Bumble only)")
     p.add_argument(
         "--demo",
-        type=int,
         default=None,
-        metavar="N",
-        help="record N built-in virtual wearables (1-4) instead of real sensors",
+        metavar="N|firmware:N",
+        help="record N built-in virtual wearables (1-4 in all) instead of real sensors; "
+        "firmware:N runs the MicroPython firmware on a simulated IMU",
     )
     p.add_argument(
         "--faults",
@@ -98,11 +103,20 @@ def register(subparsers: Any) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    from sensors.emulator import parse_demo
+
     if args.seconds is not None and not args.seconds > 0:
         raise PoiseError(f"--seconds must be > 0, got {args.seconds}")
+    try:
+        args.demo_kinds = parse_demo(args.demo)
+    except ValueError as exc:
+        raise PoiseError(str(exc)) from None
     if args.demo is not None:
-        if not 1 <= args.demo <= 4:
-            raise PoiseError(f"--demo takes 1 to 4 wearables, got {args.demo}")
+        total = sum(n for _, n in args.demo_kinds)
+        if not 1 <= total <= 4:
+            raise PoiseError(f"--demo takes 1 to 4 wearables, got {total}")
+        if args.faults and any(kind == "firmware" for kind, _ in args.demo_kinds):
+            raise PoiseError("--faults applies to the virtual wearables only, not firmware:N")
         if args.sensor or args.transport:
             raise PoiseError("--demo records virtual wearables; drop --sensor/--transport")
     elif args.faults or args.scenario:
@@ -130,6 +144,32 @@ def _progress_line(hub: Any, elapsed_s: float) -> str:
     return f"[{elapsed_s:6.1f} s] " + " | ".join(parts)
 
 
+async def _start_demo(args: argparse.Namespace) -> list[Any]:
+    """One emulator per ``--demo`` kind, on one virtual link: virtual wearables named
+    ``Poise-0001``..., firmware ones ``Poise-FW0001``...."""
+    from sensors.emulator import Emulator
+    from sensors.virtual_wearable import FaultConfig
+
+    emulators: list[Any] = []
+    link = None
+    for kind, count in args.demo_kinds:
+        firmware = kind == "firmware"
+        emu = Emulator(
+            count=count,
+            rate_hz=args.rate,
+            scenario=args.scenario,
+            faults=None if firmware else FaultConfig.parse(args.faults),
+            link=link,
+            name_prefix="Poise-FW" if firmware else "Poise-",
+            firmware="micropython" if firmware else None,
+            seed=len(emulators),
+        )
+        await emu.start()
+        link = emu.transport
+        emulators.append(emu)
+    return emulators
+
+
 async def record_session(args: argparse.Namespace) -> dict:
     """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
     from firmware_protocol.types import SensorConfig
@@ -147,22 +187,20 @@ async def record_session(args: argparse.Namespace) -> dict:
             loop.add_signal_handler(sig, stop.set)
     writer = None
     hub = None
+    emulators: list[Any] = []
+    if not hasattr(args, "demo_kinds"):
+        from sensors.emulator import parse_demo
+
+        args.demo_kinds = parse_demo(args.demo)
     try:
         if args.demo is not None:
-            from sensors.emulator import Emulator
-            from sensors.virtual_wearable import FaultConfig
-
-            emulator = Emulator(
-                count=args.demo,
-                rate_hz=args.rate,
-                scenario=args.scenario,
-                faults=FaultConfig.parse(args.faults),
-            )
-            await emulator.start()
+            emulators = await _start_demo(args)
+            emulator = emulators[0]
             transport = emulator.transport
             metadata["source"] = {
                 "kind": "demo",
-                "wearables": args.demo,
+                "wearables": sum(n for _, n in args.demo_kinds),
+                "demo": str(args.demo),
                 "faults": args.faults,
                 "scenario": args.scenario or "quiet",
             }
@@ -173,7 +211,7 @@ async def record_session(args: argparse.Namespace) -> dict:
             args.scan_timeout,
             transport=transport,
             names=names or None,
-            count=None if names else (args.demo or 4),
+            count=None if names else (sum(n for _, n in args.demo_kinds) or 4),
         )
         if names:
             by_key = {**{r.name: r for r in found}, **{r.address: r for r in found}}
@@ -232,7 +270,8 @@ async def record_session(args: argparse.Namespace) -> dict:
         if writer is not None:
             writer.close(info={"interrupted": stop.is_set()})
         if emulator is not None:
-            await emulator.close()
+            for emu in emulators:
+                await emu.close()
         if transport is not None:
             from sensors.bumble_backend import close_hosts
 
