@@ -47,7 +47,10 @@ __all__ = [
 ]
 
 #: Device packages imported at first use; each registers its driver and twin.
-DEVICE_MODULES = ("sensors.devices.poise",)
+DEVICE_MODULES = (
+    "sensors.devices.poise",
+    "sensors.devices.polar",
+)
 
 _DRIVERS: dict[str, type[SensorDriver]] = {}
 _TWINS: dict[str, str | Callable[..., Any]] = {}
