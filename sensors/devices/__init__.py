@@ -50,6 +50,7 @@ __all__ = [
 DEVICE_MODULES = (
     "sensors.devices.poise",
     "sensors.devices.polar",
+    "sensors.devices.metawear",
 )
 
 _DRIVERS: dict[str, type[SensorDriver]] = {}
