@@ -186,3 +186,25 @@ def test_decoder_pairs_acc_and_gyro_and_counts_a_lost_frame_as_lost_samples():
     np.testing.assert_allclose(acc_mps2[:36], acc[0][1] * 9.80665e-3)
     t = np.concatenate([f.sensor_time_s for f in frames])
     assert np.all(np.diff(t) > 0) and t[0] == pytest.approx(t0 * 1e-9)
+
+
+def test_decoder_pairs_streams_whose_frames_differ_in_size_and_time():
+    """ACC frames of 40 samples and GYRO frames of 25, GYRO stamped 2 ms later and
+    arriving interleaved: every sample pairs once, in order, with its partner."""
+    dec = PolarDecoder(PolarVeritySenseDriver.choose_config(104, 8, 2000))
+    period, t0, n = 1e9 / 104, 7 * 10**17, 1000
+    rng = np.random.default_rng(1)
+    acc, gyr = rng.integers(-100, 100, (n, 3)), rng.integers(-100, 100, (n, 3))
+    arrivals = []
+    for s in range(0, n, 40):
+        ts = t0 + round((s + 39) * period)
+        arrivals.append((ts, pmd.encode_frame(2, ts, 1, True, pmd.encode_delta(acc[s : s + 40]))))
+    for s in range(0, n, 25):
+        ts = t0 + round((s + 24) * period) + 2_000_000
+        frame = pmd.encode_frame(5, ts, 0, True, pmd.encode_delta(gyr[s : s + 25]))
+        arrivals.append((ts + 3_000_000, frame))
+    frames = [f for _, data in sorted(arrivals) for f in dec.feed(0, data)]
+    idx = np.concatenate([f.first_index + np.arange(f.n_samples) for f in frames])
+    np.testing.assert_array_equal(idx, np.arange(n))
+    np.testing.assert_allclose(np.concatenate([f.acc_mps2 for f in frames]), acc * 9.80665e-3)
+    np.testing.assert_allclose(np.rad2deg(np.concatenate([f.gyr_radps for f in frames])), gyr)
