@@ -364,6 +364,10 @@ class WearableTruth:
         Packets sent with a flipped byte.
     disconnect_times_s
         Host (event loop) time of every forced link loss.
+    first_key_sent, last_key_sent
+        Key (the second item of a packet record) of the first and the last packet sent
+        (``None`` before any): what a protocol without a start or end marker cannot see
+        lies before and after them.
     send_times_s
         Optional: host time each sent packet left (``record_send_times=True``).
     """
@@ -386,6 +390,8 @@ class WearableTruth:
     stops: int = 0
     identify_count: int = 0
     send_times_s: dict[int, float] = field(default_factory=dict)
+    first_key_sent: int | None = None
+    last_key_sent: int | None = None
 
     @property
     def samples_dropped(self) -> int:
@@ -831,6 +837,9 @@ class VirtualSensor:
                 self.truth.corrupted.append(record)
             self.truth.packets_sent += 1
             self.truth.samples_sent += record[2]
+            if self.truth.first_key_sent is None:
+                self.truth.first_key_sent = record[1]
+            self.truth.last_key_sent = record[1]
             if self._record_send_times:
                 self.truth.send_times_s[record[1]] = time.perf_counter()
 

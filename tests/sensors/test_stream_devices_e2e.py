@@ -67,7 +67,7 @@ def undetectable_samples(twin, hub, i: int) -> int:
 
     Poise: after the TIME_SYNC that precedes STOP_STREAM. Polar (PMD has no sequence
     number and no time query): before the first and after the last frame that arrived.
-    MetaWear (the accounter counts from 0): after the last notification that arrived.
+    MetaWear (a fresh accounter counts from 1): after the last notification that arrived.
     """
     t = twin.truth
     if twin.kind == "poise":
@@ -78,13 +78,9 @@ def undetectable_samples(twin, hub, i: int) -> int:
             for _, ts, n in t.dropped
             if 0 < (ts + round((n - 1) * period_us) - sync) % U32 < U32 // 2
         )
-    k = twin.samples_per_packet()
-    produced = set(range(0, t.samples_produced, k))
-    gone = {r[1] for r in t.dropped} | {r[1] for r in t.undelivered}
-    delivered = sorted(produced - gone)
-    blind = [r for r in t.dropped if r[1] > delivered[-1]]
+    blind = [r for r in t.dropped if r[1] > t.last_key_sent]
     if twin.kind == "polar-verity-sense":
-        blind += [r for r in t.dropped if r[1] < delivered[0]]
+        blind += [r for r in t.dropped if r[1] < t.first_key_sent]
     return sum(r[2] for r in blind)
 
 

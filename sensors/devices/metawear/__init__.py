@@ -17,10 +17,11 @@ Connection (commands written without response; answers arrive as notifications):
 5. at the end: stop both sensors, disable notifications, remove the processors.
 
 Loss accounting: the counter is the sample index (one sample per notification), so every
-lost notification is a gap, also across a reconnect; the first one of a fresh chain is
-taken to count 0 (the vendor's material does not say whether counting starts at 0; a
-board starting at 1 would show one lost sample at the start). What cannot be detected:
-a notification lost after the last one that arrives before the stop (nothing follows).
+lost notification is a gap, also across a reconnect. A fresh chain counts 1, 2, 3, ...
+(the SDK's ``accounter.h`` said so in earlier releases; the current one says "a packet
+counter"): a first count above 1 shows the notifications lost before it. What cannot be
+detected: a notification lost after the last one that arrives before the stop (nothing
+follows it); and, should a board count from 0, the loss of its very first notification.
 The plain and packed data registers carry no counter, so the driver does not use them,
 although packed mode (3 samples per notification) needs fewer notifications: at 200 Hz
 the counted stream sends 200 notifications per second, which needs the 7.5 ms
@@ -259,8 +260,8 @@ class MetaMotionDriver(SensorDriver):
         return None
 
     def fresh_start(self) -> tuple[str, int] | None:
-        """A chain built at this start counts from 0."""
-        return ("index", 0) if self._fresh else None
+        """A chain built at this start counts from 1."""
+        return ("index", 1) if self._fresh else None
 
     def on_notification(self, channel: int, data: bytes) -> None:
         """Answers to reads and processor creation resolve the waiting command."""

@@ -15,8 +15,9 @@ Behaviour (from MbientLab's material where it says, else stated as the twin's ch
   types are not answered;
 * streaming: once both sensors run and the accounter's notifications are on, every
   accelerometer sample is one 19-byte notification ``[09 03 id count acc gyro]``; the
-  count starts at 0 when the chain is created (the twin's choice) and goes on while no
-  central listens (``undelivered``), so a reconnect shows the outage as a count jump;
+  count is 1, 2, 3, ... from the chain's creation (as the SDK's accounter.h described it
+  in earlier releases) and goes on while no central listens (``undelivered``), so a
+  reconnect shows the outage as a count jump;
 * battery: ``[0x11, 0xCC]`` answers ``[0x11, 0x8C, percent, millivolts]``.
 """
 
@@ -66,7 +67,7 @@ class MetaWearTwin(VirtualSensor):
         self.processors: dict[int, tuple[int, bytes]] = {}  # id -> (type, command)
         self.notify_enabled: set[int] = set()
         self.subscribed = False
-        self._count = 0
+        self._count = 1
         self._accounter: int | None = None
 
     # -- GATT -------------------------------------------------------------------------
@@ -169,7 +170,7 @@ class MetaWearTwin(VirtualSensor):
             self.processors[pid] = (ptype, p)
             if ptype == mw.DP_ACCOUNTER:
                 self._accounter = pid
-                self._count = 0
+                self._count = 1
             self._answer(bytes([mw.DATA_PROCESSOR, mw.DP_ADD, pid]))
         elif reg == mw.DP_NOTIFY_ENABLE and len(p) >= 2:
             (self.notify_enabled.add if p[1] else self.notify_enabled.discard)(p[0])
