@@ -111,6 +111,26 @@ async def test_mixed_devices_stream_complete_at_their_rates_and_replay_equals_li
             assert np.median(dt_ms) < 2.0 and dt_ms.max() < 15.0, (w.kind, dt_ms.max())
         models = [sd.device["model"] for sd in rec.sensors]
         assert models[0].startswith("Polar Verity Sense") and models[1] == "MetaMotion S"
+        # one timeline: every sample's estimated host time against the moment the twin
+        # took it (Polar by its ns clock, MetaMotion by arrival times, Poise by its us clock)
+        errs = []
+        for i, w in enumerate(emu.wearables):
+            blocks = [b for b in log["blocks"] if b.sensor_index == i]
+            idx = np.concatenate([b.first_index + np.arange(b.n_samples) for b in blocks])
+            t_est = np.concatenate([b.t_s for b in blocks]) + hub.t0_monotonic
+            if w.kind == "poise":  # hub index 0 = the first packet's first sample
+                first = round((w.truth.first_key_sent - w._stream_ts0) * w.rate_hz / 1e6)
+            elif w.kind == "metamotion":  # the counter: count 1 = sample 0
+                first = -1
+            else:  # hub index 0 = the first frame's first sample
+                first = w.truth.first_key_sent
+            t_true = w._stream_t0 + (idx + first) / (w.rate_hz * w._clock_rate)
+            errs.append((t_true, t_est - t_true))
+        # (measured 1.6 ms on the virtual link; one sample off would be 10 ms)
+        grid = np.linspace(1.0, 3.5, 100) + hub.t0_monotonic
+        e = np.array([np.interp(grid, tt, ee) for tt, ee in errs])
+        spread_ms = (e.max(axis=0) - e.min(axis=0)).max() * 1e3
+        assert spread_ms < 5.0, spread_ms
 
 
 async def test_mixed_devices_drops_and_disconnects_every_sample_accounted(tmp_path):
