@@ -41,11 +41,11 @@ def save_screenshot(widget: Any, path: str | Path) -> Path:
 
 def run(
     *,
-    demo: int = 0,
+    demo: int | str = 0,
     replay: str | None = None,
     data_dir: str | None = None,
     record: bool = True,
-    rate_hz: int | None = None,
+    rate_hz: float | None = None,
     screenshot: str | None = None,
     quit_after_s: float | None = None,
     page: str = "live",

@@ -333,7 +333,10 @@ def run(
             if not found:
                 win.sensor_label.setText("No sensor found. Switch it on and try again.")
                 return
-            session.connect(BleSource([{"device": found[0].device, "name": found[0].name}]))
+            first = found[0]
+            session.connect(
+                BleSource([{"device": first.device, "name": first.name, "kind": first.kind}])
+            )
 
         QTimer.singleShot(100, connect_ble)
     if quit_after_s is not None:

@@ -271,12 +271,13 @@ class MainWindow(QMainWindow):
         """Use a new source (stops the previous one and closes its recording)."""
         return self._guard("Could not start", self.session.set_source, source)
 
-    def connect_demo(self, count: int) -> None:
-        """Demo sensors through the full BLE stack."""
+    def connect_demo(self, demo: int | str) -> None:
+        """Demo sensors through the full BLE stack: ``N`` Poise wearables or a ``KIND:N,...``
+        spec of virtual twins."""
         from poise.sources import make_demo_source
 
         try:
-            src = make_demo_source(count, self.demo_rate_hz)
+            src = make_demo_source(demo, self.demo_rate_hz)
         except Exception as exc:
             show_exception(self, exc, "Could not start demo sensors")
             return
@@ -290,7 +291,7 @@ class MainWindow(QMainWindow):
 
         if getattr(self, "_scan_future", None) is not None:
             return
-        self.statusBar().showMessage("Scanning for Poise sensors…")
+        self.statusBar().showMessage("Scanning for sensors…")
         self.sensors_panel.scan_btn.setEnabled(False)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._scan_future = pool.submit(scan_sensors, 4.0)
@@ -315,13 +316,19 @@ class MainWindow(QMainWindow):
         if not found:
             self._offer_demo(
                 "No sensors found",
-                "No Poise sensor answered. Switch them on and bring them close.",
+                "No supported sensor answered. Switch them on and bring them close.",
             )
             return
         from poise.sources import DEFAULT_PLACEMENTS, BleSource
 
         specs = [
-            {"address": r.address, "name": r.name, "placement": DEFAULT_PLACEMENTS[i]}
+            {
+                "address": r.address,
+                "name": r.name,
+                "kind": r.kind,
+                "device": r.device,
+                "placement": DEFAULT_PLACEMENTS[i],
+            }
             for i, r in enumerate(found[:4])
         ]
         self.statusBar().showMessage(f"Found {len(found)} sensor(s); connecting…")

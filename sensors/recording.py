@@ -1,9 +1,9 @@
 """The Poise recording file (``.poise``): append-only, checksummed, crash-tolerant.
 
-A recording stores what the sensors *sent* (every raw data packet exactly as received,
-with the host receive time and the sensor index) after a header with JSON metadata,
-plus gap records, events (markers, connection changes, test results, notes) and an end
-record. The byte layout, the flush policy and the recovery rules are documented in
+A recording stores what the sensors *sent* (every raw data packet or notification
+exactly as received, with the host receive time and the sensor index) after a header
+with JSON metadata, plus gap records, events (markers, connection changes, test results,
+notes) and an end record. The byte layout, the flush policy and the recovery rules are documented in
 ``docs/recording-format.md``; the short version:
 
 - file preamble: ``MAGIC`` (8 bytes), format version (u16 LE), reserved (u16 LE);
@@ -16,9 +16,15 @@ record. The byte layout, the flush policy and the recovery rules are documented 
   reports ``Damage(offset, reason)`` and resynchronises on the next ``SYNC`` marker, so
   everything valid before and after the damage is recovered.
 
-Samples are decoded through the same codec as the live stream
-(:func:`firmware_protocol.codec.decode_many`), see :func:`load_recording` and
-:mod:`sensors.timeline`.
+Samples are decoded through the same decoder as the live stream: each header sensor
+names its driver (:mod:`sensors.devices`; none means a Poise wearable, as in format 1),
+see :func:`load_recording` and :mod:`sensors.timeline`.
+
+Format versions: 1 has PACKET records (Poise wire protocol) only; 2 adds NOTIFY records
+(raw notifications of any device, with their channel) and the sensors' ``driver`` and
+``device`` header keys. A writer uses version 2 only when a header sensor is not a Poise
+wearable, so Poise-only recordings stay readable by version-1 readers; this reader
+reads both.
 """
 
 from __future__ import annotations
@@ -36,8 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from firmware_protocol.types import SensorConfig
-from sensors.timeline import Gap, SensorData, build_sensor_data
+from sensors.timeline import Gap, SensorData
 
 __all__ = [
     "FORMAT_VERSION",
@@ -61,7 +66,9 @@ _log = logging.getLogger(__name__)
 #: File signature. The 0x89 byte and CR LF catch 7-bit and text-mode mangling (as in PNG).
 MAGIC = b"\x89POISE\r\n"
 #: Version of this byte layout; readers refuse files with a newer major version.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The version written when every sensor is a Poise wearable (no NOTIFY records).
+POISE_ONLY_FORMAT_VERSION = 1
 _PREAMBLE = struct.Struct("<8sHH")  # magic, format version, reserved
 PREAMBLE_SIZE = _PREAMBLE.size  # 12
 #: Start of every record; the reader searches for it to resynchronise after damage.
@@ -73,6 +80,7 @@ CRC_SIZE = _CRC.size
 #: Largest payload a reader accepts (a length beyond it is treated as damage).
 MAX_PAYLOAD = 1 << 24
 _PACKET_HEAD = struct.Struct("<Bd")  # sensor index, host receive time (s since start)
+_NOTIFY_HEAD = struct.Struct("<BdB")  # sensor index, host receive time, channel
 #: Permissions of recording files and of the folders the writer creates (patient data).
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -86,8 +94,11 @@ class RecordType:
     GAP = 3  #: JSON: sensor, samples, reason, start/end in sensor (us) or host (s) time
     EVENT = 4  #: JSON: kind, t_s (host s since start), anything else
     END = 5  #: JSON: t_s and record counts; written by a clean close
+    #: u8 sensor index, f64 host receive time, u8 channel (the driver's numbering of the
+    #: characteristics it subscribes to), raw notification bytes (format 2)
+    NOTIFY = 6
 
-    NAMES = {1: "HEADER", 2: "PACKET", 3: "GAP", 4: "EVENT", 5: "END"}
+    NAMES = {1: "HEADER", 2: "PACKET", 3: "GAP", 4: "EVENT", 5: "END", 6: "NOTIFY"}
 
 
 class RecordingError(ValueError):
@@ -173,11 +184,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _driver(kind: str | None) -> Any:
+    """The driver class of a header sensor's ``driver`` key (``None``: Poise)."""
+    from sensors.devices import driver_for
+
+    return driver_for(kind)
+
+
 def _normalise_metadata(metadata: dict | None, start: dict) -> dict:
     """Complete and validate the header metadata (sensor configs must be usable)."""
     md = dict(metadata or {})
     md["format"] = "poise-recording"
-    md["format_version"] = FORMAT_VERSION
+    md["format_version"] = FORMAT_VERSION  # (key order as in format 1; set below)
     md.setdefault("software", _software_version())
     md.setdefault("patient", None)
     md.setdefault("notes", "")
@@ -187,16 +205,25 @@ def _normalise_metadata(metadata: dict | None, start: dict) -> dict:
         s = dict(s)
         if "config" not in s:
             raise ValueError(f"recording metadata: sensor {i} has no 'config'")
+        try:
+            drv = _driver(s.get("driver"))
+        except KeyError as exc:
+            raise ValueError(f"recording metadata: sensor {i}: {exc.args[0]}") from None
         cfg = s["config"]
-        cfg = cfg if isinstance(cfg, SensorConfig) else SensorConfig.from_dict(cfg)
+        cfg = cfg if hasattr(cfg, "to_dict") else drv.config_from_dict(cfg)
         s["config"] = cfg.to_dict()
         s.setdefault("id", f"sensor-{i}")
         s.setdefault("name", None)
         s.setdefault("address", None)
         s.setdefault("placement", None)
         s.setdefault("firmware", None)
+        if drv.kind != "poise":
+            s["driver"] = drv.kind
+            s.setdefault("device", {"kind": drv.kind, "model": drv.default_model, "firmware": None})
         sensors.append(s)
     md["sensors"] = sensors
+    poise_only = all(s.get("driver", "poise") == "poise" for s in sensors)
+    md["format_version"] = POISE_ONLY_FORMAT_VERSION if poise_only else FORMAT_VERSION
     return md
 
 
@@ -211,8 +238,9 @@ class RecordingWriter:
         recordings; no fsync, no timer).
     metadata
         Header metadata: ``patient`` (pseudonym), ``sensors`` (list of dicts with ``id``,
-        ``name``, ``address``, ``placement``, ``config`` (a :class:`SensorConfig` or its
-        dict), ``firmware``), ``notes`` and anything else JSON-serialisable. ``format``,
+        ``name``, ``address``, ``placement``, ``driver`` (a :mod:`sensors.devices` kind;
+        default a Poise wearable), ``config`` (the driver's configuration or its dict),
+        ``firmware``, ``device``), ``notes`` and anything else JSON-serialisable. ``format``,
         ``format_version``, ``software`` and ``start`` (UTC ISO time, epoch and host
         monotonic seconds of the recording start) are filled in unless given.
     flush_interval_s
@@ -278,7 +306,8 @@ class RecordingWriter:
             self._fh = os.fdopen(fd, "wb", buffering=64 * 1024)
             self._owns = True
         header = _json_bytes(self.metadata)
-        self._fh.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0))
+        self.format_version = int(self.metadata["format_version"])
+        self._fh.write(_PREAMBLE.pack(MAGIC, self.format_version, 0))
         # The header is written twice: a damaged first copy does not orphan the file.
         self._fh.write(_frame(RecordType.HEADER, header))
         self._fh.write(_frame(RecordType.HEADER, header))
@@ -320,6 +349,30 @@ class RecordingWriter:
         t = self.time_s() if host_time_s is None else float(host_time_s)
         payload = _PACKET_HEAD.pack(sensor, t) + bytes(packet)
         self._write(RecordType.PACKET, payload)
+        self.packets_written += 1
+
+    def write_notification(
+        self, sensor: int, channel: int, data: bytes, host_time_s: float | None = None
+    ) -> None:
+        """Append one raw notification of sensor ``sensor`` (a NOTIFY record, format 2).
+
+        ``channel`` is the driver's number of the characteristic it came from;
+        ``host_time_s`` the receive time in seconds since the recording start (default
+        now). The header must name a non-Poise driver for the sensor (format 2).
+        """
+        if not 0 <= sensor < self._n_sensors:
+            raise ValueError(
+                f"sensor index {sensor} out of range (recording has {self._n_sensors})"
+            )
+        if not 0 <= channel < 256:
+            raise ValueError(f"channel {channel} out of range 0..255")
+        if self.format_version < 2:
+            raise ValueError(
+                "NOTIFY records need format 2: give the sensor's 'driver' in the header"
+            )
+        t = self.time_s() if host_time_s is None else float(host_time_s)
+        payload = _NOTIFY_HEAD.pack(sensor, t, channel) + bytes(data)
+        self._write(RecordType.NOTIFY, payload)
         self.packets_written += 1
 
     def write_gap(
@@ -485,8 +538,8 @@ class Record:
     """One valid record.
 
     ``info`` holds the decoded JSON of HEADER/GAP/EVENT/END records; ``sensor``,
-    ``host_time_s`` and ``packet`` are set for PACKET records; ``payload`` is always the
-    raw payload.
+    ``host_time_s`` and ``packet`` are set for PACKET and NOTIFY records (``channel`` for
+    NOTIFY); ``payload`` is always the raw payload.
     """
 
     offset: int
@@ -496,6 +549,7 @@ class Record:
     host_time_s: float | None = None
     packet: bytes | None = None
     info: dict | None = None
+    channel: int | None = None
 
     @property
     def type_name(self) -> str:
@@ -629,6 +683,14 @@ class RecordingReader:
                 return None
             sensor, t = _PACKET_HEAD.unpack_from(payload, 0)
             return Record(pos, rtype, payload, sensor, t, payload[_PACKET_HEAD.size :])
+        if rtype == RecordType.NOTIFY:
+            if len(payload) < _NOTIFY_HEAD.size:
+                self.damage.append(Damage(pos, "NOTIFY record too short for its header"))
+                return None
+            sensor, t, channel = _NOTIFY_HEAD.unpack_from(payload, 0)
+            rec = Record(pos, rtype, payload, sensor, t, payload[_NOTIFY_HEAD.size :])
+            rec.channel = channel
+            return rec
         if rtype in (RecordType.HEADER, RecordType.GAP, RecordType.EVENT, RecordType.END):
             try:
                 info = json.loads(payload.decode("utf-8"))
@@ -695,13 +757,36 @@ class Recording:
         raise KeyError(f"no sensor {sensor_id!r}; present: {[s.id for s in self.sensors]}")
 
 
+def _device_description(drv: Any, smd: dict, index: int, events: list[dict]) -> dict:
+    """``{"kind", "model", "firmware"}`` of a sensor: the header's ``device`` completed by
+    the first ``device_info`` event the stream wrote for it (read after connecting)."""
+    dev = smd.get("device") if isinstance(smd.get("device"), dict) else {}
+    out = {
+        "kind": drv.kind,
+        "model": dev.get("model") or drv.default_model,
+        "firmware": dev.get("firmware") or smd.get("firmware"),
+    }
+    for ev in events:
+        if ev.get("kind") == "device_info" and ev.get("sensor") == index:
+            if ev.get("model"):
+                out["model"] = str(ev["model"])
+            if ev.get("firmware_version"):
+                out["firmware"] = str(ev["firmware_version"])
+            break
+    if isinstance(out["firmware"], dict):  # format-1 headers: {"version": ...}
+        out["firmware"] = out["firmware"].get("version")
+    return out
+
+
 def load_recording(source: str | os.PathLike | bytes) -> Recording:
     """Read a recording and decode its samples onto per-sensor time grids.
 
-    Packets go through :func:`firmware_protocol.codec.decode_many` (the live decoder);
-    :func:`sensors.timeline.build_sensor_data` unwraps timestamps, maps them to host time
+    Each sensor's PACKET/NOTIFY records go through its driver
+    (:meth:`sensors.devices.SensorDriver.build_sensor_data`: the live decoder), which
+    places the samples by the device's sample index, maps device time to host time
     (lower-envelope clock fit, :func:`sensors.clock.fit_clock`), drops duplicates, puts
-    NaN rows where samples are missing and lists the gaps.
+    NaN rows where samples are missing and lists the gaps. Poise wearables (format 1) go
+    through :func:`sensors.timeline.build_sensor_data` (the codec's ``decode_many``).
 
     Raises
     ------
@@ -722,7 +807,7 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
             if metadata is None:
                 metadata = rec.info
             continue
-        if rec.type == RecordType.PACKET:
+        if rec.type in (RecordType.PACKET, RecordType.NOTIFY):
             if end is not None:
                 after_end += 1
             packets.setdefault(rec.sensor, []).append(rec)
@@ -749,22 +834,28 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
     sensors: list[SensorData] = []
     for i, smd in enumerate(sensors_md):
         try:
-            cfg = SensorConfig.from_dict(smd["config"])
+            drv = _driver(smd.get("driver"))
+        except KeyError as exc:
+            raise RecordingError(f"{reader.name}: sensor {i}: {exc.args[0]}") from None
+        try:
+            cfg = drv.config_from_dict(smd["config"])
         except (KeyError, TypeError, ValueError) as exc:
             raise RecordingError(
                 f"{reader.name}: sensor {i} has an invalid config ({exc})"
             ) from None
         recs = packets.pop(i, [])
-        sd, bad = build_sensor_data(
+        sd, bad = drv.build_sensor_data(
             sensor_id=str(smd.get("id", f"sensor-{i}")),
             placement=smd.get("placement"),
             config=cfg,
-            packets=[r.packet for r in recs],
+            records=[(r.channel or 0, r.packet) for r in recs],
             host_times_s=[r.host_time_s for r in recs],
             gap_records=gaps.get(i, []),
         )
         for k, reason in bad:
             damage.append(Damage(recs[k].offset, reason))
+        sd.kind = drv.kind
+        sd.device = _device_description(drv, smd, i, events)
         sensors.append(sd)
     for s, recs in sorted(packets.items()):
         stray[s] = len(recs)

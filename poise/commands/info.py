@@ -3,7 +3,8 @@
 ``--json`` prints one JSON object::
 
     {"file", "format_version", "patient", "start_utc", "duration_s", "closed_cleanly",
-     "sensors": [{"id", "placement", "rate_hz", "acc_range_g", "gyro_range_dps",
+     "sensors": [{"id", "placement", "device": {"kind", "model", "firmware"},
+                  "rate_hz", "acc_range_g", "gyro_range_dps",
                   "samples", "missing_samples", "duplicates", "clock_resets",
                   "drift_ppm", "start_s", "end_s",
                   "gaps": [{"start_s", "end_s", "samples", "reason"}]}],
@@ -54,6 +55,11 @@ def summary(rec: Recording, name: str) -> dict:
             {
                 "id": s.id,
                 "placement": s.placement,
+                "device": {
+                    "kind": (s.device or {}).get("kind", s.kind),
+                    "model": (s.device or {}).get("model"),
+                    "firmware": (s.device or {}).get("firmware"),
+                },
                 "rate_hz": s.sampling_rate_hz,
                 "acc_range_g": s.config.acc_range_g,
                 "gyro_range_dps": s.config.gyro_range_dps,
@@ -97,8 +103,13 @@ def _text(info: dict) -> str:
     ]
     for s in info["sensors"]:
         gaps = s["gaps"]
+        dev = s["device"]
+        what = dev["model"] or dev["kind"]
+        if dev["firmware"]:
+            what += f", firmware {dev['firmware']}"
         lines.append(
-            f"  sensor {s['id']} ({s['placement'] or 'placement unknown'}): {s['rate_hz']} Hz, "
+            f"  sensor {s['id']} ({s['placement'] or 'placement unknown'}; {what}): "
+            f"{s['rate_hz']:g} Hz, "
             f"acc +-{s['acc_range_g']} g, gyro +-{s['gyro_range_dps']} deg/s, "
             f"{s['samples']} samples, {s['missing_samples']} missing in {len(gaps)} gap(s)"
             + (f", {s['duplicates']} duplicates dropped" if s["duplicates"] else "")

@@ -1,21 +1,26 @@
-"""``poise record``: stream 1-4 wearables into a ``.poise`` recording.
+"""``poise record``: stream 1-4 sensors of any supported kind into a ``.poise`` recording.
 
 Real sensors (the computer's Bluetooth, or a Bumble transport with ``--transport``)::
 
     poise record -o session.poise --seconds 60 --sensor Poise-0001 --placement lower-back
 
-Without ``--sensor`` every Poise wearable found in the scan is used (at most 4), placed
-lower-back, left-shank, right-shank, sternum in name order unless ``--placement`` says
-otherwise.
+``--sensor`` takes a name or an address of any supported sensor (``poise scan`` lists
+them with their kind). Without ``--sensor`` every supported sensor found in the scan is
+used (at most 4), placed lower-back, left-shank, right-shank, sternum in scan order
+unless ``--placement`` says otherwise. ``--rate`` and the ranges are what is asked of
+every sensor; each takes its nearest supported value (a Polar Verity Sense streams 104 Hz
+when asked for 100).
 
-Built-in virtual wearables through the full BLE stack (Bumble backend, in-process link)::
+Built-in virtual sensors through the full BLE stack (Bumble backend, in-process link):
+``--demo N`` Poise wearables, or ``--demo KIND:N,...`` with the demo kinds of
+``sensors.devices`` (``poise``, ``polar-verity-sense``, ``metamotion``, and ``firmware``:
+the MicroPython firmware of firmware_protocol/micropython/ on a simulated IMU, a Poise
+wearable whose code is the firmware's own; ``--faults`` does not apply to it)::
 
     poise record -o demo.poise --demo 4 --rate 200 --seconds 10 \\
         --faults drop=0.05,disconnect-every=3s
-
-The MicroPython firmware (firmware_protocol/micropython/) on a simulated IMU, through the
-same stack (``firmware:N``; may be combined with virtual wearables, e.g. ``2,firmware:1``)::
-
+    poise record -o mixed.poise --demo polar-verity-sense:1,metamotion:1,poise:1 \\
+        --rate 100 --seconds 10
     poise record -o fw.poise --demo firmware:1 --rate 100 --seconds 10
 
 Ctrl-C stops cleanly: the sensors are told to stop, the file gets its END record and
@@ -42,7 +47,7 @@ def register(subparsers: Any) -> None:
     """Add the ``record`` sub-parser."""
     p = subparsers.add_parser(
         "record",
-        help="record 1-4 wearables (or --demo N virtual ones) to a .poise file",
+        help="record 1-4 sensors (or --demo virtual ones) to a .poise file",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -55,7 +60,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="wearable name or address (repeat for several; default: all found, at most 4)",
+        help="sensor name or address (repeat for several; default: all found, at most 4)",
     )
     p.add_argument(
         "--placement",
@@ -70,22 +75,30 @@ def register(subparsers: Any) -> None:
         default=None,
         help="Bumble transport (usb:0, tcp-client:127.0.0.1:PORT); default: system Bluetooth",
     )
-    p.add_argument("--rate", type=int, default=100, choices=(50, 100, 200), help="Hz (default 100)")
-    p.add_argument("--acc-range", type=int, default=8, choices=(2, 4, 8, 16), help="g (default 8)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=100.0,
+        metavar="HZ",
+        help="sampling rate asked of every sensor; each takes its nearest (default 100)",
+    )
+    p.add_argument(
+        "--acc-range", type=float, default=8.0, metavar="G", help="g, nearest (default 8)"
+    )
     p.add_argument(
         "--gyro-range",
-        type=int,
-        default=2000,
-        choices=(250, 500, 1000, 2000),
-        help="deg/s (default 2000)",
+        type=float,
+        default=2000.0,
+        metavar="DPS",
+        help="deg/s, nearest (default 2000)",
     )
     p.add_argument("--mtu", type=int, default=None, help="ATT MTU to request (Bumble only)")
     p.add_argument(
         "--demo",
         default=None,
-        metavar="N|firmware:N",
-        help="record N built-in virtual wearables (1-4 in all) instead of real sensors; "
-        "firmware:N runs the MicroPython firmware on a simulated IMU",
+        metavar="N|KIND:N,...",
+        help="record virtual sensors instead of real ones: N Poise wearables, or "
+        "KIND:N,... (kinds: poise, polar-verity-sense, metamotion, firmware); 1-4 in all",
     )
     p.add_argument(
         "--faults",
@@ -103,22 +116,27 @@ def register(subparsers: Any) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    from sensors.emulator import parse_demo
+    from sensors.devices import parse_demo_spec
 
     if args.seconds is not None and not args.seconds > 0:
         raise PoiseError(f"--seconds must be > 0, got {args.seconds}")
-    try:
-        args.demo_kinds = parse_demo(args.demo)
-    except ValueError as exc:
-        raise PoiseError(str(exc)) from None
+    for name in ("rate", "acc_range", "gyro_range"):
+        if not getattr(args, name) > 0:
+            raise PoiseError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     if args.demo is not None:
-        total = sum(n for _, n in args.demo_kinds)
-        if not 1 <= total <= 4:
-            raise PoiseError(f"--demo takes 1 to 4 wearables, got {total}")
-        if args.faults and any(kind == "firmware" for kind, _ in args.demo_kinds):
-            raise PoiseError("--faults applies to the virtual wearables only, not firmware:N")
+        try:
+            args.demo_pairs = parse_demo_spec(args.demo)
+        except ValueError as exc:
+            raise PoiseError(str(exc)) from None
+        if args.faults:
+            from sensors.emulator import twin_refuses_faults
+
+            for kind, _n in args.demo_pairs:
+                why = twin_refuses_faults(kind)
+                if why:
+                    raise PoiseError(f"--faults does not apply to {kind}:N twins: {why}")
         if args.sensor or args.transport:
-            raise PoiseError("--demo records virtual wearables; drop --sensor/--transport")
+            raise PoiseError("--demo records virtual sensors; drop --sensor/--transport")
     elif args.faults or args.scenario:
         raise PoiseError("--faults and --scenario only apply to --demo")
     if len(args.sensor) > 4:
@@ -144,39 +162,12 @@ def _progress_line(hub: Any, elapsed_s: float) -> str:
     return f"[{elapsed_s:6.1f} s] " + " | ".join(parts)
 
 
-async def _start_demo(args: argparse.Namespace) -> list[Any]:
-    """One emulator per ``--demo`` kind, on one virtual link: virtual wearables named
-    ``Poise-0001``..., firmware ones ``Poise-FW0001``...."""
-    from sensors.emulator import Emulator
-    from sensors.virtual_wearable import FaultConfig
-
-    emulators: list[Any] = []
-    link = None
-    for kind, count in args.demo_kinds:
-        firmware = kind == "firmware"
-        emu = Emulator(
-            count=count,
-            rate_hz=args.rate,
-            scenario=args.scenario,
-            faults=None if firmware else FaultConfig.parse(args.faults),
-            link=link,
-            name_prefix="Poise-FW" if firmware else "Poise-",
-            firmware="micropython" if firmware else None,
-            seed=len(emulators),
-        )
-        await emu.start()
-        link = emu.transport
-        emulators.append(emu)
-    return emulators
-
-
 async def record_session(args: argparse.Namespace) -> dict:
     """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
-    from firmware_protocol.types import SensorConfig
     from sensors.recording import RecordingWriter
-    from sensors.stream import SensorSpec, StreamHub, scan
+    from sensors.stream import SensorSpec, StreamHub, StreamSettings, scan
 
-    config = SensorConfig(args.rate, args.acc_range, args.gyro_range)
+    config = StreamSettings(args.rate, args.acc_range, args.gyro_range)
     emulator = None
     transport: Any = args.transport
     metadata: dict[str, Any] = {"patient": args.patient, "notes": args.notes}
@@ -187,20 +178,25 @@ async def record_session(args: argparse.Namespace) -> dict:
             loop.add_signal_handler(sig, stop.set)
     writer = None
     hub = None
-    emulators: list[Any] = []
-    if not hasattr(args, "demo_kinds"):
-        from sensors.emulator import parse_demo
-
-        args.demo_kinds = parse_demo(args.demo)
     try:
+        n_demo = None
         if args.demo is not None:
-            emulators = await _start_demo(args)
-            emulator = emulators[0]
+            from sensors.emulator import Emulator, TwinSpec
+            from sensors.virtual_wearable import FaultConfig
+
+            twins = TwinSpec.from_demo(args.demo_pairs)
+            n_demo = len(twins)
+            emulator = Emulator(
+                specs=twins,
+                rate_hz=args.rate,
+                scenario=args.scenario,
+                faults=FaultConfig.parse(args.faults),
+            )
+            await emulator.start()
             transport = emulator.transport
             metadata["source"] = {
                 "kind": "demo",
-                "wearables": sum(n for _, n in args.demo_kinds),
-                "demo": str(args.demo),
+                "sensors": [list(p) for p in args.demo_pairs],
                 "faults": args.faults,
                 "scenario": args.scenario or "quiet",
             }
@@ -211,30 +207,34 @@ async def record_session(args: argparse.Namespace) -> dict:
             args.scan_timeout,
             transport=transport,
             names=names or None,
-            count=None if names else (sum(n for _, n in args.demo_kinds) or 4),
+            count=None if names else (n_demo or 4),
         )
         if names:
             by_key = {**{r.name: r for r in found}, **{r.address: r for r in found}}
             missing = [n for n in names if n not in by_key]
             if missing:
-                seen = ", ".join(r.name for r in found) or "none"
+                seen = ", ".join(f"{r.name} ({r.kind})" for r in found) or "none"
                 raise PoiseError(
                     f"sensor(s) {', '.join(missing)} not found within {args.scan_timeout:g} s "
-                    f"(Poise wearables seen: {seen})"
+                    f"(sensors seen: {seen})"
                 )
             chosen = [by_key[n] for n in names]
+        elif emulator is not None:
+            # the demo's order: --demo polar-verity-sense:1,poise:1 places the Polar first
+            by_address = {r.address: r for r in found}
+            chosen = [by_address[w.address] for w in emulator.wearables if w.address in by_address]
         else:
             chosen = found[:4]
-            if not chosen:
-                raise PoiseError(
-                    f"no Poise wearable found within {args.scan_timeout:g} s"
-                    + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
-                )
+        if not chosen:
+            raise PoiseError(
+                f"no supported sensor found within {args.scan_timeout:g} s"
+                + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
+            )
         placements = list(args.placement) or list(PLACEMENTS[: len(chosen)])
         if len(placements) < len(chosen):
             placements += [None] * (len(chosen) - len(placements))
         specs = [
-            SensorSpec(name=r.name, address=r.address, placement=p, device=r.device)
+            SensorSpec(name=r.name, address=r.address, placement=p, device=r.device, kind=r.kind)
             for r, p in zip(chosen, placements)
         ]
         probe = StreamHub(specs, config=config)
@@ -244,8 +244,11 @@ async def record_session(args: argparse.Namespace) -> dict:
         if not args.quiet:
             print(
                 f"poise record: {len(specs)} sensor(s) "
-                + ", ".join(f"{s.name} ({s.placement})" for s in specs)
-                + f" at {args.rate} Hz -> {args.output}",
+                + ", ".join(
+                    f"{s.name} ({s.kind}, {c.sampling_rate_hz:g} Hz, {s.placement})"
+                    for s, c in zip(specs, probe.configs())
+                )
+                + f" -> {args.output}",
                 file=sys.stderr,
             )
         await hub.start()
@@ -270,8 +273,7 @@ async def record_session(args: argparse.Namespace) -> dict:
         if writer is not None:
             writer.close(info={"interrupted": stop.is_set()})
         if emulator is not None:
-            for emu in emulators:
-                await emu.close()
+            await emulator.close()
         if transport is not None:
             from sensors.bumble_backend import close_hosts
 
@@ -292,7 +294,8 @@ def run(args: argparse.Namespace) -> int:
         raise PoiseError(f"{exc} (anything recorded so far is kept in {args.output})") from None
     for s in summary["sensors"]:
         print(
-            f"{s['sensor_id']}: {s['samples_received']} samples, {s['samples_lost']} lost "
+            f"{s['sensor_id']} ({s['kind']}, {s['rate_hz']:g} Hz): "
+            f"{s['samples_received']} samples, {s['samples_lost']} lost "
             f"({s['loss_pct']:.2f} %), {s['crc_errors']} CRC errors, "
             f"{s['reconnects']} reconnects"
         )

@@ -1,8 +1,12 @@
-"""``poise scan``: list the Poise wearables in range (name, address, RSSI, battery).
+"""``poise scan``: list every supported sensor in range (kind, model, name, address, RSSI,
+battery).
 
-Uses the computer's Bluetooth through bleak by default. ``--transport`` selects Poise's
-Bumble backend instead: a USB Bluetooth dongle driven directly (``usb:0``) or the virtual
-wearables of ``poise emulate`` in another process (``tcp-client:127.0.0.1:PORT``).
+Supported kinds come from ``sensors.devices``: Poise wearables, Polar Verity Sense,
+MbientLab MetaMotion S/R/RL. The model shown is what the advertisement says (``poise
+record`` reads the exact one from the device). Uses the computer's Bluetooth through bleak
+by default. ``--transport`` selects Poise's Bumble backend instead: a USB Bluetooth dongle
+driven directly (``usb:0``) or the virtual sensors of ``poise emulate`` in another process
+(``tcp-client:127.0.0.1:PORT``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ def register(subparsers: Any) -> None:
     """Add the ``scan`` sub-parser."""
     p = subparsers.add_parser(
         "scan",
-        help="list Poise wearables in range",
+        help="list the supported sensors in range (kind, model, name, address)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -35,7 +39,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--battery",
         action="store_true",
-        help="connect briefly to read the battery of wearables that do not advertise it",
+        help="connect briefly to read the battery of sensors that do not advertise it",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
@@ -68,11 +72,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
     if not results:
-        print(f"no Poise wearables found within {args.timeout:g} s")
+        print(f"no supported sensors found within {args.timeout:g} s")
         return 1
-    print(f"{'name':<16} {'address':<38} {'RSSI':>6} {'battery':>8}")
+    print(f"{'kind':<19} {'model':<19} {'name':<21} {'address':<38} {'RSSI':>7} {'battery':>8}")
     for r in results:
         rssi = f"{r.rssi_dbm} dBm" if r.rssi_dbm is not None else "?"
         batt = f"{r.battery_pct} %" if r.battery_pct is not None else "?"
-        print(f"{r.name:<16} {r.address:<38} {rssi:>6} {batt:>8}")
+        print(f"{r.kind:<19} {r.model:<19} {r.name:<21} {r.address:<38} {rssi:>7} {batt:>8}")
     return 0

@@ -10,6 +10,10 @@ loop for a while (a blocking flash write, a long garbage collection): the IMU's 
 fills and overflows, which the firmware must report as a gap of the right length. The
 ticks counter and the 32-bit clock start where the caller says, so a test can put their
 wraps inside a recording.
+
+:func:`firmware_twin` is the factory of the ``firmware`` demo kind
+(``sensors.devices.register_twin``, registered by the Poise device package with the Poise
+driver as the one that talks to it): ``--demo firmware:N``, ``Emulator(firmware=...)``.
 """
 
 from __future__ import annotations
@@ -105,6 +109,11 @@ class FirmwareTruth:
 class FirmwareWearable:
     """The MicroPython firmware on a virtual controller, with a simulated IMU.
 
+    A virtual twin of demo kind ``firmware`` (``start()``, ``close()``, ``name``,
+    ``address``, ``kind``, ``truth``) that a Poise driver talks to; it is not a
+    :class:`~sensors.virtual_wearable.VirtualSensor`: the firmware's own code serves GATT,
+    paces and packs the samples.
+
     Parameters
     ----------
     link
@@ -146,6 +155,8 @@ class FirmwareWearable:
     ) -> None:
         if not name.startswith(gatt.NAME_PREFIX):
             raise ValueError(f"wearable name must start with {gatt.NAME_PREFIX!r}, got {name!r}")
+        if chip not in ("MPU6886", "MPU6050"):
+            raise ValueError(f"chip must be 'MPU6886' or 'MPU6050', got {chip!r}")
         self.link = link
         self.name = name
         self.address = address
@@ -168,6 +179,17 @@ class FirmwareWearable:
         self._stalled_until = 0.0
         self._closed = False
         self.step_errors = 0
+
+    #: Demo kind (``sensors.devices.register_twin``); the Poise driver talks to it.
+    kind = "firmware"
+
+    @property
+    def rate_hz(self) -> float:
+        """Sampling rate the firmware runs at (its configuration; a client may change it)."""
+        cid = getattr(self.app, "cid", None)
+        if cid is None:
+            return float(self.config.sampling_rate_hz)
+        return float((50, 100, 200)[cid & 0x03])
 
     async def start(self) -> FirmwareWearable:
         """Build the stand-ins and the firmware's objects, register, advertise, run."""
@@ -280,3 +302,66 @@ class FirmwareWearable:
             self._timer = None
         if self.ble is not None:
             await self.ble.close()
+
+
+#: Why ``firmware`` twins refuse ``--faults`` (read by ``sensors.emulator``).
+_REFUSES_FAULTS = (
+    "the MicroPython firmware runs unmodified and injects no faults (a test stalls its "
+    "main loop with FirmwareWearable.stall() to make the IMU's FIFO overflow instead)"
+)
+
+
+def firmware_twin(
+    link: VirtualLink,
+    *,
+    name: str,
+    address: str,
+    rate_hz: float,
+    source_factory: Any = None,
+    faults: Any = None,
+    seed: int = 0,
+    battery_percent: float = 100.0,
+    record_send_times: bool = False,
+    rssi_dbm: int = -50,
+    config: SensorConfig | None = None,
+    **options: Any,
+) -> FirmwareWearable:
+    """Twin factory of the ``firmware`` demo kind (:func:`sensors.devices.register_twin`).
+
+    The arguments are those every twin factory takes; ``config`` (default: the Poise
+    configuration nearest ``rate_hz``, 8 g, 2000 deg/s) and ``options`` (``chip``,
+    ``ticks_start_us``, ``clock_start_us``, ``serial``) go to :class:`FirmwareWearable`.
+
+    Raises
+    ------
+    ValueError
+        Faults asked for (the firmware injects none), or ``record_send_times`` (the
+        firmware's BLE stand-in keeps no send time per packet).
+    """
+    from sensors.devices.poise import PoiseDriver
+    from sensors.virtual_wearable import FaultConfig, QuietStanceSource
+
+    if faults is not None and faults != FaultConfig():
+        raise ValueError(f"{name}: no fault injection for 'firmware' twins: {_REFUSES_FAULTS}")
+    if record_send_times:
+        raise ValueError(f"{name}: 'firmware' twins keep no per-packet send times")
+    if source_factory is None:
+
+        def source_factory(rate: float) -> QuietStanceSource:
+            return QuietStanceSource(rate, seed)
+
+    return FirmwareWearable(
+        link,
+        name,
+        address,
+        source_factory=source_factory,
+        config=config or PoiseDriver.choose_config(rate_hz, 8, 2000),
+        battery_percent=battery_percent,
+        seed=seed,
+        rssi_dbm=rssi_dbm,
+        **options,
+    )
+
+
+firmware_twin.name_pattern = "Poise-FW{n:04d}"  # type: ignore[attr-defined]
+firmware_twin.refuses_faults = _REFUSES_FAULTS  # type: ignore[attr-defined]

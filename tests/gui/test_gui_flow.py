@@ -236,7 +236,7 @@ def test_scan_without_sensors_offers_demo_sensors(window, qtbot, monkeypatch) ->
     window.scan()
     qtbot.waitUntil(lambda: len(OPEN_DIALOGS) > n, timeout=5000)
     box = OPEN_DIALOGS[-1]
-    assert "No Poise sensor" in box.informativeText()
+    assert "No supported sensor" in box.informativeText()
     demo = next(b for b in box.buttons() if b.text() == "Use demo sensors")
     demo.click()
     qtbot.waitUntil(

@@ -20,12 +20,13 @@ import pytest
 from firmware_protocol import codec, gatt
 from firmware_protocol.types import SensorConfig
 from poise.cli import main as poise_main
+from sensors import devices
 from sensors.bumble_backend import close_hosts
-from sensors.emulator import Emulator, parse_demo
+from sensors.emulator import Emulator, TwinSpec
 from sensors.firmware_host import load_firmware
 from sensors.recording import RecordingWriter, load_recording
 from sensors.stream import SensorSpec, StreamHub, scan
-from sensors.virtual_wearable import VirtualWearable
+from sensors.virtual_wearable import FaultConfig, VirtualWearable
 
 PKG = Path(str(resources.files("firmware_protocol")))
 
@@ -329,11 +330,39 @@ async def test_compact_packets_at_mtu_23(tmp_path: Path) -> None:
     np.testing.assert_array_equal(_recorded_counts(path, config), fw.read_out_counts())
 
 
-def test_parse_demo() -> None:
-    assert parse_demo("2") == [("poise", 2)]
-    assert parse_demo("firmware:1") == [("firmware", 1)]
-    assert parse_demo("1, firmware:2") == [("poise", 1), ("firmware", 2)]
-    assert parse_demo(None) == []
-    for bad in ("firmware:x", "toaster:1", "firmware:0", ""):
+def test_firmware_is_one_demo_kind_of_the_one_parser(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``firmware`` is a registered twin kind: the ``--demo KIND:N`` parser of
+    sensors.devices reads it like any other, the Poise driver talks to it, its twins are
+    named ``Poise-FW...``, and faults are refused with the reason, by the emulator and by
+    ``poise record``."""
+    parse = devices.parse_demo_spec
+    assert "firmware" in devices.demo_kinds()
+    assert parse("firmware:1") == [("firmware", 1)]
+    assert parse("poise:1, firmware:2") == [("poise", 1), ("firmware", 2)]
+    assert parse("2") == [("poise", 2)]
+    for bad in ("firmware:x", "toaster:1", "firmware:0", "", "firmware:3,poise:2"):
         with pytest.raises(ValueError, match="--demo"):
-            parse_demo(bad)
+            parse(bad)
+    assert devices.twin_driver_kind("firmware") == "poise"
+    specs = TwinSpec.from_demo(parse("poise:1,firmware:2"))
+    assert [(t.kind, t.name) for t in specs] == [
+        ("poise", "Poise-0001"),
+        ("firmware", "Poise-FW0001"),
+        ("firmware", "Poise-FW0002"),
+    ]
+    drop = FaultConfig(drop=0.1)
+    with pytest.raises(ValueError, match="no fault injection for 'firmware' twins"):
+        Emulator(specs=specs, faults=drop)
+    with pytest.raises(ValueError, match="no fault injection for 'firmware' twins"):
+        Emulator(count=1, firmware="micropython", faults=drop)
+    Emulator(specs=specs, faults=FaultConfig())  # no faults asked: fine
+    with pytest.raises(ValueError, match="unknown firmware"):
+        Emulator(count=1, firmware="arduino")
+    code = poise_main(
+        ["record", "-o", str(tmp_path / "x.poise"), "--demo", "poise:1,firmware:1"]
+        + ["--faults", "drop=0.1"]
+    )
+    assert code == 2
+    assert "--faults does not apply to firmware:N twins" in capsys.readouterr().err
