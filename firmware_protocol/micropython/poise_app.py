@@ -83,6 +83,7 @@ class App:
         self.UUID = uuid
         self.imu = imu
         self.board = board
+        self.model = board.model  # completed by start()
         self.clock = clock
         self.name = name
         self.serial = serial[:10]
@@ -152,9 +153,14 @@ class App:
         ble.gatts_set_buffer(self.h_info, 512)
         ble.gatts_set_buffer(self.h_cp, 20)
         fw = "%d.%d.%d" % P.FIRMWARE_VERSION
+        # Model Number and the Info JSON's model: this firmware, the board and its IMU
+        model = self.board.model
+        if self.imu.name not in model:
+            model = "%s %s" % (model, self.imu.name)
+        self.model = "Poise MicroPython firmware on " + model
         for h, text in (
             (h_mfr, self.board.manufacturer),
-            (h_model, self.board.model + " " + self.imu.name),
+            (h_model, self.model),
             (h_serial, self.serial),
             (h_hw, self.board.hardware),
             (h_fw, fw),
@@ -434,7 +440,7 @@ class App:
     def _write_info(self):
         self.ble.gatts_write(
             self.h_info,
-            P.info_json(self.cid, self.battery, self._max_samples(), self.serial, self.board.model),
+            P.info_json(self.cid, self.battery, self._max_samples(), self.serial, self.model),
         )
 
     def _housekeeping(self):

@@ -209,8 +209,11 @@ class FirmwareWearable:
         self.ble = ble = BumbleBLE(self.link, self.name, self.address, self.rssi_dbm)
         await ble.open()
         board = fw.poise_board.detect(_Machine, bus)
+        # the model the firmware reports says the board is simulated, as other twins' do
         if self.chip != "MPU6886":
             board.model = "ESP32 + MPU6050 (simulated)"
+        else:
+            board.model = "M5StickC Plus (MPU6886, simulated)"
         imu = fw.poise_imu.Imu(bus, 0x68, None)
         imu.probe()
         clock = fw.poise_clock.Clock32(

@@ -266,8 +266,10 @@ async def test_gatt_layout_info_control_point_and_identify() -> None:
         assert found.battery_pct is not None and 95 <= found.battery_pct <= 100
         async with BleakClient(found.device, **client_kwargs(emu.transport)) as client:
             model = bytes(await client.read_gatt_char(gatt.MODEL_NUMBER_CHAR_UUID)).decode()
-            assert "MPU6886" in model
+            # the firmware names itself, the board and the IMU (the host says: simulated)
+            assert model == "Poise MicroPython firmware on M5StickC Plus (MPU6886, simulated)"
             info = codec.decode_info(await client.read_gatt_char(gatt.INFO_CHAR_UUID))
+            assert info["model"] == model
             assert info["protocol_version"] == 1 and info["max_samples_per_packet"] == 19
             assert info["config"] == {
                 "sampling_rate_hz": 100,
