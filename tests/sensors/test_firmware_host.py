@@ -115,6 +115,60 @@ def test_poise_record_demo_firmware_records_what_the_imu_produced(
     assert fw.truth.packets_sent == len(truth) // 2
 
 
+def test_mixed_demo_with_firmware_records_all_four_kinds_without_gaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``poise record --demo polar-verity-sense:1,metamotion:1,poise:1,firmware:1``: one
+    parser, one emulator, four twins on one link; every sensor recorded whole (no gap,
+    every sample its twin produced; the firmware's exactly the IMU samples it read out),
+    and ``poise info --json`` names the firmware twin a Poise wearable running the
+    MicroPython firmware."""
+    wearables: list = []
+    original_close = Emulator.close
+
+    async def keep(self: Emulator) -> None:
+        wearables.extend(self.wearables)
+        await original_close(self)
+
+    monkeypatch.setattr(Emulator, "close", keep)
+    out = tmp_path / "mixed.poise"
+    demo = "polar-verity-sense:1,metamotion:1,poise:1,firmware:1"
+    argv = ["record", "-o", str(out), "--demo", demo, "--rate", "100", "--seconds", "3"]
+    assert poise_main([*argv, "--quiet"]) == 0
+    assert [w.kind for w in wearables] == ["polar-verity-sense", "metamotion", "poise", "firmware"]
+    rec = load_recording(out)
+    assert [s.kind for s in rec.sensors] == ["polar-verity-sense", "metamotion", "poise", "poise"]
+    assert [s.sampling_rate_hz for s in rec.sensors] == [104, 100, 100, 100]
+    for sd, w in zip(rec.sensors, wearables):
+        assert sd.gaps == [] and sd.clock_resets == 0, w.kind
+        assert sd.n_samples == len(sd.t_s) == int(np.count_nonzero(sd.valid)), w.kind
+        # every sample the twin produced; the firmware's: every one it read from the
+        # IMU's FIFO (at most a packet's worth is left there at STOP, checked below)
+        t = w.truth
+        produced = t.samples_read_out if w.kind == "firmware" else t.samples_produced
+        assert sd.n_samples == produced, w.kind
+        assert sd.n_samples > 2.5 * sd.sampling_rate_hz, w.kind
+    fw, fw_rec = wearables[3], rec.sensors[3]
+    assert fw.step_errors == 0
+    assert fw.truth.samples_produced - fw.truth.samples_read_out < 4
+    counts = np.hstack(
+        [
+            fw_rec.acc_mps2 / fw_rec.config.acc_scale_mps2,
+            fw_rec.gyr_radps / fw_rec.config.gyro_scale_radps,
+        ]
+    )
+    np.testing.assert_array_equal(np.round(counts).astype(np.int64), fw.read_out_counts())
+    capsys.readouterr()
+    assert poise_main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [s["device"]["kind"] for s in info["sensors"]] == [s.kind for s in rec.sensors]
+    assert all(s["gaps"] == [] and s["missing_samples"] == 0 for s in info["sensors"])
+    assert info["sensors"][3]["device"]["model"] == (
+        "Poise MicroPython firmware on M5StickC Plus (MPU6886, simulated)"
+    )
+    assert info["sensors"][2]["device"]["model"].startswith("Poise IMU v1")
+
+
 async def test_fifo_overflow_is_a_gap_of_the_right_length(tmp_path: Path) -> None:
     """The firmware's main loop stalls 1.2 s at 100 Hz: the MPU6886's 1024-byte FIFO
     (73 records) overflows; the firmware resets it and the client sees one gap holding
