@@ -19,9 +19,10 @@ Usage::
     python bench/stream.py --seconds 20 --mtu 23 --demo 4
     python bench/stream.py --demo polar-verity-sense:2,metamotion:2 --rate 1000
 
-``--demo`` takes ``N`` (Poise wearables) or ``KIND:N,...``; ``--rate`` is asked of every
-sensor and each takes its nearest supported rate (1000: each its highest, Polar Verity
-Sense 416 Hz, MetaMotion 200 Hz, Poise 200 Hz). Default set: 1 and 4 Poise wearables at
+``--demo`` takes ``N`` (Poise wearables) or ``KIND:N,...`` (``firmware:N`` too: the
+MicroPython firmware on a simulated IMU, its packets matched like a Poise wearable's);
+``--rate`` is asked of every sensor and each takes its nearest supported rate (1000: each
+its highest, Polar Verity Sense 416 Hz, MetaMotion 200 Hz, Poise 200 Hz). Default set: 1 and 4 Poise wearables at
 200 Hz, then 4 vendor sensors (2 Polar Verity Sense, 2 MetaMotion) at their highest rates.
 
 Targets (issue 3 and 13): 4 sensors at their highest rates under 50 % of one core, p99
@@ -43,7 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sensors.bumble_backend import close_hosts  # noqa: E402
-from sensors.devices import parse_demo_spec  # noqa: E402
+from sensors.devices import parse_demo_spec, twin_driver_kind  # noqa: E402
 from sensors.emulator import Emulator, TwinSpec  # noqa: E402
 from sensors.stream import SensorSpec, StreamHub, StreamSettings, scan  # noqa: E402
 
@@ -97,7 +98,7 @@ async def run_once(demo: str, rate_hz: float, seconds: float, mtu: int | None) -
         stats = hub.stats()
         sends = {}
         for i, w in enumerate(emu.wearables):
-            if w.kind == "poise":
+            if twin_driver_kind(w.kind) == "poise":  # a Poise wearable, or its firmware
                 mod = 1 << (24 if stats[i].mtu == 23 else 32)  # compact: 24-bit timestamps
                 sends[i] = {ts % mod: t for ts, t in w.truth.send_times_s.items()}
                 arrivals = [(s, k % mod if s == i else k, t) for s, k, t in arrivals]

@@ -98,6 +98,9 @@ class BumbleBLE:
         self.config_values: dict[str, Any] = {"mtu": 23, "gap_name": name}
         #: Data packets handed to the link (handle -> count), for the ground truth.
         self.notified: dict[int, int] = {}
+        #: Called as ``on_notify(handle, value)`` after each notification is handed to the
+        #: link (latency benchmarks keep the send time of every data packet).
+        self.on_notify: Callable[[int, bytes], None] | None = None
 
     # -- lifecycle (harness side) ---------------------------------------------------------
 
@@ -225,6 +228,8 @@ class BumbleBLE:
         pdu = bytes([_ATT_NOTIFY]) + handle.to_bytes(2, "little") + value
         self.device.send_l2cap_pdu(connection.handle, _ATT_CID, pdu)
         self.notified[handle] = self.notified.get(handle, 0) + 1
+        if self.on_notify is not None:
+            self.on_notify(handle, value)
 
     def gatts_indicate(self, conn_handle: int, handle: int, data: Any = None) -> None:
         connection = self._connections.get(conn_handle)

@@ -19,13 +19,15 @@ driver as the one that talks to it): ``--demo firmware:N``, ``Emulator(firmware=
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from firmware_protocol import gatt
+from firmware_protocol import codec, gatt
 from firmware_protocol.types import SensorConfig
 from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, VirtualLink
 from sensors.firmware_host import SimTicks, load_firmware
@@ -76,6 +78,9 @@ class FirmwareTruth:
     packets_sent: int = 0
     stalls: list[tuple[float, float]] = field(default_factory=list)
     identify_blinks: int = 0
+    #: ``time.perf_counter()`` when each data packet was handed to the link, by its first
+    #: sample's timestamp as sent (``record_send_times``; latency benchmarks).
+    send_times_s: dict[int, float] = field(default_factory=dict)
 
     @property
     def samples_produced(self) -> int:
@@ -135,6 +140,8 @@ class FirmwareWearable:
         Serial number (default: from the name).
     rssi_dbm
         RSSI scanners report.
+    record_send_times
+        Keep the send time of every data packet in ``truth.send_times_s``.
     """
 
     def __init__(
@@ -152,6 +159,7 @@ class FirmwareWearable:
         serial: str | None = None,
         rssi_dbm: int = -50,
         seed: int = 0,
+        record_send_times: bool = False,
     ) -> None:
         if not name.startswith(gatt.NAME_PREFIX):
             raise ValueError(f"wearable name must start with {gatt.NAME_PREFIX!r}, got {name!r}")
@@ -168,6 +176,7 @@ class FirmwareWearable:
         self.serial = (serial or "PS" + name.removeprefix(gatt.NAME_PREFIX))[:10]
         self.rssi_dbm = rssi_dbm
         self.seed = seed
+        self._record_send_times = bool(record_send_times)
         self._source_factory = source_factory
         self.truth = FirmwareTruth(name=name, address=address)
         self.ble: BumbleBLE | None = None
@@ -207,6 +216,8 @@ class FirmwareWearable:
         )
         await asyncio.to_thread(bus.prepare, self.config.sampling_rate_hz)
         self.ble = ble = BumbleBLE(self.link, self.name, self.address, self.rssi_dbm)
+        if self._record_send_times:
+            ble.on_notify = self._note_send
         await ble.open()
         board = fw.poise_board.detect(_Machine, bus)
         # the model the firmware reports says the board is simulated, as other twins' do
@@ -245,6 +256,12 @@ class FirmwareWearable:
         self.truth.imu = bus.truth
         self._schedule()
         return self
+
+    def _note_send(self, handle: int, value: bytes) -> None:
+        if self.app is not None and handle == self.app.h_data:
+            with contextlib.suppress(codec.ProtocolError):
+                ts = codec.peek_header(value).timestamp_us
+                self.truth.send_times_s[ts] = time.perf_counter()
 
     def _schedule(self) -> None:
         assert self._loop is not None
@@ -338,16 +355,13 @@ def firmware_twin(
     Raises
     ------
     ValueError
-        Faults asked for (the firmware injects none), or ``record_send_times`` (the
-        firmware's BLE stand-in keeps no send time per packet).
+        Faults asked for (the firmware injects none).
     """
     from sensors.devices.poise import PoiseDriver
     from sensors.virtual_wearable import FaultConfig, QuietStanceSource
 
     if faults is not None and faults != FaultConfig():
         raise ValueError(f"{name}: no fault injection for 'firmware' twins: {_REFUSES_FAULTS}")
-    if record_send_times:
-        raise ValueError(f"{name}: 'firmware' twins keep no per-packet send times")
     if source_factory is None:
 
         def source_factory(rate: float) -> QuietStanceSource:
@@ -362,6 +376,7 @@ def firmware_twin(
         battery_percent=battery_percent,
         seed=seed,
         rssi_dbm=rssi_dbm,
+        record_send_times=record_send_times,
         **options,
     )
 

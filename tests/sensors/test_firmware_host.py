@@ -363,7 +363,7 @@ async def test_compact_packets_at_mtu_23(tmp_path: Path) -> None:
     """Without an MTU exchange the firmware streams 20-byte compact packets (24-bit
     timestamps), and the recording still equals the IMU's samples."""
     config = SensorConfig(50)
-    emu = Emulator(count=1, rate_hz=50, firmware="micropython")
+    emu = Emulator(count=1, rate_hz=50, firmware="micropython", record_send_times=True)
     await emu.start()
     fw = emu.wearables[0]
     found = await scan(5.0, transport=emu.transport, count=1)
@@ -384,6 +384,9 @@ async def test_compact_packets_at_mtu_23(tmp_path: Path) -> None:
         await close_hosts()
     assert fw.app.packer.compact
     np.testing.assert_array_equal(_recorded_counts(path, config), fw.read_out_counts())
+    # send times (bench/stream.py) are kept per data packet by its 24-bit timestamp
+    sends = fw.truth.send_times_s
+    assert len(sends) == fw.truth.packets_sent > 50 and max(sends) < 1 << 24
 
 
 def test_firmware_is_one_demo_kind_of_the_one_parser(
