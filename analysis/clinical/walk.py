@@ -199,8 +199,9 @@ class TimedWalk:
         st_t = np.array([s.start_s for s in strides])
         st_len = np.array([s.length_m for s in strides])
         st_dur = np.array([s.duration_s for s in strides])
-        v = ga.aligner_.acc_body_mps2_[:, 0]
+        v = ga.aligner_.acc_body_mps2_[:, 0]  # at the gait analysis's internal rate
         v = np.nan_to_num(v - np.nanmean(v))
+        fs_v = ga.rate_hz_
         per_min: list[MinuteStats] = []
         n_min = int(np.ceil(self.minutes - 1e-9))
         for j in range(n_min):
@@ -216,8 +217,10 @@ class TimedWalk:
             ic_m = ic[(ic >= a) & (ic < b)]
             reg = None
             if ic_m.size > 4:
-                seg = v[int(a * fs) : int(b * fs)]
-                _a1, a2, _sym = autocorrelation_regularity(seg, fs, float(np.median(np.diff(ic_m))))
+                seg = v[int(a * fs_v) : int(b * fs_v)]
+                _a1, a2, _sym = autocorrelation_regularity(
+                    seg, fs_v, float(np.median(np.diff(ic_m)))
+                )
                 reg = a2 if np.isfinite(a2) else None
             durs = st_dur[sel]
             cv = float(100 * durs.std(ddof=1) / durs.mean()) if durs.size > 2 else None

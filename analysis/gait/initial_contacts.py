@@ -48,7 +48,7 @@ from analysis.gait._signal import (
     butter_filtfilt,
     convolve_same,
     gaussian_derivative_kernel,
-    minima_between_zero_crossings,
+    negative_lobes,
 )
 
 __all__ = ["InitialContactDetector", "LateralityClassifier"]
@@ -69,22 +69,36 @@ class InitialContactDetector:
     ic_ : (k,) int array
         Sample indices of the initial contacts, ascending.
     wavelet_signal_ : (n,) array
-        The wavelet-transformed vertical velocity (for inspection).
+        The wavelet-transformed vertical velocity at the published scale (for inspection).
+    detection_signal_ : (n,) array
+        The same at the scale each region was searched with (widened for slow steps).
+    wavelet_sigma_s_ : (k,) array
+        Wavelet width used per region (NaN for a region too short to search).
+    slowdown_ : (k,) array
+        Per region, how many times longer the steps are than those the published wavelet
+        is tuned to (1 = not widened; the wavelet width is multiplied by it).
     """
 
     def __init__(
         self,
         band_hz: tuple[float, float] = (0.15, 3.14),
         wavelet_sigma_s: float = 9.0 / np.sqrt(2.0) / 40.0,
+        max_widening: float = 3.0,
+        min_relative_depth: float = 0.1,
+        depth_window_s: float = 20.0,
     ) -> None:
         self.band_hz = band_hz
         self.wavelet_sigma_s = wavelet_sigma_s
+        self.max_widening = max_widening
+        self.min_relative_depth = min_relative_depth
+        self.depth_window_s = depth_window_s
 
     def detect(
         self,
         acc_v_mps2: np.ndarray,
         sampling_rate_hz: float,
         regions: np.ndarray | None = None,
+        step_period_s: np.ndarray | None = None,
     ) -> InitialContactDetector:
         """Detect initial contacts in the vertical acceleration; returns ``self``.
 
@@ -95,30 +109,87 @@ class InitialContactDetector:
         sampling_rate_hz : float
         regions : (k, 2) int array or None
             [start, end) sample ranges (gait sequences) to search; None = everything.
+        step_period_s : (k,) array or None
+            Step period of each region (NaN = unknown). Where it is longer than the period
+            the wavelet is tuned to (``sqrt(2) pi wavelet_sigma_s``, 0.71 s), the wavelet is
+            widened in proportion (in quarter-octave steps, at most ``max_widening`` times),
+            so that a slow step gives one negative lobe, not two.
         """
         fs = float(sampling_rate_hz)
         a = np.asarray(acc_v_mps2, dtype=float)
         n = a.size
         if n < int(fs):  # less than a second: no step can be told
             self.wavelet_signal_ = np.zeros(n)
+            self.detection_signal_ = np.zeros(n)
             self.ic_ = np.empty(0, dtype=int)
+            self.wavelet_sigma_s_ = np.empty(0)
+            self.slowdown_ = np.empty(0)
             return self
         a = butter_filtfilt(a - a.mean(), self.band_hz, fs, "bandpass")
         v = np.cumsum(a) / fs
         # CWT with the 2nd derivative of a Gaussian: the Mexican hat, positive centre.
         w = convolve_same(v, -gaussian_derivative_kernel(self.wavelet_sigma_s, fs, 2))
         self.wavelet_signal_ = w
+        det = w.copy()
         if regions is None:
             regions = np.array([[0, n]])
-        ics = []
-        for s, e in np.asarray(regions, dtype=int).reshape(-1, 2):
+        regions = np.asarray(regions, dtype=int).reshape(-1, 2)
+        periods = (
+            np.full(regions.shape[0], np.nan)
+            if step_period_s is None
+            else np.asarray(step_period_s, dtype=float).reshape(-1)
+        )
+        tuned_s = np.sqrt(2.0) * np.pi * self.wavelet_sigma_s
+        sigmas, spans = [], []
+        for (s, e), period in zip(regions, periods):
             s, e = max(s, 0), min(e, n)
             if e - s < 3:
+                sigmas.append(np.nan)
                 continue
-            seg = w[s:e] - w[s:e].mean()
-            ics.append(minima_between_zero_crossings(seg) + s)
-        self.ic_ = np.unique(np.concatenate(ics)) if ics else np.empty(0, dtype=int)
+            scale = 1.0
+            if np.isfinite(period) and period > tuned_s:
+                # in quarter-octave steps, so that the few per cent by which the period
+                # estimate of a walk varies (e.g. a stream's window against the whole
+                # recording) do not change the wavelet
+                scale = min(
+                    2.0 ** (np.round(4.0 * np.log2(period / tuned_s)) / 4.0), self.max_widening
+                )
+            sigma = self.wavelet_sigma_s * scale
+            sigmas.append(sigma)
+            spans.append((s, e))
+            if scale > 1.0:
+                k = -gaussian_derivative_kernel(sigma, fs, 2)
+                lo, hi = max(s - k.size, 0), min(e + k.size, n)
+                det[s:e] = convolve_same(v[lo:hi], k)[s - lo : e - lo]
+        # every negative lobe of the detection signal; a contact is a lobe inside a region
+        # that is deep enough compared with the lobes around it (regions or not, so that a
+        # stream's trailing window, whose regions end early, judges a lobe the same way)
+        l_start, l_end, lobes = negative_lobes(det)
+        keep = np.zeros(lobes.size, dtype=bool)
+        for s, e in spans:
+            keep[np.searchsorted(lobes, s) : np.searchsorted(lobes, e)] = True
+        if lobes.size and self.min_relative_depth > 0:
+            keep &= _deep_enough(
+                -det[lobes], lobes / fs, self.depth_window_s, self.min_relative_depth
+            )
+        self.wavelet_sigma_s_ = np.asarray(sigmas)
+        self.slowdown_ = self.wavelet_sigma_s_ / self.wavelet_sigma_s
+        self.detection_signal_ = det
+        self.ic_ = lobes[keep].astype(int)
         return self
+
+
+def _deep_enough(depth, t_s, window_s: float, fraction: float) -> np.ndarray:
+    """Lobes at least ``fraction`` of the 80th percentile of the lobes within +-window_s/2."""
+    t_s = np.asarray(t_s, dtype=float)
+    lo = np.searchsorted(t_s, t_s - window_s / 2, side="left")
+    hi = np.searchsorted(t_s, t_s + window_s / 2, side="right")
+    k = int((hi - lo).max())
+    idx = lo[:, None] + np.arange(k)[None, :]
+    inside = idx < hi[:, None]
+    near = np.where(inside, depth[np.minimum(idx, depth.size - 1)], np.nan)
+    ref = np.nanpercentile(near, 80, axis=1)
+    return depth >= fraction * ref
 
 
 class LateralityClassifier:

@@ -66,15 +66,39 @@ __all__ = [
 BODY_HEIGHT_TO_SENSOR_HEIGHT = 0.53
 
 
-def vertical_displacement(acc_v_mps2: np.ndarray, fs: float) -> np.ndarray:
-    """Drift-removed vertical displacement (m) from vertical acceleration (Mobilise-D filters)."""
+def vertical_displacement(
+    acc_v_mps2: np.ndarray,
+    fs: float,
+    regions: np.ndarray | None = None,
+    slowdown: np.ndarray | None = None,
+) -> np.ndarray:
+    """Drift-removed vertical displacement (m) from vertical acceleration (Mobilise-D filters).
+
+    Acceleration high-passed at 0.1 Hz, integrated, velocity high-passed at 1 Hz, integrated
+    (Soltani et al. 2021). The 1-Hz cut-off sits below the step frequency of ordinary
+    walking (1.6-2 Hz) but above that of slow walking (0.5-1 Hz), where it would remove
+    most of the step's own vertical movement (a 4th-order zero-phase high-pass keeps 30 %
+    of the amplitude at 0.9 Hz). In ``regions`` (k, 2) whose steps are ``slowdown`` times
+    longer than those the filters were made for (see
+    :class:`analysis.gait.InitialContactDetector`), the velocity cut-off is divided by the
+    same factor.
+    """
     a = np.asarray(acc_v_mps2, dtype=float)
     if a.size < 4:
         return np.zeros_like(a)
     a = butter_filtfilt(a - a.mean(), 0.1, fs, "highpass")
     v = np.cumsum(a) / fs
-    v = butter_filtfilt(v, 1.0, fs, "highpass")
-    return np.cumsum(v) / fs
+    out = np.cumsum(butter_filtfilt(v, 1.0, fs, "highpass")) / fs
+    if regions is None or slowdown is None:
+        return out
+    margin = int(3 * fs)
+    for (s, e), f in zip(np.asarray(regions, dtype=int).reshape(-1, 2), slowdown):
+        if not np.isfinite(f) or f <= 1.0 or e - s < 4:
+            continue
+        lo, hi = max(s - margin, 0), min(e + margin, v.size)
+        d = np.cumsum(butter_filtfilt(v[lo:hi], 1.0 / f, fs, "highpass")) / fs
+        out[s:e] = d[s - lo : e - lo] - d[s - lo] + out[s]
+    return out
 
 
 def hampel(x: np.ndarray, half_window: int = 2, n_sigmas: float = 3.0) -> np.ndarray:
