@@ -93,6 +93,20 @@ class InitialContactDetector:
         self.min_relative_depth = min_relative_depth
         self.depth_window_s = depth_window_s
 
+    def slowdown(self, step_period_s: float) -> float:
+        """How many times the wavelet is widened for steps of this period (1 = not at all).
+
+        The step period over the period the wavelet is tuned to (``sqrt(2) pi
+        wavelet_sigma_s``, 0.71 s), in quarter-octave steps (so that the few per cent by
+        which the period estimate of a walk varies, e.g. in a stream's window against the
+        whole recording, do not change the wavelet), at most ``max_widening``.
+        """
+        tuned_s = np.sqrt(2.0) * np.pi * self.wavelet_sigma_s
+        if not np.isfinite(step_period_s) or step_period_s <= tuned_s:
+            return 1.0
+        octaves = np.round(4.0 * np.log2(step_period_s / tuned_s)) / 4.0
+        return float(min(2.0**octaves, self.max_widening))
+
     def detect(
         self,
         acc_v_mps2: np.ndarray,
@@ -139,28 +153,23 @@ class InitialContactDetector:
             if step_period_s is None
             else np.asarray(step_period_s, dtype=float).reshape(-1)
         )
-        tuned_s = np.sqrt(2.0) * np.pi * self.wavelet_sigma_s
         sigmas, spans = [], []
+        widened: dict[float, np.ndarray] = {}
         for (s, e), period in zip(regions, periods):
             s, e = max(s, 0), min(e, n)
             if e - s < 3:
                 sigmas.append(np.nan)
                 continue
-            scale = 1.0
-            if np.isfinite(period) and period > tuned_s:
-                # in quarter-octave steps, so that the few per cent by which the period
-                # estimate of a walk varies (e.g. a stream's window against the whole
-                # recording) do not change the wavelet
-                scale = min(
-                    2.0 ** (np.round(4.0 * np.log2(period / tuned_s)) / 4.0), self.max_widening
-                )
+            scale = self.slowdown(period)
             sigma = self.wavelet_sigma_s * scale
             sigmas.append(sigma)
             spans.append((s, e))
             if scale > 1.0:
-                k = -gaussian_derivative_kernel(sigma, fs, 2)
-                lo, hi = max(s - k.size, 0), min(e + k.size, n)
-                det[s:e] = convolve_same(v[lo:hi], k)[s - lo : e - lo]
+                # each width over the whole signal: a region's values do not depend on where
+                # it ends (a stream's window ends inside a walk)
+                if scale not in widened:
+                    widened[scale] = convolve_same(v, -gaussian_derivative_kernel(sigma, fs, 2))
+                det[s:e] = widened[scale][s:e]
         # every negative lobe of the detection signal; a contact is a lobe inside a region
         # that is deep enough compared with the lobes around it (regions or not, so that a
         # stream's trailing window, whose regions end early, judges a lobe the same way)

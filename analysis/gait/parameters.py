@@ -91,13 +91,16 @@ def vertical_displacement(
     out = np.cumsum(butter_filtfilt(v, 1.0, fs, "highpass")) / fs
     if regions is None or slowdown is None:
         return out
-    margin = int(3 * fs)
+    # each cut-off over the whole signal, so that a region's values do not depend on where
+    # the region ends (a stream's window ends inside a walk)
+    by_factor: dict[float, np.ndarray] = {}
     for (s, e), f in zip(np.asarray(regions, dtype=int).reshape(-1, 2), slowdown):
         if not np.isfinite(f) or f <= 1.0 or e - s < 4:
             continue
-        lo, hi = max(s - margin, 0), min(e + margin, v.size)
-        d = np.cumsum(butter_filtfilt(v[lo:hi], 1.0 / f, fs, "highpass")) / fs
-        out[s:e] = d[s - lo : e - lo] - d[s - lo] + out[s]
+        if f not in by_factor:
+            by_factor[f] = np.cumsum(butter_filtfilt(v, 1.0 / f, fs, "highpass")) / fs
+        d = by_factor[f]
+        out[s:e] = d[s:e] - d[s] + out[s]
     return out
 
 

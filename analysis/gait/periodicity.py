@@ -10,31 +10,33 @@ Method
 ------
 1. Channels in the body frame (:class:`analysis.orientation.BodyFrameAligner`): vertical
    acceleration ``V`` (step-periodic: one vertical oscillation per step) and the
-   stride-periodic channels ``S`` -- angular velocity about the vertical (pelvic yaw) and
-   about the anterior-posterior axis (pelvic roll, obliquity) and the medio-lateral
-   acceleration (weight shift over the stance foot), which alternate sign between a left and
-   a right step (Zijlstra & Hof 2003; Moe-Nilssen & Helbostad 2004). Without a gyroscope,
-   ``S`` is the medio-lateral acceleration alone. Every channel is band-passed 0.25-4 Hz and
-   decimated to about 20 Hz (the step rhythm lies below 4 Hz).
+   stride-periodic channels ``S``: the horizontal acceleration (its medio-lateral part, the
+   weight shift over the stance foot, alternates sign between a left and a right step; AP
+   and ML are taken together, the sum of their autocovariances, which does not depend on the
+   heading estimate) and the angular velocity about the vertical (pelvic yaw, which also
+   alternates) (Zijlstra & Hof 2003; Moe-Nilssen & Helbostad 2004). Every channel is
+   band-passed 0.25-4 Hz and decimated to about 20 Hz (the step rhythm lies below 4 Hz).
 2. In each window (``window_s`` = 8 s, hop 0.5 s) the autocorrelation of every channel
    (the biased estimate, divided by the window length: a long lag, seen over less overlap,
    is tapered by ``(window - lag) / window``, which keeps a spurious long-lag peak from
    winning), each normalised by its own variance (Moe-Nilssen & Helbostad 2004), and their
-   combination ``R = (R_V + mean(R_S)) / 2``. ``V`` repeats every step, ``S`` only every
-   stride (it is in anti-phase after one step), so the first lag at which *all* channels
-   repeat -- the fundamental period of ``R`` -- is the stride time, whatever the symmetry
-   of the gait: in symmetric gait ``R_V`` peaks at the step and the stride, ``R_S`` only at
-   the stride; in strongly asymmetric gait (a hemiparetic or MS walk) ``R_V`` loses its step
-   peak but both keep the stride peak.
+   combination ``R = (R_V + mean(R_S)) / 2``. ``V`` repeats every step, ``S`` mainly every
+   stride (its ML and yaw parts are in anti-phase after one step), so the first lag at
+   which *all* channels repeat -- the fundamental period of ``R`` -- is the stride time,
+   whatever the symmetry of the gait: in symmetric gait ``R_V`` peaks at the step and the
+   stride, ``R_S`` at the stride; in strongly asymmetric gait (a hemiparetic or MS walk)
+   ``R_V`` loses its step peak but both keep the stride peak.
 3. Stride period = the first local maximum of ``R`` between ``min_stride_s`` and
    ``max_stride_s`` whose height is at least ``peak_fraction`` of the highest one (the usual
    rule of fundamental-period estimators, which guards against a multiple of the stride),
    refined by parabolic interpolation; step period = half of it. ``periodicity_`` is
    ``R`` at that lag.
 4. A window is *gait-like* when its periodicity is at least ``min_periodicity`` (0.3: in
-   a band-limited 8-s window of non-periodic movement or noise the autocorrelation rarely
-   reaches 0.25) and the trunk moves more than sensor noise (``min_rms_v_mps2`` on the band-passed vertical
-   acceleration or ``min_rms_gyr_radps`` on the stride channels' angular velocity).
+   the 8-s windows of standing and daily activities in the shared recordings it stays
+   below 0.23) and the trunk moves more than sensor noise (``min_rms_v_mps2`` on the
+   band-passed vertical acceleration or ``min_rms_gyr_radps`` on the yaw rate); its part
+   that counts as walking is its central half where the trunk moves vertically at least
+   ``min_relative_rms`` of the window's average.
 
 References
 ----------
@@ -160,10 +162,9 @@ class GaitPeriodicity:
         if n < q * (w + 2) or w <= max_lag + 2:
             return self
         have_gyr = gyr_body_radps is not None and np.any(np.asarray(gyr_body_radps) != 0)
-        cols = [acc[:, 0], acc[:, 2]]
+        cols = [acc[:, 0], acc[:, 1], acc[:, 2]]  # V, AP, ML
         if have_gyr:
-            g = np.asarray(gyr_body_radps, dtype=float)
-            cols += [g[:, 0], g[:, 1]]
+            cols.append(np.asarray(gyr_body_radps, dtype=float)[:, 0])  # yaw
         x = np.stack(cols, axis=1)
         x = butter_filtfilt(x - x.mean(axis=0), self.band_hz, fs, "bandpass")
         x = x[(-first_sample) % q :: q]  # decimated on the stream's grid
@@ -184,14 +185,19 @@ class GaitPeriodicity:
             ac /= w  # biased estimate (see the module docstring)
             v0 = ac[:, :, 0]
             var[c0 : c0 + 256] = v0
-            r = ac / np.maximum(v0, 1e-12)[:, :, None]
-            comb[c0 : c0 + 256] = 0.5 * (r[:, 0] + r[:, 1:].mean(axis=1))
+            r_v = ac[:, 0] / np.maximum(v0[:, :1], 1e-12)
+            # the horizontal plane as one channel (AP and ML autocovariances summed): the same
+            # whatever the heading estimate, which a short stream window gets less well
+            r_s = (ac[:, 1] + ac[:, 2]) / np.maximum(v0[:, 1:2] + v0[:, 2:3], 1e-12)
+            if have_gyr:
+                r_s = 0.5 * (r_s + ac[:, 3] / np.maximum(v0[:, 3:], 1e-12))
+            comb[c0 : c0 + 256] = 0.5 * (r_v + r_s)
         lag, height = _first_dominant_peak(
             comb, int(np.floor(self.min_stride_s * f2)), self.peak_fraction
         )
         stride = lag / f2
         rms_v = np.sqrt(var[:, 0])
-        rms_gyr = np.sqrt(var[:, 2:]).mean(axis=1) if have_gyr else np.zeros(len(starts))
+        rms_gyr = np.sqrt(var[:, 3]) if have_gyr else np.zeros(len(starts))
         moving = (rms_v >= self.min_rms_v_mps2) | (rms_gyr >= self.min_rms_gyr_radps)
         gait_like = np.isfinite(stride) & (height >= self.min_periodicity) & moving
         centre = ((starts + w / 2.0) * q + (-first_sample) % q) / fs

@@ -518,10 +518,11 @@ def track_contacts(
     empty.sequences = seqs
     if seqs.shape[0] == 0:
         return empty
-    periods = per.step_periods(seqs, fs)
-    icd_fit = (icd or InitialContactDetector()).detect(body[:, 0], fs, seqs, periods)
+    icd = icd or InitialContactDetector()
+    segs, periods = _paced_segments(seqs, per, icd, fs, first_sample // q)
+    icd_fit = icd.detect(body[:, 0], fs, segs, periods)
     ic = icd_fit.ic_[~bad[icd_fit.ic_]] if icd_fit.ic_.size else icd_fit.ic_
-    disp = vertical_displacement(body[:, 0], fs, seqs, icd_fit.slowdown_)
+    disp = vertical_displacement(body[:, 0], fs, segs, icd_fit.slowdown_)
     sl = (step_length or StepLengthZijlstra()).calculate(disp, ic, sensor_height_m).step_length_m_
     cb = np.r_[0, np.cumsum(bad)]
     nanfree = (cb[ic[1:] + 1] - cb[ic[:-1]]) == 0 if ic.size >= 2 else np.empty(0, dtype=bool)
@@ -535,7 +536,7 @@ def track_contacts(
         step_nanfree=nanfree,
         step_up_sensor=step_mean_up(al.gravity_sensor_, ic),
         step_tilt_deg=step_tilt_range_deg(al.gravity_sensor_, ic, al.forward_sensor_),
-        sequences=seqs,
+        sequences=segs,
         step_period_s=periods,
         aligner=al,
         gsd=gsd_fit,
@@ -546,6 +547,54 @@ def track_contacts(
         displacement_m=disp,
         bad=bad,
     )
+
+
+#: Gait sequences are searched in pieces of this length (on the stream's grid), each with the
+#: median step period of the gait-like periodicity windows centred within ``PACE_REACH_S`` of
+#: it: a long sequence with slow and brisk walking gets the wavelet each part needs, and a
+#: stream's trailing window, whose newest sequence is cut short, gives a piece 12 s old the
+#: period the whole recording gives (its windows end at most 4 + 2 + 4 s after the piece
+#: starts, 2 s before the window's newest data, clear of the filters' edge).
+PACE_PIECE_S = 4.0
+PACE_REACH_S = 2.0
+
+
+def _paced_segments(
+    seqs: np.ndarray,
+    per: GaitPeriodicity,
+    icd: InitialContactDetector,
+    fs: float,
+    first: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sequences cut at the ``PACE_PIECE_S`` grid; pieces rejoined where the wavelet is the same.
+
+    Returns (segments (k, 2), step period per segment). A piece without a periodicity
+    window of its own takes the period of the nearest piece of its sequence that has one.
+    """
+    piece = int(round(PACE_PIECE_S * fs))
+    segs, periods = [], []
+    for s, e in np.asarray(seqs, dtype=int).reshape(-1, 2):
+        cuts = np.arange(((s + first) // piece + 1) * piece - first, e, piece)
+        bounds = np.r_[s, cuts, e]
+        pieces = np.stack([bounds[:-1], bounds[1:]], axis=1)
+        reach = int(round(PACE_REACH_S * fs))
+        p = per.step_periods(pieces + np.array([-reach, reach]), fs)
+        if np.isfinite(p).any() and not np.isfinite(p).all():
+            have = np.flatnonzero(np.isfinite(p))
+            near = have[np.abs(np.arange(p.size)[:, None] - have[None, :]).argmin(axis=1)]
+            p = p[near]
+        scale = np.array([icd.slowdown(x) for x in p])
+        for (a, b), x, sc in zip(pieces, p, scale):
+            if segs and segs[-1][1] == a and periods[-1][1] == sc:
+                segs[-1][1] = b
+                periods[-1][0].append(x)
+            else:
+                segs.append([a, b])
+                periods.append(([x], sc))
+    out_p = np.array(
+        [np.nanmedian(v) if np.isfinite(v).any() else np.nan for v, _ in periods], dtype=float
+    )
+    return np.asarray(segs, dtype=int).reshape(-1, 2), out_p
 
 
 def find_gait_sequences(
