@@ -148,7 +148,8 @@ def stream(trial: dict, rng: np.random.Generator) -> list:
 
 
 def asymmetry(ic_s: np.ndarray, lr: np.ndarray) -> float:
-    """Step-time asymmetry ratio (longer / shorter mean step time by the foot that lands)."""
+    """The reference's step-time asymmetry ratio (longer / shorter mean step time by the foot
+    that lands), as :func:`analysis.gait.pipeline.step_time_sides` computes it for a bout."""
     st = np.diff(ic_s)
     lab = np.asarray(lr)[1:]
     ok = st < 2.5
@@ -181,7 +182,7 @@ def run(name: str, trials: list[dict], do_stream: bool, extra: bool) -> None:
                     turn_err.append(abs(abs(best.angle_deg) - abs(ang)))
         if extra and tr["ref_lr"] is not None and res.walking_bouts:
             ref_a = asymmetry(tr["ref_ic_s"], tr["ref_lr"])
-            det_a = asymmetry(res.initial_contacts_s, res.initial_contacts_lr)
+            det_a = max(res.walking_bouts, key=lambda b: b.duration_s).step_time_asymmetry
             if np.isfinite(ref_a) and np.isfinite(det_a):
                 asym.append((ref_a, det_a))
     cpu = time.process_time() - t0

@@ -130,6 +130,9 @@ class WalkingBout:
     harmonic_ratio_v: float
     harmonic_ratio_ap: float
     harmonic_ratio_ml: float
+    step_time_left_s: float = float("nan")
+    step_time_right_s: float = float("nan")
+    step_time_asymmetry: float = float("nan")
     n_turns: int = 0
 
     @property
@@ -156,10 +159,21 @@ class GaitResult:
     sensor_height_m: float = float("nan")
     sensor_height_source: str = "default"
     heading_source: str = "none"
+    walking_like_s: float = 0.0
+    measured_walking_s: float = 0.0
+
+    @property
+    def unmeasured_walking_s(self) -> float:
+        """Seconds of walking-like movement (step pulse trains or the gait rhythm) that no
+        walking bout covers: walking too slow, too irregular or too short to measure."""
+        return max(self.walking_like_s - self.measured_walking_s, 0.0)
 
     def to_dict(self) -> dict:
         """JSON-ready dict matching the ``poise analyze`` contract."""
         return {
+            "walking_like_s": _r(self.walking_like_s, 2),
+            "measured_walking_s": _r(self.measured_walking_s, 2),
+            "unmeasured_walking_s": _r(self.unmeasured_walking_s, 2),
             "walking_bouts": [b.to_dict() for b in self.walking_bouts],
             "initial_contacts_s": [round(float(t), 3) for t in self.initial_contacts_s],
             "initial_contacts_lr": [str(x) for x in self.initial_contacts_lr],
@@ -246,8 +260,35 @@ def bout_from_contacts(
         harmonic_ratio_v=float(hr[0]),
         harmonic_ratio_ap=float(hr[1]),
         harmonic_ratio_ml=float(hr[2]),
+        **step_time_sides(st, step_in_valid, lr[1:] if lr is not None else None),
     )
     return bout, strides
+
+
+def step_time_sides(
+    step_s: np.ndarray, valid: np.ndarray, foot: np.ndarray | None
+) -> dict[str, float]:
+    """Mean step time by the foot that lands and their asymmetry ratio (longer / shorter).
+
+    ``foot[i]`` is the side of the contact that ends step ``i``. The ratio is the symmetry
+    ratio recommended by Patterson et al. (2010) (1 = symmetric); NaN with fewer than three
+    valid steps on either side.
+    """
+    nan = float("nan")
+    out = {"step_time_left_s": nan, "step_time_right_s": nan, "step_time_asymmetry": nan}
+    if foot is None or len(foot) != len(step_s):
+        return out
+    foot = np.asarray(foot)
+    left = step_s[valid & (foot == "left")]
+    right = step_s[valid & (foot == "right")]
+    if left.size >= 3:
+        out["step_time_left_s"] = float(left.mean())
+    if right.size >= 3:
+        out["step_time_right_s"] = float(right.mean())
+    if left.size >= 3 and right.size >= 3:
+        a, b = float(left.mean()), float(right.mean())
+        out["step_time_asymmetry"] = max(a, b) / min(a, b)
+    return out
 
 
 class GaitAnalyzer:
@@ -335,6 +376,7 @@ class GaitAnalyzer:
         turns = (self.turn_detector or TurnDetector()).detect(tr.gyr_body[:, 0], fs)
         res.turns = list(turns.turns_)
         ic = tr.ic
+        res.walking_like_s, _ = _walking_coverage(tr.sequences / fs, [])
         if ic.size < 3:
             return self
         stride_ok = tr.step_nanfree[:-1] & tr.step_nanfree[1:]
@@ -355,7 +397,22 @@ class GaitAnalyzer:
         res.strides.extend(strides)
         res.initial_contacts_s = ic[keep] / fs
         res.initial_contacts_lr = tr.lr[keep]
+        res.walking_like_s, res.measured_walking_s = _walking_coverage(
+            tr.sequences / fs, [(b.start_s, b.end_s) for b in res.walking_bouts]
+        )
         return self
+
+
+def _walking_coverage(sequences_s: np.ndarray, bouts_s: list) -> tuple[float, float]:
+    """Seconds of gait sequences, and of them within 1 s of a walking bout."""
+    seq = merge_intervals(np.asarray(sequences_s, dtype=float).reshape(-1, 2), 0.0)
+    total = float(np.sum(seq[:, 1] - seq[:, 0])) if seq.size else 0.0
+    if not bouts_s or not seq.size:
+        return total, 0.0
+    b = merge_intervals(np.asarray(bouts_s, dtype=float).reshape(-1, 2) + [-1.0, 1.0], 0.0)
+    s = np.maximum(seq[:, None, 0], b[None, :, 0])
+    e = np.minimum(seq[:, None, 1], b[None, :, 1])
+    return total, float(np.clip(e - s, 0, None).sum())
 
 
 @dataclass
