@@ -1413,9 +1413,10 @@ def slow_walk(
     b.hold(standing_s)
     cadence = 60.0 / kw["step_time_s"]
     step_len = kw["speed_mps"] * kw["step_time_s"]
-    # double support lasts about 20 % of the gait cycle at 1.2 m/s and grows as walking
-    # slows (to 35-45 % below 0.5 m/s: Murray et al. 1970, Kirtley 2006); one double-support
-    # period per step, the trunk lowest in its middle
+    # double support lasts about 20 % of the gait cycle at ordinary speed and grows, in time
+    # and as a share of the cycle, as walking slows (Williams & Martin 2019, J Biomech); the
+    # model takes 20 % at 1.2 m/s rising linearly to 45 % at rest (an assumption of the
+    # model, not a fit); one double-support period per step, the trunk lowest in its middle
     ds = float(np.clip(0.2 + 0.25 * (1.0 - kw["speed_mps"] / 1.2), 0.2, 0.45))
     parts = len(pauses_s) + 1
     walks, pauses = [], []

@@ -131,6 +131,27 @@ def minima_between_zero_crossings(x: np.ndarray) -> np.ndarray:
     return negative_lobes(x)[2]
 
 
+def nanpercentile_rows(a: np.ndarray, q: float) -> np.ndarray:
+    """Percentile ``q`` (0-100, linear interpolation) of every row of ``a``, ignoring NaN.
+
+    The same values as ``np.nanpercentile(a, q, axis=1)`` (NaN for a row without a value),
+    vectorised: that function loops over rows in Python.
+    """
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 2 or a.shape[0] == 0:
+        return np.nanpercentile(a, q, axis=-1) if a.size else np.empty(0)
+    srt = np.sort(a, axis=1)  # NaN last
+    cnt = np.sum(np.isfinite(a), axis=1)
+    pos = np.maximum(cnt - 1, 0) * (q / 100.0)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, np.maximum(cnt - 1, 0))
+    rows = np.arange(a.shape[0])
+    frac = pos - lo
+    out = srt[rows, lo] + frac * (srt[rows, hi] - srt[rows, lo])
+    out[cnt == 0] = np.nan
+    return out
+
+
 def runs(mask: np.ndarray) -> np.ndarray:
     """(k, 2) array of [start, end) index pairs of True runs."""
     m = np.asarray(mask, dtype=bool)

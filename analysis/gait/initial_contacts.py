@@ -61,6 +61,7 @@ from analysis.gait._signal import (
     butter_filtfilt,
     convolve_same,
     gaussian_derivative_kernel,
+    nanpercentile_rows,
     negative_lobes,
 )
 
@@ -210,7 +211,7 @@ def _deep_enough(depth, t_s, window_s: float, fraction: float) -> np.ndarray:
     idx = lo[:, None] + np.arange(k)[None, :]
     inside = idx < hi[:, None]
     near = np.where(inside, depth[np.minimum(idx, depth.size - 1)], np.nan)
-    ref = np.nanpercentile(near, 80, axis=1)
+    ref = nanpercentile_rows(near, 80.0)
     return depth >= fraction * ref
 
 

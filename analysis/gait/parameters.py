@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.gait._signal import butter_filtfilt
+from analysis.gait._signal import butter_filtfilt, nanpercentile_rows
 
 __all__ = [
     "BODY_HEIGHT_TO_SENSOR_HEIGHT",
@@ -112,8 +112,8 @@ def hampel(x: np.ndarray, half_window: int = 2, n_sigmas: float = 3.0) -> np.nda
         return x.copy()
     pad = np.pad(x, half_window, mode="edge")
     win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half_window + 1)
-    med = np.nanmedian(win, axis=1)
-    mad = 1.4826 * np.nanmedian(np.abs(win - med[:, None]), axis=1)
+    med = nanpercentile_rows(win, 50.0)
+    mad = 1.4826 * nanpercentile_rows(np.abs(win - med[:, None]), 50.0)
     out = x.copy()
     bad = np.abs(x - med) > n_sigmas * mad
     bad &= np.isfinite(med)

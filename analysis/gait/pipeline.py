@@ -427,6 +427,8 @@ class ContactTrack:
     ----------
     ic : (k,) int array
         Initial contacts (not on lost samples), ascending.
+    sensor_height_m : float
+        Pendulum length the step lengths were computed with.
     lr : (k,) str array
         ``"left"`` / ``"right"`` per contact.
     step_length_raw_m : (k-1,) array
@@ -449,6 +451,7 @@ class ContactTrack:
     ic: np.ndarray
     rate_hz: float
     decimation: int
+    sensor_height_m: float
     lr: np.ndarray
     step_length_raw_m: np.ndarray
     step_nanfree: np.ndarray
@@ -466,7 +469,24 @@ class ContactTrack:
     bad: np.ndarray | None = None
 
     def step(self, a: int, b: int, sensor_height_m: float) -> tuple[float, bool, np.ndarray, float]:
-        """Raw Zijlstra length, 'no lost sample', mean up direction and tilt range of ``a -> b``."""
+        """Raw Zijlstra length, 'no lost sample', mean up direction and tilt range of ``a -> b``.
+
+        Taken from the per-step arrays when ``a`` and ``b`` are successive contacts of the
+        track (and ``sensor_height_m`` is the one it was made with), else measured.
+        """
+        i = int(np.searchsorted(self.ic, a))
+        if (
+            i + 1 < self.ic.size
+            and self.ic[i] == a
+            and self.ic[i + 1] == b
+            and sensor_height_m == self.sensor_height_m
+        ):
+            return (
+                float(self.step_length_raw_m[i]),
+                bool(self.step_nanfree[i]),
+                self.step_up_sensor[i],
+                float(self.step_tilt_deg[i]),
+            )
         pair = np.array([a, b])
         length = StepLengthZijlstra().calculate(self.displacement_m, pair, sensor_height_m)
         nanfree = not bool(self.bad[a : b + 1].any())
@@ -546,6 +566,7 @@ def track_contacts(
         ic=np.empty(0, dtype=int),
         rate_hz=fs,
         decimation=q,
+        sensor_height_m=sensor_height_m,
         lr=np.empty(0, dtype="<U5"),
         step_length_raw_m=np.empty(0),
         step_nanfree=np.empty(0, dtype=bool),
@@ -588,6 +609,7 @@ def track_contacts(
         ic=ic,
         rate_hz=fs,
         decimation=q,
+        sensor_height_m=sensor_height_m,
         lr=lr,
         step_length_raw_m=sl,
         step_nanfree=nanfree,

@@ -63,6 +63,9 @@ from analysis.orientation import BodyFrameAligner
 
 __all__ = ["StreamingGait", "StreamStep"]
 
+#: ``current_bout_`` is assembled from at most this many of the newest contacts.
+CURRENT_BOUT_STEPS = 300
+
 
 class StreamStep(tuple):
     """(time_s, foot, step_time_s, step_length_m) of one emitted initial contact."""
@@ -457,7 +460,12 @@ class StreamingGait:
         ``max_break_s`` old.
         """
         fs = self._fs
-        ic, steps, lr = list(self._g_ic), list(self._g_steps), list(self._g_lr)
+        # the bout in progress over its last CURRENT_BOUT_STEPS contacts at most (its figures
+        # for the live tiles; a bout of many minutes is not re-assembled whole 4 times a second)
+        k = CURRENT_BOUT_STEPS
+        ic, steps, lr = list(self._g_ic[-k:]), list(self._g_steps[-k + 1 :]), list(self._g_lr[-k:])
+        if len(steps) >= len(ic):
+            steps = steps[len(steps) - len(ic) + 1 :]
         for a in abs_ic[abs_ic > (ic[-1] + self._tol if ic else self._horizon)]:
             a = int(a)
             if ic:
