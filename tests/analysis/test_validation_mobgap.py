@@ -12,7 +12,7 @@ recordings fails here. More data sets (ipol-l5, synthetic slow gait):
 
 from __future__ import annotations
 
-import sys
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,13 @@ from analysis.gait import GaitAnalyzer
 from analysis.gait.validation import score_trial, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-from validate_gait import MOBGAP, load_trial  # noqa: E402
+# the validation script's loader (bench/ is not a package; its gui.py must not shadow gui/)
+_spec = importlib.util.spec_from_file_location(
+    "_validate_gait", ROOT / "bench" / "validate_gait.py"
+)
+_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bench)
+MOBGAP, load_trial = _bench.MOBGAP, _bench.load_trial
 
 TRIALS = sorted(p.parent.name for p in MOBGAP.glob("*/imu_lowerback.csv"))
 
