@@ -179,8 +179,14 @@ class TimedWalk:
         self.gait_ = g
         ic = np.asarray(g.initial_contacts_s, dtype=float)
         if ic.size < 10 or not g.walking_bouts:
+            reason = "no walking found"
+            if g.unmeasured_walking_s >= 10.0:
+                reason = (
+                    f"{g.unmeasured_walking_s:.0f} s of walking-like movement, too slow, "
+                    "irregular or interrupted to measure steps"
+                )
             self.result_ = TimedWalkResult.invalid_result(
-                WRONG_ACTIVITY, "no walking found", test=name, minutes=self.minutes
+                WRONG_ACTIVITY, reason, test=name, minutes=self.minutes
             )
             return self
         t0 = float(ic[0])
@@ -190,10 +196,20 @@ class TimedWalk:
         step_med = float(np.median(np.diff(ic)))
         walked = min(float(ic[-1]) + step_med, t1) - t0
         validity = Validity.ok(f"{100 * frac:.1f} % samples interpolated" if frac > 0 else "")
+        unmeasured = g.unmeasured_walking_s
         if walked < self.min_coverage * window:
+            more = (
+                f" ({unmeasured:.0f} s more look like walking too slow or irregular to measure)"
+                if unmeasured >= 5.0
+                else ""
+            )
             validity = Validity.invalid(
                 TOO_SHORT,
-                f"walking covers {walked:.0f} s of the {window:.0f}-s test",
+                f"walking covers {walked:.0f} s of the {window:.0f}-s test{more}",
+            )
+        elif unmeasured >= max(10.0, 0.1 * window):
+            validity = validity & Validity.ok(
+                f"{unmeasured:.0f} s of walking-like movement too slow or irregular to measure"
             )
         strides = [s for s in g.strides if s.valid and np.isfinite(s.length_m)]
         st_t = np.array([s.start_s for s in strides])
