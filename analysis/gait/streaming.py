@@ -24,13 +24,16 @@ window. What it reports is decided in two stages:
   slow-gait scenarios.
 * **Steps as they happen.** Every analysis also passes the open group's final contacts and
   the window's newer ones through the bout rules. While they make a bout that reaches the
-  newest contacts, its contacts are emitted in ``new_steps_`` once ``settle_s`` old (the
-  first ones together when the bout gets its fourth valid stride; after that a median
-  0.5 s after the step) and the bout in progress is reported in ``current_bout_``. When a
+  newest contacts, its contacts are emitted in ``new_steps_`` once ``settle_s`` old and
+  followed by the next contact (the bout rules drop a bout's closing contact, the stopping
+  step, so it is never counted and withdrawn; the first steps come together when the bout
+  gets its fourth valid stride, after that a step is emitted a median 1 s after it) and the
+  bout in progress is reported in ``current_bout_``. When a
   contact becomes final it confirms the step emitted for it (within
   ``provisional_tolerance_s``); an emitted step that no final contact confirms, or that
-  ends up outside every bout of its group (the stopping step: the bout rules drop the
-  closing stride), is listed in ``retracted_steps_``; a final contact of a bout that was
+  ends up outside every bout of its group, is listed in ``retracted_steps_`` (rare: a lobe
+  at the newest data that more data dissolves, a run the whole group's posture rule
+  rejects); a final contact of a bout that was
   never emitted is emitted then. So the running step count (``len(new_steps_) -
   len(retracted_steps_)`` summed over calls) ends equal to the offline number of contacts in
   bouts.
@@ -377,7 +380,9 @@ class StreamingGait:
         if bout is None:
             return
         first = int(round(bout.start_s * self._fs))
-        for a in ic:
+        # the newest contact waits for the next one: the bout rules drop a bout's closing
+        # contact, so the step count never counts (and withdraws) the stopping step
+        for a in ic[:-1]:
             # each contact once: one emitted earlier within the tolerance is the same one,
             # seen a sample or two off by an analysis that had less data after it
             if a < first - self._tol or a <= self._last_emitted + self._tol or a > newest:
