@@ -427,16 +427,20 @@ def recording_report(path: str, demographics: dict[str, Any] | None = None) -> d
     """Session report of a recording file that is not in the store (analysed now)."""
     from pathlib import Path
 
+    from poise.assessments import recording_patient
     from poise.store import _recording_date, analyse_recording
     from sensors.recording import load_recording
 
     rec = load_recording(path)
     meta = rec.metadata if isinstance(rec.metadata, dict) else {}
-    demo = dict(meta.get("demographics") or {})
+    who = recording_patient(rec)
+    demo = dict(who["demographics"])
     demo.update({k: v for k, v in (demographics or {}).items() if v is not None})
     a = analyse_recording(rec, demo)
-    named = meta.get("patient")
+    named = who["pseudonym"]
     patient = {"pseudonym": named} if named else None
+    if patient is None and who["anonymous"]:
+        patient = {"pseudonym": "anonymous"}
     session = {
         "id": None,
         "date": _recording_date(meta, Path(path)),

@@ -5,7 +5,7 @@
     poise patient add P-0042 --birth-year 1951 --sex f --height 1.64 --weight 62
     poise patient list
     poise patient show P-0042
-    poise patient import REC.poise [--patient P-0042] [--date 2026-03-01] [--test tug]
+    poise patient import REC.poise [--patient P-0042] [--date 2026-03-01] [--test tug] [--reassign]
     poise patient plan P-0042 sit_to_stand:8 standing_balance:30 walking:300
     poise patient delete P-0042 --yes
 """
@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("--date", help="session date (default: the recording's start)")
     i.add_argument("--test", action="append", help="test to run on the whole recording")
     i.add_argument("--create", action="store_true", help="add the named patient if unknown")
+    i.add_argument(
+        "--reassign",
+        action="store_true",
+        help="file it under --patient although the recording names another patient",
+    )
     pl = sub.add_parser("plan", help="set the exercise plan (KEY or KEY:TARGET)")
     pl.add_argument("patient")
     pl.add_argument("exercises", nargs="+")
@@ -79,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 date=args.date,
                 tests=args.test,
                 create_patient=args.create,
+                reassign=args.reassign,
             )
             pt = store.get_patient(s.patient_id)
             print(

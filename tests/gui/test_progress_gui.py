@@ -265,7 +265,7 @@ def test_session_pdf_holds_the_results_page_values(qtbot, tmp_path):
     store = Store(tmp_path / "data")
     store.add_patient("P-9", birth_year=1950, sex="f", height_m=1.6, weight_kg=60)
     rec = ROOT / "recordings" / "scenarios" / "tug.poise"
-    s = store.import_recording(rec, patient="P-9", tests=["tug"], date="2026-05-01")
+    s = store.import_recording(rec, patient="P-9", tests=["tug"], date="2026-05-01", reassign=True)
     session = Session(data_dir=tmp_path / "data")
     page = ResultsPage(session)
     qtbot.addWidget(page)
