@@ -85,6 +85,7 @@ def run(
                     print(f"screenshot: {screenshot}")
                 except OSError as exc:
                     print(f"poise gui: error: {exc}", file=sys.stderr)
+            win._closing = True  # a scripted quit does not ask, even during a test
             win.close()
             app.quit()
 
@@ -94,7 +95,11 @@ def run(
     import signal
 
     # Ctrl+C in the terminal closes the window cleanly (the recording gets its END record)
-    signal.signal(signal.SIGINT, lambda *_: win.close())
+    def interrupted(*_: Any) -> None:
+        win._closing = True
+        win.close()
+
+    signal.signal(signal.SIGINT, interrupted)
     tick = QTimer()
     tick.timeout.connect(lambda: None)  # let Python run its signal handlers
     tick.start(250)

@@ -99,10 +99,11 @@ class LiveMetricsEngine:
         self._steps = 0
         self.metrics: dict[str, Any] = {}
 
-    def reset(self) -> None:
-        """Forget everything (seek, new sensor)."""
+    def reset(self, keep_heading: bool = False) -> None:
+        """Forget everything (seek, new sensor); ``keep_heading`` keeps the body frame's
+        forward direction (a replay seek: the sensor is worn as before)."""
         if self._sway is not None:
-            self._sway.reset()
+            self._sway.reset(keep_heading=keep_heading)
         if self._gait is not None:
             self._gait.reset()
         self._trail.fill(np.nan)
@@ -117,6 +118,17 @@ class LiveMetricsEngine:
         self._zi = None
         self._steps = 0
         self.metrics = {}
+
+    @property
+    def heading(self) -> np.ndarray | None:
+        """The forward (AP) direction of the body frame in sensor coordinates, or ``None``."""
+        return None if self._sway is None else self._sway.heading_
+
+    def estimate_heading(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> None:
+        """Fix the forward direction from a window of data (the first ``sway_window_s`` of
+        a recording: what a replay from the start finds)."""
+        if self._sway is not None:
+            self._sway.estimate_heading(acc_mps2, gyr_radps)
 
     # ------------------------------------------------------------------ update
     def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> dict:

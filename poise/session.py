@@ -49,6 +49,9 @@ PLACEMENTS: dict[str, str] = {
     "right_foot": "Right foot",
 }
 
+#: Tests of a patient standing still: :meth:`Session.start_warning` checks the motion first.
+QUIET_STANCE_TESTS = ("sway", "four-stage")
+
 #: Sensor states shown to the user; sources may use these names.
 STATES = (
     "scanning",
@@ -788,10 +791,28 @@ class Session:
             self.events.recording.emit(item[1])
         elif kind == "reset":
             if self._metrics is not None:
-                self._metrics.reset()
+                # a seek: the sensor is worn as before, so the body frame stays what the
+                # live path found (else AP and ML can swap when the pre-roll is a walk)
+                self._metrics.reset(keep_heading=self.kind == "replay")
+                self._restore_heading()
             self._last_metrics_t = -np.inf
             self.metrics = {}
             self.events.reset.emit(item[1])
+
+    def _restore_heading(self) -> None:
+        """A replay seek before the live path had found the heading: take it from the
+        recording's first sway window, as playing from the start would."""
+        m, sid = self._metrics, self._metrics_sensor
+        rec = self._replayed_recording() if self.kind == "replay" else None
+        if m is None or rec is None or getattr(m, "heading", 1) is not None:
+            return
+        sensor = next((x for x in rec.sensors if x.id == sid), None)
+        if sensor is None or not hasattr(m, "estimate_heading"):
+            return
+        n = int(round(getattr(m, "sway_window_s", 10.0) * self.sensors[sid].sampling_rate_hz))
+        acc, gyr = np.asarray(sensor.acc_mps2[:n]), np.asarray(sensor.gyr_radps[:n])
+        if acc.shape[0] >= n // 2 and np.isfinite(acc).all(axis=1).mean() > 0.5:
+            m.estimate_heading(acc, gyr)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -859,6 +880,31 @@ class Session:
         self.events.test_started.emit(self.run.snapshot())
         self._apply(self.run.update(now))
         return self.run
+
+    def start_warning(self, test: str | TestProtocol) -> str | None:
+        """Why now is a bad moment to start ``test``, or ``None``.
+
+        Quiet-stance tests (the mCTSIB conditions and the 4-stage balance test) measure a
+        patient standing still: while the live analysis sees walking, or the trunk moved
+        in the last second (:func:`analysis.clinical.base.rest_mask`), the GUI asks first.
+        """
+        key = test if isinstance(test, str) else test.key
+        if key not in QUIET_STANCE_TESTS:
+            return None
+        if self.metrics.get("walking"):
+            return "the patient is walking"
+        sid = self.primary_sensor()
+        if sid is None:
+            return None
+        fs = float(self.sensors[sid].sampling_rate_hz or 100.0)
+        rows = self.latest(sid, 1.0)
+        ok = np.isfinite(rows[:, 1:7]).all(axis=1) if rows.shape[0] else np.zeros(0, bool)
+        if ok.sum() < 0.5 * fs:
+            return None
+        from analysis.clinical.base import rest_mask
+
+        still = rest_mask(rows[ok, 1:4], rows[ok, 4:7], fs)
+        return None if still.mean() >= 0.8 else "the patient is moving"
 
     def next_stage(self) -> None:
         """End the current open-ended stage (therapist's Stop/Next)."""

@@ -82,9 +82,9 @@ class ReplaySource:
         autoplay: bool = True,
         rate_hz: float | None = None,
     ) -> None:
-        if isinstance(recording, str | Path):
-            from poise.inputs import load_input
+        from poise.inputs import NotImuCsv, integrity_text, load_input
 
+        if isinstance(recording, str | Path):
             path = Path(recording)
             if not path.is_file():
                 raise PoiseError(f"{path}: no such recording")
@@ -92,6 +92,10 @@ class ReplaySource:
                 recording = load_input(
                     path, rate_hz=rate_hz, warn=lambda msg: log.warning("%s", msg)
                 )
+            except NotImuCsv as exc:
+                raise PoiseError(
+                    f"{path.name}: not a Poise recording or an IMU CSV ({exc.reason})"
+                ) from exc
             except (ValueError, PoiseError) as exc:
                 raise PoiseError(f"{path}: can not be replayed: {exc}") from exc
             self.path: Path | None = path
@@ -99,6 +103,8 @@ class ReplaySource:
             self.path = None
         if not recording.sensors or not any(len(s.t_s) for s in recording.sensors):
             raise PoiseError(f"{self.path or 'recording'}: holds no samples to replay")
+        #: what is damaged in the file (the intact part is replayed), or ``None``
+        self.warning = integrity_text(recording)
         self.recording = recording
         self.player = Player(recording, speed=speed)
         self.autoplay = autoplay
