@@ -529,7 +529,9 @@ class MainWindow(QMainWindow):
     def _source_changed(self, kind: str) -> None:
         self.rec_label.setText("")
         src = self.session.source
-        self.statusBar().showMessage(getattr(src, "description", kind))
+        self.statusBar().showMessage(
+            "Session ended." if kind == "none" else getattr(src, "description", kind)
+        )
         self.tests.show_pick()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)

@@ -254,16 +254,15 @@ class LiveMetricsEngine:
 def _gait_metrics(gait: Any, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> dict:
     """Feed :class:`analysis.gait.StreamingGait`; name its live values for the tiles.
 
-    ``new_steps`` is the number of contacts emitted by this update minus the provisional ones
-    retracted (the engine keeps the running count, reset with the engine); cadence and speed
-    are those of the bout in progress, else of the last finished bout (``None`` before any
-    bout).
+    ``new_steps`` is the number of contacts this update confirmed (the engine keeps the
+    running count, reset with the engine): the Steps tile never goes down. Provisional steps
+    are not counted, because the stream withdraws about one per bout (the stopping step),
+    which made the tile go 37 -> 36 after the patient stopped; the count lags the confirmed
+    contacts (median 1.1 s). Cadence and speed are those of the bout in progress, else of
+    the last finished bout (``None`` before any bout).
     """
     gait.update(acc, gyr)
-    n_new = len(getattr(gait, "new_steps_", []) or [])
-    # provisional steps that the stream later withdraws (analysis.gait.streaming)
-    n_new -= len(getattr(gait, "retracted_steps_", []) or [])
-    out: dict[str, Any] = {"new_steps": n_new}
+    out: dict[str, Any] = {"new_steps": len(getattr(gait, "confirmed_steps_", []) or [])}
     bout = getattr(gait, "current_bout_", None)
     walking = bout is not None
     if bout is None and getattr(gait, "bouts_", None):

@@ -278,8 +278,8 @@ class Session:
     sensor_added(info), sensor_state(info), sensor_stats(info), samples(counts: dict),
     metrics(dict), test_started(snapshot), test_progress(snapshot), cue(kind, remaining),
     marker(dict), test_finished(summary), test_result(result), record_event(dict),
-    warning(str), error(str), recording(path), reset(position_s), source_changed(kind),
-    patient(dict or None).
+    warning(str), error(str), recording(path), reset(position_s), source_changed(kind: "live",
+    "replay", or "none" when the source stopped), patient(dict or None).
     """
 
     EVENTS = (
@@ -349,6 +349,7 @@ class Session:
         self._source_records = False
         self._awaiting_result: tuple[dict, float] | None = None
         self._results_recorded = 0  # test results written to the open recording
+        self._ended = False  # the source stopped: no live values until the next one
 
     # ------------------------------------------------------------------ source control
     @property
@@ -360,6 +361,7 @@ class Session:
         """Stop the current source (closing its recording) and start ``source``."""
         self.stop()
         self._clear_all()
+        self._ended = False
         self.source = source
         self._want_recording = source.kind == "live" and self.record
         self._source_records = False
@@ -383,8 +385,14 @@ class Session:
             self._awaiting_result = (self._awaiting_result[0], 0.0)
             self._maybe_compute_result()
         end_s = self.now_s()
+        had_source = self.source is not None
         self.source = None
         self._close_recorder(end_s)
+        if had_source:  # the views forget the ended session's values (steps, speed, time)
+            self._ended = True
+            self._metrics = None
+            self.metrics = {}
+            self.events.source_changed.emit("none")
 
     def close(self) -> None:
         """Stop everything; the session can not be used afterwards."""
@@ -821,7 +829,7 @@ class Session:
     # ------------------------------------------------------------------ live analysis
     def _update_metrics(self, new: dict[str, list[np.ndarray]]) -> None:
         sid = self.primary_sensor()
-        if sid is None:
+        if sid is None or self._ended:  # an ended session has no live values
             return
         # the patient's sensor height (or body height) sets the live step length and speed,
         # as in the results computed at the end of a test; it may be set during the session

@@ -29,7 +29,9 @@ never change a bout. On the shared trials: established-bout steps are emitted a 
 0.36-0.49 s after they happened (straight walks max 0.70 s); on HA-001-Test11, 3 of 43 come
 1.2-2.6 s late (shallow steps in turns); one provisional step per bout on average is retracted
 (the stopping step), never one inside an offline bout. A step counter is
-``len(new_steps_) - len(retracted_steps_)`` summed over calls.
+``len(new_steps_) - len(retracted_steps_)`` summed over calls (it goes down by one when the
+stopping step is withdrawn); ``len(confirmed_steps_)`` summed over calls never goes down
+and lags the confirmed contacts' latency (median 1.1 s).
 
 Gait sequences are remembered between analyses and merged with the window's by the offline
 merge rule (< 3.5 s apart), because in a window the older of two such sequences can lose its
@@ -148,6 +150,9 @@ class StreamingGait:
         Contacts emitted by the last call (provisional ones have foot ``"unknown"``).
     retracted_steps_ : list of :class:`StreamStep`
         Provisional steps withdrawn by the last call (never confirmed).
+    confirmed_steps_ : list of :class:`StreamStep`
+        Contacts confirmed by the last call, whether or not they were emitted provisionally
+        before: a count that never goes down is ``len(confirmed_steps_)`` summed over calls.
     new_strides_ : list of :class:`analysis.gait.Stride`
         Strides completed by the last call (provisional validity: duration rule only).
     new_bouts_ : list of :class:`analysis.gait.WalkingBout`
@@ -235,6 +240,7 @@ class StreamingGait:
         self.new_strides_: list[Stride] = []
         self.new_bouts_: list[WalkingBout] = []
         self.retracted_steps_: list[StreamStep] = []
+        self.confirmed_steps_: list[StreamStep] = []
         self.revised_bouts_: list[WalkingBout] = []
         self._last_group: tuple | None = None
         # provisional contacts of the open bout: (absolute sample, emitted step)
@@ -252,7 +258,7 @@ class StreamingGait:
         if gyr.shape[0] != acc.shape[0]:
             raise ValueError(f"block has {acc.shape[0]} acc rows but {gyr.shape[0]} gyr rows")
         self.new_steps_, self.new_strides_, self.new_bouts_ = [], [], []
-        self.retracted_steps_, self.revised_bouts_ = [], []
+        self.retracted_steps_, self.revised_bouts_, self.confirmed_steps_ = [], [], []
         block = np.concatenate([acc, gyr], axis=1)
         n = block.shape[0]
         if n == 0:
@@ -274,7 +280,7 @@ class StreamingGait:
     def flush(self) -> StreamingGait:
         """End of stream: analyse what is left and close the open bout; returns ``self``."""
         self.new_steps_, self.new_strides_, self.new_bouts_ = [], [], []
-        self.retracted_steps_, self.revised_bouts_ = [], []
+        self.retracted_steps_, self.revised_bouts_, self.confirmed_steps_ = [], [], []
         if self.n_samples_:
             self._analyse(final=True)
         self._close_group()
@@ -535,6 +541,9 @@ class StreamingGait:
             self._g_nanfree.insert(pos, right[1])
             self._g_up.insert(pos, right[2])
         self._last_ic = max(self._last_ic, a)
+        step_t = (a - g[pos - 1]) / fs if pos > 0 else np.nan
+        step_l = self._g_sl[pos - 1] if pos > 0 else np.nan
+        self.confirmed_steps_.append(StreamStep(a / fs, foot, step_t, step_l))
         if self._prov:  # already emitted provisionally: confirm it, emit nothing new
             tol = self.provisional_tolerance_s * fs
             d = [abs(p - a) for p, _ in self._prov]
@@ -544,8 +553,6 @@ class StreamingGait:
                 self.retracted_steps_.extend(st for _, st in self._prov[:j])
                 del self._prov[: j + 1]
                 return
-        step_t = (a - g[pos - 1]) / fs if pos > 0 else np.nan
-        step_l = self._g_sl[pos - 1] if pos > 0 else np.nan
         self.new_steps_.append(StreamStep(a / fs, foot, step_t, step_l))
         if pos >= 2:
             dur = (a - g[pos - 2]) / fs

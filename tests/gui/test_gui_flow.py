@@ -282,7 +282,8 @@ class _FakeSession:
         from types import SimpleNamespace
 
         self.trail, self.rows = trail, rows
-        self.metrics = {"walking": walking}
+        # the live sway measure is valid in quiet stance (poise.live), not while walking
+        self.metrics = {"walking": walking, "sway_valid": not walking}
         self.sensors = {"s": SimpleNamespace(sampling_rate_hz=100.0)}
 
     def sway_trail(self) -> np.ndarray:

@@ -349,3 +349,58 @@ def test_add_patient_dialog_keeps_what_was_typed_issue17_item14(window, qtbot):
     assert not dlg.isVisible()
     p8 = page.store.patient("P-8")
     assert p8.birth_year == 1948 and p8.notes == "knee replacement 2024"
+
+
+def test_sway_plot_and_tiles_agree_steps_never_drop_end_clears_issue17_items11_12(window, qtbot):
+    import math
+
+    s = window.session
+    live = window.live
+    window.show_page("live")
+    # the demo loop: stand up, stand, walk 20 m with two turns, stand, sit down
+    window.set_source(ScriptedSource(1, sampling_rate_hz=100, scenario="demo", time_scale=8))
+    steps_seen: list[int] = []
+    states: set[str] = set()
+    shot = False
+    while s.now_s() < 40.0:
+        qtbot.wait(60)
+        plot = live.sway
+        tile = live.tiles["sway_rms_mps2"]
+        # one decision for both: the tiles are greyed exactly when the plot is not showing
+        # quiet-stance sway, and the plot never shows a time in target the tiles deny
+        quiet = not (plot.paused or plot.settling)
+        assert quiet == (tile.note == ""), (plot.paused, plot.settling, tile.note)
+        if not quiet:
+            assert math.isnan(plot.in_target_pct)
+            ex, _ = plot.ellipse.getData()
+            assert ex is None or len(ex) == 0
+        states.add("paused" if plot.paused else "settling" if plot.settling else "ok")
+        if plot.settling and not shot and s.now_s() > 30:
+            save_screenshot(window, SHOTS / "live_sway_settling.png")
+            shot = True
+        # the caption is not cut (1366 x 768): the wrapped text fits the label
+        for t in live.tiles.values():
+            assert t.unit.heightForWidth(t.unit.width()) <= t.unit.height() + 1, t.unit.text()
+        text = live.tiles["steps"].value.text()
+        if text != "—":
+            steps_seen.append(int(text))
+    assert {"paused", "settling"} <= states
+    assert steps_seen and steps_seen == sorted(steps_seen), "the Steps tile went down"
+    assert steps_seen[-1] > 20
+    # a running test shows on the Live page with its clock
+    s.set_patient(None)
+    window.start_test("tug")
+    assert s.run is not None
+    window.show_page("live")  # F2 during the test
+    qtbot.waitUntil(lambda: live.test_status.isVisible(), timeout=3000)
+    assert "Timed Up and Go" in live.test_status.text()
+    qtbot.waitUntil(lambda: " s · Space when done" in live.test_status.text(), timeout=5000)
+    save_screenshot(window, SHOTS / "live_test_running.png")
+    s.stop_test("stopped")
+    qtbot.waitUntil(lambda: not live.test_status.isVisible(), timeout=3000)
+    # End session: every tile is cleared, not only the session time
+    window.end_session()
+    qtbot.wait(100)
+    for key, t in live.tiles.items():
+        assert t.value.text() == "—", key
+    save_screenshot(window, SHOTS / "live_session_ended.png")
