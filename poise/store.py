@@ -53,7 +53,7 @@ DB_NAME = "poise.db"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_PATIENT_FIELDS = ("birth_year", "sex", "height_m", "weight_kg", "notes")
+_PATIENT_FIELDS = ("birth_year", "sex", "height_m", "weight_kg", "notes", "display_name")
 
 
 class StoreError(PoiseError):
@@ -140,6 +140,8 @@ class Patient:
     weight_kg: float | None = None
     notes: str = ""
     created_utc: str = ""
+    #: how home mode greets the patient (their choice); never exported
+    display_name: str = ""
 
     def age_at(self, date: str | _dt.date | None = None) -> int | None:
         """Age in whole years at ``date`` (birth year only: the year difference)."""
@@ -163,8 +165,8 @@ class Patient:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return dict(self.__dict__)
+        """JSON-ready form, as exported: without the display name (a name, kept here)."""
+        return {k: v for k, v in self.__dict__.items() if k != "display_name"}
 
 
 @dataclass
@@ -328,6 +330,7 @@ class Store:
         height_m: float | None = None,
         weight_kg: float | None = None,
         notes: str = "",
+        display_name: str = "",
     ) -> Patient:
         """Add a patient; the pseudonym must be new (:class:`StoreError` otherwise)."""
         pseudonym = str(pseudonym).strip()
@@ -340,12 +343,13 @@ class Store:
                 "height_m": height_m,
                 "weight_kg": weight_kg,
                 "notes": notes,
+                "display_name": display_name,
             }
         )
         try:
             cur = self.conn.execute(
                 "INSERT INTO patients (pseudonym, birth_year, sex, height_m, weight_kg, notes, "
-                "created_utc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "created_utc, display_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     pseudonym,
                     fields["birth_year"],
@@ -354,6 +358,7 @@ class Store:
                     fields["weight_kg"],
                     fields["notes"] or "",
                     _now_utc(),
+                    fields["display_name"],
                 ),
             )
         except sqlite3.IntegrityError:
@@ -379,6 +384,11 @@ class Store:
             if not 0.5 <= h <= 2.6:
                 raise StoreError(f"height {h} m is not plausible (give metres, e.g. 1.68)")
             out["height_m"] = h
+        if "display_name" in out:
+            name = " ".join(str(out["display_name"] or "").split())
+            if len(name) > 40:
+                raise StoreError("a display name has at most 40 characters")
+            out["display_name"] = name
         w = out.get("weight_kg")
         if w is not None:
             w = float(w)
@@ -388,7 +398,7 @@ class Store:
         return out
 
     def update_patient(self, patient: int | str | Patient, **fields: Any) -> Patient:
-        """Change birth_year, sex, height_m, weight_kg or notes."""
+        """Change birth_year, sex, height_m, weight_kg, notes or display_name."""
         p = self.patient(patient)
         unknown = set(fields) - set(_PATIENT_FIELDS)
         if unknown:

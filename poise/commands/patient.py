@@ -27,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--height", type=float, metavar="M", help="height in m (or cm)")
     a.add_argument("--weight", type=float, metavar="KG")
     a.add_argument("--notes", default="")
+    a.add_argument(
+        "--display-name",
+        default="",
+        metavar="NAME",
+        help="how home mode greets the patient (stays on this computer, never exported)",
+    )
     sub.add_parser("list", help="list patients")
     s = sub.add_parser("show", help="a patient's sessions")
     s.add_argument("patient")
@@ -64,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 height_m=args.height,
                 weight_kg=args.weight,
                 notes=args.notes,
+                display_name=args.display_name,
             )
             print(f"added {pt.pseudonym} (id {pt.id})")
         elif args.action == "list":
