@@ -500,5 +500,8 @@ def scan_sensors(timeout_s: float = 4.0, transport: Any = None) -> list:
     th.start()
     th.join(timeout_s + 10.0)
     if "error" in result:
-        raise PoiseError(f"Bluetooth is not available here ({result['error']})")
+        from poise.errors import bluetooth_problem
+
+        problem = bluetooth_problem(result["error"])
+        raise PoiseError(problem[0].upper() + problem[1:])
     return list(result.get("found") or [])

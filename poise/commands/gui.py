@@ -53,11 +53,14 @@ def run(args: argparse.Namespace) -> int:
         raise PoiseError(f"--demo takes 1 to 4 sensors, got {args.demo}")
     if args.replay and not os.path.isfile(args.replay):
         raise PoiseError(f"{args.replay}: no such recording")
-    from gui.app import headless
+    from gui.app import headless, xcb_problem
 
     if headless() and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         print("poise gui: no display, running offscreen", file=sys.stderr)
+    problem = xcb_problem()  # before Qt aborts with a misleading message
+    if problem:
+        raise PoiseError(problem)
     from gui.app import run as run_gui
 
     return run_gui(
