@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
         self._guard("Could not end the session", self.session.stop)
         self.rec_label.setText("")
         if path:
-            self.statusBar().showMessage(f"Session saved: {path}")
+            self.statusBar().showMessage(f"Session saved: {Path(path).name} (recordings folder)")
 
     _closing = False
 
@@ -529,9 +529,11 @@ class MainWindow(QMainWindow):
     def _source_changed(self, kind: str) -> None:
         self.rec_label.setText("")
         src = self.session.source
-        self.statusBar().showMessage(
-            "Session ended." if kind == "none" else getattr(src, "description", kind)
-        )
+        desc = str(getattr(src, "description", kind))
+        path = getattr(src, "path", None)
+        if path is not None:  # a long path would run under the keys: the file's name
+            desc = desc.replace(str(path), Path(path).name)
+        self.statusBar().showMessage("Session ended." if kind == "none" else desc)
         self.tests.show_pick()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)

@@ -4,8 +4,9 @@ The commands are extracted from the fenced code blocks (a line starting with ``p
 after a ``$`` prompt in a console block; ``\\`` continues a line), so a command added to the
 documentation is picked up by this test without touching it. Each document runs in its own
 fresh folder (the working directory, with ``recordings/`` linked in) and its own data folder
-(``POISE_DATA_DIR``), its commands in order, as a reader would type them, in this process
-(``poise.cli.main``): exit code 0 is required.
+(``POISE_DATA_DIR``), its commands in order, as a reader would type them (the window
+commands in a process of their own, the others in this one through ``poise.cli.main``):
+exit code 0 is required.
 
 What can not run here is listed in :data:`SKIPS` with the reason (hardware, a second
 terminal); what runs adapted is listed in :data:`ADAPT` (a window quits after a second, a
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import shlex
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -146,6 +149,17 @@ def _run(argv: list[str]) -> tuple[int, str]:
     return code, out.getvalue() + err.getvalue()
 
 
+def _start_window(argv: list[str], log: Path) -> subprocess.Popen:
+    """Start ``poise ARGV`` (a window) in a process of its own, as a user would: Qt and a
+    BLE loop do not belong in a test process that ran other windows (a second window run
+    in one process crashed when the first one's timers were collected on another thread)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "poise", *argv], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+
+
 @pytest.fixture(autouse=True)
 def _offscreen(monkeypatch):
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
@@ -162,7 +176,7 @@ def test_every_documented_command_runs_as_written(doc: Path, tmp_path, monkeypat
     (work / "recordings").symlink_to(ROOT / "recordings")
     monkeypatch.chdir(work)
     monkeypatch.setenv("POISE_DATA_DIR", str(data))
-    ran, skipped = [], []
+    ran, skipped, windows = [], [], []
     for cmd in cmds:
         todo, why = _plan(cmd)
         if todo is None:
@@ -172,7 +186,16 @@ def test_every_documented_command_runs_as_written(doc: Path, tmp_path, monkeypat
         for token in argv:
             if token in PLACEHOLDERS and not (work / token).exists():
                 PLACEHOLDERS[token](work / token)
+        if argv[0] in ("gui", "home"):  # started now, side by side, waited for at the end
+            log = tmp_path / f"window{len(windows)}.log"
+            windows.append((cmd, _start_window(argv, log), log))
+            continue
         code, output = _run(argv)
+        assert code == 0, f"{doc.name}: `{cmd}` failed ({code}):\n{output[-1500:]}"
+        ran.append(cmd)
+    for cmd, proc, log in windows:
+        code = proc.wait(timeout=180)
+        output = log.read_text(errors="replace")
         assert code == 0, f"{doc.name}: `{cmd}` failed ({code}):\n{output[-1500:]}"
         ran.append(cmd)
     if not ran:
@@ -192,6 +215,7 @@ _INLINE_VALUES = {
     "PNG": "s.png",
     "S": "1",
     "SECONDS": "1",
+    "NAME": "Anna",
 }
 
 
