@@ -60,15 +60,22 @@ def squash(s: str) -> str:
 
 
 def _run_tug(window, qtbot) -> dict:
-    """A TUG on the scripted sensor: Start while seated, Space once seated again."""
+    """A TUG on the scripted sensor: Start while seated, Space once seated again.
+
+    The scripted patient sits 4 s, stands up, walks, sits down at ~15.7 s and stands up
+    again at ~24 s (data time): Start must come before 4 s and Space between 16 and 24 s.
+    At 4x the data clock leaves a second of wall time either way (a loaded machine
+    stalled the GUI thread past the stand-up at 8x).
+    """
     s = window.session
-    window.set_source(ScriptedSource(1, sampling_rate_hz=100, scenario="tug", time_scale=8))
+    window.set_source(ScriptedSource(1, sampling_rate_hz=100, scenario="tug", time_scale=4))
     qtbot.waitUntil(lambda: s.recording_path is not None and s.now_s() >= 0.5, timeout=5000)
     window.show_page("tests")
     window.tests.pick.select("tug")
     window.tests.pick.start_btn.click()
     run = s.run
     assert run is not None, "the test did not start"
+    assert run.start_s < 3.5, f"Start came at {run.start_s:.1f} s, after the stand-up"
     qtbot.waitUntil(lambda: run.state == "running" and run.phase_elapsed_s > 5.0, timeout=10000)
     window.show_page("live")
     qtbot.wait(100)
@@ -89,6 +96,8 @@ def test_add_patient_tug_live_end_replay_same_everywhere_issue17(window, qtbot, 
     SHOTS.mkdir(parents=True, exist_ok=True)
     s = window.session
     page = window.patients
+    # every page fits a 1366 x 768 screen (the Patients page's buttons once widened it)
+    assert window.minimumSizeHint().width() <= 1366 and window.width() == 1366
     # 1. the patient, added on the Patients page (the session has none yet: it is theirs)
     window.show_page("patients")
     dlg = page.ask_add_patient()

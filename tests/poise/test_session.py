@@ -335,12 +335,15 @@ def test_results_see_the_data_just_after_the_stop(tmp_path: Path) -> None:
 def _tug_session(tmp_path: Path, patient: tuple[str | None, dict] | None) -> Path:
     """A live TUG on the scripted source for ``patient`` (pseudonym, demographics)."""
     s = Session(data_dir=tmp_path)
-    s.set_source(ScriptedSource(1, sampling_rate_hz=100, scenario="tug", time_scale=10))
+    # Start before the scripted stand-up at 4 s, the stop between the sit-down (~15.7 s)
+    # and the next stand-up (~24 s): 6x leaves room for a stalled loop on a loaded machine
+    s.set_source(ScriptedSource(1, sampling_rate_hz=100, scenario="tug", time_scale=6))
     if patient is not None:  # chosen after the recording opened: a ``patient`` event
         poll_until(s, lambda: s.recording_path is not None)
         s.set_patient(*patient)
     poll_until(s, lambda: s.now_s() >= 0.5, step_s=0.005)
-    s.start_test("tug")
+    run = s.start_test("tug")
+    assert run.start_s < 3.5, f"started at {run.start_s:.1f} s, after the stand-up"
     poll_until(s, lambda: s.now_s() >= 16.5, step_s=0.005)
     s.next_stage()
     poll_until(s, lambda: s.last_result is not None)
