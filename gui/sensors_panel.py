@@ -267,7 +267,7 @@ class SensorsPanel(QWidget):
         self.cards.clear()
         self.set_warning("")
         src = self.session.source
-        desc = str(getattr(src, "description", kind))
+        desc = "Session ended." if kind == "none" else str(getattr(src, "description", kind))
         # a long path would widen the panel: show the file name, the full text on hover
         self.source_label.setText(re.sub(r"(?:\S*/)+(\S+)", r"\1", desc))
         self.source_label.setToolTip(desc)

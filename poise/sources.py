@@ -82,9 +82,9 @@ class ReplaySource:
         autoplay: bool = True,
         rate_hz: float | None = None,
     ) -> None:
-        if isinstance(recording, str | Path):
-            from poise.inputs import load_input
+        from poise.inputs import NotImuCsv, integrity_text, load_input
 
+        if isinstance(recording, str | Path):
             path = Path(recording)
             if not path.is_file():
                 raise PoiseError(f"{path}: no such recording")
@@ -92,6 +92,10 @@ class ReplaySource:
                 recording = load_input(
                     path, rate_hz=rate_hz, warn=lambda msg: log.warning("%s", msg)
                 )
+            except NotImuCsv as exc:
+                raise PoiseError(
+                    f"{path.name}: not a Poise recording or an IMU CSV ({exc.reason})"
+                ) from exc
             except (ValueError, PoiseError) as exc:
                 raise PoiseError(f"{path}: can not be replayed: {exc}") from exc
             self.path: Path | None = path
@@ -99,6 +103,8 @@ class ReplaySource:
             self.path = None
         if not recording.sensors or not any(len(s.t_s) for s in recording.sensors):
             raise PoiseError(f"{self.path or 'recording'}: holds no samples to replay")
+        #: what is damaged in the file (the intact part is replayed), or ``None``
+        self.warning = integrity_text(recording)
         self.recording = recording
         self.player = Player(recording, speed=speed)
         self.autoplay = autoplay
@@ -560,5 +566,8 @@ def scan_sensors(timeout_s: float = 4.0, transport: Any = None) -> list:
     th.start()
     th.join(timeout_s + 10.0)
     if "error" in result:
-        raise PoiseError(f"Bluetooth is not available here ({result['error']})")
+        from poise.errors import bluetooth_problem
+
+        problem = bluetooth_problem(result["error"])
+        raise PoiseError(problem[0].upper() + problem[1:])
     return list(result.get("found") or [])

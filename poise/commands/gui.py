@@ -71,11 +71,14 @@ def run(args: argparse.Namespace) -> int:
         raise PoiseError(f"--rate must be > 0, got {args.rate}")
     if args.replay and not os.path.isfile(args.replay):
         raise PoiseError(f"{args.replay}: no such recording")
-    from gui.app import headless
+    from gui.app import headless, xcb_problem
 
     if headless() and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         print("poise gui: no display, running offscreen", file=sys.stderr)
+    problem = xcb_problem()  # before Qt aborts with a misleading message
+    if problem:
+        raise PoiseError(problem)
     from gui.app import run as run_gui
 
     return run_gui(

@@ -81,7 +81,8 @@ def summary(rec: Recording, name: str) -> dict:
     return {
         "file": name,
         "format_version": md.get("format_version"),
-        "patient": md.get("patient"),
+        # the header's patient, or the one chosen after the recording had started
+        "patient": _patient_text(rec),
         "start_utc": start.get("utc") if isinstance(start, dict) else None,
         "duration_s": _r(rec.duration_s),
         "closed_cleanly": rec.closed_cleanly,
@@ -92,6 +93,13 @@ def summary(rec: Recording, name: str) -> dict:
         "notes": list(rec.notes),
         "metadata_notes": md.get("notes", ""),
     }
+
+
+def _patient_text(rec: Recording) -> str | None:
+    from poise.assessments import recording_patient
+
+    who = recording_patient(rec)
+    return who["pseudonym"] or ("anonymous" if who["anonymous"] else None)
 
 
 def _text(info: dict) -> str:

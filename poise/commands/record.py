@@ -164,6 +164,9 @@ def _progress_line(hub: Any, elapsed_s: float) -> str:
 
 async def record_session(args: argparse.Namespace) -> dict:
     """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
+    from bleak.exc import BleakError
+
+    from poise.errors import bluetooth_alternatives, bluetooth_problem
     from sensors.recording import RecordingWriter
     from sensors.stream import SensorSpec, StreamHub, StreamSettings, scan
 
@@ -203,12 +206,20 @@ async def record_session(args: argparse.Namespace) -> dict:
         else:
             metadata["source"] = {"kind": "ble", "transport": args.transport or "system"}
         names = list(args.sensor)
-        found = await scan(
-            args.scan_timeout,
-            transport=transport,
-            names=names or None,
-            count=None if names else (n_demo or 4),
-        )
+        try:
+            found = await scan(
+                args.scan_timeout,
+                transport=transport,
+                names=names or None,
+                count=None if names else (n_demo or 4),
+            )
+        except (BleakError, OSError) as exc:  # OSError: the D-Bus socket missing, no access
+            if transport is not None:
+                raise
+            # say what is missing and what to do, not "[Errno 2] No such file or directory"
+            raise PoiseError(
+                f"{bluetooth_problem(exc)}; {bluetooth_alternatives('--demo N')}"
+            ) from None
         if names:
             by_key = {**{r.name: r for r in found}, **{r.address: r for r in found}}
             missing = [n for n in names if n not in by_key]

@@ -16,7 +16,7 @@ import asyncio
 import json
 from typing import Any
 
-from poise.errors import PoiseError
+from poise.errors import PoiseError, bluetooth_alternatives, bluetooth_problem
 
 
 def register(subparsers: Any) -> None:
@@ -65,9 +65,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         results = asyncio.run(go())
-    except (BleakError, ConnectionError) as exc:
-        where = args.transport or "the system Bluetooth adapter"
-        raise PoiseError(f"cannot scan with {where}: {exc}") from None
+    except (BleakError, OSError) as exc:  # OSError: the D-Bus socket missing, no access
+        if args.transport:
+            raise PoiseError(f"cannot scan with {args.transport}: {exc}") from None
+        # say what is missing and what to do, not "[Errno 2] No such file or directory"
+        raise PoiseError(
+            f"{bluetooth_problem(exc)}; "
+            + bluetooth_alternatives("poise gui --demo 1, poise record --demo 1")
+        ) from None
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
