@@ -415,6 +415,11 @@ def run_test(recording: Any, test: str, demographics: dict | None = None) -> dic
 #: lag, Moe-Nilssen & Helbostad 2004); turns, transitions and shuffling lower it
 STEADY_STRIDE_REGULARITY = 0.5
 MIN_STRIDES_SPEED = 5
+#: Free walking too slow or irregular to measure, beyond which the measured gait speed would
+#: speak only for the patient's faster walking: at least this many seconds of it ...
+UNMEASURED_WALKING_MIN_S = 10.0
+#: ... and at least this share of all the walking-like movement.
+UNMEASURED_WALKING_SHARE = 0.25
 MIN_STRIDES_VARIABILITY = 10
 #: the factor's ``test`` (and the stored result's name) when gait speed and stride-time
 #: variability come from the steady walking of a recording that holds no clinical test
@@ -427,7 +432,10 @@ def _gait_measures(acc, gyr, fs, demo) -> dict[str, dict[str, Any]]:
     Strides count when they are valid, lie in a bout of stride regularity >= 0.5 and do not
     overlap a turn (El-Gohary turns of the gait analysis). Gait speed needs >= 5 such
     strides; the stride-time SD is computed per bout on bouts with >= 10 such strides and
-    averaged with stride weights.
+    averaged with stride weights. When much of the walking could not be measured (at least
+    ``UNMEASURED_WALKING_MIN_S`` and ``UNMEASURED_WALKING_SHARE`` of the walking-like
+    movement, :attr:`analysis.gait.GaitResult.unmeasured_walking_s`), the gait speed is not
+    valid and says why: the measurable part would overstate the patient's speed.
     """
     from analysis.gait import GaitAnalyzer
 
@@ -457,7 +465,25 @@ def _gait_measures(acc, gyr, fs, demo) -> dict[str, dict[str, Any]]:
         if len(durs) >= MIN_STRIDES_VARIABILITY:
             sds.append((float(np.std(durs, ddof=1)), len(durs)))
     out: dict[str, dict[str, Any]] = {}
-    if len(speeds) >= MIN_STRIDES_SPEED:
+    unmeasured = res.unmeasured_walking_s
+    if unmeasured >= UNMEASURED_WALKING_MIN_S and unmeasured >= (
+        UNMEASURED_WALKING_SHARE * res.walking_like_s
+    ):
+        # a speed from the measurable part only would overstate the patient's and hide a
+        # risk: say what was seen instead
+        out["gait_speed_mps"] = {
+            "value": None,
+            "validity": {
+                "valid": False,
+                "code": "not_detected",
+                "reason": (
+                    f"{unmeasured:.0f} of {res.walking_like_s:.0f} s of walking too slow or "
+                    "irregular to measure; a speed from the rest would overstate the patient's"
+                ),
+            },
+            "test": WALKING_SOURCE,
+        }
+    elif len(speeds) >= MIN_STRIDES_SPEED:
         out["gait_speed_mps"] = {
             "value": float(np.mean(speeds)),
             "validity": {

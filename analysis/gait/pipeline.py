@@ -62,6 +62,7 @@ __all__ = [
     "resolve_sensor_height",
     "step_mean_up",
     "step_tilt_range_deg",
+    "upright_steps",
     "upright_strides",
 ]
 
@@ -164,8 +165,9 @@ class GaitResult:
 
     @property
     def unmeasured_walking_s(self) -> float:
-        """Seconds of walking-like movement (step pulse trains or the gait rhythm) that no
-        walking bout covers: walking too slow, too irregular or too short to measure."""
+        """Seconds of walking-like movement (step pulse trains or the gait rhythm, less the
+        steps that are not walking at all: bending, chair rises) that no walking bout covers:
+        walking too slow, too irregular or too short to measure."""
         return max(self.walking_like_s - self.measured_walking_s, 0.0)
 
     def to_dict(self) -> dict:
@@ -397,15 +399,26 @@ class GaitAnalyzer:
         res.strides.extend(strides)
         res.initial_contacts_s = ic[keep] / fs
         res.initial_contacts_lr = tr.lr[keep]
+        wba = self.wba or WalkingBoutAssembler()
+        # strides with a step that is not walking at all (bending, a chair rise) are not
+        # walking-like time
+        calm = ~(tr.step_tilt_deg > wba.max_step_tilt_deg)
+        posture = upright_steps(ic, tr.step_up_sensor, fs, wba) & calm
+        bad = ~(posture[:-1] & posture[1:])
+        not_walking = np.stack([ic[:-2], ic[2:]], axis=1)[bad] / fs
         res.walking_like_s, res.measured_walking_s = _walking_coverage(
-            tr.sequences / fs, [(b.start_s, b.end_s) for b in res.walking_bouts]
+            tr.sequences / fs, [(b.start_s, b.end_s) for b in res.walking_bouts], not_walking
         )
         return self
 
 
-def _walking_coverage(sequences_s: np.ndarray, bouts_s: list) -> tuple[float, float]:
-    """Seconds of gait sequences, and of them within 1 s of a walking bout."""
+def _walking_coverage(
+    sequences_s: np.ndarray, bouts_s: list, not_walking_s: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Seconds of gait sequences outside ``not_walking_s``, and of them within 1 s of a bout."""
     seq = merge_intervals(np.asarray(sequences_s, dtype=float).reshape(-1, 2), 0.0)
+    if not_walking_s is not None and len(not_walking_s):
+        seq = _subtract(seq, merge_intervals(np.asarray(not_walking_s, float).reshape(-1, 2), 0.0))
     total = float(np.sum(seq[:, 1] - seq[:, 0])) if seq.size else 0.0
     if not bouts_s or not seq.size:
         return total, 0.0
@@ -413,6 +426,20 @@ def _walking_coverage(sequences_s: np.ndarray, bouts_s: list) -> tuple[float, fl
     s = np.maximum(seq[:, None, 0], b[None, :, 0])
     e = np.minimum(seq[:, None, 1], b[None, :, 1])
     return total, float(np.clip(e - s, 0, None).sum())
+
+
+def _subtract(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sorted disjoint intervals ``a`` minus sorted disjoint intervals ``b``."""
+    out = []
+    for s, e in a:
+        cur = s
+        for bs, be in b[(b[:, 1] > s) & (b[:, 0] < e)]:
+            if bs > cur:
+                out.append((cur, bs))
+            cur = max(cur, be)
+        if cur < e:
+            out.append((cur, e))
+    return np.asarray(out, dtype=float).reshape(-1, 2)
 
 
 @dataclass
@@ -753,12 +780,12 @@ def step_tilt_range_deg(
     return np.maximum.reduceat(ang, starts) - np.minimum.reduceat(ang, starts)
 
 
-def upright_strides(
+def upright_steps(
     ic: np.ndarray, step_up_sensor: np.ndarray, fs: float, wba: WalkingBoutAssembler
 ) -> np.ndarray:
-    """(k-2,) bool: both steps of the stride within ``wba.max_trunk_inclination_deg`` of upright.
+    """(k-1,) bool: the step's trunk within ``wba.max_trunk_inclination_deg`` of upright.
 
-    "Upright" is the walking posture of the group of contacts the stride belongs to (contacts
+    "Upright" is the walking posture of the group of contacts the step belongs to (contacts
     without a break longer than ``wba.max_break_s``): the normalised component-wise median of
     its steps' mean up directions, so the criterion is relative (mount-independent) and robust
     while most of the group is walking.
@@ -780,6 +807,14 @@ def upright_strides(
             continue
         ref = ref / np.linalg.norm(ref)
         ok_step[s:e] = ~fin | (u @ ref >= lim)
+    return ok_step
+
+
+def upright_strides(
+    ic: np.ndarray, step_up_sensor: np.ndarray, fs: float, wba: WalkingBoutAssembler
+) -> np.ndarray:
+    """(k-2,) bool: both steps of the stride upright (:func:`upright_steps`)."""
+    ok_step = upright_steps(ic, step_up_sensor, fs, wba)
     return ok_step[:-1] & ok_step[1:]
 
 

@@ -308,3 +308,28 @@ def test_one_fall_risk_for_a_session_whatever_asks_issue17_item2():
     tug = {**stored["results"]["tug"], "gait_speed_mps": 0.7}
     fr = session_fall_risk(rec, results={"tug": tug})
     assert "gait_speed_mps" not in {f["key"] for f in fr["factors"]}
+
+
+def test_free_walking_too_slow_to_measure_is_not_a_gait_speed(monkeypatch):
+    # a recording whose walking the gait analysis sees (step rhythm) but cannot measure (here
+    # every stride refused: a stand-in for walking too slow or irregular for the bout rules):
+    # a speed from whatever could be measured would hide the risk, so the factor says why
+    import analysis.gait as gait_mod
+    from poise.assessments import _gait_measures
+    from sensors.scenarios import slow_walk, walk
+
+    md = slow_walk("very-slow", walk_s=40.0, seed=1)
+    real = gait_mod.GaitAnalyzer
+
+    class Strict(real):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, wba=gait_mod.WalkingBoutAssembler(min_stride_length_m=2.0), **kw)
+
+    monkeypatch.setattr(gait_mod, "GaitAnalyzer", Strict)
+    g = _gait_measures(md.acc_mps2, md.gyr_radps, 100.0, {})["gait_speed_mps"]
+    assert g["value"] is None and not g["validity"]["valid"]
+    assert "too slow or irregular to measure" in g["validity"]["reason"]
+    monkeypatch.setattr(gait_mod, "GaitAnalyzer", real)
+    brisk = walk(20.0, seed=1)
+    alone = _gait_measures(brisk.acc_mps2, brisk.gyr_radps, 100.0, {})["gait_speed_mps"]
+    assert alone["validity"]["valid"] and alone["value"] > 0.8
