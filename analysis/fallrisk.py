@@ -20,7 +20,7 @@ TUG time                      --                           >= 12 s (STEADI)
 30-s chair stand              --                           below the STEADI age/sex norm
 4-stage: tandem held          --                           < 10 s (STEADI)
 5x sit-to-stand               >= 12 s (Lusardi 2017)       >= 15 s (Buatois 2008)
-gait speed                    < 1.0 m/s (guide)            < 0.8 m/s (World Falls Guidelines)
+gait speed                    < 1.0 m/s (Kyrdalen 2019)    < 0.8 m/s (World Falls Guidelines)
 stride-time SD                >= 68 ms (Poise choice)      >= 106 ms (Hausdorff 2001 fallers)
 6-min walk distance           < Enright-Sherrill LLN       --
 ============================  ===========================  ==================================
@@ -46,6 +46,10 @@ Montero-Odasso M. et al. (2022). World guidelines for falls prevention and manag
 older adults. Age Ageing 51(9):afac205.
 Hausdorff J. M., Rios D. A., Edelberg H. K. (2001). Arch Phys Med Rehabil 82(8):1050-1056.
 Enright P. L., Sherrill D. L. (1998). Am J Respir Crit Care Med 158(5):1384-1387.
+Kyrdalen I. L. et al. (2019). Associations between gait speed and well-known fall risk
+factors among community-dwelling older adults. Physiother Res Int 24(1):e1743.
+Middleton A., Fritz S. L., Lusardi M. (2015). Walking speed: the functional vital sign.
+J Aging Phys Act 23(2):314-322.
 
 Notes: differences to the original
 ----------------------------------
@@ -153,6 +157,10 @@ def measures_from_results(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     to the result's ``to_dict()`` (or the result object). Key names of the result dicts are
     looked up tolerantly (``total_time_s`` or ``time_s``, ...).
 
+    Gait speed and stride-time variability come from walking tests (``walk-2min``,
+    ``walk-6min``) or a ``gait``/``walk`` result only: a speed measured inside a TUG or a
+    chair test (short walks with turns and transitions) is not the gait-speed factor.
+
     Returns
     -------
     dict
@@ -175,8 +183,8 @@ def measures_from_results(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
             res = res.to_dict()
         name = str(test).lower()
         if name == "tug":
+            # the TUG's walks (3 m with turns) are not the gait-speed factor
             put("tug_time_s", _first(res, "total_time_s", "time_s", "duration_s"), res, test)
-            put("gait_speed_mps", _first(res, "gait_speed_mps", "walking_speed_mps"), res, test)
         elif name == "chair-stand-30s":
             put(
                 "chair_stand_30s_count",
@@ -517,7 +525,7 @@ class FallRiskAssessor:
                 "not_rated",
                 [],
                 n.get("source", ""),
-                note="no normative threshold in the guide; for information and progress",
+                note="no normative fall-risk threshold; for information and progress",
             )
 
         return build

@@ -592,13 +592,32 @@ class SlidingSway:
         self._forward: np.ndarray | None = None
         self.metrics_: dict[str, Any] | None = None
 
-    def reset(self) -> SlidingSway:
-        """Forget all buffered data."""
+    def reset(self, keep_heading: bool = False) -> SlidingSway:
+        """Forget all buffered data; ``keep_heading`` keeps the frozen forward direction
+        (a replay seek: the sensor is still worn the same way)."""
         self._filled = self._pos = self._total = 0
         self._last_compute = -np.inf
-        self._forward = None
+        if not keep_heading:
+            self._forward = None
         self.metrics_ = None
         return self
+
+    @property
+    def heading_(self) -> np.ndarray | None:
+        """The frozen forward (AP) direction in sensor coordinates, ``None`` until known."""
+        return None if self._forward is None else self._forward.copy()
+
+    def estimate_heading(self, acc_mps2: Any, gyr_radps: np.ndarray | None = None) -> SlidingSway:
+        """Freeze the forward direction from a window of data, as the first full window
+        does (a replay that starts mid-file takes it from the file's start). Returns self."""
+        acc, _ = base.fill_gaps(np.asarray(acc_mps2, dtype=np.float64).reshape(-1, 3))
+        gyr = np.zeros_like(acc) if gyr_radps is None else np.asarray(gyr_radps, dtype=float)
+        self._forward = self._heading(acc, gyr)
+        return self
+
+    def _heading(self, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        al = BodyFrameAligner(heading_hint_sensor=self.heading_hint_sensor)
+        return al.align(acc, np.nan_to_num(gyr), self.sampling_rate_hz).forward_sensor_
 
     def update(self, acc_mps2: Any, gyr_radps: np.ndarray | None = None) -> SlidingSway:
         """Add a block ``(k, 3)`` of samples (or an object with ``acc_mps2``/``gyr_radps``).
@@ -648,8 +667,7 @@ class SlidingSway:
             return
         up = base.gravity_direction(acc)
         if self._forward is None and self._filled == self._n:
-            al = BodyFrameAligner(heading_hint_sensor=self.heading_hint_sensor)
-            self._forward = al.align(acc, np.nan_to_num(gyr), fs).forward_sensor_
+            self._forward = self._heading(acc, gyr)
         fwd = self._forward
         if fwd is None or abs(float(fwd @ up)) > 0.95:
             fwd = (

@@ -41,11 +41,11 @@ def save_screenshot(widget: Any, path: str | Path) -> Path:
 
 def run(
     *,
-    demo: int = 0,
+    demo: int | str = 0,
     replay: str | None = None,
     data_dir: str | None = None,
     record: bool = True,
-    rate_hz: int | None = None,
+    rate_hz: float | None = None,
     screenshot: str | None = None,
     quit_after_s: float | None = None,
     page: str = "live",
@@ -85,6 +85,7 @@ def run(
                     print(f"screenshot: {screenshot}")
                 except OSError as exc:
                     print(f"poise gui: error: {exc}", file=sys.stderr)
+            win._closing = True  # a scripted quit does not ask, even during a test
             win.close()
             app.quit()
 
@@ -94,13 +95,101 @@ def run(
     import signal
 
     # Ctrl+C in the terminal closes the window cleanly (the recording gets its END record)
-    signal.signal(signal.SIGINT, lambda *_: win.close())
+    def interrupted(*_: Any) -> None:
+        win._closing = True
+        win.close()
+
+    signal.signal(signal.SIGINT, interrupted)
     tick = QTimer()
     tick.timeout.connect(lambda: None)  # let Python run its signal handlers
     tick.start(250)
     code = app.exec()
     session.close()
     return int(code)
+
+
+def xcb_plugin() -> Path | None:
+    """Qt's xcb platform plugin of the installed PySide6 (found without loading Qt)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("PySide6")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    return path if path.exists() else None
+
+
+def missing_libraries(library: Path, ldd: Any = None) -> list[str]:
+    """System libraries ``library`` needs (directly or not) that the loader does not find.
+
+    Asks ``ldd`` (glibc's, on every Debian/Ubuntu); without it, loads the library with
+    ``ctypes`` and takes the one library the loader names in its error.
+    """
+    import re
+    import shutil
+    import subprocess
+
+    run = ldd or (
+        lambda path: (
+            subprocess.run(
+                ["ldd", str(path)], capture_output=True, text=True, timeout=20, check=False
+            ).stdout
+        )
+    )
+    if ldd is not None or shutil.which("ldd"):
+        out = run(library)
+        return list(dict.fromkeys(re.findall(r"^\s*(\S+)\s*=>\s*not found", out, re.M)))
+    import ctypes
+
+    try:
+        ctypes.CDLL(str(library))
+    except OSError as exc:
+        m = re.search(r"(\S+\.so[.\d]*): cannot open shared object file", str(exc))
+        return [m.group(1)] if m else []
+    return []
+
+
+def debian_package(soname: str) -> str:
+    """The Debian/Ubuntu package of a library by the library-package naming rule:
+    ``libxcb-icccm.so.4`` -> ``libxcb-icccm4``, ``libxkbcommon-x11.so.0`` ->
+    ``libxkbcommon-x11-0`` (a hyphen when the name ends in a digit)."""
+    import re
+
+    m = re.match(r"^(lib[^/]+?)\.so\.(\d+)", soname)
+    if not m:
+        return soname
+    name, version = m.group(1).lower(), m.group(2)
+    return f"{name}-{version}" if name[-1].isdigit() else f"{name}{version}"
+
+
+def xcb_problem(ldd: Any = None) -> str | None:
+    """Why Qt could not open a window on this Linux desktop, or ``None``.
+
+    Qt's own message when the xcb platform plugin can not load names only
+    ``xcb-cursor0``, whatever is missing (issue 17: ``libxcb-icccm4`` and
+    ``libxcb-keysyms1`` were). This asks the loader which libraries the plugin lacks and
+    names the packages to install. Only for the xcb platform: not without a display
+    (offscreen is used then), nor when ``QT_QPA_PLATFORM`` names another platform.
+    """
+    if not sys.platform.startswith("linux") or not os.environ.get("DISPLAY"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return None  # Qt prefers its Wayland plugin in a Wayland session
+    plugin = xcb_plugin()
+    if plugin is None:
+        return None
+    missing = missing_libraries(plugin, ldd)
+    if not missing:
+        return None
+    packages = " ".join(dict.fromkeys(debian_package(m) for m in missing))
+    return (
+        f"Qt can not open a window: its xcb platform plugin needs {', '.join(missing)}, "
+        f"which {'is' if len(missing) == 1 else 'are'} not installed. On Debian or Ubuntu: "
+        f"sudo apt install {packages} (or run without a window: QT_QPA_PLATFORM=offscreen)"
+    )
 
 
 def headless() -> bool:

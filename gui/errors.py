@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from types import TracebackType
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -61,6 +62,31 @@ def show_error(
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
     OPEN_DIALOGS.append(box)
     box.finished.connect(lambda _r, b=box: OPEN_DIALOGS.remove(b) if b in OPEN_DIALOGS else None)
+    box.open()
+    return box
+
+
+def ask(
+    parent: QWidget | None,
+    title: str,
+    question: str,
+    details: str,
+    yes: str,
+    on_yes: Callable[[], object],
+    no: str = "Cancel",
+    *,
+    warning: bool = False,
+) -> QMessageBox:
+    """Ask before doing something (non-modal): ``on_yes`` runs when ``yes`` is clicked."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Question)
+    box.setWindowTitle(f"Poise: {title}")
+    box.setText(f"<b>{question}</b>")
+    box.setInformativeText(details)
+    role = QMessageBox.ButtonRole.DestructiveRole if warning else QMessageBox.ButtonRole.AcceptRole
+    go = box.addButton(yes, role)
+    box.addButton(no, QMessageBox.ButtonRole.RejectRole)
+    go.clicked.connect(lambda: on_yes())
     box.open()
     return box
 

@@ -21,19 +21,40 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.cues import Cues
-from poise.home import HomeSession
+from poise.home import HomeSession, result_text
 
 log = logging.getLogger(__name__)
 
 __all__ = ["HomeWindow", "run"]
+
+
+def _legend_html() -> str:
+    """The calendar's legend: what each colour means, and today's outline."""
+    items = (
+        ("done", "all done"),
+        ("partial", "some done"),
+        ("missed", "missed"),
+        ("none", "no plan"),
+    )
+    return (
+        " &nbsp;".join(  # a break may fall between items, not inside one
+            f"<span style='color:{_CAL_COLOURS[k].name()}; font-size:16pt'>■</span>&nbsp;"
+            + text.replace(" ", "&nbsp;")
+            for k, text in items
+        )
+        + " &nbsp;<span style='color:#1f3b57; font-size:16pt'>□</span>&nbsp;today"
+    )
+
 
 _CAL_COLOURS = {
     "done": QColor(46, 160, 67),
@@ -43,16 +64,28 @@ _CAL_COLOURS = {
 }
 
 
-def _big_button(text: str, colour: str = "#1f77b4") -> QPushButton:
+def _big_button(text: str, colour: str = "#1f77b4", outline: bool = False) -> QPushButton:
+    """A large button; ``outline`` draws it white with a dark border (a secondary action
+    that must not look disabled, as the grey Skip did)."""
     b = QPushButton(text)
     b.setMinimumHeight(72)
     b.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    look = (
+        f"color: {colour}; background: white; border: 3px solid {colour};"
+        if outline
+        else f"color: white; background: {colour};"
+    )
     b.setStyleSheet(
-        f"QPushButton {{ font-size: 22pt; font-weight: 600; padding: 8px 28px; color: white;"
-        f" background: {colour}; border-radius: 10px; }}"
-        " QPushButton:disabled { background: #c8c8c8; color: #f4f4f4; }"
+        f"QPushButton {{ font-size: 22pt; font-weight: 600; padding: 8px 28px; {look}"
+        " border-radius: 10px; }"
+        " QPushButton:disabled { background: #e6e6e6; color: #b0b0b0; border: 3px dashed #d0d0d0; }"
     )
     return b
+
+
+#: Marks of the exercise list: done, partly done, skipped, not yet (no red cross: stopping
+#: early is not a failure).
+_MARKS = {"done": ("✔", "#2e7d32"), "partial": ("◐", "#b36b00"), "skipped": ("–", "#666")}
 
 
 class HomeWindow(QMainWindow):
@@ -80,49 +113,88 @@ class HomeWindow(QMainWindow):
         v = QVBoxLayout(central)
         v.setContentsMargins(24, 16, 24, 16)
         top = QHBoxLayout()
-        hello = QLabel(f"Today's exercises{(' for ' + session.patient) if session.patient else ''}")
-        hello.setStyleSheet("font-size: 20pt; font-weight: 600;")
-        top.addWidget(hello)
+        self.hello = QLabel()
+        self.hello.setStyleSheet("font-size: 20pt; font-weight: 600;")
+        top.addWidget(self.hello)
+        self.name_btn = QPushButton("My name…")
+        self.name_btn.setToolTip("How should Poise greet you? It stays on this computer.")
+        self.name_btn.setStyleSheet("font-size: 13pt; padding: 4px 12px;")
+        self.name_btn.clicked.connect(self.ask_name)
+        self.name_btn.setVisible(session.store is not None and bool(session.patient))
+        top.addWidget(self.name_btn)
         top.addStretch(1)
         self.sensor_label = QLabel("Connecting the sensor…")
         self.sensor_label.setStyleSheet("font-size: 16pt; color: #555;")
         top.addWidget(self.sensor_label)
         v.addLayout(top)
+        # the exercise on the left, the four-week calendar on the right (the window fits a
+        # 1366 x 768 screen), the buttons below both
+        middle = QHBoxLayout()
+        left = QVBoxLayout()
+        middle.addLayout(left, 1)
         self.steps = QLabel()
         self.steps.setStyleSheet("font-size: 16pt; color: #333;")
         self.steps.setWordWrap(True)
-        v.addWidget(self.steps)
+        left.addWidget(self.steps)
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 34pt; font-weight: 700; color: #1f3b57;")
-        v.addWidget(self.title)
+        left.addWidget(self.title)
         self.instructions = QLabel()
         self.instructions.setWordWrap(True)
         self.instructions.setStyleSheet("font-size: 19pt; color: #222;")
-        v.addWidget(self.instructions)
+        left.addWidget(self.instructions)
         self.big = QLabel()
         self.big.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.big.setStyleSheet("font-size: 80pt; font-weight: 700; color: #1f77b4;")
-        v.addWidget(self.big, 1)
+        left.addWidget(self.big, 1)
         self.detail = QLabel()
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.detail.setStyleSheet("font-size: 20pt; color: #444;")
-        v.addWidget(self.detail)
-        buttons = QHBoxLayout()
-        self.start_btn = _big_button("Start", "#2ca02c")
-        self.rep_btn = _big_button("One more", "#1f77b4")
-        self.stop_btn = _big_button("Done", "#d62728")
-        self.next_btn = _big_button("Next exercise", "#1f77b4")
-        self.skip_btn = _big_button("Skip", "#7f7f7f")
-        for b in (self.start_btn, self.rep_btn, self.stop_btn, self.next_btn, self.skip_btn):
-            buttons.addWidget(b)
-        v.addLayout(buttons)
-        self.calendar = QWidget()
-        self.cal_grid = QGridLayout(self.calendar)
-        self.cal_grid.setSpacing(4)
+        self.detail.setWordWrap(True)
+        left.addWidget(self.detail)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
         self.cal_title = QLabel("Last four weeks")
         self.cal_title.setStyleSheet("font-size: 14pt; color: #444;")
-        v.addWidget(self.cal_title)
-        v.addWidget(self.calendar)
+        self.cal_title.setWordWrap(True)
+        right.addWidget(self.cal_title)
+        self.calendar = QWidget()
+        self.cal_grid = QGridLayout(self.calendar)
+        self.cal_grid.setSpacing(3)
+        self.cal_grid.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(self.calendar)
+        self.cal_legend = QLabel(_legend_html())
+        self.cal_legend.setWordWrap(True)
+        self.cal_legend.setStyleSheet("font-size: 12pt; color: #333;")
+        right.addWidget(self.cal_legend)
+        right.addStretch(1)
+        self.cal_box = QWidget()
+        self.cal_box.setLayout(right)
+        self.cal_box.setFixedWidth(7 * 46 + 6 * 3 + 4)
+        middle.addWidget(self.cal_box)
+        v.addLayout(middle, 1)
+        # the same four places in every state: Start/Next, One more, Done, Skip
+        buttons = QHBoxLayout()
+        self.start_btn = _big_button("Start", "#2ca02c")
+        self.next_btn = _big_button("Next exercise", "#1f77b4")
+        self.main_slot = QStackedWidget()
+        self.main_slot.addWidget(self.start_btn)
+        self.main_slot.addWidget(self.next_btn)
+        self.rep_btn = _big_button("One more", "#1f77b4")
+        self.sensor_counts = QLabel("The sensor\ncounts")
+        self.sensor_counts.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sensor_counts.setStyleSheet(
+            "font-size: 15pt; color: #555; border: 2px solid #d0d0d0; border-radius: 10px;"
+        )
+        self.rep_slot = QStackedWidget()
+        self.rep_slot.addWidget(self.rep_btn)
+        self.rep_slot.addWidget(self.sensor_counts)
+        self.stop_btn = _big_button("Done", "#d62728")
+        self.skip_btn = _big_button("Skip", "#37474f", outline=True)
+        for w in (self.main_slot, self.rep_slot, self.stop_btn, self.skip_btn):
+            w.setMinimumHeight(72)
+            buttons.addWidget(w, 1)
+        v.addLayout(buttons)
         self.setCentralWidget(central)
 
         self.start_btn.clicked.connect(self._start)
@@ -139,8 +211,10 @@ class HomeWindow(QMainWindow):
         ev.error.connect(lambda m: self.sensor_label.setText(f"Problem: {m}"))
         ev.warning.connect(lambda m: self.statusBar().showMessage(m, 10000))
         ev.finished.connect(lambda _p: self.update_calendar())
+        self.update_greeting()
         self.update_view()
         self.update_calendar()
+        self.name_dialog: QInputDialog | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(50)
         self.timer.timeout.connect(self._poll)
@@ -185,18 +259,52 @@ class HomeWindow(QMainWindow):
     def _cue(self, kind: str, text: str) -> None:
         self.cues.say(text, kind)
 
+    def update_greeting(self) -> None:
+        """Greet the patient by the name they chose, never by the pseudonym."""
+        name = self.session.display_name
+        self.hello.setText(f"Today's exercises, {name}" if name else "Today's exercises")
+
+    def ask_name(self) -> QInputDialog:
+        """Let the patient say how to be greeted (non-modal; kept in the store here)."""
+        dlg = QInputDialog(self)
+        dlg.setWindowTitle("Your name")
+        dlg.setLabelText("How should Poise greet you?")
+        dlg.setTextValue(self.session.display_name)
+        dlg.setStyleSheet("font-size: 16pt;")
+        dlg.textValueSelected.connect(self.set_name)
+        dlg.open()
+        self.name_dialog = dlg
+        return dlg
+
+    def set_name(self, name: str) -> None:
+        """Keep the patient's display name and greet them with it."""
+        try:
+            self.session.set_display_name(name)
+        except Exception as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return
+        self.update_greeting()
+
     # ------------------------------------------------------------------ view
     def update_view(self) -> None:
         """Show the session's snapshot."""
         s = self.session.snapshot()
         state = s["state"]
         marks = []
+        exercises = self.session.exercises
         for i, (t, r) in enumerate(zip(s["titles"], s["results"])):
-            mark = "✔" if r and r.get("completed") else ("✘" if r else "○")
+            how = result_text(r, exercises[i] if i < len(exercises) else None)
+            kind = "done" if how == "done" else ("skipped" if how == "skipped" else "partial")
+            mark, colour = _MARKS[kind] if r else ("○", "#333")
+            note = (
+                f": {how}"
+                if r and kind == "partial"
+                else (" (skipped)" if r and kind == "skipped" else "")
+            )
             bold = "<b>" if i == s["index"] else ""
             end = "</b>" if bold else ""
-            marks.append(f"{bold}{mark} {t}{end}")
-        self.steps.setText("   ".join(marks))
+            marks.append(f"{bold}<span style='color:{colour}'>{mark}</span> {t}{note}{end}")
+        self.steps.setText("&nbsp;&nbsp;&nbsp;".join(marks))
         self.title.setText(s["title"])
         self.instructions.setText("<br>".join(f"• {x}" for x in s.get("instructions") or []))
         big, detail = "", ""
@@ -226,7 +334,7 @@ class HomeWindow(QMainWindow):
                 detail = f"{s['reps']} steps" if s.get("counted") else "Keep going."
         elif state == "done":
             r = s["results"][s["index"]] or {}
-            big = "Well done!" if r.get("completed") else "Finished"
+            big = "Well done!" if r.get("completed") else result_text(r, self.session.exercise)
             bits = []
             if r.get("repetitions") is not None:
                 bits.append(f"{r['repetitions']} repetitions")
@@ -238,15 +346,19 @@ class HomeWindow(QMainWindow):
         self.big.setText(big)
         self.detail.setText(detail)
         ex_kind = s.get("kind")
+        self.main_slot.setCurrentWidget(self.next_btn if state == "done" else self.start_btn)
         self.start_btn.setEnabled(state == "ready")
-        self.rep_btn.setVisible(ex_kind == "repetitions" and not s.get("counted"))
-        self.rep_btn.setEnabled(state == "active")
-        self.stop_btn.setEnabled(state in ("active", "countdown"))
         self.next_btn.setEnabled(state == "done")
+        self.rep_slot.setCurrentWidget(self.sensor_counts if s.get("counted") else self.rep_btn)
+        self.rep_btn.setEnabled(state == "active" and ex_kind == "repetitions")
+        self.stop_btn.setEnabled(state in ("active", "countdown"))
         self.skip_btn.setEnabled(state in ("ready", "active"))
 
     def update_calendar(self) -> None:
-        """Adherence of the last four weeks (needs a store that knows the patient)."""
+        """Adherence of the last four weeks by weekday, with the months, today and a
+        legend (needs a store that knows the patient)."""
+        import datetime as _dt
+
         from poise.home import adherence_calendar
 
         while self.cal_grid.count():
@@ -261,19 +373,40 @@ class HomeWindow(QMainWindow):
                     days = adherence_calendar(store, patient, 28)
             except Exception as exc:
                 log.warning("adherence calendar: %s", exc)
-        self.calendar.setVisible(days is not None)
-        self.cal_title.setVisible(days is not None)
-        for i, d in enumerate(days or []):
-            lab = QLabel(d["date"][8:10])
+        self.cal_box.setVisible(days is not None)
+        if not days:
+            return
+        first = _dt.date.fromisoformat(days[0]["date"])
+        last = _dt.date.fromisoformat(days[-1]["date"])
+        span = f"{first:%B} – {last:%B %Y}" if first.month != last.month else f"{last:%B %Y}"
+        self.cal_title.setText(f"Last four weeks · {span}")
+        for col, name in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")):
+            head = QLabel(name)
+            head.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            head.setStyleSheet("font-size: 12pt; color: #555;")
+            self.cal_grid.addWidget(head, 0, col)
+        today = _dt.date.today().isoformat()
+        offset = first.weekday()
+        for i, d in enumerate(days):
+            day = _dt.date.fromisoformat(d["date"])
+            # the month under the first day shown and under each 1st
+            text = f"{day.day}\n{day:%b}" if day.day == 1 or i == 0 else str(day.day)
+            lab = QLabel(text)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            lab.setFixedSize(44, 36)
+            lab.setFixedSize(46, 42)
             c = _CAL_COLOURS[d["status"]]
             fg = "white" if d["status"] in ("done", "missed") else "#333"
+            is_today = d["date"] == today
+            border = "border: 3px solid #1f3b57;" if is_today else ""
+            size = "10pt" if "\n" in text else "13pt"
             lab.setStyleSheet(
-                f"background: {c.name()}; color: {fg}; font-size: 13pt; border-radius: 6px;"
+                f"background: {c.name()}; color: {fg}; font-size: {size}; border-radius: 6px;"
+                f" {border}"
             )
-            lab.setToolTip(f"{d['date']}: {d['done']} of {d['planned']} exercises ({d['status']})")
-            self.cal_grid.addWidget(lab, i // 14, i % 14)
+            when = "today" if is_today else d["date"]
+            lab.setToolTip(f"{when}: {d['done']} of {d['planned']} exercises ({d['status']})")
+            lab.setProperty("today", is_today)
+            self.cal_grid.addWidget(lab, 1 + (offset + i) // 7, (offset + i) % 7)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         """Finish the session (the recording is closed and imported)."""
@@ -333,7 +466,10 @@ def run(
             if not found:
                 win.sensor_label.setText("No sensor found. Switch it on and try again.")
                 return
-            session.connect(BleSource([{"device": found[0].device, "name": found[0].name}]))
+            first = found[0]
+            session.connect(
+                BleSource([{"device": first.device, "name": first.name, "kind": first.kind}])
+            )
 
         QTimer.singleShot(100, connect_ble)
     if quit_after_s is not None:

@@ -90,6 +90,7 @@ class MetricTile(QFrame):
         self.value.setStyleSheet("font-size: 20pt; font-weight: 600;")
         self.unit = QLabel(unit)
         self.unit.setStyleSheet("color: #777; font-size: 9pt;")
+        self.unit.setWordWrap(True)  # "m²/s⁴ · paused: walking" must not be cut
         for w in (self.title, self.value, self.unit):
             lay.addWidget(w)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
@@ -218,6 +219,40 @@ def moving_now(rows: np.ndarray, sampling_rate_hz: float, recent_s: float = 0.5)
     return still_tail_s(rows, sampling_rate_hz) < recent_s
 
 
+#: Seconds of stillness the live sway measures need (their window, ``poise.live``).
+SWAY_WINDOW_S = 10.0
+
+
+def sway_state(metrics: dict[str, Any], still_s: float, have_data: bool = True) -> tuple[str, str]:
+    """What the sway plot and the sway tiles both show: one decision for both.
+
+    Returns ``("paused", reason)`` while the patient walks or moves (no sway at all),
+    ``("settling", text)`` while they stand still but the live sway measures' 10-s window
+    still holds the movement (the dot only: no trail, ellipse or time in target, and the
+    tiles keep their last quiet-stance value, greyed), ``("ok", "")`` in quiet stance.
+    """
+    if metrics.get("walking"):
+        return "paused", "walking"
+    if still_s < 0.5 + TRAIL_SETTLE_S:
+        return "paused", "moving" if have_data else "stand still"
+    if metrics.get("sway_valid") is not True:
+        left = max(1, int(math.ceil(SWAY_WINDOW_S - still_s)))
+        return "settling", f"settling, {left} s left"
+    return "ok", ""
+
+
+def session_sway_state(session: Any) -> tuple[str, str, float, np.ndarray | None]:
+    """:func:`sway_state` of a session's primary sensor, its seconds of stillness and rows."""
+    sid = session.primary_sensor()
+    if sid is None or sid not in session.sensors:
+        return "paused", "stand still", 0.0, None
+    fs = float(session.sensors[sid].sampling_rate_hz or 100.0)
+    rows = session.latest(sid, SWAY_WINDOW_S)
+    still_s = still_tail_s(rows, fs)
+    kind, text = sway_state(session.metrics, still_s, rows.shape[0] > fs)
+    return kind, text, still_s, rows
+
+
 class SwayPlot(pg.PlotWidget):
     """Biofeedback: the trunk's horizontal sway as a dot with its trail, 95 % ellipse, target.
 
@@ -274,6 +309,7 @@ class SwayPlot(pg.PlotWidget):
         self.ellipse_area = float("nan")
         self.in_target_pct = float("nan")
         self.paused = False
+        self.settling = False
         self._banner_text = ""
         self.target_radius = float(target_radius_mps2)
         self.scale_mps2 = float(scale_mps2)
@@ -295,10 +331,12 @@ class SwayPlot(pg.PlotWidget):
         r = self.target_radius
         self.target.setData(r * self._unit[:, 0], r * self._unit[:, 1])
 
-    def _title(self) -> None:
+    def _title(self, settling: str = "") -> None:
         size = "20pt" if self.big else "11pt"
         if self.paused:
             text = "" if self.big else "Sway: paused"
+        elif self.settling:
+            text = "" if self.big else f"Sway: {settling or 'settling'}"
         elif math.isfinite(self.in_target_pct):
             text = (
                 f"In the circle {self.in_target_pct:.0f} % of the time"
@@ -310,13 +348,17 @@ class SwayPlot(pg.PlotWidget):
         self.setTitle(text, size=size)
 
     # ------------------------------------------------------------ drawing
-    def update_trail(self, trail: np.ndarray, paused: bool = False, reason: str = "") -> None:
+    def update_trail(
+        self, trail: np.ndarray, paused: bool = False, reason: str = "", settling: bool = False
+    ) -> None:
         """Draw a trail ``(n, 2)`` of (AP, ML); x is ML, y is AP.
 
-        ``paused`` (the patient moves: no sway) greys the trail, hides the ellipse and the
-        dot's colour, and shows ``reason``.
+        ``paused`` (the patient moves: no sway) hides the trail, the ellipse and the dot and
+        shows ``reason``; ``settling`` (still, but the sway measures do not hold yet) shows
+        the dot only, without trail, ellipse or time in target.
         """
         self.paused = paused
+        self.settling = settling and not paused
         if (reason if paused else "") != self._banner_text:
             self._banner_text = reason if paused else ""
             head, tail = self._banner_text, "resumes when the patient stands still"
@@ -348,6 +390,15 @@ class SwayPlot(pg.PlotWidget):
             self.in_target_pct = float("nan")
             self.dot.setBrush(pg.mkBrush(DIM))
             self._title()
+            return
+        if self.settling:  # the dot only: a trail of the last movement is not sway
+            self.trail.setData([], [])
+            self.ellipse.setData([], [])
+            self.ellipse_area = float("nan")
+            self.in_target_pct = float("nan")
+            inside = ml[-1] ** 2 + ap[-1] ** 2 <= self.target_radius**2
+            self.dot.setBrush(pg.mkBrush("#2ca02c" if inside else "#d62728"))
+            self._title(reason)
             return
         self.trail.setData(np.clip(ml, -lim, lim), np.clip(ap, -lim, lim))
         cov = np.cov(np.column_stack([ml, ap]).T)
@@ -528,33 +579,34 @@ class SwayPanel(QWidget):
         self.patient_btn.setText("Patient view")
 
     # ------------------------------------------------------------ data
-    def update_from(self, session: Session) -> None:
-        """Pull the trail and the motion state from ``session`` and redraw."""
-        trail = session.sway_trail()
-        sid = session.primary_sensor()
-        paused, reason = False, ""
-        if sid is not None and sid in session.sensors:
-            fs = float(session.sensors[sid].sampling_rate_hz or 100.0)
-            rows = session.latest(sid, 5.0)
-            still_s = still_tail_s(rows, fs)
-            if session.metrics.get("walking"):
-                paused, reason = True, "Paused: walking"
-            elif still_s < 0.5 + TRAIL_SETTLE_S:
-                paused, reason = True, ("Paused: moving" if rows.shape[0] > fs else "Stand still…")
-            else:
-                # after a movement show only the still part, less the trail filter's
-                # settling, re-centred (the session's trail has the mean of the whole trail
-                # removed, movement included)
-                k = int((still_s - TRAIL_SETTLE_S) * fs)
-                if 2 <= k < trail.shape[0]:
-                    trail = trail[-k:] - trail[-k:].mean(axis=0)
-        self.draw(trail, paused, reason)
+    def update_from(self, session: Session, state: tuple | None = None) -> None:
+        """Pull the trail and the motion state from ``session`` and redraw.
 
-    def draw(self, trail: np.ndarray, paused: bool = False, reason: str = "") -> None:
+        The state is :func:`session_sway_state` (or ``state``, already computed), the one
+        the sway tiles show: paused while the patient walks or moves, the dot only while
+        the sway measures settle.
+        """
+        trail = session.sway_trail()
+        kind, text, still_s, _rows = state or session_sway_state(session)
+        if kind in ("ok", "settling") and _rows is not None:
+            # show only the still part, less the trail filter's settling, re-centred (the
+            # session's trail has the mean of the whole trail removed, movement included)
+            fs = float(session.sensors[session.primary_sensor()].sampling_rate_hz or 100.0)
+            k = int((still_s - TRAIL_SETTLE_S) * fs)
+            if 2 <= k < trail.shape[0]:
+                trail = trail[-k:] - trail[-k:].mean(axis=0)
+        reason = f"Paused: {text}" if kind == "paused" else text
+        if kind == "paused" and text == "stand still":
+            reason = "Stand still…"
+        self.draw(trail, kind == "paused", reason, kind == "settling")
+
+    def draw(
+        self, trail: np.ndarray, paused: bool = False, reason: str = "", settling: bool = False
+    ) -> None:
         """Draw ``trail`` here and in the patient's view."""
-        self.plot.update_trail(trail, paused, reason)
+        self.plot.update_trail(trail, paused, reason, settling)
         if self.patient is not None:
-            self.patient.plot.update_trail(trail, paused, reason)
+            self.patient.plot.update_trail(trail, paused, reason, settling)
 
 
 def _finite_max(values: np.ndarray) -> float:
@@ -684,6 +736,13 @@ class LiveView(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         left = QVBoxLayout()
         left.setSpacing(2)
+        self.test_status = QLabel()
+        self.test_status.setStyleSheet(
+            "font-size: 13pt; font-weight: 600; color: white; background: #1f77b4;"
+            " padding: 4px 8px; border-radius: 4px;"
+        )
+        self.test_status.setVisible(False)
+        left.addWidget(self.test_status)
         self.legend = QLabel(legend_html())
         self.legend.setWordWrap(True)
         self.legend.setStyleSheet("font-size: 9pt;")
@@ -737,13 +796,21 @@ class LiveView(QWidget):
         self.timer.start()
 
     # -------------------------------------------------------------- events
-    def _on_source_changed(self, _kind: str) -> None:
+    def _on_source_changed(self, kind: str) -> None:
+        """A new source, or the session ended ("none"): every tile, the time included, and
+        the plots start empty (the ended session's steps and speed are not left behind)."""
         self.plots_widget.clear()
         self.sensor_plots.clear()
         self.placeholder = None
+        if kind == "none":
+            self.placeholder = self.plots_widget.addLabel(
+                "Session ended. Connect sensors or open a recording.", row=0, col=0
+            )
+            self.sway_panel.draw(np.empty((0, 2)), True, "Session ended")
         self._last_sway.clear()
         for t in self.tiles.values():
             t.set_value(None)
+        self.test_status.setVisible(False)
 
     def _title(self, info) -> str:
         return f"{info.name or info.id} · {PLACEMENTS.get(info.placement, info.placement or '?')}"
@@ -771,25 +838,21 @@ class LiveView(QWidget):
 
     def _on_metrics(self, m: dict) -> None:
         for key, tile in self.tiles.items():
-            if key == "session_time_s":
-                continue
-            if not key.startswith("sway"):
+            if key != "session_time_s" and not key.startswith("sway"):
                 tile.set_value(m.get(key))
-                continue
-            # sway only means something in quiet stance: show the last valid value, greyed
-            # with the reason, while the patient moves
-            still = not self.sway_panel.plot.paused
-            if m.get("sway_valid") is True and still and m.get(key) is not None:
+
+    def _sway_tiles(self, kind: str, text: str) -> None:
+        """Sway only means something in quiet stance: the tiles follow the sway plot's state
+        (drawn in the same frame), keeping the last valid value, greyed, with its words."""
+        m = self.session.metrics
+        for key in ("sway_rms_mps2", "sway_ellipse_area_m2ps4"):
+            tile = self.tiles[key]
+            if kind == "ok" and m.get(key) is not None:
                 self._last_sway[key] = m.get(key)
                 tile.set_value(m.get(key))
             else:
-                if m.get("walking"):
-                    reason = "walking"
-                elif m.get("sway_valid") is None or not self.sway_panel.plot.paused:
-                    reason = "needs 10 s still"  # the measure's window, not yet all still
-                else:
-                    reason = "moving"
-                tile.set_value(self._last_sway.get(key), f"paused: {reason}")
+                note = text if kind == "settling" else f"paused: {text}"
+                tile.set_value(self._last_sway.get(key), note)
 
     # -------------------------------------------------------------- redraw
     def refresh(self) -> None:
@@ -806,6 +869,29 @@ class LiveView(QWidget):
                 up, ap, ml = body[1]
                 frame = np.vstack([up, ml, ap])
             sp.update(self.session.latest(sid, self.window_s), now, frame)
-        self.sway_panel.update_from(self.session)
-        self.tiles["session_time_s"].set_value(format_clock(self.session.now_s()))
+        if self.session.kind != "none":
+            state = session_sway_state(self.session)
+            self.sway_panel.update_from(self.session, state)
+            self._sway_tiles(state[0], state[1])
+            self.tiles["session_time_s"].set_value(format_clock(self.session.now_s()))
+            self._show_run()
         self.frames += 1
+
+    def _show_run(self) -> None:
+        """The running test's stage and clock, so the Live page says a test is on."""
+        run = getattr(self.session, "run", None)
+        if run is None or run.finished:
+            self.test_status.setVisible(False)
+            return
+        snap = run.snapshot()
+        head = f"● {snap['title']}"
+        if snap["stage_count"] > 1:
+            head += f" · {snap['stage_title']} ({snap['stage_index'] + 1}/{snap['stage_count']})"
+        if snap["state"] == "countdown":
+            clock = f"starts in {max(1, int(snap['countdown_remaining_s'] + 0.999))} s"
+        elif snap["stage_remaining_s"] is not None:
+            clock = f"{snap['stage_remaining_s']:.0f} s left"
+        else:
+            clock = f"{snap['stage_elapsed_s']:.1f} s · Space when done"
+        self.test_status.setText(f"{head} · {clock} · Esc stops")
+        self.test_status.setVisible(True)

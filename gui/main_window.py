@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.errors import show_error, show_exception
+from gui.errors import ask, show_error, show_exception
 from gui.live_view import LiveView
 from gui.replay_bar import ReplayBar
 from gui.results_page import ResultsPage
@@ -88,13 +89,18 @@ class MainWindow(QMainWindow):
             nav.addWidget(b)
             self.nav_buttons[key] = b
         nav.addStretch(1)
+        self.patient_btn = QPushButton()
+        self.patient_btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.patient_btn.setToolTip("Whose session this is (their data rate the results)")
+        self.patient_btn.clicked.connect(lambda: self.choose_patient())
+        nav.addWidget(self.patient_btn)
         self.rec_label = QLabel()
         self.rec_label.setStyleSheet("color: #d62728; font-weight: 600;")
         nav.addWidget(self.rec_label)
         self.end_btn = QPushButton("End session")
         self.end_btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.end_btn.setToolTip("Stop the sensors and close the recording")
-        self.end_btn.clicked.connect(self.ask_end_session)
+        self.end_btn.clicked.connect(lambda: self.ask_end_session())
         nav.addWidget(self.end_btn)
         outer.addLayout(nav)
         body = QHBoxLayout()
@@ -125,6 +131,7 @@ class MainWindow(QMainWindow):
         self.sensors_panel.scan_requested.connect(self.scan)
         self.sensors_panel.open_requested.connect(self.ask_open)
         self.tests.pick.start_requested.connect(self.start_test)
+        self.tests.pick.patient_requested.connect(lambda: self.choose_patient())
         self.results.back_btn.clicked.connect(
             lambda: (self.tests.show_pick(), self.show_page("tests"))
         )
@@ -135,10 +142,18 @@ class MainWindow(QMainWindow):
         ev.recording.connect(lambda p: self.rec_label.setText(f"● Recording: {Path(p).name}"))
         ev.source_changed.connect(self._source_changed)
         ev.test_result.connect(lambda _r: self.show_page("results"))
+        ev.patient.connect(lambda _p: self._show_patient())
+        self._show_patient()
+        self.chooser = None
+        self.confirm_box: QMessageBox | None = None
         self._reported: set[str] = set()
         session.events.set_error_handler(self._listener_failed)
 
         self._shortcuts()
+        # the test keys win over a focused field while a test runs (see eventFilter)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
         self.show_page("live")
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(int(1000 / poll_hz))
@@ -186,6 +201,24 @@ class MainWindow(QMainWindow):
         sc("N", lambda: self._mark("note"))
         sc("P", self.replay_bar.toggle)
         sc("Ctrl+O", self.ask_open)
+
+    #: Keys of a running test (Space, L, A, N, Esc): shortcuts even when a field has focus.
+    TEST_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_L, Qt.Key.Key_A, Qt.Key.Key_N, Qt.Key.Key_Escape)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        """While a test runs, a focused field (the target radius box, a list) must not eat
+        the therapist's test keys: its shortcut override is refused, so the shortcut fires."""
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(obj, QWidget)
+            and obj.window() is self
+            and event.key() in self.TEST_KEYS
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and self.test_running()
+        ):
+            event.ignore()
+            return True
+        return super().eventFilter(obj, event)
 
     def test_running(self) -> bool:
         """True while a guided test runs (countdown included)."""
@@ -260,23 +293,109 @@ class MainWindow(QMainWindow):
             show_exception(self, exc, title)
             return False
 
-    def start_test(self, test: str | None = None) -> None:
-        """Start the selected (or given) guided test."""
+    def _show_patient(self) -> None:
+        p = self.session.patient
+        if p is None:
+            text, style = "Patient: choose…", "background: #fde9c8; font-weight: 600;"
+        elif p.get("anonymous"):
+            text, style = "Patient: anonymous", ""
+        else:
+            demo = p.get("demographics") or {}
+            age = f", {int(demo['age'])} y" if demo.get("age") is not None else ""
+            text, style = f"Patient: {p.get('pseudonym')}{age}", "font-weight: 600;"
+        self.patient_btn.setText(text)
+        self.patient_btn.setStyleSheet(f"font-size: 11pt; padding: 6px 10px; {style}")
+
+    def choose_patient(self, then=None):
+        """Ask whose session this is (a patient, a new one, or anonymous); then ``then()``.
+
+        Returns the (non-modal) dialog.
+        """
+        from gui.patients import PatientChooser, PatientsPage
+
+        page = self.patients
+        if not isinstance(page, PatientsPage) or page.open_store() is None:
+            box = show_error(
+                self,
+                "No patient store",
+                "The patient store can not be used, so this session can only be anonymous: "
+                "norms that need age or sex are not rated.",
+            )
+            anon = box.addButton("Anonymous session", QMessageBox.ButtonRole.AcceptRole)
+            anon.clicked.connect(lambda: self._use_patient(None, then))
+            return box
+        self.chooser = PatientChooser(page, self)
+        self.chooser.chosen.connect(lambda p: self._use_patient(p, then))
+        self.chooser.open()
+        return self.chooser
+
+    def _use_patient(self, patient, then=None) -> None:
+        def use() -> None:
+            if patient is None:
+                self.session.set_patient(None)
+            else:
+                self.session.set_patient(patient.pseudonym, patient.demographics())
+
+        if self._guard("Could not change the session's patient", use) and then is not None:
+            then()
+
+    def start_test(self, test: str | None = None, *, anyway: bool = False) -> None:
+        """Start the selected (or given) guided test.
+
+        Without a patient the patient is asked first; a quiet-stance test while the patient
+        walks or moves asks whether to start anyway.
+        """
         if self.session.run is not None and not self.session.run.finished:
             return
         self.show_page("tests")
-        self._guard("Could not start the test", self.tests.start, test)
+        if self.session.patient is None and self.session.kind == "live":
+            self.choose_patient(then=lambda: self.start_test(test))
+            return
+        key = test or self.tests.pick.selected()
+        warning = None if anyway else self.session.start_warning(key)
+        if warning:
+            self._ask_start_anyway(key, warning)
+            return
+        if self._guard("Could not start the test", self.tests.start, test) and anyway:
+            reason = self._pending_warning or "not standing still"
+            self.session.add_marker("note", f"started while {reason}")
+
+    _pending_warning: str | None = None
+
+    def _ask_start_anyway(self, key: str, warning: str) -> QMessageBox:
+        from poise.protocols import PROTOCOLS
+
+        title = PROTOCOLS[key].title if key in PROTOCOLS else key
+
+        def anyway() -> None:
+            self._pending_warning = warning
+            self.start_test(key, anyway=True)
+            self._pending_warning = None
+
+        self.confirm_box = ask(
+            self,
+            "not standing still",
+            f"{warning[0].upper() + warning[1:]}.",
+            f"The {title} measures quiet stance: wait until the patient stands still. "
+            "Starting now, the note is saved with the result.",
+            "Start anyway",
+            anyway,
+            "Wait",
+            warning=True,
+        )
+        return self.confirm_box
 
     def set_source(self, source) -> bool:
         """Use a new source (stops the previous one and closes its recording)."""
         return self._guard("Could not start", self.session.set_source, source)
 
-    def connect_demo(self, count: int) -> None:
-        """Demo sensors through the full BLE stack."""
+    def connect_demo(self, demo: int | str) -> None:
+        """Demo sensors through the full BLE stack: ``N`` Poise wearables or a ``KIND:N,...``
+        spec of virtual twins."""
         from poise.sources import make_demo_source
 
         try:
-            src = make_demo_source(count, self.demo_rate_hz)
+            src = make_demo_source(demo, self.demo_rate_hz)
         except Exception as exc:
             show_exception(self, exc, "Could not start demo sensors")
             return
@@ -290,7 +409,7 @@ class MainWindow(QMainWindow):
 
         if getattr(self, "_scan_future", None) is not None:
             return
-        self.statusBar().showMessage("Scanning for Poise sensors…")
+        self.statusBar().showMessage("Scanning for sensors…")
         self.sensors_panel.scan_btn.setEnabled(False)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._scan_future = pool.submit(scan_sensors, 4.0)
@@ -315,13 +434,19 @@ class MainWindow(QMainWindow):
         if not found:
             self._offer_demo(
                 "No sensors found",
-                "No Poise sensor answered. Switch them on and bring them close.",
+                "No supported sensor answered. Switch them on and bring them close.",
             )
             return
         from poise.sources import DEFAULT_PLACEMENTS, BleSource
 
         specs = [
-            {"address": r.address, "name": r.name, "placement": DEFAULT_PLACEMENTS[i]}
+            {
+                "address": r.address,
+                "name": r.name,
+                "kind": r.kind,
+                "device": r.device,
+                "placement": DEFAULT_PLACEMENTS[i],
+            }
             for i, r in enumerate(found[:4])
         ]
         self.statusBar().showMessage(f"Found {len(found)} sensor(s); connecting…")
@@ -345,8 +470,8 @@ class MainWindow(QMainWindow):
             folder,
             "Poise recordings (*.poise);;CSV files (*.csv);;All files (*)",
         )
-        if path:
-            self.open_recording(path)
+        if path:  # at the speed the therapist chose for the last one
+            self.open_recording(path, speed=self.replay_bar.current_speed())
 
     def open_recording(
         self,
@@ -363,26 +488,36 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             show_exception(self, exc, "Could not open the recording")
             return False
-        return self.set_source(src)
+        ok = self.set_source(src)
+        if ok and src.warning:  # say what is damaged; the intact part plays
+            show_error(self, "Damaged recording", f"{Path(path).name}: {src.warning}")
+        return ok
 
-    def ask_end_session(self) -> QMessageBox | None:
-        """The End session button: asks first while a test runs (non-modal), else ends."""
-        if not self.test_running():
+    def ask_end_session(self, then=None) -> QMessageBox | None:
+        """The End session button: asks first while a test runs (non-modal), else ends.
+
+        ``then`` runs after the session ended (closing the window uses it).
+        """
+
+        def end() -> None:
             self.end_session()
+            if then is not None:
+                then()
+
+        if not self.test_running():
+            end()
             return None
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Poise: end the session?")
-        box.setText("<b>A test is running.</b>")
-        box.setInformativeText(
-            "End the session anyway? The test stops; everything recorded so far is kept."
+        self.confirm_box = ask(
+            self,
+            "end the session?",
+            "A test is running.",
+            "End the session anyway? The test stops; everything recorded so far is kept.",
+            "End session" if then is None else "End and close",
+            end,
+            "Keep going",
+            warning=True,
         )
-        end = box.addButton("End session", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton("Keep going", QMessageBox.ButtonRole.RejectRole)
-        end.clicked.connect(self.end_session)
-        box.open()
-        self.confirm_box = box
-        return box
+        return self.confirm_box
 
     def end_session(self) -> None:
         """Stop the source and close the recording."""
@@ -390,16 +525,33 @@ class MainWindow(QMainWindow):
         self._guard("Could not end the session", self.session.stop)
         self.rec_label.setText("")
         if path:
-            self.statusBar().showMessage(f"Session saved: {path}")
+            self.statusBar().showMessage(f"Session saved: {Path(path).name} (recordings folder)")
+
+    _closing = False
+
+    def _close_now(self) -> None:
+        self._closing = True
+        self.close()
 
     def _source_changed(self, kind: str) -> None:
         self.rec_label.setText("")
         src = self.session.source
-        self.statusBar().showMessage(getattr(src, "description", kind))
+        desc = str(getattr(src, "description", kind))
+        path = getattr(src, "path", None)
+        if path is not None:  # a long path would run under the keys: the file's name
+            desc = desc.replace(str(path), Path(path).name)
+        self.statusBar().showMessage("Session ended." if kind == "none" else desc)
         self.tests.show_pick()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        """Stop everything; the recording is closed cleanly."""
+        """Stop everything; the recording is closed cleanly. During a test, ask first."""
+        if self.test_running() and not self._closing:
+            event.ignore()
+            self.ask_end_session(then=self._close_now)
+            return
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         self.poll_timer.stop()
         for panel in (self.live.sway_panel, self.tests.run_page.sway):
             if panel.patient is not None:

@@ -13,6 +13,7 @@ the list and nothing is written.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,24 +42,38 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.errors import ask
 from gui.progress import STATUS_QCOLOURS, ProgressView
+from poise.errors import PoiseError
 from poise.progress import patient_progress
 from poise.reports import LEVEL_TEXT
-from poise.store import Patient, Store, StoreError
+from poise.store import Patient, PatientMismatch, Store, StoreError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AddPatientDialog", "PatientsPage"]
+__all__ = ["AddPatientDialog", "PatientChooser", "PatientsPage", "patient_summary"]
 
 _LEVEL_STATUS = {"high": "at_risk", "moderate": "elevated", "low": "normal"}
 
 
 class AddPatientDialog(QDialog):
-    """Pseudonym, birth year, sex, height, weight, notes."""
+    """Pseudonym, birth year, sex, height, weight, notes.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    Parameters
+    ----------
+    submit
+        Called with :meth:`values` on OK; a :class:`poise.store.StoreError` or ``ValueError``
+        it raises is shown in the dialog, which stays open with what was typed (an empty
+        pseudonym is refused before asking).
+    """
+
+    def __init__(
+        self, parent: QWidget | None = None, submit: Callable[[dict], Any] | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add patient")
+        self.submit = submit
+        self.added: Any = None
         form = QFormLayout(self)
         self.pseudonym = QLineEdit()
         self.pseudonym.setPlaceholderText("pseudonym, e.g. P-0042 (no names)")
@@ -78,12 +93,17 @@ class AddPatientDialog(QDialog):
         self.weight.setSuffix(" kg")
         self.weight.setSpecialValueText("unknown")
         self.notes = QLineEdit()
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #d62728; font-weight: 600;")
+        self.error.setVisible(False)
         form.addRow("Pseudonym", self.pseudonym)
         form.addRow("Birth year", self.birth_year)
         form.addRow("Sex", self.sex)
         form.addRow("Height", self.height)
         form.addRow("Weight", self.weight)
         form.addRow("Notes", self.notes)
+        form.addRow(self.error)
         bb = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -102,6 +122,115 @@ class AddPatientDialog(QDialog):
             "notes": self.notes.text(),
         }
 
+    def show_error(self, message: str) -> None:
+        """Say what is wrong, in the dialog (it stays open)."""
+        self.error.setText(message)
+        self.error.setVisible(True)
+
+    def accept(self) -> None:  # noqa: D102 (Qt slot)
+        v = self.values()
+        if not v["pseudonym"]:
+            self.show_error("Give a pseudonym (no names), e.g. P-0042.")
+            self.pseudonym.setFocus()
+            return
+        if self.submit is not None:
+            try:
+                self.added = self.submit(v)
+            except (StoreError, ValueError) as exc:
+                self.show_error(str(exc))
+                return
+        super().accept()
+
+
+class PatientChooser(QDialog):
+    """Whose session is this? A patient from the store, a new one, or anonymous.
+
+    Emits :attr:`chosen` with a :class:`poise.store.Patient`, or ``None`` for an anonymous
+    session (norms that need age or sex are then not rated).
+    """
+
+    chosen = Signal(object)
+
+    def __init__(self, page: PatientsPage, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.page = page
+        self.setWindowTitle("Poise: whose session is this?")
+        lay = QVBoxLayout(self)
+        head = QLabel(
+            "<b>Choose the patient of this session.</b> Their age, sex, height and weight "
+            "rate the results against the norms and are saved with every result."
+        )
+        head.setWordWrap(True)
+        lay.addWidget(head)
+        self.list = QListWidget()
+        self.list.setMinimumHeight(180)
+        store = page.open_store()
+        current = page.patient.pseudonym if page.patient else None
+        for pt in store.list_patients() if store else []:
+            item = QListWidgetItem(patient_summary(pt))
+            item.setData(Qt.ItemDataRole.UserRole, pt.id)
+            self.list.addItem(item)
+            if pt.pseudonym == current:
+                self.list.setCurrentItem(item)
+        if self.list.currentItem() is None and self.list.count():
+            self.list.setCurrentRow(0)
+        self.list.itemDoubleClicked.connect(lambda _i: self._use())
+        lay.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.use_btn = QPushButton("Use this patient")
+        self.use_btn.setDefault(True)
+        self.use_btn.setEnabled(self.list.count() > 0)
+        self.use_btn.clicked.connect(self._use)
+        self.add_btn = QPushButton("Add patient…")
+        self.add_btn.clicked.connect(self._add)
+        self.anon_btn = QPushButton("Anonymous (norms not rated)")
+        self.anon_btn.clicked.connect(lambda: self._done(None))
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.reject)
+        for b in (self.use_btn, self.add_btn, self.anon_btn, self.cancel_btn):
+            row.addWidget(b)
+        lay.addLayout(row)
+        self.add_dialog: AddPatientDialog | None = None
+
+    def select(self, pseudonym: str) -> None:
+        """Select a patient by pseudonym."""
+        for i in range(self.list.count()):
+            if self.list.item(i).text().split(" ·")[0] == pseudonym:
+                self.list.setCurrentRow(i)
+                return
+        raise KeyError(pseudonym)
+
+    def _use(self) -> None:
+        item = self.list.currentItem()
+        store = self.page.store
+        if item is not None and store is not None:
+            self._done(store.get_patient(int(item.data(Qt.ItemDataRole.UserRole))))
+
+    def _add(self) -> None:
+        def submit(v: dict) -> Any:
+            return self.page.add_patient(v.pop("pseudonym"), **v)
+
+        self.add_dialog = AddPatientDialog(self, submit=submit)
+        self.add_dialog.accepted.connect(lambda: self._done(self.add_dialog.added))
+        self.add_dialog.open()
+
+    def _done(self, patient: Any) -> None:
+        self.chosen.emit(patient)
+        self.accept()
+
+
+def patient_summary(patient: Patient, date: Any = None) -> str:
+    """``P-7 · 78 y · female · 1.62 m · 60 kg`` (what is known)."""
+    bits = [patient.pseudonym]
+    age = patient.age_at(date)
+    bits.append(f"{age} y" if age is not None else "age unknown")
+    bits.append({"f": "female", "m": "male"}.get(patient.sex or "", "sex unknown"))
+    if patient.height_m:
+        bits.append(f"{patient.height_m:.2f} m")
+    if patient.weight_kg:
+        bits.append(f"{patient.weight_kg:.0f} kg")
+    return " · ".join(bits)
+
 
 class PatientsPage(QWidget):
     """Patient list | sessions and progress of the selected patient.
@@ -113,9 +242,11 @@ class PatientsPage(QWidget):
     store
         An open store to use instead.
     session
-        The therapist's live :class:`poise.session.Session`, if any: selecting a patient
-        sets its demographics (norms of the live results), and "Add last recording" imports
-        its latest closed recording into the selected patient.
+        The therapist's live :class:`poise.session.Session`, if any: "Use for this session"
+        makes the selected patient the session's (their demographics rate the live results
+        and go into the recording), a patient added while the session has none becomes
+        its patient, and "Add last recording" imports its latest closed recording into the
+        selected patient. Only browsing the list never changes whose session it is.
     """
 
     patient_changed = Signal(object)
@@ -178,17 +309,20 @@ class PatientsPage(QWidget):
         self.last_btn.setToolTip("Import the latest recording of this session for the patient")
         self.last_btn.clicked.connect(self.ask_add_last_recording)
         self.last_btn.setVisible(session is not None)
-        for b in (
-            self.import_btn,
-            self.last_btn,
-            self.session_pdf_btn,
-            self.progress_pdf_btn,
-            self.csv_btn,
-            self.fhir_btn,
-        ):
+        self.use_btn = QPushButton("Use for this session")
+        self.use_btn.setToolTip("This patient's data rate the live results and are recorded")
+        self.use_btn.clicked.connect(self.ask_use_for_session)
+        self.use_btn.setVisible(session is not None)
+        # two rows, so the page fits beside the sensors panel at 1366 x 768
+        for b in (self.use_btn, self.import_btn, self.last_btn):
             actions.addWidget(b)
         actions.addStretch(1)
         rl.addLayout(actions)
+        exports = QHBoxLayout()
+        for b in (self.session_pdf_btn, self.progress_pdf_btn, self.csv_btn, self.fhir_btn):
+            exports.addWidget(b)
+        exports.addStretch(1)
+        rl.addLayout(exports)
         self.tabs = QTabWidget()
         self.sessions = QTableWidget(0, 5)
         self.sessions.setHorizontalHeaderLabels(["Date", "Kind", "Tests", "Fall risk", "Recording"])
@@ -267,6 +401,7 @@ class PatientsPage(QWidget):
         has = patient is not None
         for b in (
             self.del_btn,
+            self.use_btn,
             self.import_btn,
             self.session_pdf_btn,
             self.progress_pdf_btn,
@@ -317,10 +452,17 @@ class PatientsPage(QWidget):
         if sessions:
             self.sessions.selectRow(len(sessions) - 1)
         self.progress_view.set_progress(patient_progress(self.store, patient))
-        if self.live_session is not None:
-            demo = patient.demographics()
-            self.live_session.demographics = {k: v for k, v in demo.items() if v is not None}
+        self._show_session_patient()
         self.patient_changed.emit(patient)
+
+    def _show_session_patient(self) -> None:
+        sess = self.live_session
+        if sess is None:
+            return
+        current = (getattr(sess, "patient", None) or {}).get("pseudonym")
+        mine = self.patient is not None and current == self.patient.pseudonym
+        self.use_btn.setEnabled(self.patient is not None and not mine)
+        self.use_btn.setText("Session patient ✔" if mine else "Use for this session")
 
     def selected_session_id(self) -> int | None:
         """The session selected in the table (the latest if none)."""
@@ -339,23 +481,42 @@ class PatientsPage(QWidget):
         QMessageBox.warning(self, title, str(exc))
 
     def add_patient(self, pseudonym: str, **fields: Any) -> Patient:
-        """Add a patient and select it."""
+        """Add a patient and select it; a live session without a patient gets this one."""
         self.open_store()
         assert self.store is not None
         p = self.store.add_patient(pseudonym, **fields)
         self.refresh(select=p.pseudonym)
+        sess = self.live_session
+        if sess is not None and getattr(sess, "patient", None) is None:
+            self.use_for_session(p)
         return p
 
-    def ask_add_patient(self) -> None:
-        """The add-patient dialog."""
-        dlg = AddPatientDialog(self)
-        if dlg.exec() != QDialog.DialogCode.Accepted:
-            return
-        v = dlg.values()
+    def ask_add_patient(self) -> AddPatientDialog:
+        """The add-patient dialog (non-modal; an error keeps it open with what was typed)."""
+
+        def submit(v: dict) -> Patient:
+            return self.add_patient(v.pop("pseudonym"), **v)
+
+        self.add_dialog = AddPatientDialog(self, submit=submit)
+        self.add_dialog.open()
+        return self.add_dialog
+
+    def use_for_session(self, patient: Patient | None = None) -> None:
+        """Make ``patient`` (default: the selected one; ``None`` with nobody selected is
+        refused) the live session's patient."""
+        sess = self.live_session
+        p = patient or self.patient
+        if sess is None or p is None:
+            raise StoreError("select the patient first")
+        sess.set_patient(p.pseudonym, p.demographics())
+        self._show_session_patient()
+
+    def ask_use_for_session(self) -> None:
+        """Button: use the selected patient, or say why not."""
         try:
-            self.add_patient(v.pop("pseudonym"), **v)
-        except (StoreError, ValueError) as exc:
-            self._fail("Could not add the patient", exc)
+            self.use_for_session()
+        except PoiseError as exc:
+            self._fail("Could not change the session's patient", exc)
 
     def delete_patient(self) -> int:
         """Delete the selected patient with all their data; returns files deleted."""
@@ -378,22 +539,53 @@ class PatientsPage(QWidget):
         if answer == QMessageBox.StandardButton.Yes:
             self.delete_patient()
 
-    def import_recording(self, path: str | Path, patient: Any = None, **kw: Any) -> Any:
-        """Import a recording: into ``patient``, else the patient its header names, else
-        the selected patient."""
+    def import_recording(
+        self, path: str | Path, patient: Any = None, reassign: bool = False, **kw: Any
+    ) -> Any:
+        """Import a recording: into ``patient``, else the patient it names, else the
+        selected patient.
+
+        Raises :class:`poise.store.PatientMismatch` when the recording names another patient
+        than the one it would be filed under and ``reassign`` is false (ask the user first:
+        :meth:`ask_reassign`).
+        """
         self.open_store()
         assert self.store is not None
         if patient is None:
             try:
                 rec = self.store.import_recording(path, **kw)
-            except StoreError:
+            except PatientMismatch:
+                raise
+            except StoreError:  # names nobody, or somebody not in the store
                 if self.patient is None:
                     raise
-                rec = self.store.import_recording(path, patient=self.patient.id, **kw)
+                rec = self.store.import_recording(
+                    path, patient=self.patient.id, reassign=reassign, **kw
+                )
         else:
-            rec = self.store.import_recording(path, patient=patient, **kw)
+            rec = self.store.import_recording(path, patient=patient, reassign=reassign, **kw)
         self.refresh(select=self.store.get_patient(rec.patient_id).pseudonym)
         return rec
+
+    def ask_reassign(self, exc: PatientMismatch, retry: Callable[[], Any]) -> QMessageBox:
+        """Ask before filing a recording under another patient than the one it names."""
+
+        def confirmed() -> None:
+            try:
+                retry()
+            except (StoreError, ValueError, OSError) as err:
+                self._fail("Could not import the recording", err)
+
+        self.confirm_box = ask(
+            self,
+            "another patient?",
+            f"This recording is the session of {exc.named}.",
+            f"File it under {exc.chosen} anyway? Only if the recording really is theirs: "
+            "its results are then rated with their age and sex.",
+            f"File under {exc.chosen}",
+            confirmed,
+        )
+        return self.confirm_box
 
     def ask_import(self) -> None:
         """Pick a recording and import it."""
@@ -405,12 +597,22 @@ class PatientsPage(QWidget):
             "Poise recordings (*.poise)",
         )
         if path:
-            try:
-                self.import_recording(path)
-            except (StoreError, ValueError, OSError) as exc:
-                self._fail("Could not import the recording", exc)
+            self.import_or_ask(path)
 
-    def add_last_recording(self) -> Any:
+    def import_or_ask(self, path: str | Path) -> Any:
+        """Import ``path``; a recording of another patient asks first (returns the box)."""
+        try:
+            return self.import_recording(path)
+        except PatientMismatch as exc:
+            chosen = exc.chosen
+            return self.ask_reassign(
+                exc, lambda: self.import_recording(path, patient=chosen, reassign=True)
+            )
+        except (StoreError, ValueError, OSError) as exc:
+            self._fail("Could not import the recording", exc)
+            return None
+
+    def add_last_recording(self, reassign: bool = False) -> Any:
         """Import the live session's latest recording into the selected patient."""
         sess = self.live_session
         path = getattr(sess, "recording_path", None) if sess is not None else None
@@ -420,12 +622,15 @@ class PatientsPage(QWidget):
             raise StoreError("this session has no recording yet")
         if getattr(sess, "recorder", None) is not None:
             raise StoreError("the recording is still open: end the session first")
-        return self.import_recording(path, patient=self.patient.id)
+        return self.import_recording(path, patient=self.patient.id, reassign=reassign)
 
     def ask_add_last_recording(self) -> None:
         """Button: import the latest recording, or say why not."""
         try:
             s = self.add_last_recording()
+        except PatientMismatch as exc:
+            self.ask_reassign(exc, lambda: self.add_last_recording(reassign=True))
+            return
         except (StoreError, ValueError, OSError) as exc:
             self._fail("Could not add the recording", exc)
             return

@@ -3,12 +3,49 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStyle,
+    QStyleOptionSlider,
+    QWidget,
+)
 
 from gui.live_view import format_clock
 from poise.session import Session
 
 SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class SeekSlider(QSlider):
+    """A slider that jumps to where the groove is clicked (a plain QSlider steps a page)."""
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """A left click beside the handle moves the handle there at once."""
+        if event.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
+            opt = QStyleOptionSlider()
+            self.initStyleOption(opt)
+            style = self.style()
+            handle = style.subControlRect(
+                QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self
+            )
+            pos = event.position().toPoint()
+            if not handle.contains(pos):
+                groove = style.subControlRect(
+                    QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self
+                )
+                span = max(1, groove.width() - handle.width())
+                x = pos.x() - groove.x() - handle.width() // 2
+                value = QStyle.sliderValueFromPosition(
+                    self.minimum(), self.maximum(), min(max(x, 0), span), span, opt.upsideDown
+                )
+                self.setValue(value)
+                event.accept()
+                return
+        super().mousePressEvent(event)
 
 
 class ReplayBar(QWidget):
@@ -28,7 +65,7 @@ class ReplayBar(QWidget):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.setToolTip("Jump back" if d < 0 else "Jump ahead")
             b.clicked.connect(lambda _c=False, d=d: self.skip(d))
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = SeekSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 1000)
         self.slider.setPageStep(50)
         self.slider.setToolTip("Drag or click to seek")
@@ -54,8 +91,27 @@ class ReplayBar(QWidget):
         self.timer.setInterval(100)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
-        session.events.source_changed.connect(lambda kind: self.setVisible(kind == "replay"))
+        session.events.source_changed.connect(self._source_changed)
         self.setVisible(session.kind == "replay")
+
+    def _source_changed(self, kind: str) -> None:
+        self.setVisible(kind == "replay")
+        self._show_speed()
+
+    def current_speed(self) -> float:
+        """The speed the box shows."""
+        return float(self.speed.currentData())
+
+    def _show_speed(self) -> None:
+        """The box shows the player's speed (a newly opened file keeps its own)."""
+        p = self.player
+        if p is None:
+            return
+        i = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - p.speed))
+        if i != self.speed.currentIndex():
+            self.speed.blockSignals(True)
+            self.speed.setCurrentIndex(i)
+            self.speed.blockSignals(False)
 
     @property
     def player(self):
@@ -115,6 +171,7 @@ class ReplayBar(QWidget):
         if p is None:
             return
         self.play_btn.setText("Pause (P)" if p.playing else "Play (P)")
+        self._show_speed()
         if self.slider.isSliderDown():
             return
         if p.duration_s > 0:

@@ -369,6 +369,38 @@ class _Layout:
             )
         self.y += 14
 
+    def block_height(self, b: dict[str, Any]) -> float:
+        """Height a block will take (points), measured like it is drawn."""
+        t = b["type"]
+        width = self.right - self.left
+        if t == "heading":
+            size = 13 if b.get("level", 1) == 1 else 11
+            return 6 + size + 6 + (2 if b.get("level", 1) == 1 else 0)
+        if t == "keyvalues":
+            lw = 150.0
+            return sum(max(13.0, self._measure(v, 9.5, width - lw) + 2) for _, v in b["rows"]) + 4
+        if t == "table":
+            _s, _w, row_height = self._table_geometry(b["columns"], b["rows"])
+            rows = sum(row_height(r) for r in b["rows"])
+            return row_height(b["columns"], True) + rows + 6
+        if t == "paragraph":
+            return self._measure(b["text"], 7.5 if b.get("small") else 9.5, width) + 2 + 3
+        return 158.0  # a row of plots
+
+    def _section(self, blocks: list[dict[str, Any]], i: int) -> float:
+        """Height of the section that starts with the heading ``blocks[i]`` (to the next
+        top-level heading); plots are two to a row."""
+        h, plots = self.block_height(blocks[i]), 0
+        for b in blocks[i + 1 :]:
+            if b["type"] == "heading" and b.get("level", 1) == 1:
+                break
+            if b["type"] == "plot":
+                plots += 1
+                if plots % 2 == 0:
+                    continue
+            h += self.block_height(b)
+        return h
+
     def _keep(self, block: dict[str, Any] | None) -> float:
         """How much of ``block`` a heading before it must share the page with."""
         if block is None:
@@ -390,6 +422,12 @@ class _Layout:
                 self.plot_row(pending)
                 pending = []
             if t == "heading":
+                if b.get("level", 1) == 1 and self.p is not None:
+                    # a section that fits on a page is not split: its small print (rule,
+                    # sources, disclaimer) never lands alone on the next page
+                    need = self._section(blocks, i)
+                    if self.y + need > self.bottom and need <= self.bottom - _MARGIN_PT:
+                        self._start()
                 self.heading(b["text"], b.get("level", 1), self._keep(nxt))
             elif t == "keyvalues":
                 self.keyvalues(b["rows"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 from typing import Any
@@ -18,7 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from poise.protocols import PROTOCOLS
 from poise.session import Session
+
+#: Test key -> the name the therapist knows.
+TEST_TITLES = {k: p.title for k, p in PROTOCOLS.items()}
 
 STATUS_COLOURS = {
     "normal": "#d8f0d8",
@@ -107,6 +112,28 @@ def format_thresholds(th: Any) -> str:
     return format_value(th)
 
 
+def differences_text(diffs: list[dict[str, Any]], most: int = 6) -> str:
+    """What differs between a saved result and its replay: ``key: saved X, now Y``."""
+    from poise.reports import measure_label
+
+    if not diffs:
+        return "Differs from the saved result."
+    parts = []
+    for d in diffs[:most]:
+        key = str(d.get("key", ""))
+        name = key if " " in key or "." in key or "[" in key else measure_label(key)
+        parts.append(
+            f"{name}: saved {format_value(d.get('saved'))}, now {format_value(d.get('now'))}"
+        )
+    more = f"; and {len(diffs) - most} more" if len(diffs) > most else ""
+    return (
+        "<span style='color:#d62728'><b>Differs from the saved result</b> — "
+        + "; ".join(parts)
+        + more
+        + "</span>"
+    )
+
+
 class ResultsPage(QWidget):
     """Shows the session's latest test result (live or recomputed in replay)."""
 
@@ -116,6 +143,10 @@ class ResultsPage(QWidget):
         lay = QVBoxLayout(self)
         self.title = QLabel("No results yet: run a guided test.")
         self.title.setStyleSheet("font-size: 18pt; font-weight: 600;")
+        self.title.setWordWrap(True)
+        self.when = QLabel()
+        self.when.setWordWrap(True)
+        self.when.setStyleSheet("font-size: 11pt; color: #444;")
         self.validity = QLabel()
         self.validity.setWordWrap(True)
         self.validity.setStyleSheet("font-size: 12pt;")
@@ -148,6 +179,7 @@ class ResultsPage(QWidget):
         self.saved.setStyleSheet("color: #555;")
         self.back_btn = QPushButton("Back to tests")
         lay.addWidget(self.title)
+        lay.addWidget(self.when)
         lay.addWidget(self.validity)
         lay.addWidget(self.notes)
         self.factors_title = QLabel("<b>Against norms and fall-risk factors</b>")
@@ -176,15 +208,17 @@ class ResultsPage(QWidget):
 
     def show_result(self, out: dict) -> None:
         """Fill the page from a session result (``Session.events.test_result``)."""
+        from poise.reports import headline
+
         self.result = out
         self.empty_hint.setVisible(False)
         for w in self._tables:
             w.setVisible(True)
         res = out.get("result") or {}
-        self.title.setText(
-            f"{out.get('title', out.get('test'))}: {out['start_s']:.1f}–{out['end_s']:.1f} s"
-            + ("  (recomputed from the recording)" if out.get("source") == "replay" else "")
-        )
+        title = out.get("title", out.get("test"))
+        main = headline(str(out.get("test")), res) if not out.get("error") else ""
+        self.title.setText(f"{title}: {main}" if main else str(title))
+        self.when.setText(self._when_text(out))
         if out.get("error"):
             self.validity.setText(f"<span style='color:#d62728'>{out['error']}</span>")
         else:
@@ -196,6 +230,14 @@ class ResultsPage(QWidget):
                     f"<span style='color:#d62728'>● Not valid: {v.get('reason') or v.get('code')}</span>"
                 )
         notes = []
+        patient = out.get("patient") or {}
+        if patient.get("anonymous"):
+            notes.append(
+                "Anonymous session: norms that need age or sex (chair stands, the TUG age mean, "
+                "the 6-minute walk) are not rated."
+            )
+        elif not out.get("demographics"):
+            notes.append("No patient data: norms that need age or sex are not rated.")
         run = out.get("run") or {}
         for g in run.get("gaps") or []:
             notes.append(
@@ -209,15 +251,46 @@ class ResultsPage(QWidget):
             notes.append(f"Test ended by: {str(run['ended_by']).replace('_', ' ')}")
         if "matches_saved" in out:
             notes.append(
-                "Same as the saved result."
+                "<span style='color:#2ca02c'>Same as saved: recomputed from the recording with "
+                "the patient data saved with the result.</span>"
                 if out["matches_saved"]
-                else "Differs from the saved result!"
+                else differences_text(out.get("differences") or [])
             )
         self.notes.setText("<br>".join(notes))
         self._fill_measures(res)
         self._fill_factors(out.get("fall_risk") or {}, out.get("test"))
         path = self.session.recording_path
         self.saved.setText(f"Saved in the recording {path}" if path else "")
+
+    @staticmethod
+    def _when_text(out: dict) -> str:
+        """When the test was run, and for whom."""
+        from gui.live_view import format_clock
+
+        bits = []
+        utc = out.get("run_utc")
+        if utc:
+            try:
+                local = _dt.datetime.fromisoformat(str(utc)).astimezone()
+                bits.append(f"Run at {local:%H:%M} on {local:%Y-%m-%d}")
+            except ValueError:
+                pass
+        span = f"{format_clock(out['start_s'])}–{format_clock(out['end_s'])} into the session"
+        bits.append(span if bits else f"Run {span}")
+        patient = out.get("patient") or {}
+        demo = out.get("demographics") or {}
+        if patient.get("pseudonym"):
+            who = [str(patient["pseudonym"])]
+            if demo.get("age") is not None:
+                who.append(f"{int(demo['age'])} y")
+            if demo.get("sex"):
+                who.append({"f": "female", "m": "male"}.get(str(demo["sex"]), str(demo["sex"])))
+            bits.append("patient " + ", ".join(who))
+        elif patient.get("anonymous"):
+            bits.append("anonymous patient")
+        if out.get("source") == "replay":
+            bits.append("recomputed from the recording")
+        return " · ".join(bits)
 
     def _fill_measures(self, res: dict) -> None:
         rows = [
@@ -227,9 +300,15 @@ class ResultsPage(QWidget):
             and not isinstance(v, dict)
             and not (isinstance(v, list) and v and isinstance(v[0], dict))
         ]
+        from poise.reports import LABEL_CONTEXT
+
+        folded = {LABEL_CONTEXT[k] for k, _ in rows if k in LABEL_CONTEXT}
+        rows = [(k, v) for k, v in rows if k not in folded]  # shown with the value they qualify
         self.measures.setRowCount(len(rows))
         for i, (k, v) in enumerate(rows):
             name, unit = split_unit(k)
+            if res.get(LABEL_CONTEXT.get(k, "")):
+                name += f" ({res[LABEL_CONTEXT[k]]})"
             for j, text in enumerate((name, format_value(v), unit)):
                 self.measures.setItem(i, j, QTableWidgetItem(text))
 
@@ -261,9 +340,11 @@ class ResultsPage(QWidget):
         if fr.get("error"):
             self.level.setText(f"Fall-risk summary unavailable: {fr['error']}")
         elif fr:
+            tests = ", ".join(TEST_TITLES.get(t, t) for t in fr.get("tests_used") or [])
             self.level.setText(
-                f"<b>Overall (tests in this segment): {str(fr.get('level', '')).replace('_', ' ')}</b>"
+                f"<b>Session fall risk: {str(fr.get('level', '')).replace('_', ' ')}</b>"
                 f" — {fr.get('level_reason') or fr.get('rule') or ''}"
+                + (f" <span style='color:#555'>(tests so far: {tests})</span>" if tests else "")
             )
             if fr.get("disclaimer"):
                 self.disclaimer.setText(f"<i>{fr['disclaimer']}</i>")

@@ -1,4 +1,9 @@
-"""Sensors panel: connect sensors (or demo sensors), label placements, watch link health."""
+"""Sensors panel: connect sensors (or demo sensors), label placements, watch link health.
+
+Each card shows the sensor's kind and model (a Poise wearable, a Polar Verity Sense, a
+MetaMotion, ... as its driver reports it, or as the recording says when replaying). The
+demo control starts virtual twins of any supported kind: pick the kind and how many.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from poise.session import PLACEMENTS, SensorInfo, Session
+from poise.sources import demo_choices, kind_label
 
 STATE_COLOURS = {
     "streaming": "#2ca02c",
@@ -51,6 +57,18 @@ LOW_BATTERY_PCT = 20.0
 LOSS_WARN_PCT, LOSS_BAD_PCT = 1.0, 5.0
 
 
+def device_text(info: SensorInfo) -> str:
+    """``"Polar Verity Sense (virtual twin) · firmware 2.2.10"``: what a card says about
+    the device (its model as the driver read it, else the kind's name)."""
+    extra = info.info or {}
+    kind = str(extra.get("kind") or "")
+    model = str(extra.get("model") or "") or (kind_label(kind) if kind else "")
+    parts = [model] if model else []
+    if extra.get("firmware"):
+        parts.append(f"firmware {extra['firmware']}")
+    return " · ".join(parts)
+
+
 class SensorCard(QFrame):
     """One sensor: name, placement, state, battery, loss, gaps."""
 
@@ -63,6 +81,10 @@ class SensorCard(QFrame):
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setVerticalSpacing(2)
         self.name = QLabel(f"<b>{info.name or info.id}</b>")
+        self.device = QLabel()
+        self.device.setStyleSheet("color: #555;")
+        self.device.setWordWrap(True)
+        self.device.setToolTip("Kind and model of the sensor (what its driver reports)")
         self.state = QLabel()
         self.placement = QComboBox()
         for key, label in PLACEMENTS.items():
@@ -78,9 +100,10 @@ class SensorCard(QFrame):
         self.problem.hide()
         lay.addWidget(self.name, 0, 0)
         lay.addWidget(self.state, 0, 1)
-        lay.addWidget(self.placement, 1, 0, 1, 2)
-        lay.addWidget(self.link, 2, 0, 1, 2)
-        lay.addWidget(self.problem, 3, 0, 1, 2)
+        lay.addWidget(self.device, 1, 0, 1, 2)
+        lay.addWidget(self.placement, 2, 0, 1, 2)
+        lay.addWidget(self.link, 3, 0, 1, 2)
+        lay.addWidget(self.problem, 4, 0, 1, 2)
         self.setObjectName("sensorCard")
         self.placement.currentIndexChanged.connect(self._placement_changed)
         self.update_info(info)
@@ -93,6 +116,9 @@ class SensorCard(QFrame):
 
     def update_info(self, info: SensorInfo) -> None:
         """Show the latest state and statistics."""
+        device = device_text(info)
+        self.device.setText(device)
+        self.device.setVisible(bool(device))
         colour = STATE_COLOURS.get(info.state, "#333")
         text, tip = STATE_TEXT.get(info.state, (info.state, ""))
         self.state.setText(f"<span style='color:{colour}; font-weight:600'>● {text}</span>")
@@ -113,7 +139,7 @@ class SensorCard(QFrame):
             self.placement.blockSignals(True)
             self.placement.setCurrentIndex(i)
             self.placement.blockSignals(False)
-        parts = [f"{info.sampling_rate_hz:.0f} Hz"]
+        parts = [f"{info.sampling_rate_hz:g} Hz"]
         if info.battery_pct is not None:
             b = f"battery {info.battery_pct:.0f} %"
             if info.battery_pct < LOW_BATTERY_PCT:
@@ -147,15 +173,16 @@ class SensorsPanel(QWidget):
 
     Signals
     -------
-    demo_requested(int)
-        The user asked for N demo sensors.
+    demo_requested(object)
+        The user asked for demo sensors: ``N`` Poise wearables (int) or a ``KIND:N,...``
+        spec of virtual twins (str).
     scan_requested()
         The user asked to scan for real sensors.
     open_requested()
         The user wants to open a recording.
     """
 
-    demo_requested = Signal(int)
+    demo_requested = Signal(object)
     scan_requested = Signal()
     open_requested = Signal()
 
@@ -172,14 +199,23 @@ class SensorsPanel(QWidget):
         self.scan_btn = QPushButton("Scan for sensors")
         self.scan_btn.clicked.connect(self.scan_requested.emit)
         lay.addWidget(self.scan_btn)
+        self.demo_kind = QComboBox()
+        for label, spec in demo_choices():
+            self.demo_kind.addItem(label, spec)
+        self.demo_kind.setToolTip(
+            "Kind of virtual sensor: each speaks its vendor's protocol through the full "
+            "Bluetooth stack"
+        )
+        self.demo_kind.currentIndexChanged.connect(self._demo_kind_changed)
+        lay.addWidget(self.demo_kind)
         row = QHBoxLayout()
         self.demo_count = QSpinBox()
         self.demo_count.setRange(1, 4)
         self.demo_count.setValue(1)
         self.demo_count.setToolTip("Number of demo sensors")
         self.demo_btn = QPushButton("Demo sensors")
-        self.demo_btn.setToolTip("Virtual wearables through the full Bluetooth stack")
-        self.demo_btn.clicked.connect(lambda: self.demo_requested.emit(self.demo_count.value()))
+        self.demo_btn.setToolTip("Virtual sensors through the full Bluetooth stack")
+        self.demo_btn.clicked.connect(lambda: self.demo_requested.emit(self.demo_spec()))
         row.addWidget(self.demo_count)
         row.addWidget(self.demo_btn, 1)
         lay.addLayout(row)
@@ -207,6 +243,17 @@ class SensorsPanel(QWidget):
         for info in list(session.sensors.values()):
             self._add(info)
 
+    def demo_spec(self) -> int | str:
+        """What the demo control asks for: ``N`` Poise wearables or a ``KIND:N,...`` spec."""
+        spec = str(self.demo_kind.currentData())
+        if ":" in spec:
+            return spec
+        n = self.demo_count.value()
+        return n if spec == "poise" else f"{spec}:{n}"
+
+    def _demo_kind_changed(self, _i: int) -> None:
+        self.demo_count.setEnabled(":" not in str(self.demo_kind.currentData()))
+
     def set_warning(self, text: str) -> None:
         """Show the latest warning (wrapped in full: its height follows the text)."""
         self.warning.setText(text)
@@ -220,7 +267,7 @@ class SensorsPanel(QWidget):
         self.cards.clear()
         self.set_warning("")
         src = self.session.source
-        desc = str(getattr(src, "description", kind))
+        desc = "Session ended." if kind == "none" else str(getattr(src, "description", kind))
         # a long path would widen the panel: show the file name, the full text on hover
         self.source_label.setText(re.sub(r"(?:\S*/)+(\S+)", r"\1", desc))
         self.source_label.setToolTip(desc)

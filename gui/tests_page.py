@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -14,7 +11,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -26,10 +22,36 @@ from poise.protocols import PROTOCOLS, TestProtocol
 from poise.session import Session
 
 
+def patient_text(patient: dict | None, demographics: dict | None) -> str:
+    """The session's patient and the data the norms use, for the Guided tests page."""
+    if patient is None:
+        return (
+            "<b>No patient chosen.</b> Start asks whose session this is; their age, sex, "
+            "height and weight rate the results."
+        )
+    if patient.get("anonymous"):
+        return (
+            "<b>Anonymous session.</b> Norms that need age or sex (chair stands, the TUG age "
+            "mean, the 6-minute walk) are not rated."
+        )
+    d = demographics or {}
+    bits = [f"<b>{patient.get('pseudonym')}</b>"]
+    bits.append(f"{int(d['age'])} y" if d.get("age") is not None else "age unknown")
+    bits.append({"f": "female", "m": "male"}.get(str(d.get("sex") or ""), "sex unknown"))
+    bits.append(f"{float(d['height_m']):.2f} m" if d.get("height_m") else "height unknown")
+    bits.append(f"{float(d['weight_kg']):.0f} kg" if d.get("weight_kg") else "weight unknown")
+    missing = [k for k in ("age", "sex") if d.get(k) is None]
+    note = (
+        f"<br><i>Without {' and '.join(missing)}, some norms are not rated.</i>" if missing else ""
+    )
+    return " · ".join(bits) + "<br>The results are rated for these data." + note
+
+
 class PickPage(QWidget):
-    """List of tests, the chosen test's instructions, demographics, Start."""
+    """List of tests, the chosen test's instructions, the session's patient, Start."""
 
     start_requested = Signal(str)
+    patient_requested = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,27 +67,16 @@ class PickPage(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, key)
             self.list.addItem(item)
         left.addWidget(self.list, 1)
-        form = QFormLayout()
-        self.age = QSpinBox()
-        self.age.setRange(0, 120)
-        self.age.setValue(int(session.demographics.get("age", 70) or 70))
-        self.sex = QComboBox()
-        self.sex.addItem("female", "f")
-        self.sex.addItem("male", "m")
-        if session.demographics.get("sex") == "m":
-            self.sex.setCurrentIndex(1)
-        self.height = QDoubleSpinBox()
-        self.height.setRange(1.0, 2.3)
-        self.height.setSingleStep(0.01)
-        self.height.setValue(float(session.demographics.get("height_m", 1.70) or 1.70))
-        self.weight = QDoubleSpinBox()
-        self.weight.setRange(20, 250)
-        self.weight.setValue(float(session.demographics.get("weight_kg", 70) or 70))
-        form.addRow("Age (years)", self.age)
-        form.addRow("Sex", self.sex)
-        form.addRow("Height (m)", self.height)
-        form.addRow("Weight (kg)", self.weight)
-        left.addLayout(form)
+        left.addWidget(QLabel("<b>Patient</b>"))
+        self.patient_label = QLabel()
+        self.patient_label.setWordWrap(True)
+        self.patient_label.setMaximumWidth(300)
+        self.patient_label.setStyleSheet("font-size: 11pt; padding: 4px;")
+        left.addWidget(self.patient_label)
+        self.patient_btn = QPushButton("Choose patient…")
+        self.patient_btn.setToolTip("Whose session this is: their data rate the results")
+        self.patient_btn.clicked.connect(self.patient_requested.emit)
+        left.addWidget(self.patient_btn)
         lay.addLayout(left, 1)
         right = QVBoxLayout()
         self.title = QLabel()
@@ -92,6 +103,18 @@ class PickPage(QWidget):
         lay.addLayout(right, 2)
         self.list.currentRowChanged.connect(self._show)
         self.list.setCurrentRow(0)
+        session.events.patient.connect(lambda _p: self.show_patient())
+        self.show_patient()
+
+    def show_patient(self) -> None:
+        """Whose session this is and the data the norms will use."""
+        self.patient_label.setText(patient_text(self.session.patient, self.session.demographics))
+        chosen = self.session.patient is not None
+        self.patient_label.setStyleSheet(
+            "font-size: 11pt; padding: 4px; "
+            + ("background: #eef6ee;" if chosen else "background: #fde9c8;")
+        )
+        self.patient_btn.setText("Change patient…" if chosen else "Choose patient…")
 
     def selected(self) -> str:
         """Key of the selected test."""
@@ -124,17 +147,7 @@ class PickPage(QWidget):
             f"Source: {p.source}</i>"
         )
 
-    def demographics(self) -> dict:
-        """The form's values."""
-        return {
-            "age": int(self.age.value()),
-            "sex": self.sex.currentData(),
-            "height_m": round(float(self.height.value()), 2),
-            "weight_kg": round(float(self.weight.value()), 1),
-        }
-
     def _start(self) -> None:
-        self.session.demographics.update(self.demographics())
         self.start_requested.emit(self.selected())
 
 
@@ -284,7 +297,6 @@ class TestsPage(QStackedWidget):
 
     def start(self, test: str | TestProtocol | None = None) -> None:
         """Start ``test`` (default: the selected one). Errors propagate to the caller."""
-        self.session.demographics.update(self.pick.demographics())
         self.run_page.reset()
         self.session.start_test(test or self.pick.selected())
 

@@ -6,15 +6,19 @@
   separated 20-s quiet periods), ``four-stage``, and, through the modules of
   :mod:`analysis.clinical` (see its entry-point contract), ``tug``, ``chair-stand-30s``,
   ``five-times-sts``, ``walk-2min``, ``walk-6min``.
-* :func:`fall_risk` ``(recording, demographics) -> dict``: the factor-by-factor summary of
-  :mod:`analysis.fallrisk` from (a) test results stored as ``test_result`` events, (b) tests
-  run in the recording (``test_start``/``test_stop`` events) whose result is not stored,
-  computed now, and (c) gait speed and stride-time variability from the gait analysis of
-  the whole recording: valid strides of bouts with a stride regularity of at least 0.5
-  (steady walking, not chair rises) that overlap neither a turn nor the run of a
-  non-walking test; at least 5 strides for the speed, per-bout SD on bouts with at least
-  10 such strides for the variability. A recording whose metadata names one test
-  (``metadata["test"]``) and has no protocol events is analysed as that test.
+* :func:`session_fall_risk` ``(recording, demographics, results) -> dict``: the fall-risk
+  factors of a session, factor by factor (:mod:`analysis.fallrisk`). It is the one place
+  that decides them: the Results page, the stored session (Sessions table, Progress), the
+  PDF, FHIR and ``poise analyze --fall-risk`` all call it. The factors come from the
+  session's tests (:func:`session_results`: stored ``test_result`` events, runs without a
+  stored result computed now, a one-test recording named in ``metadata["test"]``); gait
+  speed and stride-time variability only from a walking test, or, in a recording without
+  any test (a walk, a home session), from its steady walking: valid strides of bouts with a
+  stride regularity of at least 0.5 (not chair rises) that do not overlap a turn; at least
+  5 strides for the speed, per-bout SD on bouts with at least 10 such strides for the
+  variability. The walks inside a TUG or a chair test are never the gait-speed factor.
+* :func:`recording_patient`: the patient a recording belongs to and the demographics used
+  (header, or the latest ``patient`` event).
 * :func:`load_norms` reads ``analysis/data/norms.json`` (the single source of the
   normative tables); ``analysis`` itself does no file I/O, so the table is passed in.
 
@@ -40,7 +44,16 @@ from analysis.fallrisk import FallRiskAssessor, measures_from_results
 from analysis.sway import SwayAnalyzer
 from poise.errors import PoiseError
 
-__all__ = ["TESTS", "run_test", "fall_risk", "load_norms", "pick_sensor"]
+__all__ = [
+    "TESTS",
+    "load_norms",
+    "pick_sensor",
+    "recording_patient",
+    "run_test",
+    "session_fall_risk",
+    "session_results",
+    "stored_results",
+]
 
 TESTS = (
     "sway",
@@ -182,9 +195,45 @@ def _stages(events: list[dict]) -> tuple[list[str], list[float], list[float | No
     return keys, starts, ends
 
 
-def _demographics(recording: Any, demographics: dict | None) -> dict[str, Any]:
+#: The patient data the analyses use (norms, step length).
+_DEMOGRAPHIC_KEYS = ("age", "sex", "height_m", "weight_kg", "sensor_height_m", "falls_past_year")
+
+
+def recording_patient(recording: Any) -> dict[str, Any]:
+    """Whose session a recording holds, and the patient data its analyses used.
+
+    Returns ``{"pseudonym": str | None, "anonymous": bool, "demographics": dict}``: the
+    header's ``patient`` (a pseudonym, or a dict with ``pseudonym``), ``anonymous`` and
+    ``demographics``, replaced by the latest ``patient`` event (the therapist chose the
+    patient after the recording had started). A recording without any of them (older
+    files, the CLI's) gives ``pseudonym`` ``None`` and the header's demographics, as before.
+    """
     meta = getattr(recording, "metadata", None) or {}
-    base = dict(meta.get("demographics") or {}) if isinstance(meta, dict) else {}
+    meta = meta if isinstance(meta, dict) else {}
+    named = meta.get("patient")
+    if isinstance(named, dict):
+        named = named.get("pseudonym") or named.get("id")
+    out: dict[str, Any] = {
+        "pseudonym": str(named) if named else None,
+        "anonymous": bool(meta.get("anonymous", False)),
+        "demographics": dict(meta.get("demographics") or {})
+        if isinstance(meta.get("demographics"), dict)
+        else {},
+    }
+    for e in getattr(recording, "events", None) or []:
+        if isinstance(e, dict) and e.get("kind") == "patient":
+            demo = e.get("demographics")
+            out = {
+                "pseudonym": str(e["patient"]) if e.get("patient") else None,
+                "anonymous": bool(e.get("anonymous", False)),
+                "demographics": dict(demo) if isinstance(demo, dict) else {},
+            }
+    return out
+
+
+def _demographics(recording: Any, demographics: dict | None) -> dict[str, Any]:
+    base = recording_patient(recording)["demographics"] if recording is not None else {}
+    base = {k: v for k, v in base.items() if v is not None}
     base.update({k: v for k, v in (demographics or {}).items() if v is not None})
     if "age" not in base and "age_y" in base:  # the scenario recordings' spelling
         base["age"] = base["age_y"]
@@ -366,8 +415,15 @@ def run_test(recording: Any, test: str, demographics: dict | None = None) -> dic
 #: lag, Moe-Nilssen & Helbostad 2004); turns, transitions and shuffling lower it
 STEADY_STRIDE_REGULARITY = 0.5
 MIN_STRIDES_SPEED = 5
+#: Free walking too slow or irregular to measure, beyond which the measured gait speed would
+#: speak only for the patient's faster walking: at least this many seconds of it ...
+UNMEASURED_WALKING_MIN_S = 10.0
+#: ... and at least this share of all the walking-like movement.
+UNMEASURED_WALKING_SHARE = 0.25
 MIN_STRIDES_VARIABILITY = 10
-_NOT_WALK_TESTS = {"sway", "four-stage", "tug", "chair-stand-30s", "five-times-sts"}
+#: the factor's ``test`` (and the stored result's name) when gait speed and stride-time
+#: variability come from the steady walking of a recording that holds no clinical test
+WALKING_SOURCE = "gait"
 
 
 def usable_result(event: dict) -> bool:
@@ -377,24 +433,16 @@ def usable_result(event: dict) -> bool:
     return isinstance(result, dict) and isinstance(result.get("validity", {}), dict)
 
 
-def _test_windows(events: list[dict], tests: set[str]) -> list[tuple[float, float]]:
-    out, open_ = [], {}
-    for e in events:
-        if e.get("kind") == "test_start" and e.get("test") in tests:
-            open_[e["test"]] = float(e["t_s"])
-        elif e.get("kind") == "test_stop" and e.get("test") in open_:
-            out.append((open_.pop(e["test"]), float(e["t_s"])))
-    out.extend((t0, np.inf) for t0 in open_.values())
-    return out
+def _gait_measures(acc, gyr, fs, demo) -> dict[str, dict[str, Any]]:
+    """Gait speed and stride-time SD from the straight, steady walking of a recording.
 
-
-def _gait_measures(acc, gyr, fs, demo, exclude=()) -> dict[str, dict[str, Any]]:
-    """Gait speed and stride-time SD from straight, steady walking outside non-walking tests.
-
-    Strides count when they are valid, lie in a bout of stride regularity >= 0.5, do not
-    overlap a turn (El-Gohary turns of the gait analysis) or an excluded window. Gait speed
-    needs >= 5 such strides; the stride-time SD is computed per bout on bouts with >= 10 such
-    strides and averaged with stride weights.
+    Strides count when they are valid, lie in a bout of stride regularity >= 0.5 and do not
+    overlap a turn (El-Gohary turns of the gait analysis). Gait speed needs >= 5 such
+    strides; the stride-time SD is computed per bout on bouts with >= 10 such strides and
+    averaged with stride weights. When much of the walking could not be measured (at least
+    ``UNMEASURED_WALKING_MIN_S`` and ``UNMEASURED_WALKING_SHARE`` of the walking-like
+    movement, :attr:`analysis.gait.GaitResult.unmeasured_walking_s`), the gait speed is not
+    valid and says why: the measurable part would overstate the patient's speed.
     """
     from analysis.gait import GaitAnalyzer
 
@@ -403,7 +451,7 @@ def _gait_measures(acc, gyr, fs, demo, exclude=()) -> dict[str, dict[str, Any]]:
         .analyze(acc, gyr, fs)
         .result_
     )
-    blocked = [(t.start_s, t.end_s) for t in res.turns] + list(exclude)
+    blocked = [(t.start_s, t.end_s) for t in res.turns]
     steady = [
         b
         for b in res.walking_bouts
@@ -424,7 +472,25 @@ def _gait_measures(acc, gyr, fs, demo, exclude=()) -> dict[str, dict[str, Any]]:
         if len(durs) >= MIN_STRIDES_VARIABILITY:
             sds.append((float(np.std(durs, ddof=1)), len(durs)))
     out: dict[str, dict[str, Any]] = {}
-    if len(speeds) >= MIN_STRIDES_SPEED:
+    unmeasured = res.unmeasured_walking_s
+    if unmeasured >= UNMEASURED_WALKING_MIN_S and unmeasured >= (
+        UNMEASURED_WALKING_SHARE * res.walking_like_s
+    ):
+        # a speed from the measurable part only would overstate the patient's and hide a
+        # risk: say what was seen instead
+        out["gait_speed_mps"] = {
+            "value": None,
+            "validity": {
+                "valid": False,
+                "code": "not_detected",
+                "reason": (
+                    f"{unmeasured:.0f} of {res.walking_like_s:.0f} s of walking too slow or "
+                    "irregular to measure; a speed from the rest would overstate the patient's"
+                ),
+            },
+            "test": WALKING_SOURCE,
+        }
+    elif len(speeds) >= MIN_STRIDES_SPEED:
         out["gait_speed_mps"] = {
             "value": float(np.mean(speeds)),
             "validity": {
@@ -432,65 +498,157 @@ def _gait_measures(acc, gyr, fs, demo, exclude=()) -> dict[str, dict[str, Any]]:
                 "code": "ok",
                 "reason": f"{len(speeds)} strides of straight, steady walking",
             },
-            "test": "gait",
+            "test": WALKING_SOURCE,
         }
     if sds:
         w = np.array([n for _, n in sds], dtype=float)
         out["stride_time_sd_ms"] = {
             "value": float(1000 * np.sum([sd * n for sd, n in sds]) / w.sum()),
             "validity": {"valid": True, "code": "ok", "reason": f"{int(w.sum())} strides"},
-            "test": "gait",
+            "test": WALKING_SOURCE,
         }
     return out
 
 
-def fall_risk(
-    recording: Any, demographics: dict | None = None, results: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Fall-risk summary of everything this recording measured (see module docstring).
+def _failed(exc: Exception) -> dict[str, Any]:
+    return {"validity": {"valid": False, "code": "not_detected", "reason": str(exc)}}
 
-    ``results`` may pass test results (test -> result dict) computed by the caller; they take
-    precedence over stored ones.
-    """
-    demo = _demographics(recording, demographics)
-    sensor = pick_sensor(recording)
-    acc, gyr, fs, t0 = _arrays(sensor)
-    events = _relative_events(getattr(recording, "events", None) or [], t0)
+
+def _events_until(recording: Any, until_s: float | None) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in (getattr(recording, "events", None) or [])
+        if isinstance(e, dict)
+        and (until_s is None or (e.get("t_s") is not None and float(e["t_s"]) <= until_s))
+    ]
+
+
+def stored_results(recording: Any, until_s: float | None = None) -> dict[str, Any]:
+    """Test results saved in a recording (``test_result`` events; the latest run per test),
+    up to ``until_s`` (recording time) when given."""
     found: dict[str, Any] = {}
-    for e in events:
+    for e in _events_until(recording, until_s):
         if e.get("kind") == "test_result" and e.get("test") in TESTS and usable_result(e):
             found[e["test"]] = e["result"]  # the latest run wins
+    return found
+
+
+def session_results(
+    recording: Any,
+    demographics: dict | None = None,
+    tests: list[str] | None = None,
+    until_s: float | None = None,
+) -> dict[str, Any]:
+    """The test results of a session recording: test -> result dict (JSON-ready).
+
+    Results stored in the recording (``test_result`` events, the latest run of each test)
+    are used as they are; a test that was run (``test_start``/``test_stop``) without a
+    stored result is computed with :func:`run_test`; a recording of one test without
+    protocol events (``metadata["test"]``, e.g. made by the CLI) is analysed as that test;
+    ``tests`` are run on the whole recording unless it already holds their result.
+    ``until_s`` (recording time) ignores what happened later (the session so far).
+    """
+    demo = _demographics(recording, demographics)
+    events = _events_until(recording, until_s)
+    found = stored_results(recording, until_s)
     for e in events:
         if e.get("kind") == "test_stop" and e.get("test") in TESTS and e["test"] not in found:
-            test = e["test"]
             try:
-                found[test] = run_test(recording, test, demo)
+                found[e["test"]] = run_test(recording, e["test"], demo)
             except PoiseError as exc:
-                found[test] = {
-                    "validity": {"valid": False, "code": "not_detected", "reason": str(exc)}
-                }
+                found[e["test"]] = _failed(exc)
     meta = getattr(recording, "metadata", None) or {}
     hinted = meta.get("test") if isinstance(meta, dict) else None
     has_runs = any(e.get("kind") == "test_start" for e in events)
-    if hinted in TESTS and not has_runs and hinted not in found:
-        # a recording of one test without protocol events (e.g. made by the CLI)
-        try:
-            found[hinted] = run_test(recording, hinted, demo)
-        except PoiseError as exc:
-            found[hinted] = {
-                "validity": {"valid": False, "code": "not_detected", "reason": str(exc)}
-            }
-    found.update(results or {})
+    wanted = list(tests or [])
+    if hinted in TESTS and not has_runs:
+        wanted.insert(0, hinted)
+    for t in wanted:
+        if t not in TESTS:
+            raise PoiseError(f"unknown test {t!r}; choose one of {', '.join(TESTS)}")
+        if t not in found:
+            try:
+                found[t] = run_test(recording, t, demo)
+            except PoiseError as exc:
+                found[t] = _failed(exc)
+    return found
+
+
+def session_fall_risk(
+    recording: Any = None,
+    demographics: dict | None = None,
+    results: dict[str, Any] | None = None,
+    *,
+    until_s: float | None = None,
+) -> dict[str, Any]:
+    """The fall-risk factors of a session: the one function every screen, report and export
+    uses (value, thresholds with their sources, status of each factor, the overall level).
+
+    The factors come from the session's clinical tests: ``results`` (test -> result dict, as
+    :func:`run_test` returns them) if given, else :func:`session_results` of ``recording``
+    (``until_s``: the session up to that recording time). Only a walking test
+    (``walk-2min``, ``walk-6min``) gives the gait-speed and stride-time-variability factors:
+    the walks inside a TUG or between chair rises are short, with turns and transitions, and
+    are not the patient's usual gait. A recording that holds no clinical test at all (a walk,
+    a home session) gives them from its straight, steady walking (:func:`_gait_measures`,
+    factor ``test`` = ``"walking"``), so a plain walk still yields a fall-risk summary.
+
+    Parameters
+    ----------
+    recording
+        The session's recording (or ``None`` with ``results``).
+    demographics
+        ``age``, ``sex``, ``height_m``, ``weight_kg``, ``falls_past_year``; completed from the
+        recording's patient data (:func:`recording_patient`).
+    results
+        The session's test results; ``None`` reads them from ``recording``.
+    until_s
+        Only the part of ``recording`` up to this time (recording clock).
+
+    Returns
+    -------
+    dict
+        :class:`analysis.fallrisk.FallRiskSummary` as a dict, plus ``tests_used`` and
+        ``sensor``.
+    """
+    if recording is None and results is None:
+        raise PoiseError("the fall-risk summary needs a recording or test results")
+    demo = _demographics(recording, demographics)
+    found = dict(results) if results is not None else {}
+    if results is None:
+        found = session_results(recording, demo, until_s=until_s)
     measures = measures_from_results(found)
-    exclude = _test_windows(events, _NOT_WALK_TESTS)
-    if hinted in _NOT_WALK_TESTS and not has_runs:
-        exclude.append((-np.inf, np.inf))
-    for k, v in _gait_measures(acc, gyr, fs, demo, exclude).items():
-        measures.setdefault(k, v)
+    sensor = None
+    if (
+        recording is not None
+        and not any(t in TESTS for t in found)
+        and not _has_runs(recording, until_s)
+    ):
+        sensor = pick_sensor(recording)
+        acc, gyr, fs, _t0 = _arrays(sensor)
+        if gyr is not None:
+            for k, v in _gait_measures(acc, gyr, fs, demo).items():
+                measures.setdefault(k, v)
     summary = FallRiskAssessor(load_norms()).assess(measures, demo).summary_.to_dict()
     summary["tests_used"] = sorted(found)
-    summary["sensor"] = str(sensor.id)
+    if sensor is None and recording is not None and getattr(recording, "sensors", None):
+        try:
+            sensor = pick_sensor(recording)
+        except PoiseError:
+            sensor = None
+    summary["sensor"] = None if sensor is None else str(sensor.id)
+    summary["demographics_used"] = {k: v for k, v in demo.items() if k in _DEMOGRAPHIC_KEYS}
     return summary
+
+
+def _has_runs(recording: Any, until_s: float | None = None) -> bool:
+    """Whether the recording holds a guided test (run events or a one-test header)."""
+    meta = getattr(recording, "metadata", None) or {}
+    if isinstance(meta, dict) and meta.get("test") in TESTS:
+        return True
+    return any(
+        e.get("kind") in ("test_start", "test_result") for e in _events_until(recording, until_s)
+    )
 
 
 # --------------------------------------------------------------------------- endurance

@@ -28,6 +28,39 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+DATA_DIR_HELP = (
+    "data folder: patients, sessions, recordings (default $POISE_DATA_DIR, else "
+    "~/.local/share/poise); accepted before or after any command"
+)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases once
+                out += [sub, *_subparsers(sub)]
+    return out
+
+
+def _accept_data_dir_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` at the top (``poise --data-dir D patient add X``) and after every
+    command and action (``poise patient add X --data-dir D``), the same option everywhere.
+
+    Below the top, its default is "not given" (``argparse.SUPPRESS``): a sub-parser's own
+    default would otherwise overwrite a value given before the command.
+    """
+    parser.add_argument("--data-dir", metavar="DIR", default=None, help=DATA_DIR_HELP)
+    for sub in _subparsers(parser):
+        own = next((a for a in sub._actions if "--data-dir" in a.option_strings), None)
+        if own is None:
+            sub.add_argument(
+                "--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=DATA_DIR_HELP
+            )
+        else:
+            own.default = argparse.SUPPRESS
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every discovered subcommand."""
     parser = _Parser(
@@ -40,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"poise.commands.{info.name}")
         module.register(sub)
+    _accept_data_dir_everywhere(parser)
     return parser
 
 

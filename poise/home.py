@@ -52,6 +52,7 @@ __all__ = [
     "HomeSession",
     "adherence_calendar",
     "plan_exercises",
+    "result_text",
 ]
 
 
@@ -310,6 +311,25 @@ class HomeSession:
         self._source_records = False
         self._streaming = False
         self._closed = False
+
+    # ------------------------------------------------------------------ the patient
+    @property
+    def display_name(self) -> str:
+        """The name the patient chose to be greeted with ("" when none or no store)."""
+        if self.store is None or not self.patient:
+            return ""
+        try:
+            p = self.store.find_patient(self.patient)
+        except PoiseError:
+            return ""
+        return (p.display_name or "") if p is not None else ""
+
+    def set_display_name(self, name: str) -> str:
+        """Keep the name the patient wants to be greeted with (in the store on this
+        computer only; exports and recordings carry the pseudonym). Returns it cleaned."""
+        if self.store is None or not self.patient or self.store.find_patient(self.patient) is None:
+            raise PoiseError("the name can be kept only for a patient of this computer's store")
+        return self.store.update_patient(self.patient, display_name=name).display_name
 
     # ------------------------------------------------------------------ source / sink
     def connect(self, source: Any) -> None:
@@ -747,6 +767,28 @@ class HomeSession:
         self.state = "finished"
         self.events.finished.emit(path)
         return path
+
+
+def result_text(result: dict[str, Any] | None, exercise: Exercise | None = None) -> str:
+    """How an exercise went, in words that do not read as a failure: ``"done"``,
+    ``"2 of 10 done"``, ``"1:20 of 2:00 done"``, ``"skipped"``, ``""`` before it."""
+    if not result:
+        return ""
+    if result.get("completed"):
+        return "done"
+    if result.get("stopped_by") == "skipped":
+        return "skipped"
+    target = exercise.target_reps if exercise is not None else None
+    reps = result.get("repetitions")
+    if reps is not None and target:
+        return f"{reps} of {target} done"
+    hold = exercise.hold_s if exercise is not None else None
+    dur = float(result.get("duration_s") or 0.0)
+    if hold:
+        return (
+            f"{int(dur // 60)}:{int(dur % 60):02d} of {int(hold // 60)}:{int(hold % 60):02d} done"
+        )
+    return f"{reps} done" if reps is not None else f"{dur:.0f} s done"
 
 
 def adherence_calendar(

@@ -61,10 +61,12 @@ __all__ = [
     "DEFAULT_COLUMNS",
     "TIME_COLUMNS",
     "CsvSamples",
+    "NotImuCsv",
     "read_csv",
     "choose_config",
     "csv_to_recording",
     "import_csv",
+    "integrity_text",
     "load_input",
     "open_recording",
 ]
@@ -89,6 +91,17 @@ MAX_RESAMPLE_FACTOR = 10
 _MAX_ABS_VALUE = 1e9
 
 Warn = Callable[[str], None]
+
+
+class NotImuCsv(PoiseError):
+    """A file that is neither a Poise recording nor a CSV of IMU samples.
+
+    ``reason`` says why in words without command-line options (the GUI shows it).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _stderr_warn(msg: str) -> None:
@@ -216,9 +229,11 @@ def read_csv(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PoiseError(f"{where}: not a text CSV (byte {exc.start} is not UTF-8)") from None
+        raise NotImuCsv(
+            f"{where}: not a text CSV (byte {exc.start} is not UTF-8)", "it is not a text file"
+        ) from None
     if not text.strip():
-        raise PoiseError(f"{where}: empty file")
+        raise NotImuCsv(f"{where}: empty file", "it is empty")
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delim = max((",", ";", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text), delimiter=delim)
@@ -231,9 +246,11 @@ def read_csv(
     lower = [c.lower() for c in header]
     missing = [c for c in wanted if c.lower() not in lower]
     if missing:
-        raise PoiseError(
+        found = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+        raise NotImuCsv(
             f"{where}: missing column(s) {', '.join(missing)} (found: {', '.join(header)}); "
-            "name them with --columns"
+            "name them with --columns",
+            f"an IMU CSV has the columns {', '.join(DEFAULT_COLUMNS)}; this file has {found}",
         )
     idx = [lower.index(c.lower()) for c in wanted]
     tcol = next((c for c in TIME_COLUMNS if c in lower), None)
@@ -560,6 +577,35 @@ def open_recording(path: str | os.PathLike) -> Recording:
         raise PoiseError(f"{path}: is a folder, not a recording") from None
     except RecordingError as exc:
         raise PoiseError(str(exc)) from None
+
+
+def integrity_text(recording: Recording) -> str | None:
+    """What is wrong with a recording's file, in words for the user, or ``None``.
+
+    A recording that was not closed (no END record: a crash, a power cut, a file copied
+    while being written or cut short) or has damaged regions is still read: everything
+    valid before and after the damage (:func:`sensors.recording.load_recording`). This
+    says what is damaged and what will be used.
+    """
+    problems = []
+    if not recording.closed_cleanly:
+        problems.append(
+            "it was not closed cleanly (the recording stopped without its end: a crash, a "
+            "power cut, or a file cut short)"
+        )
+    damage = list(recording.damage or [])
+    if damage:
+        where = "; ".join(f"at byte {d.offset}: {d.reason}" for d in damage[:3])
+        more = f"; and {len(damage) - 3} more" if len(damage) > 3 else ""
+        problems.append(f"{len(damage)} damaged region(s) ({where}{more})")
+    if not problems:
+        return None
+    n = sum(int(np.isfinite(s.acc_mps2).all(axis=1).sum()) for s in recording.sensors)
+    return (
+        "This recording is damaged: "
+        + " and ".join(problems)
+        + f". The intact part is used: {recording.duration_s:.1f} s, {n} samples."
+    )
 
 
 DEMOGRAPHIC_KEYS = ("age", "sex", "height_m", "weight_kg", "sensor_height_m")

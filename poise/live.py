@@ -96,13 +96,15 @@ class LiveMetricsEngine:
         self._axes: tuple[np.ndarray, np.ndarray] | None = None
         self._axes_at = -np.inf
         self._zi: np.ndarray | None = None
-        self._steps = 0
+        self._steps = 0  # shown: the running count's maximum so far
+        self._step_count = 0
         self.metrics: dict[str, Any] = {}
 
-    def reset(self) -> None:
-        """Forget everything (seek, new sensor)."""
+    def reset(self, keep_heading: bool = False) -> None:
+        """Forget everything (seek, new sensor); ``keep_heading`` keeps the body frame's
+        forward direction (a replay seek: the sensor is worn as before)."""
         if self._sway is not None:
-            self._sway.reset()
+            self._sway.reset(keep_heading=keep_heading)
         if self._gait is not None:
             self._gait.reset()
         self._trail.fill(np.nan)
@@ -116,7 +118,19 @@ class LiveMetricsEngine:
         self._axes_at = -np.inf
         self._zi = None
         self._steps = 0
+        self._step_count = 0
         self.metrics = {}
+
+    @property
+    def heading(self) -> np.ndarray | None:
+        """The forward (AP) direction of the body frame in sensor coordinates, or ``None``."""
+        return None if self._sway is None else self._sway.heading_
+
+    def estimate_heading(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> None:
+        """Fix the forward direction from a window of data (the first ``sway_window_s`` of
+        a recording: what a replay from the start finds)."""
+        if self._sway is not None:
+            self._sway.estimate_heading(acc_mps2, gyr_radps)
 
     # ------------------------------------------------------------------ update
     def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> dict:
@@ -148,7 +162,10 @@ class LiveMetricsEngine:
         if self._gait is not None:
             try:
                 g = _gait_metrics(self._gait, t_s, acc, gyr)
-                self._steps += g.pop("new_steps")
+                self._step_count += g.pop("new_steps")
+                # the tile never goes down: a withdrawn step (rare: a lobe at the newest data
+                # that more data dissolves) holds it until the count is back above it
+                self._steps = max(self._steps, self._step_count)
                 g["steps"] = self._steps
                 m.update(g)
             except Exception as exc:
@@ -242,16 +259,19 @@ class LiveMetricsEngine:
 def _gait_metrics(gait: Any, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> dict:
     """Feed :class:`analysis.gait.StreamingGait`; name its live values for the tiles.
 
-    ``new_steps`` is the number of contacts emitted by this update minus the provisional ones
-    retracted (the engine keeps the running count, reset with the engine); cadence and speed
-    are those of the bout in progress, else of the last finished bout (``None`` before any
-    bout).
+    ``new_steps`` is the number of steps this update emitted minus those it withdrew (the
+    engine keeps the running count, reset with the engine, and shows its maximum so far, so
+    the Steps tile never goes down). The stream emits a step once the next contact is seen
+    (median 1.1-1.3 s after it) and never the stopping step, which the bout rules drop; a
+    withdrawal is rare (a lobe at the newest data that more data dissolves). Cadence and
+    speed are those of the bout in progress, else of the last finished bout (``None`` before
+    any bout).
     """
     gait.update(acc, gyr)
-    n_new = len(getattr(gait, "new_steps_", []) or [])
-    # provisional steps that the stream later withdraws (analysis.gait.streaming)
-    n_new -= len(getattr(gait, "retracted_steps_", []) or [])
-    out: dict[str, Any] = {"new_steps": n_new}
+    out: dict[str, Any] = {
+        "new_steps": len(getattr(gait, "new_steps_", []) or [])
+        - len(getattr(gait, "retracted_steps_", []) or [])
+    }
     bout = getattr(gait, "current_bout_", None)
     walking = bout is not None
     if bout is None and getattr(gait, "bouts_", None):

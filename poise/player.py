@@ -128,7 +128,7 @@ class Player:
                 sampling_rate_hz=_rate(s),
                 config=getattr(s, "config", None),
             )
-            sink.push_state(s.id, "replay")
+            sink.push_state(s.id, "replay", **(getattr(s, "device", None) or {}))
 
     def now_s(self) -> float:
         """Current position: the session clock while replaying."""

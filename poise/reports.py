@@ -24,8 +24,11 @@ from typing import Any
 from poise.progress import METRIC_BY_KEY, Progress, patient_progress, session_metrics
 
 __all__ = [
+    "HEADLINES",
     "STATUS_TEXT",
     "fmt",
+    "headline",
+    "measure_label",
     "progress_report",
     "recording_report",
     "result_rows",
@@ -104,6 +107,52 @@ def _key_unit(key: str) -> tuple[str, int]:
     return "", 2 if not key.startswith("n_") else 0
 
 
+#: Result keys whose label needs another key of the result: a norm with its age group.
+LABEL_CONTEXT = {"norm_mean_s": "norm_age_group"}
+
+
+def measure_label(key: str, result: dict[str, Any] | None = None) -> str:
+    """The label of a result key (``"Norm mean (70-79 y)"`` with the norm's age group)."""
+    label = _label(key)
+    ctx = (result or {}).get(LABEL_CONTEXT.get(key, ""))
+    return f"{label} ({ctx})" if ctx else label
+
+
+#: The main value of each test: (result key, unit, decimals).
+HEADLINES: dict[str, tuple[str, str, int]] = {
+    "tug": ("total_time_s", "s", 1),
+    "five-times-sts": ("time_s", "s", 1),
+    "chair-stand-30s": ("n_stands", "stands", 0),
+    "walk-2min": ("distance_m", "m", 0),
+    "walk-6min": ("distance_m", "m", 0),
+    "sway": ("ellipse_area_m2ps4", "m^2/s^4", 4),
+    "four-stage": ("tandem_time_s", "s", 1),
+}
+
+
+def headline(test: str, result: dict[str, Any] | None) -> str:
+    """The test's main value as text (``"13.0 s"``, ``"10 stands"``), ``""`` without one.
+
+    The 4-stage test reads ``"tandem held 6.8 s (stage reached: tandem)"``; a TUG over
+    several stand-up ... sit-down cycles says which one was timed.
+    """
+    res = result or {}
+    if not (res.get("validity") or {}).get("valid", True):
+        return "not valid"
+    key, unit, dec = HEADLINES.get(test, ("", "", 2))
+    value = res.get(key) if key else None
+    text = "" if value is None else fmt(value, unit, dec)
+    if test == "sway" and text:
+        text = f"95 % ellipse area {text}"
+    if test == "four-stage" and res.get("stage_reached"):
+        stage = str(res["stage_reached"]).replace("_", " ").replace("-", " ")
+        text = (f"tandem held {text} " if text else "") + f"(stage reached: {stage})"
+    n = res.get("cycles_found")
+    if test == "tug" and isinstance(n, int) and n > 1:
+        text += f" (cycle {res.get('cycle_used') or 1} of {n} in the test window)"
+    return text
+
+
 def result_rows(result: dict[str, Any], limit: int = 14) -> list[list[str]]:
     """Headline ``[label, value]`` rows of one test result (top-level numbers)."""
     rows = []
@@ -115,7 +164,7 @@ def result_rows(result: dict[str, Any], limit: int = 14) -> list[list[str]]:
         unit, dec = _key_unit(k)
         if isinstance(v, int) and not unit:
             dec = 0
-        rows.append([_label(k), fmt(v, unit, dec)])
+        rows.append([measure_label(k, result), fmt(v, unit, dec)])
         if len(rows) >= limit:
             break
     return rows
@@ -427,16 +476,20 @@ def recording_report(path: str, demographics: dict[str, Any] | None = None) -> d
     """Session report of a recording file that is not in the store (analysed now)."""
     from pathlib import Path
 
+    from poise.assessments import recording_patient
     from poise.store import _recording_date, analyse_recording
     from sensors.recording import load_recording
 
     rec = load_recording(path)
     meta = rec.metadata if isinstance(rec.metadata, dict) else {}
-    demo = dict(meta.get("demographics") or {})
+    who = recording_patient(rec)
+    demo = dict(who["demographics"])
     demo.update({k: v for k, v in (demographics or {}).items() if v is not None})
     a = analyse_recording(rec, demo)
-    named = meta.get("patient")
+    named = who["pseudonym"]
     patient = {"pseudonym": named} if named else None
+    if patient is None and who["anonymous"]:
+        patient = {"pseudonym": "anonymous"}
     session = {
         "id": None,
         "date": _recording_date(meta, Path(path)),

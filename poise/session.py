@@ -49,6 +49,9 @@ PLACEMENTS: dict[str, str] = {
     "right_foot": "Right foot",
 }
 
+#: Tests of a patient standing still: :meth:`Session.start_warning` checks the motion first.
+QUIET_STANCE_TESTS = ("sway", "four-stage")
+
 #: Sensor states shown to the user; sources may use these names.
 STATES = (
     "scanning",
@@ -262,7 +265,8 @@ class Session:
     window_s
         Seconds of samples kept per sensor for the views and the live analysis.
     demographics
-        ``{"age": years, "sex": "f"|"m", "height_m": m, "weight_kg": kg}`` for norms.
+        ``{"age": years, "sex": "f"|"m", "height_m": m, "weight_kg": kg}`` for norms; a patient
+        chosen with :meth:`set_patient` replaces them.
     metrics_factory
         ``f(sampling_rate_hz) -> LiveMetrics``; default :func:`poise.live.make_live_metrics`.
     assess
@@ -274,7 +278,8 @@ class Session:
     sensor_added(info), sensor_state(info), sensor_stats(info), samples(counts: dict),
     metrics(dict), test_started(snapshot), test_progress(snapshot), cue(kind, remaining),
     marker(dict), test_finished(summary), test_result(result), record_event(dict),
-    warning(str), error(str), recording(path), reset(position_s), source_changed(kind).
+    warning(str), error(str), recording(path), reset(position_s), source_changed(kind: "live",
+    "replay", or "none" when the source stopped), patient(dict or None).
     """
 
     EVENTS = (
@@ -295,6 +300,7 @@ class Session:
         "recording",
         "reset",
         "source_changed",
+        "patient",
     )
 
     def __init__(
@@ -313,6 +319,9 @@ class Session:
         self.record = bool(record)
         self.window_s = float(window_s)
         self.demographics: dict[str, Any] = dict(demographics or {})
+        #: whose session this is: ``{"pseudonym", "anonymous", "demographics"}``; ``None``
+        #: until the therapist chose a patient (or "anonymous"), see :meth:`set_patient`
+        self.patient: dict[str, Any] | None = None
         self._metrics_factory = metrics_factory
         self._assess = assess
         self.metrics_period_s = float(metrics_period_s)
@@ -339,6 +348,8 @@ class Session:
         self._unrecorded: set[str] = set()
         self._source_records = False
         self._awaiting_result: tuple[dict, float] | None = None
+        self._results_recorded = 0  # test results written to the open recording
+        self._ended = False  # the source stopped: no live values until the next one
 
     # ------------------------------------------------------------------ source control
     @property
@@ -350,6 +361,7 @@ class Session:
         """Stop the current source (closing its recording) and start ``source``."""
         self.stop()
         self._clear_all()
+        self._ended = False
         self.source = source
         self._want_recording = source.kind == "live" and self.record
         self._source_records = False
@@ -373,8 +385,14 @@ class Session:
             self._awaiting_result = (self._awaiting_result[0], 0.0)
             self._maybe_compute_result()
         end_s = self.now_s()
+        had_source = self.source is not None
         self.source = None
         self._close_recorder(end_s)
+        if had_source:  # the views forget the ended session's values (steps, speed, time)
+            self._ended = True
+            self._metrics = None
+            self.metrics = {}
+            self.events.source_changed.emit("none")
 
     def close(self) -> None:
         """Stop everything; the session can not be used afterwards."""
@@ -427,12 +445,16 @@ class Session:
         metadata = {
             "app": "poise gui",
             "source": getattr(self.source, "description", type(self.source).__name__),
-            "demographics": self.demographics,
+            "demographics": dict(self.demographics),
             "clock": "session clock: seconds since the source started",
         }
+        if self.patient is not None:  # else a ``patient`` event names them later
+            metadata["patient"] = self.patient["pseudonym"]
+            metadata["anonymous"] = self.patient["anonymous"]
         if sensors is None:
             sensors = [sensor_header(s) for s in self.sensors.values()]
         self.recorder = SessionRecorder(path, metadata, sensors)
+        self._results_recorded = 0
         self.recording_path = self.recorder.path
         self._queue.put(("recording", self.recording_path))
 
@@ -622,6 +644,52 @@ class Session:
                     return sid
             return next(iter(self.sensors), None)
 
+    def set_patient(
+        self, pseudonym: str | None, demographics: dict[str, Any] | None = None
+    ) -> None:
+        """Say whose session this is; ``pseudonym=None`` makes it anonymous.
+
+        The patient's ``demographics`` (age, sex, height, weight) become the ones the norms
+        and the step length use; an anonymous session has none, so norms that need age or
+        sex are not rated. The recording names the patient: in its header when it opens
+        later, else in a ``patient`` event now (readers take the latest,
+        :func:`poise.assessments.recording_patient`).
+
+        Raises
+        ------
+        PoiseError
+            The recording already holds test results of another patient (end the session
+            to start one for the new patient).
+        """
+        name = str(pseudonym).strip() if pseudonym is not None else ""
+        demo = {k: v for k, v in (demographics or {}).items() if v is not None} if name else {}
+        new = {"pseudonym": name or None, "anonymous": not name, "demographics": demo}
+        if new == self.patient:
+            return
+        old = self.patient or {}
+        if (
+            self.kind == "live"
+            and self.recorder is not None
+            and self._results_recorded
+            and old.get("pseudonym") != new["pseudonym"]
+        ):
+            who = old.get("pseudonym") or "an anonymous patient"
+            raise PoiseError(
+                f"this session's tests belong to {who}; end the session to start one for "
+                f"{new['pseudonym'] or 'an anonymous patient'}"
+            )
+        self.patient = new
+        self.demographics = dict(demo)
+        self._write_event(
+            {
+                "kind": "patient",
+                "patient": new["pseudonym"],
+                "anonymous": new["anonymous"],
+                "demographics": dict(demo),
+            }
+        )
+        self.events.patient.emit(dict(new))
+
     def set_placement(self, sensor_id: str, placement: str) -> None:
         """Label where a sensor is worn (recorded as an event)."""
         placement = _norm_placement(placement)
@@ -729,10 +797,28 @@ class Session:
             self.events.recording.emit(item[1])
         elif kind == "reset":
             if self._metrics is not None:
-                self._metrics.reset()
+                # a seek: the sensor is worn as before, so the body frame stays what the
+                # live path found (else AP and ML can swap when the pre-roll is a walk)
+                self._metrics.reset(keep_heading=self.kind == "replay")
+                self._restore_heading()
             self._last_metrics_t = -np.inf
             self.metrics = {}
             self.events.reset.emit(item[1])
+
+    def _restore_heading(self) -> None:
+        """A replay seek before the live path had found the heading: take it from the
+        recording's first sway window, as playing from the start would."""
+        m, sid = self._metrics, self._metrics_sensor
+        rec = self._replayed_recording() if self.kind == "replay" else None
+        if m is None or rec is None or getattr(m, "heading", 1) is not None:
+            return
+        sensor = next((x for x in rec.sensors if x.id == sid), None)
+        if sensor is None or not hasattr(m, "estimate_heading"):
+            return
+        n = int(round(getattr(m, "sway_window_s", 10.0) * self.sensors[sid].sampling_rate_hz))
+        acc, gyr = np.asarray(sensor.acc_mps2[:n]), np.asarray(sensor.gyr_radps[:n])
+        if acc.shape[0] >= n // 2 and np.isfinite(acc).all(axis=1).mean() > 0.5:
+            m.estimate_heading(acc, gyr)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -741,7 +827,7 @@ class Session:
     # ------------------------------------------------------------------ live analysis
     def _update_metrics(self, new: dict[str, list[np.ndarray]]) -> None:
         sid = self.primary_sensor()
-        if sid is None:
+        if sid is None or self._ended:  # an ended session has no live values
             return
         # the patient's sensor height (or body height) sets the live step length and speed,
         # as in the results computed at the end of a test; it may be set during the session
@@ -800,6 +886,19 @@ class Session:
         self.events.test_started.emit(self.run.snapshot())
         self._apply(self.run.update(now))
         return self.run
+
+    def start_warning(self, test: str | TestProtocol) -> str | None:
+        """Why now is a bad moment to start ``test``, or ``None``.
+
+        Quiet-stance tests (the mCTSIB conditions and the 4-stage balance test) measure a
+        patient standing still: while the live gait analysis sees the patient walking, the
+        GUI asks first. Brief movements (repositioning the feet between the 4-stage
+        positions, as the protocol asks) are not a reason.
+        """
+        key = test if isinstance(test, str) else test.key
+        if key in QUIET_STANCE_TESTS and self.metrics.get("walking"):
+            return "the patient is walking"
+        return None
 
     def next_stage(self) -> None:
         """End the current open-ended stage (therapist's Stop/Next)."""
@@ -902,13 +1001,12 @@ class Session:
         """An event from a replayed recording: show it; recompute saved results."""
         self.events.record_event.emit(event)
         if event.get("kind") == "test_result" and self.kind == "replay":
-            saved = event.get("result")
             summary = event.get("run") or {
                 "test": event.get("test"),
                 "start_s": event.get("start_s"),
                 "end_s": event.get("end_s"),
             }
-            self._compute_result(dict(summary), saved=saved)
+            self._compute_result(dict(summary), saved=event)
 
     def _recording_for_results(self) -> Any:
         if self.kind == "replay":
@@ -922,46 +1020,62 @@ class Session:
         return load_recording(self.recording_path)
 
     def _compute_result(self, summary: dict[str, Any], saved: dict | None = None) -> None:
-        """Compute a test's results from the recording (the source of truth) and emit them."""
+        """Compute a test's results from the recording (the source of truth) and emit them.
+
+        ``saved`` is the ``test_result`` event of a replayed recording: the test is
+        recomputed with the patient data saved with it (so the norms are the same), and the
+        result says whether, and in which values, it differs from the saved one.
+        """
         test = str(summary.get("test"))
         start_s = float(summary.get("start_s") or 0.0)
         end_s = float(summary.get("end_s") or start_s)
+        patient = dict(self.patient) if self.patient is not None else None
+        demo = dict(self.demographics)
+        if saved is not None:
+            patient, demo = _saved_patient(saved, self._replayed_recording(), demo)
         out: dict[str, Any] = {
             "test": test,
             "title": PROTOCOLS[test].title if test in PROTOCOLS else test,
             "start_s": start_s,
             "end_s": end_s,
             "run": summary,
-            "demographics": dict(self.demographics),
+            "demographics": demo,
+            "patient": patient,
             "source": self.kind,
         }
         t0 = time.perf_counter()
         try:
             recording = self._recording_for_results()
+            out["run_utc"] = _utc_at(recording, start_s)
             # with the data just after the stop: a TUG stopped the moment the patient sits
             # needs it to find the stand-to-sit (the run's own events end at end_s)
             segment = crop_recording(recording, start_s, end_s + _post_run_margin_s())
             assess = self._assess
             if assess is None:
-                from poise.assessments import fall_risk, run_test
+                from poise.assessments import run_test, session_fall_risk, stored_results
 
-                out["result"] = run_test(segment, test, self.demographics)
+                out["result"] = run_test(segment, test, demo)
                 try:
-                    out["fall_risk"] = fall_risk(
-                        segment, self.demographics, results={test: out["result"]}
-                    )
+                    # the session's fall-risk factors so far: the tests saved before this
+                    # one and this one, decided by the one function every screen uses
+                    results = {**stored_results(recording, until_s=start_s), test: out["result"]}
+                    out["fall_risk"] = session_fall_risk(recording, demo, results=results)
                 except Exception as exc:  # the summary is secondary to the test itself
                     log.exception("fall-risk summary failed")
                     out["fall_risk"] = {"error": str(exc)}
             else:
-                out["result"] = assess(segment, test, self.demographics)
+                out["result"] = assess(segment, test, demo)
         except Exception as exc:
             log.exception("computing the %s results failed", test)
             out["error"] = f"computing the results failed: {exc}"
         out["compute_s"] = time.perf_counter() - t0
         if saved is not None:
-            out["saved_result"] = saved
-            out["matches_saved"] = _json_equal(saved, out.get("result"))
+            out["saved_result"] = saved.get("result")
+            diffs = json_differences(saved.get("result"), out.get("result"))
+            if saved.get("fall_risk") and out.get("fall_risk"):
+                diffs += fall_risk_differences(saved["fall_risk"], out["fall_risk"])
+            out["differences"] = diffs
+            out["matches_saved"] = not diffs
         else:
             self._write_event(
                 {
@@ -974,14 +1088,22 @@ class Session:
                     "result": out.get("result"),
                     "fall_risk": out.get("fall_risk"),
                     "error": out.get("error"),
+                    # what the norms were computed with, so a replay recomputes the same
+                    "patient": (patient or {}).get("pseudonym"),
+                    "anonymous": bool((patient or {}).get("anonymous", False)),
+                    "demographics": demo,
                 }
             )
             if self.recorder is not None:
+                self._results_recorded += 1
                 with self._lock:
                     self._record("flush")
         self.last_result = out
         self.results.append(out)
         self.events.test_result.emit(out)
+
+    def _replayed_recording(self) -> Any:
+        return getattr(self.source, "recording", None)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -1023,6 +1145,89 @@ def crop_recording(recording: Any, start_s: float, end_s: float) -> Any:
 def _norm_placement(placement: str | None) -> str:
     """``"lower-back"`` (stream hub, recordings) and ``"lower_back"`` are the same place."""
     return (placement or "").strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _saved_patient(
+    event: dict[str, Any], recording: Any, fallback: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The patient and demographics a saved test result was computed with.
+
+    A result saved by this version carries them; an older one falls back to the recording's
+    patient data (header or ``patient`` event), then to the session's demographics.
+    """
+    if isinstance(event.get("demographics"), dict):
+        demo = {k: v for k, v in event["demographics"].items() if v is not None}
+        anonymous = bool(event.get("anonymous", False))
+        name = event.get("patient")
+    else:
+        from poise.assessments import recording_patient
+
+        who = recording_patient(recording) if recording is not None else {}
+        demo = dict(who.get("demographics") or {}) or dict(fallback)
+        name, anonymous = who.get("pseudonym"), bool(who.get("anonymous", False))
+    patient = None
+    if name or anonymous:
+        patient = {"pseudonym": name or None, "anonymous": not name, "demographics": demo}
+    return patient, demo
+
+
+def _utc_at(recording: Any, t_s: float) -> str | None:
+    """UTC time (ISO, seconds) of recording time ``t_s``, from the header's start."""
+    meta = getattr(recording, "metadata", None) or {}
+    start = meta.get("start") if isinstance(meta, dict) else None
+    epoch = (start or {}).get("epoch_s") if isinstance(start, dict) else None
+    if epoch is None:
+        return None
+    try:
+        t = _dt.datetime.fromtimestamp(float(epoch) + float(t_s), _dt.UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return t.replace(microsecond=0).isoformat()
+
+
+def json_differences(
+    saved: Any, now: Any, path: str = "", rel: float = 1e-4
+) -> list[dict[str, Any]]:
+    """The values in which ``now`` differs from ``saved``: ``[{"key", "saved", "now"}]``.
+
+    Deep comparison of JSON-like values; floats agree within ``rel`` (relative; the clock fit
+    of a complete file differs from that of the partial file a live result was computed on
+    by about 1e-7), NaN equals NaN. Keys of lists are ``name[i]``.
+    """
+    if isinstance(saved, dict) and isinstance(now, dict):
+        out: list[dict[str, Any]] = []
+        for k in list(saved) + [k for k in now if k not in saved]:
+            key = f"{path}.{k}" if path else str(k)
+            if k not in now or k not in saved:
+                out.append({"key": key, "saved": saved.get(k), "now": now.get(k)})
+            else:
+                out += json_differences(saved[k], now[k], key, rel)
+        return out
+    if isinstance(saved, list | tuple) and isinstance(now, list | tuple):
+        if len(saved) != len(now):
+            return [{"key": f"{path} (count)", "saved": len(saved), "now": len(now)}]
+        out = []
+        for i, (x, y) in enumerate(zip(saved, now)):
+            out += json_differences(x, y, f"{path}[{i}]", rel)
+        return out
+    return [] if _json_equal(saved, now, rel) else [{"key": path, "saved": saved, "now": now}]
+
+
+def fall_risk_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[dict[str, Any]]:
+    """Differences in the fall-risk level and in each factor's value and status."""
+    out = []
+    if saved.get("level") != now.get("level"):
+        out.append({"key": "fall-risk level", "saved": saved.get("level"), "now": now.get("level")})
+
+    def factors(fr: dict[str, Any]) -> dict[str, Any]:
+        return {
+            f.get("key"): {"value": f.get("value"), "status": f.get("status")}
+            for f in fr.get("factors") or []
+        }
+
+    for d in json_differences(factors(saved), factors(now)):
+        out.append({**d, "key": f"fall-risk factor {d['key']}"})
+    return out
 
 
 def _json_equal(a: Any, b: Any, rel: float = 1e-4) -> bool:

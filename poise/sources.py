@@ -6,8 +6,8 @@ thread through the thread-safe sink methods. Samples go to ``push_samples`` (vie
 analysis), the raw packets to ``push_packets`` (the recording).
 
 - :class:`ReplaySource`: a recording through :class:`poise.player.Player`.
-- :class:`BleSource`: sensors through :mod:`sensors.stream` (bleak; the Bumble backend with
-  virtual wearables for ``--demo``), on a background asyncio loop.
+- :class:`BleSource`: sensors of any supported kind through :mod:`sensors.stream` (bleak;
+  the Bumble backend with virtual sensors for ``--demo``), on a background asyncio loop.
 - :class:`ScriptedSource`: synthetic wearables without BLE (motion from
   :mod:`sensors.scenarios`, encoded into real packets by the codec). Used when the BLE stack
   is unavailable, and by tests that need a scripted motion at a known time.
@@ -82,9 +82,9 @@ class ReplaySource:
         autoplay: bool = True,
         rate_hz: float | None = None,
     ) -> None:
-        if isinstance(recording, str | Path):
-            from poise.inputs import load_input
+        from poise.inputs import NotImuCsv, integrity_text, load_input
 
+        if isinstance(recording, str | Path):
             path = Path(recording)
             if not path.is_file():
                 raise PoiseError(f"{path}: no such recording")
@@ -92,6 +92,10 @@ class ReplaySource:
                 recording = load_input(
                     path, rate_hz=rate_hz, warn=lambda msg: log.warning("%s", msg)
                 )
+            except NotImuCsv as exc:
+                raise PoiseError(
+                    f"{path.name}: not a Poise recording or an IMU CSV ({exc.reason})"
+                ) from exc
             except (ValueError, PoiseError) as exc:
                 raise PoiseError(f"{path}: can not be replayed: {exc}") from exc
             self.path: Path | None = path
@@ -99,6 +103,8 @@ class ReplaySource:
             self.path = None
         if not recording.sensors or not any(len(s.t_s) for s in recording.sensors):
             raise PoiseError(f"{self.path or 'recording'}: holds no samples to replay")
+        #: what is damaged in the file (the intact part is replayed), or ``None``
+        self.warning = integrity_text(recording)
         self.recording = recording
         self.player = Player(recording, speed=speed)
         self.autoplay = autoplay
@@ -290,19 +296,21 @@ def _scenario(name: str, fs: int, seed: int) -> Any:
 class BleSource:
     """Sensors over BLE through :class:`sensors.stream.StreamHub` on a background loop.
 
-    With ``demo=N`` the sensors are N virtual wearables (:class:`sensors.emulator.Emulator`)
-    on an in-process Bumble link: the full stack (GATT server, ATT notifications, bleak
-    client through Poise's Bumble backend, codec, clock model, gap tracker, recorder).
+    With ``demo`` the sensors are virtual ones (:class:`sensors.emulator.Emulator`) on an
+    in-process Bumble link: the full stack (GATT servers, ATT notifications, bleak client
+    through Poise's Bumble backend, each kind's driver, clock model, gap tracker,
+    recorder).
 
     Parameters
     ----------
     specs
-        Sensors to stream: dicts with ``name`` or ``address`` and ``placement`` (ignored
-        with ``demo``).
+        Sensors to stream: dicts with ``name`` or ``address``, ``placement`` and ``kind``
+        (from a scan; ignored with ``demo``).
     demo
-        Number of virtual wearables (0: real sensors).
+        Virtual sensors: ``N`` Poise wearables or a ``KIND:N,...`` spec
+        (:func:`sensors.devices.parse_demo_spec`); 0: real sensors.
     sampling_rate_hz
-        Rate set on every sensor.
+        Rate asked of every sensor (each takes its nearest supported rate).
     transport
         ``None`` (the computer's Bluetooth) or a Bumble transport string.
     scenario
@@ -318,21 +326,34 @@ class BleSource:
         self,
         specs: list[dict] | None = None,
         *,
-        demo: int = 0,
-        sampling_rate_hz: int = 100,
+        demo: int | str = 0,
+        sampling_rate_hz: float = 100,
         transport: Any = None,
         scenario: str = "demo",
         faults: str | None = None,
         seed: int = 0,
     ) -> None:
-        from sensors import stream
+        from sensors import devices, stream
 
+        self.twins: list[Any] = []
         if demo:
-            if not 1 <= demo <= 4:
-                raise PoiseError(f"between 1 and 4 demo sensors, got {demo}")
+            from sensors.emulator import Emulator, TwinSpec
+
+            try:
+                pairs = devices.parse_demo_spec(demo)
+            except ValueError as exc:
+                raise PoiseError(f"demo sensors: {exc}") from None
+            self.twins = TwinSpec.from_demo(pairs)
+            addresses = Emulator.addresses(self.twins, seed)
             specs = [
-                {"name": f"Poise-{i + 1:04d}", "placement": DEFAULT_PLACEMENTS[i]}
-                for i in range(demo)
+                {
+                    "name": t.name,
+                    "address": addresses[i],
+                    "kind": devices.twin_driver_kind(t.kind),
+                    "placement": DEFAULT_PLACEMENTS[i],
+                    "sensor_id": t.name,
+                }
+                for i, t in enumerate(self.twins)
             ]
         if not specs:
             raise PoiseError("no sensors to connect")
@@ -341,7 +362,7 @@ class BleSource:
         self.faults = faults
         self.seed = seed
         self.transport = transport
-        self.config = SensorConfig(sampling_rate_hz=sampling_rate_hz)
+        self.config = stream.StreamSettings(sampling_rate_hz=float(sampling_rate_hz))
         self.specs = [
             stream.SensorSpec(
                 name=s.get("name"),
@@ -349,13 +370,18 @@ class BleSource:
                 device=s.get("device"),
                 placement=(s.get("placement") or "").replace("_", "-") or None,
                 sensor_id=s.get("sensor_id") or s.get("name"),
+                kind=s.get("kind"),
             )
             for s in specs
         ]
+        for i, spec in enumerate(self.specs):
+            if spec.sensor_id is None or spec.sensor_id in {x.sensor_id for x in self.specs[:i]}:
+                spec.sensor_id = f"{spec.kind or 'sensor'}-{i + 1}"
+        kinds = ", ".join(sorted({s.kind or "poise" for s in self.specs}))
         self.description = (
-            f"{demo} demo sensor(s) over the Bumble BLE stack"
+            f"{len(self.specs)} demo sensor(s) ({kinds}) over the Bumble BLE stack"
             if demo
-            else f"{len(specs)} BLE sensor(s)"
+            else f"{len(specs)} BLE sensor(s) ({kinds})"
         )
         self.hub: Any = None
         self.runner: Any = None
@@ -377,16 +403,17 @@ class BleSource:
             self.hub.recorder = writer
             self.hub.t0_monotonic = float(writer.metadata["start"]["monotonic_s"])
         self._t0 = self.hub.t0_monotonic
-        for i, sid in enumerate(self.hub.sensor_ids):
+        for i, (sid, config) in enumerate(zip(self.hub.sensor_ids, self.hub.configs())):
             spec = self.specs[i]
+            drv = self.hub.driver(i)
             sink.add_sensor(
                 sid,
                 placement=spec.placement or "",
-                sampling_rate_hz=self.config.sampling_rate_hz,
-                config=self.config,
+                sampling_rate_hz=float(config.sampling_rate_hz),
+                config=config,
                 name=spec.name or sid,
             )
-            sink.push_state(sid, "connecting")
+            sink.push_state(sid, "connecting", kind=drv.kind, model=drv.default_model)
         self.hub.subscribe(
             on_block=self._on_block,
             on_state=self._on_state,
@@ -400,20 +427,22 @@ class BleSource:
         self._starter.start()
 
     async def _setup_emulator(self, hub: Any) -> Any:
-        from sensors.emulator import Emulator, WearableSpec
+        from dataclasses import replace
+
+        from sensors.emulator import Emulator
         from sensors.virtual_wearable import FaultConfig
 
-        specs = None
-        if self.scenario == "demo" and demo_source_factory(self.seed) is not None:
-            # each wearable its own seed, as the emulator does for a scenario name
+        specs = list(self.twins)
+        demo_motion = self.scenario == "demo" and demo_source_factory(self.seed) is not None
+        if demo_motion:
+            # each sensor its own seed, as the emulator does for a scenario name
             specs = [
-                WearableSpec(source_factory=demo_source_factory(self.seed + i))
-                for i in range(self.demo)
+                replace(t, source_factory=demo_source_factory(self.seed + i))
+                for i, t in enumerate(specs)
             ]
         self.emulator = Emulator(
-            count=self.demo,
             rate_hz=self.config.sampling_rate_hz,
-            scenario=None if specs else self.scenario,
+            scenario=None if demo_motion else self.scenario,
             specs=specs,
             faults=FaultConfig.parse(self.faults) if self.faults else None,
             seed=self.seed,
@@ -456,28 +485,71 @@ class BleSource:
 
     def _on_stats(self, stats: list) -> None:
         for st in stats:
+            info = self.hub.device_info(st.sensor_index)
             self._sink.push_stats(
                 st.sensor_id,
                 battery_pct=st.battery_pct,
                 rssi_dbm=st.rssi_dbm,
                 loss_pct=st.loss_pct,
                 packets_per_s=st.packets_per_s,
+                kind=st.kind,
+                model=info.get("model") or self.hub.driver(st.sensor_index).default_model,
+                firmware=info.get("firmware_version"),
             )
 
 
-def make_demo_source(count: int, sampling_rate_hz: int = 100, **kw: Any) -> Any:
-    """Demo sensors through the full BLE stack; scripted sensors if that stack is missing."""
+def make_demo_source(count: int | str, sampling_rate_hz: float = 100, **kw: Any) -> Any:
+    """Demo sensors (``N`` Poise wearables or a ``KIND:N,...`` spec) through the full BLE
+    stack; scripted Poise sensors if that stack is missing."""
     try:
         import sensors.emulator  # noqa: F401
         import sensors.stream  # noqa: F401
     except ImportError as exc:  # pragma: no cover - only while the stack is incomplete
         log.warning("BLE demo unavailable (%s); using scripted sensors", exc)
-        return ScriptedSource(count, sampling_rate_hz=sampling_rate_hz, scenario="demo")
+        n = count if isinstance(count, int) else 1
+        return ScriptedSource(n, sampling_rate_hz=int(sampling_rate_hz), scenario="demo")
     return BleSource(demo=count, sampling_rate_hz=sampling_rate_hz, **kw)
 
 
+def kind_label(kind: str) -> str:
+    """A sensor kind as people name it: the driver's maker and model (``"Polar Verity
+    Sense"``), or the kind itself if no driver knows it."""
+    from sensors import devices
+
+    try:
+        drv = devices.driver_for(kind)
+    except KeyError:
+        return kind
+    model = drv.default_model or kind
+    return model if not drv.vendor or model.startswith(drv.vendor) else f"{drv.vendor} {model}"
+
+
+def demo_choices() -> list[tuple[str, str]]:
+    """``(label, --demo spec)`` for every kind of virtual sensor, then one of each kind of
+    device.
+
+    A twin that another kind's driver talks to (``firmware``: the MicroPython firmware, a
+    Poise wearable) is labelled with that driver's model and its own kind, and is left
+    out of the mix (one sensor per kind of device).
+    """
+    from sensors import devices
+
+    kinds = devices.demo_kinds()
+    kinds.sort(key=lambda k: (devices.twin_driver_kind(k) != "poise", k != "poise", k))
+    out = []
+    for k in kinds:
+        driver = devices.twin_driver_kind(k)
+        out.append((kind_label(driver) + ("" if driver == k else f" ({k})"), k))
+    own = [k for k in kinds if devices.twin_driver_kind(k) == k]
+    if len(own) > 1:
+        mix = own[: min(len(own), 4)]
+        out.append(("Mixed: one of each", ",".join(f"{k}:1" for k in mix)))
+    return out
+
+
 def scan_sensors(timeout_s: float = 4.0, transport: Any = None) -> list:
-    """Scan for real Poise wearables (blocking; runs its own event loop in a thread)."""
+    """Scan for supported sensors of every kind (blocking; runs its own event loop in a
+    thread)."""
     import asyncio
 
     from sensors import stream
@@ -494,5 +566,8 @@ def scan_sensors(timeout_s: float = 4.0, transport: Any = None) -> list:
     th.start()
     th.join(timeout_s + 10.0)
     if "error" in result:
-        raise PoiseError(f"Bluetooth is not available here ({result['error']})")
+        from poise.errors import bluetooth_problem
+
+        problem = bluetooth_problem(result["error"])
+        raise PoiseError(problem[0].upper() + problem[1:])
     return list(result.get("found") or [])

@@ -43,6 +43,7 @@ __all__ = [
     "DIR_MODE",
     "FILE_MODE",
     "Patient",
+    "PatientMismatch",
     "SessionRecord",
     "Store",
     "StoreError",
@@ -62,11 +63,20 @@ MAX_PSEUDONYM_LEN = 40
 _SQLITE_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
 _SQLITE_DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_PATIENT_FIELDS = ("birth_year", "sex", "height_m", "weight_kg", "notes")
+_PATIENT_FIELDS = ("birth_year", "sex", "height_m", "weight_kg", "notes", "display_name")
 
 
 class StoreError(PoiseError):
     """The store can not be used (damaged, newer version, unknown patient...): what and where."""
+
+
+class PatientMismatch(StoreError):
+    """A recording is filed under another patient than the one it names (ask first)."""
+
+    def __init__(self, message: str, named: str, chosen: str) -> None:
+        super().__init__(message)
+        self.named = named
+        self.chosen = chosen
 
 
 def default_data_dir() -> Path:
@@ -167,6 +177,8 @@ class Patient:
     weight_kg: float | None = None
     notes: str = ""
     created_utc: str = ""
+    #: how home mode greets the patient (their choice); never exported
+    display_name: str = ""
 
     def age_at(self, date: str | _dt.date | None = None) -> int | None:
         """Age in whole years at ``date`` (birth year only: the year difference)."""
@@ -190,8 +202,8 @@ class Patient:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return dict(self.__dict__)
+        """JSON-ready form, as exported: without the display name (a name, kept here)."""
+        return {k: v for k, v in self.__dict__.items() if k != "display_name"}
 
 
 @dataclass
@@ -355,6 +367,7 @@ class Store:
         height_m: float | None = None,
         weight_kg: float | None = None,
         notes: str = "",
+        display_name: str = "",
     ) -> Patient:
         """Add a patient; the pseudonym must be new (:class:`StoreError` otherwise)."""
         pseudonym = check_pseudonym(pseudonym)
@@ -365,12 +378,13 @@ class Store:
                 "height_m": height_m,
                 "weight_kg": weight_kg,
                 "notes": notes,
+                "display_name": display_name,
             }
         )
         try:
             cur = self.conn.execute(
                 "INSERT INTO patients (pseudonym, birth_year, sex, height_m, weight_kg, notes, "
-                "created_utc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "created_utc, display_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     pseudonym,
                     fields["birth_year"],
@@ -379,6 +393,7 @@ class Store:
                     fields["weight_kg"],
                     fields["notes"] or "",
                     _now_utc(),
+                    fields["display_name"],
                 ),
             )
         except sqlite3.IntegrityError:
@@ -404,6 +419,11 @@ class Store:
             if not 0.5 <= h <= 2.6:
                 raise StoreError(f"height {h} m is not plausible (give metres, e.g. 1.68)")
             out["height_m"] = h
+        if "display_name" in out:
+            name = " ".join(str(out["display_name"] or "").split())
+            if len(name) > 40:
+                raise StoreError("a display name has at most 40 characters")
+            out["display_name"] = name
         w = out.get("weight_kg")
         if w is not None:
             w = float(w)
@@ -413,7 +433,7 @@ class Store:
         return out
 
     def update_patient(self, patient: int | str | Patient, **fields: Any) -> Patient:
-        """Change birth_year, sex, height_m, weight_kg or notes."""
+        """Change birth_year, sex, height_m, weight_kg, notes or display_name."""
         p = self.patient(patient)
         unknown = set(fields) - set(_PATIENT_FIELDS)
         if unknown:
@@ -614,11 +634,14 @@ class Store:
         copy: bool = True,
         create_patient: bool = False,
         tests: list[str] | None = None,
+        reassign: bool = False,
     ) -> SessionRecord:
         """Add the session of a recording to its patient.
 
-        The patient is ``patient`` if given, else the pseudonym in the recording header
-        (``metadata["patient"]``). Stored test results (``test_result`` events) are used;
+        The patient is ``patient`` if given, else the one the recording names (its header's
+        ``patient``, or the latest ``patient`` event: :func:`poise.assessments.recording_patient`).
+        A recording that names another patient than ``patient`` is refused with
+        :class:`PatientMismatch` unless ``reassign`` (the user confirmed). Stored test results (``test_result`` events) are used;
         tests run in the recording without a stored result are computed; the fall-risk
         summary adds gait speed and stride-time variability from the whole recording
         (:func:`analyse_recording`). The file is copied into the patient's folder (user-only,
@@ -631,7 +654,10 @@ class Store:
         StoreError
             No patient given or named, the patient is unknown (and ``create_patient`` is
             false), the file is not a usable recording, or the same file is already imported.
+        PatientMismatch
+            The recording names another patient and ``reassign`` is false.
         """
+        from poise.assessments import recording_patient
         from sensors.recording import load_recording
 
         src = Path(path)
@@ -642,9 +668,8 @@ class Store:
         except (ValueError, OSError) as exc:
             raise StoreError(f"{src}: can not be imported: {exc}") from exc
         meta = rec.metadata if isinstance(rec.metadata, dict) else {}
-        named = meta.get("patient")
-        if isinstance(named, dict):
-            named = named.get("pseudonym") or named.get("id")
+        who = recording_patient(rec)
+        named = who["pseudonym"]
         if patient is None:
             if not named:
                 raise StoreError(
@@ -666,7 +691,15 @@ class Store:
                         raise
         else:
             p = self.patient(patient)
-        demo_md = meta.get("demographics") if isinstance(meta.get("demographics"), dict) else {}
+            if named and named != p.pseudonym and not reassign:
+                raise PatientMismatch(
+                    f"{src}: is the session of {named} (as the recording says), not of "
+                    f"{p.pseudonym}; file it under {p.pseudonym} anyway only if the recording "
+                    "is theirs (--reassign)",
+                    named,
+                    p.pseudonym,
+                )
+        demo_md = who["demographics"]
         when = date or _recording_date(meta, src)
         demographics = {**{k: v for k, v in demo_md.items() if v is not None}}
         demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
@@ -896,47 +929,31 @@ def analyse_recording(
 ) -> dict[str, Any]:
     """Tests, results, fall-risk summary and markers of a recording (JSON-ready).
 
-    Results stored in the recording (``test_result`` events, the latest per test) are used
-    as they are; a test that was run (``test_start``/``test_stop``) without a stored result
-    is computed with :func:`poise.assessments.run_test`. The fall-risk summary
-    (:func:`poise.assessments.fall_risk`) adds gait speed and stride-time variability of
-    the whole recording, so a plain walk also gives a session with results. ``tests`` are
-    run on the whole recording unless the recording already holds their result.
+    The results are :func:`poise.assessments.session_results` (stored ones as they are, runs
+    without a stored result computed, ``tests`` run on the whole recording unless it holds
+    their result); the fall-risk summary is :func:`poise.assessments.session_fall_risk`, the
+    function every screen and report uses. A recording without any test (a walk) gets its
+    gait speed and stride-time variability as a ``gait`` result.
     """
-    from poise.assessments import TESTS, fall_risk, run_test, usable_result
+    from poise.assessments import WALKING_SOURCE, session_fall_risk, session_results
 
     demo = {k: v for k, v in (demographics or {}).items() if v is not None}
     events = list(getattr(recording, "events", None) or [])
-    results: dict[str, Any] = {}
-    for e in events:
-        if e.get("kind") == "test_result" and e.get("test") and usable_result(e):
-            results[str(e["test"])] = e["result"]
-    for e in events:
-        t = e.get("test")
-        if e.get("kind") == "test_stop" and t in TESTS and t not in results:
-            try:
-                results[t] = run_test(recording, t, demo)
-            except PoiseError as exc:
-                results[t] = {"validity": {"valid": False, "code": "error", "reason": str(exc)}}
-    for t in tests or []:
-        if t not in TESTS:
-            raise StoreError(f"unknown test {t!r}; choose one of {', '.join(TESTS)}")
-        if t not in results:
-            try:
-                results[t] = run_test(recording, t, demo)
-            except PoiseError as exc:
-                results[t] = {"validity": {"valid": False, "code": "error", "reason": str(exc)}}
     try:
-        fr = fall_risk(recording, demo, results=results)
+        results = session_results(recording, demo, tests=tests)
+    except PoiseError as exc:
+        raise StoreError(str(exc)) from None
+    try:
+        fr = session_fall_risk(recording, demo, results=results)
     except PoiseError as exc:
         fr = {"error": str(exc), "factors": []}
     gait = {
         f["key"]: f["value"]
         for f in fr.get("factors", [])
-        if f.get("test") == "gait" and f.get("value") is not None
+        if f.get("test") == WALKING_SOURCE and f.get("value") is not None
     }
-    if gait and "gait" not in results:
-        results["gait"] = {
+    if gait and WALKING_SOURCE not in results:
+        results[WALKING_SOURCE] = {
             **gait,
             "validity": {"valid": True, "code": "ok", "reason": "whole recording"},
         }

@@ -1,9 +1,9 @@
 """The Poise recording file (``.poise``): append-only, checksummed, crash-tolerant.
 
-A recording stores what the sensors *sent* (every raw data packet exactly as received,
-with the host receive time and the sensor index) after a header with JSON metadata,
-plus gap records, events (markers, connection changes, test results, notes) and an end
-record. The byte layout, the flush policy and the recovery rules are documented in
+A recording stores what the sensors *sent* (every raw data packet or notification
+exactly as received, with the host receive time and the sensor index) after a header
+with JSON metadata, plus gap records, events (markers, connection changes, test results,
+notes) and an end record. The byte layout, the flush policy and the recovery rules are documented in
 ``docs/recording-format.md``; the short version:
 
 - file preamble: ``MAGIC`` (8 bytes), format version (u16 LE), reserved (u16 LE);
@@ -16,9 +16,15 @@ record. The byte layout, the flush policy and the recovery rules are documented 
   reports ``Damage(offset, reason)`` and resynchronises on the next ``SYNC`` marker, so
   everything valid before and after the damage is recovered.
 
-Samples are decoded through the same codec as the live stream
-(:func:`firmware_protocol.codec.decode_many`), see :func:`load_recording` and
-:mod:`sensors.timeline`.
+Samples are decoded through the same decoder as the live stream: each header sensor
+names its driver (:mod:`sensors.devices`; none means a Poise wearable, as in format 1),
+see :func:`load_recording` and :mod:`sensors.timeline`.
+
+Format versions: 1 has PACKET records (Poise wire protocol) only; 2 adds NOTIFY records
+(raw notifications of any device, with their channel) and the sensors' ``driver`` and
+``device`` header keys. A writer uses version 2 only when a header sensor is not a Poise
+wearable, so Poise-only recordings stay readable by version-1 readers; this reader
+reads both.
 """
 
 from __future__ import annotations
@@ -37,8 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from firmware_protocol.types import SensorConfig
-from sensors.timeline import Gap, SensorData, build_sensor_data
+from sensors.timeline import Gap, SensorData
 
 __all__ = [
     "FORMAT_VERSION",
@@ -62,7 +67,9 @@ _log = logging.getLogger(__name__)
 #: File signature. The 0x89 byte and CR LF catch 7-bit and text-mode mangling (as in PNG).
 MAGIC = b"\x89POISE\r\n"
 #: Version of this byte layout; readers refuse files with a newer major version.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The version written when every sensor is a Poise wearable (no NOTIFY records).
+POISE_ONLY_FORMAT_VERSION = 1
 _PREAMBLE = struct.Struct("<8sHH")  # magic, format version, reserved
 PREAMBLE_SIZE = _PREAMBLE.size  # 12
 #: Start of every record; the reader searches for it to resynchronise after damage.
@@ -83,6 +90,7 @@ MAX_JSON_DEPTH = 32
 MAX_ABS_TIME_S = 1e10
 #: Largest ``samples`` of a GAP record.
 MAX_GAP_SAMPLES = 10**12
+_NOTIFY_HEAD = struct.Struct("<BdB")  # sensor index, host receive time, channel
 #: Permissions of recording files and of the folders the writer creates (patient data).
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -96,8 +104,11 @@ class RecordType:
     GAP = 3  #: JSON: sensor, samples, reason, start/end in sensor (us) or host (s) time
     EVENT = 4  #: JSON: kind, t_s (host s since start), anything else
     END = 5  #: JSON: t_s and record counts; written by a clean close
+    #: u8 sensor index, f64 host receive time, u8 channel (the driver's numbering of the
+    #: characteristics it subscribes to), raw notification bytes (format 2)
+    NOTIFY = 6
 
-    NAMES = {1: "HEADER", 2: "PACKET", 3: "GAP", 4: "EVENT", 5: "END"}
+    NAMES = {1: "HEADER", 2: "PACKET", 3: "GAP", 4: "EVENT", 5: "END", 6: "NOTIFY"}
 
 
 class RecordingError(ValueError):
@@ -121,9 +132,10 @@ def _frame(rtype: int, payload: bytes, flags: int = 0) -> bytes:
     return head + payload + _CRC.pack(crc & 0xFFFFFFFF)
 
 
-def _json_bytes(obj: dict, rtype: int) -> bytes:
-    """The JSON payload of a record; ValueError for anything a reader would refuse."""
-    name = RecordType.NAMES.get(rtype, f"TYPE{rtype}")
+def _json_bytes(obj: dict, rtype: int | None = None) -> bytes:
+    """The JSON payload of a record; ValueError for anything a reader would refuse (the
+    JSON limits, and the content rules of ``rtype``'s records when given)."""
+    name = "JSON" if rtype is None else RecordType.NAMES.get(rtype, f"TYPE{rtype}")
     clean = json_safe(obj)
     if _json_depth(clean) > MAX_JSON_DEPTH:
         raise ValueError(f"{name} record nested deeper than {MAX_JSON_DEPTH} levels")
@@ -131,7 +143,7 @@ def _json_bytes(obj: dict, rtype: int) -> bytes:
     data = text.encode("utf-8")
     if len(data) > MAX_JSON_BYTES:
         raise ValueError(f"{name} record of {len(data)} bytes of JSON, more than {MAX_JSON_BYTES}")
-    check = _PROBLEMS.get(rtype)  # record types without content rules: JSON limits only
+    check = _PROBLEMS.get(rtype)  # types without content rules: the JSON limits only
     problem = check(clean) if check is not None else None
     if problem:
         raise ValueError(f"{name} record: {problem}")
@@ -212,11 +224,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _driver(kind: str | None) -> Any:
+    """The driver class of a header sensor's ``driver`` key (``None``: Poise)."""
+    from sensors.devices import driver_for
+
+    return driver_for(kind)
+
+
 def _normalise_metadata(metadata: dict | None, start: dict) -> dict:
     """Complete and validate the header metadata (sensor configs must be usable)."""
     md = dict(metadata or {})
     md["format"] = "poise-recording"
-    md["format_version"] = FORMAT_VERSION
+    md["format_version"] = FORMAT_VERSION  # (key order as in format 1; set below)
     md.setdefault("software", _software_version())
     md.setdefault("patient", None)
     md.setdefault("notes", "")
@@ -226,16 +245,25 @@ def _normalise_metadata(metadata: dict | None, start: dict) -> dict:
         s = dict(s)
         if "config" not in s:
             raise ValueError(f"recording metadata: sensor {i} has no 'config'")
+        try:
+            drv = _driver(s.get("driver"))
+        except KeyError as exc:
+            raise ValueError(f"recording metadata: sensor {i}: {exc.args[0]}") from None
         cfg = s["config"]
-        cfg = cfg if isinstance(cfg, SensorConfig) else SensorConfig.from_dict(cfg)
+        cfg = cfg if hasattr(cfg, "to_dict") else drv.config_from_dict(cfg)
         s["config"] = cfg.to_dict()
         s.setdefault("id", f"sensor-{i}")
         s.setdefault("name", None)
         s.setdefault("address", None)
         s.setdefault("placement", None)
         s.setdefault("firmware", None)
+        if drv.kind != "poise":
+            s["driver"] = drv.kind
+            s.setdefault("device", {"kind": drv.kind, "model": drv.default_model, "firmware": None})
         sensors.append(s)
     md["sensors"] = sensors
+    poise_only = all(s.get("driver", "poise") == "poise" for s in sensors)
+    md["format_version"] = POISE_ONLY_FORMAT_VERSION if poise_only else FORMAT_VERSION
     return md
 
 
@@ -251,8 +279,9 @@ class RecordingWriter:
         recordings; no fsync, no timer).
     metadata
         Header metadata: ``patient`` (pseudonym), ``sensors`` (list of dicts with ``id``,
-        ``name``, ``address``, ``placement``, ``config`` (a :class:`SensorConfig` or its
-        dict), ``firmware``), ``notes`` and anything else JSON-serialisable. ``format``,
+        ``name``, ``address``, ``placement``, ``driver`` (a :mod:`sensors.devices` kind;
+        default a Poise wearable), ``config`` (the driver's configuration or its dict),
+        ``firmware``, ``device``), ``notes`` and anything else JSON-serialisable. ``format``,
         ``format_version``, ``software`` and ``start`` (UTC ISO time, epoch and host
         monotonic seconds of the recording start) are filled in unless given.
     flush_interval_s
@@ -317,7 +346,8 @@ class RecordingWriter:
             self._fh = os.fdopen(fd, "wb", buffering=64 * 1024)
             self._owns = True
         header = _json_bytes(self.metadata, RecordType.HEADER)
-        self._fh.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0))
+        self.format_version = int(self.metadata["format_version"])
+        self._fh.write(_PREAMBLE.pack(MAGIC, self.format_version, 0))
         # The header is written twice: a damaged first copy does not orphan the file.
         self._fh.write(_frame(RecordType.HEADER, header))
         self._fh.write(_frame(RecordType.HEADER, header))
@@ -357,10 +387,38 @@ class RecordingWriter:
                 f"sensor index {sensor} out of range (recording has {self._n_sensors})"
             )
         t = self.time_s() if host_time_s is None else float(host_time_s)
-        if not (math.isfinite(t) and abs(t) <= MAX_ABS_TIME_S):
-            raise ValueError(f"host time {t!r} s is not a number within +-{MAX_ABS_TIME_S:g} s")
+        problem = _host_time_problem(t)
+        if problem:
+            raise ValueError(problem)
         payload = _PACKET_HEAD.pack(sensor, t) + bytes(packet)
         self._write(RecordType.PACKET, payload)
+        self.packets_written += 1
+
+    def write_notification(
+        self, sensor: int, channel: int, data: bytes, host_time_s: float | None = None
+    ) -> None:
+        """Append one raw notification of sensor ``sensor`` (a NOTIFY record, format 2).
+
+        ``channel`` is the driver's number of the characteristic it came from;
+        ``host_time_s`` the receive time in seconds since the recording start (default
+        now). The header must name a non-Poise driver for the sensor (format 2).
+        """
+        if not 0 <= sensor < self._n_sensors:
+            raise ValueError(
+                f"sensor index {sensor} out of range (recording has {self._n_sensors})"
+            )
+        if not 0 <= channel < 256:
+            raise ValueError(f"channel {channel} out of range 0..255")
+        if self.format_version < 2:
+            raise ValueError(
+                "NOTIFY records need format 2: give the sensor's 'driver' in the header"
+            )
+        t = self.time_s() if host_time_s is None else float(host_time_s)
+        problem = _host_time_problem(t)
+        if problem:
+            raise ValueError(problem)
+        payload = _NOTIFY_HEAD.pack(sensor, t, channel) + bytes(data)
+        self._write(RecordType.NOTIFY, payload)
         self.packets_written += 1
 
     def write_gap(
@@ -526,8 +584,8 @@ class Record:
     """One valid record.
 
     ``info`` holds the decoded JSON of HEADER/GAP/EVENT/END records; ``sensor``,
-    ``host_time_s`` and ``packet`` are set for PACKET records; ``payload`` is always the
-    raw payload.
+    ``host_time_s`` and ``packet`` are set for PACKET and NOTIFY records (``channel`` for
+    NOTIFY); ``payload`` is always the raw payload.
     """
 
     offset: int
@@ -537,6 +595,7 @@ class Record:
     host_time_s: float | None = None
     packet: bytes | None = None
     info: dict | None = None
+    channel: int | None = None
     #: problems of optional HEADER fields that ``info`` leaves out ("'notes' must be ...")
     repaired: list[str] = field(default_factory=list)
 
@@ -593,6 +652,13 @@ def _parse_json(payload: bytes) -> dict:
         if _json_depth(obj) > MAX_JSON_DEPTH:
             raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return obj
+
+
+def _host_time_problem(t: float) -> str | None:
+    """Problem with a PACKET/NOTIFY host receive time, or None."""
+    if math.isfinite(t) and abs(t) <= MAX_ABS_TIME_S:
+        return None
+    return f"host time {t!r} s is not a number within +-{MAX_ABS_TIME_S:g} s"
 
 
 def _time_problem(info: dict, key: str) -> str | None:
@@ -674,8 +740,8 @@ _DEMOGRAPHIC_NUMBERS = ("age", "height_m", "weight_kg", "sensor_height_m")
 def _header_issues(md: dict) -> tuple[dict, list[str], str | None]:
     """Check a header: ``(usable copy, problems of optional fields, fatal problem)``.
 
-    Without valid sensors (a list of at most 256 objects with a configuration
-    :meth:`SensorConfig.from_dict` accepts) the header is unusable (fatal). An optional
+    Without valid sensors (a list of at most 256 objects, each with a driver this Poise
+    knows and a configuration the driver accepts) the header is unusable (fatal). An optional
     field of the wrong type or range is a problem and is left out of the copy (a sensor's
     ``id`` becomes ``sensor-<i>``, its ``placement``/``name``/``address`` null).
     """
@@ -700,10 +766,17 @@ def _header_issues(md: dict) -> tuple[dict, list[str], str | None]:
     for i, smd in enumerate(sensors):
         if not isinstance(smd, dict):
             return out, problems, f"sensor {i} is not an object but {_short(smd)}"
+        kind = smd.get("driver")
+        if kind is not None and not isinstance(kind, str):
+            return out, problems, f"sensor {i}: 'driver' must be a string, got {_short(kind)}"
+        try:
+            drv = _driver(kind)
+        except KeyError as exc:  # a kind this Poise does not know
+            return out, problems, f"sensor {i}: {exc.args[0]}"
         try:
             if not isinstance(smd.get("config"), dict):
                 raise ValueError("missing or not an object")
-            SensorConfig.from_dict(smd["config"])
+            drv.config_from_dict(smd["config"])
         except KeyError as exc:
             return out, problems, f"sensor {i} has an invalid config (no {exc})"
         except (TypeError, ValueError) as exc:
@@ -711,6 +784,17 @@ def _header_issues(md: dict) -> tuple[dict, list[str], str | None]:
         smd = dict(smd)
         for key in ("id", "placement", "name", "address"):
             drop(smd, key, _str_problem(smd, key), f"sensor {i}: ")
+        dev = smd.get("device")
+        if dev is not None and not isinstance(dev, dict):
+            drop(smd, "device", f"'device' must be an object, got {_short(dev)}", f"sensor {i}: ")
+        fw = smd.get("firmware")
+        if fw is not None and not isinstance(fw, str | dict):
+            drop(
+                smd,
+                "firmware",
+                f"'firmware' must be a string or object, got {_short(fw)}",
+                f"sensor {i}: ",
+            )
         clean_sensors.append(smd)
     out["sensors"] = clean_sensors
     for key in ("start", "demographics"):
@@ -944,16 +1028,23 @@ class RecordingReader:
                 self.damage.append(Damage(pos, "PACKET record too short for its header"))
                 return None
             sensor, t = _PACKET_HEAD.unpack_from(payload, 0)
-            if not (math.isfinite(t) and abs(t) <= MAX_ABS_TIME_S):
-                self.damage.append(
-                    Damage(
-                        pos,
-                        f"PACKET record: host time {t!r} s is not a number within "
-                        f"+-{MAX_ABS_TIME_S:g} s",
-                    )
-                )
+            problem = _host_time_problem(t)
+            if problem:
+                self.damage.append(Damage(pos, f"PACKET record: {problem}"))
                 return None
             return Record(pos, rtype, payload, sensor, t, payload[_PACKET_HEAD.size :])
+        if rtype == RecordType.NOTIFY:
+            if len(payload) < _NOTIFY_HEAD.size:
+                self.damage.append(Damage(pos, "NOTIFY record too short for its header"))
+                return None
+            sensor, t, channel = _NOTIFY_HEAD.unpack_from(payload, 0)
+            problem = _host_time_problem(t)
+            if problem:
+                self.damage.append(Damage(pos, f"NOTIFY record: {problem}"))
+                return None
+            rec = Record(pos, rtype, payload, sensor, t, payload[_NOTIFY_HEAD.size :])
+            rec.channel = channel
+            return rec
         if rtype in _PROBLEMS:
             name = RecordType.NAMES[rtype]
             try:
@@ -1025,13 +1116,36 @@ class Recording:
         raise KeyError(f"no sensor {sensor_id!r}; present: {[s.id for s in self.sensors]}")
 
 
+def _device_description(drv: Any, smd: dict, index: int, events: list[dict]) -> dict:
+    """``{"kind", "model", "firmware"}`` of a sensor: the header's ``device`` completed by
+    the first ``device_info`` event the stream wrote for it (read after connecting)."""
+    dev = smd.get("device") if isinstance(smd.get("device"), dict) else {}
+    out = {
+        "kind": drv.kind,
+        "model": dev.get("model") or drv.default_model,
+        "firmware": dev.get("firmware") or smd.get("firmware"),
+    }
+    for ev in events:
+        if ev.get("kind") == "device_info" and ev.get("sensor") == index:
+            if ev.get("model"):
+                out["model"] = str(ev["model"])
+            if ev.get("firmware_version"):
+                out["firmware"] = str(ev["firmware_version"])
+            break
+    if isinstance(out["firmware"], dict):  # format-1 headers: {"version": ...}
+        out["firmware"] = out["firmware"].get("version")
+    return out
+
+
 def load_recording(source: str | os.PathLike | bytes) -> Recording:
     """Read a recording and decode its samples onto per-sensor time grids.
 
-    Packets go through :func:`firmware_protocol.codec.decode_many` (the live decoder);
-    :func:`sensors.timeline.build_sensor_data` unwraps timestamps, maps them to host time
+    Each sensor's PACKET/NOTIFY records go through its driver
+    (:meth:`sensors.devices.SensorDriver.build_sensor_data`: the live decoder), which
+    places the samples by the device's sample index, maps device time to host time
     (lower-envelope clock fit, :func:`sensors.clock.fit_clock`), drops duplicates, puts
-    NaN rows where samples are missing and lists the gaps.
+    NaN rows where samples are missing and lists the gaps. Poise wearables (format 1) go
+    through :func:`sensors.timeline.build_sensor_data` (the codec's ``decode_many``).
 
     Raises
     ------
@@ -1054,7 +1168,7 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
                 metadata = rec.info
                 header_damage = [Damage(rec.offset, f"HEADER record: {p}") for p in rec.repaired]
             continue
-        if rec.type == RecordType.PACKET:
+        if rec.type in (RecordType.PACKET, RecordType.NOTIFY):
             if end is not None:
                 after_end += 1
             packets.setdefault(rec.sensor, []).append(rec)
@@ -1083,22 +1197,28 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
     sensors: list[SensorData] = []
     for i, smd in enumerate(sensors_md):
         try:
-            cfg = SensorConfig.from_dict(smd["config"])
+            drv = _driver(smd.get("driver"))
+        except KeyError as exc:
+            raise RecordingError(f"{reader.name}: sensor {i}: {exc.args[0]}") from None
+        try:
+            cfg = drv.config_from_dict(smd["config"])
         except (KeyError, TypeError, ValueError) as exc:
             raise RecordingError(
                 f"{reader.name}: sensor {i} has an invalid config ({exc})"
             ) from None
         recs = packets.pop(i, [])
-        sd, bad = build_sensor_data(
+        sd, bad = drv.build_sensor_data(
             sensor_id=str(smd.get("id", f"sensor-{i}")),
             placement=smd.get("placement"),
             config=cfg,
-            packets=[r.packet for r in recs],
+            records=[(r.channel or 0, r.packet) for r in recs],
             host_times_s=[r.host_time_s for r in recs],
             gap_records=gaps.get(i, []),
         )
         for k, reason in bad:
             damage.append(Damage(recs[k].offset, reason))
+        sd.kind = drv.kind
+        sd.device = _device_description(drv, smd, i, events)
         sensors.append(sd)
     for s, recs in sorted(packets.items()):
         stray[s] = len(recs)

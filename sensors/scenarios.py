@@ -106,7 +106,9 @@ __all__ = [
     "quiet_stance",
     "random_mount",
     "sit_to_stand",
+    "slow_walk",
     "stand_to_sit",
+    "SLOW_GAIT",
     "tug",
     "walk",
     "walk_2min",
@@ -540,6 +542,11 @@ class _Builder:
         end_turn: tuple[float, float] | None = None,
         fatigue: float = 0.0,
         turn_step_factor: float = 0.55,
+        asymmetry: float = 0.0,
+        impact_scale: float = 1.0,
+        trunk_scale: float = 1.0,
+        lean_deg: float = 0.0,
+        loading_fraction: float = 0.0,
     ) -> dict[str, Any]:
         """Walk straight ahead for a distance or a duration, with optional turns.
 
@@ -555,6 +562,23 @@ class _Builder:
         fatigue
             Fractional speed decline from the start to the end (shared by cadence and step
             length), e.g. 0.15.
+        asymmetry
+            Step-time asymmetry: steps of one foot last ``1 + asymmetry / 2`` times the mean,
+            of the other ``1 - asymmetry / 2`` (hemiparetic or MS gait: 0.1-0.4).
+        impact_scale
+            Heel-strike transients scaled (shuffling: 0.2-0.4, the foot lands flat).
+        trunk_scale
+            Trunk motion of walking scaled: vertical pendulum excursion, lateral weight
+            shift, pelvic yaw/roll/pitch oscillations (walker users: 0.3-0.6, the arms
+            carry part of the weight and damp the trunk).
+        lean_deg
+            Forward trunk lean held while walking (walker users lean 10-20 degrees),
+            reached over the first step and released over the last.
+        loading_fraction
+            Fraction of each step from the heel strike to the trunk's lowest point (and
+            fastest forward speed): the middle of double support, half of the
+            double-support time (0 puts the lowest point at the heel strike, as the
+            scenarios made before slow gait was modelled do).
         """
         if self.posture != "stand":
             raise RuntimeError("walk needs a standing start")
@@ -569,10 +593,14 @@ class _Builder:
         t_rel, dist = 0.0, 0.0
         ti = 0
         turning_until = -1.0
+        # which foot takes the longer steps (drawn only when asked: other scenarios keep
+        # their random streams)
+        side_sign = rng.choice([-1.0, 1.0]) if asymmetry else 1.0
         while True:
             frac = t_rel / total_time if duration_s is not None else dist / total_dist
             slow = math.sqrt(max(1.0 - fatigue * frac, 0.3))
             d = 60.0 / (cadence_spm * slow) * (1 + step_time_cv * rng.standard_normal())
+            d *= 1.0 + side_sign * (-1) ** len(step_t) * asymmetry / 2.0
             L = step_length_m * slow * (1 + step_length_cv * rng.standard_normal())
             if ti < len(turns) and dist >= turns[ti][0]:
                 _, ang, tdur = turns[ti]
@@ -620,9 +648,10 @@ class _Builder:
         # real trunks move less than the pendulum: Zijlstra & Hof's factor 1.25
         sl_p = sl / self.subject.pendulum_factor
         h_step = l - np.sqrt(np.maximum(l * l - (sl_p / 2) ** 2, 0.0))
-        h = np.interp(tt, mid, h_step)
+        h = trunk_scale * np.interp(tt, mid, h_step)
         a_speed = 0.1
-        speed = env * v * (1 + a_speed * np.cos(2 * np.pi * phi))
+        psi = phi - loading_fraction  # pendulum phase: 0 at the trunk's lowest point
+        speed = env * v * (1 + a_speed * np.cos(2 * np.pi * psi))
         # rescale so that each step covers its length exactly (envelope changes the integral)
         s = np.concatenate([[0.0], np.cumsum(speed[:-1]) / self.fs])
         # heading profile
@@ -634,12 +663,12 @@ class _Builder:
         yw = self.y + np.cumsum(ds * np.sin(head))
         side0 = rng.choice([-1.0, 1.0])
         stride_phase = np.pi * (k + phi)
-        lat = side0 * 0.035 * env * np.sin(stride_phase)
+        lat = side0 * 0.035 * trunk_scale * env * np.sin(stride_phase)
         xw = xw - np.sin(head) * lat
         yw = yw + np.cos(head) * lat
-        z = l - env * h * (1 + np.cos(2 * np.pi * phi)) / 2
+        z = l - env * h * (1 + np.cos(2 * np.pi * psi)) / 2
         ic_t = b[1:]
-        amp = rng.uniform(0.8, 1.2, len(ic_t))
+        amp = impact_scale * rng.uniform(0.8, 1.2, len(ic_t))
         blip_v = np.zeros(n)
         blip_ap = np.zeros(n)
         for tc, a in zip(ic_t, amp):
@@ -652,9 +681,12 @@ class _Builder:
         xw = xw + 0.0008 * blip_ap * np.cos(head)
         yw = yw + 0.0008 * blip_ap * np.sin(head)
         ph = rng.uniform(-0.3, 0.3)
-        yaw = head + side0 * env * math.radians(4.0) * np.sin(stride_phase + ph)
-        pitch = env * (math.radians(3.0) + math.radians(1.5) * np.cos(2 * np.pi * phi + 0.5))
-        roll = side0 * env * math.radians(4.0) * np.sin(stride_phase + 0.3)
+        osc = trunk_scale * env
+        yaw = head + side0 * osc * math.radians(4.0) * np.sin(stride_phase + ph)
+        pitch = env * math.radians(3.0 + lean_deg) + osc * math.radians(1.5) * np.cos(
+            2 * np.pi * phi + 0.5
+        )
+        roll = side0 * osc * math.radians(4.0) * np.sin(stride_phase + 0.3)
         t_start = self.t
         self._append(np.stack([xw, yw, z], 1), np.stack([yaw, pitch, roll], 1))
         self.x, self.y = float(xw[-1]), float(yw[-1])
@@ -1291,6 +1323,147 @@ def walk_6min(
     )
 
 
+#: Named slow-gait presets for :func:`slow_walk` (speed m/s, step time s and trunk/impact
+#: settings). Numbers are of the order reported for these groups, not fitted to any
+#: recording: older adults and people after spinal-tumour treatment walk at 0.4-0.8 m/s;
+#: people with MS (EDSS 6) or after stroke at 0.15-0.5 m/s with asymmetric steps
+#: (step-time asymmetry 0.1-0.4: Patterson et al. 2008); walker users at 0.2-0.4 m/s with
+#: a damped, forward-leaning trunk; shuffling (Parkinson's disease) with short steps and
+#: flat-foot landings (Morris et al. 1994).
+SLOW_GAIT: dict[str, dict[str, float]] = {
+    "slow": {"speed_mps": 0.5, "step_time_s": 0.75},
+    "very-slow": {"speed_mps": 0.25, "step_time_s": 1.1, "trunk_scale": 0.8},
+    "crawl": {"speed_mps": 0.15, "step_time_s": 1.5, "trunk_scale": 0.7, "impact_scale": 0.7},
+    "longest-steps": {"speed_mps": 0.15, "step_time_s": 2.0, "trunk_scale": 0.8},
+    "asymmetric": {"speed_mps": 0.3, "step_time_s": 1.0, "asymmetry": 0.35},
+    "shuffle": {
+        "speed_mps": 0.25,
+        "step_time_s": 0.8,
+        "impact_scale": 0.3,
+        "trunk_scale": 0.6,
+    },
+    "walker": {
+        "speed_mps": 0.3,
+        "step_time_s": 1.0,
+        "trunk_scale": 0.45,
+        "impact_scale": 0.6,
+        "lean_deg": 15.0,
+    },
+}
+
+
+_SLOW_DEFAULTS = {
+    "speed_mps": 0.3,
+    "step_time_s": 1.0,
+    "asymmetry": 0.0,
+    "impact_scale": 1.0,
+    "trunk_scale": 1.0,
+    "lean_deg": 0.0,
+}
+
+
+def slow_walk(
+    preset: str | None = None,
+    *,
+    speed_mps: float | None = None,
+    step_time_s: float | None = None,
+    walk_s: float = 30.0,
+    pauses_s: tuple[float, ...] = (),
+    asymmetry: float | None = None,
+    impact_scale: float | None = None,
+    trunk_scale: float | None = None,
+    lean_deg: float | None = None,
+    step_time_cv: float = 0.05,
+    step_length_cv: float = 0.06,
+    standing_s: float = 4.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Slow, short-stepped or impaired walking with known truth; optional pauses inside.
+
+    Stand ``standing_s``, then walk ``walk_s`` seconds in ``len(pauses_s) + 1`` equal
+    stretches separated by standing pauses of the given durations, then stand. A preset
+    (:data:`SLOW_GAIT`) sets the gait parameters; a keyword given overrides it; the rest
+    default to 0.3 m/s, 1.0-s steps, symmetric, full impacts and trunk motion, upright.
+
+    Truth: ``walks`` (one per stretch: start/end, initial contacts, step lengths, distance),
+    ``initial_contacts_s`` (all), ``cadence_spm`` (mean over stretches, from the contacts),
+    ``speed_mps`` (distance / walking time), ``step_length_m``, ``step_time_s``,
+    ``pauses`` (start/end of each pause).
+    """
+    if preset is not None and preset not in SLOW_GAIT:
+        raise ValueError(f"unknown slow-gait preset {preset!r}; known: {sorted(SLOW_GAIT)}")
+    given = {
+        "speed_mps": speed_mps,
+        "step_time_s": step_time_s,
+        "asymmetry": asymmetry,
+        "impact_scale": impact_scale,
+        "trunk_scale": trunk_scale,
+        "lean_deg": lean_deg,
+    }
+    kw = {**_SLOW_DEFAULTS, **SLOW_GAIT.get(preset or "", {})}
+    kw.update({k: float(v) for k, v in given.items() if v is not None})
+    if kw["speed_mps"] <= 0 or kw["step_time_s"] <= 0:
+        raise ValueError("speed_mps and step_time_s must be positive")
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.hold(standing_s)
+    cadence = 60.0 / kw["step_time_s"]
+    step_len = kw["speed_mps"] * kw["step_time_s"]
+    # double support lasts about 20 % of the gait cycle at ordinary speed and grows, in time
+    # and as a share of the cycle, as walking slows (Williams & Martin 2019, J Biomech); the
+    # model takes 20 % at 1.2 m/s rising linearly to 45 % at rest (an assumption of the
+    # model, not a fit); one double-support period per step, the trunk lowest in its middle
+    ds = float(np.clip(0.2 + 0.25 * (1.0 - kw["speed_mps"] / 1.2), 0.2, 0.45))
+    parts = len(pauses_s) + 1
+    walks, pauses = [], []
+    for j in range(parts):
+        info = b.walk(
+            duration_s=walk_s / parts,
+            cadence_spm=cadence,
+            step_length_m=step_len,
+            step_time_cv=step_time_cv,
+            step_length_cv=step_length_cv,
+            asymmetry=kw["asymmetry"],
+            impact_scale=kw["impact_scale"],
+            trunk_scale=kw["trunk_scale"],
+            lean_deg=kw["lean_deg"],
+            loading_fraction=ds / 2.0,
+        )
+        walks.append(info)
+        if j < len(pauses_s):
+            t0 = b.t
+            b.hold(float(pauses_s[j]))
+            pauses.append({"start_s": round(t0, 4), "end_s": round(b.t, 4)})
+    b.hold(standing_s)
+    ics = [t for w in walks for t in w["initial_contacts_s"]]
+    cads = [
+        60.0
+        * (len(w["initial_contacts_s"]) - 1)
+        / (w["initial_contacts_s"][-1] - w["initial_contacts_s"][0])
+        for w in walks
+        if len(w["initial_contacts_s"]) > 1
+    ]
+    dist = sum(w["distance_m"] for w in walks)
+    dur = sum(w["end_s"] - w["start_s"] for w in walks)
+    b.truth.update(
+        walks=walks,
+        initial_contacts_s=ics,
+        n_steps=len(ics),
+        cadence_spm=round(float(np.mean(cads)), 3) if cads else float("nan"),
+        speed_mps=round(dist / dur, 4),
+        distance_m=round(dist, 3),
+        step_length_m=round(step_len, 4),
+        step_time_s=kw["step_time_s"],
+        pauses=pauses,
+    )
+    params = {"preset": preset, "walk_s": walk_s, "pauses_s": list(pauses_s), **kw}
+    return _finish(b, "slow_walk", sampling_rate_hz, k, m, noise, nrng, params)
+
+
 def demo(
     *,
     sampling_rate_hz: float = 100.0,
@@ -1335,6 +1508,7 @@ SCENARIOS: dict[str, Callable[..., MotionData]] = {
     "five_times_sts": five_times_sts,
     "walk_2min": walk_2min,
     "walk_6min": walk_6min,
+    "slow_walk": slow_walk,
     "demo": demo,
 }
 

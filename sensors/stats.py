@@ -54,6 +54,10 @@ class LinkStats:
         Successful reconnections after a link loss.
     mtu
         Negotiated ATT MTU.
+    kind
+        The sensor's driver kind (:mod:`sensors.devices`).
+    rate_hz
+        The sampling rate its driver chose.
     """
 
     sensor_index: int
@@ -75,6 +79,8 @@ class LinkStats:
     rssi_dbm: int | None = None
     reconnects: int = 0
     mtu: int = 0
+    kind: str = ""
+    rate_hz: float = 0.0
 
     def to_dict(self) -> dict:
         """JSON-ready form (NaN latencies become ``None``)."""

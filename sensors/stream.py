@@ -1,15 +1,21 @@
-"""Stream 1-4 Poise wearables over BLE through bleak, on one timeline, losing nothing silently.
+"""Stream 1-4 sensors of any supported kind over BLE through bleak, on one timeline,
+losing nothing silently.
 
 The public pieces:
 
-* :func:`scan` lists Poise wearables (filtered by the Poise service UUID): name, address,
-  RSSI, battery, and the ``BLEDevice`` to connect with.
-* :class:`StreamHub` connects several sensors, configures them by control point, starts
-  the stream, delivers :class:`StreamBlock` s to subscribers (callbacks and async
-  iterators), writes raw packets, gaps and connection events to a
+* :func:`scan` lists the supported sensors in range (every registered driver's
+  advertisement match, :mod:`sensors.devices`): kind, model, name, address, RSSI,
+  battery, and the ``BLEDevice`` to connect with.
+* :class:`StreamHub` connects several sensors, has each one's driver configure and start
+  it, delivers :class:`StreamBlock` s to subscribers (callbacks and async iterators),
+  writes raw notifications, gaps and connection events to a
   :class:`~sensors.recording.RecordingWriter`, reconnects with backoff after a link loss,
   and publishes :class:`~sensors.stats.LinkStats` once a second.
 * :class:`HubThread` runs a hub on an asyncio loop in a background thread (for the GUI).
+
+Everything that differs between devices (scan match, GATT layout, commands, frame
+decoding, sample index, clock) is the driver's (:class:`sensors.devices.SensorDriver`);
+this module never names a device.
 
 BLE goes through bleak's public API only (``BleakScanner``, ``BleakClient``). ``transport``
 selects the radio: ``None`` is bleak's platform backend (the computer's Bluetooth), a
@@ -17,11 +23,12 @@ selects the radio: ``None`` is bleak's platform backend (the computer's Bluetoot
 (``"usb:0"``, ``"tcp-client:127.0.0.1:PORT"``) selects Poise's Bumble backend, passed as
 ``backend=`` to every bleak call.
 
-Data path (per packet; no per-sample Python loop)::
+Data path (per notification; no per-sample Python loop)::
 
-    notification -> codec.decode (in the bleak callback; ProtocolError is counted)
-      -> asyncio.Queue -> consumer task: unwrap timestamp, GapTracker (gap / duplicate),
-         ClockModel (sensor -> host time), recorder, subscribers
+    notification -> driver.on_notification (command responses) -> asyncio.Queue
+      -> consumer task: driver's decoder -> frames on the device's sample index
+         -> GapTracker (gap / duplicate / reset), ClockModel (device -> host time),
+            recorder (the raw notification), subscribers
 
 Times: ``t_s`` on the hub timeline is seconds since ``StreamHub.t0_monotonic`` (the
 recording start when a recorder is given, so live and replayed times agree).
@@ -47,9 +54,9 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
-from firmware_protocol import codec, gatt
-from firmware_protocol.types import SampleBlock, SensorConfig
-from sensors.clock import ClockModel, TimestampUnwrapper
+from sensors import devices
+from sensors.clock import ClockModel
+from sensors.devices.base import DecodeError, DriverError, Frame, SensorDriver
 from sensors.gaps import Gap, GapTracker
 from sensors.stats import LinkMeter, LinkStats
 
@@ -72,7 +79,7 @@ class SensorNotFound(StreamError):
 
 
 class ControlPointError(StreamError):
-    """The sensor refused or did not answer a control point command."""
+    """The sensor refused or did not answer a command."""
 
 
 # --------------------------------------------------------------------------- transport
@@ -92,18 +99,30 @@ def _backend_kwargs(transport: Any, mtu: int | None = None) -> tuple[dict, dict]
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """What the user asks of every sensor; each driver picks its nearest supported values
+    (a Polar Verity Sense streams 104 Hz when asked for 100)."""
+
+    sampling_rate_hz: float = 100.0
+    acc_range_g: float = 8.0
+    gyro_range_dps: float = 2000.0
+
+
+@dataclass(frozen=True)
 class ScanResult:
-    """One Poise wearable seen in a scan.
+    """One supported sensor seen in a scan.
 
     Attributes
     ----------
     name, address, rssi_dbm
         From the advertisement.
     battery_pct
-        From the advertising data (Battery service data) if present, else read from the
+        From the advertising data if the device puts it there, else read from the
         Battery Level characteristic when ``scan(read_battery=True)``, else ``None``.
     device
         The ``BLEDevice`` to connect with (keeps the backend's address details).
+    kind, model
+        The driver that recognised it (:mod:`sensors.devices`) and the model it names.
     """
 
     name: str
@@ -111,29 +130,19 @@ class ScanResult:
     rssi_dbm: int | None
     battery_pct: int | None
     device: BLEDevice
+    kind: str = "poise"
+    model: str = ""
 
     def to_dict(self) -> dict:
         """JSON-ready form (without the device handle)."""
         return {
+            "kind": self.kind,
+            "model": self.model,
             "name": self.name,
             "address": self.address,
             "rssi_dbm": self.rssi_dbm,
             "battery_pct": self.battery_pct,
         }
-
-
-def _battery_from_adv(adv: AdvertisementData) -> int | None:
-    for key in (gatt.BATTERY_SERVICE_UUID, gatt.SERVICE_UUID):
-        data = adv.service_data.get(key)
-        if data:
-            b = data[0]
-            return None if b == gatt.BATTERY_UNKNOWN or b > 100 else int(b)
-    return None
-
-
-def _is_poise(adv: AdvertisementData, name: str | None) -> bool:
-    uuids = [u.lower() for u in adv.service_uuids]
-    return gatt.SERVICE_UUID in uuids or bool(name and name.startswith(gatt.NAME_PREFIX))
 
 
 async def scan(
@@ -143,8 +152,9 @@ async def scan(
     read_battery: bool = False,
     names: list[str] | None = None,
     count: int | None = None,
+    kinds: list[str] | None = None,
 ) -> list[ScanResult]:
-    """Scan for Poise wearables.
+    """Scan for every supported sensor (or only ``kinds``).
 
     Parameters
     ----------
@@ -158,12 +168,14 @@ async def scan(
     names
         Stop as soon as all of these names (or addresses) were seen.
     count
-        Stop as soon as this many wearables were seen.
+        Stop as soon as this many sensors were seen.
+    kinds
+        Only these driver kinds (default: all).
 
     Returns
     -------
     list of ScanResult
-        Sorted by name.
+        Sorted by kind, name and address.
     """
     scanner_kw, client_kw = _backend_kwargs(transport)
     found: dict[str, ScanResult] = {}
@@ -172,37 +184,51 @@ async def scan(
 
     def on_adv(device: BLEDevice, adv: AdvertisementData) -> None:
         name = adv.local_name or device.name or ""
-        if not _is_poise(adv, name):
-            return
         prev = found.get(device.address)
-        battery = _battery_from_adv(adv)
+        drv = devices.match_advertisement(
+            name or (prev.name if prev else None),
+            list(adv.service_uuids),
+            dict(adv.manufacturer_data),
+        )
+        if drv is None and prev is not None:
+            drv = devices.driver_for(prev.kind)
+        if drv is None or (kinds and drv.kind not in kinds):
+            return
+        battery = drv.battery_from_advertisement(dict(adv.service_data))
         if battery is None and prev is not None:
             battery = prev.battery_pct
+        name = name or (prev.name if prev else device.address)
         found[device.address] = ScanResult(
-            name=name or (prev.name if prev else device.address),
+            name=name,
             address=device.address,
             rssi_dbm=adv.rssi,
             battery_pct=battery,
             device=device,
+            kind=drv.kind,
+            model=drv.model_from_advertisement(name),
         )
         seen = {r.name for r in found.values()} | set(found)
         if (wanted and wanted <= seen) or (count is not None and len(found) >= count):
             done.set()
 
-    scanner = BleakScanner(on_adv, service_uuids=[gatt.SERVICE_UUID], **scanner_kw)
+    # No service filter: not every device advertises a service UUID (Polar advertises its
+    # manufacturer id and name); each driver's match decides.
+    scanner = BleakScanner(on_adv, **scanner_kw)
     async with scanner:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), timeout_s)
-    results = sorted(found.values(), key=lambda r: (r.name, r.address))
+    results = sorted(found.values(), key=lambda r: (r.kind != "poise", r.kind, r.name, r.address))
     if read_battery:
+        from sensors.devices.base import read_battery_level
+
         out = []
         for r in results:
             if r.battery_pct is None:
                 with contextlib.suppress(BleakError, TimeoutError, OSError):
                     async with BleakClient(r.device, timeout=5.0, **client_kw) as client:
-                        v = await client.read_gatt_char(gatt.BATTERY_LEVEL_CHAR_UUID)
-                        if v and v[0] <= 100:
-                            r = replace(r, battery_pct=int(v[0]))
+                        level = await read_battery_level(client)
+                        if level is not None:
+                            r = replace(r, battery_pct=level)
             out.append(r)
         results = out
     return results
@@ -226,9 +252,11 @@ class LinkState(StrEnum):
 
 @dataclass
 class SensorSpec:
-    """Which wearable to stream and where it is worn.
+    """Which sensor to stream and where it is worn.
 
     Give a ``device`` from :func:`scan`, or a ``name``/``address`` the hub scans for.
+    ``kind`` is the driver (:mod:`sensors.devices`); ``None`` takes the one that
+    recognises the device in the scan (a Poise wearable when no scan tells).
     """
 
     name: str | None = None
@@ -236,6 +264,7 @@ class SensorSpec:
     placement: str | None = None
     device: BLEDevice | None = None
     sensor_id: str | None = None
+    kind: str | None = None
 
     @property
     def label(self) -> str:
@@ -251,46 +280,52 @@ class SensorSpec:
 
 @dataclass(frozen=True)
 class StreamBlock:
-    """Decoded samples of one packet, placed on the hub timeline.
+    """Decoded samples of one frame, placed on the hub timeline.
 
     Attributes
     ----------
     sensor_index, sensor_id, placement
         Which sensor (index into the hub's sensors and the recording header).
-    block
-        The decoded :class:`SampleBlock` (duplicated leading samples already removed),
-        with ``sensor_id`` and ``host_time_s`` (receive time on the hub timeline) set.
+    kind
+        The sensor's driver kind.
     t_s
         Host time of every sample, seconds since the hub's ``t0_monotonic``, from the
         sensor's clock model (so sensors line up).
-    sensor_time_us
-        Unwrapped sensor clock of every sample (int64).
+    acc_mps2, gyr_radps
+        (n, 3) acceleration (m/s^2) and angular velocity (rad/s), sensor frame
+        (duplicated leading samples already removed).
+    first_index
+        The device's sample index of the first sample.
+    sensor_time_s
+        Device time of every sample (seconds; the driver's clock, see
+        :attr:`sensors.devices.SensorDriver.timestamps`).
     received_s
-        Host receive time of the packet on the hub timeline.
+        Host receive time of the notification on the hub timeline.
+    seq
+        The packet's sequence number, when the protocol has one.
     """
 
     sensor_index: int
     sensor_id: str
     placement: str | None
-    block: SampleBlock
+    kind: str
     t_s: np.ndarray
-    sensor_time_us: np.ndarray
+    acc_mps2: np.ndarray
+    gyr_radps: np.ndarray
+    first_index: int
+    sensor_time_s: np.ndarray
     received_s: float
-
-    @property
-    def acc_mps2(self) -> np.ndarray:
-        """(n, 3) acceleration in m/s^2."""
-        return self.block.acc_mps2
-
-    @property
-    def gyr_radps(self) -> np.ndarray:
-        """(n, 3) angular velocity in rad/s."""
-        return self.block.gyr_radps
+    seq: int | None = None
 
     @property
     def n_samples(self) -> int:
         """Samples in the block."""
-        return self.block.n_samples
+        return int(self.acc_mps2.shape[0])
+
+    @property
+    def sensor_time_us(self) -> np.ndarray:
+        """Device time of every sample in integer microseconds."""
+        return np.rint(self.sensor_time_s * 1e6).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -358,42 +393,40 @@ class _Link:
     index: int
     spec: SensorSpec
     sensor_id: str
+    driver: SensorDriver | None = None
     state: LinkState = LinkState.IDLE
     client: BleakClient | None = None
     meter: LinkMeter = field(default_factory=LinkMeter)
     tracker: GapTracker | None = None
-    unwrapper: TimestampUnwrapper | None = None
     clock: ClockModel = field(default_factory=ClockModel)
     info: dict = field(default_factory=dict)
     task: asyncio.Task | None = None
     disconnected: asyncio.Event | None = None
-    cp_waiters: dict[int, asyncio.Future] = field(default_factory=dict)
-    sync: tuple[float, int] | None = None  # (host midpoint s, sensor time us as sent)
-    sync_rtt_s: float = math.nan
     streaming_once: bool = False
-    last_status: codec.Status | None = None
     last_n: int = 0
-    stop_sensor_time_raw: int | None = None
+    stop_index: int | None = None
 
 
 # -------------------------------------------------------------------------------- hub
 
 
 class StreamHub:
-    """Connect, configure and stream 1-4 Poise wearables; deliver blocks, gaps, states, stats.
+    """Connect, configure and stream 1-4 sensors; deliver blocks, gaps, states, stats.
 
     Parameters
     ----------
     sensors
         What to stream (:class:`SensorSpec`, at most :data:`MAX_SENSORS`).
     config
-        Rate and ranges sent to every sensor by SET_CONFIG.
+        Rate and ranges asked of every sensor (:class:`StreamSettings`, or a Poise
+        ``SensorConfig``); each driver picks its nearest supported configuration
+        (:meth:`configs`).
     transport
         ``None`` (platform Bluetooth), a ``VirtualLink`` or a Bumble transport string.
     recorder
         A :class:`~sensors.recording.RecordingWriter` whose header lists the sensors in
         the same order (see :meth:`recording_metadata`), or ``None``. The hub writes
-        packets, gaps and events; the owner closes it.
+        notifications, gaps and events; the owner closes it.
     mtu
         ATT MTU to request (Bumble backend; platform backends negotiate themselves).
     scan_timeout_s, connect_timeout_s
@@ -413,7 +446,7 @@ class StreamHub:
     ::
 
         hub = StreamHub([SensorSpec(name="Poise-0001", placement="lower-back")],
-                        config=SensorConfig(200, 8, 2000), transport=link)
+                        config=StreamSettings(200), transport=link)
         async with hub:
             async for sb in hub.blocks():
                 print(sb.sensor_id, sb.t_s[0], sb.acc_mps2.shape)
@@ -423,7 +456,7 @@ class StreamHub:
         self,
         sensors: list[SensorSpec],
         *,
-        config: SensorConfig | None = None,
+        config: Any = None,
         transport: Any = None,
         recorder: Any = None,
         mtu: int | None = None,
@@ -436,7 +469,7 @@ class StreamHub:
     ) -> None:
         if not 1 <= len(sensors) <= MAX_SENSORS:
             raise ValueError(f"StreamHub takes 1 to {MAX_SENSORS} sensors, got {len(sensors)}")
-        self.config = config or SensorConfig()
+        self.config = config or StreamSettings()
         self.transport = transport
         self.recorder: Any = None
         self._rec_shift_s = 0.0  # hub timeline -> recorder timeline
@@ -457,7 +490,8 @@ class StreamHub:
             ids.append(sid)
         self._links = [_Link(i, s, ids[i]) for i, s in enumerate(sensors)]
         for lk in self._links:
-            lk.tracker = GapTracker(self.config.sample_period_us)
+            if lk.spec.kind is not None:
+                self._make_driver(lk)
         if recorder is not None:
             self.attach_recorder(recorder)
         self._subs: list[_Subscription] = []
@@ -468,6 +502,20 @@ class StreamHub:
         self._stopping = False
         self._started = False
         self.subscriber_errors = 0
+
+    def _make_driver(self, lk: _Link) -> SensorDriver:
+        """The link's driver (once its kind is known), tracker and clock model."""
+        cls = devices.driver_for(lk.spec.kind)
+        cfg = self.config
+        config = cls.choose_config(
+            float(cfg.sampling_rate_hz), float(cfg.acc_range_g), float(cfg.gyro_range_dps)
+        )
+        lk.driver = cls(config)
+        lk.tracker = GapTracker(
+            float(config.sampling_rate_hz), seq_modulus=lk.driver.decoder.seq_modulus
+        )
+        lk.clock = ClockModel(max_drift_ppm=cls.max_drift_ppm)
+        return lk.driver
 
     # -- public API ------------------------------------------------------------------
 
@@ -485,10 +533,20 @@ class StreamHub:
         """Current host time on the hub timeline."""
         return time.monotonic() - self.t0_monotonic
 
+    def driver(self, sensor_index: int) -> SensorDriver:
+        """The driver of a sensor (its kind must be known: given, or found by the scan)."""
+        lk = self._links[sensor_index]
+        return lk.driver if lk.driver is not None else self._make_driver(lk)
+
+    def configs(self) -> list[Any]:
+        """The configuration each sensor's driver chose (rate, ranges), in index order."""
+        return [self.driver(i).config for i in range(len(self._links))]
+
     def recording_metadata(self) -> list[dict]:
         """The ``sensors`` list for a recording header (same order as the hub)."""
         out = []
         for lk in self._links:
+            drv = self.driver(lk.index)
             dev = lk.spec.device
             out.append(
                 {
@@ -496,8 +554,14 @@ class StreamHub:
                     "name": lk.spec.name or (dev.name if dev else None),
                     "address": lk.spec.address or (dev.address if dev else None),
                     "placement": lk.spec.placement,
-                    "config": self.config.to_dict(),
+                    "config": drv.header_config(),
                     "firmware": lk.info.get("firmware_version"),
+                    "driver": drv.kind,
+                    "device": {
+                        "kind": drv.kind,
+                        "model": lk.info.get("model") or drv.default_model,
+                        "firmware": lk.info.get("firmware_version"),
+                    },
                 }
             )
         return out
@@ -583,6 +647,8 @@ class StreamHub:
             raise
         ready: list[asyncio.Future] = []
         for lk in self._links:
+            if lk.driver is None:
+                self._make_driver(lk)
             fut: asyncio.Future = self._loop.create_future()
             ready.append(fut)
             lk.task = asyncio.create_task(self._run_link(lk, fut), name=f"poise-{lk.sensor_id}")
@@ -596,7 +662,7 @@ class StreamHub:
         return self
 
     async def stop(self) -> None:
-        """Stop streaming (STOP_STREAM, unsubscribe, disconnect), drain, end iterators."""
+        """Stop streaming (each driver's stop, unsubscribe, disconnect), drain, end iterators."""
         if self._stopping:
             return
         self._stopping = True
@@ -636,6 +702,8 @@ class StreamHub:
             tr = lk.tracker
             p50, p99 = lk.meter.latency_ms()
             self._update_min_latency(lk)
+            if lk.driver is not None and lk.driver.battery_pct is not None:
+                lk.meter.battery_pct = lk.driver.battery_pct
             out.append(
                 LinkStats(
                     sensor_index=lk.index,
@@ -657,6 +725,8 @@ class StreamHub:
                     rssi_dbm=lk.meter.rssi_dbm,
                     reconnects=lk.meter.reconnects,
                     mtu=lk.meter.mtu,
+                    kind=lk.driver.kind if lk.driver is not None else (lk.spec.kind or ""),
+                    rate_hz=float(lk.driver.config.sampling_rate_hz) if lk.driver else 0.0,
                 )
             )
         return out
@@ -669,6 +739,10 @@ class StreamHub:
     def clock_fit(self, sensor_index: int):
         """The sensor's current :class:`~sensors.clock.ClockFit` (``None`` before data)."""
         return self._links[sensor_index].clock.fit_
+
+    def device_info(self, sensor_index: int) -> dict:
+        """What the sensor's driver read from the device (model, firmware, serial...)."""
+        return dict(self._links[sensor_index].info)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -684,23 +758,26 @@ class StreamHub:
         results = await scan(self.scan_timeout_s, transport=self.transport, names=wanted)
         by_key = {}
         for r in results:
-            by_key.setdefault(r.name, r)
             by_key.setdefault(r.address, r)
+            by_key.setdefault(r.name, r)
         absent = []
         for lk in missing:
-            r = by_key.get(lk.spec.name or "") or by_key.get(lk.spec.address or "")
+            r = by_key.get(lk.spec.address or "") or by_key.get(lk.spec.name or "")
             if r is None:
                 absent.append(lk.spec.label)
                 self._set_state(lk, LinkState.FAILED, "not found in the scan")
                 continue
             lk.spec.device = r.device
+            if lk.spec.kind is None:
+                lk.spec.kind = r.kind
+                self._make_driver(lk)
             lk.meter.rssi_dbm = r.rssi_dbm
             lk.meter.battery_pct = r.battery_pct
         if absent:
-            seen = ", ".join(f"{r.name} ({r.address})" for r in results) or "none"
+            seen = ", ".join(f"{r.name} ({r.address}, {r.kind})" for r in results) or "none"
             raise SensorNotFound(
                 f"sensor(s) {', '.join(absent)} not found within {self.scan_timeout_s:g} s; "
-                f"Poise wearables seen: {seen}"
+                f"sensors seen: {seen}"
             )
 
     # -- connection state machine ----------------------------------------------------
@@ -728,7 +805,7 @@ class StreamHub:
                 await self._connect_and_start(lk)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # BleakError, TimeoutError, ControlPointError, OSError
+            except Exception as exc:  # BleakError, TimeoutError, DriverError, OSError
                 await self._drop_client(lk)
                 if self._stopping:
                     break
@@ -788,11 +865,12 @@ class StreamHub:
         loop = self._loop
         assert loop is not None
         ev = lk.disconnected
+        drv = lk.driver
+        assert drv is not None and lk.spec.device is not None
 
         def on_disconnect(_client: BleakClient) -> None:
             loop.call_soon_threadsafe(ev.set)
 
-        assert lk.spec.device is not None
         client = BleakClient(
             lk.spec.device,
             disconnected_callback=on_disconnect,
@@ -804,185 +882,70 @@ class StreamHub:
         lk.meter.mtu = int(client.mtu_size)
         if not lk.info:
             await self._read_device_info(lk, client)
-        # Subscribe before START so no packet is missed.
-        await client.start_notify(gatt.CONTROL_POINT_CHAR_UUID, self._cp_callback(lk))
-        await client.start_notify(gatt.STATUS_CHAR_UUID, self._status_callback(lk))
-        await client.start_notify(gatt.DATA_CHAR_UUID, self._data_callback(lk))
+        try:
+            await drv.start(client, self._notify_callback(lk), resume=lk.streaming_once)
+        except DriverError as exc:
+            raise ControlPointError(f"sensor {lk.sensor_id}: {exc}") from None
         if not lk.streaming_once and lk.tracker is not None:
-            # An idle sensor starts afresh at seq 0: packets lost before the first one that
-            # arrives are then visible (SPEC.md 4.2).
-            with contextlib.suppress(BleakError, codec.ProtocolError):
-                st = codec.decode_status(await client.read_gatt_char(gatt.STATUS_CHAR_UUID))
-                if st.state == gatt.StreamState.IDLE:
-                    lk.tracker.expect_fresh_start()
-        await self._command(lk, codec.Command(gatt.Opcode.SET_CONFIG, config=self.config))
-        t_send = time.monotonic()
-        resp = await self._command(
-            lk, codec.Command(gatt.Opcode.TIME_SYNC, host_time_us=int(t_send * 1e6))
-        )
-        t_recv = time.monotonic()
-        if resp.sensor_time_us is not None:
-            lk.sync = ((t_send + t_recv) / 2.0, int(resp.sensor_time_us))
-            lk.sync_rtt_s = t_recv - t_send
-        await self._command(lk, codec.Command(gatt.Opcode.START_STREAM))
+            how = drv.fresh_start()
+            if how is not None:
+                lk.tracker.expect_fresh_start(how)
         if ev.is_set():
             raise BleakError("disconnected while starting the stream")
 
     async def _read_device_info(self, lk: _Link, client: BleakClient) -> None:
-        info: dict[str, Any] = {}
-        for key, uuid in (
-            ("manufacturer", gatt.MANUFACTURER_NAME_CHAR_UUID),
-            ("model", gatt.MODEL_NUMBER_CHAR_UUID),
-            ("serial", gatt.SERIAL_NUMBER_CHAR_UUID),
-            ("firmware_version", gatt.FIRMWARE_REVISION_CHAR_UUID),
-            ("hardware_revision", gatt.HARDWARE_REVISION_CHAR_UUID),
-        ):
-            with contextlib.suppress(BleakError, KeyError, ValueError):
-                if client.services.get_characteristic(uuid) is not None:
-                    v = await client.read_gatt_char(uuid)
-                    info[key] = bytes(v).decode("utf-8", "replace")
-        with contextlib.suppress(BleakError, codec.ProtocolError):
-            if client.services.get_characteristic(gatt.INFO_CHAR_UUID) is not None:
-                doc = codec.decode_info(await client.read_gatt_char(gatt.INFO_CHAR_UUID))
-                info["info"] = doc
-                info.setdefault("firmware_version", doc.get("firmware_version"))
-                info.setdefault("serial", doc.get("serial"))
-        with contextlib.suppress(BleakError):
-            if client.services.get_characteristic(gatt.BATTERY_LEVEL_CHAR_UUID) is not None:
-                v = await client.read_gatt_char(gatt.BATTERY_LEVEL_CHAR_UUID)
-                if v and v[0] <= 100:
-                    lk.meter.battery_pct = int(v[0])
+        drv = lk.driver
+        assert drv is not None
+        info = await drv.read_info(client)
+        info = dict(info)
+        info.setdefault("model", drv.default_model)
         lk.info = info
+        if drv.battery_pct is not None:
+            lk.meter.battery_pct = drv.battery_pct
         self._record_event(
             {
                 "kind": "device_info",
                 "sensor": lk.index,
                 "sensor_id": lk.sensor_id,
                 "t_s": self.now_s(),
+                "device_kind": drv.kind,
                 **{k: v for k, v in info.items() if k != "info"},
             }
         )
 
-    async def _command(self, lk: _Link, cmd: codec.Command, timeout_s: float = 3.0):
-        client = lk.client
-        assert client is not None and self._loop is not None
-        op = int(cmd.opcode)
-        old = lk.cp_waiters.pop(op, None)
-        if old is not None and not old.done():
-            old.cancel()
-        fut: asyncio.Future = self._loop.create_future()
-        lk.cp_waiters[op] = fut
-        await client.write_gatt_char(
-            gatt.CONTROL_POINT_CHAR_UUID, codec.encode_command(cmd), response=True
-        )
-        try:
-            resp = await asyncio.wait_for(fut, timeout_s)
-        except TimeoutError:
-            raise ControlPointError(
-                f"sensor {lk.sensor_id}: no response to {gatt.Opcode(op).name} within {timeout_s} s"
-            ) from None
-        if not resp.ok:
-            raise ControlPointError(
-                f"sensor {lk.sensor_id}: {gatt.Opcode(op).name} refused "
-                f"({getattr(resp.result, 'name', resp.result)})"
-            )
-        return resp
-
     async def _stop_sensor(self, lk: _Link) -> None:
         client = lk.client
-        if client is not None and client.is_connected:
-            # Sensor clock just before STOP: packets complete by then that never arrive
-            # were lost at the very end (see _close_trailing_gap).
+        if client is not None and client.is_connected and lk.driver is not None:
             with contextlib.suppress(Exception):
-                resp = await asyncio.wait_for(
-                    self._command(
-                        lk,
-                        codec.Command(
-                            gatt.Opcode.TIME_SYNC, host_time_us=int(time.monotonic() * 1e6)
-                        ),
-                        1.0,
-                    ),
-                    1.5,
-                )
-                lk.stop_sensor_time_raw = resp.sensor_time_us
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self._command(lk, codec.Command(gatt.Opcode.STOP_STREAM), 1.0), 1.5
-                )
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.stop_notify(gatt.DATA_CHAR_UUID), 1.0)
+                lk.stop_index = await asyncio.wait_for(lk.driver.stop(client), 5.0)
         await self._drop_client(lk)
 
     async def _drop_client(self, lk: _Link) -> None:
         client, lk.client = lk.client, None
-        for fut in lk.cp_waiters.values():
-            if not fut.done():
-                fut.cancel()
-        lk.cp_waiters.clear()
+        if lk.driver is not None:
+            lk.driver.disconnected()
         if client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 2.0)
 
-    # -- notification callbacks (decode and enqueue only) ----------------------------
+    # -- notification callback (enqueue only) ----------------------------------------
 
-    def _data_callback(self, lk: _Link) -> Callable[[Any, bytearray], None]:
+    def _notify_callback(self, lk: _Link) -> Callable[[int, bytes], None]:
         q = self._queue
-        config = self.config
-        meter = lk.meter
-        assert q is not None
+        drv = lk.driver
+        assert q is not None and drv is not None
 
-        def on_data(_char: Any, data: bytearray) -> None:
+        def on_notify(channel: int, data: bytes) -> None:
             t = time.monotonic()
-            raw = bytes(data)
             try:
-                block = codec.decode(raw, config)
-            except codec.ProtocolError as exc:
-                meter.crc_errors += 1
-                logger.debug("%s: packet rejected: %s", lk.sensor_id, exc)
-                return
-            q.put_nowait((lk, t, raw, block))
+                drv.on_notification(channel, data)
+            except Exception:  # a driver bug must not kill the BLE callback
+                logger.exception("%s: driver failed on a notification", lk.sensor_id)
+            q.put_nowait((lk, t, channel, data))
 
-        return on_data
+        return on_notify
 
-    def _status_callback(self, lk: _Link) -> Callable[[Any, bytearray], None]:
-        def on_status(_char: Any, data: bytearray) -> None:
-            try:
-                st = codec.decode_status(bytes(data))
-            except codec.ProtocolError as exc:
-                logger.warning("%s: bad status notification: %s", lk.sensor_id, exc)
-                return
-            lk.last_status = st
-            if st.battery_percent is not None:
-                lk.meter.battery_pct = st.battery_percent
-            if st.flags:
-                self._record_event(
-                    {
-                        "kind": "sensor_status",
-                        "sensor": lk.index,
-                        "t_s": self.now_s(),
-                        "state": int(st.state),
-                        "flags": int(st.flags),
-                        "battery_pct": st.battery_percent,
-                        "dropped_samples": st.dropped_samples,
-                    }
-                )
-
-        return on_status
-
-    def _cp_callback(self, lk: _Link) -> Callable[[Any, bytearray], None]:
-        def on_response(_char: Any, data: bytearray) -> None:
-            try:
-                resp = codec.decode_response(bytes(data))
-            except codec.ProtocolError as exc:
-                logger.warning("%s: bad control point response: %s", lk.sensor_id, exc)
-                return
-            fut = lk.cp_waiters.pop(int(resp.opcode), None)
-            if fut is not None and not fut.done():
-                fut.set_result(resp)
-
-        return on_response
-
-    # -- consumer: gaps, clock, recorder, subscribers --------------------------------
+    # -- consumer: decode, gaps, clock, recorder, subscribers ------------------------
 
     async def _consume(self) -> None:
         q = self._queue
@@ -993,150 +956,168 @@ class StreamHub:
                 return
             try:
                 self._process(*item)
-            except Exception:  # never let one packet kill the stream
-                logger.exception("stream consumer failed on a packet")
+            except Exception:  # never let one notification kill the stream
+                logger.exception("stream consumer failed on a notification")
 
-    def _process(self, lk: _Link, t_mono: float, raw: bytes, block: SampleBlock) -> None:
-        period = self.config.sample_period_us
-        n = block.n_samples
-        modulus = 1 << int(getattr(block, "timestamp_bits", 32))
-        if lk.tracker is None:
-            lk.tracker = GapTracker(period)
-        if lk.unwrapper is None or lk.unwrapper.modulus_us != modulus:
-            # first packet, or the layout changed (MTU 23 <-> full) after a reconnect
-            # (continue the unwrapped axis; a 24 -> 32 bit switch shows up as a clock reset)
-            prev = lk.unwrapper.last_us if lk.unwrapper is not None else None
-            lk.unwrapper = TimestampUnwrapper(modulus)
-            lk.unwrapper.last_us = prev
-        tr, un = lk.tracker, lk.unwrapper
-        ts0 = int(block.timestamp_us[0])
-        first_us = un.peek(ts0)
-        verdict = tr.accept(block.seq, first_us, n)
-        if verdict.action == "duplicate":
+    def _process(self, lk: _Link, t_mono: float, channel: int, raw: bytes) -> None:
+        drv = lk.driver
+        assert drv is not None
+        try:
+            frames = drv.decoder.feed(channel, raw)
+        except DecodeError as exc:
+            lk.meter.crc_errors += 1
+            logger.debug("%s: notification rejected: %s", lk.sensor_id, exc)
             return
+        recv_s = t_mono - self.t0_monotonic
+        blocks = []
+        for frame in frames:
+            sb = self._accept_frame(lk, t_mono, frame)
+            if sb is not None:
+                blocks.append(sb)
+        how = drv.record_as(channel)
+        if how is not None and (blocks or not frames):
+            self._record_notification(lk, how, channel, raw, recv_s)
+        while drv.events:
+            ev = drv.events.pop(0)
+            self._record_event({"sensor": lk.index, "t_s": self.now_s(), **ev})
+        if drv.battery_pct is not None:
+            lk.meter.battery_pct = drv.battery_pct
+        for sb in blocks:
+            if self._subs:
+                self._emit("block", sb)
+
+    def _accept_frame(self, lk: _Link, t_mono: float, frame: Frame) -> StreamBlock | None:
+        drv, tr = lk.driver, lk.tracker
+        assert drv is not None and tr is not None
+        n = frame.n_samples
+        if n == 0:
+            return None
+        rate = float(drv.config.sampling_rate_hz)
+        verdict = tr.accept(frame.seq, frame.first_index, n)
+        if verdict.action == "duplicate":
+            return None
         gap = verdict.gap
         if verdict.action == "reset":
             lost = 0
             fit = lk.clock.fit_
-            nxt = tr.next_expected_us
+            nxt = tr.next_expected
+            expected_host = None
             if fit is not None and nxt is not None:
-                first_host = t_mono - (n - 1) * period * 1e-6
-                lost = max(0, round((first_host - fit.to_host_us(nxt)) / (period * 1e-6)))
-            lk.unwrapper = un = TimestampUnwrapper(modulus)
-            first_us = un.peek(ts0)
+                expected_host = float(fit.to_host(drv.decoder.sensor_time_s(nxt)))
+                first_host = t_mono - (n - 1) / rate
+                lost = max(0, round((first_host - expected_host) * rate))
+            frame = drv.decoder.rebase(frame, (nxt or 0) + lost)
             lk.clock.reset()
-            gap = tr.restart(block.seq, first_us, n, lost)
-            if gap is not None and fit is not None:
-                s = float(fit.to_host_us(np.array([nxt]))[0])
-                gap = replace(gap, start_host_s=s, end_host_s=s + gap.duration_s)
-            logger.warning("%s: sensor clock restarted; %d samples lost", lk.sensor_id, lost)
-        last_us = first_us + (n - 1) * period
-        un.commit(last_us)
+            gap = tr.restart(frame.seq, frame.first_index, n, lost)
+            if gap is not None and expected_host is not None:
+                gap = replace(
+                    gap,
+                    sampling_rate_hz=rate,
+                    start_host_s=expected_host,
+                    end_host_s=expected_host + gap.samples / rate,
+                )
+            logger.warning("%s: device counter restarted; %d samples lost", lk.sensor_id, lost)
         lk.last_n = n
-        lk.clock.update(last_us * 1e-6, t_mono)
+        lk.clock.update(float(frame.sensor_time_s[-1]), t_mono)
         fit = lk.clock.fit_
         assert fit is not None
-        sensor_us = first_us + np.arange(n, dtype=np.int64) * period
-        host = fit.to_host_us(sensor_us)
+        host = np.asarray(fit.to_host(frame.sensor_time_s), dtype=np.float64)
         lk.meter.on_packet(t_mono, t_mono - float(host[-1]))
         t0 = self.t0_monotonic
-        recv_s = t_mono - t0
         if gap is not None:
+            dec = drv.decoder
             if math.isnan(gap.start_host_s):
-                gs, ge = fit.to_host_us(np.array([gap.start_us, gap.end_us]))
-                gap = replace(gap, start_host_s=float(gs), end_host_s=float(ge))
-            if tr.gaps and tr.gaps[-1].start_us == gap.start_us:
+                s0 = dec.sensor_time_s(gap.start_index)
+                s1 = dec.sensor_time_s(gap.end_index)
+                gs, ge = fit.to_host(np.array([s0, s1]))
+                gap = replace(
+                    gap,
+                    start_sensor_s=s0,
+                    sampling_rate_hz=rate,
+                    start_host_s=float(gs),
+                    end_host_s=float(ge),
+                )
+            if tr.gaps and tr.gaps[-1].start_index == gap.start_index:
                 tr.gaps[-1] = gap
             ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
-            self._record_gap(lk, ev, modulus)
+            self._record_gap(lk, ev)
             self._emit("gap", ev)
-        rec = self.recorder
-        if rec is not None:
-            try:
-                rec.write_packet(lk.index, raw, recv_s + self._rec_shift_s)
-            except Exception:
-                logger.exception("%s: recorder refused a packet", lk.sensor_id)
-        if verdict.skip:
-            k = verdict.skip
-            block = replace(
-                block,
-                timestamp_us=block.timestamp_us[k:],
-                acc_mps2=block.acc_mps2[k:],
-                gyr_radps=block.gyr_radps[k:],
-            )
-            sensor_us = sensor_us[k:]
-            host = host[k:]
-        block.sensor_id = lk.sensor_id
-        block.host_time_s = recv_s
-        if self._subs:
-            self._emit(
-                "block",
-                StreamBlock(
-                    lk.index, lk.sensor_id, lk.spec.placement, block, host - t0, sensor_us, recv_s
-                ),
-            )
+        k = verdict.skip
+        return StreamBlock(
+            sensor_index=lk.index,
+            sensor_id=lk.sensor_id,
+            placement=lk.spec.placement,
+            kind=drv.kind,
+            t_s=host[k:] - t0,
+            acc_mps2=frame.acc_mps2[k:],
+            gyr_radps=frame.gyr_radps[k:],
+            first_index=frame.first_index + k,
+            sensor_time_s=frame.sensor_time_s[k:],
+            received_s=t_mono - t0,
+            seq=frame.seq,
+        )
 
     def _close_trailing_gap(self, lk: _Link) -> None:
-        """Packets lost at the very end of a stream, found from the sensor clock at STOP.
+        """Packets lost at the very end of a stream, found from the device at stop.
 
-        Every packet the sensor completed before the TIME_SYNC that precedes STOP was sent
-        before that response (one ordered ATT bearer) or flushed before the STOP response;
-        once the queue is drained, complete packets (of the last packet size) between the
-        next expected sample and that sensor time never arrived. A lower bound: a packet
-        completed between the TIME_SYNC and the STOP is not counted.
+        Drivers whose protocol can say which sample the device had taken just before it
+        stopped (a Poise wearable's TIME_SYNC before STOP) return that index from
+        ``stop``; once the queue is drained, complete packets (of the last packet size)
+        between the next expected sample and that index never arrived. A lower bound: a
+        packet completed between that query and the stop is not counted. Other devices
+        cannot tell (see ``detects_loss_at_end`` and docs/using-sensors.md).
         """
-        tr, un, fit = lk.tracker, lk.unwrapper, lk.clock.fit_
-        raw = lk.stop_sensor_time_raw
-        if tr is None or un is None or fit is None or raw is None or lk.last_n <= 0:
+        tr, fit, drv = lk.tracker, lk.clock.fit_, lk.driver
+        stop = lk.stop_index
+        if tr is None or fit is None or drv is None or stop is None or lk.last_n <= 0:
             return
-        nxt = tr.next_expected_us
+        nxt = tr.next_expected
         if nxt is None:
             return
-        period = self.config.sample_period_us
-        s_us = un.peek(raw % un.modulus_us)
-        n_pk = int(((s_us - nxt) // period + 1) // lk.last_n)
-        if n_pk <= 0 or n_pk * lk.last_n * period > 60e6:
+        rate = float(drv.config.sampling_rate_hz)
+        n_pk = int((stop - nxt + 1) // lk.last_n)
+        if n_pk <= 0 or n_pk * lk.last_n > 60 * rate:
             return
         samples = n_pk * lk.last_n
-        gs, ge = fit.to_host_us(np.array([nxt, nxt + samples * period]))
-        gap = Gap(nxt, samples, period, n_pk, "loss", float(gs), float(ge))
-        tr.gaps.append(gap)
-        tr.samples_lost += samples
-        tr.packets_lost += n_pk
+        s0 = drv.decoder.sensor_time_s(nxt)
+        gs, ge = fit.to_host(np.array([s0, drv.decoder.sensor_time_s(nxt + samples)]))
+        gap = Gap(nxt, samples, n_pk, "loss", s0, rate, float(gs), float(ge))
+        tr.book_external(gap)
         t0 = self.t0_monotonic
         ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
-        self._record_gap(lk, ev, un.modulus_us)
+        self._record_gap(lk, ev)
         self._emit("gap", ev)
 
     def _close_open_gap(self, lk: _Link) -> None:
-        """At stop, a sensor that is not streaming lost everything since its last packet.
+        """At stop, a sensor that is not streaming lost everything since its last frame.
 
-        The sensor clock cannot tell how much (it is gone), so the span runs from the next
+        The device cannot tell how much (it is gone), so the span runs from the next
         expected sample to now on the host clock and the count is span x rate.
         """
-        tr, fit = lk.tracker, lk.clock.fit_
-        if tr is None or fit is None or tr.next_expected_us is None:
+        tr, fit, drv = lk.tracker, lk.clock.fit_, lk.driver
+        if tr is None or fit is None or drv is None or tr.next_expected is None:
             return
-        period = self.config.sample_period_us
-        start_host = float(fit.to_host_us(np.array([tr.next_expected_us]))[0])
-        samples = int((time.monotonic() - start_host) // (period * 1e-6 * fit.scale))
+        nxt = tr.next_expected
+        rate = float(drv.config.sampling_rate_hz)
+        s0 = drv.decoder.sensor_time_s(nxt)
+        start_host = float(fit.to_host(s0))
+        samples = int((time.monotonic() - start_host) * rate / fit.scale)
         if samples <= 0:
             return
         gap = Gap(
-            start_us=tr.next_expected_us,
+            start_index=nxt,
             samples=samples,
-            period_us=period,
             packets=-1,
             cause="link",
+            start_sensor_s=s0,
+            sampling_rate_hz=rate,
             start_host_s=start_host,
-            end_host_s=start_host + samples * period * 1e-6 * fit.scale,
+            end_host_s=start_host + samples / rate * fit.scale,
         )
-        tr.gaps.append(gap)
-        tr.samples_lost += samples
+        tr.book_external(gap)
         t0 = self.t0_monotonic
         ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
-        modulus = lk.unwrapper.modulus_us if lk.unwrapper is not None else 1 << 32
-        self._record_gap(lk, ev, modulus)
+        self._record_gap(lk, ev)
         self._emit("gap", ev)
 
     # -- recorder ---------------------------------------------------------------------
@@ -1145,10 +1126,10 @@ class StreamHub:
         """Start writing to ``recorder`` (a :class:`~sensors.recording.RecordingWriter`).
 
         May be called before :meth:`start` or while streaming (a "Record" button): from
-        then on every accepted packet, gap and event goes to it, with times relative to the
-        recorder's own start. Its header must list the hub's sensors in order
-        (:meth:`recording_metadata`). Call on the hub's loop (``HubThread.call``) while
-        streaming.
+        then on every accepted notification, gap and event goes to it, with times
+        relative to the recorder's own start. Its header must list the hub's sensors in
+        order (:meth:`recording_metadata`). Call on the hub's loop (``HubThread.call``)
+        while streaming.
         """
         start = recorder.metadata.get("start", {}).get("monotonic_s")
         self._rec_shift_s = 0.0 if start is None else self.t0_monotonic - float(start)
@@ -1161,6 +1142,7 @@ class StreamHub:
                         "sensor": lk.index,
                         "sensor_id": lk.sensor_id,
                         "t_s": self.now_s(),
+                        "device_kind": lk.driver.kind if lk.driver else lk.spec.kind,
                         **{k: v for k, v in lk.info.items() if k != "info"},
                     }
                 )
@@ -1200,16 +1182,36 @@ class StreamHub:
         except Exception:
             logger.exception("recorder refused an event")
 
-    def _record_gap(self, lk: _Link, ev: GapEvent, modulus: int) -> None:
+    def _record_notification(
+        self, lk: _Link, how: str, channel: int, raw: bytes, recv_s: float
+    ) -> None:
+        rec = self.recorder
+        if rec is None or getattr(rec, "closed", False):
+            return
+        t = recv_s + self._rec_shift_s
+        try:
+            if how == "packet":
+                rec.write_packet(lk.index, raw, t)
+            else:
+                rec.write_notification(lk.index, channel, raw, t)
+        except Exception:
+            logger.exception("%s: recorder refused a notification", lk.sensor_id)
+
+    def _record_gap(self, lk: _Link, ev: GapEvent) -> None:
         rec = self.recorder
         if rec is None or getattr(rec, "closed", False):
             return
         g = ev.gap
         shift = self._rec_shift_s
-        kw: dict[str, Any] = {"start_s": ev.start_s + shift, "end_s": ev.end_s + shift}
-        if modulus == 1 << 32:
-            kw["start_us"] = g.start_us % modulus
-            kw["end_us"] = g.end_us % modulus
+        kw: dict[str, Any] = {
+            "start_s": ev.start_s + shift,
+            "end_s": ev.end_s + shift,
+            "cause": g.cause,
+            "packets": g.packets,
+        }
+        drv = lk.driver
+        if drv is not None:
+            kw.update(drv.gap_record_keys(g))
         try:
             rec.write_gap(lk.index, samples=g.samples, reason=g.cause, **kw)
         except Exception:
@@ -1234,11 +1236,11 @@ class StreamHub:
 
     def _update_min_latency(self, lk: _Link) -> None:
         fit = lk.clock.fit_
-        if lk.sync is None or fit is None or lk.unwrapper is None:
+        sync = lk.driver.latency_sync() if lk.driver is not None else None
+        if sync is None or fit is None:
             return
-        mid, sensor_raw = lk.sync
-        s_us = lk.unwrapper.peek(sensor_raw % lk.unwrapper.modulus_us)
-        env = float(fit.to_host_us(np.array([s_us]))[0])
+        mid, device_s = sync
+        env = float(fit.to_host(device_s))
         lk.meter.min_latency_s = max(0.0, env - mid)
 
     def _publish_stats(self) -> None:
@@ -1353,49 +1355,61 @@ class HubThread:
     @classmethod
     def demo(
         cls,
-        count: int = 1,
+        count: int | str | list[tuple[str, int]] = 1,
         *,
-        config: SensorConfig | None = None,
+        config: Any = None,
         faults: str = "",
         scenario: str | None = None,
         placements: list[str] | None = None,
         recorder: Any = None,
         **hub_kw: Any,
     ) -> HubThread:
-        """A hub on ``count`` built-in virtual wearables (the demo), in a thread.
+        """A hub on built-in virtual sensors (the demo), in a thread.
 
         The :class:`~sensors.emulator.Emulator` is created on the hub's loop when
-        :meth:`start` runs and closed by :meth:`stop`; the wearables are reached through
+        :meth:`start` runs and closed by :meth:`stop`; the sensors are reached through
         the full BLE stack (Bumble backend, in-process virtual link).
 
         Parameters
         ----------
         count
-            1-4 wearables, named ``Poise-0001`` ...
+            ``N`` Poise wearables, or a ``--demo`` spec (``"polar-verity-sense:1,poise:1"``)
+            or its parsed ``(kind, count)`` pairs (:func:`sensors.devices.parse_demo_spec`).
         config
-            Rate and ranges (default 100 Hz, 8 g, 2000 dps).
+            Rate and ranges asked of every sensor (default 100 Hz, 8 g, 2000 dps).
         faults
-            Fault spec for every wearable (``"drop=0.05,disconnect-every=3s"``).
+            Fault spec for every sensor (``"drop=0.05,disconnect-every=3s"``).
         scenario
             Synthetic motion (``sensors.scenarios``; default quiet standing).
         placements
-            Placement per wearable (default lower-back, left-shank, right-shank, sternum).
+            Placement per sensor (default lower-back, left-shank, right-shank, sternum).
         recorder, hub_kw
             Passed to :class:`StreamHub`.
         """
-        config = config or SensorConfig()
-        placements = placements or list(PLACEMENTS[:count])
+        from sensors.emulator import Emulator, TwinSpec
+
+        pairs = count if isinstance(count, list) else devices.parse_demo_spec(count)
+        config = config or StreamSettings()
+        twin_specs = TwinSpec.from_demo(pairs)
+        n = len(twin_specs)
+        placements = placements or list(PLACEMENTS[:n])
+        addresses = Emulator.addresses(twin_specs)
         specs = [
-            SensorSpec(name=f"Poise-{i + 1:04d}", placement=placements[i]) for i in range(count)
+            SensorSpec(
+                name=ts.name,
+                address=addresses[i],
+                placement=placements[i],
+                kind=devices.twin_driver_kind(ts.kind),
+            )
+            for i, ts in enumerate(twin_specs)
         ]
         hub = StreamHub(specs, config=config, recorder=recorder, **hub_kw)
 
         async def setup(h: StreamHub):
-            from sensors.emulator import Emulator
             from sensors.virtual_wearable import FaultConfig
 
             emu = Emulator(
-                count=count,
+                specs=twin_specs,
                 rate_hz=config.sampling_rate_hz,
                 scenario=scenario,
                 faults=FaultConfig.parse(faults),

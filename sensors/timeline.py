@@ -1,6 +1,9 @@
 """From one sensor's recorded packets to a uniform time grid (:class:`SensorData`).
 
-Used by :func:`sensors.recording.load_recording`. The steps:
+Used by :func:`sensors.recording.load_recording` through each sensor's driver.
+:func:`build_device_data` is the path of every device driver (the live decoder, samples
+placed by the device's sample index, see below); :func:`build_sensor_data` is the Poise
+wearable's (format 1: the codec's vectorised ``decode_many``). Its steps:
 
 1. decode all packets with :func:`firmware_protocol.codec.decode_many` (the live decoder;
    if one packet is malformed, packets are decoded one by one and the bad ones reported);
@@ -20,6 +23,7 @@ Used by :func:`sensors.recording.load_recording`. The steps:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +31,7 @@ from firmware_protocol import codec
 from firmware_protocol.types import SampleBlock, SensorConfig
 from sensors.clock import ClockFit, fit_clock
 
-__all__ = ["Gap", "SensorData", "build_sensor_data", "max_grid_rows"]
+__all__ = ["Gap", "SensorData", "build_device_data", "build_sensor_data", "max_grid_rows"]
 
 #: A time grid holds at most this many missing rows per received sample ...
 MAX_MISSING_PER_SAMPLE = 3
@@ -92,7 +96,8 @@ class SensorData:
     Attributes
     ----------
     id, placement, config
-        From the recording header.
+        From the recording header (``config``: the driver's configuration, with
+        ``sampling_rate_hz``, ``acc_range_g`` and ``gyro_range_dps``).
     t_s
         Time of every grid row, seconds from the recording start (host clock), uniform.
     acc_mps2, gyr_radps
@@ -106,11 +111,15 @@ class SensorData:
     clock_resets
         How many times the sensor clock restarted (each later segment is placed through
         host time).
+    kind
+        The sensor's driver kind (:mod:`sensors.devices`).
+    device
+        ``{"kind", "model", "firmware"}`` as far as the recording says.
     """
 
     id: str
     placement: str | None
-    config: SensorConfig
+    config: Any
     t_s: np.ndarray
     acc_mps2: np.ndarray
     gyr_radps: np.ndarray
@@ -118,9 +127,11 @@ class SensorData:
     clock: ClockFit | None = None
     duplicates: int = 0
     clock_resets: int = 0
+    kind: str = "poise"
+    device: dict = field(default_factory=dict)
 
     @property
-    def sampling_rate_hz(self) -> int:
+    def sampling_rate_hz(self) -> float:
         """Nominal rate of the configuration."""
         return self.config.sampling_rate_hz
 
@@ -326,33 +337,51 @@ def _densest_window(packet_k: np.ndarray, counts: np.ndarray, limit: int) -> np.
 
 
 def _left_out(
-    kept: np.ndarray,
-    sel: np.ndarray,
     inside: np.ndarray,
-    pl: _Placement,
+    item_k: np.ndarray,
     counts: np.ndarray,
+    records: np.ndarray | list[int],
     limit: int,
-    period: int,
+    period_s: float,
     sensor_id: str,
+    what: str = "packet",
 ) -> list[tuple[int, str]]:
-    """One damage entry per run (in receive order) of packets outside the window."""
+    """One damage entry per run (in receive order) of packets (frames) outside the window,
+    at the record of its first: ``(record index, reason)``."""
     out = []
-    centre = np.median(pl.packet_k[inside])
+    centre = np.median(item_k[inside])
     n_in = int(counts[inside].sum())
     m = np.concatenate(([0], (~inside).astype(np.int8), [0]))
     d = np.diff(m)
     for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
-        away_s = float(np.median(pl.packet_k[a:b]) - centre) * period * 1e-6
+        away_s = float(np.median(item_k[a:b]) - centre) * period_s
         out.append(
             (
-                int(kept[sel[a]]),
-                f"sensor {sensor_id}: {b - a} packet(s) ({int(counts[a:b].sum())} samples) from "
-                f"here lie {away_s:+.6g} s from the other {n_in} samples, beyond the time "
+                int(records[a]),
+                f"sensor {sensor_id}: {b - a} {what}(s) ({int(counts[a:b].sum())} samples) "
+                f"from here lie {away_s:+.6g} s from the other {n_in} samples, beyond the time "
                 f"grid's limit ({limit} rows for these samples); a sensor or host time is "
                 "damaged: left out",
             )
         )
     return out
+
+
+def _gaps_without_samples(gap_records: list[dict]) -> list[Gap]:
+    gaps = []
+    for g in gap_records:
+        samples, reason = _gap_from_record(g)
+        s = g.get("start_s", g.get("start_host_s"))
+        e = g.get("end_s", g.get("end_host_s"))
+        gaps.append(
+            Gap(
+                float(s) if _finite(s) else float("nan"),
+                float(e) if _finite(e) else float("nan"),
+                samples,
+                reason,
+            )
+        )
+    return gaps
 
 
 def build_sensor_data(
@@ -393,19 +422,7 @@ def build_sensor_data(
     block, kept, counts, bad = _decode(packets, config, sensor_id)
     period = config.sample_period_us
     if kept.size == 0:
-        gaps = []
-        for g in gap_records:
-            samples, reason = _gap_from_record(g)
-            s = g.get("start_s", g.get("start_host_s"))
-            e = g.get("end_s", g.get("end_host_s"))
-            gaps.append(
-                Gap(
-                    float(s) if _finite(s) else float("nan"),
-                    float(e) if _finite(e) else float("nan"),
-                    samples,
-                    reason,
-                )
-            )
+        gaps = _gaps_without_samples(list(gap_records))
         empty = np.empty((0, 3))
         return SensorData(sensor_id, placement, config, np.empty(0), empty, empty.copy(), gaps), bad
 
@@ -431,7 +448,9 @@ def build_sensor_data(
         if pl.span_rows <= (limit if attempt == 0 else 2 * limit):
             break
         inside = _densest_window(pl.packet_k, counts[sel], limit)
-        bad.extend(_left_out(kept, sel, inside, pl, counts[sel], limit, period, sensor_id))
+        bad.extend(
+            _left_out(inside, pl.packet_k, counts[sel], kept[sel], limit, period * 1e-6, sensor_id)
+        )
         use[sel[~inside]] = False
         if attempt == 2:  # hostile beyond what refitting fixes: keep the window as placed
             pl = pl.subset(inside, counts[sel])
@@ -524,6 +543,198 @@ def build_sensor_data(
             clock=fit,
             duplicates=int(idx.size - uniq.size),
             clock_resets=n_seg - 1,
+        ),
+        bad,
+    )
+
+
+# --------------------------------------------------------------- any device: by sample index
+
+
+def build_device_data(
+    driver: Any,
+    *,
+    sensor_id: str,
+    placement: str | None,
+    config: Any,
+    records: list[tuple[int, bytes]],
+    host_times_s: list[float],
+    gap_records: list[dict] = (),  # type: ignore[assignment]
+    max_step_back_s: float = 5.0,
+    max_gap_s: float = 3600.0,
+) -> tuple[SensorData, list[tuple[int, str]]]:
+    """Build :class:`SensorData` from one sensor's raw notifications with its driver.
+
+    1. Every notification goes through the driver's decoder in arrival order (the live
+       decoder: same frames, same sample indices); rejected ones are reported.
+    2. A frame whose index steps back by more than ``max_step_back_s`` (or forward by more
+       than ``max_gap_s``) starts a new segment (the device's counter restarted), as the
+       live :class:`sensors.gaps.GapTracker` decides.
+    3. Samples go on a grid of sample indices (duplicates keep the first copy, missing
+       indices are NaN rows); later segments are placed through host time.
+    4. Device time -> host time: the lower-envelope fit (:func:`sensors.clock.fit_clock`,
+       Moon et al. 1999) of (device time of each frame's last sample, host receive time),
+       with the driver's drift limit; grid times follow a line fitted to device time
+       against index, so the grid is uniform.
+    5. Gaps: holes in the grid ("missing samples"), labelled with the reasons of the GAP
+       records whose host-time span meets them; GAP records before the first or after
+       the last received sample (no rows there) are listed with their own counts.
+
+    Returns
+    -------
+    (SensorData, bad)
+        ``bad`` lists ``(record index, reason)`` for notifications the decoder rejected.
+    """
+    from sensors.devices.base import DecodeError
+
+    decoder = driver.new_decoder(config)
+    rate = float(config.sampling_rate_hz)
+    frames: list[Any] = []
+    fhost: list[float] = []
+    frec: list[int] = []  # the record each frame came from
+    bad: list[tuple[int, str]] = []
+    for k, (channel, data) in enumerate(records):
+        try:
+            out = decoder.feed(int(channel), bytes(data))
+        except DecodeError as exc:
+            bad.append((k, f"sensor {sensor_id}: notification rejected by the decoder: {exc}"))
+            continue
+        for f in out:
+            if f.n_samples:
+                frames.append(f)
+                fhost.append(float(host_times_s[k]))
+                frec.append(k)
+    kind = getattr(driver, "kind", "")
+    if not frames:
+        empty = np.empty((0, 3))
+        sd = SensorData(
+            sensor_id,
+            placement,
+            config,
+            np.empty(0),
+            empty,
+            empty.copy(),
+            _gaps_without_samples(list(gap_records)),
+            kind=kind,
+        )
+        return sd, bad
+
+    # segments, as the live tracker decides (one pass over frames, not samples)
+    seg = np.zeros(len(frames), dtype=np.int64)
+    nxt = None
+    j = 0
+    for i, f in enumerate(frames):
+        if nxt is not None:
+            delta = f.first_index - nxt
+            if delta < -max_step_back_s * rate or delta > max_gap_s * rate:
+                j += 1
+                nxt = None
+        seg[i] = j
+        end = f.first_index + f.n_samples
+        nxt = end if nxt is None else max(nxt, end)
+    n_seg = j + 1
+    counts = np.array([f.n_samples for f in frames], dtype=np.int64)
+    first = np.array([f.first_index for f in frames], dtype=np.int64)
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    idx = np.repeat(first, counts) + within
+    st = np.concatenate([np.asarray(f.sensor_time_s, dtype=np.float64) for f in frames])
+    acc = np.concatenate([f.acc_mps2 for f in frames])
+    gyr = np.concatenate([f.gyr_radps for f in frames])
+    host = np.asarray(fhost, dtype=np.float64)
+    last_st = np.array([float(f.sensor_time_s[-1]) for f in frames])
+    seg_s = np.repeat(seg, counts)
+    drift = float(getattr(driver, "max_drift_ppm", 500.0))
+    # segments are runs of consecutive frames: fit each on its slice
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(seg)) + 1, [seg.size]))
+    fits = [
+        fit_clock(last_st[a0:b0], host[a0:b0], max_drift_ppm=drift)
+        for a0, b0 in zip(bounds[:-1], bounds[1:])
+    ]
+    fit = fits[0]
+    m0 = seg_s == 0
+    # device time as a line of the index (segment 0): uniform grid times
+    i0 = idx[m0].astype(np.float64)
+    if np.ptp(i0) > 0:
+        b, a = np.polyfit(i0 - i0[0], st[m0] - st[m0][0], 1)
+        a += st[m0][0] - b * i0[0]
+    else:
+        b, a = 1.0 / rate, float(st[m0][0] - idx[m0][0] / rate)
+    b = float(b) if b > 0 else 1.0 / rate
+
+    def index_of_sensor(t: np.ndarray | float) -> np.ndarray:
+        return (np.asarray(t, dtype=np.float64) - a) / b
+
+    master = idx.astype(np.float64)
+    later = seg_s > 0
+    if later.any():  # later segments: own fit to host time, then into segment 0's clock
+        q = seg_s[later]
+        sref = np.array([f.sensor_ref_s for f in fits])
+        href = np.array([f.host_ref_s for f in fits])
+        scale = np.array([f.scale for f in fits])
+        host_s = href[q] + (st[later] - sref[q]) * scale[q]  # ClockFit.to_host
+        master[later] = index_of_sensor(fit.to_sensor(host_s))
+    k = np.rint(master).astype(np.int64)
+    limit = max_grid_rows(int(counts.sum()), rate)
+    if int(k.max() - k.min()) + 1 > limit:  # memory in proportion to the samples
+        starts = np.cumsum(counts) - counts
+        inside = _densest_window(k[starts], counts, limit)
+        keep = np.repeat(inside, counts)
+        bad.extend(_left_out(inside, k[starts], counts, frec, limit, b, sensor_id, "frame"))
+        bad.sort(key=lambda e: e[0])
+        k, acc, gyr = k[keep], acc[keep], gyr[keep]
+    kmin = int(k.min())
+    gi = k - kmin
+    n = int(gi.max()) + 1
+    uniq, firstpos = np.unique(gi, return_index=True)
+    acc_g = np.full((n, 3), np.nan)
+    gyr_g = np.full((n, 3), np.nan)
+    acc_g[uniq] = acc[firstpos]
+    gyr_g[uniq] = gyr[firstpos]
+    t_s = np.asarray(fit.to_host(a + b * (kmin + np.arange(n, dtype=np.float64))))
+    present = np.zeros(n, dtype=bool)
+    present[uniq] = True
+
+    holes = [[a0, b0, ["missing samples"]] for a0, b0 in _runs(~present)]
+    period_host = float(np.median(np.diff(t_s))) if n > 1 else 1.0 / rate
+    first_t, last_t = float(t_s[uniq[0]]), float(t_s[uniq[-1]])
+    outside: list[Gap] = []
+    for g in gap_records:
+        samples, reason = _gap_from_record(g)
+        s_host = g.get("start_s", g.get("start_host_s"))
+        e_host = g.get("end_s", g.get("end_host_s"))
+        if not _finite(s_host):
+            outside.append(Gap(float("nan"), float("nan"), samples, reason))
+            continue
+        e = float(e_host) if _finite(e_host) else float(s_host) + samples * period_host
+        if e <= first_t + 0.5 * period_host or float(s_host) >= last_t - 0.5 * period_host:
+            outside.append(Gap(float(s_host), e, samples, reason))
+            continue
+        for hole in holes:  # interior: the hole in the grid is the loss; add the reason
+            hs, he = float(t_s[hole[0]]), float(t_s[hole[1] - 1]) + period_host
+            if hs < e + period_host and float(s_host) < he + period_host:
+                if reason not in hole[2]:
+                    hole[2].append(reason)
+    gaps = [
+        Gap(float(t_s[a0]), float(t_s[b0 - 1] + period_host), int(b0 - a0), "; ".join(r))
+        for a0, b0, r in holes
+    ]
+    gaps.extend(outside)
+    gaps.sort(key=lambda g: (not np.isfinite(g.start_s), g.start_s))
+    return (
+        SensorData(
+            id=sensor_id,
+            placement=placement,
+            config=config,
+            t_s=t_s,
+            acc_mps2=acc_g,
+            gyr_radps=gyr_g,
+            gaps=gaps,
+            clock=fit,
+            duplicates=int(gi.size - uniq.size),
+            clock_resets=n_seg - 1,
+            kind=kind,
         ),
         bad,
     )

@@ -1,20 +1,27 @@
-"""A virtual Poise wearable: a Bumble GATT server that implements ``firmware_protocol/SPEC.md``.
+"""Virtual sensors: Bumble GATT servers that behave like the real devices.
 
-The wearable runs on its own virtual controller on a :class:`~sensors.bumble_backend.VirtualLink`
-and speaks real ATT/GATT to whatever central connects (a bleak client through the Bumble
-backend, in this process or through a served controller in another one). It advertises the
-Poise service UUID and a ``Poise-XXXX`` name, exposes Device Information, Battery and the
-Poise service (data, control point, status, info), answers control point commands with
-indications, and streams data notifications sized to the negotiated MTU.
+:class:`VirtualSensor` is the machinery every virtual twin shares: its own virtual
+controller on a :class:`~sensors.bumble_backend.VirtualLink`, real ATT/GATT to whatever
+central connects (a bleak client through the Bumble backend, in this process or through a
+served controller in another one), advertising, one central at a time, re-advertising
+after a link loss, the sampling clock, the motion source, fault injection and the ground
+truth. :class:`VirtualWearable` is the Poise wearable (``firmware_protocol/SPEC.md``); the
+vendor twins (``sensors/devices/polar/twin.py``, ``sensors/devices/metawear/twin.py``)
+subclass the same base with their vendor's services, commands and frame encoding.
+
+The Poise wearable advertises the Poise service UUID and a ``Poise-XXXX`` name, exposes
+Device Information, Battery and the Poise service (data, control point, status, info),
+answers control point commands with indications, and streams data notifications sized
+to the negotiated MTU.
 
 Timing. Samples are paced by the sensor's own simulated clock, which runs
 ``drift_ppm`` parts per million fast (or slow) against the host clock. Sample ``i`` of a
 stream is taken at sensor time ``t0 + i / rate``; a packet leaves when its last sample
 exists. One timer per packet interval sends the packets that are due (a burst if the loop
 was late): there is no per-sample Python loop, the samples are read, scaled and packed
-with numpy. Packets hold ``k`` samples with ``k`` chosen so that a packet interval is at
-most :data:`TARGET_PACKET_INTERVAL_S` (4 samples = 20 ms at 200 Hz), never more than fit
-the MTU; at MTU 23 the compact one-sample packet is used.
+with numpy. Poise packets hold ``k`` samples with ``k`` chosen so that a packet interval
+is at most :data:`TARGET_PACKET_INTERVAL_S` (4 samples = 20 ms at 200 Hz), never more
+than fit the MTU; at MTU 23 the compact one-sample packet is used.
 
 Link loss model (what a client sees, documented in docs/bumble-backend.md). Streaming is
 a sensor state, not a connection state: after START_STREAM the sensor samples, numbers
@@ -50,6 +57,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.transport.common import AsyncPipeSink
 
 from firmware_protocol import codec, gatt
+from firmware_protocol.gatt import DEFAULT_ATT_MTU
 from firmware_protocol.types import STANDARD_GRAVITY_MPS2, SensorConfig
 from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, PoiseHost, VirtualLink
 
@@ -336,8 +344,10 @@ class FaultConfig:
 class WearableTruth:
     """What a virtual wearable really did (for tests and benchmarks).
 
-    Packet lists hold ``(seq, timestamp_us, n_samples)`` with the 16-bit seq and the
-    unwrapped (64-bit) sensor timestamp of the first sample.
+    Packet lists hold ``(packet id, key of the first sample, n_samples)``: for a Poise
+    wearable the 16-bit seq and the unwrapped (64-bit) sensor timestamp of the first
+    sample; for the vendor twins the packet number in the session and the first
+    sample's index in the session (see each twin's ``_packet_record``).
 
     Attributes
     ----------
@@ -354,13 +364,17 @@ class WearableTruth:
         Packets sent with a flipped byte.
     disconnect_times_s
         Host (event loop) time of every forced link loss.
+    first_key_sent, last_key_sent
+        Key (the second item of a packet record) of the first and the last packet sent
+        (``None`` before any): what a protocol without a start or end marker cannot see
+        lies before and after them.
     send_times_s
         Optional: host time each sent packet left (``record_send_times=True``).
     """
 
     name: str
     address: str
-    sampling_rate_hz: int = 0
+    sampling_rate_hz: float = 0.0
     drift_ppm: float = 0.0
     clock_offset_us: int = 0
     samples_produced: int = 0
@@ -376,6 +390,8 @@ class WearableTruth:
     stops: int = 0
     identify_count: int = 0
     send_times_s: dict[int, float] = field(default_factory=dict)
+    first_key_sent: int | None = None
+    last_key_sent: int | None = None
 
     @property
     def samples_dropped(self) -> int:
@@ -422,38 +438,48 @@ class WearableTruth:
         }
 
 
-# ---------------------------------------------------------------------------- wearable
+# ----------------------------------------------------------------------- twin machinery
 
 
-class VirtualWearable:
-    """A Poise wearable on a virtual Bumble controller.
+class VirtualSensor:
+    """What every virtual twin shares: a Bumble device on a virtual controller, advertising,
+    one central at a time, re-advertising after a link loss, the sampling clock, the
+    motion source, fault injection and the ground truth.
+
+    A twin of a device subclasses it and provides the vendor's GATT layout
+    (:meth:`_build_gatt`, which sets :attr:`data_char`), advertisement
+    (:meth:`_advertising_data`, :meth:`_scan_response_data`), command handling and frame
+    encoding (:meth:`samples_per_packet`, :meth:`_quantise`, :meth:`_encode`). The base
+    paces the samples: sample ``i`` of a session is taken at device time
+    ``t0 + i / rate``; a packet (one or more notifications) leaves when its last sample
+    exists; one timer per packet interval sends the packets that are due, vectorised (no
+    per-sample Python loop).
+
+    Streaming is a device state, not a connection state: after the host starts it, the
+    twin samples until the host stops it, whether or not a central is connected and
+    listening (:meth:`_listening`). Packets produced while nobody listens are counted as
+    ``undelivered`` in the ground truth and discarded; a packet any of whose notifications
+    is dropped by fault injection is ``dropped``.
 
     Parameters
     ----------
     link
-        The virtual link the wearable's controller joins.
-    name
-        Advertised name; must start with ``"Poise-"``.
-    address
-        Random static address, e.g. ``"D0:50:00:00:00:01"``.
+        The virtual link the twin's controller joins.
+    name, address
+        Advertised name and random static address (``"D0:50:00:00:00:01"``).
     source_factory
         Makes the motion source for a rate (:func:`scenario_source_factory`,
         :func:`array_source_factory`); default: built-in quiet standing.
-    config
-        Initial configuration (rate, ranges); clients change it with SET_CONFIG.
-    faults
-        Fault injection.
-    seed
-        Seeds fault decisions and the sensor clock offset.
-    battery_percent
-        Initial battery level.
-    serial
-        Serial number (<= 10 printable ASCII characters).
-    record_send_times
-        Keep the host send time of every packet in the truth (for latency benchmarks).
-    rssi_dbm
-        RSSI that scanners on the link report for this wearable.
+    rate_hz
+        Initial sampling rate (the host's configuration may change it).
+    faults, seed, battery_percent, record_send_times, rssi_dbm
+        Fault injection, seed of fault decisions and clock offsets, initial battery,
+        keep every packet's send time (latency benchmarks), RSSI scanners report.
     """
+
+    #: Demo kind (``sensors.devices.register_twin``).
+    kind: str = ""
+    firmware_version = "1.0.0"
 
     def __init__(
         self,
@@ -462,27 +488,22 @@ class VirtualWearable:
         address: str,
         *,
         source_factory: SourceFactory | None = None,
-        config: SensorConfig | None = None,
+        rate_hz: float = 100.0,
         faults: FaultConfig | None = None,
         seed: int = 0,
         battery_percent: float = 100.0,
-        serial: str | None = None,
         record_send_times: bool = False,
         rssi_dbm: int = -55,
     ) -> None:
-        if not name.startswith(gatt.NAME_PREFIX):
-            raise ValueError(f"wearable name must start with {gatt.NAME_PREFIX!r}, got {name!r}")
         self.link = link
         self.name = name
         self.address = address
-        self.config = config or SensorConfig()
         self.faults = faults or FaultConfig()
         self.seed = seed
-        self.serial = (serial or name.removeprefix(gatt.NAME_PREFIX))[:10]
+        self._rate_hz = float(rate_hz)
         self._source_factory = source_factory or (lambda rate: QuietStanceSource(rate, seed))
         self._source: MotionSource | None = None
-        self._source_rate: int | None = None
-        self._source_task: asyncio.Task | None = None
+        self._source_rate: float | None = None
         self._rng = np.random.default_rng(seed)
         self._battery0 = float(battery_percent)
         self._record_send_times = record_send_times
@@ -490,22 +511,22 @@ class VirtualWearable:
         self.truth = WearableTruth(
             name=name,
             address=address,
-            sampling_rate_hz=self.config.sampling_rate_hz,
+            sampling_rate_hz=self._rate_hz,
             drift_ppm=self.faults.drift_ppm,
             clock_offset_us=int(self._rng.integers(0, 2**32)),
         )
         self._clock_rate = 1.0 + self.faults.drift_ppm * 1e-6
-        self._t_clock_ref = 0.0  # host time where the sensor clock reads clock_offset_us
+        self._t_clock_ref = 0.0  # host time where the device clock reads its offset
         self.device: Device | None = None
         self.controller: Any = None
         self.connection: Connection | None = None
+        self.data_char: Characteristic | None = None
         self._data_subscribed = False
-        self._last_mtu = gatt.DEFAULT_ATT_MTU
+        self._last_mtu = DEFAULT_ATT_MTU
         self.streaming = False
-        self._seq = 0
         self._stream_t0 = 0.0  # host time of the first sample of the current session
-        self._stream_ts0 = 0  # unwrapped sensor timestamp of that sample
         self._emitted = 0  # samples emitted in the current session
+        self._packet_no = 0  # packets produced in the current session
         self._first_start_s: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._fault_timers: list[asyncio.TimerHandle] = []
@@ -513,16 +534,71 @@ class VirtualWearable:
         self._readvertise: asyncio.TimerHandle | None = None
         self._streaming_seconds = 0.0
         self._streaming_since: float | None = None
-        self._last_battery_int = int(round(self._battery0))
         self._dropped_since_start = 0
-        self._last_dropped_notified = 0
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._q_acc: np.ndarray = np.empty((0, 3))
+        self._q_gyr: np.ndarray = np.empty((0, 3))
+        self._q_pos = 0
 
-    # -- setup -------------------------------------------------------------------------
+    # -- what a twin provides ---------------------------------------------------------
 
-    async def start(self) -> VirtualWearable:
+    def _build_gatt(self) -> None:
+        """Add the vendor's services to :attr:`device`; set :attr:`data_char`."""
+        raise NotImplementedError
+
+    def _advertising_data(self) -> bytes:
+        raise NotImplementedError
+
+    def _scan_response_data(self) -> bytes:
+        raise NotImplementedError
+
+    def samples_per_packet(self) -> int:
+        """Samples per packet at the current rate and MTU."""
+        raise NotImplementedError
+
+    def _quantise(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> tuple[Any, Any]:
+        """Motion in SI units -> what :meth:`_encode` packs (e.g. int16 counts)."""
+        return acc_mps2, gyr_radps
+
+    def _packet_record(self, first_sample: int, k: int) -> tuple[int, int, int]:
+        """Ground-truth record of the next packet (advances the packet counter):
+        ``(packet number or seq, first sample's key, samples)``."""
+        no = self._packet_no
+        self._packet_no += 1
+        return (no, first_sample, k)
+
+    def _encode(
+        self, records: list[tuple[int, int, int]], acc_q: Any, gyr_q: Any
+    ) -> list[list[bytes]]:
+        """The notifications of each packet (``records`` and the quantised samples)."""
+        raise NotImplementedError
+
+    def _listening(self) -> bool:
+        """Whether sent notifications reach a central (connected, subscribed, started)."""
+        return self.connection is not None and self._data_subscribed
+
+    def _link_down(self) -> None:
+        """Hook: the link went down (a device may stop its measurement, e.g. Polar)."""
+
+    # -- rate -----------------------------------------------------------------------------
+
+    @property
+    def rate_hz(self) -> float:
+        """Current sampling rate."""
+        return self._rate_hz
+
+    def set_rate(self, rate_hz: float) -> None:
+        """Change the sampling rate (not while streaming); the motion is rebuilt off-loop."""
+        rate_hz = float(rate_hz)
+        if rate_hz != self._rate_hz:
+            self._rate_hz = rate_hz
+            self._spawn(self._prepare_source(rate_hz))
+
+    # -- setup ------------------------------------------------------------------------
+
+    async def start(self) -> VirtualSensor:
         """Create the controller and GATT server, power on and advertise."""
         self._loop = asyncio.get_running_loop()
         self._t_clock_ref = self._loop.time()
@@ -535,104 +611,15 @@ class VirtualWearable:
             host=PoiseHost(controller, AsyncPipeSink(controller)),
         )
         self._build_gatt()
+        assert self.data_char is not None
+        self.data_char.on("subscription", self._on_data_subscription)
+        self._notify_prefix = bytes([_ATT_NOTIFY]) + self.data_char.handle.to_bytes(2, "little")
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
-        await self._prepare_source(self.config.sampling_rate_hz)
+        await self._prepare_source(self.rate_hz)
         await self.device.power_on()
         await self._advertise()
         self._battery_timer = self._loop.call_later(1.0, self._battery_tick)
         return self
-
-    def _build_gatt(self) -> None:
-        assert self.device is not None
-        props = Characteristic.Properties
-        # Bumble's GATT server does not check attribute permissions (and a value without a
-        # write handler fails without answering), so every characteristic rejects what its
-        # properties do not allow with the ATT error a firmware would send.
-        self.data_char = Characteristic(
-            gatt.DATA_CHAR_UUID,
-            props.NOTIFY,
-            0,
-            CharacteristicValue(read=_read_not_permitted, write=_write_not_permitted),
-        )
-        self.control_char = Characteristic(
-            gatt.CONTROL_POINT_CHAR_UUID,
-            props.WRITE | props.INDICATE,
-            Characteristic.WRITEABLE,
-            CharacteristicValue(read=_read_not_permitted, write=self._on_control_write),
-        )
-
-        def read_only(uuid: str, properties: int, read: Callable[[Any], bytes]) -> Characteristic:
-            return Characteristic(
-                uuid,
-                properties,
-                Characteristic.READABLE,
-                CharacteristicValue(read=read, write=_write_not_permitted),
-            )
-
-        self.status_char = read_only(
-            gatt.STATUS_CHAR_UUID, props.READ | props.NOTIFY, lambda _c: self._status_bytes()
-        )
-        self.info_char = read_only(gatt.INFO_CHAR_UUID, props.READ, lambda _c: self._info_bytes())
-        self.battery_char = read_only(
-            gatt.BATTERY_LEVEL_CHAR_UUID,
-            props.READ | props.NOTIFY,
-            lambda _c: bytes([self.battery_percent]),
-        )
-
-        def text(uuid: str, value: str) -> Characteristic:
-            data = value.encode()
-            return read_only(uuid, props.READ, lambda _c: data)
-
-        dis = Service(
-            gatt.DEVICE_INFORMATION_SERVICE_UUID,
-            [
-                text(gatt.MANUFACTURER_NAME_CHAR_UUID, "Poise (virtual)"),
-                text(gatt.MODEL_NUMBER_CHAR_UUID, "Poise IMU v1 (Bumble emulator)"),
-                text(gatt.SERIAL_NUMBER_CHAR_UUID, self.serial),
-                text(gatt.HARDWARE_REVISION_CHAR_UUID, "virtual"),
-                text(gatt.FIRMWARE_REVISION_CHAR_UUID, self.firmware_version),
-            ],
-        )
-        battery = Service(gatt.BATTERY_SERVICE_UUID, [self.battery_char])
-        poise = Service(
-            gatt.SERVICE_UUID,
-            [self.data_char, self.control_char, self.status_char, self.info_char],
-        )
-        for service in (dis, battery, poise):
-            self.device.add_service(service)
-        self.data_char.on("subscription", self._on_data_subscription)
-        self._notify_prefix = bytes([_ATT_NOTIFY]) + self.data_char.handle.to_bytes(2, "little")
-
-    firmware_version = "1.0.0"
-
-    def _advertising_data(self) -> bytes:
-        """Flags + the Poise service UUID (SPEC.md 1.2: 3 + 18 = 21 bytes)."""
-        return bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),  # LE general disc., no BR/EDR
-                    (
-                        AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                        bytes(UUID(gatt.SERVICE_UUID).to_bytes(force_128=True)),
-                    ),
-                ]
-            )
-        )
-
-    def _scan_response_data(self) -> bytes:
-        """Complete local name ``Poise-XXXX`` (SPEC.md 1.2) and the battery level as
-        Battery Service data (16-bit UUID 0x180F + u8 percent; 12 + 5 of 31 bytes), so a
-        scan can list the battery without connecting. Refreshed whenever advertising
-        (re)starts."""
-        battery = gatt.BATTERY_SERVICE_UUID16.to_bytes(2, "little") + bytes([self.battery_percent])
-        return bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
-                    (AdvertisingData.SERVICE_DATA_16_BIT_UUID, battery),
-                ]
-            )
-        )
 
     async def _advertise(self) -> None:
         if self.device is None or self._closed or self.connection is not None:
@@ -644,12 +631,12 @@ class VirtualWearable:
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
         )
 
-    async def _prepare_source(self, rate: int) -> None:
+    async def _prepare_source(self, rate: float) -> None:
         """Build the motion source for ``rate`` in a worker thread (scenarios take up to
         a few hundred ms to synthesise; the event loop keeps streaming meanwhile). The
         motion then continues across sessions at the same rate, like a real body."""
         source = await asyncio.to_thread(self._source_factory, rate)
-        if not self.streaming and self.config.sampling_rate_hz == rate:
+        if not self.streaming and self.rate_hz == rate:
             self._source = source
             self._source_rate = rate
 
@@ -685,7 +672,7 @@ class VirtualWearable:
 
     def _on_connection(self, connection: Connection) -> None:
         if self.connection is not None:
-            # One central at a time, like a real wearable.
+            # One central at a time, like a real device.
             self._spawn(connection.disconnect())
             return
         self.connection = connection
@@ -701,6 +688,7 @@ class VirtualWearable:
             return
         self.connection = None
         self._data_subscribed = False
+        self._link_down()
         if not self._closed:
             delay = self.faults.reconnect_delay_s
             assert self._loop is not None
@@ -729,23 +717,14 @@ class VirtualWearable:
         self.controller.drop_connections(reason)
         return True
 
-    # -- clock and layout ----------------------------------------------------------------
+    # -- clock --------------------------------------------------------------------------
 
-    def sensor_time_us(self, host_time_s: float | None = None) -> int:
-        """Unwrapped sensor clock (µs) at a host (event loop) time, default now."""
+    def device_time_s(self, host_time_s: float | None = None) -> float:
+        """Seconds elapsed on the device clock since the twin started (runs ``drift_ppm``
+        fast or slow against the host clock), at a host (event loop) time, default now."""
         assert self._loop is not None
         t = self._loop.time() if host_time_s is None else host_time_s
-        return self.truth.clock_offset_us + int(
-            round((t - self._t_clock_ref) * 1e6 * self._clock_rate)
-        )
-
-    def layout(self) -> tuple[bool, int]:
-        """``(compact, samples per packet)`` the wearable uses at the current MTU."""
-        compact, max_n = codec.choose_layout(self.att_mtu)
-        if compact:
-            return True, 1
-        target = max(1, int(self.config.sampling_rate_hz * TARGET_PACKET_INTERVAL_S + 1e-9))
-        return False, min(max_n, target)
+        return (t - self._t_clock_ref) * self._clock_rate
 
     # -- streaming -----------------------------------------------------------------------
 
@@ -757,23 +736,25 @@ class VirtualWearable:
             self._schedule_faults(now)
         self.streaming = True
         self._streaming_since = now
-        self._seq = 0
         self._emitted = 0
+        self._packet_no = 0
         self._dropped_since_start = 0
         self._stream_t0 = now
-        self._stream_ts0 = self.sensor_time_us(now)
-        rate = self.config.sampling_rate_hz
+        self._session_started(now)
+        rate = self.rate_hz
         if self._source is None or self._source_rate != rate:
             # normally prepared off the loop already (_prepare_source); built here only if
             # the rate changed and the preparation has not finished
             self._source = self._source_factory(rate)
             self._source_rate = rate
-        self._acc_counts = np.empty((0, 3), dtype=np.int16)
-        self._gyr_counts = np.empty((0, 3), dtype=np.int16)
-        self._counts_pos = 0
-        self.truth.sampling_rate_hz = self.config.sampling_rate_hz
+        self._q_acc, self._q_gyr = self._quantise(np.empty((0, 3)), np.empty((0, 3)))
+        self._q_pos = 0
+        self.truth.sampling_rate_hz = rate
         self.truth.starts += 1
         self._schedule_next()
+
+    def _session_started(self, host_time_s: float) -> None:
+        """Hook: a session starts at this host time (e.g. note the clock of sample 0)."""
 
     def _stop_streaming(self) -> None:
         assert self._loop is not None
@@ -792,11 +773,11 @@ class VirtualWearable:
 
     def _sample_host_time(self, i: int) -> float:
         """Host time at which sample ``i`` of the session is taken."""
-        return self._stream_t0 + i / (self.config.sampling_rate_hz * self._clock_rate)
+        return self._stream_t0 + i / (self.rate_hz * self._clock_rate)
 
     def _schedule_next(self) -> None:
         assert self._loop is not None
-        _, k = self.layout()
+        k = self.samples_per_packet()
         when = self._sample_host_time(self._emitted + k - 1)
         self._timer = self._loop.call_at(when, self._tick)
 
@@ -816,68 +797,71 @@ class VirtualWearable:
             return
         assert self._loop is not None
         now = self._loop.time()
-        rate = self.config.sampling_rate_hz
-        available = int(np.floor((now - self._stream_t0) * rate * self._clock_rate + 1e-9)) + 1
-        compact, k = self.layout()
+        available = int(np.floor((now - self._stream_t0) * self.rate_hz * self._clock_rate + 1e-9))
+        available += 1
+        k = self.samples_per_packet()
         n_packets = (available - self._emitted) // k
         if n_packets <= 0:
             return
         n = n_packets * k
-        acc_c, gyr_c = self._read_counts(n)
-        period_us = 1e6 / rate  # in sensor time
+        acc_q, gyr_q = self._read_quantised(n)
         first = self._emitted
         self._emitted += n
         self.truth.samples_produced += n
         self.truth.packets_produced += n_packets
-        listening = self.connection is not None and self._data_subscribed
+        records = [self._packet_record(first + p * k, k) for p in range(n_packets)]
+        if not self._listening():
+            self.truth.undelivered.extend(records)
+            self._dropped_since_start += n
+            return
+        packets = self._encode(records, acc_q, gyr_q)
         faults = self.faults
-        for p in range(n_packets):
-            seq = self._seq
-            self._seq = (self._seq + 1) & 0xFFFF
-            ts = self._stream_ts0 + int(round((first + p * k) * period_us))
-            record = (seq, ts, k)
-            if not listening:
-                self.truth.undelivered.append(record)
-                self._dropped_since_start += k
-                continue
-            sl = slice(p * k, (p + 1) * k)
-            packet = codec.encode_data(
-                seq, ts & _TS_MASK, acc_c[sl], gyr_c[sl], compact=compact, config=self.config
-            )
-            if faults.drop and self._rng.random() < faults.drop:
+        for record, notifications in zip(records, packets):
+            lost = False
+            corrupted = False
+            for value in notifications:
+                if faults.drop and self._rng.random() < faults.drop:
+                    lost = True
+                    continue
+                if faults.corrupt and self._rng.random() < faults.corrupt:
+                    buf = bytearray(value)
+                    pos = int(self._rng.integers(0, len(buf)))
+                    buf[pos] ^= int(self._rng.integers(1, 256))
+                    value = bytes(buf)
+                    corrupted = True
+                self._send_notification(value)
+            if lost:
                 self.truth.dropped.append(record)
                 continue
-            if faults.corrupt and self._rng.random() < faults.corrupt:
-                buf = bytearray(packet)
-                pos = int(self._rng.integers(0, len(buf)))
-                buf[pos] ^= int(self._rng.integers(1, 256))
-                packet = bytes(buf)
+            if corrupted:
                 self.truth.corrupted.append(record)
-            self._send_notification(packet)
             self.truth.packets_sent += 1
-            self.truth.samples_sent += k
+            self.truth.samples_sent += record[2]
+            if self.truth.first_key_sent is None:
+                self.truth.first_key_sent = record[1]
+            self.truth.last_key_sent = record[1]
             if self._record_send_times:
-                self.truth.send_times_s[ts] = time.perf_counter()
+                self.truth.send_times_s[record[1]] = time.perf_counter()
 
-    def _read_counts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Next ``n`` samples as int16 counts, from a buffer refilled in large chunks.
+    def _read_quantised(self, n: int) -> tuple[Any, Any]:
+        """Next ``n`` samples, quantised, from a buffer refilled in large chunks.
 
         The motion is synthetic or recorded, so reading ahead changes nothing a client
-        can observe (sample times come from the sensor clock) and saves a source read
+        can observe (sample times come from the device clock) and saves a source read
         and a scaling per packet.
         """
-        if self._counts_pos + n > len(self._acc_counts):
+        if self._q_pos + n > len(self._q_acc):
             assert self._source is not None
-            chunk = max(n, int(self.config.sampling_rate_hz * COUNTS_CHUNK_S))
+            chunk = max(n, int(self.rate_hz * COUNTS_CHUNK_S))
             acc, gyr = self._source.read(chunk)
-            acc_c, gyr_c = codec.to_counts(acc, gyr, self.config)
-            rest = slice(self._counts_pos, None)
-            self._acc_counts = np.concatenate([self._acc_counts[rest], acc_c])
-            self._gyr_counts = np.concatenate([self._gyr_counts[rest], gyr_c])
-            self._counts_pos = 0
-        sl = slice(self._counts_pos, self._counts_pos + n)
-        self._counts_pos += n
-        return self._acc_counts[sl], self._gyr_counts[sl]
+            acc_q, gyr_q = self._quantise(acc, gyr)
+            rest = slice(self._q_pos, None)
+            self._q_acc = np.concatenate([self._q_acc[rest], acc_q])
+            self._q_gyr = np.concatenate([self._q_gyr[rest], gyr_q])
+            self._q_pos = 0
+        sl = slice(self._q_pos, self._q_pos + n)
+        self._q_pos += n
+        return self._q_acc[sl], self._q_gyr[sl]
 
     def _send_notification(self, value: bytes) -> None:
         """Notify the data characteristic (direct ATT PDU: no coroutine per packet)."""
@@ -889,8 +873,7 @@ class VirtualWearable:
 
     def _schedule_faults(self, t0: float) -> None:
         assert self._loop is not None
-        times = list(self.faults.disconnect_at_s)
-        for t in times:
+        for t in self.faults.disconnect_at_s:
             self._fault_timers.append(self._loop.call_at(t0 + t, self.force_disconnect))
         if self.faults.disconnect_every_s:
             self._fault_timers.append(
@@ -919,6 +902,274 @@ class VirtualWearable:
         if self._closed:
             return
         assert self._loop is not None
+        self._on_battery_tick()
+        self._battery_timer = self._loop.call_later(1.0, self._battery_tick)
+
+    def _on_battery_tick(self) -> None:
+        """Hook, once a second: notify battery or status changes."""
+
+    def _notify(self, characteristic: Characteristic, value: bytes) -> None:
+        if self.connection is not None and self.device is not None:
+            self._spawn(
+                self.device.gatt_server.notify_subscriber(self.connection, characteristic, value)
+            )
+
+    def _indicate_later(self, characteristic: Characteristic, value: bytes) -> None:
+        if self.connection is not None and self.device is not None:
+            self._spawn(
+                self.device.gatt_server.indicate_subscriber(self.connection, characteristic, value)
+            )
+
+
+def read_only_characteristic(
+    uuid: str, properties: int, read: Callable[[Any], bytes]
+) -> Characteristic:
+    """A readable characteristic that rejects writes with the ATT error a firmware sends.
+
+    Bumble's GATT server does not check attribute permissions (and a value without a
+    write handler fails without answering), so every characteristic rejects what its
+    properties do not allow.
+    """
+    return Characteristic(
+        uuid,
+        properties,
+        Characteristic.READABLE,
+        CharacteristicValue(read=read, write=_write_not_permitted),
+    )
+
+
+def device_information_service(strings: dict[str, str]) -> Service:
+    """A standard Device Information service with these strings (keys as in
+    ``sensors.devices.base.DIS_CHARACTERISTICS``)."""
+    from sensors.devices.base import DIS_CHARACTERISTICS
+
+    props = Characteristic.Properties
+    chars = []
+    for key, value in strings.items():
+        data = value.encode()
+        chars.append(
+            read_only_characteristic(DIS_CHARACTERISTICS[key], props.READ, lambda _c, d=data: d)
+        )
+    return Service(gatt.DEVICE_INFORMATION_SERVICE_UUID, chars)
+
+
+def notify_only_characteristic(uuid: str) -> Characteristic:
+    """A notify-only characteristic (reads and writes refused)."""
+    return Characteristic(
+        uuid,
+        Characteristic.Properties.NOTIFY,
+        0,
+        CharacteristicValue(read=_read_not_permitted, write=_write_not_permitted),
+    )
+
+
+# ---------------------------------------------------------------------------- wearable
+
+
+class VirtualWearable(VirtualSensor):
+    """A Poise wearable on a virtual Bumble controller (``firmware_protocol/SPEC.md``).
+
+    Parameters
+    ----------
+    link
+        The virtual link the wearable's controller joins.
+    name
+        Advertised name; must start with ``"Poise-"``.
+    address
+        Random static address, e.g. ``"D0:50:00:00:00:01"``.
+    source_factory
+        Makes the motion source for a rate (:func:`scenario_source_factory`,
+        :func:`array_source_factory`); default: built-in quiet standing.
+    config
+        Initial configuration (rate, ranges); clients change it with SET_CONFIG.
+    faults
+        Fault injection.
+    seed
+        Seeds fault decisions and the sensor clock offset.
+    battery_percent
+        Initial battery level.
+    serial
+        Serial number (<= 10 printable ASCII characters).
+    record_send_times
+        Keep the host send time of every packet in the truth (for latency benchmarks).
+    rssi_dbm
+        RSSI that scanners on the link report for this wearable.
+    """
+
+    kind = "poise"
+
+    def __init__(
+        self,
+        link: VirtualLink,
+        name: str,
+        address: str,
+        *,
+        source_factory: SourceFactory | None = None,
+        config: SensorConfig | None = None,
+        faults: FaultConfig | None = None,
+        seed: int = 0,
+        battery_percent: float = 100.0,
+        serial: str | None = None,
+        record_send_times: bool = False,
+        rssi_dbm: int = -55,
+    ) -> None:
+        if not name.startswith(gatt.NAME_PREFIX):
+            raise ValueError(f"wearable name must start with {gatt.NAME_PREFIX!r}, got {name!r}")
+        self.config = config or SensorConfig()
+        super().__init__(
+            link,
+            name,
+            address,
+            source_factory=source_factory,
+            rate_hz=self.config.sampling_rate_hz,
+            faults=faults,
+            seed=seed,
+            battery_percent=battery_percent,
+            record_send_times=record_send_times,
+            rssi_dbm=rssi_dbm,
+        )
+        self.serial = (serial or name.removeprefix(gatt.NAME_PREFIX))[:10]
+        self._seq = 0
+        self._stream_ts0 = 0  # unwrapped sensor timestamp of sample 0 of the session
+        self._last_battery_int = int(round(self._battery0))
+        self._last_dropped_notified = 0
+
+    # -- GATT ---------------------------------------------------------------------------
+
+    def _build_gatt(self) -> None:
+        assert self.device is not None
+        props = Characteristic.Properties
+        self.data_char = notify_only_characteristic(gatt.DATA_CHAR_UUID)
+        self.control_char = Characteristic(
+            gatt.CONTROL_POINT_CHAR_UUID,
+            props.WRITE | props.INDICATE,
+            Characteristic.WRITEABLE,
+            CharacteristicValue(read=_read_not_permitted, write=self._on_control_write),
+        )
+        self.status_char = read_only_characteristic(
+            gatt.STATUS_CHAR_UUID, props.READ | props.NOTIFY, lambda _c: self._status_bytes()
+        )
+        self.info_char = read_only_characteristic(
+            gatt.INFO_CHAR_UUID, props.READ, lambda _c: self._info_bytes()
+        )
+        self.battery_char = read_only_characteristic(
+            gatt.BATTERY_LEVEL_CHAR_UUID,
+            props.READ | props.NOTIFY,
+            lambda _c: bytes([self.battery_percent]),
+        )
+        dis = device_information_service(
+            {
+                "manufacturer": "Poise (virtual)",
+                "model_number": "Poise IMU v1 (Bumble emulator)",
+                "serial": self.serial,
+                "hardware_revision": "virtual",
+                "firmware_version": self.firmware_version,
+            }
+        )
+        battery = Service(gatt.BATTERY_SERVICE_UUID, [self.battery_char])
+        poise = Service(
+            gatt.SERVICE_UUID,
+            [self.data_char, self.control_char, self.status_char, self.info_char],
+        )
+        for service in (dis, battery, poise):
+            self.device.add_service(service)
+
+    def _advertising_data(self) -> bytes:
+        """Flags + the Poise service UUID (SPEC.md 1.2: 3 + 18 = 21 bytes)."""
+        return bytes(
+            AdvertisingData(
+                [
+                    (AdvertisingData.FLAGS, bytes([0x06])),  # LE general disc., no BR/EDR
+                    (
+                        AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                        bytes(UUID(gatt.SERVICE_UUID).to_bytes(force_128=True)),
+                    ),
+                ]
+            )
+        )
+
+    def _scan_response_data(self) -> bytes:
+        """Complete local name ``Poise-XXXX`` (SPEC.md 1.2) and the battery level as
+        Battery Service data (16-bit UUID 0x180F + u8 percent; 12 + 5 of 31 bytes), so a
+        scan can list the battery without connecting. Refreshed whenever advertising
+        (re)starts."""
+        battery = gatt.BATTERY_SERVICE_UUID16.to_bytes(2, "little") + bytes([self.battery_percent])
+        return bytes(
+            AdvertisingData(
+                [
+                    (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
+                    (AdvertisingData.SERVICE_DATA_16_BIT_UUID, battery),
+                ]
+            )
+        )
+
+    # -- clock and layout ----------------------------------------------------------------
+
+    @property
+    def rate_hz(self) -> float:
+        """The configured rate (SET_CONFIG)."""
+        return float(self.config.sampling_rate_hz)
+
+    def sensor_time_us(self, host_time_s: float | None = None) -> int:
+        """Unwrapped sensor clock (µs) at a host (event loop) time, default now."""
+        return self.truth.clock_offset_us + int(round(self.device_time_s(host_time_s) * 1e6))
+
+    def layout(self) -> tuple[bool, int]:
+        """``(compact, samples per packet)`` the wearable uses at the current MTU."""
+        compact, max_n = codec.choose_layout(self.att_mtu)
+        if compact:
+            return True, 1
+        target = max(1, int(self.config.sampling_rate_hz * TARGET_PACKET_INTERVAL_S + 1e-9))
+        return False, min(max_n, target)
+
+    def samples_per_packet(self) -> int:
+        """From :meth:`layout`."""
+        return self.layout()[1]
+
+    # -- streaming -----------------------------------------------------------------------
+
+    def _session_started(self, host_time_s: float) -> None:
+        self._seq = 0
+        self._stream_ts0 = self.sensor_time_us(host_time_s)
+
+    def _quantise(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> tuple[Any, Any]:
+        if len(acc_mps2) == 0:
+            return np.empty((0, 3), dtype=np.int16), np.empty((0, 3), dtype=np.int16)
+        return codec.to_counts(acc_mps2, gyr_radps, self.config)
+
+    def _packet_record(self, first_sample: int, k: int) -> tuple[int, int, int]:
+        """``(seq, unwrapped timestamp of the first sample, k)``."""
+        seq = self._seq
+        self._seq = (self._seq + 1) & 0xFFFF
+        period_us = 1e6 / self.config.sampling_rate_hz  # in sensor time
+        return (seq, self._stream_ts0 + int(round(first_sample * period_us)), k)
+
+    def _encode(
+        self, records: list[tuple[int, int, int]], acc_q: Any, gyr_q: Any
+    ) -> list[list[bytes]]:
+        compact, _ = self.layout()
+        out = []
+        pos = 0
+        for seq, ts, k in records:
+            sl = slice(pos, pos + k)
+            pos += k
+            out.append(
+                [
+                    codec.encode_data(
+                        seq,
+                        ts & _TS_MASK,
+                        acc_q[sl],
+                        gyr_q[sl],
+                        compact=compact,
+                        config=self.config,
+                    )
+                ]
+            )
+        return out
+
+    # -- battery and status ------------------------------------------------------------------
+
+    def _on_battery_tick(self) -> None:
         level = self.battery_percent
         status_due = self._dropped_since_start != self._last_dropped_notified
         if level != self._last_battery_int:
@@ -930,13 +1181,6 @@ class VirtualWearable:
             # dropped_samples grows.
             self._last_dropped_notified = self._dropped_since_start
             self._notify(self.status_char, self._status_bytes())
-        self._battery_timer = self._loop.call_later(1.0, self._battery_tick)
-
-    def _notify(self, characteristic: Characteristic, value: bytes) -> None:
-        if self.connection is not None and self.device is not None:
-            self._spawn(
-                self.device.gatt_server.notify_subscriber(self.connection, characteristic, value)
-            )
 
     # -- status, info, control point ---------------------------------------------------------
 
@@ -1020,6 +1264,17 @@ class VirtualWearable:
         if op == gatt.Opcode.GET_INFO:
             return codec.Response(op, ok, info=self.device_info())
         return codec.Response(op, gatt.ResultCode.UNSUPPORTED_OPCODE)  # pragma: no cover
+
+
+def poise_twin(link: VirtualLink, *, name: str, address: str, rate_hz: float, **kw: Any):
+    """Twin factory of the ``poise`` demo kind (:func:`sensors.devices.register_twin`)."""
+    from sensors.devices.poise import PoiseDriver
+
+    config = kw.pop("config", None) or PoiseDriver.choose_config(rate_hz, 8, 2000)
+    return VirtualWearable(link, name, address, config=config, **kw)
+
+
+poise_twin.name_pattern = "Poise-{n:04d}"  # type: ignore[attr-defined]
 
 
 def _read_not_permitted(_connection: Any) -> bytes:

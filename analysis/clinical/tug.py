@@ -13,7 +13,9 @@ Salarian et al. (2010):
   last turn is found, the stand-to-sit alone).
 
 Total time = start of the sit-to-stand to the end of the stand-to-sit (the instrumented
-equivalent of "go" to "seated"). Steps are the initial contacts of
+equivalent of "go" to "seated"). When the data hold more than one stand-up ... sit-down
+cycle (the therapist let the recording run), the first is timed; ``cycles_found`` and
+``cycle_used`` (1-based) say so. Steps are the initial contacts of
 :class:`analysis.gait.pipeline.GaitAnalyzer` between standing up and sitting down; cadence
 is 60 / median step time (robust to contacts missed in the turns, so ``n_steps`` may be
 lower than the true count while the cadence is not).
@@ -90,16 +92,35 @@ class TugResult(ClinicalResult):
     threshold_s: float = STEADI_TUG_THRESHOLD_S
     at_risk: bool | None = None
     norm_mean_s: float | None = None
+    norm_age_group: str | None = None
     above_norm: bool | None = None
+    cycles_found: int | None = None
+    cycle_used: int | None = None
     source: str = "CDC STEADI (>= 12 s at risk); Bohannon 2006 norms; phases Salarian 2010"
     transitions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _norm_for_age(norms: dict[str, Any] | None, age_y: float | None) -> float | None:
+def _norm_for_age(
+    norms: dict[str, Any] | None, age_y: float | None
+) -> tuple[float | None, str | None]:
+    """Bohannon's mean TUG time for the age and its age group (``"70-79 y"``)."""
     if not norms or age_y is None:
-        return None
+        return None, None
     band = age_band((norms.get("norms_by_age") or {}).get("bands") or [], age_y)
-    return None if band is None else float(band["mean_s"])
+    if band is None:
+        return None, None
+    return float(band["mean_s"]), f"{band['age_min_y']}-{band['age_max_y']} y"
+
+
+def _cycles(trs: list[Transition]) -> int:
+    """Complete sit-to-stand ... stand-to-sit cycles in the transitions (in order)."""
+    n, standing = 0, False
+    for t in trs:
+        if t.type == "sit-to-stand":
+            standing = True
+        elif t.type == "stand-to-sit" and standing:
+            n, standing = n + 1, False
+    return n
 
 
 class TimedUpAndGo:
@@ -238,7 +259,7 @@ class TimedUpAndGo:
             last = later[-1] if later else None
         # median step time: robust to steps the detector misses in turns
         cadence = 60.0 / float(np.median(np.diff(ic)))
-        norm = _norm_for_age(self.norms, age_y)
+        norm, norm_group = _norm_for_age(self.norms, age_y)
         turn_to_sit_start = last.start_s if last is not None else stsi.start_s
         self.result_ = TugResult(
             validity=validity,
@@ -259,7 +280,10 @@ class TimedUpAndGo:
             threshold_s=thr,
             at_risk=bool(total >= thr),
             norm_mean_s=norm,
+            norm_age_group=norm_group,
             above_norm=None if norm is None else bool(total > norm),
+            cycles_found=_cycles(trs),
+            cycle_used=1,
             transitions=tr_dicts,
         )
         return self

@@ -179,8 +179,14 @@ class TimedWalk:
         self.gait_ = g
         ic = np.asarray(g.initial_contacts_s, dtype=float)
         if ic.size < 10 or not g.walking_bouts:
+            reason = "no walking found"
+            if g.unmeasured_walking_s >= 10.0:
+                reason = (
+                    f"{g.unmeasured_walking_s:.0f} s of walking-like movement, too slow, "
+                    "irregular or interrupted to measure steps"
+                )
             self.result_ = TimedWalkResult.invalid_result(
-                WRONG_ACTIVITY, "no walking found", test=name, minutes=self.minutes
+                WRONG_ACTIVITY, reason, test=name, minutes=self.minutes
             )
             return self
         t0 = float(ic[0])
@@ -190,17 +196,28 @@ class TimedWalk:
         step_med = float(np.median(np.diff(ic)))
         walked = min(float(ic[-1]) + step_med, t1) - t0
         validity = Validity.ok(f"{100 * frac:.1f} % samples interpolated" if frac > 0 else "")
+        unmeasured = g.unmeasured_walking_s
         if walked < self.min_coverage * window:
+            more = (
+                f" ({unmeasured:.0f} s more look like walking too slow or irregular to measure)"
+                if unmeasured >= 5.0
+                else ""
+            )
             validity = Validity.invalid(
                 TOO_SHORT,
-                f"walking covers {walked:.0f} s of the {window:.0f}-s test",
+                f"walking covers {walked:.0f} s of the {window:.0f}-s test{more}",
+            )
+        elif unmeasured >= max(10.0, 0.1 * window):
+            validity = validity & Validity.ok(
+                f"{unmeasured:.0f} s of walking-like movement too slow or irregular to measure"
             )
         strides = [s for s in g.strides if s.valid and np.isfinite(s.length_m)]
         st_t = np.array([s.start_s for s in strides])
         st_len = np.array([s.length_m for s in strides])
         st_dur = np.array([s.duration_s for s in strides])
-        v = ga.aligner_.acc_body_mps2_[:, 0]
+        v = ga.aligner_.acc_body_mps2_[:, 0]  # at the gait analysis's internal rate
         v = np.nan_to_num(v - np.nanmean(v))
+        fs_v = ga.rate_hz_
         per_min: list[MinuteStats] = []
         n_min = int(np.ceil(self.minutes - 1e-9))
         for j in range(n_min):
@@ -216,8 +233,10 @@ class TimedWalk:
             ic_m = ic[(ic >= a) & (ic < b)]
             reg = None
             if ic_m.size > 4:
-                seg = v[int(a * fs) : int(b * fs)]
-                _a1, a2, _sym = autocorrelation_regularity(seg, fs, float(np.median(np.diff(ic_m))))
+                seg = v[int(a * fs_v) : int(b * fs_v)]
+                _a1, a2, _sym = autocorrelation_regularity(
+                    seg, fs_v, float(np.median(np.diff(ic_m)))
+                )
                 reg = a2 if np.isfinite(a2) else None
             durs = st_dur[sel]
             cv = float(100 * durs.std(ddof=1) / durs.mean()) if durs.size > 2 else None

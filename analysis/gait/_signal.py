@@ -2,26 +2,54 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import signal
+
+
+@lru_cache(maxsize=256)
+def butter_sos(order: int, cutoff_hz, fs: float, btype: str) -> tuple[np.ndarray, np.ndarray]:
+    """Butterworth second-order sections and their unit-step initial state (cached).
+
+    The design and the steady state are the same for every call with the same parameters
+    (a live analysis filters the same band many times a second), so they are computed once.
+    """
+    sos = signal.butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
+    return sos, signal.sosfilt_zi(sos)
 
 
 def butter_filtfilt(
     x: np.ndarray, cutoff_hz, fs: float, btype: str, order: int = 4, axis: int = 0
 ) -> np.ndarray:
-    """Zero-phase Butterworth filter (second-order sections); short inputs are padded by reflection."""
+    """Zero-phase Butterworth filter (second-order sections); short inputs are padded by reflection.
+
+    The same computation as :func:`scipy.signal.sosfiltfilt` (odd extension of ``padlen``
+    samples, forward and backward passes started from the steady state of the edge value),
+    with the design cached by :func:`butter_sos`.
+    """
     x = np.asarray(x, dtype=float)
     if isinstance(cutoff_hz, (tuple, list)):
         hi = min(cutoff_hz[1], 0.45 * fs)
-        cutoff_hz = (cutoff_hz[0], hi)
+        cutoff_hz = (float(cutoff_hz[0]), float(hi))
     else:
-        cutoff_hz = min(cutoff_hz, 0.45 * fs)
-    sos = signal.butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
+        cutoff_hz = float(min(cutoff_hz, 0.45 * fs))
+    sos, zi = butter_sos(int(order), cutoff_hz, float(fs), btype)
     n = x.shape[axis]
     if n < 2:
         return x.copy()
     padlen = min(3 * (2 * len(sos) + 1), n - 1)
-    return signal.sosfiltfilt(sos, x, axis=axis, padlen=padlen)
+    x = np.moveaxis(x, axis, 0)
+    left = 2 * x[:1] - x[padlen:0:-1]
+    right = 2 * x[-1:] - x[-2 : -padlen - 2 : -1]
+    ext = np.concatenate([left, x, right])
+    zshape = (zi.shape[0], 2) + (1,) * (ext.ndim - 1)
+    z = zi.reshape(zshape)
+    y, _ = signal.sosfilt(sos, ext, axis=0, zi=z * ext[:1])
+    y = y[::-1]
+    y, _ = signal.sosfilt(sos, y, axis=0, zi=z * y[:1])
+    y = y[::-1][padlen : padlen + n]
+    return np.moveaxis(y, 0, axis)
 
 
 def gaussian_derivative_kernel(sigma_s: float, fs: float, order: int) -> np.ndarray:
@@ -64,15 +92,20 @@ def convolve_same(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     return signal.oaconvolve(xp, k, mode="valid")
 
 
-def minima_between_zero_crossings(x: np.ndarray) -> np.ndarray:
-    """Index of the minimum of every negative lobe that starts with a +/- and ends with a -/+ crossing."""
+def negative_lobes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every closed negative lobe of ``x``: (first sample, first sample after, minimum).
+
+    A lobe starts with a +/- zero crossing and ends with the next -/+ one; lobes still open
+    at either end of ``x`` are not returned.
+    """
     x = np.asarray(x, dtype=float)
+    none = np.empty(0, dtype=int)
     if x.size < 3:
-        return np.empty(0, dtype=int)
+        return none, none, none
     pos = x >= 0
     change = np.flatnonzero(pos[1:] != pos[:-1]) + 1  # first sample after the crossing
     if change.size < 2:
-        return np.empty(0, dtype=int)
+        return none, none, none
     down = change[~pos[change]]  # entering a negative lobe
     up = change[pos[change]]  # leaving it
     if up.size and down.size and up[0] < down[0]:
@@ -80,7 +113,7 @@ def minima_between_zero_crossings(x: np.ndarray) -> np.ndarray:
     m = min(down.size, up.size)
     down, up = down[:m], up[:m]
     if m == 0:
-        return np.empty(0, dtype=int)
+        return none, none, none
     # vectorised argmin per lobe: lexsort by (value) inside segment labels
     seg = np.zeros(x.size, dtype=int)
     np.add.at(seg, down, 1)
@@ -90,7 +123,33 @@ def minima_between_zero_crossings(x: np.ndarray) -> np.ndarray:
     label = np.searchsorted(down, idx, side="right") - 1
     order = np.lexsort((x[idx], label))
     first = np.r_[True, label[order][1:] != label[order][:-1]]
-    return idx[order][first]
+    return down, up, idx[order][first]
+
+
+def minima_between_zero_crossings(x: np.ndarray) -> np.ndarray:
+    """Index of the minimum of every negative lobe that starts with a +/- and ends with a -/+ crossing."""
+    return negative_lobes(x)[2]
+
+
+def nanpercentile_rows(a: np.ndarray, q: float) -> np.ndarray:
+    """Percentile ``q`` (0-100, linear interpolation) of every row of ``a``, ignoring NaN.
+
+    The same values as ``np.nanpercentile(a, q, axis=1)`` (NaN for a row without a value),
+    vectorised: that function loops over rows in Python.
+    """
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 2 or a.shape[0] == 0:
+        return np.nanpercentile(a, q, axis=-1) if a.size else np.empty(0)
+    srt = np.sort(a, axis=1)  # NaN last
+    cnt = np.sum(np.isfinite(a), axis=1)
+    pos = np.maximum(cnt - 1, 0) * (q / 100.0)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, np.maximum(cnt - 1, 0))
+    rows = np.arange(a.shape[0])
+    frac = pos - lo
+    out = srt[rows, lo] + frac * (srt[rows, hi] - srt[rows, lo])
+    out[cnt == 0] = np.nan
+    return out
 
 
 def runs(mask: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ apart.
 
 :class:`WalkingBoutAssembler` applies the Mobilise-D walking-bout rules (Kluge et al. 2021;
 Micó-Amigo et al. 2023) to the initial contacts: a stride runs from one initial contact to
-the next of the same foot (IC i to IC i+2); it is valid when it lasts 0.2-3.0 s, is at
+the next of the same foot (IC i to IC i+2); it is valid when it lasts 0.2-4.2 s, is at
 least 0.15 m long, no sample in it was lost and the trunk stayed upright (below); as in
 mobgap (``StrideSelection`` then ``WbAssembly``) invalid strides are removed *before* the
 bouts are assembled, so a bout ends when the next valid stride starts more than
@@ -26,6 +26,13 @@ contacts (the normalised median of the steps' up directions). Bending to the flo
 reaching while shuffling (daily activities) then breaks a bout; ordinary trunk lean while
 walking (10-25 deg in the shared trials) does not. The angle is relative, so the criterion
 does not depend on how the sensor is mounted.
+
+Calm trunk (also our addition): a stride is invalid when within one of its steps the trunk
+pitches (flexes and extends) by more than ``max_step_tilt_deg`` = 30 deg. Walking moves the
+trunk's sagittal inclination by a few degrees per step (4-12 deg in every straight walk
+of the shared recordings, the slow MS walk included; up to 17 deg in daily-life turns),
+while rising from a chair or sitting down flexes it by 30-50 deg (Schenkman et al. 1990),
+so repeated chair rises, whose rhythm resembles a very slow walk, are not taken for one.
 
 References
 ----------
@@ -69,15 +76,31 @@ from analysis.gait._signal import butter_filtfilt, merge_intervals, ricker_unit_
 __all__ = ["GaitSequenceDetector", "WalkingBoutAssembler"]
 
 
-def _pulse_trains(peaks: np.ndarray, max_interval: float, min_peaks: int) -> np.ndarray:
-    """[first, last] sample of every run of peaks whose successive gaps are <= max_interval."""
-    if peaks.size < min_peaks:
-        return np.empty((0, 2))
-    brk = np.flatnonzero(np.diff(peaks) > max_interval)
-    starts = np.r_[0, brk + 1]
-    ends = np.r_[brk, peaks.size - 1]
-    keep = (ends - starts + 1) >= min_peaks
-    return np.stack([peaks[starts[keep]], peaks[ends[keep]]], axis=1).astype(float)
+def _pulse_trains(
+    peaks: np.ndarray, start_interval: float, margin: float, min_peaks: int
+) -> np.ndarray:
+    """[first, last] sample of every pulse train of step candidates (Paraschiv-Ionescu 2019).
+
+    A train starts with two candidates less than ``start_interval`` apart and goes on while
+    the next candidate comes at most the train's mean interval so far plus ``margin`` after
+    the last one (so slow walkers' longer steps do not break it); trains with fewer than
+    ``min_peaks`` candidates are dropped. One Python step per candidate (a few per second
+    of walking), not per sample.
+    """
+    peaks = np.asarray(peaks)
+    out = []
+    i, k = 0, peaks.size
+    while i < k - 1:
+        if peaks[i + 1] - peaks[i] >= start_interval:
+            i += 1
+            continue
+        j = i + 1
+        while j + 1 < k and peaks[j + 1] - peaks[j] <= (peaks[j] - peaks[i]) / (j - i) + margin:
+            j += 1
+        if j - i + 1 >= min_peaks:
+            out.append((peaks[i], peaks[j]))
+        i = j + 1
+    return np.asarray(out, dtype=float).reshape(-1, 2)
 
 
 def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -124,6 +147,7 @@ class GaitSequenceDetector:
         padding: float = 0.75,
         min_n_steps: int = 5,
         max_gap_s: float = 3.5,
+        step_margin_s: float = 1.5,
     ) -> None:
         self.band_hz = band_hz
         self.wavelet_centre_hz = wavelet_centre_hz
@@ -133,6 +157,7 @@ class GaitSequenceDetector:
         self.padding = padding
         self.min_n_steps = min_n_steps
         self.max_gap_s = max_gap_s
+        self.step_margin_s = step_margin_s
 
     def detect(self, acc_mps2: np.ndarray, sampling_rate_hz: float) -> GaitSequenceDetector:
         """Find gait sequences in (n, 3) acceleration (any frame, no NaN); returns ``self``."""
@@ -150,8 +175,9 @@ class GaitSequenceDetector:
         maxima = find_peaks(x, height=self.threshold_mps2)[0]
         minima = find_peaks(-x, height=self.threshold_mps2)[0]
         max_iv = self.max_step_interval_s * fs
-        tr_max = _pulse_trains(maxima, max_iv, self.min_train_peaks)
-        tr_min = _pulse_trains(minima, max_iv, self.min_train_peaks)
+        margin = self.step_margin_s * fs
+        tr_max = _pulse_trains(maxima, max_iv, margin, self.min_train_peaks)
+        tr_min = _pulse_trains(minima, max_iv, margin, self.min_train_peaks)
         gs = _intersect(tr_max, tr_min)
         if gs.shape[0] == 0:
             self.gait_sequences_ = np.empty((0, 2), dtype=int)
@@ -190,6 +216,9 @@ class WalkingBoutAssembler:
     max_trunk_inclination_deg : float
         Strides whose steps lean further than this from the group's walking posture are
         invalid (used by :func:`analysis.gait.pipeline.upright_strides`).
+    max_step_tilt_deg : float
+        Strides with a step in which the trunk pitches further than this (peak to peak) are
+        invalid (used by :func:`analysis.gait.pipeline.assemble_bouts`).
 
     Attributes
     ----------
@@ -203,10 +232,11 @@ class WalkingBoutAssembler:
         self,
         max_break_s: float = 3.0,
         min_strides: int = 4,
-        stride_time_s: tuple[float, float] = (0.2, 3.0),
+        stride_time_s: tuple[float, float] = (0.2, 4.2),
         min_stride_length_m: float = 0.15,
         remove_last_ic: bool = True,
         max_trunk_inclination_deg: float = 45.0,
+        max_step_tilt_deg: float = 30.0,
     ) -> None:
         self.max_break_s = max_break_s
         self.min_strides = min_strides
@@ -214,6 +244,7 @@ class WalkingBoutAssembler:
         self.min_stride_length_m = min_stride_length_m
         self.remove_last_ic = remove_last_ic
         self.max_trunk_inclination_deg = max_trunk_inclination_deg
+        self.max_step_tilt_deg = max_step_tilt_deg
 
     def assemble(
         self,

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.gait._signal import butter_filtfilt
+from analysis.gait._signal import butter_filtfilt, nanpercentile_rows
 
 __all__ = [
     "BODY_HEIGHT_TO_SENSOR_HEIGHT",
@@ -66,15 +66,42 @@ __all__ = [
 BODY_HEIGHT_TO_SENSOR_HEIGHT = 0.53
 
 
-def vertical_displacement(acc_v_mps2: np.ndarray, fs: float) -> np.ndarray:
-    """Drift-removed vertical displacement (m) from vertical acceleration (Mobilise-D filters)."""
+def vertical_displacement(
+    acc_v_mps2: np.ndarray,
+    fs: float,
+    regions: np.ndarray | None = None,
+    slowdown: np.ndarray | None = None,
+) -> np.ndarray:
+    """Drift-removed vertical displacement (m) from vertical acceleration (Mobilise-D filters).
+
+    Acceleration high-passed at 0.1 Hz, integrated, velocity high-passed at 1 Hz, integrated
+    (Soltani et al. 2021). The 1-Hz cut-off sits below the step frequency of ordinary
+    walking (1.6-2 Hz) but above that of slow walking (0.5-1 Hz), where it would remove
+    most of the step's own vertical movement (a 4th-order zero-phase high-pass keeps 30 %
+    of the amplitude at 0.9 Hz). In ``regions`` (k, 2) whose steps are ``slowdown`` times
+    longer than those the filters were made for (see
+    :class:`analysis.gait.InitialContactDetector`), the velocity cut-off is divided by the
+    same factor.
+    """
     a = np.asarray(acc_v_mps2, dtype=float)
     if a.size < 4:
         return np.zeros_like(a)
     a = butter_filtfilt(a - a.mean(), 0.1, fs, "highpass")
     v = np.cumsum(a) / fs
-    v = butter_filtfilt(v, 1.0, fs, "highpass")
-    return np.cumsum(v) / fs
+    out = np.cumsum(butter_filtfilt(v, 1.0, fs, "highpass")) / fs
+    if regions is None or slowdown is None:
+        return out
+    # each cut-off over the whole signal, so that a region's values do not depend on where
+    # the region ends (a stream's window ends inside a walk)
+    by_factor: dict[float, np.ndarray] = {}
+    for (s, e), f in zip(np.asarray(regions, dtype=int).reshape(-1, 2), slowdown):
+        if not np.isfinite(f) or f <= 1.0 or e - s < 4:
+            continue
+        if f not in by_factor:
+            by_factor[f] = np.cumsum(butter_filtfilt(v, 1.0 / f, fs, "highpass")) / fs
+        d = by_factor[f]
+        out[s:e] = d[s:e] - d[s] + out[s]
+    return out
 
 
 def hampel(x: np.ndarray, half_window: int = 2, n_sigmas: float = 3.0) -> np.ndarray:
@@ -85,8 +112,8 @@ def hampel(x: np.ndarray, half_window: int = 2, n_sigmas: float = 3.0) -> np.nda
         return x.copy()
     pad = np.pad(x, half_window, mode="edge")
     win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half_window + 1)
-    med = np.nanmedian(win, axis=1)
-    mad = 1.4826 * np.nanmedian(np.abs(win - med[:, None]), axis=1)
+    med = nanpercentile_rows(win, 50.0)
+    mad = 1.4826 * nanpercentile_rows(np.abs(win - med[:, None]), 50.0)
     out = x.copy()
     bad = np.abs(x - med) > n_sigmas * mad
     bad &= np.isfinite(med)

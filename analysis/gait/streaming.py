@@ -1,59 +1,49 @@
-"""Live gait analysis: the offline chain fed sample blocks as they arrive.
+"""Live gait analysis: the offline chain run on a trailing window, decided once its context is in.
 
 :class:`StreamingGait` keeps the last ``window_s`` seconds in preallocated ring buffers
-(bounded memory) and, every ``hop_s`` seconds of data, runs the *same* algorithms as
-:class:`analysis.gait.GaitAnalyzer` on that window (orientation, gait sequences, initial
-contacts, laterality, Zijlstra step lengths). Contacts at least ``settle_s`` old are final and
-are emitted once; every new contact completes a step and, with the contact two before it, a
-stride. A contact is final only when two successive analyses agree on it (``confirm_s``),
-which keeps window-edge artefacts out. Contacts are grouped exactly like offline (a gap > 3 s
-ends a group); when a group ends it goes through the shared :func:`analysis.gait.pipeline.assemble_bouts` (Hampel filter,
-Mobilise-D bout rules with the upright-posture criterion, last-stride removal), so a finished
-bout is computed by the offline code from the same contacts.
+(bounded memory) and, every ``hop_s`` seconds of data, runs the *same* code as
+:class:`analysis.gait.GaitAnalyzer` (:func:`analysis.gait.pipeline.track_contacts`:
+orientation, gait sequences, step periods, initial contacts, sides, step lengths) on that
+window. What it reports is decided in two stages:
 
-Provisional steps (latency). A confirmed contact needs its gait sequence, and the sequence
-detector places the end of an ongoing sequence 0.3-0.8 s behind the newest data, so confirmed
-contacts come a median 1.1 s (max 2.6 s) after they happened. Inside an established bout
-(``min_established_steps`` confirmed contacts) the stream therefore also emits *provisional*
-steps: the negative lobes of the contact detector's wavelet signal after the newest contact,
-searched over the gait sequence holding that contact extended to the newest data (the region
-and mean removal the detector uses once the sequence grows), once ``settle_s`` old, at most
-half the longest valid stride (1.5 s) after the previous contact, and only while the step in
-between holds a step candidate of the gait-sequence detector (its filtered norm beyond its
-threshold). A provisional step (foot ``"unknown"``) is emitted once, with a provisional stride;
-when the confirmed contact arrives (within ``provisional_tolerance_s`` = 0.15 s) nothing is
-emitted again; a provisional step never confirmed within ``retract_after_s`` (8 s = window
-minus the 2-s edge, after which it can no longer be confirmed) or by the end of the stream is
-listed once in ``retracted_steps_``. Bouts use confirmed contacts only, so provisional steps
-never change a bout. On the shared trials: established-bout steps are emitted a median
-0.36-0.49 s after they happened (straight walks max 0.70 s); on HA-001-Test11, 3 of 43 come
-1.2-2.6 s late (shallow steps in turns); one provisional step per bout on average is retracted
-(the stopping step), never one inside an offline bout. A step counter is
-``len(new_steps_) - len(retracted_steps_)`` summed over calls.
+* **Final contacts.** A contact is final once it is ``final_after_s`` (12 s) old. By then the
+  window holds the evidence the offline detectors use for it: the gait-sequence detector
+  needs several steps after a contact to recognise a pulse train (about 7 s at a slow
+  walker's 1.2-s steps), the periodicity windows are 8 s long and the contact detector
+  compares a lobe with those within 10 s of it. Final contacts go, with their side,
+  Zijlstra step length, lost-sample flag and posture, into the open group of contacts (no
+  break longer than ``max_break_s``). A group closes when the final horizon is
+  ``max_break_s`` past its last contact, and its bouts come from the shared
+  :func:`analysis.gait.pipeline.assemble_bouts` - the offline code on the same contacts. So
+  the stream and the offline analysis give the same bouts by construction, up to what the
+  window's filters see differently from the whole recording's (a lobe at the edge of a
+  detection threshold can fall either way; the window starts on the offline analysis's
+  decimation and periodicity grids to keep that small) and evidence that arrives more than
+  ``final_after_s`` late (such a contact is not counted). Tested: the same bouts on the
+  mobgap-lab trials, all 47 ipol-l5 walks (``bench/validate_gait.py``) and the synthetic
+  slow-gait scenarios.
+* **Steps as they happen.** Every analysis also passes the open group's final contacts and
+  the window's newer ones through the bout rules. While they make a bout that reaches the
+  newest contacts, its contacts are emitted in ``new_steps_`` once ``settle_s`` old and
+  followed by the next contact (the bout rules drop a bout's closing contact, the stopping
+  step, so it is never counted and withdrawn; the first steps come together when the bout
+  gets its fourth valid stride, after that a step is emitted a median 1 s after it) and the
+  bout in progress is reported in ``current_bout_``. When a
+  contact becomes final it confirms the step emitted for it (within
+  ``provisional_tolerance_s``); an emitted step that no final contact confirms, or that
+  ends up outside every bout of its group, is listed in ``retracted_steps_`` (rare: a lobe
+  at the newest data that more data dissolves, a run the whole group's posture rule
+  rejects); a final contact of a bout that was
+  never emitted is emitted then. So the running step count (``len(new_steps_) -
+  len(retracted_steps_)`` summed over calls) ends equal to the offline number of contacts in
+  bouts.
 
-Gait sequences are remembered between analyses and merged with the window's by the offline
-merge rule (< 3.5 s apart), because in a window the older of two such sequences can lose its
-pulse train before the newer one is recognised. A bout is reported as ``current_bout_``
-(provisional figures) from its fourth valid stride on and is closed ``max_break_s +
-close_grace_s`` (3 + 1 s) after its last contact: the bout rule needs the 3-s pause by
-definition. When a contact confirmed later joins the next group to within ``max_break_s`` of the
-closed group (offline they are one group), the closed group is reopened: its bouts are
-withdrawn (listed in ``revised_bouts_``) and the joined bout comes in ``new_bouts_`` when it
-closes.
-
-Per-block cost: copying the block into the ring buffers; the analysis runs at most once per
+Per-block cost: copying the block into the ring buffers; the analysis runs once per
 ``hop_s`` on ``window_s`` of data (vectorised numpy/scipy, no per-sample Python loops).
 
-Tolerance against offline (tested on all five shared trials): same bouts (>= 90 % overlap),
-cadence within 1 step/min, speed within 0.05 m/s; provisional step times within 0.15 s of the
-confirmed contact; contacts differ by at most a few samples because the filters see a
-window instead of the whole recording.
-
-Signal-based per-bout values (regularity, symmetry, harmonic ratio) need the bout's signal and
-are NaN in streamed bouts; turns are not streamed (use the offline analysis).
-
-NaN rows (lost samples) are allowed anywhere: they are interpolated for filtering, contacts on
-them are dropped and strides over them are invalid, as offline.
+Signal-based per-bout values (regularity, symmetry, harmonic ratio) need the bout's whole
+signal and are NaN in streamed bouts; turns are not streamed (use the offline analysis).
+NaN rows (lost samples) are allowed anywhere, as offline.
 """
 
 from __future__ import annotations
@@ -62,21 +52,22 @@ from collections import deque
 
 import numpy as np
 
-from analysis.gait._signal import merge_intervals, minima_between_zero_crossings
-from analysis.gait.bouts import GaitSequenceDetector, WalkingBoutAssembler
-from analysis.gait.initial_contacts import InitialContactDetector, LateralityClassifier
-from analysis.gait.parameters import StepLengthZijlstra, vertical_displacement
+from analysis.gait.bouts import WalkingBoutAssembler
 from analysis.gait.pipeline import (
+    ContactTrack,
     Stride,
     WalkingBout,
     assemble_bouts,
-    bout_from_contacts,
+    decimation_factor,
     resolve_sensor_height,
-    step_mean_up,
+    track_contacts,
 )
-from analysis.orientation import BodyFrameAligner, fill_nan_rows
+from analysis.orientation import BodyFrameAligner
 
 __all__ = ["StreamingGait", "StreamStep"]
+
+#: ``current_bout_`` is assembled from at most this many of the newest contacts.
+CURRENT_BOUT_STEPS = 300
 
 
 class StreamStep(tuple):
@@ -118,43 +109,32 @@ class StreamingGait:
     sensor_height_m, height_m : float or None
         As for :class:`analysis.gait.GaitAnalyzer`.
     window_s : float
-        Length of the analysed ring buffer.
+        Length of the analysed ring buffer (at least ``final_after_s`` + 8 s).
     hop_s : float
         Data between two analyses.
+    final_after_s : float
+        Age at which a contact is final.
     settle_s : float
-        Age a contact needs before it can be final.
-    confirm_s : float
-        A contact is final when two successive analyses find it within this tolerance.
-    close_grace_s : float
-        A group of contacts is closed ``max_break_s + close_grace_s`` after its last contact,
-        so that contacts recognised late (when their gait sequence is established) can still
-        join it. A later contact closer than ``max_break_s`` to the last one always joins.
+        Age a contact needs before it is emitted as a step.
+    provisional_tolerance_s : float
+        A final contact this close to an emitted step confirms it.
     max_bout_steps : int
-        A bout longer than this is closed and a new one started (bounds memory).
+        A group longer than this is closed and a new one started (bounds memory).
     max_history : int
         Finished bouts kept in ``bouts_`` (older ones are dropped).
-    provisional : bool
-        Emit provisional steps of an established bout (see module docstring).
-    min_established_steps : int
-        Confirmed contacts the open bout needs before provisional steps are emitted.
-    provisional_tolerance_s : float
-        A confirmed contact this close to a provisional one confirms it.
-    retract_after_s : float
-        Age after which an unconfirmed provisional step is retracted.
 
     Attributes (updated by :meth:`update`)
     ----------------------------------------
     new_steps_ : list of :class:`StreamStep`
-        Contacts emitted by the last call (provisional ones have foot ``"unknown"``).
+        Steps emitted by the last call.
     retracted_steps_ : list of :class:`StreamStep`
-        Provisional steps withdrawn by the last call (never confirmed).
+        Earlier steps withdrawn by the last call (no final contact, or outside every bout).
     new_strides_ : list of :class:`analysis.gait.Stride`
-        Strides completed by the last call (provisional validity: duration rule only).
+        Strides completed by the steps of the last call (validity: duration rule only).
     new_bouts_ : list of :class:`analysis.gait.WalkingBout`
         Bouts closed by the last call.
     revised_bouts_ : list of :class:`analysis.gait.WalkingBout`
-        Earlier bouts withdrawn by the last call (late contacts joined them to the open bout;
-        the joined bout comes in ``new_bouts_`` when it closes).
+        Always empty: a closed group is never reopened (kept for API compatibility).
     current_bout_ : WalkingBout or None
         Provisional figures of the bout in progress.
     bouts_ : deque of WalkingBout
@@ -168,32 +148,24 @@ class StreamingGait:
         sampling_rate_hz: float,
         sensor_height_m: float | None = None,
         height_m: float | None = None,
-        window_s: float = 10.0,
+        window_s: float = 27.0,
         hop_s: float = 0.25,
+        final_after_s: float = 12.0,
         settle_s: float = 0.3,
-        confirm_s: float = 0.05,
-        close_grace_s: float = 1.0,
+        provisional_tolerance_s: float = 0.15,
         max_bout_steps: int = 20000,
         max_history: int = 1000,
-        provisional: bool = True,
-        min_established_steps: int = 4,
-        provisional_tolerance_s: float = 0.15,
-        retract_after_s: float = 8.0,
     ) -> None:
         self.sampling_rate_hz = sampling_rate_hz
         self.sensor_height_m = sensor_height_m
         self.height_m = height_m
         self.window_s = window_s
         self.hop_s = hop_s
+        self.final_after_s = final_after_s
         self.settle_s = settle_s
-        self.confirm_s = confirm_s
-        self.close_grace_s = close_grace_s
+        self.provisional_tolerance_s = provisional_tolerance_s
         self.max_bout_steps = max_bout_steps
         self.max_history = max_history
-        self.provisional = provisional
-        self.min_established_steps = min_established_steps
-        self.provisional_tolerance_s = provisional_tolerance_s
-        self.retract_after_s = retract_after_s
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -210,25 +182,27 @@ class StreamingGait:
         self._cap = int(round(self.window_s * fs))
         self._hop = max(int(round(self.hop_s * fs)), 1)
         self._settle = int(round(self.settle_s * fs))
+        self._final_age = int(round(self.final_after_s * fs))
+        self._tol = int(round(self.provisional_tolerance_s * fs))
+        self._q = decimation_factor(fs)
         self._buf = np.full((self._cap, 6), np.nan)
         self._w = 0  # next write position
         self.n_samples_ = 0
         self._since = 0
+        self._has_gyr = False
         self._l_m, self._l_src = resolve_sensor_height(self.sensor_height_m, self.height_m)
         self._wba = WalkingBoutAssembler()
-        self._last_ic = -(10**12)
-        # current group of contacts (no break inside): absolute samples and feet; per step
-        # (contact i -> i+1) the raw step length and whether no sample in it was lost
-        self._g_ic: list[int] = []
-        self._g_sl: list[float] = []
-        self._g_nanfree: list[bool] = []
-        self._g_up: list[np.ndarray] = []  # per step: mean up direction (posture criterion)
-        self._closed_until = -1
-        self._pending = np.empty(0, dtype=np.int64)
-        self._gs_hist = np.empty((0, 2), dtype=np.int64)
         self._fwd: np.ndarray | None = None
         self._fwd_at = 0
+        # the open group of final contacts (absolute samples) and, per step g[i] -> g[i+1],
+        # (raw step length, no-lost-sample flag, mean up direction, tilt range)
+        self._g_ic: list[int] = []
         self._g_lr: list[str] = []
+        self._g_steps: list[tuple] = []
+        self._horizon = -1  # contacts up to here are final
+        self._emitted: dict[int, StreamStep] = {}  # emitted, not yet final (absolute sample)
+        self._confirmed: dict[int, StreamStep] = {}  # emitted and final, in the open group
+        self._last_emitted = -(10**12)
         self.bouts_: deque[WalkingBout] = deque(maxlen=self.max_history)
         self.current_bout_: WalkingBout | None = None
         self.new_steps_: list[StreamStep] = []
@@ -236,54 +210,45 @@ class StreamingGait:
         self.new_bouts_: list[WalkingBout] = []
         self.retracted_steps_: list[StreamStep] = []
         self.revised_bouts_: list[WalkingBout] = []
-        self._last_group: tuple | None = None
-        # provisional contacts of the open bout: (absolute sample, emitted step)
-        self._prov: list[tuple[int, StreamStep]] = []
 
     # ----------------------------------------------------------------- action
     def update(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray | None) -> StreamingGait:
         """Append a block of samples ((n, 3) each, NaN rows allowed); returns ``self``."""
         acc = np.asarray(acc_mps2, dtype=float).reshape(-1, 3)
-        gyr = (
-            np.zeros_like(acc)
-            if gyr_radps is None
-            else np.asarray(gyr_radps, dtype=float).reshape(-1, 3)
-        )
+        if gyr_radps is None:
+            gyr = np.zeros_like(acc)
+        else:
+            gyr = np.asarray(gyr_radps, dtype=float).reshape(-1, 3)
+            self._has_gyr = True
         if gyr.shape[0] != acc.shape[0]:
             raise ValueError(f"block has {acc.shape[0]} acc rows but {gyr.shape[0]} gyr rows")
-        self.new_steps_, self.new_strides_, self.new_bouts_ = [], [], []
-        self.retracted_steps_, self.revised_bouts_ = [], []
+        self._clear_outputs()
         block = np.concatenate([acc, gyr], axis=1)
-        n = block.shape[0]
-        if n == 0:
-            return self
-        if n >= self._cap:  # a huge block: process it in window-sized pieces
-            for i in range(0, n, self._cap // 2):
-                part = block[i : i + self._cap // 2]
-                self._write(part)
-                self._since += part.shape[0]
-                if self._since >= self._hop:
-                    self._analyse(final=False)
-            return self
-        self._write(block)
-        self._since += n
-        if self._since >= self._hop:
-            self._analyse(final=False)
+        step = max(self._hop, 1)
+        for i in range(0, block.shape[0], step):  # a long block: analyse as it fills
+            part = block[i : i + step]
+            self._write(part)
+            self._since += part.shape[0]
+            if self._since >= self._hop:
+                self._analyse(final=False)
         return self
 
     def flush(self) -> StreamingGait:
-        """End of stream: analyse what is left and close the open bout; returns ``self``."""
-        self.new_steps_, self.new_strides_, self.new_bouts_ = [], [], []
-        self.retracted_steps_, self.revised_bouts_ = [], []
+        """End of stream: analyse what is left, make everything final, close the group."""
+        self._clear_outputs()
         if self.n_samples_:
             self._analyse(final=True)
         self._close_group()
-        self.retracted_steps_.extend(st for _, st in self._prov)
-        self._prov = []
+        self.retracted_steps_.extend(self._emitted.values())
+        self._emitted = {}
         self.current_bout_ = None
         return self
 
     # --------------------------------------------------------------- helpers
+    def _clear_outputs(self) -> None:
+        self.new_steps_, self.new_strides_, self.new_bouts_ = [], [], []
+        self.retracted_steps_, self.revised_bouts_ = [], []
+
     def _write(self, block: np.ndarray) -> None:
         n = block.shape[0]
         end = self._w + n
@@ -308,26 +273,43 @@ class StreamingGait:
         self._since = 0
         fs = self._fs
         win, start = self._window()
-        n = win.shape[0]
+        # start on the internal-rate grid of the whole stream (input sample 0, q, 2q, ...),
+        # so that the window is decimated exactly like the offline analysis decimates
+        skip = (-start) % self._q
+        win, start = win[skip:], start + skip
         now = self.n_samples_
-        horizon = now if final else now - self._settle
-        if n >= 3 * fs:
-            self._detect(win, start, horizon)
-        self._retract_old_provisional(horizon)
-        self._close_if_break(horizon)
-        self._update_current()
+        horizon = now if final else now - self._final_age
+        tr = None
+        if win.shape[0] >= 3 * fs and not np.isnan(win[:, 0]).all():
+            tr = self._track(win, start)
+        if tr is not None and tr.ic.size:
+            abs_ic = tr.ic.astype(np.int64) * self._q + start
+            # filters near the window's old edge see too little: nothing there is decided
+            edge = start + (int(2 * fs) if start > 0 else 0)
+            self._finalise(tr, abs_ic, start, edge, horizon)
+            self._emit(tr, abs_ic, start, now if final else now - self._settle)
+        self._horizon = max(self._horizon, horizon)
+        self._retract_unconfirmed()
+        if self._g_ic and self._horizon - self._g_ic[-1] > self._wba.max_break_s * fs:
+            self._close_group()
+        if tr is None or not tr.ic.size:
+            self.current_bout_ = None
 
-    def _detect(self, win: np.ndarray, start: int, horizon: int) -> None:
+    def _track(self, win: np.ndarray, start: int) -> ContactTrack:
         fs = self._fs
-        bad = ~np.all(np.isfinite(win), axis=1)
-        if bad.all():
-            return
         # the heading is re-estimated once per window length of data (or until walking has
-        # given one); in between the last estimate is reused, which saves a third of the cost
+        # given one); in between the last estimate is reused
         refresh = self._fwd is None or self.n_samples_ - self._fwd_at >= self._cap
-        al = BodyFrameAligner(forward_sensor=None if refresh else self._fwd).align(
-            win[:, :3], win[:, 3:], fs
+        aligner = BodyFrameAligner(forward_sensor=None if refresh else self._fwd)
+        tr = track_contacts(
+            win[:, :3],
+            win[:, 3:] if self._has_gyr else None,
+            fs,
+            sensor_height_m=self._l_m,
+            aligner=aligner,
+            first_sample=start,
         )
+        al = tr.aligner
         if refresh:
             if al.heading_source_ == "walking":
                 self._fwd, self._fwd_at = al.forward_sensor_, self.n_samples_
@@ -335,324 +317,169 @@ class StreamingGait:
                 if self._fwd is None and np.all(np.isfinite(al.forward_sensor_)):
                     self._fwd = al.forward_sensor_
                 self._fwd_at = self.n_samples_ - self._cap + int(2 * fs)
-        body, _ = fill_nan_rows(al.acc_body_mps2_)
-        gyr_body, _ = fill_nan_rows(al.gyr_body_radps_)
-        acc_f, _ = fill_nan_rows(win[:, :3])
-        gsd = GaitSequenceDetector().detect(acc_f, fs)
-        gs = self._merge_sequence_history(gsd.gait_sequences_, start, win.shape[0], gsd.max_gap_s)
-        if gs.shape[0] == 0:
-            return
-        icd = InitialContactDetector().detect(body[:, 0], fs, gs)
-        ic = icd.ic_
-        ic = ic[~bad[ic]] if ic.size else ic
-        edge = int(2 * fs) if start > 0 else 0  # filters near the window's old edge: not final
-        absic = ic + start
-        sep = int(0.25 * fs)
-        cand = (absic <= horizon) & (ic >= edge)
-        if self._g_ic:
-            g = np.asarray(self._g_ic)
-            near = np.abs(absic[:, None] - g[None, :]).min(axis=1) <= sep
-            cand &= ~near & (absic > g[0] - self._wba.max_break_s * fs)
-        cand &= absic > self._closed_until
-        # a contact must be found by two successive analyses (within confirm_s) to be final
-        prev = self._pending
-        self._pending = absic[cand]
-        if prev.size and cand.any():
-            tol = self.confirm_s * fs
-            cand[cand] = np.abs(absic[cand][:, None] - prev[None, :]).min(axis=1) <= tol
-        else:
-            cand[:] = False
-        ctx = None
-        if cand.any():
-            ctx = self._context(body, gyr_body, bad, start, al.gravity_sensor_)
-            lr = LateralityClassifier().predict(gyr_body, ic, fs).lr_
-            for j in np.flatnonzero(cand):
-                self._add_contact(int(absic[j]), str(lr[j]), ctx)
-        if self.provisional:
-            self._provisional_contacts(
-                icd.wavelet_signal_,
-                gs,
-                np.abs(gsd.filtered_signal_),
-                gsd.threshold_mps2,
-                start,
-                horizon,
-                bad,
-                ctx or (body, gyr_body, al.gravity_sensor_),
-            )
+        return tr
 
-    def _merge_sequence_history(self, gs, start, n, max_gap_s) -> np.ndarray:
-        """Window sequences merged with those found before, as the offline detector merges.
+    def _finalise(self, tr: ContactTrack, abs_ic, start: int, edge: int, horizon: int) -> None:
+        """Contacts that crossed the final horizon since the last analysis become final."""
+        sel = np.flatnonzero((abs_ic > self._horizon) & (abs_ic >= edge) & (abs_ic <= horizon))
+        for j in sel:
+            a = int(abs_ic[j])
+            if self._g_ic and a - self._g_ic[-1] <= self._tol:
+                continue  # the same contact, seen a sample or two later
+            self._insert(a, str(tr.lr[j]), tr, start)
 
-        The offline detector merges sequences less than ``max_gap_s`` apart; in a window the
-        older of two such sequences may have lost the start of its pulse train (so it is no
-        longer found) by the time the newer one is recognised. Sequences found by earlier
-        analyses are therefore remembered (only while they can still merge with the window)
-        and merged with the window's by the same rule.
-        """
-        gap = max_gap_s * self._fs
-        cur = gs.astype(np.int64) + start
-        hist = self._gs_hist
-        hist = hist[hist[:, 1] >= start - gap] if hist.size else hist
-        allgs = np.concatenate([hist, cur]) if hist.size else cur
-        if allgs.shape[0] == 0:
-            self._gs_hist = np.empty((0, 2), dtype=np.int64)
-            return gs
-        merged = merge_intervals(allgs, gap).astype(np.int64)
-        # remember only sequences that are not older than the window (bounded memory)
-        self._gs_hist = merged[merged[:, 1] >= start - gap]
-        local = np.clip(merged - start, 0, n)
-        local = local[local[:, 1] > local[:, 0]]
-        # a remembered sequence only joins one found now (it was already searched otherwise)
-        if cur.shape[0] == 0:
-            return local[:0]
-        keep = (local[:, 1] >= np.min(gs[:, 0])) if gs.size else np.zeros(len(local), bool)
-        return local[keep]
-
-    def _context(self, body, gyr_body, bad, start, grav):
-        cb = np.r_[0, np.cumsum(bad)]
-        return (start, vertical_displacement(body[:, 0], self._fs), cb, body.shape[0], grav)
-
-    def _provisional_contacts(self, w, gs, gsd_abs, gsd_thr, start, horizon, bad, ctx) -> None:
-        """Emit contacts of an established bout before the gait-sequence detector confirms them.
-
-        Inside a bout with at least ``min_established_steps`` contacts, every negative lobe of
-        the contact detector's wavelet signal after the newest contact is a provisional contact
-        when it is at least ``settle_s`` old, at most half the longest valid stride (1.5 s)
-        after the previous contact, and the step in between holds a step candidate of the
-        gait-sequence detector (its filtered acceleration norm beyond its threshold), i.e. the
-        same evidence of a step the detector uses, without its pulse-train context.
-        """
+    def _insert(self, a: int, foot: str, tr: ContactTrack, start: int) -> None:
         fs = self._fs
-        if len(self._g_ic) < self.min_established_steps:
-            return
-        last = self._prov[-1][0] if self._prov else self._g_ic[-1]
-        last = max(last, self._g_ic[-1])
-        n = w.size
-        # the gait sequence holding the newest contact, extended to the newest data: the same
-        # region (and mean removal) the contact detector will use once the sequence grows
-        row = np.flatnonzero((gs[:, 0] <= last - start) & (gs[:, 1] > last - start))
-        if row.size == 0 or n - gs[row[-1], 0] < 3:
-            return
-        lo = int(gs[row[-1], 0])
-        seg = w[lo:]
-        m = minima_between_zero_crossings(seg - seg.mean()) + lo
-        max_step = int(0.5 * self._wba.stride_time_s[1] * fs)
-        min_step = int(0.25 * fs)
-        added = False
-        for loc in m:
-            a = int(loc + start)
-            if a > horizon:
-                break
-            if a - last < min_step or bad[loc]:
-                continue
-            if a - last > max_step:
-                break
-            if gsd_abs[max(last - start, 0) : loc + 1].max() < gsd_thr:
-                break
-            if not added and len(ctx) == 3:  # signal context only when needed
-                body, gyr_body, grav = ctx
-                ctx = self._context(body, gyr_body, bad, start, grav)
-            added = True
-            self._emit_provisional(a, last, ctx)
-            last = a
-
-    def _emit_provisional(self, a: int, prev: int, ctx) -> None:
-        fs = self._fs
-        length, _, _ = self._step(prev, a, ctx)
-        prov_len = {p: st[3] for p, st in self._prov}
-        before = sorted(set(self._g_ic[-2:]) | set(prov_len))
-        step = StreamStep(a / fs, "unknown", (a - prev) / fs, length)
-        self._prov.append((a, step))
-        self.new_steps_.append(step)
-        if len(before) < 2 or before[-1] != prev:
-            return
-        s0 = before[-2]
-        if prev in prov_len:
-            prev_len = prov_len[prev]
-        else:
-            prev_len = self._g_sl[-1] if self._g_sl and s0 == self._g_ic[-2] else np.nan
-        dur = (a - s0) / fs
-        slen = float(prev_len + length)
-        self.new_strides_.append(
-            Stride(
-                start_s=s0 / fs,
-                end_s=a / fs,
-                duration_s=dur,
-                length_m=slen,
-                speed_mps=slen / dur if dur > 0 else np.nan,
-                foot="unknown",
-                valid=bool(self._wba.stride_time_s[0] <= dur <= self._wba.stride_time_s[1]),
-            )
-        )
-
-    def _retract_old_provisional(self, horizon: int) -> None:
-        limit = int(self.retract_after_s * self._fs)
-        keep = []
-        for a, st in self._prov:
-            if horizon - a > limit:
-                self.retracted_steps_.append(st)
-            else:
-                keep.append((a, st))
-        self._prov = keep
-
-    def _step(self, a: int, b: int, ctx) -> tuple[float, bool, np.ndarray]:
-        """Raw Zijlstra length, 'no lost sample' flag and mean up direction of step a -> b."""
-        start, disp, cb, n, grav = ctx
-        la, lb = a - start, b - start
-        if la < 0 or lb >= n:
-            return np.nan, True, np.full(3, np.nan)
-        pair = np.array([la, lb])
-        length = float(StepLengthZijlstra().calculate(disp, pair, self._l_m).step_length_m_[0])
-        return length, bool(cb[lb + 1] - cb[la] == 0), step_mean_up(grav, pair)[0]
-
-    def _add_contact(self, a: int, foot: str, ctx) -> None:
-        self._insert_contact(a, foot, ctx)
-        if self._g_ic and self._g_ic[0] == a:
-            self._reopen_if_late(ctx)
-
-    def _insert_contact(self, a: int, foot: str, ctx) -> None:
-        fs = self._fs
-        if self._g_ic and a - self._g_ic[-1] > self._wba.max_break_s * fs:
+        g = self._g_ic
+        if g and a - g[-1] > self._wba.max_break_s * fs:
             self._close_group()
         if len(self._g_ic) >= self.max_bout_steps:
-            self._close_group(reopenable=False)
+            self._close_group()
         g = self._g_ic
         pos = int(np.searchsorted(np.asarray(g, dtype=np.int64), a)) if g else 0
         g.insert(pos, a)
         self._g_lr.insert(pos, foot)
-        # steps: index i is the step g[i] -> g[i+1]
+
         if pos > 0:
-            left = self._step(g[pos - 1], a, ctx)
-            if pos - 1 < len(self._g_sl):  # split an existing step
-                self._g_sl[pos - 1], self._g_nanfree[pos - 1], self._g_up[pos - 1] = left
+            left = self._step(tr, start, g[pos - 1], a)
+            if pos - 1 < len(self._g_steps):  # split an existing step
+                self._g_steps[pos - 1] = left
             else:
-                self._g_sl.append(left[0])
-                self._g_nanfree.append(left[1])
-                self._g_up.append(left[2])
+                self._g_steps.append(left)
         if pos + 1 < len(g):
-            right = self._step(a, g[pos + 1], ctx)
-            self._g_sl.insert(pos, right[0])
-            self._g_nanfree.insert(pos, right[1])
-            self._g_up.insert(pos, right[2])
-        self._last_ic = max(self._last_ic, a)
-        if self._prov:  # already emitted provisionally: confirm it, emit nothing new
-            tol = self.provisional_tolerance_s * fs
-            d = [abs(p - a) for p, _ in self._prov]
-            j = int(np.argmin(d))
-            if d[j] <= tol:
-                # earlier provisional contacts that no confirmed one matched are retracted
-                self.retracted_steps_.extend(st for _, st in self._prov[:j])
-                del self._prov[: j + 1]
-                return
-        step_t = (a - g[pos - 1]) / fs if pos > 0 else np.nan
-        step_l = self._g_sl[pos - 1] if pos > 0 else np.nan
-        self.new_steps_.append(StreamStep(a / fs, foot, step_t, step_l))
-        if pos >= 2:
-            dur = (a - g[pos - 2]) / fs
-            length = self._g_sl[pos - 2] + self._g_sl[pos - 1]
-            ok = self._g_nanfree[pos - 2] and self._g_nanfree[pos - 1]
+            self._g_steps.insert(pos, self._step(tr, start, a, g[pos + 1]))
+        # the step emitted for this contact, if any, is confirmed
+        if self._emitted:
+            near = [p for p in self._emitted if abs(p - a) <= self._tol]
+            if near:
+                p = min(near, key=lambda x: abs(x - a))
+                self._confirmed[a] = self._emitted.pop(p)
+
+    def _step(self, tr: ContactTrack, start: int, x: int, y: int) -> tuple:
+        """Step ``x -> y`` (absolute input samples) measured in the window's track."""
+        if x < start:
+            return np.nan, True, np.full(3, np.nan), np.nan
+        q = self._q
+        return tr.step((x - start) // q, (y - start) // q, self._l_m)
+
+    def _retract_unconfirmed(self) -> None:
+        """Emitted steps now older than the final horizon that no final contact confirmed."""
+        for p in [p for p in self._emitted if p < self._horizon - self._tol]:
+            self.retracted_steps_.append(self._emitted.pop(p))
+
+    def _emit(self, tr: ContactTrack, abs_ic, start: int, newest: int) -> None:
+        """Steps of the bout in progress, as soon as they are ``settle_s`` old.
+
+        The open group's final contacts and the window's newer ones go through the bout
+        rules (:meth:`_provisional_bout`); when they make a bout that reaches the newest
+        contacts, its contacts from the bout's first on are emitted (the first ones together,
+        once the bout has its fourth valid stride), each once.
+        """
+        ic, bout = self._provisional_bout(tr, abs_ic, start)
+        self.current_bout_ = bout
+        if bout is None:
+            return
+        first = int(round(bout.start_s * self._fs))
+        # the newest contact waits for the next one: the bout rules drop a bout's closing
+        # contact, so the step count never counts (and withdraws) the stopping step
+        for a in ic[:-1]:
+            # each contact once: one emitted earlier within the tolerance is the same one,
+            # seen a sample or two off by an analysis that had less data after it
+            if a < first - self._tol or a <= self._last_emitted + self._tol or a > newest:
+                continue
+            self._emit_one(int(a), tr, abs_ic, start)
+
+    def _emit_one(self, a: int, tr: ContactTrack, abs_ic, start: int) -> None:
+        fs = self._fs
+        j = int(np.argmin(np.abs(abs_ic - a)))
+        foot = str(tr.lr[j]) if abs(int(abs_ic[j]) - a) <= self._tol else "unknown"
+        prev = [p for p in (*self._g_ic, *self._emitted) if p < a]
+        prev2 = sorted(prev)[-2:]
+        step_t = (a - prev2[-1]) / fs if prev2 else np.nan
+        length = self._step(tr, start, prev2[-1], a)[0] if prev2 else np.nan
+        st = StreamStep(a / fs, foot, step_t, length)
+        if a in self._g_ic:  # already final: nothing left to confirm
+            self._confirmed[a] = st
+        else:
+            self._emitted[a] = st
+        self._last_emitted = max(self._last_emitted, a)
+        self.new_steps_.append(st)
+        if len(prev2) == 2:
+            dur = (a - prev2[0]) / fs
             self.new_strides_.append(
                 Stride(
-                    start_s=g[pos - 2] / fs,
+                    start_s=prev2[0] / fs,
                     end_s=a / fs,
                     duration_s=dur,
-                    length_m=float(length),
-                    speed_mps=float(length / dur) if dur > 0 else np.nan,
-                    foot=self._g_lr[pos - 2],
-                    valid=bool(
-                        ok and self._wba.stride_time_s[0] <= dur <= self._wba.stride_time_s[1]
-                    ),
+                    length_m=np.nan,
+                    speed_mps=np.nan,
+                    foot=foot,
+                    valid=bool(self._wba.stride_time_s[0] <= dur <= self._wba.stride_time_s[1]),
                 )
             )
 
-    def _stride_ok(self) -> np.ndarray:
-        nf = np.asarray(self._g_nanfree, dtype=bool)
-        return nf[:-1] & nf[1:] if nf.size >= 2 else np.zeros(0, dtype=bool)
-
-    def _update_current(self) -> None:
-        ic = np.asarray(self._g_ic)
-        if ic.size < 2 + self._wba.min_strides:
-            self.current_bout_ = None
-            return
-        fs = self._fs
-        sdur = (ic[2:] - ic[:-2]) / fs
-        valid = (sdur >= self._wba.stride_time_s[0]) & (sdur <= self._wba.stride_time_s[1])
-        valid &= self._stride_ok()
-        if valid.sum() < self._wba.min_strides:
-            self.current_bout_ = None
-            return
-        bout, _ = bout_from_contacts(
-            ic - ic[0], np.asarray(self._g_sl), valid, fs, None, np.asarray(self._g_lr)
+    def _bouts_of(self, ic, steps, lr) -> tuple[list[WalkingBout], np.ndarray]:
+        """Bouts of contacts (absolute samples) with their steps, by the offline rules."""
+        ic = np.asarray(ic, dtype=np.int64)
+        if ic.size < 3:
+            return [], np.zeros(ic.size, dtype=bool)
+        sl, nanfree, up, tilt = (np.asarray(x) for x in zip(*steps))
+        nanfree = nanfree.astype(bool)
+        base = int(ic[0])
+        bouts, _, keep = assemble_bouts(
+            ic - base,
+            sl.astype(float),
+            nanfree[:-1] & nanfree[1:],
+            self._fs,
+            WalkingBoutAssembler(),
+            np.asarray(lr),
+            None,
+            time_offset_s=base / self._fs,
+            step_up_sensor=np.stack(up).astype(float).reshape(-1, 3),
+            step_tilt_deg=tilt.astype(float),
         )
-        off = ic[0] / fs
-        self.current_bout_ = WalkingBout(
-            **{**bout.__dict__, "start_s": bout.start_s + off, "end_s": bout.end_s + off}
-        )
+        return bouts, keep
 
-    def _close_if_break(self, horizon: int) -> None:
-        limit = (self._wba.max_break_s + self.close_grace_s) * self._fs
-        if self._g_ic and horizon - self._g_ic[-1] > limit:
-            self._close_group()
-
-    def _reopen_if_late(self, ctx) -> None:
-        """Join the last closed group when a late contact brings the open one within a break.
-
-        Contacts that the gait-sequence detector recognises only with more context can be
-        confirmed after their group was closed; when the open group then starts within
-        ``max_break_s`` of the closed group's last contact, offline they are one group: the
-        closed group's bouts are withdrawn (``revised_bouts_``) and its contacts rejoin.
-        """
-        lg = self._last_group
-        if lg is None or not self._g_ic or len(lg[0]) + len(self._g_ic) > self.max_bout_steps:
-            return
-        gap = self._g_ic[0] - lg[0][-1]
-        if not 0 < gap <= self._wba.max_break_s * self._fs:
-            return
-        length, nanfree, up = self._step(lg[0][-1], self._g_ic[0], ctx)
-        self._g_ic = lg[0] + self._g_ic
-        self._g_sl = lg[1] + [length] + self._g_sl
-        self._g_nanfree = lg[2] + [nanfree] + self._g_nanfree
-        self._g_up = lg[3] + [up] + self._g_up
-        self._g_lr = lg[4] + self._g_lr
-        for b in reversed(lg[5]):
-            if self.bouts_ and self.bouts_[-1] is b:
-                self.bouts_.pop()
-            if b in self.new_bouts_:
-                self.new_bouts_.remove(b)
-            self.revised_bouts_.append(b)
-        self._last_group = None
-
-    def _close_group(self, reopenable: bool = True) -> None:
-        ic = np.asarray(self._g_ic, dtype=int)
-        if ic.size >= 3:
-            base = int(ic[0])
-            bouts, _, _ = assemble_bouts(
-                ic - base,
-                np.asarray(self._g_sl),
-                self._stride_ok(),
-                self._fs,
-                WalkingBoutAssembler(),
-                np.asarray(self._g_lr),
-                None,
-                time_offset_s=base / self._fs,
-                step_up_sensor=np.asarray(self._g_up).reshape(-1, 3),
-            )
+    def _close_group(self) -> None:
+        """Bouts of the open group (offline rules); steps outside them are withdrawn."""
+        if self._g_ic:
+            bouts, keep = self._bouts_of(self._g_ic, self._g_steps, self._g_lr)
             self.new_bouts_.extend(bouts)
             self.bouts_.extend(bouts)
-        else:
-            bouts = []
-        self._last_group = None
-        if self._g_ic and reopenable:
-            self._last_group = (
-                self._g_ic,
-                self._g_sl,
-                self._g_nanfree,
-                self._g_up,
-                self._g_lr,
-                bouts,
-            )
-        if self._g_ic:
-            self._closed_until = self._g_ic[-1] + int(0.25 * self._fs)
-        self._g_ic, self._g_sl, self._g_nanfree, self._g_lr = [], [], [], []
-        self._g_up = []
+            for a, inside in zip(self._g_ic, keep):
+                st = self._confirmed.pop(a, None)
+                if st is not None and not inside:
+                    self.retracted_steps_.append(st)
+                elif st is None and inside:  # a bout contact never emitted: emit it now
+                    st = StreamStep(a / self._fs, "unknown", np.nan, np.nan)
+                    self.new_steps_.append(st)
+        self._confirmed = {}
+        self._g_ic, self._g_lr, self._g_steps = [], [], []
         self.current_bout_ = None
+
+    def _provisional_bout(self, tr: ContactTrack, abs_ic, start: int):
+        """Contacts of the open group plus the window's newer ones, and their last bout.
+
+        The bout is None unless the bout rules make one that reaches the newest contacts
+        (the last two: the bout rules drop the closing stride) and the newest is less than
+        ``max_break_s`` old.
+        """
+        fs = self._fs
+        # the bout in progress over its last CURRENT_BOUT_STEPS contacts at most (its figures
+        # for the live tiles; a bout of many minutes is not re-assembled whole 4 times a second)
+        k = CURRENT_BOUT_STEPS
+        ic, steps, lr = list(self._g_ic[-k:]), list(self._g_steps[-k + 1 :]), list(self._g_lr[-k:])
+        if len(steps) >= len(ic):
+            steps = steps[len(steps) - len(ic) + 1 :]
+        for a in abs_ic[abs_ic > (ic[-1] + self._tol if ic else self._horizon)]:
+            a = int(a)
+            if ic:
+                steps.append(self._step(tr, start, ic[-1], a))
+            ic.append(a)
+            lr.append(str(tr.lr[int(np.argmin(np.abs(abs_ic - a)))]))
+        if len(ic) < 3 or self.n_samples_ - ic[-1] > self._wba.max_break_s * fs:
+            return ic, None
+        bouts, keep = self._bouts_of(ic, steps, lr)
+        if bouts and keep[-2:].any():
+            return ic, bouts[-1]
+        return ic, None

@@ -11,7 +11,7 @@ Default (no ``--test``/``--fall-risk``): the lower-back sensor's gait analysis
 
 Times are seconds from the start of the recording; ``stride_time_cv`` is in percent. With
 ``--test`` or ``--fall-risk`` the command prints the dict of
-:func:`poise.assessments.run_test` / :func:`poise.assessments.fall_risk` as JSON.
+:func:`poise.assessments.run_test` / :func:`poise.assessments.session_fall_risk` as JSON.
 """
 
 from __future__ import annotations
@@ -185,9 +185,9 @@ def run(args: argparse.Namespace) -> int:
         if args.test:
             out = assessments.run_test(rec, args.test, demographics)
         else:
-            out = assessments.fall_risk(rec, demographics)
+            out = assessments.session_fall_risk(rec, demographics)
         if args.test and args.fall_risk:
-            out = {"test": out, "fall_risk": assessments.fall_risk(rec, demographics)}
+            out = {"test": out, "fall_risk": assessments.session_fall_risk(rec, demographics)}
         print(json.dumps(_jsonable(out), indent=None if args.format == "json" else 2))
         return 0
     d = gait_summary(rec, args.sensor_height_m, args.height_m)

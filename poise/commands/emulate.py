@@ -1,10 +1,16 @@
-"""``poise emulate``: run virtual Poise wearables for another process to connect to.
+"""``poise emulate``: run virtual sensors for another process to connect to.
 
-The wearables live on a virtual BLE link inside this process; their radio is reachable
-over loopback TCP: every process that opens the printed Bumble transport
-(``tcp-client:127.0.0.1:PORT``) gets its own virtual controller on that link, so
-``poise scan --transport tcp-client:127.0.0.1:PORT`` in another terminal finds them.
-Runs until Ctrl-C, then prints the ground truth (samples produced, injected faults).
+``--count N`` Poise wearables (default 1), or ``--demo KIND:N,...`` with any kinds of
+virtual twin (``poise``, ``polar-verity-sense``, ``metamotion``, ``firmware``: the
+MicroPython firmware of firmware_protocol/micropython/ on a simulated IMU, a Poise wearable
+whose code is the firmware's own). ``--firmware micropython`` makes every Poise wearable
+such a firmware twin (``--count 2 --firmware micropython`` is ``--demo firmware:2``;
+``--faults`` does not apply to them). The sensors live on a
+virtual BLE link inside this process; their radio is reachable over loopback TCP: every
+process that opens the printed Bumble transport (``tcp-client:127.0.0.1:PORT``) gets its
+own virtual controller on that link, so ``poise scan --transport tcp-client:127.0.0.1:PORT``
+in another terminal finds them. Runs until Ctrl-C, then prints the ground truth (samples
+produced, injected faults).
 """
 
 from __future__ import annotations
@@ -24,17 +30,28 @@ def register(subparsers: Any) -> None:
     """Add the ``emulate`` sub-parser."""
     p = subparsers.add_parser(
         "emulate",
-        help="run virtual wearables (Bumble) that another process can scan and connect to",
+        help="run virtual sensors (Bumble) that another process can scan and connect to",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--count", type=int, default=1, help="number of wearables (default 1)")
+    kinds = p.add_mutually_exclusive_group()
+    kinds.add_argument(
+        "--count", type=int, default=None, help="number of Poise wearables (default 1)"
+    )
+    kinds.add_argument(
+        "--demo",
+        default=None,
+        metavar="N|KIND:N,...",
+        help="virtual sensors of any kind: poise, polar-verity-sense, metamotion, firmware "
+        "(1-4 in all)",
+    )
     p.add_argument(
         "--rate",
-        type=int,
+        type=float,
         default=None,
-        choices=(50, 100, 200),
-        help="initial rate in Hz (default: the --source recording's rate if supported, else 100)",
+        metavar="HZ",
+        help="initial rate in Hz, nearest supported (default: the --source recording's "
+        "rate if a Poise rate, else 100); the client's configuration wins",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--source", metavar="FILE", help="replay a recording (or CSV) as motion")
@@ -42,6 +59,13 @@ def register(subparsers: Any) -> None:
         "--scenario", metavar="NAME", default=None, help="synthetic motion (default: quiet)"
     )
     p.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    p.add_argument(
+        "--firmware",
+        choices=("micropython",),
+        default=None,
+        help="every Poise wearable runs the MicroPython firmware on a simulated IMU "
+        "(the firmware:N demo kind; no fault injection)",
+    )
     p.add_argument(
         "--faults",
         default="",
@@ -81,32 +105,48 @@ def _source_factories(path: str, count: int) -> tuple[list[Any], Any]:
 
 
 async def _serve(args: argparse.Namespace) -> dict[str, Any]:
-    from firmware_protocol.types import SensorConfig
-    from sensors.emulator import Emulator, WearableSpec
+    from dataclasses import replace
+
+    from sensors import devices
+    from sensors.devices.poise import PoiseDriver
+    from sensors.emulator import Emulator, TwinSpec
     from sensors.virtual_wearable import FaultConfig
 
     faults = FaultConfig.parse(args.faults)
-    specs = None
+    specs = TwinSpec.from_demo(args.demo_pairs)
     rate = args.rate
     if args.source:
         # replay at the recording's own rate and ranges unless --rate says otherwise
-        factories, config = _source_factories(args.source, args.count)
+        factories, config = _source_factories(args.source, len(specs))
         if rate is not None:
-            config = SensorConfig(rate, config.acc_range_g, config.gyro_range_dps)
+            config = PoiseDriver.choose_config(rate, config.acc_range_g, config.gyro_range_dps)
+        elif config.sampling_rate_hz not in PoiseDriver.rates_hz:
+            config = PoiseDriver.choose_config(
+                config.sampling_rate_hz, config.acc_range_g, config.gyro_range_dps
+            )
         rate = config.sampling_rate_hz
-        specs = [WearableSpec(source_factory=f, config=config) for f in factories]
-    emulator = Emulator(
-        count=args.count,
-        rate_hz=rate or 100,
-        scenario=args.scenario,
-        faults=faults,
-        seed=args.seed,
-        specs=specs,
-    )
+        specs = [
+            replace(
+                s,
+                source_factory=f,
+                config=config if devices.twin_driver_kind(s.kind) == "poise" else None,
+            )
+            for s, f in zip(specs, factories)
+        ]
+    try:
+        emulator = Emulator(
+            rate_hz=rate or 100,
+            scenario=args.scenario,
+            faults=faults,
+            seed=args.seed,
+            specs=specs,
+        )
+    except ValueError as exc:
+        raise PoiseError(str(exc)) from None
     async with emulator:
         transport = await emulator.serve(port=args.port)
-        names = ", ".join(w.name for w in emulator.wearables)
-        print(f"poise emulate: {len(emulator.wearables)} virtual wearable(s): {names}")
+        names = ", ".join(f"{w.name} ({w.kind}, {w.address})" for w in emulator.wearables)
+        print(f"poise emulate: {len(emulator.wearables)} virtual sensor(s): {names}")
         print(f"poise emulate: Bumble transport {transport}")
         print(f"  connect from another process:  poise scan --transport {transport}")
         print(f"                                 poise record -o FILE --transport {transport}")
@@ -124,9 +164,20 @@ async def _serve(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``poise emulate``."""
     from poise.outputs import check_outputs, write_atomically
+    from sensors.devices import parse_demo_spec
 
-    if not 1 <= args.count <= 64:
-        raise PoiseError(f"--count must be 1..64, got {args.count}")
+    if args.demo is not None:
+        try:
+            args.demo_pairs = parse_demo_spec(args.demo)
+        except ValueError as exc:
+            raise PoiseError(str(exc)) from None
+    else:
+        count = 1 if args.count is None else args.count
+        if not 1 <= count <= 64:
+            raise PoiseError(f"--count must be 1..64, got {count}")
+        args.demo_pairs = [("poise", count)]
+    if args.firmware:
+        args.demo_pairs = [("firmware" if k == "poise" else k, n) for k, n in args.demo_pairs]
     if args.truth:  # before serving: never over the replayed source, an old file only --force
         check_outputs([args.truth], [args.source], force=args.force)
     try:
@@ -139,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{name}: produced {truth['samples_produced']} samples, sent "
                 f"{truth['samples_sent']}, dropped {truth['samples_dropped']}, undelivered "
                 f"{truth['samples_undelivered']}, corrupted {truth['samples_corrupted']}, "
-                f"{len(truth['disconnect_times_s'])} forced disconnect(s)"
+                f"{len(truth['disconnect_times_s'])} forced disconnect(s) [{truth['kind']}]"
             )
         if args.truth:
             with write_atomically(

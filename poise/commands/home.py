@@ -35,11 +35,14 @@ def run(args: argparse.Namespace) -> int:
         raise PoiseError(f"--speed must be between 0.1 and 20, got {args.speed}")
     # The CLI starts the GUI lazily (GUIDE.md); pyproject's layer contract allows exactly
     # the commands that open a window or render with Qt to import gui.
-    from gui.app import headless
+    from gui.app import headless, xcb_problem
 
     if headless() and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         print("poise home: no display, running offscreen", file=sys.stderr)
+    problem = xcb_problem()  # before Qt aborts with a misleading message
+    if problem:
+        raise PoiseError(problem)
     from gui.home import run as run_home
 
     return run_home(

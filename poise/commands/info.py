@@ -3,7 +3,8 @@
 ``--json`` prints one JSON object::
 
     {"file", "format_version", "patient", "start_utc", "duration_s", "closed_cleanly",
-     "sensors": [{"id", "placement", "rate_hz", "acc_range_g", "gyro_range_dps",
+     "sensors": [{"id", "placement", "device": {"kind", "model", "firmware"},
+                  "rate_hz", "acc_range_g", "gyro_range_dps",
                   "samples", "missing_samples", "duplicates", "clock_resets",
                   "drift_ppm", "start_s", "end_s",
                   "gaps": [{"start_s", "end_s", "samples", "reason"}]}],
@@ -54,6 +55,11 @@ def summary(rec: Recording, name: str) -> dict:
             {
                 "id": s.id,
                 "placement": s.placement,
+                "device": {
+                    "kind": (s.device or {}).get("kind", s.kind),
+                    "model": (s.device or {}).get("model"),
+                    "firmware": (s.device or {}).get("firmware"),
+                },
                 "rate_hz": s.sampling_rate_hz,
                 "acc_range_g": s.config.acc_range_g,
                 "gyro_range_dps": s.config.gyro_range_dps,
@@ -75,7 +81,8 @@ def summary(rec: Recording, name: str) -> dict:
     return {
         "file": name,
         "format_version": md.get("format_version"),
-        "patient": md.get("patient"),
+        # the header's patient, or the one chosen after the recording had started
+        "patient": _patient_text(rec),
         "start_utc": start.get("utc") if isinstance(start, dict) else None,
         "duration_s": _r(rec.duration_s),
         "closed_cleanly": rec.closed_cleanly,
@@ -88,6 +95,13 @@ def summary(rec: Recording, name: str) -> dict:
     }
 
 
+def _patient_text(rec: Recording) -> str | None:
+    from poise.assessments import recording_patient
+
+    who = recording_patient(rec)
+    return who["pseudonym"] or ("anonymous" if who["anonymous"] else None)
+
+
 def _text(info: dict) -> str:
     lines = [
         f"{info['file']}: Poise recording (format {info['format_version']}), "
@@ -97,8 +111,13 @@ def _text(info: dict) -> str:
     ]
     for s in info["sensors"]:
         gaps = s["gaps"]
+        dev = s["device"]
+        what = dev["model"] or dev["kind"]
+        if dev["firmware"]:
+            what += f", firmware {dev['firmware']}"
         lines.append(
-            f"  sensor {s['id']} ({s['placement'] or 'placement unknown'}): {s['rate_hz']} Hz, "
+            f"  sensor {s['id']} ({s['placement'] or 'placement unknown'}; {what}): "
+            f"{s['rate_hz']:g} Hz, "
             f"acc +-{s['acc_range_g']} g, gyro +-{s['gyro_range_dps']} deg/s, "
             f"{s['samples']} samples, {s['missing_samples']} missing in {len(gaps)} gap(s)"
             + (f", {s['duplicates']} duplicates dropped" if s["duplicates"] else "")

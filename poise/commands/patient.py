@@ -5,7 +5,7 @@
     poise patient add P-0042 --birth-year 1951 --sex f --height 1.64 --weight 62
     poise patient list
     poise patient show P-0042
-    poise patient import REC.poise [--patient P-0042] [--date 2026-03-01] [--test tug]
+    poise patient import REC.poise [--patient P-0042] [--date 2026-03-01] [--test tug] [--reassign]
     poise patient plan P-0042 sit_to_stand:8 standing_balance:30 walking:300
     poise patient delete P-0042 --yes
 """
@@ -27,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--height", type=float, metavar="M", help="height in m (or cm)")
     a.add_argument("--weight", type=float, metavar="KG")
     a.add_argument("--notes", default="")
+    a.add_argument(
+        "--display-name",
+        default="",
+        metavar="NAME",
+        help="how home mode greets the patient (stays on this computer, never exported)",
+    )
     sub.add_parser("list", help="list patients")
     s = sub.add_parser("show", help="a patient's sessions")
     s.add_argument("patient")
@@ -36,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("--date", help="session date (default: the recording's start)")
     i.add_argument("--test", action="append", help="test to run on the whole recording")
     i.add_argument("--create", action="store_true", help="add the named patient if unknown")
+    i.add_argument(
+        "--reassign",
+        action="store_true",
+        help="file it under --patient although the recording names another patient",
+    )
     pl = sub.add_parser("plan", help="set the exercise plan (KEY or KEY:TARGET)")
     pl.add_argument("patient")
     pl.add_argument("exercises", nargs="+")
@@ -62,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
                 height_m=args.height,
                 weight_kg=args.weight,
                 notes=args.notes,
+                display_name=args.display_name,
             )
             print(f"added {pt.pseudonym} (id {pt.id})")
         elif args.action == "list":
@@ -82,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 date=args.date,
                 tests=args.test,
                 create_patient=args.create,
+                reassign=args.reassign,
             )
             pt = store.get_patient(s.patient_id)
             print(

@@ -1,17 +1,27 @@
-"""``poise record``: stream 1-4 wearables into a ``.poise`` recording.
+"""``poise record``: stream 1-4 sensors of any supported kind into a ``.poise`` recording.
 
 Real sensors (the computer's Bluetooth, or a Bumble transport with ``--transport``)::
 
     poise record -o session.poise --seconds 60 --sensor Poise-0001 --placement lower-back
 
-Without ``--sensor`` every Poise wearable found in the scan is used (at most 4), placed
-lower-back, left-shank, right-shank, sternum in name order unless ``--placement`` says
-otherwise.
+``--sensor`` takes a name or an address of any supported sensor (``poise scan`` lists
+them with their kind). Without ``--sensor`` every supported sensor found in the scan is
+used (at most 4), placed lower-back, left-shank, right-shank, sternum in scan order
+unless ``--placement`` says otherwise. ``--rate`` and the ranges are what is asked of
+every sensor; each takes its nearest supported value (a Polar Verity Sense streams 104 Hz
+when asked for 100).
 
-Built-in virtual wearables through the full BLE stack (Bumble backend, in-process link)::
+Built-in virtual sensors through the full BLE stack (Bumble backend, in-process link):
+``--demo N`` Poise wearables, or ``--demo KIND:N,...`` with the demo kinds of
+``sensors.devices`` (``poise``, ``polar-verity-sense``, ``metamotion``, and ``firmware``:
+the MicroPython firmware of firmware_protocol/micropython/ on a simulated IMU, a Poise
+wearable whose code is the firmware's own; ``--faults`` does not apply to it)::
 
     poise record -o demo.poise --demo 4 --rate 200 --seconds 10 \\
         --faults drop=0.05,disconnect-every=3s
+    poise record -o mixed.poise --demo polar-verity-sense:1,metamotion:1,poise:1 \\
+        --rate 100 --seconds 10
+    poise record -o fw.poise --demo firmware:1 --rate 100 --seconds 10
 
 Ctrl-C stops cleanly: the sensors are told to stop, the file gets its END record and
 is closed. Lost samples are written as gaps; ``poise info FILE`` shows them.
@@ -47,7 +57,7 @@ def register(subparsers: Any) -> None:
     """Add the ``record`` sub-parser."""
     p = subparsers.add_parser(
         "record",
-        help="record 1-4 wearables (or --demo N virtual ones) to a .poise file",
+        help="record 1-4 sensors (or --demo virtual ones) to a .poise file",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -60,7 +70,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="wearable name or address (repeat for several; default: all found, at most 4)",
+        help="sensor name or address (repeat for several; default: all found, at most 4)",
     )
     p.add_argument(
         "--placement",
@@ -75,22 +85,30 @@ def register(subparsers: Any) -> None:
         default=None,
         help="Bumble transport (usb:0, tcp-client:127.0.0.1:PORT); default: system Bluetooth",
     )
-    p.add_argument("--rate", type=int, default=100, choices=(50, 100, 200), help="Hz (default 100)")
-    p.add_argument("--acc-range", type=int, default=8, choices=(2, 4, 8, 16), help="g (default 8)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=100.0,
+        metavar="HZ",
+        help="sampling rate asked of every sensor; each takes its nearest (default 100)",
+    )
+    p.add_argument(
+        "--acc-range", type=float, default=8.0, metavar="G", help="g, nearest (default 8)"
+    )
     p.add_argument(
         "--gyro-range",
-        type=int,
-        default=2000,
-        choices=(250, 500, 1000, 2000),
-        help="deg/s (default 2000)",
+        type=float,
+        default=2000.0,
+        metavar="DPS",
+        help="deg/s, nearest (default 2000)",
     )
     p.add_argument("--mtu", type=int, default=None, help="ATT MTU to request, 23-517 (Bumble only)")
     p.add_argument(
         "--demo",
-        type=int,
         default=None,
-        metavar="N",
-        help="record N built-in virtual wearables (1-4) instead of real sensors",
+        metavar="N|KIND:N,...",
+        help="record virtual sensors instead of real ones: N Poise wearables, or "
+        "KIND:N,... (kinds: poise, polar-verity-sense, metamotion, firmware); 1-4 in all",
     )
     p.add_argument(
         "--faults",
@@ -113,16 +131,29 @@ def register(subparsers: Any) -> None:
 
 def _check_args(args: argparse.Namespace) -> None:
     from poise.store import check_pseudonym
+    from sensors.devices import parse_demo_spec
 
     if args.patient is not None:
         args.patient = check_pseudonym(args.patient)
     if args.seconds is not None and not args.seconds > 0:
         raise PoiseError(f"--seconds must be > 0, got {args.seconds}")
+    for name in ("rate", "acc_range", "gyro_range"):
+        if not getattr(args, name) > 0:
+            raise PoiseError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     if args.demo is not None:
-        if not 1 <= args.demo <= 4:
-            raise PoiseError(f"--demo takes 1 to 4 wearables, got {args.demo}")
+        try:
+            args.demo_pairs = parse_demo_spec(args.demo)
+        except ValueError as exc:
+            raise PoiseError(str(exc)) from None
+        if args.faults:
+            from sensors.emulator import twin_refuses_faults
+
+            for kind, _n in args.demo_pairs:
+                why = twin_refuses_faults(kind)
+                if why:
+                    raise PoiseError(f"--faults does not apply to {kind}:N twins: {why}")
         if args.sensor or args.transport:
-            raise PoiseError("--demo records virtual wearables; drop --sensor/--transport")
+            raise PoiseError("--demo records virtual sensors; drop --sensor/--transport")
     elif args.faults or args.scenario:
         raise PoiseError("--faults and --scenario only apply to --demo")
     if len(args.sensor) > 4:
@@ -152,11 +183,13 @@ def _progress_line(hub: Any, elapsed_s: float) -> str:
 
 async def record_session(args: argparse.Namespace) -> dict:
     """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
-    from firmware_protocol.types import SensorConfig
-    from sensors.recording import RecordingWriter
-    from sensors.stream import SensorSpec, StreamHub, scan
+    from bleak.exc import BleakError
 
-    config = SensorConfig(args.rate, args.acc_range, args.gyro_range)
+    from poise.errors import bluetooth_alternatives, bluetooth_problem
+    from sensors.recording import RecordingWriter
+    from sensors.stream import SensorSpec, StreamHub, StreamSettings, scan
+
+    config = StreamSettings(args.rate, args.acc_range, args.gyro_range)
     emulator = None
     transport: Any = args.transport
     metadata: dict[str, Any] = {"patient": args.patient, "notes": args.notes}
@@ -169,12 +202,15 @@ async def record_session(args: argparse.Namespace) -> dict:
     replacing: OutputFile | None = None
     hub = None
     try:
+        n_demo = None
         if args.demo is not None:
-            from sensors.emulator import Emulator
+            from sensors.emulator import Emulator, TwinSpec
             from sensors.virtual_wearable import FaultConfig
 
+            twins = TwinSpec.from_demo(args.demo_pairs)
+            n_demo = len(twins)
             emulator = Emulator(
-                count=args.demo,
+                specs=twins,
                 rate_hz=args.rate,
                 scenario=args.scenario,
                 faults=FaultConfig.parse(args.faults),
@@ -183,41 +219,53 @@ async def record_session(args: argparse.Namespace) -> dict:
             transport = emulator.transport
             metadata["source"] = {
                 "kind": "demo",
-                "wearables": args.demo,
+                "sensors": [list(p) for p in args.demo_pairs],
                 "faults": args.faults,
                 "scenario": args.scenario or "quiet",
             }
         else:
             metadata["source"] = {"kind": "ble", "transport": args.transport or "system"}
         names = list(args.sensor)
-        found = await scan(
-            args.scan_timeout,
-            transport=transport,
-            names=names or None,
-            count=None if names else (args.demo or 4),
-        )
+        try:
+            found = await scan(
+                args.scan_timeout,
+                transport=transport,
+                names=names or None,
+                count=None if names else (n_demo or 4),
+            )
+        except (BleakError, OSError) as exc:  # OSError: the D-Bus socket missing, no access
+            if transport is not None:
+                raise
+            # say what is missing and what to do, not "[Errno 2] No such file or directory"
+            raise PoiseError(
+                f"{bluetooth_problem(exc)}; {bluetooth_alternatives('--demo N')}"
+            ) from None
         if names:
             by_key = {**{r.name: r for r in found}, **{r.address: r for r in found}}
             missing = [n for n in names if n not in by_key]
             if missing:
-                seen = ", ".join(r.name for r in found) or "none"
+                seen = ", ".join(f"{r.name} ({r.kind})" for r in found) or "none"
                 raise PoiseError(
                     f"sensor(s) {', '.join(missing)} not found within {args.scan_timeout:g} s "
-                    f"(Poise wearables seen: {seen})"
+                    f"(sensors seen: {seen})"
                 )
             chosen = [by_key[n] for n in names]
+        elif emulator is not None:
+            # the demo's order: --demo polar-verity-sense:1,poise:1 places the Polar first
+            by_address = {r.address: r for r in found}
+            chosen = [by_address[w.address] for w in emulator.wearables if w.address in by_address]
         else:
             chosen = found[:4]
-            if not chosen:
-                raise PoiseError(
-                    f"no Poise wearable found within {args.scan_timeout:g} s"
-                    + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
-                )
+        if not chosen:
+            raise PoiseError(
+                f"no supported sensor found within {args.scan_timeout:g} s"
+                + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
+            )
         placements = list(args.placement) or list(PLACEMENTS[: len(chosen)])
         if len(placements) < len(chosen):
             placements += [None] * (len(chosen) - len(placements))
         specs = [
-            SensorSpec(name=r.name, address=r.address, placement=p, device=r.device)
+            SensorSpec(name=r.name, address=r.address, placement=p, device=r.device, kind=r.kind)
             for r, p in zip(chosen, placements)
         ]
         probe = StreamHub(specs, config=config)
@@ -231,8 +279,11 @@ async def record_session(args: argparse.Namespace) -> dict:
         if not args.quiet:
             print(
                 f"poise record: {len(specs)} sensor(s) "
-                + ", ".join(f"{s.name} ({s.placement})" for s in specs)
-                + f" at {args.rate} Hz -> {args.output}",
+                + ", ".join(
+                    f"{s.name} ({s.kind}, {c.sampling_rate_hz:g} Hz, {s.placement})"
+                    for s, c in zip(specs, probe.configs())
+                )
+                + f" -> {args.output}",
                 file=sys.stderr,
             )
         await hub.start()
@@ -284,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
         raise PoiseError(f"{exc} (anything recorded so far is kept in {args.output})") from None
     for s in summary["sensors"]:
         print(
-            f"{s['sensor_id']}: {s['samples_received']} samples, {s['samples_lost']} lost "
+            f"{s['sensor_id']} ({s['kind']}, {s['rate_hz']:g} Hz): "
+            f"{s['samples_received']} samples, {s['samples_lost']} lost "
             f"({s['loss_pct']:.2f} %), {s['crc_errors']} CRC errors, "
             f"{s['reconnects']} reconnects"
         )

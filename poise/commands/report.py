@@ -56,9 +56,10 @@ def build_report(args: argparse.Namespace) -> dict:
     patient = None
     db = resolve_data_dir(args.data_dir) / "poise.db"
     if db.exists():
+        from poise.assessments import recording_patient
         from sensors.recording import load_recording
 
-        named = (load_recording(target).metadata or {}).get("patient")
+        named = recording_patient(load_recording(target))["pseudonym"]
         if named:
             with Store(args.data_dir, create=False) as store:
                 patient = store.find_patient(str(named))

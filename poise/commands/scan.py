@@ -1,8 +1,12 @@
-"""``poise scan``: list the Poise wearables in range (name, address, RSSI, battery).
+"""``poise scan``: list every supported sensor in range (kind, model, name, address, RSSI,
+battery).
 
-Uses the computer's Bluetooth through bleak by default. ``--transport`` selects Poise's
-Bumble backend instead: a USB Bluetooth dongle driven directly (``usb:0``) or the virtual
-wearables of ``poise emulate`` in another process (``tcp-client:127.0.0.1:PORT``).
+Supported kinds come from ``sensors.devices``: Poise wearables, Polar Verity Sense,
+MbientLab MetaMotion S/R/RL. The model shown is what the advertisement says (``poise
+record`` reads the exact one from the device). Uses the computer's Bluetooth through bleak
+by default. ``--transport`` selects Poise's Bumble backend instead: a USB Bluetooth dongle
+driven directly (``usb:0``) or the virtual sensors of ``poise emulate`` in another process
+(``tcp-client:127.0.0.1:PORT``).
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ import asyncio
 import json
 from typing import Any
 
-from poise.errors import PoiseError
+from poise.errors import PoiseError, bluetooth_alternatives, bluetooth_problem
 
 
 def register(subparsers: Any) -> None:
     """Add the ``scan`` sub-parser."""
     p = subparsers.add_parser(
         "scan",
-        help="list Poise wearables in range",
+        help="list the supported sensors in range (kind, model, name, address)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -35,7 +39,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--battery",
         action="store_true",
-        help="connect briefly to read the battery of wearables that do not advertise it",
+        help="connect briefly to read the battery of sensors that do not advertise it",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
@@ -61,18 +65,23 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         results = asyncio.run(go())
-    except (BleakError, ConnectionError) as exc:
-        where = args.transport or "the system Bluetooth adapter"
-        raise PoiseError(f"cannot scan with {where}: {exc}") from None
+    except (BleakError, OSError) as exc:  # OSError: the D-Bus socket missing, no access
+        if args.transport:
+            raise PoiseError(f"cannot scan with {args.transport}: {exc}") from None
+        # say what is missing and what to do, not "[Errno 2] No such file or directory"
+        raise PoiseError(
+            f"{bluetooth_problem(exc)}; "
+            + bluetooth_alternatives("poise gui --demo 1, poise record --demo 1")
+        ) from None
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
     if not results:
-        print(f"no Poise wearables found within {args.timeout:g} s")
+        print(f"no supported sensors found within {args.timeout:g} s")
         return 1
-    print(f"{'name':<16} {'address':<38} {'RSSI':>6} {'battery':>8}")
+    print(f"{'kind':<19} {'model':<19} {'name':<21} {'address':<38} {'RSSI':>7} {'battery':>8}")
     for r in results:
         rssi = f"{r.rssi_dbm} dBm" if r.rssi_dbm is not None else "?"
         batt = f"{r.battery_pct} %" if r.battery_pct is not None else "?"
-        print(f"{r.name:<16} {r.address:<38} {rssi:>6} {batt:>8}")
+        print(f"{r.kind:<19} {r.model:<19} {r.name:<21} {r.address:<38} {rssi:>7} {batt:>8}")
     return 0

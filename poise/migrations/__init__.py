@@ -16,14 +16,21 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from poise.migrations import v001_initial, v002_plans, v003_recording_hash, v004_unique_recording
+from poise.migrations import (
+    v001_initial,
+    v002_plans,
+    v003_recording_hash,
+    v004_display_name,
+    v005_unique_recording,
+)
 
 #: (version produced, upgrade function), in order.
 STEPS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (v001_initial.VERSION, v001_initial.upgrade),
     (v002_plans.VERSION, v002_plans.upgrade),
     (v003_recording_hash.VERSION, v003_recording_hash.upgrade),
-    (v004_unique_recording.VERSION, v004_unique_recording.upgrade),
+    (v004_display_name.VERSION, v004_display_name.upgrade),
+    (v005_unique_recording.VERSION, v005_unique_recording.upgrade),
 ]
 #: The newest schema this version of Poise knows.
 SCHEMA_VERSION = STEPS[-1][0]

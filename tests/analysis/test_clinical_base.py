@@ -116,4 +116,4 @@ def test_age_bands_hold_fractional_ages_in_completed_years():
     assert age_band(bands, 59.9) is None and age_band(bands, 95.0) is None
     # the tests and the fall-risk summary use the same bands
     assert ChairStand30s(norms=norms["chair_stand_30s"])._limit(64.5, "m") == 14
-    assert _norm_for_age(norms["tug"], 69.5) == 8.1
+    assert _norm_for_age(norms["tug"], 69.5) == (8.1, "60-69 y")  # the mean and its age group

@@ -328,3 +328,18 @@ def test_bending_is_not_walking():
     for a, b in zip(live, bouts):
         assert a.start_s == pytest.approx(b.start_s, abs=0.1)
         assert a.end_s == pytest.approx(b.end_s, abs=0.1)
+
+
+def test_cached_zero_phase_filter_equals_scipy():
+    from scipy import signal
+
+    from analysis.gait._signal import butter_filtfilt
+
+    rng = np.random.default_rng(0)
+    for shape, axis in [((1000,), 0), ((500, 3), 0), ((7,), 0), ((3, 400), 1)]:
+        x = rng.normal(size=shape)
+        n = x.shape[axis]
+        for cut, kind in [((0.15, 3.14), "bandpass"), (1.0, "highpass"), (5.0, "lowpass")]:
+            sos = signal.butter(4, cut, btype=kind, fs=100.0, output="sos")
+            ref = signal.sosfiltfilt(sos, x, axis=axis, padlen=min(3 * (2 * len(sos) + 1), n - 1))
+            assert np.allclose(butter_filtfilt(x, cut, 100.0, kind, axis=axis), ref, atol=1e-12)

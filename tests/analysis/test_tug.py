@@ -43,6 +43,19 @@ def test_tug_norms_and_threshold_from_norms_table():
     }
     r = TimedUpAndGo(norms=norms).analyze(md.acc_mps2, md.gyr_radps, 100.0, age_y=74).result_
     assert r.total_time_s > 12.0 and r.at_risk and r.above_norm and r.norm_mean_s == 9.2
+    assert r.norm_age_group == "70-79 y"  # a norm is quoted with its age group
+
+
+def test_several_cycles_in_the_window_say_which_was_timed():
+    # the therapist let the recording run over two TUGs: the first is timed, and the result
+    # says there were two (issue 17: the heading must say which one was used)
+    a, b = sc.tug(seed=31), sc.tug(seed=32, cadence_spm=80, step_length_m=0.4)
+    acc, gyr = np.vstack([a.acc_mps2, b.acc_mps2]), np.vstack([a.gyr_radps, b.gyr_radps])
+    r = TimedUpAndGo().analyze(acc, gyr, 100.0).result_
+    assert r.valid and r.cycles_found == 2 and r.cycle_used == 1
+    assert r.total_time_s == pytest.approx(a.truth["total_time_s"], abs=0.5)
+    one = TimedUpAndGo().analyze(a.acc_mps2, a.gyr_radps, 100.0).result_
+    assert one.cycles_found == 1
 
 
 @pytest.mark.parametrize("scenario", ["quiet_stance", "walk"])

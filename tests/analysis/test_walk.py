@@ -103,3 +103,27 @@ def test_walk_test_and_fall_risk_predict_the_same_distance(sex, age, h_cm, w_kg)
     assert predicted_six_minute_walk_m(
         norms["six_minute_walk"], sex, age, h_cm, w_kg
     ) == pytest.approx(enright_sherrill_6mwd_m(sex, age, h_cm, w_kg), abs=1e-9)
+
+
+def test_two_minute_walk_of_a_very_slow_walker():
+    # 0.15 m/s with 1.5-s steps: found and measured (distance within 0.08 m/s x 120 s)
+    from sensors.scenarios import slow_walk
+
+    md = slow_walk("crawl", walk_s=122.0, standing_s=3.0, seed=2)
+    h = md.truth["subject"]["sensor_height_m"]
+    w = TimedWalk(minutes=2).analyze(md.acc_mps2, md.gyr_radps, 100.0, sensor_height_m=h)
+    r = w.result_
+    assert r.validity.valid, r.validity.reason
+    assert abs(r.distance_m - md.truth["distance_m"]) <= 0.08 * 120
+
+
+def test_walking_too_irregular_to_measure_says_so():
+    # the same walk, every stride refused: not "no walking found" but what was seen
+    from analysis.gait import GaitAnalyzer, WalkingBoutAssembler
+    from sensors.scenarios import slow_walk
+
+    md = slow_walk("very-slow", walk_s=60.0, seed=2)
+    strict = GaitAnalyzer(wba=WalkingBoutAssembler(min_stride_length_m=2.0))
+    r = TimedWalk(minutes=2, gait_analyzer=strict).analyze(md.acc_mps2, md.gyr_radps, 100.0)
+    assert not r.result_.validity.valid
+    assert "too slow, irregular or interrupted" in r.result_.validity.reason

@@ -95,6 +95,7 @@ def test_four_stage_test_to_results_then_replay_gives_the_same(window, qtbot) ->
     # of the GUI thread on a loaded machine (CI) missed the window.
     window.show_page("tests")
     window.tests.pick.select("four-stage")
+    window.session.set_patient("P-1", {"age": 72, "sex": "f", "height_m": 1.65})
     save_screenshot(window, SHOTS / "tests_instructions.png")
     window.set_source(ScriptedSource(1, sampling_rate_hz=100, scenario="four_stage", time_scale=5))
     qtbot.waitUntil(lambda: len(window.sensors_panel.cards) == 1, timeout=5000)
@@ -128,7 +129,8 @@ def test_four_stage_test_to_results_then_replay_gives_the_same(window, qtbot) ->
     again = s.last_result
     assert again["matches_saved"] is True
     assert again["result"]["stage_reached"] == live["result"]["stage_reached"]
-    assert "recomputed" in window.results.title.text()
+    assert "recomputed" in window.results.when.text()
+    assert "Same as saved" in window.results.notes.text()
     save_screenshot(window, SHOTS / "replay_results.png")
     player = s.source.player
     window.replay_bar.set_speed(0.5)
@@ -236,7 +238,7 @@ def test_scan_without_sensors_offers_demo_sensors(window, qtbot, monkeypatch) ->
     window.scan()
     qtbot.waitUntil(lambda: len(OPEN_DIALOGS) > n, timeout=5000)
     box = OPEN_DIALOGS[-1]
-    assert "No Poise sensor" in box.informativeText()
+    assert "No supported sensor" in box.informativeText()
     demo = next(b for b in box.buttons() if b.text() == "Use demo sensors")
     demo.click()
     qtbot.waitUntil(
@@ -280,7 +282,8 @@ class _FakeSession:
         from types import SimpleNamespace
 
         self.trail, self.rows = trail, rows
-        self.metrics = {"walking": walking}
+        # the live sway measure is valid in quiet stance (poise.live), not while walking
+        self.metrics = {"walking": walking, "sway_valid": not walking}
         self.sensors = {"s": SimpleNamespace(sampling_rate_hz=100.0)}
 
     def sway_trail(self) -> np.ndarray:
@@ -389,6 +392,7 @@ def test_sensor_card_shows_link_problems_and_help_lists_shortcuts(window, qtbot)
     qtbot.keyClick(window, "L")
     assert "running test" in window.statusBar().currentMessage()
     # End session during a test asks first; nothing stops until confirmed
+    s.set_patient(None)  # anonymous: no chooser
     window.start_test("four-stage")
     assert window.test_running()
     window.end_btn.click()

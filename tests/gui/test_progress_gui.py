@@ -265,7 +265,7 @@ def test_session_pdf_holds_the_results_page_values(qtbot, tmp_path):
     store = Store(tmp_path / "data")
     store.add_patient("P-9", birth_year=1950, sex="f", height_m=1.6, weight_kg=60)
     rec = ROOT / "recordings" / "scenarios" / "tug.poise"
-    s = store.import_recording(rec, patient="P-9", tests=["tug"], date="2026-05-01")
+    s = store.import_recording(rec, patient="P-9", tests=["tug"], date="2026-05-01", reassign=True)
     session = Session(data_dir=tmp_path / "data")
     page = ResultsPage(session)
     qtbot.addWidget(page)
@@ -307,4 +307,48 @@ def test_session_pdf_holds_the_results_page_values(qtbot, tmp_path):
             float(re.search(re.escape(label) + r" (-?\d+(?:\.\d+)?)", flat).group(1)), abs=0.051
         )
     session.close()
+    store.close()
+
+
+def test_session_pdf_keeps_its_small_print_cites_literature_and_norm_groups_issue17_item15(
+    qtbot, tmp_path
+):
+    """Rule, sources and disclaimer stay with the fall-risk table: whatever comes before
+    pushes the section down, no page holds only small print (two disclaimer lines were
+    alone on page 2). Sources cite the literature, a norm says its age group."""
+    from poise.reports import session_report
+    from poise.store import Store
+
+    store = Store(tmp_path / "data")
+    store.add_patient("P-9", birth_year=1950, sex="f", height_m=1.6, weight_kg=60)
+    rec = ROOT / "recordings" / "scenarios" / "walk-2min.poise"
+    s = store.import_recording(rec, patient="P-9", tests=["walk-2min"], reassign=True)
+    fr = s.fall_risk
+    assert {f["key"] for f in fr["factors"]} >= {"gait_speed_mps"}
+    small = [fr["disclaimer"], fr["rule"]]
+    for k in range(0, 43):  # more and more rows before the fall-risk section
+        res = {f"t{j:02d}": {f"value_{i}_s": float(i) for i in range(14)} for j in range(k // 14)}
+        res["zz"] = {f"value_{i}_s": float(i) for i in range(k % 14)}
+        every = {**s.results, **res}
+        rep = session_report(
+            {**s.to_dict(), "tests": sorted(every), "results": every}, store.patient("P-9")
+        )
+        write_pdf(rep, tmp_path / "s.pdf", "a4")
+        _sizes, _images, text = read_pdf(tmp_path / "s.pdf", dpi=20)
+        pages = text.split("Poise session report · P-9")[1:]  # the footer opens each page
+        for n, page_text in enumerate(pages[1:], 2):
+            body = squash(page_text.split("\n", 1)[1] if "\n" in page_text else page_text)
+            for part in small:
+                body = body.replace(squash(part), "").replace("Rule:", "")
+            assert len(body) > 40, f"{k} rows before: page {n} holds only small print"
+    flat = squash(text)
+    assert "GUIDE.md" not in text and "designguide" not in flat.lower()
+    assert squash("Kyrdalen") in flat  # the 1.0 m/s threshold's source
+    tug = store.import_recording(
+        ROOT / "recordings" / "scenarios" / "tug.poise", patient="P-9", tests=["tug"], reassign=True
+    )
+    write_pdf(session_report(tug, store.patient("P-9")), tmp_path / "t.pdf", "a4")
+    _sizes, images, text = read_pdf(tmp_path / "t.pdf")
+    images[0].save(str(SHOTS / "session_report_tug_norm_group_a4_page1.png"))
+    assert squash("Norm mean (70-79 y) 9.2 s") in squash(text)
     store.close()

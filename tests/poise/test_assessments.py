@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from firmware_protocol.types import SensorConfig
-from poise.assessments import TESTS, fall_risk, load_norms, pick_sensor, run_test
+from poise.assessments import TESTS, load_norms, pick_sensor, run_test, session_fall_risk
 from poise.errors import PoiseError
 from sensors import scenarios
 from sensors.recording import Recording
@@ -143,7 +143,7 @@ def test_fall_risk_from_stored_results_and_recomputed_runs():
         {"kind": "test_start", "t_s": 1.0, "test": "four-stage"},
         {"kind": "test_stop", "t_s": md.duration_s - 0.1, "test": "four-stage"},
     ]
-    s = fall_risk(_rec(md, events), {"age": 75, "sex": "f"})
+    s = session_fall_risk(_rec(md, events), {"age": 75, "sex": "f"})
     f = {x["key"]: x for x in s["factors"]}
     assert f["tug_time_s"]["status"] == "at_risk" and f["tug_time_s"]["value"] == 13.2
     assert f["tandem_time_s"]["status"] == "at_risk"
@@ -160,7 +160,9 @@ def test_fall_risk_measures_gait_on_a_real_walk():
     acc = np.array([[float(r[f"acc_{a}"]) for a in "xyz"] for r in rows])
     gyr = np.radians(np.array([[float(r[f"gyr_{a}"]) for a in "xyz"] for r in rows]))
     rec = Recording(metadata={}, sensors=[_sensor(acc, gyr)])
-    s = fall_risk(rec, {"height_m": json.loads((d / "info.json").read_text()).get("height_m")})
+    s = session_fall_risk(
+        rec, {"height_m": json.loads((d / "info.json").read_text()).get("height_m")}
+    )
     f = {x["key"]: x for x in s["factors"]}
     assert "gait_speed_mps" in f and 0.3 < f["gait_speed_mps"]["value"] < 2.0
     assert f["gait_speed_mps"]["test"] == "gait"
@@ -169,10 +171,10 @@ def test_fall_risk_measures_gait_on_a_real_walk():
 
 def test_chair_rises_are_not_taken_for_walking_but_a_walk_is():
     chair = scenarios.five_times_sts(seed=2)
-    s = fall_risk(_rec(chair), {})
+    s = session_fall_risk(_rec(chair), {})
     assert "gait_speed_mps" not in {f["key"] for f in s["factors"]}
     walk = scenarios.walk_2min(seed=2)
-    s = fall_risk(_rec(walk), {})
+    s = session_fall_risk(_rec(walk), {})
     f = {x["key"]: x for x in s["factors"]}
     assert f["gait_speed_mps"]["value"] == pytest.approx(walk.truth["speed_mps"], rel=0.15)
     assert f["stride_time_sd_ms"]["value"] < 68.0
@@ -183,7 +185,7 @@ def test_single_test_recording_named_in_metadata():
 
     rec = load_recording(REPO / "recordings/scenarios/tug.poise")
     assert rec.metadata.get("test") == "tug" and not rec.events
-    s = fall_risk(rec, {"age": 72})
+    s = session_fall_risk(rec, {"age": 72})
     keys = {f["key"] for f in s["factors"]}
     # the TUG counts; its 3-m walks with turns are not taken for usual gait
     assert keys == {"tug_time_s"} and s["tests_used"] == ["tug"]
@@ -219,7 +221,7 @@ def test_fall_risk_and_endurance_use_the_measured_sensor_height():
     walk = scenarios.walk_2min(seed=2)
 
     def speed(h):
-        s = fall_risk(_rec(walk, demographics={"sensor_height_m": h}), {})
+        s = session_fall_risk(_rec(walk, demographics={"sensor_height_m": h}), {})
         return {x["key"]: x for x in s["factors"]}["gait_speed_mps"]["value"]
 
     assert speed(1.2) > 1.15 * speed(0.7)
@@ -265,3 +267,69 @@ def test_a_run_stopped_the_moment_the_patient_sits_keeps_the_sit_down():
     r = run_test(_rec(md, events), "tug", {})
     assert r["validity"]["valid"], r["validity"]
     assert r["total_time_s"] == pytest.approx(md.truth["total_time_s"], abs=0.5)
+
+
+def test_one_fall_risk_for_a_session_whatever_asks_issue17_item2():
+    # A session recording: the patient does TUG after TUG (a looping demo), the therapist
+    # runs the test on one of them. The walks of the other cycles and of the TUG itself are
+    # short walks with turns, not the patient's usual gait: no gait-speed factor, and the
+    # store (Sessions table, Progress, PDF, FHIR), the CLI and the live Results page agree.
+    from poise.progress import session_metrics
+    from poise.store import analyse_recording
+
+    cycles = [scenarios.tug(seed=s) for s in range(5)]
+    acc = np.vstack([c.acc_mps2 for c in cycles])
+    gyr = np.vstack([c.gyr_radps for c in cycles])
+    n0 = len(cycles[0].acc_mps2) + len(cycles[1].acc_mps2)
+    t_start = n0 / 100 + 0.5
+    t_stop = t_start + cycles[2].truth["end_s"] + 0.5
+    events = [
+        {"kind": "test_start", "t_s": t_start, "test": "tug"},
+        {"kind": "test_stop", "t_s": t_stop, "test": "tug"},
+    ]
+    rec = Recording(
+        metadata={"demographics": {"age": 78, "sex": "f"}},
+        sensors=[_sensor(acc, gyr)],
+        events=events,
+    )
+    live = session_fall_risk(rec, results={"tug": run_test(rec, "tug", {})})
+    whole = session_fall_risk(rec)
+    stored = analyse_recording(rec, {"age": 78, "sex": "f"})
+    for fr in (whole, stored["fall_risk"]):
+        assert fr["level"] == live["level"]
+        assert [(f["key"], f["value"], f["status"]) for f in fr["factors"]] == [
+            (f["key"], f["value"], f["status"]) for f in live["factors"]
+        ]
+    assert {f["key"] for f in whole["factors"]} == {"tug_time_s"}
+    assert "gait" not in stored["results"] and stored["tests"] == ["tug"]
+    metrics = session_metrics(stored["results"], stored["fall_risk"])
+    assert "gait_speed_mps" not in metrics  # Progress and FHIR read these
+    # a speed reported inside a TUG result is not the gait-speed factor either
+    tug = {**stored["results"]["tug"], "gait_speed_mps": 0.7}
+    fr = session_fall_risk(rec, results={"tug": tug})
+    assert "gait_speed_mps" not in {f["key"] for f in fr["factors"]}
+
+
+def test_free_walking_too_slow_to_measure_is_not_a_gait_speed(monkeypatch):
+    # a recording whose walking the gait analysis sees (step rhythm) but cannot measure (here
+    # every stride refused: a stand-in for walking too slow or irregular for the bout rules):
+    # a speed from whatever could be measured would hide the risk, so the factor says why
+    import analysis.gait as gait_mod
+    from poise.assessments import _gait_measures
+    from sensors.scenarios import slow_walk, walk
+
+    md = slow_walk("very-slow", walk_s=40.0, seed=1)
+    real = gait_mod.GaitAnalyzer
+
+    class Strict(real):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, wba=gait_mod.WalkingBoutAssembler(min_stride_length_m=2.0), **kw)
+
+    monkeypatch.setattr(gait_mod, "GaitAnalyzer", Strict)
+    g = _gait_measures(md.acc_mps2, md.gyr_radps, 100.0, {})["gait_speed_mps"]
+    assert g["value"] is None and not g["validity"]["valid"]
+    assert "too slow or irregular to measure" in g["validity"]["reason"]
+    monkeypatch.setattr(gait_mod, "GaitAnalyzer", real)
+    brisk = walk(20.0, seed=1)
+    alone = _gait_measures(brisk.acc_mps2, brisk.gyr_radps, 100.0, {})["gait_speed_mps"]
+    assert alone["validity"]["valid"] and alone["value"] > 0.8

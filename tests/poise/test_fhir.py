@@ -102,8 +102,10 @@ def store(tmp_path_factory):
     s.add_patient("HA-001", birth_year=1955, sex="f", height_m=1.59, weight_kg=73)
     for i, t in enumerate(["HA-001-Test5-Trial1", "HA-001-Test5-Trial2"]):
         s.import_recording(LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-03T10:30:00")
-    s.import_recording(TUG, patient="HA-001", tests=["tug"], date="2026-03-01")
-    s.import_recording(WALK6, patient="HA-001", tests=["walk-6min"], date="2026-03-02")
+    s.import_recording(TUG, patient="HA-001", tests=["tug"], date="2026-03-01", reassign=True)
+    s.import_recording(
+        WALK6, patient="HA-001", tests=["walk-6min"], date="2026-03-02", reassign=True
+    )
     yield s
     s.close()
 

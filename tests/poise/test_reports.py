@@ -25,7 +25,9 @@ def store(tmp_path):
     s.add_patient("HA-001", birth_year=1955, sex="f", height_m=1.59, weight_kg=73)
     for i, t in enumerate(TRIALS):
         s.import_recording(LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-10")
-    s.import_recording(CHAIR, patient="HA-001", tests=["chair-stand-30s"], date="2026-02-20")
+    s.import_recording(
+        CHAIR, patient="HA-001", tests=["chair-stand-30s"], date="2026-02-20", reassign=True
+    )
     yield s
     s.close()
 

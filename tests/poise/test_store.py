@@ -42,7 +42,7 @@ def test_new_store_is_user_only_and_current(tmp_path):
         assert mode(s.path) == 0o600
         p = s.add_patient("P-1", birth_year=1950, sex="female", height_m=168, weight_kg=70)
         assert (p.sex, p.height_m) == ("f", 1.68)  # cm accepted, stored in m
-        s.import_recording(rec(TRIALS[1]), patient="P-1", date="2026-01-05")
+        s.import_recording(rec(TRIALS[1]), patient="P-1", date="2026-01-05", reassign=True)
         folder = s.patient_dir(p)
         assert mode(folder) == 0o700 and mode(folder.parent) == 0o700
         files = list(folder.iterdir())
@@ -122,12 +122,15 @@ def test_import_by_pseudonym_progress_and_delete(tmp_path):
         p = s.add_patient("HA-001", birth_year=1955, sex="f", height_m=1.59, weight_kg=73)
         for i, t in enumerate(TRIALS):
             s.import_recording(rec(t), date=f"2026-0{i + 1}-10")  # pseudonym from the header
-        s.import_recording(outside, patient=other.pseudonym, date="2026-01-01", copy=False)
+        # the recording names HA-001: filed under OTHER only when confirmed (reassign)
+        s.import_recording(
+            outside, patient=other.pseudonym, date="2026-01-01", copy=False, reassign=True
+        )
         sessions = s.sessions(p)
         assert [x.date for x in sessions] == ["2026-01-10", "2026-02-10", "2026-03-10"]
         assert s.sessions(other)[0].recording_owned is False
         with pytest.raises(StoreError, match="already imported"):
-            s.import_recording(outside, patient="OTHER", copy=False)
+            s.import_recording(outside, patient="OTHER", copy=False, reassign=True)
         with pytest.raises(StoreError, match="already imported"):  # same content, copied
             s.import_recording(rec(TRIALS[0]))
         # progress: gait speed in every session, a band from the norms, change since first
@@ -172,7 +175,7 @@ def test_import_uses_stored_results_and_runs_recorded_tests(tmp_path):
     append_event(rec, {"kind": "marker", "t_s": 2.0, "marker": "note", "text": "tired"})
     with Store(tmp_path / "d") as s:
         s.add_patient("P-3", birth_year=1946, sex="m")
-        sess = s.import_recording(rec, patient="P-3", date="2026-04-01")
+        sess = s.import_recording(rec, patient="P-3", date="2026-04-01", reassign=True)
         assert sess.results["sway"] == saved  # stored as recorded, not recomputed
         tug = sess.results["tug"]
         assert tug.get("total_time_s") and 5 < tug["total_time_s"] < 30  # computed now
@@ -185,9 +188,72 @@ def test_import_uses_stored_results_and_runs_recorded_tests(tmp_path):
         made = s.import_recording(src, create_patient=True, tests=["tug"])
         assert s.get_patient(made.patient_id).pseudonym == "synthetic"
         with pytest.raises(StoreError, match="unknown test"):
-            s.import_recording(src, patient="P-3", tests=["juggling"], copy=False)
+            s.import_recording(src, patient="P-3", tests=["juggling"], copy=False, reassign=True)
         bad = tmp_path / "bad.poise"
         bad.write_bytes(b"not a recording")
         with pytest.raises(StoreError, match="can not be imported"):
             s.import_recording(bad, patient="P-3")
         assert len(s.sessions("P-3")) == 1  # nothing half-imported
+
+
+def _session_recording(tmp_path: Path, before=None, after=None) -> Path:
+    """A short live recording; the patient chosen ``before`` the source starts (header)
+    or ``after`` the recording opened (a ``patient`` event)."""
+    import time
+
+    from poise.session import Session
+    from poise.sources import ScriptedSource
+
+    s = Session(data_dir=tmp_path / "gui")
+    if before is not None:
+        s.set_patient(*before)
+    s.set_source(ScriptedSource(1, scenario="quiet_stance", time_scale=10))
+    t0 = time.monotonic()
+    while s.recording_path is None or s.now_s() < 2.0:
+        s.poll()
+        time.sleep(0.01)
+        assert time.monotonic() - t0 < 10
+    if after is not None:
+        s.set_patient(*after)
+    path = s.recording_path
+    s.close()
+    return path
+
+
+def test_a_recording_names_its_patient_and_demographics_issue17_item1(tmp_path, capsys):
+    from poise.assessments import recording_patient
+    from poise.cli import main
+    from poise.store import PatientMismatch
+    from sensors.recording import load_recording
+
+    demo = {"age": 78, "sex": "f", "height_m": 1.62, "weight_kg": 60.0}
+    in_header = _session_recording(tmp_path, before=("P-7", demo))
+    chosen_later = _session_recording(tmp_path, after=("P-7", demo))
+    anonymous = _session_recording(tmp_path, after=(None, demo))
+    old_style = ROOT / "recordings" / "scenarios" / "tug.poise"  # written before patient events
+    for path in (in_header, chosen_later):
+        who = recording_patient(load_recording(path))
+        assert who == {"pseudonym": "P-7", "anonymous": False, "demographics": demo}
+    who = recording_patient(load_recording(anonymous))
+    assert who["anonymous"] and who["pseudonym"] is None and who["demographics"] == {}
+    old = recording_patient(load_recording(old_style))
+    meta = load_recording(old_style).metadata
+    assert old["pseudonym"] == meta["patient"] and not old["anonymous"]  # read as before
+    assert old["demographics"] == meta.get("demographics", {})
+    data = tmp_path / "data"
+    with Store(data) as s:
+        s.add_patient("P-7", birth_year=1948, sex="f")
+        s.add_patient("P-8", birth_year=1950, sex="m")
+        assert s.import_recording(in_header).patient_id == s.patient("P-7").id
+        # filed under another patient than the one it names: refused until confirmed
+        with pytest.raises(PatientMismatch, match="session of P-7"):
+            s.import_recording(chosen_later, patient="P-8")
+        assert not s.sessions("P-8")
+        moved = s.import_recording(chosen_later, patient="P-8", reassign=True)
+        assert moved.patient_id == s.patient("P-8").id
+    # the report of the recording names the patient (no "unknown patient")
+    out = tmp_path / "r.json"
+    assert main(["report", str(chosen_later), "--json", str(out), "--data-dir", str(data)]) == 0
+    assert "P-7" in out.read_text() and "unknown patient" not in out.read_text()
+    assert main(["info", str(anonymous)]) == 0
+    assert "patient anonymous" in capsys.readouterr().out

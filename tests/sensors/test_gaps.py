@@ -1,4 +1,8 @@
-"""Gap accounting: lost packets become gaps, duplicates are dropped, totals add up."""
+"""Gap accounting: lost samples become gaps, duplicates are dropped, totals add up.
+
+The tracker works on the device's sample index (every driver places its samples there,
+see sensors/devices); sequence numbers, where a protocol has them, count packets.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,16 @@ import pytest
 
 from sensors.gaps import SEQ_MODULUS, Gap, GapTracker
 
-P = 5000  # 200 Hz
+RATE = 200.0
 
 
-def packets(n_packets: int, spp: int, start_us: int = 1_000_000, seq0: int = 0):
-    """(seq, first_us, n) of a sensor streaming n_packets of spp samples."""
-    return [((seq0 + i) % SEQ_MODULUS, start_us + i * spp * P, spp) for i in range(n_packets)]
+def packets(n_packets: int, spp: int, start: int = 1000, seq0: int = 0):
+    """(seq, first index, n) of a sensor streaming n_packets of spp samples."""
+    return [((seq0 + i) % SEQ_MODULUS, start + i * spp, spp) for i in range(n_packets)]
 
 
 def test_complete_stream_has_no_gaps():
-    t = GapTracker(P)
+    t = GapTracker(RATE)
     for pk in packets(100, 10):
         assert t.accept(*pk).action == "accept"
     assert t.gaps == []
@@ -29,7 +33,7 @@ def test_random_drops_are_reported_exactly(spp):
     pks = packets(2000, spp, seq0=65_000)  # seq wraps inside the run
     keep = rng.random(len(pks)) > 0.05
     keep[0] = keep[-1] = True
-    t = GapTracker(P)
+    t = GapTracker(RATE)
     for pk, k in zip(pks, keep):
         if k:
             t.accept(*pk)
@@ -39,14 +43,25 @@ def test_random_drops_are_reported_exactly(spp):
     assert t.samples_received + t.samples_lost == len(pks) * spp
     # each gap starts at a dropped packet's first sample and covers a run of drops
     starts = {pk[1] for pk, k in zip(pks, keep) if not k}
-    assert all(g.start_us in starts for g in t.gaps)
+    assert all(g.start_index in starts for g in t.gaps)
     assert sum(g.samples for g in t.gaps) == dropped * spp
-    assert all(g.end_us - g.start_us == g.samples * P for g in t.gaps)
+    assert all(g.end_index - g.start_index == g.samples for g in t.gaps)
+
+
+def test_without_sequence_numbers_the_index_alone_counts_the_loss():
+    """Protocols without a packet counter (PMD, MetaWear): samples exact, packets unknown."""
+    pks = packets(50, 36)
+    t = GapTracker(104.0, seq_modulus=None)
+    for i, (_, first, n) in enumerate(pks):
+        if i not in (10, 11, 30):
+            t.accept(None, first, n)
+    assert t.samples_lost == 3 * 36 and [g.samples for g in t.gaps] == [72, 36]
+    assert all(g.packets == -1 for g in t.gaps) and t.packets_lost == 0
 
 
 def test_duplicates_after_reconnect_are_dropped_not_counted():
     pks = packets(50, 10)
-    t = GapTracker(P)
+    t = GapTracker(RATE)
     for pk in pks[:30]:
         t.accept(*pk)
     t.mark_link_lost()
@@ -61,57 +76,56 @@ def test_duplicates_after_reconnect_are_dropped_not_counted():
     assert t.duplicates == 3
     assert t.samples_received + t.samples_lost == 500
     # the next gap on a live link is a plain loss again
-    v = t.accept(pks[-1][0] + 2, pks[-1][1] + 20 * P, 10)
+    v = t.accept(pks[-1][0] + 2, pks[-1][1] + 20, 10)
     assert v.gap.cause == "loss"
 
 
 def test_partial_overlap_skips_known_samples():
-    t = GapTracker(P)
+    t = GapTracker(RATE)
     t.accept(0, 0, 10)
-    v = t.accept(1, 6 * P, 10)  # first 4 samples known
+    v = t.accept(1, 6, 10)  # first 4 samples known
     assert v.action == "overlap" and v.skip == 4
     assert t.samples_received == 16 and t.samples_lost == 0
 
 
-def test_sub_period_timestamp_jitter_is_not_a_gap():
-    t = GapTracker(P)
-    t.accept(0, 0, 10)
-    assert t.accept(1, 10 * P + P // 3, 10).gap is None
-    v = t.accept(2, 20 * P + P // 3 + 2 * P - 100, 10)
-    assert v.gap is not None and v.gap.samples == 2
-
-
 def test_clock_reset_is_flagged_and_restart_books_host_estimate():
-    t = GapTracker(P, max_step_back_s=5)
-    t.accept(0, 100_000_000, 10)
-    assert t.check(1, 1_000, 10).action == "reset"
-    assert t.check(1, 100_000_000 + 7200 * 10**6, 10).action == "reset"
-    gap = t.restart(0, 1_000, 10, lost_samples=40)
+    t = GapTracker(RATE, max_step_back_s=5)
+    t.accept(0, 20_000, 10)
+    assert t.check(1, 10, 10).action == "reset"  # 5 s = 1000 samples back is too far
+    assert t.check(1, 20_010 + 2 * 3600 * 200, 10).action == "reset"  # > max_gap_s forward
+    assert t.check(1, 20_010 - 500, 10).action == "duplicate"  # 2.5 s back: old samples
+    gap = t.restart(0, 20_050, 10, lost_samples=40)
     assert isinstance(gap, Gap) and gap.cause == "reset" and gap.samples == 40
-    assert t.accept(1, 1_000 + 10 * P, 10).gap is None
+    assert gap.start_index == 20_010 and gap.end_index == 20_050
+    assert t.accept(1, 20_060, 10).gap is None
     assert t.samples_lost == 40 and t.samples_received == 30
 
 
 def test_gap_to_dict_is_json_ready():
-    g = Gap(start_us=10, samples=3, period_us=P, packets=1)
+    g = Gap(start_index=10, samples=3, packets=1, sampling_rate_hz=RATE)
     d = g.to_dict()
-    assert d["end_us"] == 10 + 3 * P and d["cause"] == "loss"
+    assert d["end_index"] == 13 and d["cause"] == "loss"
     assert g.duration_s == pytest.approx(0.015)
 
 
 def test_fresh_start_reports_packets_lost_before_the_first_one():
-    pks = packets(20, 4)
-    t = GapTracker(P)
-    t.expect_fresh_start()
+    pks = packets(20, 4, start=0)
+    t = GapTracker(RATE)
+    t.expect_fresh_start(("seq", 0))
     v = t.accept(*pks[2])  # seq 0 and 1 never arrived
     assert v.gap is not None and v.gap.samples == 8 and v.gap.packets == 2
-    assert v.gap.start_us == pks[0][1]
+    assert v.gap.start_index == pks[0][1]
     for pk in pks[3:]:
         t.accept(*pk)
     assert t.samples_received + t.samples_lost == 80
     # without the fresh-start hint the leading loss is invisible (a sensor already running)
-    t2 = GapTracker(P)
+    t2 = GapTracker(RATE)
     assert t2.accept(*pks[2]).gap is None
+    # a counter that starts at a known index (MetaWear's accounter counts from 0)
+    t3 = GapTracker(100.0, seq_modulus=None)
+    t3.expect_fresh_start(("index", 0))
+    v = t3.accept(None, 3, 1)
+    assert v.gap is not None and (v.gap.start_index, v.gap.samples) == (0, 3)
 
 
 def test_link_meter_rate_and_latency():

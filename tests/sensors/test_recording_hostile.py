@@ -284,3 +284,38 @@ def test_the_writer_refuses_what_a_reader_would_refuse():
         w.write_gap(0, samples=-1)
     w.close(t_s=1.0)
     assert len(load_recording(w._fh.getvalue()).damage) == 0
+
+
+def test_a_device_recording_whose_clock_jumps_stays_in_proportion():
+    """Format 2 (NOTIFY records, the driver places samples by index): 20 Polar frame pairs
+    each 50 minutes after the last (within the driver's 1-h continuity rule) asked for a
+    grid of 16 hours at 104 Hz; now the densest window is kept and the rest is damage."""
+    import io
+
+    from sensors.devices.polar import pmd
+    from sensors.recording import RecordingWriter
+
+    polar = {
+        "id": "shank",
+        "placement": "left-shank",
+        "driver": "polar-verity-sense",
+        "config": {"sampling_rate_hz": 104, "acc_range_g": 8, "gyro_range_dps": 2000},
+    }
+    k, step_s = 36, 3000.0
+    buf = io.BytesIO()
+    w = RecordingWriter(buf, {"sensors": [polar]})
+    offsets = []
+    for j in range(20):
+        ts = 800_000_000 * 10**9 + round(j * step_s * 1e9)
+        acc = np.tile([0, 0, 1000], (k, 1))
+        host = 0.5 + j * step_s
+        offsets.append(buf.tell())
+        w.write_notification(0, 0, pmd.encode_frame(2, ts, 1, True, pmd.encode_delta(acc)), host)
+        w.write_notification(0, 0, pmd.encode_frame(5, ts, 0, True, pmd.encode_delta(acc)), host)
+    w.close()
+    rec, peak = _peak_mb(lambda: load_recording(buf.getvalue()))
+    assert peak < 50, peak
+    (sd,) = rec.sensors
+    assert sd.n_samples == k and sd.t_s.size == k
+    reasons = [d.reason for d in rec.damage]
+    assert any("frame(s)" in r and "left out" in r for r in reasons), reasons

@@ -1,4 +1,4 @@
-"""Schema 4: a recording is stored once per patient (unique index on patient and hash).
+"""Schema 5: a recording is stored once per patient (unique index on patient and hash).
 
 Schema 3 checked for a duplicate before inserting, so two imports of one file started
 together could both pass the check. The unique index makes the check part of the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-VERSION = 4
+VERSION = 5
 
 
 def upgrade(conn: sqlite3.Connection) -> None:
