@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from poise.session import PLACEMENTS, Session
+from poise.sinks import SamplesBlock
 
 #: Body axes the signals are shown along: key, clinical name, colour. Colours from the
 #: Okabe-Ito palette (distinguishable with colour-vision deficiency).
@@ -833,8 +834,8 @@ class LiveView(QWidget):
             suffix = "" if ok else f" [{info.state.upper()}]"
             sp.set_title(self._title(info) + suffix, None if ok else "#d62728")
 
-    def _on_samples(self, counts: dict) -> None:
-        self.samples_seen += sum(counts.values())
+    def _on_samples(self, blocks: dict[str, SamplesBlock]) -> None:
+        self.samples_seen += sum(b.n_samples for b in blocks.values())
 
     def _on_metrics(self, m: dict) -> None:
         for key, tile in self.tiles.items():

@@ -20,8 +20,9 @@ exercise, so the therapist can import it (:meth:`poise.store.Store.import_record
 reads the results and fills in adherence). :meth:`HomeSession.finish` closes the file and,
 when a store holds the patient, imports it at once.
 
-The session is a *sink* for the sources of :mod:`poise.sources` (``add_sensor``,
-``push_samples``, ``push_packets`` ... called from the source's thread); everything else
+The session is a :class:`poise.sinks.SampleSink` for the sources of :mod:`poise.sources`
+(``add_sensor``, ``push_samples``, ``push_packets`` ... called from the source's thread;
+link statistics, replayed events and seeks do not apply); everything else
 happens in :meth:`HomeSession.poll` on the owner's thread, which emits the events the view
 subscribes to (:class:`poise.events.EventGroup`).
 """
@@ -41,6 +42,7 @@ import numpy as np
 from analysis.transitions import StreamingTransitions
 from poise.errors import PoiseError
 from poise.events import EventGroup
+from poise.sinks import BaseSink, SampleSink, Source
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +213,7 @@ class DemoHomeSource:
         self.seed = seed
         self.description = "demo sensor (scripted motion, no Bluetooth)"
 
-    def start(self, sink: Any) -> None:
+    def start(self, sink: SampleSink) -> None:
         """Declare the sensor and start streaming."""
         self._src.start(sink)
 
@@ -232,7 +234,7 @@ class DemoHomeSource:
             gens[0] = _scenario(scenario, self._src.config.sampling_rate_hz, self.seed)
 
 
-class HomeSession:
+class HomeSession(BaseSink):
     """Model of the home-exercise mode (see the module docstring).
 
     Parameters
@@ -289,7 +291,7 @@ class HomeSession:
         self.results: list[ExerciseResult | None] = [None] * len(self.exercises)
         self.index = 0
         self.state = "connect"  # connect, ready, countdown, active, done, finished
-        self.source: Any = None
+        self.source: Source | None = None
         self.sensor_id: str | None = None
         self.sampling_rate_hz = 100.0
         self._config: Any = None
@@ -332,7 +334,7 @@ class HomeSession:
         return self.store.update_patient(self.patient, display_name=name).display_name
 
     # ------------------------------------------------------------------ source / sink
-    def connect(self, source: Any) -> None:
+    def connect(self, source: Source) -> None:
         """Use ``source`` (a demo or BLE source) and start it."""
         if self.source is not None:
             raise PoiseError("a sensor is already connected")
@@ -410,9 +412,6 @@ class HomeSession:
         if sensor_id == self.sensor_id or self.sensor_id is None:
             self._queue.put(("sensor", state))
 
-    def push_stats(self, sensor_id: str, **stats: Any) -> None:
-        """Sink: link statistics (not shown in home mode)."""
-
     def push_error(self, message: str) -> None:
         """Sink: a failure the patient must see."""
         self._queue.put(("error", message))
@@ -420,12 +419,6 @@ class HomeSession:
     def push_warning(self, message: str) -> None:
         """Sink: a warning."""
         self._queue.put(("warning", message))
-
-    def push_record_event(self, event: dict[str, Any]) -> None:
-        """Sink: not used (home mode does not replay)."""
-
-    def reset_data(self, position_s: float = 0.0) -> None:
-        """Sink: not used."""
 
     def _open_writer(self, sensors: list[dict] | None) -> None:
         from poise.store import make_private_dir

@@ -16,35 +16,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+
+from poise.sinks import SampleSink
 
 log = logging.getLogger(__name__)
 
 #: Allowed replay speeds (inclusive range).
 MIN_SPEED = 0.5
 MAX_SPEED = 10.0
-
-
-class Sink(Protocol):
-    """What a player (or any source) feeds. :class:`poise.session.Session` implements it."""
-
-    def add_sensor(
-        self, sensor_id: str, *, placement: str, sampling_rate_hz: float, config: Any = None
-    ) -> None: ...
-
-    def push_samples(
-        self, sensor_id: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
-    ) -> None: ...
-
-    def push_gap(self, sensor_id: str, start_s: float, end_s: float, samples: int) -> None: ...
-
-    def push_state(self, sensor_id: str, state: str, **info: Any) -> None: ...
-
-    def push_record_event(self, event: dict) -> None: ...
-
-    def reset_data(self, position_s: float) -> None: ...
 
 
 class Player:
@@ -89,7 +71,7 @@ class Player:
         self.position_s = 0.0
         self.playing = False
         self.finished = False
-        self._sink: Sink | None = None
+        self._sink: SampleSink | None = None
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -118,7 +100,7 @@ class Player:
             )
         self._speed = speed
 
-    def attach(self, sink: Sink) -> None:
+    def attach(self, sink: SampleSink) -> None:
         """Declare every sensor to ``sink`` and deliver from the current position on."""
         self._sink = sink
         for s in self.recording.sensors:
@@ -187,7 +169,7 @@ class Player:
             self.advance(step_s / self._speed)
 
     # ------------------------------------------------------------------ thread
-    def start(self, sink: Sink | None = None) -> None:
+    def start(self, sink: SampleSink | None = None) -> None:
         """Attach (if given) and start the real-time background thread (paused)."""
         if sink is not None:
             self.attach(sink)

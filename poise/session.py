@@ -8,7 +8,7 @@ the *live analysis*. It emits :mod:`poise.events` that views subscribe to.
 Threading
 ---------
 Sources run on their own threads (an asyncio loop for BLE, a clock thread for the player).
-They call the *sink* methods (:meth:`Session.add_sensor`, :meth:`Session.push_samples`,
+They call the *sink* methods of :class:`poise.sinks.SampleSink` (:meth:`Session.add_sensor`, :meth:`Session.push_samples`,
 :meth:`Session.push_gap`, :meth:`Session.push_state`, ...), which are thread-safe: samples go
 into preallocated numpy ring buffers and to the recorder at once; everything else is queued.
 Nothing is emitted from a source thread. The owner of the session (the GUI's ``QTimer`` at
@@ -35,6 +35,7 @@ from poise.errors import PoiseError
 from poise.events import EventGroup
 from poise.outputs import make_private_dir
 from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
+from poise.sinks import SamplesBlock, Source
 from poise.store import default_data_dir
 
 log = logging.getLogger(__name__)
@@ -150,18 +151,6 @@ class SensorInfo:
 
 
 # ---------------------------------------------------------------------------- adapters
-class Source(Protocol):
-    """A producer of sensor data. Implementations: :mod:`poise.sources`, the player."""
-
-    kind: str  # "live" or "replay"
-
-    def start(self, sink: Session) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def now_s(self) -> float: ...
-
-
 class SessionRecorder:
     """Writes a live session to a ``.poise`` recording (:class:`sensors.recording.RecordingWriter`).
 
@@ -275,7 +264,8 @@ class Session:
 
     Events
     ------
-    sensor_added(info), sensor_state(info), sensor_stats(info), samples(counts: dict),
+    sensor_added(info), sensor_state(info), sensor_stats(info), samples(blocks: dict[str,
+    SamplesBlock]: every sample since the previous poll, per sensor; see :mod:`poise.sinks`),
     metrics(dict), test_started(snapshot), test_progress(snapshot), cue(kind, remaining),
     marker(dict), test_finished(summary), test_result(result), record_event(dict),
     warning(str), error(str), recording(path), reset(position_s), source_changed(kind: "live",
@@ -706,7 +696,6 @@ class Session:
     # ------------------------------------------------------------------ poll (owner thread)
     def poll(self) -> None:
         """Drain what the sources sent, run the analysis and the test, emit the events."""
-        counts: dict[str, int] = {}
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -717,10 +706,13 @@ class Session:
             new = {sid: p[:] for sid, p in self._pending.items() if p}
             for sid in new:
                 self._pending[sid].clear()
-        for sid, chunks in new.items():
-            counts[sid] = int(sum(c.shape[0] for c in chunks))
-        if counts:
-            self.events.samples.emit(counts)
+        if new:
+            self.events.samples.emit(
+                {
+                    sid: SamplesBlock.from_rows(sid, c[0] if len(c) == 1 else np.concatenate(c))
+                    for sid, c in new.items()
+                }
+            )
         self._update_metrics(new)
         self._update_test()
         self._maybe_compute_result()

@@ -26,6 +26,7 @@ import numpy as np
 from firmware_protocol.types import SensorConfig
 from poise.errors import PoiseError
 from poise.player import Player
+from poise.sinks import BaseSink, SampleSink
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class ReplaySource:
         self.autoplay = autoplay
         self.description = f"replay of {self.path or 'a recording'}"
 
-    def start(self, sink: Any) -> None:
+    def start(self, sink: SampleSink) -> None:
         """Attach the player, deliver the start and start its clock thread."""
         self.player.attach(sink)
         self.player.seek(0.0)
@@ -171,7 +172,7 @@ class ScriptedSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
-        self._sink: Any = None
+        self._sink: SampleSink = BaseSink()
         self.disconnected: set[int] = set()
 
     def _make_generators(self) -> list[Any]:
@@ -180,7 +181,7 @@ class ScriptedSource:
             gens.append(_scenario(name, self.config.sampling_rate_hz, self.seed + i))
         return gens
 
-    def start(self, sink: Any) -> None:
+    def start(self, sink: SampleSink) -> None:
         """Declare the sensors and start streaming on a thread."""
         self._sink = sink
         self._gens = self._make_generators()
@@ -386,11 +387,11 @@ class BleSource:
         self.hub: Any = None
         self.runner: Any = None
         self.emulator: Any = None
-        self._sink: Any = None
+        self._sink: SampleSink = BaseSink()
         self._starter: threading.Thread | None = None
         self._t0 = time.monotonic()
 
-    def start(self, sink: Any) -> None:
+    def start(self, sink: SampleSink) -> None:
         """Declare the sensors, open the recording, start the hub thread (non-blocking)."""
         from sensors import stream
 

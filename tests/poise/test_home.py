@@ -10,6 +10,7 @@ import pytest
 
 from poise.errors import PoiseError
 from poise.home import DemoHomeSource, HomeSession, adherence_calendar, plan_exercises
+from poise.sinks import SampleSink
 from poise.store import Store
 from sensors.recording import load_recording
 
@@ -36,6 +37,7 @@ def test_guided_session_recorded_and_imported(tmp_path):
     store.set_plan("P-1", [{"key": "sit_to_stand", "target_reps": 3},
                            {"key": "tandem_stance", "hold_s": 4}])  # fmt: skip
     h = HomeSession(patient="P-1", store=store, data_dir=tmp_path / "d", countdown_s=1.5)
+    assert isinstance(h, SampleSink)  # the one sink protocol (poise.sinks)
     cues: list[tuple[str, str]] = []
     h.events.cue.connect(lambda k, t: cues.append((k, t)))
     with pytest.raises(PoiseError, match="not connected"):

@@ -10,6 +10,7 @@ import pytest
 
 from poise.errors import PoiseError
 from poise.session import RingBuffer, Session, _json_equal
+from poise.sinks import SampleSink
 from poise.sources import ReplaySource, ScriptedSource
 from sensors.recording import load_recording
 
@@ -62,8 +63,17 @@ def test_live_session_streams_records_and_emits_events(tmp_path: Path) -> None:
     src.stop()  # the session still holds the source; no more samples now
     s.poll()
     assert [i.id for i in got["added"]] == ["demo-1", "demo-2"]
-    seen = sum(c.get("demo-1", 0) for c in got["samples"])
+    seen = sum(b["demo-1"].n_samples for b in got["samples"] if "demo-1" in b)
     assert seen == s.sensors["demo-1"].samples > 200
+    # the event carries the samples themselves, every one in time order (an output such as
+    # a Lab Streaming Layer outlet subscribes to it without touching the session)
+    blocks = [b["demo-1"] for b in got["samples"] if "demo-1" in b]
+    t = np.concatenate([b.t_s for b in blocks])
+    assert np.all(np.diff(t) > 0) and all(b.acc_mps2.shape == (b.n_samples, 3) for b in blocks)
+    np.testing.assert_array_equal(
+        np.concatenate([b.rows() for b in blocks])[-100:], s.latest("demo-1", seconds=1.0)
+    )
+    assert isinstance(s, SampleSink)
     m = got["metrics"][-1]
     assert m["sway_rms_mps2"] > 0 and m["sensor"] == "demo-1"
     rows = s.latest("demo-2", seconds=2.0)

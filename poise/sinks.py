@@ -1,0 +1,221 @@
+"""The sink seam: one protocol for everything that receives streamed sensor data.
+
+A *source* (:class:`poise.sources.BleSource`, :class:`poise.sources.ScriptedSource`, the
+replay :class:`poise.player.Player`) delivers into one :class:`SampleSink`, from its own
+thread, through the methods below. Implementations:
+
+* :class:`poise.session.Session` (the therapist's session: views, live analysis, tests);
+* :class:`poise.home.HomeSession` (home mode: one sensor, exercise counting);
+* :class:`poise.recorder.Recorder` (the ``.poise`` recording of a session, home mode and
+  ``poise record``);
+* anything else that wants the stream, e.g. a Lab Streaming Layer outlet.
+
+A sink implements the methods it cares about; :class:`BaseSink` gives the others as
+no-ops, so a new output subclasses it and overrides ``add_sensor`` and ``push_samples``.
+
+An output that should not stand between a source and the session subscribes instead to
+the session's ``samples`` event, which carries the data itself: one :class:`SamplesBlock`
+per sensor with every sample that arrived since the previous poll (on the session's owner
+thread, in time order, none dropped while the owner polls)::
+
+    def on_samples(blocks: dict[str, SamplesBlock]) -> None:
+        for block in blocks.values():
+            outlet.push_chunk(block.rows(), block.t_s)
+
+    session.events.samples.connect(on_samples)
+
+Threading: the ``push_*``/``add_sensor``/``open_recording``/``reset_data`` methods are
+called from the source's thread and must be thread-safe and quick (store, enqueue, return);
+a sink does its work on its owner's thread.
+
+Times are seconds on the *session clock* (the source's ``now_s``; data time in a replay).
+Arrays are SI: ``acc_mps2`` and ``gyr_radps`` ``(n, 3)`` in the sensor frame, ``t_s``
+``(n,)``; NaN rows never reach a sink (lost samples are reported with :meth:`push_gap`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from firmware_protocol.types import SensorConfig
+    from sensors.recording import RecordingWriter
+
+__all__ = ["BaseSink", "SampleSink", "SamplesBlock", "Source"]
+
+
+@dataclass(frozen=True)
+class SamplesBlock:
+    """Consecutive samples of one sensor on the session clock.
+
+    Attributes
+    ----------
+    sensor_id
+        The sensor, as declared with :meth:`SampleSink.add_sensor`.
+    t_s
+        ``(n,)`` sample times, seconds on the session clock, increasing.
+    acc_mps2, gyr_radps
+        ``(n, 3)`` acceleration (m/s^2, gravity included) and angular velocity (rad/s),
+        sensor frame.
+    """
+
+    sensor_id: str
+    t_s: np.ndarray
+    acc_mps2: np.ndarray
+    gyr_radps: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in the block."""
+        return int(self.t_s.shape[0])
+
+    def rows(self) -> np.ndarray:
+        """The block as ``(n, 7)`` rows ``[t_s, acc xyz, gyr xyz]``."""
+        return np.column_stack([self.t_s, self.acc_mps2, self.gyr_radps])
+
+    @classmethod
+    def from_rows(cls, sensor_id: str, rows: np.ndarray) -> SamplesBlock:
+        """A block from ``(n, 7)`` rows ``[t_s, acc xyz, gyr xyz]``."""
+        return cls(sensor_id, rows[:, 0], rows[:, 1:4], rows[:, 4:7])
+
+
+@runtime_checkable
+class SampleSink(Protocol):
+    """What a source delivers into (see the module docstring). All methods thread-safe."""
+
+    def add_sensor(
+        self,
+        sensor_id: str,
+        *,
+        placement: str = "",
+        sampling_rate_hz: float = 100.0,
+        config: SensorConfig | None = None,
+        name: str = "",
+    ) -> None:
+        """Declare a sensor before its samples arrive (``placement``: where it is worn,
+        e.g. ``"lower-back"``)."""
+
+    def push_samples(
+        self, sensor_id: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
+    ) -> None:
+        """Decoded samples of one sensor (see the module docstring for units)."""
+
+    def push_packets(
+        self, sensor_id: str, packets: Sequence[bytes], host_times_s: float | np.ndarray
+    ) -> None:
+        """Raw packets as received, for the recording (one receive time, or one each)."""
+
+    def push_gap(
+        self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str = ""
+    ) -> None:
+        """``samples`` lost between ``start_s`` and ``end_s``: recorded and shown, never hidden."""
+
+    def push_state(self, sensor_id: str, state: str, **info: Any) -> None:
+        """A sensor's connection state (``"connecting"``, ``"streaming"``, ``"replay"``,
+        ``"reconnecting"``, ``"disconnected"``, ``"failed"``, ``"ended"``) with details
+        (``reason``, ``kind``, ``model``...)."""
+
+    def push_stats(self, sensor_id: str, **stats: Any) -> None:
+        """Link statistics: ``battery_pct``, ``rssi_dbm``, ``loss_pct``, ``packets_per_s``..."""
+
+    def push_record_event(self, event: dict[str, Any]) -> None:
+        """An EVENT record met while replaying a recording (``kind``, ``t_s``, ...)."""
+
+    def push_error(self, message: str) -> None:
+        """A source failure the user must see."""
+
+    def push_warning(self, message: str) -> None:
+        """Something the user should know, not fatal."""
+
+    def reset_data(self, position_s: float = 0.0) -> None:
+        """Forget buffered samples and analysis state (a replay seek to ``position_s``)."""
+
+    def open_recording(self, sensors: list[dict[str, Any]]) -> RecordingWriter | None:
+        """For a source that writes its packets itself (the BLE stream hub): open the
+        recording with the header's ``sensors`` and return its writer, or ``None`` when
+        this sink does not record. The source then writes packets, gaps and connection
+        events; the sink adds its own events."""
+
+
+class BaseSink:
+    """A :class:`SampleSink` whose methods do nothing: subclass and override what you use."""
+
+    def add_sensor(
+        self,
+        sensor_id: str,
+        *,
+        placement: str = "",
+        sampling_rate_hz: float = 100.0,
+        config: SensorConfig | None = None,
+        name: str = "",
+    ) -> None:
+        """Declare a sensor (ignored)."""
+
+    def push_samples(
+        self, sensor_id: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
+    ) -> None:
+        """Samples (ignored)."""
+
+    def push_packets(
+        self, sensor_id: str, packets: Sequence[bytes], host_times_s: float | np.ndarray
+    ) -> None:
+        """Raw packets (ignored)."""
+
+    def push_gap(
+        self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str = ""
+    ) -> None:
+        """Lost samples (ignored)."""
+
+    def push_state(self, sensor_id: str, state: str, **info: Any) -> None:
+        """Connection state (ignored)."""
+
+    def push_stats(self, sensor_id: str, **stats: Any) -> None:
+        """Link statistics (ignored)."""
+
+    def push_record_event(self, event: dict[str, Any]) -> None:
+        """A replayed event (ignored)."""
+
+    def push_error(self, message: str) -> None:
+        """A failure (ignored)."""
+
+    def push_warning(self, message: str) -> None:
+        """A warning (ignored)."""
+
+    def reset_data(self, position_s: float = 0.0) -> None:
+        """A seek (ignored)."""
+
+    def open_recording(self, sensors: list[dict[str, Any]]) -> RecordingWriter | None:
+        """Not recorded: ``None``."""
+        return None
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A producer of sensor data that feeds one :class:`SampleSink` from its own thread.
+
+    Implementations: :class:`poise.sources.BleSource`, :class:`poise.sources.ScriptedSource`,
+    :class:`poise.sources.ReplaySource`, :class:`poise.home.DemoHomeSource`.
+
+    Attributes
+    ----------
+    kind
+        ``"live"`` (recorded by the session) or ``"replay"`` (never re-recorded).
+    description
+        What it is, for the recording header and the status bar.
+    """
+
+    kind: str
+    description: str
+
+    def start(self, sink: SampleSink) -> None:
+        """Declare the sensors to ``sink`` and start delivering (returns at once)."""
+
+    def stop(self) -> None:
+        """Stop delivering; no sink method is called after this returns."""
+
+    def now_s(self) -> float:
+        """The session clock: seconds since the source started (data time in a replay)."""
