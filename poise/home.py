@@ -42,7 +42,7 @@ import numpy as np
 from analysis.transitions import StreamingTransitions
 from poise.errors import PoiseError
 from poise.events import EventGroup
-from poise.sinks import BaseSink, SampleSink, Source
+from poise.sinks import SampleSink, Source
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class DemoHomeSource:
             gens[0] = _scenario(scenario, self._src.config.sampling_rate_hz, self.seed)
 
 
-class HomeSession(BaseSink):
+class HomeSession(SampleSink):
     """Model of the home-exercise mode (see the module docstring).
 
     Parameters

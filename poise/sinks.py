@@ -10,8 +10,10 @@ thread, through the methods below. Implementations:
   ``poise record``);
 * anything else that wants the stream, e.g. a Lab Streaming Layer outlet.
 
-A sink implements the methods it cares about; :class:`BaseSink` gives the others as
-no-ops, so a new output subclasses it and overrides ``add_sensor`` and ``push_samples``.
+A sink implements the methods it cares about: every method of :class:`SampleSink` does
+nothing by default, so a new output subclasses the protocol explicitly
+(``class Outlet(SampleSink)``, PEP 544) and overrides ``add_sensor`` and ``push_samples``;
+a class with all the methods is a sink without subclassing.
 
 An output that should not stand between a source and the session subscribes instead to
 the session's ``samples`` event, which carries the data itself: one :class:`SamplesBlock`
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from firmware_protocol.types import SensorConfig
     from sensors.recording import RecordingWriter
 
-__all__ = ["BaseSink", "SampleSink", "SamplesBlock", "Source"]
+__all__ = ["NullSink", "SampleSink", "SamplesBlock", "Source"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class SamplesBlock:
 
 @runtime_checkable
 class SampleSink(Protocol):
-    """What a source delivers into (see the module docstring). All methods thread-safe."""
+    """What a source delivers into (see the module docstring). All methods thread-safe;
+    each does nothing unless a sink overrides it."""
 
     def add_sensor(
         self,
@@ -98,99 +101,62 @@ class SampleSink(Protocol):
     ) -> None:
         """Declare a sensor before its samples arrive (``placement``: where it is worn,
         e.g. ``"lower-back"``)."""
+        return None
 
     def push_samples(
         self, sensor_id: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
     ) -> None:
         """Decoded samples of one sensor (see the module docstring for units)."""
+        return None
 
     def push_packets(
         self, sensor_id: str, packets: Sequence[bytes], host_times_s: float | np.ndarray
     ) -> None:
         """Raw packets as received, for the recording (one receive time, or one each)."""
+        return None
 
     def push_gap(
         self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str = ""
     ) -> None:
         """``samples`` lost between ``start_s`` and ``end_s``: recorded and shown, never hidden."""
+        return None
 
     def push_state(self, sensor_id: str, state: str, **info: Any) -> None:
         """A sensor's connection state (``"connecting"``, ``"streaming"``, ``"replay"``,
         ``"reconnecting"``, ``"disconnected"``, ``"failed"``, ``"ended"``) with details
         (``reason``, ``kind``, ``model``...)."""
+        return None
 
     def push_stats(self, sensor_id: str, **stats: Any) -> None:
         """Link statistics: ``battery_pct``, ``rssi_dbm``, ``loss_pct``, ``packets_per_s``..."""
+        return None
 
     def push_record_event(self, event: dict[str, Any]) -> None:
         """An EVENT record met while replaying a recording (``kind``, ``t_s``, ...)."""
+        return None
 
     def push_error(self, message: str) -> None:
         """A source failure the user must see."""
+        return None
 
     def push_warning(self, message: str) -> None:
         """Something the user should know, not fatal."""
+        return None
 
     def reset_data(self, position_s: float = 0.0) -> None:
         """Forget buffered samples and analysis state (a replay seek to ``position_s``)."""
+        return None
 
     def open_recording(self, sensors: list[dict[str, Any]]) -> RecordingWriter | None:
         """For a source that writes its packets itself (the BLE stream hub): open the
         recording with the header's ``sensors`` and return its writer, or ``None`` when
         this sink does not record. The source then writes packets, gaps and connection
         events; the sink adds its own events."""
-
-
-class BaseSink:
-    """A :class:`SampleSink` whose methods do nothing: subclass and override what you use."""
-
-    def add_sensor(
-        self,
-        sensor_id: str,
-        *,
-        placement: str = "",
-        sampling_rate_hz: float = 100.0,
-        config: SensorConfig | None = None,
-        name: str = "",
-    ) -> None:
-        """Declare a sensor (ignored)."""
-
-    def push_samples(
-        self, sensor_id: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
-    ) -> None:
-        """Samples (ignored)."""
-
-    def push_packets(
-        self, sensor_id: str, packets: Sequence[bytes], host_times_s: float | np.ndarray
-    ) -> None:
-        """Raw packets (ignored)."""
-
-    def push_gap(
-        self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str = ""
-    ) -> None:
-        """Lost samples (ignored)."""
-
-    def push_state(self, sensor_id: str, state: str, **info: Any) -> None:
-        """Connection state (ignored)."""
-
-    def push_stats(self, sensor_id: str, **stats: Any) -> None:
-        """Link statistics (ignored)."""
-
-    def push_record_event(self, event: dict[str, Any]) -> None:
-        """A replayed event (ignored)."""
-
-    def push_error(self, message: str) -> None:
-        """A failure (ignored)."""
-
-    def push_warning(self, message: str) -> None:
-        """A warning (ignored)."""
-
-    def reset_data(self, position_s: float = 0.0) -> None:
-        """A seek (ignored)."""
-
-    def open_recording(self, sensors: list[dict[str, Any]]) -> RecordingWriter | None:
-        """Not recorded: ``None``."""
         return None
+
+
+class NullSink(SampleSink):
+    """A sink that keeps nothing (a source's target before :meth:`Source.start`)."""
 
 
 @runtime_checkable

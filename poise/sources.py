@@ -26,7 +26,7 @@ import numpy as np
 from firmware_protocol.types import SensorConfig
 from poise.errors import PoiseError
 from poise.player import Player
-from poise.sinks import BaseSink, SampleSink
+from poise.sinks import NullSink, SampleSink
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class ScriptedSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
-        self._sink: SampleSink = BaseSink()
+        self._sink: SampleSink = NullSink()
         self.disconnected: set[int] = set()
 
     def _make_generators(self) -> list[Any]:
@@ -387,7 +387,7 @@ class BleSource:
         self.hub: Any = None
         self.runner: Any = None
         self.emulator: Any = None
-        self._sink: SampleSink = BaseSink()
+        self._sink: SampleSink = NullSink()
         self._starter: threading.Thread | None = None
         self._t0 = time.monotonic()
 
