@@ -47,6 +47,7 @@ from gui.progress import STATUS_QCOLOURS, ProgressView
 from poise.errors import PoiseError
 from poise.progress import patient_progress
 from poise.reports import LEVEL_TEXT
+from poise.service import import_recording
 from poise.store import Patient, PatientMismatch, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -553,17 +554,17 @@ class PatientsPage(QWidget):
         assert self.store is not None
         if patient is None:
             try:
-                rec = self.store.import_recording(path, **kw)
+                rec = import_recording(self.store, path, **kw)
             except PatientMismatch:
                 raise
             except StoreError:  # names nobody, or somebody not in the store
                 if self.patient is None:
                     raise
-                rec = self.store.import_recording(
-                    path, patient=self.patient.id, reassign=reassign, **kw
+                rec = import_recording(
+                    self.store, path, patient=self.patient.id, reassign=reassign, **kw
                 )
         else:
-            rec = self.store.import_recording(path, patient=patient, reassign=reassign, **kw)
+            rec = import_recording(self.store, path, patient=patient, reassign=reassign, **kw)
         self.refresh(select=self.store.get_patient(rec.patient_id).pseudonym)
         return rec
 

@@ -16,7 +16,7 @@ plan (:meth:`poise.store.Store.plan`, else :data:`DEFAULT_PLAN`):
 The session is recorded like every Poise session (a ``.poise`` file with the raw packets,
 user-only) with ``patient`` (pseudonym), ``session_kind: "home"`` and the plan in the
 header, and one ``exercise_start``/``exercise_stop``/``exercise_result`` event per
-exercise, so the therapist can import it (:meth:`poise.store.Store.import_recording`
+exercise, so the therapist can import it (:func:`poise.service.import_recording`
 reads the results and fills in adherence). :meth:`HomeSession.finish` closes the file and,
 when a store holds the patient, imports it at once.
 
@@ -42,6 +42,7 @@ import numpy as np
 from analysis.transitions import StreamingTransitions
 from poise.errors import PoiseError
 from poise.events import EventGroup
+from poise.service import import_recording
 from poise.sinks import SampleSink, Source
 
 log = logging.getLogger(__name__)
@@ -752,8 +753,8 @@ class HomeSession(SampleSink):
         if path is not None and self.store is not None and self.patient:
             try:
                 if self.store.find_patient(self.patient) is not None:
-                    self.imported_session = self.store.import_recording(
-                        path, patient=self.patient, kind="home"
+                    self.imported_session = import_recording(
+                        self.store, path, patient=self.patient, kind="home"
                     )
             except PoiseError as exc:
                 self.events.warning.emit(f"the session was saved but not imported: {exc}")

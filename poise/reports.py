@@ -473,30 +473,13 @@ def band_text(s: Any) -> str:
 
 
 def recording_report(path: str, demographics: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Session report of a recording file that is not in the store (analysed now)."""
+    """Session report of a recording file that is not in the store (analysed now by
+    :func:`poise.service.recording_session`; the store is not involved)."""
     from pathlib import Path
 
-    from poise.assessments import recording_patient
-    from poise.store import _recording_date, analyse_recording
-    from sensors.recording import load_recording
+    from poise.service import recording_session
 
-    rec = load_recording(path)
-    meta = rec.metadata if isinstance(rec.metadata, dict) else {}
-    who = recording_patient(rec)
-    demo = dict(who["demographics"])
-    demo.update({k: v for k, v in (demographics or {}).items() if v is not None})
-    a = analyse_recording(rec, demo)
-    named = who["pseudonym"]
-    patient = {"pseudonym": named} if named else None
-    if patient is None and who["anonymous"]:
-        patient = {"pseudonym": "anonymous"}
-    session = {
-        "id": None,
-        "date": _recording_date(meta, Path(path)),
-        "kind": meta.get("session_kind") or "recording",
-        **a,
-        "recording_path": str(path),
-    }
+    session, patient = recording_session(path, demographics)
     return session_report(session, patient, recording_name=Path(path).name)
 
 

@@ -12,8 +12,9 @@ Layout of the data folder (default :func:`default_data_dir`)::
   :mod:`poise.assessments` returns them), the markers and the recording it came from.
   Recordings that the store copied into the patient's folder (``recording_owned``) are
   deleted with the session or the patient; recordings elsewhere are never touched.
-* :meth:`Store.import_recording` adds a recording's session to the patient named in the
-  recording header (``metadata["patient"]``) or to an explicit patient.
+* The store persists; it does not analyse. :func:`poise.service.import_recording` analyses
+  a recording and hands its session to :meth:`Store.add_imported_session` (the patient from
+  :meth:`Store.resolve_patient`: named in the recording header, or an explicit one).
 * The schema is versioned (``PRAGMA user_version``, :mod:`poise.migrations`). A database
   that is damaged, not SQLite, or from a newer Poise raises :class:`StoreError` with what
   to do, and is left exactly as it was (nothing is written before the checks pass; a
@@ -47,7 +48,6 @@ __all__ = [
     "SessionRecord",
     "Store",
     "StoreError",
-    "analyse_recording",
     "default_data_dir",
     "resolve_data_dir",
 ]
@@ -624,52 +624,29 @@ class Store:
         if s.recording_owned and s.recording_path and Path(s.recording_path).exists():
             Path(s.recording_path).unlink()
 
-    def import_recording(
+    def resolve_patient(
         self,
-        path: str | os.PathLike,
-        *,
+        named: str | None,
         patient: int | str | Patient | None = None,
-        date: Any = None,
-        kind: str | None = None,
-        copy: bool = True,
-        create_patient: bool = False,
-        tests: list[str] | None = None,
+        *,
+        create: bool = False,
         reassign: bool = False,
-    ) -> SessionRecord:
-        """Add the session of a recording to its patient.
+        source: str | os.PathLike[str] = "",
+    ) -> Patient:
+        """The patient a recording's session goes to.
 
-        The patient is ``patient`` if given, else the one the recording names (its header's
-        ``patient``, or the latest ``patient`` event: :func:`poise.assessments.recording_patient`).
-        A recording that names another patient than ``patient`` is refused with
-        :class:`PatientMismatch` unless ``reassign`` (the user confirmed). Stored test results (``test_result`` events) are used;
-        tests run in the recording without a stored result are computed; the fall-risk
-        summary adds gait speed and stride-time variability from the whole recording
-        (:func:`analyse_recording`). The file is copied into the patient's folder (user-only,
-        owned by the store) unless ``copy=False`` or it already is there. ``tests`` names
-        tests to run on the whole recording when it has no events for them (e.g. a plain
-        TUG recording).
+        ``patient`` if given, else ``named`` (the patient the recording names,
+        :func:`poise.assessments.recording_patient`), added when ``create`` is true.
+        ``source`` names the recording in the messages.
 
         Raises
         ------
         StoreError
-            No patient given or named, the patient is unknown (and ``create_patient`` is
-            false), the file is not a usable recording, or the same file is already imported.
+            No patient given or named, or the named one is unknown and ``create`` is false.
         PatientMismatch
-            The recording names another patient and ``reassign`` is false.
+            The recording names another patient than ``patient`` and ``reassign`` is false.
         """
-        from poise.assessments import recording_patient
-        from sensors.recording import load_recording
-
-        src = Path(path)
-        if not src.is_file():
-            raise StoreError(f"{src}: no such recording")
-        try:
-            rec = load_recording(src)
-        except (ValueError, OSError) as exc:
-            raise StoreError(f"{src}: can not be imported: {exc}") from exc
-        meta = rec.metadata if isinstance(rec.metadata, dict) else {}
-        who = recording_patient(rec)
-        named = who["pseudonym"]
+        src = str(source)
         if patient is None:
             if not named:
                 raise StoreError(
@@ -678,7 +655,7 @@ class Store:
                 )
             p = self.find_patient(str(named))
             if p is None:
-                if not create_patient:
+                if not create:
                     raise StoreError(
                         f"{src}: belongs to patient {named!r}, who is not in the store; add "
                         f"the patient first (poise patient add {named}) or pass --patient"
@@ -689,24 +666,47 @@ class Store:
                     p = self.find_patient(str(named))  # added meanwhile by another import
                     if p is None:
                         raise
-        else:
-            p = self.patient(patient)
-            if named and named != p.pseudonym and not reassign:
-                raise PatientMismatch(
-                    f"{src}: is the session of {named} (as the recording says), not of "
-                    f"{p.pseudonym}; file it under {p.pseudonym} anyway only if the recording "
-                    "is theirs (--reassign)",
-                    named,
-                    p.pseudonym,
-                )
-        demo_md = who["demographics"]
-        when = date or _recording_date(meta, src)
-        demographics = {**{k: v for k, v in demo_md.items() if v is not None}}
-        demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
-        digest = _sha256(src)
-        if self._session_with(p, digest) is not None:  # early, before the analysis
-            raise self._already_imported(p, digest, str(src))
-        analysed = analyse_recording(rec, demographics, tests=tests)
+            return p
+        p = self.patient(patient)
+        if named and named != p.pseudonym and not reassign:
+            raise PatientMismatch(
+                f"{src}: is the session of {named} (as the recording says), not of "
+                f"{p.pseudonym}; file it under {p.pseudonym} anyway only if the recording "
+                "is theirs (--reassign)",
+                named,
+                p.pseudonym,
+            )
+        return p
+
+    def check_not_imported(self, patient: Patient, digest: str, what: str) -> None:
+        """Refuse a recording (by its SHA-256) already imported for ``patient``."""
+        if self._session_with(patient, digest) is not None:
+            raise self._already_imported(patient, digest, what)
+
+    def add_imported_session(
+        self,
+        patient: Patient,
+        src: Path,
+        *,
+        date: Any,
+        analysis: dict[str, Any],
+        kind: str,
+        notes: str,
+        digest: str,
+        copy: bool = True,
+        adherence: list[dict[str, Any]] | None = None,
+    ) -> SessionRecord:
+        """Store the session of an analysed recording (:func:`poise.service.import_recording`).
+
+        ``analysis`` holds ``tests``, ``results``, ``fall_risk`` and ``markers``
+        (:class:`poise.service.SessionAnalysis`); ``adherence`` the exercises of a home
+        session (``key``, ``completed``, ``repetitions``, ``duration_s``). The file is copied
+        into the patient's folder (user-only, owned by the store) unless ``copy=False`` or it
+        already is there. The session and its adherence rows are one transaction; the unique
+        index on (patient, recording hash) makes the duplicate check atomic (of two imports of
+        one file racing, the second fails and its copy is removed).
+        """
+        p = patient
         dest = src.resolve()
         owned = False
         copied: Path | None = None
@@ -722,26 +722,22 @@ class Store:
             ).fetchone()
             if dup is not None:
                 raise StoreError(f"{dest}: already imported as session {dup['id']}")
-            # One transaction: the session and its adherence rows, or nothing. The unique
-            # index on (patient, recording hash) makes the duplicate check atomic: of two
-            # imports of one file racing, the second INSERT fails here.
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 session = self._insert_session(
                     p,
-                    date=when,
-                    tests=analysed["tests"],
-                    results=analysed["results"],
-                    fall_risk=analysed["fall_risk"],
-                    markers=analysed["markers"],
+                    date=date,
+                    tests=analysis["tests"],
+                    results=analysis["results"],
+                    fall_risk=analysis["fall_risk"],
+                    markers=analysis["markers"],
                     recording_path=dest,
                     recording_owned=owned,
-                    kind=kind
-                    or str(meta.get("session_kind") or ("home" if meta.get("home") else "clinic")),
-                    notes=str(meta.get("notes") or ""),
+                    kind=kind,
+                    notes=notes,
                     recording_sha256=digest,
                 )
-                for r in (analysed["results"].get("home-exercises") or {}).get("exercises", []):
+                for r in adherence or []:
                     self.record_adherence(
                         p,
                         date=session.date,
@@ -895,89 +891,3 @@ for _name, _fn in list(vars(Store).items()):
     if not _name.startswith("_") and inspect.isfunction(_fn):
         setattr(Store, _name, _translate_errors(_fn))
 del _name, _fn
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _recording_date(meta: dict[str, Any], path: Path) -> str:
-    """The recording's start (UTC header time), else the file's modification time."""
-    start = meta.get("start") if isinstance(meta.get("start"), dict) else {}
-    utc = start.get("utc")
-    if utc:
-        try:
-            t = _dt.datetime.fromisoformat(str(utc))
-            return t.replace(tzinfo=None, microsecond=0).isoformat()
-        except ValueError:
-            pass
-    if start.get("epoch_s"):
-        t = _dt.datetime.fromtimestamp(float(start["epoch_s"]), _dt.UTC)
-        return t.replace(tzinfo=None, microsecond=0).isoformat()
-    t = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC)
-    return t.replace(tzinfo=None, microsecond=0).isoformat()
-
-
-def analyse_recording(
-    recording: Any, demographics: dict[str, Any] | None = None, tests: list[str] | None = None
-) -> dict[str, Any]:
-    """Tests, results, fall-risk summary and markers of a recording (JSON-ready).
-
-    The results are :func:`poise.assessments.session_results` (stored ones as they are, runs
-    without a stored result computed, ``tests`` run on the whole recording unless it holds
-    their result); the fall-risk summary is :func:`poise.assessments.session_fall_risk`, the
-    function every screen and report uses. A recording without any test (a walk) gets its
-    gait speed and stride-time variability as a ``gait`` result.
-    """
-    from poise.assessments import WALKING_SOURCE, session_fall_risk, session_results
-
-    demo = {k: v for k, v in (demographics or {}).items() if v is not None}
-    events = list(getattr(recording, "events", None) or [])
-    try:
-        results = session_results(recording, demo, tests=tests)
-    except PoiseError as exc:
-        raise StoreError(str(exc)) from None
-    try:
-        fr = session_fall_risk(recording, demo, results=results)
-    except PoiseError as exc:
-        fr = {"error": str(exc), "factors": []}
-    gait = {
-        f["key"]: f["value"]
-        for f in fr.get("factors", [])
-        if f.get("test") == WALKING_SOURCE and f.get("value") is not None
-    }
-    if gait and WALKING_SOURCE not in results:
-        results[WALKING_SOURCE] = {
-            **gait,
-            "validity": {"valid": True, "code": "ok", "reason": "whole recording"},
-        }
-    home = [
-        e["result"]
-        for e in events
-        if e.get("kind") == "exercise_result" and isinstance(e.get("result"), dict)
-    ]
-    if home:
-        summary: dict[str, Any] = {
-            "exercises": home,
-            "n_exercises": len(home),
-            "n_completed": sum(bool(r.get("completed")) for r in home),
-            "validity": {"valid": True, "code": "ok", "reason": "home exercises"},
-        }
-        for r in home:
-            if r.get("repetitions") is not None:
-                summary[f"{r.get('key')}_repetitions"] = r["repetitions"]
-            if r.get("duration_s") is not None:
-                summary[f"{r.get('key')}_duration_s"] = r["duration_s"]
-        results["home-exercises"] = summary
-    markers = [
-        {k: e.get(k) for k in ("t_s", "marker", "text", "stage")}
-        for e in events
-        if e.get("kind") == "marker"
-    ]
-    return {"tests": sorted(results), "results": results, "fall_risk": fr, "markers": markers}

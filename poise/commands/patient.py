@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from poise.service import import_recording
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``patient`` sub-command and its actions."""
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
                 level = (s.fall_risk or {}).get("level", "-")
                 print(f"{s.id}\t{s.date}\t{s.kind}\t{','.join(s.tests)}\tfall risk: {level}")
         elif args.action == "import":
-            s = store.import_recording(
+            s = import_recording(
+                store,
                 args.recording,
                 patient=args.patient,
                 date=args.date,

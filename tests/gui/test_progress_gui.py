@@ -26,6 +26,7 @@ from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
 
 from gui.patients import PatientsPage  # noqa: E402
 from gui.report_pdf import STATUS_COLOURS, write_pdf  # noqa: E402
+from poise.service import import_recording  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "recordings" / "mobgap-lab"
@@ -265,7 +266,7 @@ def test_session_pdf_holds_the_results_page_values(qtbot, tmp_path):
     store = Store(tmp_path / "data")
     store.add_patient("P-9", birth_year=1950, sex="f", height_m=1.6, weight_kg=60)
     rec = ROOT / "recordings" / "scenarios" / "tug.poise"
-    s = store.import_recording(rec, patient="P-9", tests=["tug"], date="2026-05-01", reassign=True)
+    s = import_recording(store, rec, patient="P-9", tests=["tug"], date="2026-05-01", reassign=True)
     session = Session(data_dir=tmp_path / "data")
     page = ResultsPage(session)
     qtbot.addWidget(page)
@@ -322,7 +323,7 @@ def test_session_pdf_keeps_its_small_print_cites_literature_and_norm_groups_issu
     store = Store(tmp_path / "data")
     store.add_patient("P-9", birth_year=1950, sex="f", height_m=1.6, weight_kg=60)
     rec = ROOT / "recordings" / "scenarios" / "walk-2min.poise"
-    s = store.import_recording(rec, patient="P-9", tests=["walk-2min"], reassign=True)
+    s = import_recording(store, rec, patient="P-9", tests=["walk-2min"], reassign=True)
     fr = s.fall_risk
     assert {f["key"] for f in fr["factors"]} >= {"gait_speed_mps"}
     small = [fr["disclaimer"], fr["rule"]]
@@ -344,8 +345,12 @@ def test_session_pdf_keeps_its_small_print_cites_literature_and_norm_groups_issu
     flat = squash(text)
     assert "GUIDE.md" not in text and "designguide" not in flat.lower()
     assert squash("Kyrdalen") in flat  # the 1.0 m/s threshold's source
-    tug = store.import_recording(
-        ROOT / "recordings" / "scenarios" / "tug.poise", patient="P-9", tests=["tug"], reassign=True
+    tug = import_recording(
+        store,
+        ROOT / "recordings" / "scenarios" / "tug.poise",
+        patient="P-9",
+        tests=["tug"],
+        reassign=True,
     )
     write_pdf(session_report(tug, store.patient("P-9")), tmp_path / "t.pdf", "a4")
     _sizes, images, text = read_pdf(tmp_path / "t.pdf")

@@ -275,7 +275,7 @@ def test_one_fall_risk_for_a_session_whatever_asks_issue17_item2():
     # short walks with turns, not the patient's usual gait: no gait-speed factor, and the
     # store (Sessions table, Progress, PDF, FHIR), the CLI and the live Results page agree.
     from poise.progress import session_metrics
-    from poise.store import analyse_recording
+    from poise.service import analyse_session
 
     cycles = [scenarios.tug(seed=s) for s in range(5)]
     acc = np.vstack([c.acc_mps2 for c in cycles])
@@ -294,7 +294,7 @@ def test_one_fall_risk_for_a_session_whatever_asks_issue17_item2():
     )
     live = session_fall_risk(rec, results={"tug": run_test(rec, "tug", {})})
     whole = session_fall_risk(rec)
-    stored = analyse_recording(rec, {"age": 78, "sex": "f"})
+    stored = analyse_session(rec, {"age": 78, "sex": "f"}).to_dict()
     for fr in (whole, stored["fall_risk"]):
         assert fr["level"] == live["level"]
         assert [(f["key"], f["value"], f["status"]) for f in fr["factors"]] == [

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from poise.fhir import LOINC, POISE_SYSTEM, observation_bundle, write_bundle
+from poise.service import import_recording
 from poise.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,10 +102,10 @@ def store(tmp_path_factory):
     s = Store(tmp_path_factory.mktemp("fhir"))
     s.add_patient("HA-001", birth_year=1955, sex="f", height_m=1.59, weight_kg=73)
     for i, t in enumerate(["HA-001-Test5-Trial1", "HA-001-Test5-Trial2"]):
-        s.import_recording(LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-03T10:30:00")
-    s.import_recording(TUG, patient="HA-001", tests=["tug"], date="2026-03-01", reassign=True)
-    s.import_recording(
-        WALK6, patient="HA-001", tests=["walk-6min"], date="2026-03-02", reassign=True
+        import_recording(s, LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-03T10:30:00")
+    import_recording(s, TUG, patient="HA-001", tests=["tug"], date="2026-03-01", reassign=True)
+    import_recording(
+        s, WALK6, patient="HA-001", tests=["walk-6min"], date="2026-03-02", reassign=True
     )
     yield s
     s.close()

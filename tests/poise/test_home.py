@@ -10,6 +10,7 @@ import pytest
 
 from poise.errors import PoiseError
 from poise.home import DemoHomeSource, HomeSession, adherence_calendar, plan_exercises
+from poise.service import import_recording
 from poise.sinks import SampleSink
 from poise.store import Store
 from sensors.recording import load_recording
@@ -91,7 +92,7 @@ def test_guided_session_recorded_and_imported(tmp_path):
     # the therapist's store imports the same file by the pseudonym in its header
     other = Store(tmp_path / "therapist")
     other.add_patient("P-1")
-    s2 = other.import_recording(path)
+    s2 = import_recording(other, path)
     assert other.get_patient(s2.patient_id).pseudonym == "P-1"
     assert len(other.adherence("P-1")) == 2
 

@@ -11,6 +11,7 @@ import pytest
 
 from poise.cli import main
 from poise.reports import progress_report, results_rows, session_report
+from poise.service import import_recording
 from poise.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,9 +25,9 @@ def store(tmp_path):
     s = Store(tmp_path / "data")
     s.add_patient("HA-001", birth_year=1955, sex="f", height_m=1.59, weight_kg=73)
     for i, t in enumerate(TRIALS):
-        s.import_recording(LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-10")
-    s.import_recording(
-        CHAIR, patient="HA-001", tests=["chair-stand-30s"], date="2026-02-20", reassign=True
+        import_recording(s, LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-10")
+    import_recording(
+        s, CHAIR, patient="HA-001", tests=["chair-stand-30s"], date="2026-02-20", reassign=True
     )
     yield s
     s.close()

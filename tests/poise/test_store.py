@@ -11,6 +11,7 @@ import pytest
 
 from poise import migrations
 from poise.progress import metric_bands, patient_progress
+from poise.service import import_recording
 from poise.store import Store, StoreError, default_data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ def test_new_store_is_user_only_and_current(tmp_path):
         assert mode(s.path) == 0o600
         p = s.add_patient("P-1", birth_year=1950, sex="female", height_m=168, weight_kg=70)
         assert (p.sex, p.height_m) == ("f", 1.68)  # cm accepted, stored in m
-        s.import_recording(rec(TRIALS[1]), patient="P-1", date="2026-01-05", reassign=True)
+        import_recording(s, rec(TRIALS[1]), patient="P-1", date="2026-01-05", reassign=True)
         folder = s.patient_dir(p)
         assert mode(folder) == 0o700 and mode(folder.parent) == 0o700
         files = list(folder.iterdir())
@@ -117,22 +118,22 @@ def test_import_by_pseudonym_progress_and_delete(tmp_path):
     shutil.copy(rec(TRIALS[0]), outside)
     with Store(tmp_path / "data") as s:
         with pytest.raises(StoreError, match="not in the store"):
-            s.import_recording(rec(TRIALS[0]))
+            import_recording(s, rec(TRIALS[0]))
         other = s.add_patient("OTHER")
         p = s.add_patient("HA-001", birth_year=1955, sex="f", height_m=1.59, weight_kg=73)
         for i, t in enumerate(TRIALS):
-            s.import_recording(rec(t), date=f"2026-0{i + 1}-10")  # pseudonym from the header
+            import_recording(s, rec(t), date=f"2026-0{i + 1}-10")  # pseudonym from the header
         # the recording names HA-001: filed under OTHER only when confirmed (reassign)
-        s.import_recording(
-            outside, patient=other.pseudonym, date="2026-01-01", copy=False, reassign=True
+        import_recording(
+            s, outside, patient=other.pseudonym, date="2026-01-01", copy=False, reassign=True
         )
         sessions = s.sessions(p)
         assert [x.date for x in sessions] == ["2026-01-10", "2026-02-10", "2026-03-10"]
         assert s.sessions(other)[0].recording_owned is False
         with pytest.raises(StoreError, match="already imported"):
-            s.import_recording(outside, patient="OTHER", copy=False, reassign=True)
+            import_recording(s, outside, patient="OTHER", copy=False, reassign=True)
         with pytest.raises(StoreError, match="already imported"):  # same content, copied
-            s.import_recording(rec(TRIALS[0]))
+            import_recording(s, rec(TRIALS[0]))
         # progress: gait speed in every session, a band from the norms, change since first
         prog = patient_progress(s, p)
         gs = prog.get("gait_speed_mps")
@@ -175,7 +176,7 @@ def test_import_uses_stored_results_and_runs_recorded_tests(tmp_path):
     append_event(rec, {"kind": "marker", "t_s": 2.0, "marker": "note", "text": "tired"})
     with Store(tmp_path / "d") as s:
         s.add_patient("P-3", birth_year=1946, sex="m")
-        sess = s.import_recording(rec, patient="P-3", date="2026-04-01", reassign=True)
+        sess = import_recording(s, rec, patient="P-3", date="2026-04-01", reassign=True)
         assert sess.results["sway"] == saved  # stored as recorded, not recomputed
         tug = sess.results["tug"]
         assert tug.get("total_time_s") and 5 < tug["total_time_s"] < 30  # computed now
@@ -184,15 +185,15 @@ def test_import_uses_stored_results_and_runs_recorded_tests(tmp_path):
         assert "tug_time_s" in keys
         # the header names 'synthetic', unknown here: a clear error, or create on request
         with pytest.raises(StoreError, match="not in the store"):
-            s.import_recording(src)
-        made = s.import_recording(src, create_patient=True, tests=["tug"])
+            import_recording(s, src)
+        made = import_recording(s, src, create_patient=True, tests=["tug"])
         assert s.get_patient(made.patient_id).pseudonym == "synthetic"
         with pytest.raises(StoreError, match="unknown test"):
-            s.import_recording(src, patient="P-3", tests=["juggling"], copy=False, reassign=True)
+            import_recording(s, src, patient="P-3", tests=["juggling"], copy=False, reassign=True)
         bad = tmp_path / "bad.poise"
         bad.write_bytes(b"not a recording")
         with pytest.raises(StoreError, match="can not be imported"):
-            s.import_recording(bad, patient="P-3")
+            import_recording(s, bad, patient="P-3")
         assert len(s.sessions("P-3")) == 1  # nothing half-imported
 
 
@@ -244,12 +245,12 @@ def test_a_recording_names_its_patient_and_demographics_issue17_item1(tmp_path, 
     with Store(data) as s:
         s.add_patient("P-7", birth_year=1948, sex="f")
         s.add_patient("P-8", birth_year=1950, sex="m")
-        assert s.import_recording(in_header).patient_id == s.patient("P-7").id
+        assert import_recording(s, in_header).patient_id == s.patient("P-7").id
         # filed under another patient than the one it names: refused until confirmed
         with pytest.raises(PatientMismatch, match="session of P-7"):
-            s.import_recording(chosen_later, patient="P-8")
+            import_recording(s, chosen_later, patient="P-8")
         assert not s.sessions("P-8")
-        moved = s.import_recording(chosen_later, patient="P-8", reassign=True)
+        moved = import_recording(s, chosen_later, patient="P-8", reassign=True)
         assert moved.patient_id == s.patient("P-8").id
     # the report of the recording names the patient (no "unknown patient")
     out = tmp_path / "r.json"

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import poise.store as store_mod
-from poise import migrations
+from poise import migrations, service
 from poise.cli import main
+from poise.service import import_recording
 from poise.store import Store, StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,20 +27,20 @@ def test_two_imports_of_one_recording_racing_give_one_session(tmp_path, monkeypa
     """The second import finishes while the first is analysing: the first must not insert."""
     with Store(tmp_path) as s:
         s.add_patient("HA-001")
-    real = store_mod.analyse_recording
+    real = service.analyse_session
     raced: list = []
 
     def analyse_while_another_imports(*args, **kwargs):
         if not raced:
             raced.append(True)
             with Store(tmp_path) as other:  # another process, same database
-                raced.append(other.import_recording(REC))
+                raced.append(import_recording(other, REC))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(store_mod, "analyse_recording", analyse_while_another_imports)
+    monkeypatch.setattr(service, "analyse_session", analyse_while_another_imports)
     with Store(tmp_path) as s:
         with pytest.raises(StoreError, match="already imported for HA-001 as session") as info:
-            s.import_recording(REC)
+            import_recording(s, REC)
         assert f"session {raced[1].id}" in str(info.value)
         sessions = s.sessions("HA-001")
         assert [x.id for x in sessions] == [raced[1].id]
@@ -137,7 +138,7 @@ def test_pseudonyms_are_printable_and_short(tmp_path, cli, bad):
     assert rc == 2 and "pseudonym" in cli.one_line(err)
     with Store(tmp_path) as s:
         s.add_patient("é" * 40)  # the longest allowed, in letters of 2 UTF-8 bytes
-        s.import_recording(REC, patient="é" * 40, reassign=True)
+        import_recording(s, REC, patient="é" * 40, reassign=True)
 
 
 def test_an_old_long_pseudonym_still_imports(tmp_path):
@@ -145,7 +146,7 @@ def test_an_old_long_pseudonym_still_imports(tmp_path):
         s.conn.execute(
             "INSERT INTO patients (pseudonym, created_utc) VALUES (?, '2025-01-01')", ("y" * 300,)
         )
-        s.import_recording(REC, patient="y" * 300, reassign=True)  # was: File name too long
+        import_recording(s, REC, patient="y" * 300, reassign=True)  # was: File name too long
         assert len(s.sessions("y" * 300)) == 1
 
 

@@ -1,0 +1,270 @@
+"""The analysis service: a recording in, a session's numbers out; the store only persists.
+
+Every consumer that needs a recording's numbers asks here: the store's import
+(:func:`import_recording`), ``poise report FILE`` (:func:`recording_session`, without the
+store), ``poise batch`` and the GUI. The numbers themselves come from
+:mod:`poise.assessments` (one test: :func:`poise.assessments.run_test`; the fall-risk
+factors: :func:`poise.assessments.session_fall_risk`, the one function every screen,
+report and export uses).
+
+* :func:`analyse_session` ``(recording, demographics, tests) -> SessionAnalysis``: tests,
+  results, fall-risk summary and markers of a recording, JSON-ready.
+* :func:`import_recording` ``(store, path, ...) -> SessionRecord``: load, find the
+  patient (:meth:`poise.store.Store.resolve_patient`), refuse a recording imported before,
+  analyse, then hand the session to the store (:meth:`poise.store.Store.add_imported_session`,
+  one transaction with the adherence of a home session).
+* :func:`recording_session` ``(path, demographics) -> dict``: a recording that is not in
+  the store, analysed now, as the session dict :func:`poise.reports.session_report` takes.
+* :func:`recording_date`: when a recording was made (header, else the file's time).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from poise.errors import PoiseError
+
+if TYPE_CHECKING:
+    from poise.store import Patient, SessionRecord, Store
+    from sensors.recording import Recording
+
+__all__ = [
+    "SessionAnalysis",
+    "analyse_session",
+    "import_recording",
+    "recording_date",
+    "recording_session",
+]
+
+
+@dataclass
+class SessionAnalysis:
+    """What a recording says about a session (JSON-ready values).
+
+    Attributes
+    ----------
+    tests
+        The keys of ``results``, sorted.
+    results
+        Test key -> result dict (:func:`poise.assessments.run_test`), plus ``gait`` (the
+        gait speed and stride-time variability of a recording without a test) and
+        ``home-exercises`` (a home session's exercises).
+    fall_risk
+        :func:`poise.assessments.session_fall_risk` (``{"error", "factors": []}`` when it
+        could not be computed).
+    markers
+        The therapist's markers (``t_s``, ``marker``, ``text``, ``stage``).
+    """
+
+    tests: list[str] = field(default_factory=list)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fall_risk: dict[str, Any] = field(default_factory=dict)
+    markers: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"tests", "results", "fall_risk", "markers"}``."""
+        return dict(vars(self))
+
+
+def analyse_session(
+    recording: Recording,
+    demographics: dict[str, Any] | None = None,
+    tests: list[str] | None = None,
+) -> SessionAnalysis:
+    """Tests, results, fall-risk summary and markers of a recording.
+
+    The results are :func:`poise.assessments.session_results` (stored ones as they are,
+    runs without a stored result computed, ``tests`` run on the whole recording unless it
+    holds their result); the fall-risk summary is
+    :func:`poise.assessments.session_fall_risk`. A recording without any test (a walk) gets
+    its gait speed and stride-time variability as a ``gait`` result; a home session its
+    exercises as ``home-exercises``.
+
+    Raises
+    ------
+    PoiseError
+        An unknown test in ``tests``, or a recording without sensor data.
+    """
+    from poise.assessments import WALKING_SOURCE, session_fall_risk, session_results
+
+    demo = {k: v for k, v in (demographics or {}).items() if v is not None}
+    events = list(getattr(recording, "events", None) or [])
+    results = session_results(recording, demo, tests=tests)
+    try:
+        fr = session_fall_risk(recording, demo, results=results)
+    except PoiseError as exc:
+        fr = {"error": str(exc), "factors": []}
+    gait = {
+        f["key"]: f["value"]
+        for f in fr.get("factors", [])
+        if f.get("test") == WALKING_SOURCE and f.get("value") is not None
+    }
+    if gait and WALKING_SOURCE not in results:
+        results[WALKING_SOURCE] = {
+            **gait,
+            "validity": {"valid": True, "code": "ok", "reason": "whole recording"},
+        }
+    home = [
+        e["result"]
+        for e in events
+        if e.get("kind") == "exercise_result" and isinstance(e.get("result"), dict)
+    ]
+    if home:
+        results["home-exercises"] = _home_summary(home)
+    markers = [
+        {k: e.get(k) for k in ("t_s", "marker", "text", "stage")}
+        for e in events
+        if e.get("kind") == "marker"
+    ]
+    return SessionAnalysis(sorted(results), results, fr, markers)
+
+
+def _home_summary(home: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``home-exercises`` result: every exercise, counts and each one's numbers."""
+    summary: dict[str, Any] = {
+        "exercises": home,
+        "n_exercises": len(home),
+        "n_completed": sum(bool(r.get("completed")) for r in home),
+        "validity": {"valid": True, "code": "ok", "reason": "home exercises"},
+    }
+    for r in home:
+        if r.get("repetitions") is not None:
+            summary[f"{r.get('key')}_repetitions"] = r["repetitions"]
+        if r.get("duration_s") is not None:
+            summary[f"{r.get('key')}_duration_s"] = r["duration_s"]
+    return summary
+
+
+def recording_date(metadata: dict[str, Any], path: Path) -> str:
+    """The recording's start (UTC header time), else the file's modification time."""
+    start = metadata.get("start") if isinstance(metadata.get("start"), dict) else {}
+    utc = start.get("utc")
+    if utc:
+        try:
+            t = _dt.datetime.fromisoformat(str(utc))
+            return t.replace(tzinfo=None, microsecond=0).isoformat()
+        except ValueError:
+            pass
+    if start.get("epoch_s"):
+        t = _dt.datetime.fromtimestamp(float(start["epoch_s"]), _dt.UTC)
+        return t.replace(tzinfo=None, microsecond=0).isoformat()
+    t = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC)
+    return t.replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (how the store knows a recording it has imported)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def import_recording(
+    store: Store,
+    path: str | os.PathLike[str],
+    *,
+    patient: int | str | Patient | None = None,
+    date: Any = None,
+    kind: str | None = None,
+    copy: bool = True,
+    create_patient: bool = False,
+    tests: list[str] | None = None,
+    reassign: bool = False,
+) -> SessionRecord:
+    """Analyse a recording and add its session to its patient in ``store``.
+
+    The patient is ``patient`` if given, else the one the recording names (its header's
+    ``patient``, or the latest ``patient`` event: :func:`poise.assessments.recording_patient`);
+    see :meth:`poise.store.Store.resolve_patient` (``create_patient``, ``reassign``). Stored
+    test results (``test_result`` events) are used; tests run in the recording without a
+    stored result are computed; ``tests`` names tests to run on the whole recording when it
+    has no events for them (e.g. a plain TUG recording); the fall-risk summary adds gait
+    speed and stride-time variability from the whole recording (:func:`analyse_session`).
+    The file is copied into the patient's folder (user-only, owned by the store) unless
+    ``copy=False`` or it already is there.
+
+    Raises
+    ------
+    poise.store.StoreError
+        No patient given or named, the patient is unknown (and ``create_patient`` is
+        false), the file is not a usable recording, or the same file is already imported.
+    poise.store.PatientMismatch
+        The recording names another patient and ``reassign`` is false.
+    """
+    from poise.assessments import recording_patient
+    from poise.store import StoreError
+    from sensors.recording import load_recording
+
+    src = Path(path)
+    if not src.is_file():
+        raise StoreError(f"{src}: no such recording")
+    try:
+        rec = load_recording(src)
+    except (ValueError, OSError) as exc:
+        raise StoreError(f"{src}: can not be imported: {exc}") from exc
+    meta = rec.metadata if isinstance(rec.metadata, dict) else {}
+    who = recording_patient(rec)
+    p = store.resolve_patient(
+        who["pseudonym"], patient, create=create_patient, reassign=reassign, source=src
+    )
+    when = date or recording_date(meta, src)
+    demographics = {k: v for k, v in who["demographics"].items() if v is not None}
+    demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
+    digest = file_sha256(src)
+    store.check_not_imported(p, digest, str(src))  # early, before the analysis
+    try:
+        analysed = analyse_session(rec, demographics, tests=tests)
+    except PoiseError as exc:
+        raise StoreError(str(exc)) from None
+    home = (analysed.results.get("home-exercises") or {}).get("exercises", [])
+    return store.add_imported_session(
+        p,
+        src,
+        date=when,
+        analysis=analysed.to_dict(),
+        kind=kind or str(meta.get("session_kind") or ("home" if meta.get("home") else "clinic")),
+        notes=str(meta.get("notes") or ""),
+        digest=digest,
+        copy=copy,
+        adherence=home,
+    )
+
+
+def recording_session(
+    path: str | os.PathLike[str], demographics: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A recording that is not in the store, analysed now: ``(session, patient)``.
+
+    ``session`` is the dict :func:`poise.reports.session_report` takes (``id`` ``None``,
+    ``date``, ``kind``, ``tests``, ``results``, ``fall_risk``, ``markers``,
+    ``recording_path``); ``patient`` is ``{"pseudonym"}`` of the patient it names (or
+    ``"anonymous"``), else ``None``. ``demographics`` complete the recording's patient data.
+    """
+    from poise.assessments import recording_patient
+    from sensors.recording import load_recording
+
+    rec = load_recording(path)
+    meta = rec.metadata if isinstance(rec.metadata, dict) else {}
+    who = recording_patient(rec)
+    demo = dict(who["demographics"])
+    demo.update({k: v for k, v in (demographics or {}).items() if v is not None})
+    analysed = analyse_session(rec, demo)
+    named = who["pseudonym"]
+    patient = {"pseudonym": named} if named else None
+    if patient is None and who["anonymous"]:
+        patient = {"pseudonym": "anonymous"}
+    session = {
+        "id": None,
+        "date": recording_date(meta, Path(path)),
+        "kind": meta.get("session_kind") or "recording",
+        **analysed.to_dict(),
+        "recording_path": str(path),
+    }
+    return session, patient
