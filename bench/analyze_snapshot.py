@@ -1,7 +1,7 @@
 """Snapshot of ``poise analyze`` on every shipped recording, to show a refactor changes no result.
 
 For every ``.poise`` file under ``recordings/`` the script runs, in this process, through
-the same entry point as the console script (:func:`poise.cli.main`):
+the same entry point as the console script (:func:`poise_cli.main`):
 
 * ``poise analyze FILE --format json`` and ``poise analyze FILE`` (the gait summary, JSON
   and text);
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from poise import cli  # noqa: E402
+import poise_cli as cli  # noqa: E402
 
 DEMOGRAPHICS = ["--age", "72", "--sex", "f", "--weight-kg", "68"]
 

@@ -29,9 +29,21 @@ def test_the_fixed_layout_exists() -> None:
         "analysis",
         "poise",
         "gui",
+        "poise_cli",
         "tests",
         "recordings",
         "bench",
     ):
         assert (ROOT / name).is_dir(), f"missing top-level folder {name}/"
     assert (ROOT / "pyproject.toml").is_file()
+
+
+def test_no_contract_needs_an_exception() -> None:
+    """The command line sits above gui (poise_cli), so no import is an exception."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    for c in cfg["tool"]["importlinter"]["contracts"]:
+        assert not c.get("ignore_imports"), f"{c['name']}: ignore_imports {c['ignore_imports']}"
+    layers = cfg["tool"]["importlinter"]["contracts"][0]["layers"]
+    assert layers[:3] == ["poise_cli", "gui", "poise"]

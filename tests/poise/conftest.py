@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from poise.cli import main
+from poise_cli import main
 
 
 class CliRunner:

@@ -1,6 +1,6 @@
 """The ``poise`` command line.
 
-Every subcommand lives in its own module under :mod:`poise.commands` and exposes
+Every subcommand lives in its own module under :mod:`poise_cli.commands` and exposes
 ``register(subparsers)``, which adds an ``argparse`` sub-parser whose ``func`` default
 takes the parsed arguments and returns an exit code. Modules are discovered, so adding a
 command never touches this file.
@@ -17,8 +17,8 @@ import pkgutil
 import sys
 from typing import NoReturn
 
-from poise import commands
 from poise.errors import PoiseError
+from poise_cli import commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"poise.commands.{info.name}")
+        module = importlib.import_module(f"poise_cli.commands.{info.name}")
         module.register(sub)
     _accept_data_dir_everywhere(parser)
     return parser

@@ -1,7 +1,0 @@
-"""Allow ``python -m poise``."""
-
-import sys
-
-from poise.cli import main
-
-sys.exit(main())
