@@ -33,17 +33,23 @@ import datetime as _dt
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from analysis.transitions import StreamingTransitions
 from poise.errors import PoiseError
 from poise.events import EventGroup
+from poise.outputs import make_private_dir
+from poise.recorder import Recorder, new_recording_path
 from poise.service import import_recording
 from poise.sinks import SampleSink, Source
+
+if TYPE_CHECKING:
+    from sensors.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
 
@@ -307,11 +313,17 @@ class HomeSession(SampleSink):
         self._manual_reps = 0
         self._rises: Any = None  # analysis.transitions.StreamingTransitions while active
         self._rises_t0 = 0.0
-        self.writer: Any = None
-        self.recording_path: Path | None = None
+        #: the recording (:class:`poise.recorder.Recorder`; it opens at the first packet)
+        self.recorder: Recorder | None = None
+        if record:
+            self.recorder = Recorder(
+                self._new_recording_path,
+                self._recording_metadata,
+                sensors=self._header_sensors,
+                max_sensors=1,
+                on_error=lambda msg: self._queue.put(("error", msg)),
+            )
         self.imported_session: Any = None
-        self._want_recording = record
-        self._source_records = False
         self._streaming = False
         self._closed = False
 
@@ -374,39 +386,23 @@ class HomeSession(SampleSink):
             if self.state == "active":
                 self._chunks.append(rows)
 
-    def open_recording(self, sensors: list[dict]) -> Any:
+    def open_recording(self, sensors: list[dict[str, Any]]) -> RecordingWriter | None:
         """Sink (BLE sources): open the recording and hand its writer to the source."""
-        with self._lock:
-            if not self._want_recording:
-                return None
-            self._open_writer(sensors)
-            self._source_records = True  # the source writes packets and gaps itself
-            return self.writer
+        return None if self.recorder is None else self.recorder.open_recording(sensors)
 
-    def push_packets(self, sensor_id: str, packets: list[bytes], host_times_s: Any) -> None:
-        """Sink: raw packets for the recording."""
-        with self._lock:
-            if self._want_recording and self.writer is None:
-                self._open_writer(None)
-            if self.writer is None or sensor_id != self.sensor_id or self._source_records:
-                return
-            times = np.broadcast_to(np.asarray(host_times_s, dtype=float), (len(packets),))
-            try:
-                for pkt, ht in zip(packets, times):
-                    self.writer.write_packet(0, pkt, float(ht))
-            except Exception as exc:
-                log.exception("writing the home recording failed")
-                self.writer = None
-                self._queue.put(("error", f"the session is no longer recorded: {exc}"))
+    def push_packets(
+        self, sensor_id: str, packets: Sequence[bytes], host_times_s: float | np.ndarray
+    ) -> None:
+        """Sink: raw packets for the recording (of the session's one sensor)."""
+        if self.recorder is not None:
+            self.recorder.push_packets(sensor_id, packets, host_times_s)
 
-    def push_gap(self, sensor_id: str, start_s: float, end_s: float, samples: int,
-                 reason: str = "") -> None:  # fmt: skip
+    def push_gap(
+        self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str = ""
+    ) -> None:
         """Sink: lost samples (recorded)."""
-        with self._lock:
-            if self.writer is not None and sensor_id == self.sensor_id and not self._source_records:
-                self.writer.write_gap(
-                    0, samples=int(samples), reason=reason, start_s=start_s, end_s=end_s
-                )
+        if self.recorder is not None:
+            self.recorder.push_gap(sensor_id, start_s, end_s, samples, reason)
 
     def push_state(self, sensor_id: str, state: str, **info: Any) -> None:
         """Sink: connection state."""
@@ -421,47 +417,37 @@ class HomeSession(SampleSink):
         """Sink: a warning."""
         self._queue.put(("warning", message))
 
-    def _open_writer(self, sensors: list[dict] | None) -> None:
-        from poise.store import make_private_dir
-        from sensors.recording import RecordingWriter
+    @property
+    def recording_path(self) -> Path | None:
+        """The recording, once it opened (``None`` when not recorded)."""
+        return None if self.recorder is None else self.recorder.path
 
-        self._want_recording = False
+    def _new_recording_path(self) -> Path:
         make_private_dir(self.data_dir)
         folder = make_private_dir(self.data_dir / "home")
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (self.patient or "patient"))
-        path = folder / f"home-{safe}-{stamp}.poise"
-        n = 1
-        while path.exists():
-            n += 1
-            path = folder / f"home-{safe}-{stamp}-{n}.poise"
-        if sensors is None:
-            from firmware_protocol.types import SensorConfig
+        return new_recording_path(folder, f"home-{safe}")
 
-            cfg = self._config or SensorConfig(sampling_rate_hz=int(self.sampling_rate_hz))
-            sensors = [
-                {"id": self.sensor_id or "sensor-1", "placement": "lower-back", "config": cfg}
-            ]
-        meta = {
+    def _header_sensors(self) -> list[dict[str, Any]]:
+        """The one sensor of a home session, worn on the lower back."""
+        from firmware_protocol.types import SensorConfig
+
+        cfg = self._config or SensorConfig(sampling_rate_hz=int(self.sampling_rate_hz))
+        return [{"id": self.sensor_id or "sensor-1", "placement": "lower-back", "config": cfg}]
+
+    def _recording_metadata(self) -> dict[str, Any]:
+        return {
             "patient": self.patient,
             "session_kind": "home",
             "home": True,
             "app": "poise home",
             "plan": [e.to_dict() for e in self.exercises],
             "source": getattr(self.source, "description", type(self.source).__name__),
-            "sensors": sensors[:1],
         }
-        self.writer = RecordingWriter(path, meta)
-        self.recording_path = path
 
     def _event(self, event: dict[str, Any]) -> None:
-        with self._lock:
-            if self.writer is not None:
-                try:
-                    self.writer.write_event({"t_s": self.now_s(), **event})
-                except Exception as exc:
-                    log.exception("writing an event failed")
-                    self._queue.put(("error", f"writing the recording failed: {exc}"))
+        if self.recorder is not None:
+            self.recorder.write_event({"t_s": self.now_s(), **event})
 
     # ------------------------------------------------------------------ patient actions
     @property
@@ -744,11 +730,9 @@ class HomeSession(SampleSink):
                 self.source.stop()
             except Exception:
                 log.exception("stopping the sensor failed")
-        with self._lock:
-            if self.writer is not None:
-                done = [r.to_dict() for r in self.results if r is not None]
-                self.writer.close(info={"exercises": done}, t_s=self.now_s())
-                self.writer = None
+        if self.recorder is not None:
+            done = [r.to_dict() for r in self.results if r is not None]
+            self.recorder.close(info={"exercises": done}, t_s=self.now_s())
         path = self.recording_path
         if path is not None and self.store is not None and self.patient:
             try:

@@ -24,10 +24,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -35,8 +35,12 @@ from poise.errors import PoiseError
 from poise.events import EventGroup
 from poise.outputs import make_private_dir
 from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
+from poise.recorder import Recorder, _config_dict, new_recording_path
 from poise.sinks import SamplesBlock, Source
 from poise.store import default_data_dir
+
+if TYPE_CHECKING:
+    from sensors.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
 
@@ -151,64 +155,6 @@ class SensorInfo:
 
 
 # ---------------------------------------------------------------------------- adapters
-class SessionRecorder:
-    """Writes a live session to a ``.poise`` recording (:class:`sensors.recording.RecordingWriter`).
-
-    Raw packets are stored exactly as received, so a recording replays through the same
-    decoder as the live stream. Every time given to it is on the session clock.
-
-    Parameters
-    ----------
-    path
-        New file (refused if it exists); its folder is created user-only.
-    metadata
-        Header metadata (the sensors are added from ``sensors``).
-    sensors
-        The header's sensor list (dicts with ``id``, ``name``, ``placement``, ``config``...),
-        in index order; see :func:`sensor_header`.
-    """
-
-    def __init__(self, path: Path, metadata: dict, sensors: list[dict]) -> None:
-        from sensors.recording import RecordingWriter
-
-        md = dict(metadata)
-        md["sensors"] = sensors
-        self.writer = RecordingWriter(path, md)
-        self.path = Path(path)
-        self.index = {str(s["id"]): i for i, s in enumerate(sensors)}
-
-    def write_packets(self, sensor_id: str, packets: list[bytes], host_times_s: Any) -> None:
-        """Store raw packets of one sensor with their receive times (session clock)."""
-        i = self.index.get(sensor_id)
-        if i is None:
-            return
-        times = np.broadcast_to(np.asarray(host_times_s, dtype=float), (len(packets),))
-        for p, t in zip(packets, times):
-            self.writer.write_packet(i, p, float(t))
-
-    def write_gap(
-        self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str
-    ) -> None:
-        """Store a GAP record."""
-        i = self.index.get(sensor_id)
-        if i is not None:
-            self.writer.write_gap(
-                i, samples=samples, reason=reason or "lost", start_s=start_s, end_s=end_s, t_s=end_s
-            )
-
-    def write_event(self, event: dict[str, Any]) -> None:
-        """Store an EVENT record (``kind`` and ``t_s`` set)."""
-        self.writer.write_event(event)
-
-    def flush(self) -> None:
-        """Flush and fsync."""
-        self.writer.flush()
-
-    def close(self, t_s: float | None = None) -> None:
-        """Write the END record and close."""
-        self.writer.close(t_s=t_s)
-
-
 def sensor_header(s: SensorInfo) -> dict[str, Any]:
     """The recording header entry of a sensor."""
     return {
@@ -216,20 +162,9 @@ def sensor_header(s: SensorInfo) -> dict[str, Any]:
         "name": s.name or s.id,
         "address": s.info.get("address"),
         "placement": s.placement or None,
-        "config": _config_dict(s),
+        "config": _config_dict(s.config, s.sampling_rate_hz),
         "firmware": s.info.get("firmware"),
     }
-
-
-def _config_dict(info: SensorInfo) -> dict[str, int]:
-    cfg = info.config
-    if cfg is not None and hasattr(cfg, "to_dict"):
-        return cfg.to_dict()
-    if isinstance(cfg, dict):
-        return cfg
-    from firmware_protocol.types import SensorConfig
-
-    return SensorConfig(sampling_rate_hz=int(round(info.sampling_rate_hz))).to_dict()
 
 
 class LiveMetrics(Protocol):
@@ -317,8 +252,9 @@ class Session:
         self.metrics_period_s = float(metrics_period_s)
 
         self.source: Source | None = None
-        self.recorder: SessionRecorder | None = None
-        self._want_recording = False
+        #: the live source's recording (:class:`poise.recorder.Recorder`), from the source's
+        #: start until it stops; it opens at the first packet
+        self.recorder: Recorder | None = None
         self.recording_path: Path | None = None
         self.sensors: dict[str, SensorInfo] = {}
         self._buffers: dict[str, RingBuffer] = {}
@@ -335,8 +271,6 @@ class Session:
         self.results: list[dict[str, Any]] = []
         self.warnings: list[str] = []
         self._closed = False
-        self._unrecorded: set[str] = set()
-        self._source_records = False
         self._awaiting_result: tuple[dict, float] | None = None
         self._results_recorded = 0  # test results written to the open recording
         self._ended = False  # the source stopped: no live values until the next one
@@ -353,10 +287,16 @@ class Session:
         self._clear_all()
         self._ended = False
         self.source = source
-        self._want_recording = source.kind == "live" and self.record
-        self._source_records = False
-        if self._want_recording:
+        if source.kind == "live" and self.record:
             self._recordings_folder()  # fail early, on the caller's thread
+            self.recorder = Recorder(
+                self._new_recording_path,
+                self._recording_metadata,
+                sensors=lambda: [sensor_header(s) for s in self.sensors.values()],
+                on_open=self._recording_opened,
+                on_error=lambda msg: self._queue.put(("error", msg)),
+                on_warning=lambda msg: self._queue.put(("warning", msg)),
+            )
         self.events.source_changed.emit(source.kind)
         source.start(self)
 
@@ -408,30 +348,21 @@ class Session:
             raise PoiseError(f"can not create the recordings folder {folder}: {exc}") from exc
         return folder
 
-    def open_recording(self, sensors: list[dict]) -> Any:
+    def open_recording(self, sensors: list[dict[str, Any]]) -> RecordingWriter | None:
         """For sources that write packets themselves (the stream hub): open the recording.
 
         Returns the :class:`sensors.recording.RecordingWriter` to give the source, or
         ``None`` when this session is not recorded. Gaps and connection events are then
         the source's to write; the session adds its own events (tests, markers, results).
         """
-        with self._lock:
-            if not self._want_recording:
-                return None
-            self._source_records = True
-            self._open_recorder(sensors)
-            return self.recorder.writer if self.recorder else None
+        return None if self.recorder is None else self.recorder.open_recording(sensors)
 
-    def _open_recorder(self, sensors: list[dict] | None = None) -> None:
-        """Open the recording with the sensors declared so far (first packet, under lock)."""
-        self._want_recording = False
-        folder = self._recordings_folder()
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = folder / f"session-{stamp}.poise"
-        n = 1
-        while path.exists():
-            n += 1
-            path = folder / f"session-{stamp}-{n}.poise"
+    def _new_recording_path(self) -> Path:
+        """``<data_dir>/recordings/session-<time>[-n].poise``, a name not taken yet."""
+        return new_recording_path(self._recordings_folder(), "session")
+
+    def _recording_metadata(self) -> dict[str, Any]:
+        """The header when the recording opens (its first packet)."""
         metadata = {
             "app": "poise gui",
             "source": getattr(self.source, "description", type(self.source).__name__),
@@ -441,35 +372,21 @@ class Session:
         if self.patient is not None:  # else a ``patient`` event names them later
             metadata["patient"] = self.patient["pseudonym"]
             metadata["anonymous"] = self.patient["anonymous"]
-        if sensors is None:
-            sensors = [sensor_header(s) for s in self.sensors.values()]
-        self.recorder = SessionRecorder(path, metadata, sensors)
+        return metadata
+
+    def _recording_opened(self, path: Path) -> None:
         self._results_recorded = 0
-        self.recording_path = self.recorder.path
-        self._queue.put(("recording", self.recording_path))
+        self.recording_path = path
+        self._queue.put(("recording", path))
+
+    def _recording(self) -> bool:
+        """The live source's recording is open and written."""
+        return self.recorder is not None and self.recorder.recording
 
     def _close_recorder(self, end_s: float | None = None) -> None:
         rec, self.recorder = self.recorder, None
         if rec is not None:
-            with self._lock:
-                try:
-                    rec.close(t_s=end_s)
-                except Exception as exc:
-                    log.exception("closing the recording failed")
-                    self._queue.put(("error", f"closing the recording failed: {exc}"))
-
-    def _record(self, method: str, *args: Any) -> None:
-        rec = self.recorder
-        if rec is None:
-            return
-        try:
-            getattr(rec, method)(*args)
-        except Exception as exc:
-            log.exception("recorder.%s failed", method)
-            self.recorder = None
-            self._queue.put(
-                ("error", f"recording stopped: writing {self.recording_path} failed: {exc}")
-            )
+            rec.close(t_s=end_s)
 
     # ------------------------------------------------------------------ sink (any thread)
     def add_sensor(
@@ -523,43 +440,24 @@ class Session:
             if len(pend) > 4096:  # nobody polls: keep the newest, like the ring buffer
                 del pend[:2048]
 
-    def push_packets(self, sensor_id: str, packets: list[bytes], host_times_s: Any) -> None:
+    def push_packets(
+        self, sensor_id: str, packets: Sequence[bytes], host_times_s: float | np.ndarray
+    ) -> None:
         """Raw packets as received, for the recording (thread-safe; session-clock times).
 
         The recording opens at the first packet, with every sensor declared so far.
         """
-        with self._lock:
-            if self._want_recording and self.recorder is None:
-                try:
-                    self._open_recorder()
-                except Exception as exc:
-                    log.exception("opening the recording failed")
-                    self._queue.put(("error", f"the session is not recorded: {exc}"))
-                    return
-            if self.recorder is None:
-                return
-            if sensor_id not in self.recorder.index:
-                if sensor_id not in self._unrecorded:
-                    self._unrecorded.add(sensor_id)
-                    self._queue.put(
-                        (
-                            "warning",
-                            f"sensor {sensor_id} joined after the recording started and is "
-                            "not recorded; start a new session to record it",
-                        )
-                    )
-                return
-            self._record("write_packets", sensor_id, packets, host_times_s)
+        rec = self.recorder
+        if rec is not None:
+            with self._lock:  # the header reads the sensors
+                rec.push_packets(sensor_id, packets, host_times_s)
 
     def push_gap(
         self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str = ""
     ) -> None:
         """Report lost samples (thread-safe); they are recorded and shown, never hidden."""
-        if not self._source_records:
-            with self._lock:
-                self._record(
-                    "write_gap", sensor_id, float(start_s), float(end_s), int(samples), reason
-                )
+        if self.recorder is not None:
+            self.recorder.push_gap(sensor_id, start_s, end_s, samples, reason)
         self._queue.put(("gap", sensor_id, float(start_s), float(end_s), int(samples)))
 
     def push_state(self, sensor_id: str, state: str, **info: Any) -> None:
@@ -659,7 +557,7 @@ class Session:
         old = self.patient or {}
         if (
             self.kind == "live"
-            and self.recorder is not None
+            and self._recording()
             and self._results_recorded
             and old.get("pseudonym") != new["pseudonym"]
         ):
@@ -741,7 +639,7 @@ class Session:
                         self._write_event(
                             {"kind": "test_sensor_state", "sensor": sid, "state": state}
                         )
-                if self.kind == "live" and not self._source_records:
+                if self.kind == "live" and not (self.recorder and self.recorder.source_writes):
                     self._write_event({"kind": "connection", "sensor_id": sid, "state": state})
             self.events.sensor_state.emit(info)
         elif kind == "stats":
@@ -985,9 +883,8 @@ class Session:
     def _write_event(self, event: dict[str, Any]) -> None:
         if "t_s" not in event:
             event = {"t_s": self.now_s(), **event}
-        if self.kind == "live":
-            with self._lock:
-                self._record("write_event", event)
+        if self.kind == "live" and self.recorder is not None:
+            self.recorder.write_event(event)
 
     def _on_record_event(self, event: dict[str, Any]) -> None:
         """An event from a replayed recording: show it; recompute saved results."""
@@ -1003,10 +900,9 @@ class Session:
     def _recording_for_results(self) -> Any:
         if self.kind == "replay":
             return self.source.recording  # type: ignore[union-attr]
-        if self.recorder is None or self.recording_path is None:
+        if self.recorder is None or not self._recording() or self.recording_path is None:
             raise PoiseError("results need the recording, but this session is not recorded")
-        with self._lock:
-            self.recorder.flush()
+        self.recorder.flush()
         from sensors.recording import load_recording
 
         return load_recording(self.recording_path)
@@ -1086,10 +982,9 @@ class Session:
                     "demographics": demo,
                 }
             )
-            if self.recorder is not None:
+            if self._recording():
                 self._results_recorded += 1
-                with self._lock:
-                    self._record("flush")
+                self.recorder.flush()  # type: ignore[union-attr]
         self.last_result = out
         self.results.append(out)
         self.events.test_result.emit(out)

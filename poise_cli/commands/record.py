@@ -186,7 +186,7 @@ async def record_session(args: argparse.Namespace) -> dict:
     from bleak.exc import BleakError
 
     from poise.errors import bluetooth_alternatives, bluetooth_problem
-    from sensors.recording import RecordingWriter
+    from poise.recorder import Recorder
     from sensors.stream import SensorSpec, StreamHub, StreamSettings, scan
 
     config = StreamSettings(args.rate, args.acc_range, args.gyro_range)
@@ -198,7 +198,7 @@ async def record_session(args: argparse.Namespace) -> dict:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    writer = None
+    recorder: Recorder | None = None
     replacing: OutputFile | None = None
     hub = None
     try:
@@ -269,12 +269,15 @@ async def record_session(args: argparse.Namespace) -> dict:
             for r, p in zip(chosen, placements)
         ]
         probe = StreamHub(specs, config=config)
-        metadata["sensors"] = probe.recording_metadata()
         if Path(args.output).exists():  # --overwrite (checked): the old file stays until the end
             replacing = OutputFile(args.output, force=True, force_flag="--overwrite")
-            writer = RecordingWriter(replacing.temp_path, metadata, overwrite=True)
-        else:
-            writer = RecordingWriter(args.output, metadata)
+        recorder = Recorder(
+            args.output if replacing is None else replacing.temp_path,
+            metadata,
+            overwrite=replacing is not None,
+        )
+        # the hub writes the packets, gaps and connection events itself
+        writer = recorder.open(probe.recording_metadata(), raise_errors=True)
         hub = StreamHub(specs, config=config, transport=transport, recorder=writer, mtu=args.mtu)
         if not args.quiet:
             print(
@@ -305,11 +308,11 @@ async def record_session(args: argparse.Namespace) -> dict:
         if hub is not None:
             with contextlib.suppress(Exception):
                 await hub.stop()
-        if writer is not None:
-            writer.close(info={"interrupted": stop.is_set()})
+        if recorder is not None and recorder.writer is not None:
+            recorder.close(info={"interrupted": stop.is_set()})
             if replacing is not None:
                 # a recording that got data replaces the old file; one that got none leaves it
-                if writer.packets_written:
+                if recorder.packets_written:
                     replacing.commit()
                 else:
                     replacing.abort()
