@@ -38,8 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poise.session import PLACEMENTS, Session
+from poise.session import Session
 from poise.sinks import SamplesBlock
+from sensors.placements import placement_label
 
 #: Body axes the signals are shown along: key, clinical name, colour. Colours from the
 #: Okabe-Ito palette (distinguishable with colour-vision deficiency).
@@ -814,7 +815,7 @@ class LiveView(QWidget):
         self.test_status.setVisible(False)
 
     def _title(self, info) -> str:
-        return f"{info.name or info.id} · {PLACEMENTS.get(info.placement, info.placement or '?')}"
+        return f"{info.name or info.id} · {placement_label(info.placement, '?')}"
 
     def _on_sensor_added(self, info) -> None:
         if info.id in self.sensor_plots:

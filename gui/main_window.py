@@ -27,6 +27,7 @@ from gui.results_page import ResultsPage
 from gui.sensors_panel import SensorsPanel
 from gui.tests_page import TestsPage
 from poise.session import Session
+from sensors import placements
 
 log = logging.getLogger(__name__)
 
@@ -437,7 +438,7 @@ class MainWindow(QMainWindow):
                 "No supported sensor answered. Switch them on and bring them close.",
             )
             return
-        from poise.sources import DEFAULT_PLACEMENTS, BleSource
+        from poise.sources import BleSource
 
         specs = [
             {
@@ -445,7 +446,7 @@ class MainWindow(QMainWindow):
                 "name": r.name,
                 "kind": r.kind,
                 "device": r.device,
-                "placement": DEFAULT_PLACEMENTS[i],
+                "placement": placements.DEFAULT_ORDER[i],
             }
             for i, r in enumerate(found[:4])
         ]

@@ -22,8 +22,8 @@
 * :func:`load_norms` reads ``analysis/data/norms.json`` (the single source of the
   normative tables); ``analysis`` itself does no file I/O, so the table is passed in.
 
-The sensor used is the one placed on the lower back (placement ``lower-back``/``lower_back``/
-``L5``/``lumbar``), or the only sensor. Times in the results are seconds from that sensor's
+The sensor used is the one placed on the lower back (:func:`sensors.placements.is_lower_back`:
+``lower-back`` in any spelling Poise knows), or the only sensor. Times in the results are seconds from that sensor's
 first sample; ``time_origin_s`` gives that sample's time in the recording.
 """
 
@@ -43,6 +43,7 @@ from analysis.clinical.stance import CONDITIONS, QuietStance
 from analysis.fallrisk import FallRiskAssessor, measures_from_results
 from analysis.sway import SwayAnalyzer
 from poise.errors import PoiseError
+from sensors.placements import is_lower_back
 
 __all__ = [
     "TESTS",
@@ -72,16 +73,6 @@ _DISPATCH = {
     "walk-2min": "analysis.clinical.walk",
     "walk-6min": "analysis.clinical.walk",
 }
-_LOWER_BACK = {
-    "lower-back",
-    "lower_back",
-    "lowerback",
-    "lower back",
-    "l5",
-    "lumbar",
-    "back",
-    "pelvis",
-}
 _LOSS_MARKERS = {"lost_balance", "assisted"}
 
 
@@ -108,9 +99,7 @@ def pick_sensor(recording: Any) -> Any:
     sensors = list(getattr(recording, "sensors", None) or [])
     if not sensors:
         raise PoiseError("the recording holds no sensor data")
-    back = [
-        s for s in sensors if str(getattr(s, "placement", "") or "").strip().lower() in _LOWER_BACK
-    ]
+    back = [s for s in sensors if is_lower_back(getattr(s, "placement", None))]
     if back:
         return back[0]
     if len(sensors) == 1:

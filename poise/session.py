@@ -38,21 +38,16 @@ from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
 from poise.recorder import Recorder, _config_dict, new_recording_path
 from poise.sinks import SamplesBlock, Source
 from poise.store import default_data_dir
+from sensors import placements
 
 if TYPE_CHECKING:
     from sensors.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
 
-#: Placements a sensor can be labelled with (GUI choices).
-PLACEMENTS: dict[str, str] = {
-    "lower_back": "Lower back (L5)",
-    "left_shank": "Left shank",
-    "right_shank": "Right shank",
-    "sternum": "Sternum",
-    "left_foot": "Left foot",
-    "right_foot": "Right foot",
-}
+#: Placements a sensor can be labelled with (the GUI's choices): the one vocabulary of
+#: :mod:`sensors.placements`.
+PLACEMENTS = placements.PLACEMENTS
 
 #: Tests of a patient standing still: :meth:`Session.start_warning` checks the motion first.
 QUIET_STANCE_TESTS = ("sway", "four-stage")
@@ -150,7 +145,7 @@ class SensorInfo:
     @property
     def label(self) -> str:
         """Short human label: name and placement."""
-        where = PLACEMENTS.get(self.placement, self.placement or "unplaced")
+        where = placements.placement_label(self.placement)
         return f"{self.name or self.id} ({where})"
 
 
@@ -402,7 +397,7 @@ class Session:
         with self._lock:
             known = sensor_id in self.sensors
             info = self.sensors.get(sensor_id) or SensorInfo(sensor_id)
-            info.placement = _norm_placement(placement) or info.placement
+            info.placement = placements.normalise_placement(placement) or info.placement
             info.sampling_rate_hz = float(sampling_rate_hz)
             info.config = config if config is not None else info.config
             info.name = name or info.name
@@ -528,7 +523,7 @@ class Session:
         """The sensor the live analysis uses: the lower-back one, else the first."""
         with self._lock:
             for sid, info in self.sensors.items():
-                if info.placement == "lower_back":
+                if placements.is_lower_back(info.placement):
                     return sid
             return next(iter(self.sensors), None)
 
@@ -580,7 +575,7 @@ class Session:
 
     def set_placement(self, sensor_id: str, placement: str) -> None:
         """Label where a sensor is worn (recorded as an event)."""
-        placement = _norm_placement(placement)
+        placement = placements.normalise_placement(placement)
         if placement and placement not in PLACEMENTS:
             raise ValueError(f"unknown placement {placement!r}; expected one of {list(PLACEMENTS)}")
         with self._lock:
@@ -1027,11 +1022,6 @@ def crop_recording(recording: Any, start_s: float, end_s: float) -> Any:
         if e.get("t_s") is not None and start_s <= float(e["t_s"]) <= end_s
     ]
     return dataclasses.replace(recording, sensors=sensors, events=events)
-
-
-def _norm_placement(placement: str | None) -> str:
-    """``"lower-back"`` (stream hub, recordings) and ``"lower_back"`` are the same place."""
-    return (placement or "").strip().lower().replace("-", "_").replace(" ", "_")
 
 
 def _saved_patient(

@@ -27,10 +27,10 @@ from firmware_protocol.types import SensorConfig
 from poise.errors import PoiseError
 from poise.player import Player
 from poise.sinks import NullSink, SampleSink
+from sensors.placements import DEFAULT_ORDER, normalise_placement
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PLACEMENTS = ("lower_back", "left_shank", "right_shank", "sternum")
 
 #: Where the ``demo`` loop starts (s into :func:`sensors.scenarios.demo`): standing, 3 s
 #: before the walk. The window then shows quiet-stance sway within ~3 s and steps, cadence
@@ -188,7 +188,7 @@ class ScriptedSource:
         for i in range(self.count):
             sink.add_sensor(
                 f"demo-{i + 1}",
-                placement=DEFAULT_PLACEMENTS[i],
+                placement=DEFAULT_ORDER[i],
                 sampling_rate_hz=self.config.sampling_rate_hz,
                 config=self.config,
                 name=f"Poise demo {i + 1}",
@@ -351,7 +351,7 @@ class BleSource:
                     "name": t.name,
                     "address": addresses[i],
                     "kind": devices.twin_driver_kind(t.kind),
-                    "placement": DEFAULT_PLACEMENTS[i],
+                    "placement": DEFAULT_ORDER[i],
                     "sensor_id": t.name,
                 }
                 for i, t in enumerate(self.twins)
@@ -369,7 +369,7 @@ class BleSource:
                 name=s.get("name"),
                 address=s.get("address"),
                 device=s.get("device"),
-                placement=(s.get("placement") or "").replace("_", "-") or None,
+                placement=normalise_placement(s.get("placement")) or None,
                 sensor_id=s.get("sensor_id") or s.get("name"),
                 kind=s.get("kind"),
             )

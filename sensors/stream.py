@@ -58,12 +58,12 @@ from sensors import devices
 from sensors.clock import ClockModel
 from sensors.devices.base import DecodeError, DriverError, Frame, SensorDriver
 from sensors.gaps import Gap, GapTracker
+from sensors.placements import DEFAULT_ORDER
 from sensors.stats import LinkMeter, LinkStats
 
 logger = logging.getLogger(__name__)
 
 #: Placement labels the app knows (free text is accepted too).
-PLACEMENTS = ("lower-back", "left-shank", "right-shank", "sternum")
 MAX_SENSORS = 4
 
 
@@ -1392,7 +1392,7 @@ class HubThread:
         config = config or StreamSettings()
         twin_specs = TwinSpec.from_demo(pairs)
         n = len(twin_specs)
-        placements = placements or list(PLACEMENTS[:n])
+        placements = placements or list(DEFAULT_ORDER[:n])
         addresses = Emulator.addresses(twin_specs)
         specs = [
             SensorSpec(

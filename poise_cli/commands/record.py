@@ -46,8 +46,8 @@ from typing import Any
 
 from poise.errors import PoiseError
 from poise.outputs import OutputFile, check_outputs
+from sensors.placements import DEFAULT_ORDER, normalise_placement
 
-PLACEMENTS = ("lower-back", "left-shank", "right-shank", "sternum")
 #: The ATT MTU range of the Bluetooth Core specification (Vol 3, Part F, 3.2.8-3.2.9).
 MIN_ATT_MTU = 23
 MAX_ATT_MTU = 517
@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="P",
-        help=f"placement of each sensor in order ({', '.join(PLACEMENTS)})",
+        help=f"placement of each sensor in order ({', '.join(DEFAULT_ORDER)})",
     )
     p.add_argument(
         "--transport",
@@ -261,7 +261,9 @@ async def record_session(args: argparse.Namespace) -> dict:
                 f"no supported sensor found within {args.scan_timeout:g} s"
                 + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
             )
-        placements = list(args.placement) or list(PLACEMENTS[: len(chosen)])
+        placements = [normalise_placement(p) for p in args.placement] or list(
+            DEFAULT_ORDER[: len(chosen)]
+        )
         if len(placements) < len(chosen):
             placements += [None] * (len(chosen) - len(placements))
         specs = [

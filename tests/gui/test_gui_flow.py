@@ -173,7 +173,7 @@ def test_cli_screenshot_offscreen(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "poise",
+            "poise_cli",
             "gui",
             "--demo",
             "1",
