@@ -234,11 +234,11 @@ class DemoHomeSource:
 
     def set_motion(self, scenario: str) -> None:
         """Play ``scenario`` from its start (looping)."""
-        from poise.sources import _scenario
+        from sensors.scenarios import ScenarioSource
 
         gens = getattr(self._src, "_gens", None)
         if gens:
-            gens[0] = _scenario(scenario, self._src.config.sampling_rate_hz, self.seed)
+            gens[0] = ScenarioSource(scenario, self._src.config.sampling_rate_hz, self.seed)
 
 
 class HomeSession(SampleSink):

@@ -9,8 +9,8 @@ analysis), the raw packets to ``push_packets`` (the recording).
 - :class:`BleSource`: sensors of any supported kind through :mod:`sensors.stream` (bleak;
   the Bumble backend with virtual sensors for ``--demo``), on a background asyncio loop.
 - :class:`ScriptedSource`: synthetic wearables without BLE (motion from
-  :mod:`sensors.scenarios`, encoded into real packets by the codec). Used when the BLE stack
-  is unavailable, and by tests that need a scripted motion at a known time.
+  :mod:`sensors.scenarios`, encoded into real packets by the codec): home mode's demo and
+  tests that need a scripted motion at a known time.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from poise.errors import PoiseError
 from poise.player import Player
 from poise.sinks import NullSink, SampleSink
 from sensors.placements import DEFAULT_ORDER, normalise_placement
+from sensors.scenarios import ScenarioSource
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,7 @@ DEMO_START_S = 8.0
 
 
 def demo_source_factory(seed: int, start_s: float = DEMO_START_S) -> Any:
-    """Motion factory of the ``demo`` scenario started ``start_s`` into its loop.
-
-    Returns ``None`` when :mod:`sensors.scenarios` is missing (the emulator's default then).
-    """
-    try:
-        from sensors.scenarios import ScenarioSource
-    except ImportError:  # pragma: no cover - only while the stack is incomplete
-        return None
+    """Motion factory of the ``demo`` scenario started ``start_s`` into its loop."""
 
     def make(rate_hz: int) -> Any:
         src = ScenarioSource("demo", rate_hz, seed)
@@ -178,7 +172,7 @@ class ScriptedSource:
     def _make_generators(self) -> list[Any]:
         gens = []
         for i, name in enumerate(self.scenarios):
-            gens.append(_scenario(name, self.config.sampling_rate_hz, self.seed + i))
+            gens.append(ScenarioSource(name, self.config.sampling_rate_hz, self.seed + i))
         return gens
 
     def start(self, sink: SampleSink) -> None:
@@ -263,35 +257,6 @@ class ScriptedSource:
                 )
                 sink.push_packets(sid, [pkt], float(t[-1]))
             sent += n
-
-
-class _FallbackMotion:
-    """Quiet standing with small sway, for when :mod:`sensors.scenarios` is unavailable."""
-
-    def __init__(self, fs: float, seed: int) -> None:
-        self.fs = fs
-        self.k = 0
-        self.rng = np.random.default_rng(seed)
-
-    def read(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        t = (self.k + np.arange(n)) / self.fs
-        self.k += n
-        acc = np.zeros((n, 3))
-        acc[:, 0] = 9.81
-        acc[:, 1] = 0.05 * np.sin(2 * np.pi * 0.3 * t) + 0.01 * self.rng.standard_normal(n)
-        acc[:, 2] = 0.08 * np.sin(2 * np.pi * 0.2 * t + 1) + 0.01 * self.rng.standard_normal(n)
-        gyr = 0.01 * self.rng.standard_normal((n, 3))
-        return acc, gyr
-
-
-def _scenario(name: str, fs: int, seed: int) -> Any:
-    try:
-        from sensors.scenarios import ScenarioSource as _Src
-
-        return _Src(name, fs, seed)
-    except ImportError:
-        log.warning("sensors.scenarios unavailable; demo sensors stand quietly")
-        return _FallbackMotion(fs, seed)
 
 
 class BleSource:
@@ -434,7 +399,7 @@ class BleSource:
         from sensors.virtual_wearable import FaultConfig
 
         specs = list(self.twins)
-        demo_motion = self.scenario == "demo" and demo_source_factory(self.seed) is not None
+        demo_motion = self.scenario == "demo"
         if demo_motion:
             # each sensor its own seed, as the emulator does for a scenario name
             specs = [
@@ -501,14 +466,7 @@ class BleSource:
 
 def make_demo_source(count: int | str, sampling_rate_hz: float = 100, **kw: Any) -> Any:
     """Demo sensors (``N`` Poise wearables or a ``KIND:N,...`` spec) through the full BLE
-    stack; scripted Poise sensors if that stack is missing."""
-    try:
-        import sensors.emulator  # noqa: F401
-        import sensors.stream  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - only while the stack is incomplete
-        log.warning("BLE demo unavailable (%s); using scripted sensors", exc)
-        n = count if isinstance(count, int) else 1
-        return ScriptedSource(n, sampling_rate_hz=int(sampling_rate_hz), scenario="demo")
+    stack."""
     return BleSource(demo=count, sampling_rate_hz=sampling_rate_hz, **kw)
 
 

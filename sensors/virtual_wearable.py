@@ -185,9 +185,8 @@ SourceFactory = Callable[[int], MotionSource]
 def scenario_source_factory(name: str, seed: int = 0) -> SourceFactory:
     """Source factory for a named synthetic scenario.
 
-    Uses ``sensors.scenarios.ScenarioSource`` when that module is available (names as in
-    ``sensors.scenarios.SCENARIOS``; ``-`` may replace ``_``, ``quiet`` means
-    ``quiet_stance``); ``"quiet"`` also works without it (:class:`QuietStanceSource`).
+    A ``sensors.scenarios.ScenarioSource`` (names as in ``sensors.scenarios.SCENARIOS``;
+    ``-`` may replace ``_``, ``quiet`` and ``stance`` mean ``quiet_stance``).
     The motion is built when the factory is called, i.e. at START_STREAM.
 
     Raises
@@ -195,14 +194,8 @@ def scenario_source_factory(name: str, seed: int = 0) -> SourceFactory:
     ValueError
         If the scenario name is unknown (the message lists the known ones).
     """
-    try:
-        from sensors.scenarios import SCENARIOS, ScenarioSource  # optional module
-    except ImportError:
-        if name in ("quiet", "quiet-stance", "quiet_stance"):
-            return lambda rate: QuietStanceSource(rate, seed)
-        raise ValueError(
-            f"unknown scenario {name!r} (sensors.scenarios is not available; built in: 'quiet')"
-        ) from None
+    from sensors.scenarios import SCENARIOS, ScenarioSource
+
     key = name.strip().lower().replace("-", "_")
     key = {"quiet": "quiet_stance", "stance": "quiet_stance"}.get(key, key)
     if key not in SCENARIOS:

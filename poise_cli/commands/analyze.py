@@ -116,12 +116,10 @@ def gait_summary(
     out["strides"] = [_shift(s, t0) for s in out["strides"]]
     out["turns"] = [_shift(x, t0) for x in out["turns"]]
     out["initial_contacts_s"] = [round(x + t0, 3) for x in out["initial_contacts_s"]]
+    from analysis.transitions import detect_transitions
+
     transitions: list[dict] = []
-    try:
-        from analysis.transitions import detect_transitions
-    except ImportError:  # pragma: no cover - transitions not built yet
-        detect_transitions = None
-    if detect_transitions is not None and gyr is not None and acc.shape[0] > 0:
+    if gyr is not None and acc.shape[0] > 0:
         transitions = [_shift(tr.to_dict(), t0) for tr in detect_transitions(acc, gyr, fs)]
     out["transitions"] = transitions
     out["sensor"] = str(sensor.id)

@@ -83,16 +83,10 @@ def register(subparsers: Any) -> None:
 
 def _source_factories(path: str, count: int) -> tuple[list[Any], Any]:
     """One source factory per wearable from a recording's sensors (cycled), and its config."""
+    from poise.inputs import load_input
     from sensors.virtual_wearable import array_source_factory
 
-    try:
-        from poise.inputs import load_input  # type: ignore[import-not-found]
-
-        recording = load_input(path)
-    except ImportError:
-        from sensors.recording import load_recording
-
-        recording = load_recording(path)
+    recording = load_input(path)
     if not recording.sensors:
         raise PoiseError(f"{path}: the recording holds no sensor data to replay")
     factories = []
