@@ -146,7 +146,7 @@ def _validity_of(d: dict[str, Any]) -> dict[str, Any]:
         return v.to_dict()
     if isinstance(v, dict):
         return v
-    return {"valid": True, "reason": "", "code": "ok"}
+    return Validity.ok().to_dict()
 
 
 def measures_from_results(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -298,7 +298,9 @@ class FallRiskAssessor:
                         f"demographics[{key!r}] must be a number, got {demo[key]!r}"
                     ) from None
         norm_m = {
-            k: (v if isinstance(v, dict) else {"value": v, "validity": {"valid": True}, "test": ""})
+            k: (
+                v if isinstance(v, dict) else {"value": v, "validity": _validity_of({}), "test": ""}
+            )
             for k, v in measures.items()
         }
         factors: list[Factor] = []

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.clinical.base import NOT_DETECTED, Validity
 from analysis.clinical.four_stage import FourStageBalance
 from analysis.clinical.stance import CONDITIONS, QuietStance
 from analysis.fallrisk import FallRiskAssessor, measures_from_results
@@ -391,7 +392,7 @@ def run_test(recording: Any, test: str, demographics: dict | None = None) -> dic
     else:
         out = _dispatch(name, acc, gyr, fs, events, demo)
     out["test"] = name
-    out.setdefault("validity", {"valid": True, "code": "ok", "reason": ""})
+    out.setdefault("validity", Validity.ok().to_dict())
     out["sensor"] = str(sensor.id)
     out["time_origin_s"] = t0
     return out
@@ -469,38 +470,31 @@ def _gait_measures(acc, gyr, fs, demo) -> dict[str, dict[str, Any]]:
         # risk: say what was seen instead
         out["gait_speed_mps"] = {
             "value": None,
-            "validity": {
-                "valid": False,
-                "code": "not_detected",
-                "reason": (
-                    f"{unmeasured:.0f} of {res.walking_like_s:.0f} s of walking too slow or "
-                    "irregular to measure; a speed from the rest would overstate the patient's"
-                ),
-            },
+            "validity": Validity.invalid(
+                NOT_DETECTED,
+                f"{unmeasured:.0f} of {res.walking_like_s:.0f} s of walking too slow or "
+                "irregular to measure; a speed from the rest would overstate the patient's",
+            ).to_dict(),
             "test": WALKING_SOURCE,
         }
     elif len(speeds) >= MIN_STRIDES_SPEED:
         out["gait_speed_mps"] = {
             "value": float(np.mean(speeds)),
-            "validity": {
-                "valid": True,
-                "code": "ok",
-                "reason": f"{len(speeds)} strides of straight, steady walking",
-            },
+            "validity": Validity.ok(f"{len(speeds)} strides of straight, steady walking").to_dict(),
             "test": WALKING_SOURCE,
         }
     if sds:
         w = np.array([n for _, n in sds], dtype=float)
         out["stride_time_sd_ms"] = {
             "value": float(1000 * np.sum([sd * n for sd, n in sds]) / w.sum()),
-            "validity": {"valid": True, "code": "ok", "reason": f"{int(w.sum())} strides"},
+            "validity": Validity.ok(f"{int(w.sum())} strides").to_dict(),
             "test": WALKING_SOURCE,
         }
     return out
 
 
 def _failed(exc: Exception) -> dict[str, Any]:
-    return {"validity": {"valid": False, "code": "not_detected", "reason": str(exc)}}
+    return {"validity": Validity.invalid(NOT_DETECTED, str(exc)).to_dict()}
 
 
 def _events_until(recording: Any, until_s: float | None) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis.clinical.base import Validity
 from poise.errors import PoiseError
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def analyse_session(
     if gait and WALKING_SOURCE not in results:
         results[WALKING_SOURCE] = {
             **gait,
-            "validity": {"valid": True, "code": "ok", "reason": "whole recording"},
+            "validity": Validity.ok("whole recording").to_dict(),
         }
     home = [
         e["result"]
@@ -130,7 +131,7 @@ def _home_summary(home: list[dict[str, Any]]) -> dict[str, Any]:
         "exercises": home,
         "n_exercises": len(home),
         "n_completed": sum(bool(r.get("completed")) for r in home),
-        "validity": {"valid": True, "code": "ok", "reason": "home exercises"},
+        "validity": Validity.ok("home exercises").to_dict(),
     }
     for r in home:
         if r.get("repetitions") is not None:

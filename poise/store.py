@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.clinical.base import to_jsonable
 from poise import migrations
 from poise.errors import PoiseError
 from poise.outputs import make_private_dir
-from sensors.recording import json_safe
 
 __all__ = [
     "DB_NAME",
@@ -247,7 +247,7 @@ def _check_db_file(path: Path) -> None:
 
 
 def _json(obj: Any) -> str:
-    return json.dumps(json_safe(obj), allow_nan=False, separators=(",", ":"))
+    return json.dumps(to_jsonable(obj), allow_nan=False, separators=(",", ":"))
 
 
 class Store:

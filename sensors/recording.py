@@ -136,7 +136,7 @@ def _json_bytes(obj: dict, rtype: int | None = None) -> bytes:
     """The JSON payload of a record; ValueError for anything a reader would refuse (the
     JSON limits, and the content rules of ``rtype``'s records when given)."""
     name = "JSON" if rtype is None else RecordType.NAMES.get(rtype, f"TYPE{rtype}")
-    clean = json_safe(obj)
+    clean = _json_safe(obj)
     if _json_depth(clean) > MAX_JSON_DEPTH:
         raise ValueError(f"{name} record nested deeper than {MAX_JSON_DEPTH} levels")
     text = json.dumps(clean, separators=(",", ":"), allow_nan=False, default=_json_default)
@@ -167,19 +167,21 @@ def _json_depth(obj: Any) -> int:
     return depth
 
 
-def json_safe(obj: Any) -> Any:
-    """JSON-ready copy: non-finite floats -> ``None`` (JSON has no NaN), numpy scalars ->
-    Python, tuples -> lists, objects with ``to_dict()`` -> their dict, paths -> str."""
+def _json_safe(obj: Any) -> Any:
+    """JSON-ready copy for a record: non-finite floats -> ``None`` (JSON has no NaN), numpy
+    scalars -> Python, tuples -> lists, objects with ``to_dict()`` -> their dict, paths ->
+    str. (The results' cleaner is :func:`analysis.clinical.base.to_jsonable`; the layers
+    keep sensors and analysis apart, so the file format keeps this guard of its own.)"""
     if isinstance(obj, float):
         return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
     if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
+        return {str(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
+        return [_json_safe(v) for v in obj]
     if hasattr(obj, "to_dict"):
-        return json_safe(obj.to_dict())
+        return _json_safe(obj.to_dict())
     if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy scalar
-        return json_safe(obj.item())
+        return _json_safe(obj.item())
     if isinstance(obj, os.PathLike):
         return str(obj)
     return obj

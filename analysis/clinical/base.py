@@ -102,7 +102,12 @@ class Validity:
 def to_jsonable(value: Any) -> Any:
     """Convert numpy types, dataclasses and containers to JSON-ready Python values.
 
-    NaN and infinities become ``None`` (JSON has no NaN).
+    The JSON cleaner of Poise's results (the analyses' ``to_dict``, ``poise analyze``, the
+    store): NaN and infinities become ``None`` (JSON has no NaN), numpy scalars and arrays
+    Python numbers and lists, tuples lists, objects with ``to_dict()`` and dataclasses their
+    dicts, dict keys strings, paths their text. Anything else is a ``TypeError``.
+    (:mod:`sensors` cannot import :mod:`analysis`: the recording format keeps its own
+    guard for what is written to a file.)
     """
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -123,6 +128,10 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if hasattr(value, "__fspath__"):
+        return str(value.__fspath__())
     raise TypeError(f"cannot convert {type(value).__name__} to JSON")
 
 

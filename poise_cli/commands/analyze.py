@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.clinical.base import to_jsonable
 from poise.errors import PoiseError
 
 TESTS = ("sway", "four-stage", "tug", "chair-stand-30s", "five-times-sts", "walk-2min", "walk-6min")
@@ -64,22 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _positive(name: str, v: float | None) -> None:
     if v is not None and not (math.isfinite(v) and v > 0):
         raise PoiseError(f"--{name} must be a positive number, got {v}")
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        return float(x) if math.isfinite(float(x)) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
 
 
 def _shift(d: dict, t0: float) -> dict:
@@ -126,7 +111,7 @@ def gait_summary(
     out["placement"] = sensor.placement
     out["sampling_rate_hz"] = fs
     out["duration_s"] = round(acc.shape[0] / fs, 3) if fs > 0 else 0.0
-    return _jsonable(out)
+    return to_jsonable(out)
 
 
 def _text(d: dict[str, Any]) -> str:
@@ -186,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             out = assessments.session_fall_risk(rec, demographics)
         if args.test and args.fall_risk:
             out = {"test": out, "fall_risk": assessments.session_fall_risk(rec, demographics)}
-        print(json.dumps(_jsonable(out), indent=None if args.format == "json" else 2))
+        print(json.dumps(to_jsonable(out), indent=None if args.format == "json" else 2))
         return 0
     d = gait_summary(rec, args.sensor_height_m, args.height_m)
     if args.format == "json":
