@@ -74,8 +74,11 @@ from scipy.ndimage import uniform_filter1d
 __all__ = [
     "STANDARD_GRAVITY_MPS2",
     "BodyFrameAligner",
-    "gravity_direction",
+    "body_axes",
     "fill_nan_rows",
+    "frame_from_acc",
+    "gravity_direction",
+    "horizontal_basis",
 ]
 
 STANDARD_GRAVITY_MPS2 = 9.80665
@@ -121,18 +124,23 @@ def _quiet_mask(acc: np.ndarray, sampling_rate_hz: float, window_s: float, sd_mp
 
 def gravity_direction(
     acc_mps2: np.ndarray,
-    sampling_rate_hz: float,
+    sampling_rate_hz: float | None = None,
     *,
     quiet_window_s: float = 1.0,
     quiet_sd_mps2: float = 0.2,
 ) -> np.ndarray:
     """Unit vector pointing **up** (against gravity), in the sensor frame.
 
+    The one gravity estimate of Poise: the body frame of a recording, the tests' horizontal
+    planes and the live analysis all take it from here.
+
     Parameters
     ----------
     acc_mps2 : (n, 3) array
-        Accelerometer specific force in m/s^2, sensor frame. NaN rows are ignored.
-    sampling_rate_hz : float
+        Accelerometer specific force in m/s^2, sensor frame. NaN values are ignored.
+    sampling_rate_hz : float or None
+        With a rate, the mean over quiet periods (below); without one, the mean of the whole
+        window (a short window of standing, as the live analysis and the balance tests have).
     quiet_window_s, quiet_sd_mps2 : float
         A sample is quiet when the SD of the acceleration norm over ``quiet_window_s``
         around it is below ``quiet_sd_mps2``. If at least one window's worth of samples is
@@ -145,18 +153,78 @@ def gravity_direction(
     """
     acc = _check_xyz(acc_mps2, "acc_mps2")
     ok = np.all(np.isfinite(acc), axis=1)
-    if not ok.any():
+    if not np.isfinite(acc).any(axis=0).all():
         return np.full(3, np.nan)
-    a = acc[ok]
-    quiet = _quiet_mask(a, sampling_rate_hz, quiet_window_s, quiet_sd_mps2)
-    if quiet.sum() >= max(quiet_window_s * sampling_rate_hz, 1):
-        mean = a[quiet].mean(axis=0)
+    if sampling_rate_hz is None:
+        mean = np.nanmean(acc, axis=0)
     else:
-        mean = a.mean(axis=0)
+        a = acc[ok]
+        quiet = _quiet_mask(a, sampling_rate_hz, quiet_window_s, quiet_sd_mps2)
+        if quiet.sum() >= max(quiet_window_s * sampling_rate_hz, 1):
+            mean = a[quiet].mean(axis=0)
+        elif a.shape[0]:
+            mean = a.mean(axis=0)
+        else:
+            return np.full(3, np.nan)
     n = np.linalg.norm(mean)
     if not np.isfinite(n) or n < 1e-9:
         return np.full(3, np.nan)
     return mean / n
+
+
+def horizontal_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two horizontal unit vectors ``(e1, e2)`` completing ``up`` to a right-handed frame.
+
+    ``e1 = up x a`` with ``a`` the sensor axis nearest the horizontal plane, ``e2 = up x
+    e1``: a fixed basis for what does not depend on the walking direction (the total sway
+    of a balance test, the plane in which the heading is searched).
+    """
+    e1 = np.cross(up, np.eye(3)[np.argmin(np.abs(up))])
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(up, e1)
+
+
+def body_axes(up: np.ndarray, forward: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The AP and ML unit vectors (sensor frame) of a body frame with vertical ``up``.
+
+    AP is ``forward`` made horizontal; without a usable forward direction (``None``, or
+    within 18 degrees of the vertical) it is the sensor axis nearest the horizontal plane,
+    z when x is up (the mounting of the guide: x up, y side, z forward). ``ML = up x AP``.
+    """
+    if forward is None or abs(float(np.dot(forward, up))) > 0.95:
+        forward = np.eye(3)[int(np.argmin(np.abs(up)))]
+        if abs(up[0]) > 0.8:
+            forward = np.array([0.0, 0.0, 1.0])
+    ap = forward - np.dot(forward, up) * up
+    ap = ap / np.linalg.norm(ap)
+    return ap, np.cross(up, ap)
+
+
+def frame_from_acc(
+    acc_mps2: np.ndarray,
+    forward: np.ndarray | None = None,
+    *,
+    min_samples: int = 10,
+    min_gravity_mps2: float = 5.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(up, AP, ML)`` unit vectors in the sensor frame from a window of acceleration.
+
+    Up is the mean acceleration's direction (:func:`gravity_direction` without a rate),
+    AP and ML come from :func:`body_axes` with ``forward``. ``None`` with fewer than
+    ``min_samples`` finite rows or a mean below ``min_gravity_mps2`` (no clear gravity).
+    This is the frame the live view draws every sensor's signals in.
+    """
+    acc = np.asarray(acc_mps2, dtype=float)
+    ok = np.isfinite(acc).all(axis=1)
+    if ok.sum() < min_samples:
+        return None
+    mean = acc[ok].mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if norm < min_gravity_mps2:
+        return None
+    up = mean / norm
+    ap, ml = body_axes(up, forward)
+    return up, ap, ml
 
 
 def _normalise_rows(x: np.ndarray) -> np.ndarray:
@@ -340,10 +408,7 @@ class BodyFrameAligner:
         self, acc: np.ndarray, g: np.ndarray, up: np.ndarray, fs: float
     ) -> tuple[np.ndarray, str, float]:
         n = acc.shape[0]
-        # horizontal basis perpendicular to the mean up vector
-        e1 = np.cross(up, np.eye(3)[np.argmin(np.abs(up))])
-        e1 /= np.linalg.norm(e1)
-        e2 = np.cross(up, e1)
+        e1, e2 = horizontal_basis(up)
         a_v = np.sum(acc * g, 1)
         a_h = acc - a_v[:, None] * g
         h = np.stack([a_h @ e1, a_h @ e2], axis=1)

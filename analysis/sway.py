@@ -96,7 +96,7 @@ from scipy import signal, spatial, stats
 
 from analysis.clinical import base
 from analysis.clinical.base import ClinicalResult, Validity
-from analysis.orientation import BodyFrameAligner
+from analysis.orientation import BodyFrameAligner, body_axes, gravity_direction
 
 __all__ = [
     "SwayAnalyzer",
@@ -665,19 +665,13 @@ class SlidingSway:
         if missing >= 1.0:
             self.metrics_ = {"valid": False, "reason": "no data in the window"}
             return
-        up = base.gravity_direction(acc)
+        up = gravity_direction(acc)
         if self._forward is None and self._filled == self._n:
             self._forward = self._heading(acc, gyr)
         fwd = self._forward
-        if fwd is None or abs(float(fwd @ up)) > 0.95:
-            fwd = (
-                np.asarray(self.heading_hint_sensor, dtype=float)
-                if self.heading_hint_sensor is not None
-                else np.eye(3)[np.argmin(np.abs(up))]
-            )
-        ap_axis = fwd - (fwd @ up) * up
-        ap_axis /= np.linalg.norm(ap_axis)
-        ml_axis = np.cross(up, ap_axis)
+        if (fwd is None or abs(float(fwd @ up)) > 0.95) and self.heading_hint_sensor is not None:
+            fwd = np.asarray(self.heading_hint_sensor, dtype=float)
+        ap_axis, ml_axis = body_axes(up, fwd)
         horiz = np.column_stack([acc @ ap_axis, acc @ ml_axis])
         filt = _filter(horiz, self._sos)
         m: dict[str, Any] = sway_measures(

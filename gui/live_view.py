@@ -172,55 +172,6 @@ class StableRange:
         return False
 
 
-def estimate_frame(acc_mps2: np.ndarray) -> np.ndarray | None:
-    """Rows (V, ML, AP) as unit vectors in the sensor frame, from the mean acceleration.
-
-    V is the gravity direction (reliable for any mounting); AP is the sensor axis nearest
-    the horizontal plane (z when x is up, the guide's frame), made horizontal; ML completes
-    the frame. The same rule as :class:`poise.live.LiveMetricsEngine` uses before its sway
-    analysis has found the forward direction. ``None`` without a clear gravity direction.
-    """
-    ok = np.isfinite(acc_mps2).all(axis=1)
-    if ok.sum() < 10:
-        return None
-    up = acc_mps2[ok].mean(axis=0)
-    norm = float(np.linalg.norm(up))
-    if norm < 5.0:
-        return None
-    up = up / norm
-    fwd = np.eye(3)[int(np.argmin(np.abs(up)))]
-    if abs(up[0]) > 0.8:
-        fwd = np.array([0.0, 0.0, 1.0])
-    ap = fwd - np.dot(fwd, up) * up
-    ap /= np.linalg.norm(ap)
-    return np.vstack([up, np.cross(up, ap), ap])
-
-
-def still_tail_s(rows: np.ndarray, sampling_rate_hz: float) -> float:
-    """Seconds the trunk has been still at the end of ``rows`` (``[t, acc, gyr]``).
-
-    Uses :func:`analysis.clinical.base.rest_mask`, the rule that makes the live sway
-    measures not valid, on the rows given: the biofeedback pauses while the patient steps,
-    stands up or walks, and shows only the still part once they stand still again. Counted
-    in data time, so a paused replay keeps its picture.
-    """
-    from analysis.clinical.base import rest_mask
-
-    ok = np.isfinite(rows[:, 1:7]).all(axis=1) if rows.shape[0] else np.zeros(0, bool)
-    if ok.sum() < max(8, int(0.3 * sampling_rate_hz)):
-        return 0.0
-    r = rows[ok]
-    still = rest_mask(r[:, 1:4], r[:, 4:7], sampling_rate_hz)
-    moved = np.flatnonzero(~still)
-    n_still = still.shape[0] if moved.size == 0 else still.shape[0] - 1 - int(moved[-1])
-    return n_still / sampling_rate_hz
-
-
-def moving_now(rows: np.ndarray, sampling_rate_hz: float, recent_s: float = 0.5) -> bool:
-    """True when the trunk moved in the last ``recent_s`` of ``rows`` (:func:`still_tail_s`)."""
-    return still_tail_s(rows, sampling_rate_hz) < recent_s
-
-
 #: Seconds of stillness the live sway measures need (their window, ``poise.live``).
 SWAY_WINDOW_S = 10.0
 
@@ -243,16 +194,16 @@ def sway_state(metrics: dict[str, Any], still_s: float, have_data: bool = True) 
     return "ok", ""
 
 
-def session_sway_state(session: Any) -> tuple[str, str, float, np.ndarray | None]:
-    """:func:`sway_state` of a session's primary sensor, its seconds of stillness and rows."""
+def session_sway_state(session: Any) -> tuple[str, str, float, bool]:
+    """:func:`sway_state` of a session's primary sensor, its seconds of stillness and
+    whether it has more than a second of data (what :meth:`Session.stillness` says)."""
     sid = session.primary_sensor()
     if sid is None or sid not in session.sensors:
-        return "paused", "stand still", 0.0, None
+        return "paused", "stand still", 0.0, False
     fs = float(session.sensors[sid].sampling_rate_hz or 100.0)
-    rows = session.latest(sid, SWAY_WINDOW_S)
-    still_s = still_tail_s(rows, fs)
-    kind, text = sway_state(session.metrics, still_s, rows.shape[0] > fs)
-    return kind, text, still_s, rows
+    still_s, n = session.stillness()
+    kind, text = sway_state(session.metrics, still_s, n > fs)
+    return kind, text, still_s, n > fs
 
 
 class SwayPlot(pg.PlotWidget):
@@ -589,8 +540,8 @@ class SwayPanel(QWidget):
         the sway measures settle.
         """
         trail = session.sway_trail()
-        kind, text, still_s, _rows = state or session_sway_state(session)
-        if kind in ("ok", "settling") and _rows is not None:
+        kind, text, still_s, have_data = state or session_sway_state(session)
+        if kind in ("ok", "settling") and have_data:
             # show only the still part, less the trail filter's settling, re-centred (the
             # session's trail has the mean of the whole trail removed, movement included)
             fs = float(session.sensors[session.primary_sensor()].sampling_rate_hz or 100.0)
@@ -662,7 +613,6 @@ class SensorPlots:
                 )
         self.ranges = (StableRange(ACC_LADDER_MPS2), StableRange(GYR_LADDER_DPS))
         self.frame = GUIDE_FRAME  # rows V, ML, AP in sensor coordinates
-        self._frame_at = -math.inf
         for p, r in zip((self.acc, self.gyr), self.ranges, strict=True):
             p.setYRange(-r.half, r.half, padding=0)
         self.set_title(title)
@@ -679,8 +629,8 @@ class SensorPlots:
         """Show rows ``[t, acc xyz, gyr xyz]`` along the body axes.
 
         x is time relative to ``now_s`` (or the last row). ``frame`` (rows V, ML, AP in
-        sensor coordinates) is the live analysis' body frame; without it the frame is
-        estimated from this sensor's own data once a second (:func:`estimate_frame`).
+        sensor coordinates) is the session's body frame of this sensor
+        (:meth:`poise.session.Session.body_axes`); without it the last one is kept.
         """
         if rows.shape[0] == 0:
             for c in self.curves:
@@ -689,11 +639,6 @@ class SensorPlots:
         now = time.monotonic()
         if frame is not None:
             self.frame = frame
-        elif now - self._frame_at >= 1.0:
-            self._frame_at = now
-            est = estimate_frame(rows[:, 1:4])
-            if est is not None:
-                self.frame = est
         step = max(1, rows.shape[0] // self.max_points)
         r = rows[-1 - (rows.shape[0] - 1) // step * step :: step] if step > 1 else rows
         t_end = rows[-1, 0] if now_s is None else max(now_s, rows[-1, 0])
@@ -864,12 +809,9 @@ class LiveView(QWidget):
         # live: time relative to the session clock, so a silent sensor's trace slides away
         # instead of looking current; replay: relative to each sensor's newest sample
         now = self.session.now_s() if self.session.kind == "live" else None
-        body = self.session.body_axes() if hasattr(self.session, "body_axes") else None
         for sid, sp in self.sensor_plots.items():
-            frame = None
-            if body is not None and body[0] == sid:
-                up, ap, ml = body[1]
-                frame = np.vstack([up, ml, ap])
+            axes = self.session.body_axes(sid)
+            frame = None if axes is None else np.vstack([axes[0], axes[2], axes[1]])
             sp.update(self.session.latest(sid, self.window_s), now, frame)
         if self.session.kind != "none":
             state = session_sway_state(self.session)

@@ -11,10 +11,15 @@ the tiles show. A missing analysis piece makes its tiles show a dash, never a cr
 Notes
 -----
 The biofeedback trail is a display signal, not a measure: each new block is projected on the
-horizontal axes found by :func:`analysis.orientation.gravity_direction` over the sway
-window (forward = the sensor axis closest to horizontal AP, as in ``SlidingSway``), low-pass
+body axes of :func:`analysis.orientation.frame_from_acc` over the sway window (forward: the
+heading ``SlidingSway`` froze, else the sensor axis closest to horizontal), low-pass
 filtered at ``trail_lowpass_hz`` (2nd-order Butterworth, causal with state), and shown with
 the trail's mean removed. The measures shown as numbers come from ``SlidingSway``.
+
+The engine is also where the views learn whether the patient is moving:
+:attr:`LiveMetricsEngine.still_s` (seconds the trunk has been still at the end of the sway
+window, :func:`analysis.clinical.base.still_tail_s`) and :meth:`LiveMetricsEngine.body_axes`
+(the frame the signals are drawn in); the views draw what these say.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ from typing import Any
 
 import numpy as np
 from scipy import signal
+
+from analysis.clinical.base import rest_mask, still_tail_s
+from analysis.gait import StreamingGait
+from analysis.orientation import frame_from_acc
+from analysis.sway import SlidingSway
 
 log = logging.getLogger(__name__)
 
@@ -66,25 +76,14 @@ class LiveMetricsEngine:
         self._sos = signal.butter(
             2, trail_lowpass_hz, btype="low", fs=self.sampling_rate_hz, output="sos"
         )
-        self._sway = None
-        self._gait = None
+        self._sway = SlidingSway(window_s=sway_window_s, sampling_rate_hz=self.sampling_rate_hz)
+        self._gait: StreamingGait | None = StreamingGait(
+            sampling_rate_hz=self.sampling_rate_hz,
+            sensor_height_m=_positive_or_none(sensor_height_m),
+            height_m=_positive_or_none(height_m),
+        )
+        #: why a part of the analysis stopped (it failed on the data), by part
         self.available: dict[str, str] = {}
-        try:
-            from analysis.sway import SlidingSway
-
-            self._sway = SlidingSway(window_s=sway_window_s, sampling_rate_hz=self.sampling_rate_hz)
-        except Exception as exc:  # pragma: no cover - depends on the analysis build
-            self.available["sway"] = f"sway analysis unavailable: {exc}"
-        try:
-            from analysis.gait import StreamingGait
-
-            self._gait = StreamingGait(
-                sampling_rate_hz=self.sampling_rate_hz,
-                sensor_height_m=_positive_or_none(sensor_height_m),
-                height_m=_positive_or_none(height_m),
-            )
-        except Exception as exc:
-            self.available["gait"] = f"gait analysis unavailable: {exc}"
         n = max(4, int(round(self.trail_s * self.sampling_rate_hz)))
         self._trail = np.full((n, 2), np.nan)
         self._trail_total = 0
@@ -99,12 +98,13 @@ class LiveMetricsEngine:
         self._steps = 0  # shown: the running count's maximum so far
         self._step_count = 0
         self.metrics: dict[str, Any] = {}
+        #: seconds the trunk has been still at the end of the sway window
+        self.still_s = 0.0
 
     def reset(self, keep_heading: bool = False) -> None:
         """Forget everything (seek, new sensor); ``keep_heading`` keeps the body frame's
         forward direction (a replay seek: the sensor is worn as before)."""
-        if self._sway is not None:
-            self._sway.reset(keep_heading=keep_heading)
+        self._sway.reset(keep_heading=keep_heading)
         if self._gait is not None:
             self._gait.reset()
         self._trail.fill(np.nan)
@@ -120,17 +120,17 @@ class LiveMetricsEngine:
         self._steps = 0
         self._step_count = 0
         self.metrics = {}
+        self.still_s = 0.0
 
     @property
     def heading(self) -> np.ndarray | None:
         """The forward (AP) direction of the body frame in sensor coordinates, or ``None``."""
-        return None if self._sway is None else self._sway.heading_
+        return self._sway.heading_
 
     def estimate_heading(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> None:
         """Fix the forward direction from a window of data (the first ``sway_window_s`` of
         a recording: what a replay from the start finds)."""
-        if self._sway is not None:
-            self._sway.estimate_heading(acc_mps2, gyr_radps)
+        self._sway.estimate_heading(acc_mps2, gyr_radps)
 
     # ------------------------------------------------------------------ update
     def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> dict:
@@ -142,23 +142,23 @@ class LiveMetricsEngine:
         self._ring(self._win, acc)
         self._ring(self._gwin, gyr)
         self._win_total += acc.shape[0]
+        self.still_s = still_tail_s(self._win, self._gwin, self.sampling_rate_hz)
         m: dict[str, Any] = dict(self.metrics)
-        if self._sway is not None:
-            self._sway.update(acc, gyr)
-            sm = self._sway.metrics_ or {}
-            if sm:
-                m["sway_valid"] = bool(sm.get("valid", False))
-                m["sway_reason"] = sm.get("reason", "")
-                if sm.get("window_end_s") != self._rest_checked_at:
-                    self._rest_checked_at = sm.get("window_end_s")
-                    self._moving = self._still_fraction() < self.min_still_fraction
-                if m["sway_valid"] and self._moving:
-                    m["sway_valid"] = False
-                    m["sway_reason"] = "moving (standing up, stepping): not quiet stance"
-                m["sway_rms_mps2"] = sm.get("rms_mps2")
-                m["sway_rms_ap_mps2"] = sm.get("rms_ap_mps2")
-                m["sway_rms_ml_mps2"] = sm.get("rms_ml_mps2")
-                m["sway_ellipse_area_m2ps4"] = sm.get("ellipse_area_m2ps4")
+        self._sway.update(acc, gyr)
+        sm = self._sway.metrics_ or {}
+        if sm:
+            m["sway_valid"] = bool(sm.get("valid", False))
+            m["sway_reason"] = sm.get("reason", "")
+            if sm.get("window_end_s") != self._rest_checked_at:
+                self._rest_checked_at = sm.get("window_end_s")
+                self._moving = self._still_fraction() < self.min_still_fraction
+            if m["sway_valid"] and self._moving:
+                m["sway_valid"] = False
+                m["sway_reason"] = "moving (standing up, stepping): not quiet stance"
+            m["sway_rms_mps2"] = sm.get("rms_mps2")
+            m["sway_rms_ap_mps2"] = sm.get("rms_ap_mps2")
+            m["sway_rms_ml_mps2"] = sm.get("rms_ml_mps2")
+            m["sway_ellipse_area_m2ps4"] = sm.get("ellipse_area_m2ps4")
         if self._gait is not None:
             try:
                 g = _gait_metrics(self._gait, t_s, acc, gyr)
@@ -178,8 +178,6 @@ class LiveMetricsEngine:
 
     def _still_fraction(self) -> float:
         """Fraction of the sway window where the trunk is still (``rest_mask``)."""
-        from analysis.clinical.base import rest_mask
-
         ok = np.isfinite(self._win).all(axis=1) & np.isfinite(self._gwin).all(axis=1)
         if ok.sum() < 16:
             return 1.0
@@ -211,26 +209,13 @@ class LiveMetricsEngine:
         self._trail_total += y.shape[0]
 
     def _horizontal_axes(self) -> tuple[np.ndarray, np.ndarray] | None:
-        w = self._win[np.isfinite(self._win).all(axis=1)]
-        if w.shape[0] < self.sampling_rate_hz:  # need 1 s
-            return None
-        up = w.mean(axis=0)
-        norm = np.linalg.norm(up)
-        if norm < 1.0:
-            return None
-        up = up / norm
-        fwd = None
-        if self._sway is not None:
-            fwd = getattr(self._sway, "_forward", None)
-        if fwd is None or abs(float(np.dot(fwd, up))) > 0.95:
-            fwd = np.eye(3)[int(np.argmin(np.abs(up)))]
-            # sensor frame of the guide: x up, y left (ML), z forward (AP)
-            if abs(up[0]) > 0.8:
-                fwd = np.array([0.0, 0.0, 1.0])
-        ap = fwd - np.dot(fwd, up) * up
-        ap /= np.linalg.norm(ap)
-        ml = np.cross(up, ap)
-        return ap, ml
+        frame = frame_from_acc(
+            self._win,
+            self._sway.heading_,
+            min_samples=int(self.sampling_rate_hz),  # 1 s
+            min_gravity_mps2=1.0,
+        )
+        return None if frame is None else (frame[1], frame[2])
 
     # ------------------------------------------------------------------ display
     def body_axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -243,6 +228,11 @@ class LiveMetricsEngine:
             return None
         ap, ml = self._axes
         return np.cross(ap, ml), ap, ml
+
+    @property
+    def window_samples(self) -> int:
+        """Samples in the sway window so far (at most the window's length)."""
+        return min(self._win_total, self._win.shape[0])
 
     def trail(self) -> np.ndarray:
         """The biofeedback trail ``(n, 2)`` (AP, ML) in m/s^2, mean removed, oldest first."""

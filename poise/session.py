@@ -163,11 +163,29 @@ def sensor_header(s: SensorInfo) -> dict[str, Any]:
 
 
 class LiveMetrics(Protocol):
-    """Streaming analysis of the primary sensor (see :mod:`poise.live`)."""
+    """Streaming analysis of the primary sensor (:class:`poise.live.LiveMetricsEngine`)."""
 
-    def reset(self) -> None: ...
+    sway_window_s: float
+    #: seconds the trunk has been still at the end of the sway window
+    still_s: float
 
-    def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> dict: ...
+    @property
+    def window_samples(self) -> int: ...
+
+    @property
+    def heading(self) -> np.ndarray | None: ...
+
+    def reset(self, keep_heading: bool = False) -> None: ...
+
+    def update(
+        self, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
+    ) -> dict[str, Any]: ...
+
+    def estimate_heading(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> None: ...
+
+    def body_axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None: ...
+
+    def trail(self) -> np.ndarray: ...
 
 
 # ---------------------------------------------------------------------------- session
@@ -509,15 +527,38 @@ class Session:
     def sway_trail(self) -> np.ndarray:
         """The biofeedback trail ``(n, 2)`` (AP, ML) of the primary sensor, m/s^2."""
         m = self._metrics
-        if m is None or not hasattr(m, "trail"):
-            return np.empty((0, 2))
-        return m.trail()
+        return np.empty((0, 2)) if m is None else m.trail()
 
-    def body_axes(self) -> tuple[str, Any] | None:
-        """``(sensor_id, (up, ap, ml))`` of the live analysis' body frame, or ``None`` yet."""
-        m, sid = self._metrics, self._metrics_sensor
-        axes = m.body_axes() if m is not None and hasattr(m, "body_axes") else None
-        return None if axes is None or sid is None else (sid, axes)
+    def body_axes(
+        self, sensor_id: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(up, ap, ml)`` unit vectors in a sensor's frame: the axes its signals are drawn
+        along, or ``None`` before they are known.
+
+        The primary sensor (default) has the live analysis' body frame (the one its sway
+        trail uses); any other sensor, and the primary one until that frame is known, the
+        frame of its last 10 s
+        (:func:`analysis.orientation.frame_from_acc`: gravity, and the axis nearest the
+        horizontal as forward).
+        """
+        sid = self.primary_sensor() if sensor_id is None else sensor_id
+        m = self._metrics
+        if sid is not None and sid == self._metrics_sensor and m is not None:
+            axes = m.body_axes()
+            if axes is not None:
+                return axes
+        if sid is None or sid not in self.sensors:
+            return None
+        from analysis.orientation import frame_from_acc
+
+        return frame_from_acc(self.latest(sid, 10.0)[:, 1:4])
+
+    def stillness(self) -> tuple[float, int]:
+        """``(seconds still, samples)`` of the primary sensor's live window: how long the
+        trunk has been still at its end (:func:`analysis.clinical.base.still_tail_s`) and
+        how many samples it holds (``(0.0, 0)`` before the live analysis runs)."""
+        m = self._metrics
+        return (0.0, 0) if m is None else (float(m.still_s), int(m.window_samples))
 
     def primary_sensor(self) -> str | None:
         """The sensor the live analysis uses: the lower-back one, else the first."""
@@ -695,12 +736,12 @@ class Session:
         recording's first sway window, as playing from the start would."""
         m, sid = self._metrics, self._metrics_sensor
         rec = self._replayed_recording() if self.kind == "replay" else None
-        if m is None or rec is None or getattr(m, "heading", 1) is not None:
+        if m is None or rec is None or m.heading is not None:
             return
         sensor = next((x for x in rec.sensors if x.id == sid), None)
-        if sensor is None or not hasattr(m, "estimate_heading"):
+        if sensor is None or sid is None:
             return
-        n = int(round(getattr(m, "sway_window_s", 10.0) * self.sensors[sid].sampling_rate_hz))
+        n = int(round(m.sway_window_s * self.sensors[sid].sampling_rate_hz))
         acc, gyr = np.asarray(sensor.acc_mps2[:n]), np.asarray(sensor.gyr_radps[:n])
         if acc.shape[0] >= n // 2 and np.isfinite(acc).all(axis=1).mean() > 0.5:
             m.estimate_heading(acc, gyr)

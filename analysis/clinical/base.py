@@ -24,7 +24,9 @@ Helpers shared by the tests (all vectorised, no I/O):
 * :func:`dominant_frequency_hz` and :func:`looks_like_walking` (periodic trunk
   acceleration at step frequency) for "wrong activity" checks;
 * :func:`sensor_moved` checks whether gravity turned in the sensor frame during a
-  segment that should be still (the sensor slipped or the patient bent over).
+  segment that should be still (the sensor slipped or the patient bent over);
+  :func:`still_tail_s`: how long the trunk has been still at the end of a window (the
+  live analysis' "is the patient moving").
 
 The thresholds are defaults chosen for a lower-back IMU; every function takes them as
 parameters so that a test can document its own.
@@ -413,13 +415,24 @@ def looks_like_walking(
     return frac >= min_band_fraction
 
 
-def gravity_direction(acc_mps2: np.ndarray) -> np.ndarray:
-    """Unit vector of the mean acceleration (gravity for a still sensor), sensor frame."""
-    g = np.nanmean(np.asarray(acc_mps2, dtype=np.float64), axis=0)
-    norm = np.linalg.norm(g)
-    if not np.isfinite(norm) or norm == 0:
-        raise ValueError("cannot find gravity: acceleration is zero or missing")
-    return g / norm
+def still_tail_s(
+    acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, sampling_rate_hz: float
+) -> float:
+    """Seconds the trunk has been still at the end of a window (:func:`rest_mask`).
+
+    Rows with a missing value are left out; fewer than 0.3 s of rows (at least 8) give 0.
+    The live analysis uses it to tell "the patient is moving" (the sway biofeedback pauses,
+    and shows only the still part once they stand still again).
+    """
+    acc = np.asarray(acc_mps2, dtype=float)
+    both = acc if gyr_radps is None else np.hstack([acc, np.asarray(gyr_radps, dtype=float)])
+    ok = np.isfinite(both).all(axis=1) if both.shape[0] else np.zeros(0, bool)
+    if ok.sum() < max(8, int(0.3 * sampling_rate_hz)):
+        return 0.0
+    still = rest_mask(acc[ok], None if gyr_radps is None else both[ok, 3:], sampling_rate_hz)
+    moved = np.flatnonzero(~still)
+    n_still = still.shape[0] if moved.size == 0 else still.shape[0] - 1 - int(moved[-1])
+    return n_still / sampling_rate_hz
 
 
 def sensor_moved(

@@ -55,6 +55,7 @@ import numpy as np
 
 from analysis.clinical import base
 from analysis.clinical.base import ClinicalResult, Segment, Validity
+from analysis.orientation import gravity_direction, horizontal_basis
 
 __all__ = ["STAGES", "StageResult", "FourStageResult", "FourStageBalance"]
 
@@ -374,10 +375,7 @@ class FourStageBalance:
 
     @staticmethod
     def _horizontal(acc: np.ndarray, gyr: np.ndarray | None, fs: float) -> np.ndarray:
-        up = base.gravity_direction(acc)
-        e1 = np.cross(up, np.eye(3)[np.argmin(np.abs(up))])
-        e1 /= np.linalg.norm(e1)
-        e2 = np.cross(up, e1)
+        e1, e2 = horizontal_basis(gravity_direction(acc))
         return np.column_stack([acc @ e1, acc @ e2])
 
     @staticmethod

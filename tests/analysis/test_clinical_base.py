@@ -117,3 +117,18 @@ def test_age_bands_hold_fractional_ages_in_completed_years():
     # the tests and the fall-risk summary use the same bands
     assert ChairStand30s(norms=norms["chair_stand_30s"])._limit(64.5, "m") == 14
     assert _norm_for_age(norms["tug"], 69.5) == (8.1, "60-69 y")  # the mean and its age group
+
+
+def test_still_tail_separates_quiet_stance_from_walking() -> None:
+    """still_tail_s: the live analysis' "is the patient moving"."""
+    from sensors.scenarios import make_scenario
+
+    def window(name: str, start_s: float) -> tuple[np.ndarray, np.ndarray]:
+        md = make_scenario(name, sampling_rate_hz=100.0, seed=3)
+        i = int(start_s * 100)
+        return md.acc_mps2[i : i + 100], md.gyr_radps[i : i + 100]
+
+    assert base.still_tail_s(*window("quiet_stance", 10.0), 100.0) >= 0.5
+    assert base.still_tail_s(*window("walk", 8.0), 100.0) < 0.5
+    acc, gyr = window("quiet_stance", 10.0)
+    assert base.still_tail_s(acc[:5], gyr[:5], 100.0) == 0.0  # too little data

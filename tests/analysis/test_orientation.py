@@ -96,3 +96,22 @@ def test_nan_rows_empty_and_bad_shapes():
         BodyFrameAligner().align(np.zeros((10, 2)), None, FS)
     with pytest.raises(ValueError, match="rows"):
         BodyFrameAligner().align(np.zeros((10, 3)), np.zeros((9, 3)), FS)
+
+
+@pytest.mark.parametrize("mount", ["lowerback", "sideways", "upside_down"])
+def test_the_live_frame_is_the_body_frame_whatever_the_mounting(mount: str) -> None:
+    """frame_from_acc: what the live view draws every sensor's signals along."""
+    from analysis.orientation import frame_from_acc
+    from sensors.scenarios import MOUNTS, make_scenario
+
+    md = make_scenario("quiet_stance", duration_s=12.0, sampling_rate_hz=100.0, mount=mount)
+    up, ap, ml = frame_from_acc(md.acc_mps2[:1000])
+    frame = np.vstack([up, ml, ap])
+    m = MOUNTS[mount]  # v_sensor = M @ v_body; body axes x forward, y left, z up
+    assert np.allclose(frame @ frame.T, np.eye(3), atol=1e-9)  # orthonormal rows
+    assert abs(frame[0] @ m[:, 2]) > 0.99  # V is the body's up, for any mounting
+    v = md.acc_mps2[:1000] @ frame.T
+    assert np.mean(v[:, 0]) == pytest.approx(9.81, abs=0.1)  # gravity on V only
+    assert np.all(np.abs(np.mean(v[:, 1:], axis=0)) < 0.05)
+    assert frame_from_acc(md.acc_mps2[:5]) is None  # too few samples
+    assert frame_from_acc(0.1 * md.acc_mps2[:1000]) is None  # no clear gravity
