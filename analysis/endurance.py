@@ -267,7 +267,7 @@ class EnduranceAnalyzer:
                 if len(reps) or repetitions_s is not None
                 else None,
                 "intensity": float(np.sqrt(np.mean(dyn[i0:i1] ** 2))) if i1 > i0 else None,
-                "sway": sway,
+                "sway_rms_mps2": sway,
             }
 
         windows = []
@@ -326,9 +326,9 @@ class EnduranceAnalyzer:
             intensity_start_mps2=s["intensity"],
             intensity_end_mps2=e["intensity"],
             intensity_change_pct=change_pct(s["intensity"], e["intensity"]),
-            sway_rms_start_mps2=s["sway"],
-            sway_rms_end_mps2=e["sway"],
-            sway_change_pct=change_pct(s["sway"], e["sway"]),
+            sway_rms_start_mps2=s["sway_rms_mps2"],
+            sway_rms_end_mps2=e["sway_rms_mps2"],
+            sway_change_pct=change_pct(s["sway_rms_mps2"], e["sway_rms_mps2"]),
             compare_fraction=frac,
             windows=windows,
         )

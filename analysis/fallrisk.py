@@ -10,8 +10,10 @@ the thresholds it was compared with (each with its source), and a status:
   e.g. accelerometric sway);
 * ``invalid``: the test was run but its result is not valid (the reason is given).
 
-Thresholds (all from ``analysis/data/norms.json``, which the caller loads and passes in;
-``analysis`` does no file I/O, :func:`poise.assessments.load_norms` reads it):
+The factors are the measures of the clinical-test registry that carry a rating
+(:func:`analysis.clinical.registry.factor_measures`, in their ``factor_rank`` order); each
+measure's ``rate`` compares the value with the thresholds of its test's normative tables
+(:func:`default_norms`, every section with its source). Today:
 
 ============================  ===========================  ==================================
 factor                        elevated                     at_risk
@@ -61,16 +63,23 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.clinical.base import ClinicalResult, Validity, age_band, to_jsonable
+from analysis.clinical import registry
+from analysis.clinical.base import ClinicalResult, Validity
+from analysis.clinical.registry import Factor
+from analysis.clinical.walk import predicted_six_minute_walk_m
 
 __all__ = [
     "Factor",
     "FallRiskSummary",
     "FallRiskAssessor",
+    "OVERALL_RULE",
+    "default_norms",
     "measures_from_results",
+    "predicted_six_minute_walk_m",
     "DISCLAIMER",
     "LEVELS",
 ]
@@ -83,35 +92,6 @@ DISCLAIMER = (
 )
 LEVELS = ("low", "moderate", "high", "not_determined")
 STATUSES = ("normal", "elevated", "at_risk", "not_rated", "invalid")
-
-
-@dataclass
-class Factor:
-    """One fall-risk factor as shown to the clinician."""
-
-    key: str
-    label: str
-    value: float | None
-    unit: str
-    status: str
-    thresholds: list[dict[str, Any]] = field(default_factory=list)
-    source: str = ""
-    test: str = ""
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "key": self.key,
-            "label": self.label,
-            "value": to_jsonable(self.value),
-            "unit": self.unit,
-            "status": self.status,
-            "thresholds": to_jsonable(self.thresholds),
-            "source": self.source,
-            "test": self.test,
-            "note": self.note,
-        }
 
 
 @dataclass(kw_only=True)
@@ -129,18 +109,27 @@ class FallRiskSummary(ClinicalResult):
     disclaimer: str = DISCLAIMER
 
 
+#: How the overall level is decided (shown with every summary).
+OVERALL_RULE: dict[str, str] = {
+    "source": "Poise rule (docs/clinical.md), modelled on CDC STEADI's algorithm: screening "
+    "deficits in gait, strength or balance plus a fall history escalate the risk.",
+    "high": "two or more factors at_risk, or one at_risk factor with a reported fall in the past "
+    "year",
+    "moderate": "exactly one factor at_risk, or any factor elevated",
+    "low": "at least one rated factor and none at_risk or elevated",
+    "not_determined": "no valid, rated factor was measured",
+}
+
+
+def default_norms() -> dict[str, Any]:
+    """The normative tables: every registry entry's sections and the overall rule (a copy)."""
+    return {**registry.norms_sections(), "overall_rule": dict(OVERALL_RULE)}
+
+
 # --------------------------------------------------------------------------- inputs
 
 
-def _first(d: dict[str, Any], *keys: str) -> Any:
-    for k in keys:
-        v = d.get(k)
-        if v is not None:
-            return v
-    return None
-
-
-def _validity_of(d: dict[str, Any]) -> dict[str, Any]:
+def _validity_of(d: Mapping[str, Any]) -> dict[str, Any]:
     v = d.get("validity")
     if isinstance(v, Validity):
         return v.to_dict()
@@ -149,26 +138,23 @@ def _validity_of(d: dict[str, Any]) -> dict[str, Any]:
     return Validity.ok().to_dict()
 
 
-def measures_from_results(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Canonical fall-risk measures from test results keyed by test name.
+def measures_from_results(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Canonical measures from results keyed by their name (a test key, ``gait``...).
 
-    ``results`` maps a test name (``"tug"``, ``"chair-stand-30s"``, ``"five-times-sts"``,
-    ``"four-stage"``, ``"walk-2min"``, ``"walk-6min"``, ``"gait"``, ``"sway"``, ``"stance"``)
-    to the result's ``to_dict()`` (or the result object). Key names of the result dicts are
-    looked up tolerantly (``total_time_s`` or ``time_s``, ...).
-
-    Gait speed and stride-time variability come from walking tests (``walk-2min``,
-    ``walk-6min``) or a ``gait``/``walk`` result only: a speed measured inside a TUG or a
-    chair test (short walks with turns and transitions) is not the gait-speed factor.
+    Each name is looked up in the registry (:func:`analysis.clinical.registry.result_source`);
+    the entry's measures are read from the result's ``to_dict()`` (or the result object). A
+    name the registry does not know gives nothing. Gait speed and stride-time variability
+    are measures of the walking tests and of a ``gait`` result only: a speed measured inside
+    a TUG or a chair test (short walks with turns and transitions) is not the factor.
 
     Returns
     -------
     dict
-        canonical key -> ``{"value": float|None, "validity": {...}, "test": name}``.
+        measure key -> ``{"value": float|None, "validity": {...}, "test": name}``.
     """
     out: dict[str, dict[str, Any]] = {}
 
-    def put(key: str, value: Any, res: dict[str, Any], test: str) -> None:
+    def put(key: str, value: Any, res: Mapping[str, Any], test: str) -> None:
         if value is None and _validity_of(res).get("valid", True):
             return
         # keep the first valid entry if several tests measure the same thing
@@ -177,87 +163,18 @@ def measures_from_results(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out[key] = {"value": value, "validity": _validity_of(res), "test": test}
 
     for test, res in results.items():
-        if res is None:
+        entry = registry.result_source(str(test).lower())
+        if res is None or entry is None:
             continue
         if hasattr(res, "to_dict"):
             res = res.to_dict()
-        name = str(test).lower()
-        if name == "tug":
-            # the TUG's walks (3 m with turns) are not the gait-speed factor
-            put("tug_time_s", _first(res, "total_time_s", "time_s", "duration_s"), res, test)
-        elif name == "chair-stand-30s":
-            put(
-                "chair_stand_30s_count",
-                _first(res, "n_stands", "stands", "count", "repetitions", "n_repetitions"),
-                res,
-                test,
-            )
-        elif name == "five-times-sts":
-            put("five_times_sts_time_s", _first(res, "total_time_s", "time_s"), res, test)
-        elif name == "four-stage":
-            put("tandem_time_s", _first(res, "tandem_time_s", "tandem_held_s"), res, test)
-        elif name in ("walk-2min", "walk-6min", "gait", "walk"):
-            speed = _first(
-                res, "gait_speed_mps", "mean_speed_mps", "speed_mps", "walking_speed_mps"
-            )
-            put("gait_speed_mps", speed, res, test)
-            sd_ms = _first(res, "stride_time_sd_ms")
-            if sd_ms is None and res.get("stride_time_sd_s") is not None:
-                sd_ms = 1000.0 * float(res["stride_time_sd_s"])
-            put("stride_time_sd_ms", sd_ms, res, test)
-            if name == "walk-6min":
-                put(
-                    "six_minute_walk_distance_m",
-                    _first(res, "distance_m", "total_distance_m"),
-                    res,
-                    test,
-                )
-        elif name in ("sway", "stance"):
-            src = res
-            if name == "stance":
-                conds = res.get("conditions") or {}
-                # QuietStance names its conditions eo_firm, ... (the protocol's stage keys)
-                src = conds.get("eo_firm") or conds.get("eo-firm") or {}
-                src = {**src, "validity": src.get("validity", _validity_of(res))}
-            put("sway_rms_mps2", _first(src, "rms_mps2"), src, test)
-            put("sway_ellipse_area_m2ps4", _first(src, "ellipse_area_m2ps4"), src, test)
+        src = entry.viewed(res)
+        for m in entry.measures:
+            put(m.key, m.value(src), src, test)
     return out
 
 
 # --------------------------------------------------------------------------- assessment
-
-
-def _sex(demo: dict[str, Any]) -> str | None:
-    s = demo.get("sex")
-    if s is None:
-        return None
-    s = str(s).strip().lower()
-    return {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}.get(s)
-
-
-def _graded(
-    what: tuple[str, str, str],
-    v: float | None,
-    comparison: str,
-    elevated: tuple[float, str],
-    at_risk: tuple[float, str],
-    source: str,
-    note: str = "",
-) -> Factor:
-    """A factor with two thresholds: ``at_risk`` beyond the second, ``elevated`` beyond the
-    first, else ``normal``; ``comparison`` is ``">="`` (higher is worse) or ``"<"``."""
-    key, label, unit = what
-    worse = (lambda x, t: x >= t) if comparison == ">=" else (lambda x, t: x < t)
-    status = "normal"
-    if v is not None and worse(v, at_risk[0]):
-        status = "at_risk"
-    elif v is not None and worse(v, elevated[0]):
-        status = "elevated"
-    thresholds = [
-        {"value": t, "comparison": comparison, "status": st, "source": src}
-        for st, (t, src) in (("elevated", elevated), ("at_risk", at_risk))
-    ]
-    return Factor(key, label, v, unit, status, thresholds, source, note=note)
 
 
 class FallRiskAssessor:
@@ -265,21 +182,23 @@ class FallRiskAssessor:
 
     Parameters
     ----------
-    norms : dict
-        The content of ``analysis/data/norms.json`` (loaded by the caller).
+    norms : dict or None
+        The normative tables (default: :func:`default_norms`).
 
     Attributes
     ----------
     summary_ : FallRiskSummary
     """
 
-    def __init__(self, norms: dict[str, Any]) -> None:
-        for key in ("tug", "chair_stand_30s", "four_stage", "five_times_sts", "gait_speed"):
-            if key not in norms:
+    def __init__(self, norms: Mapping[str, Any] | None = None) -> None:
+        self.norms = default_norms() if norms is None else norms
+        for m in registry.factor_measures():
+            try:
+                m.rate(None, {}, self.norms)  # type: ignore[misc]
+            except KeyError as exc:
                 raise ValueError(
-                    f"norms table lacks the {key!r} section (see analysis/data/norms.json)"
-                )
-        self.norms = norms
+                    f"norms table lacks the {exc.args[0]!r} section (the {m.test} entry's)"
+                ) from None
 
     def assess(
         self, measures: dict[str, Any], demographics: dict[str, Any] | None = None
@@ -297,48 +216,37 @@ class FallRiskAssessor:
                     raise ValueError(
                         f"demographics[{key!r}] must be a number, got {demo[key]!r}"
                     ) from None
-        norm_m = {
-            k: (
-                v if isinstance(v, dict) else {"value": v, "validity": _validity_of({}), "test": ""}
-            )
-            for k, v in measures.items()
-        }
         factors: list[Factor] = []
-        builders = (
-            ("tug_time_s", self._tug),
-            ("chair_stand_30s_count", self._chair),
-            ("tandem_time_s", self._tandem),
-            ("five_times_sts_time_s", self._five_sts),
-            ("gait_speed_mps", self._gait_speed),
-            ("stride_time_sd_ms", self._stride_sd),
-            ("six_minute_walk_distance_m", self._six_mw),
-            ("sway_rms_mps2", self._sway("sway_rms_mps2", "Sway RMS (eyes open, firm)", "m/s^2")),
-            (
-                "sway_ellipse_area_m2ps4",
-                self._sway("sway_ellipse_area_m2ps4", "Sway 95 % ellipse area", "m^2/s^4"),
-            ),
-        )
         not_measured = []
-        for key, build in builders:
-            m = norm_m.get(key)
+        for measure in registry.factor_measures():
+            m = measures.get(measure.key)
             if m is None:
-                not_measured.append(key)
+                not_measured.append(measure.key)
                 continue
-            validity = m.get("validity") or {}
-            if not validity.get("valid", True):
-                f = build(None, demo)
-                f.status = "invalid"
-                f.value = None
-                f.note = f"test result not valid: {validity.get('reason', '')}".strip()
-            else:
-                f = build(float(m["value"]), demo)
-            f.test = m.get("test", "") or ""
-            factors.append(f)
+            if not isinstance(m, dict):
+                m = {"value": m, "validity": _validity_of({}), "test": ""}
+            factors.append(self._factor(measure, m, demo))
+        self.summary_ = self._summary(factors, not_measured, demo.get("falls_past_year"))
+        return self
 
+    def _factor(self, measure: registry.Measure, m: dict[str, Any], demo: dict) -> Factor:
+        rate = measure.rate
+        assert rate is not None
+        validity = m.get("validity") or {}
+        if not validity.get("valid", True):
+            f = rate(None, demo, self.norms)
+            f.status = "invalid"
+            f.value = None
+            f.note = f"test result not valid: {validity.get('reason', '')}".strip()
+        else:
+            f = rate(float(m["value"]), demo, self.norms)
+        f.test = m.get("test", "") or ""
+        return f
+
+    def _summary(self, factors: list[Factor], not_measured: list[str], falls: Any) -> Any:
         n_risk = sum(f.status == "at_risk" for f in factors)
         n_elev = sum(f.status == "elevated" for f in factors)
         n_rated = sum(f.status in ("normal", "elevated", "at_risk") for f in factors)
-        falls = demo.get("falls_past_year")
         fell = falls is not None and float(falls) >= 1
         if n_rated == 0:
             level, why = "not_determined", "no valid, rated factor was measured"
@@ -354,7 +262,7 @@ class FallRiskAssessor:
             level, why = "low", f"{n_rated} rated factor(s), none elevated or at risk"
         rule = self.norms.get("overall_rule", {})
         rule_text = "; ".join(f"{k}: {rule[k]}" for k in LEVELS if k in rule)
-        self.summary_ = FallRiskSummary(
+        return FallRiskSummary(
             level=level,
             level_reason=why,
             rule=rule_text,
@@ -368,179 +276,3 @@ class FallRiskAssessor:
                 "not_detected", "no valid, rated fall-risk factor in this session"
             ),
         )
-        return self
-
-    # ----------------------------------------------------------------- factor builders
-    def _tug(self, v: float | None, demo: dict[str, Any]) -> Factor:
-        n = self.norms["tug"]
-        thr = float(n["at_risk_threshold_s"])
-        note = ""
-        band = age_band(n.get("norms_by_age", {}).get("bands", []), demo.get("age"))
-        if band is not None:
-            note = (
-                f"age norm {band['mean_s']} s for {band['age_min_y']}-{band['age_max_y']} y "
-                f"({n['norms_by_age']['source']})"
-            )
-        status = "normal" if v is None or v < thr else "at_risk"
-        return Factor(
-            "tug_time_s",
-            "Timed Up and Go",
-            v,
-            "s",
-            status,
-            [{"value": thr, "comparison": ">=", "status": "at_risk", "source": n["source"]}],
-            n["source"],
-            note=note,
-        )
-
-    def _chair(self, v: float | None, demo: dict[str, Any]) -> Factor:
-        n = self.norms["chair_stand_30s"]
-        band = age_band(n["below_average_if_fewer_than"], demo.get("age"))
-        sex = _sex(demo)
-        if band is None or sex is None:
-            why = (
-                "age and sex are needed for the norm"
-                if demo.get("age") is None or sex is None
-                else f"no norm for age {demo.get('age')} (table covers 60-94 y)"
-            )
-            return Factor(
-                "chair_stand_30s_count",
-                "30-second chair stand",
-                v,
-                "stands",
-                "not_rated",
-                [],
-                n["source"],
-                note=why,
-            )
-        thr = float(band[sex])
-        status = "normal" if v is None or v >= thr else "at_risk"
-        return Factor(
-            "chair_stand_30s_count",
-            "30-second chair stand",
-            v,
-            "stands",
-            status,
-            [
-                {
-                    "value": thr,
-                    "comparison": "<",
-                    "status": "at_risk",
-                    "source": n["source"],
-                    "norm": f"{'men' if sex == 'm' else 'women'} "
-                    f"{band['age_min_y']}-{band['age_max_y']} y",
-                }
-            ],
-            n["source"],
-        )
-
-    def _tandem(self, v: float | None, demo: dict[str, Any]) -> Factor:
-        n = self.norms["four_stage"]
-        thr = float(n["tandem_min_s"])
-        status = "normal" if v is None or v >= thr else "at_risk"
-        return Factor(
-            "tandem_time_s",
-            "4-stage balance: tandem stance held",
-            v,
-            "s",
-            status,
-            [{"value": thr, "comparison": "<", "status": "at_risk", "source": n["source"]}],
-            n["source"],
-        )
-
-    def _five_sts(self, v: float | None, demo: dict[str, Any]) -> Factor:
-        n = self.norms["five_times_sts"]
-        return _graded(
-            ("five_times_sts_time_s", "Five times sit-to-stand", "s"),
-            v,
-            ">=",
-            (float(n["elevated_threshold_s"]), n["elevated_source"]),
-            (float(n["at_risk_threshold_s"]), n["at_risk_source"]),
-            f"{n['elevated_source']} {n['at_risk_source']}",
-        )
-
-    def _gait_speed(self, v: float | None, demo: dict[str, Any]) -> Factor:
-        n = self.norms["gait_speed"]
-        return _graded(
-            ("gait_speed_mps", "Gait speed", "m/s"),
-            v,
-            "<",
-            (float(n["elevated_below_mps"]), n["elevated_source"]),
-            (float(n["at_risk_below_mps"]), n["at_risk_source"]),
-            f"{n['at_risk_source']} {n['elevated_source']}",
-        )
-
-    def _stride_sd(self, v: float | None, demo: dict[str, Any]) -> Factor:
-        n = self.norms.get("stride_time_variability")
-        if not n:
-            return Factor("stride_time_sd_ms", "Stride-time variability (SD)", v, "ms", "not_rated")
-        return _graded(
-            ("stride_time_sd_ms", "Stride-time variability (SD)", "ms"),
-            v,
-            ">=",
-            (float(n["elevated_sd_ms"]), n["choice"]),
-            (float(n["at_risk_sd_ms"]), n["source"]),
-            n["source"],
-            note=n.get("choice", ""),
-        )
-
-    def _six_mw(self, v: float | None, demo: dict[str, Any]) -> Factor:
-        n = self.norms.get("six_minute_walk")
-        label = "6-minute walk distance"
-        sex = _sex(demo)
-        age, h_m, w = demo.get("age"), demo.get("height_m"), demo.get("weight_kg")
-        if not n or sex is None or None in (age, h_m, w):
-            return Factor(
-                "six_minute_walk_distance_m",
-                label,
-                v,
-                "m",
-                "not_rated",
-                [],
-                (n or {}).get("source", ""),
-                note="age, sex, height and weight are needed for the reference equation",
-            )
-        pred = predicted_six_minute_walk_m(n, sex, float(age), 100.0 * float(h_m), float(w))
-        c = n["male" if sex == "m" else "female"]
-        lln = pred + float(c["lower_limit_offset_m"])
-        status = "normal" if v is None or v >= lln else "elevated"
-        note = f"predicted {pred:.0f} m" + (f", {100 * v / pred:.0f} % of predicted" if v else "")
-        return Factor(
-            "six_minute_walk_distance_m",
-            label,
-            v,
-            "m",
-            status,
-            [{"value": lln, "comparison": "<", "status": "elevated", "source": n["source"]}],
-            n["source"],
-            note=note + "; reduced endurance, not a fall-risk factor by itself",
-        )
-
-    def _sway(self, key: str, label: str, unit: str):
-        def build(v: float | None, demo: dict[str, Any]) -> Factor:
-            n = self.norms.get("sway", {})
-            return Factor(
-                key,
-                label,
-                v,
-                unit,
-                "not_rated",
-                [],
-                n.get("source", ""),
-                note="no normative fall-risk threshold; for information and progress",
-            )
-
-        return build
-
-
-def predicted_six_minute_walk_m(
-    table: dict[str, Any], sex: str, age_y: float, height_cm: float, weight_kg: float
-) -> float:
-    """Enright & Sherrill (1998) predicted 6-minute walk distance (m)."""
-    c = table["male" if sex == "m" else "female"]
-    return float(
-        c["height_cm"] * height_cm
-        + c["age_y"] * age_y
-        + c["weight_kg"] * weight_kg
-        + c["intercept_m"]
-    )

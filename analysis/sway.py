@@ -105,6 +105,7 @@ __all__ = [
     "sway_measures",
     "spectral_measures",
     "SWAY_CLI_KEYS",
+    "TEST_KEY",
 ]
 
 #: Keys the CLI must print for ``poise analyze --test sway`` (issue 5 contract).
@@ -130,11 +131,15 @@ _SPECTRAL_KEYS = (
 )
 
 
+#: The clinical test of quiet-stance sway (its registry entry: :mod:`analysis.clinical.stance`).
+TEST_KEY = "sway"
+
+
 @dataclass(kw_only=True)
 class SwayResult(ClinicalResult):
     """Sway measures of one trial (see the module docstring for every definition)."""
 
-    test: str = "sway"
+    test: str = TEST_KEY
     duration_s: float | None = None
     sampling_rate_hz: float | None = None
     rms_mps2: float | None = None

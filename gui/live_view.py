@@ -785,7 +785,7 @@ class LiveView(QWidget):
 
     def _on_metrics(self, m: dict) -> None:
         for key, tile in self.tiles.items():
-            if key != "session_time_s" and not key.startswith("sway"):
+            if key != "session_time_s" and not key.startswith("sway_"):
                 tile.set_value(m.get(key))
 
     def _sway_tiles(self, kind: str, text: str) -> None:

@@ -300,37 +300,7 @@ class _Layout:
         def ymap(v: float) -> float:
             return box.bottom() - (v - lo_v) / (hi_v - lo_v) * box.height()
 
-        for z in s["zones"]:
-            zl = lo_v if z["low"] is None else max(lo_v, z["low"])
-            zh = hi_v if z["high"] is None else min(hi_v, z["high"])
-            if zh <= zl:
-                continue
-            c = QColor(STATUS_COLOURS.get(z["status"], QColor(200, 200, 200)))
-            c.setAlpha(_ZONE_ALPHA)
-            p.fillRect(QRectF(box.left(), ymap(zh), box.width(), ymap(zl) - ymap(zh)), c)
-        p.setPen(QPen(QColor(120, 120, 120), 0.6))
-        p.drawRect(box)
-        # y ticks
-        step = _nice_step((hi_v - lo_v) / 4)
-        t = math.ceil(lo_v / step) * step
-        while t <= hi_v + 1e-12:
-            y = ymap(t)
-            p.setPen(QPen(QColor(220, 220, 220), 0.4))
-            p.drawLine(QPointF(box.left(), y), QPointF(box.right(), y))
-            dec = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
-            self._text(
-                QRectF(left, y - 5, 36, 10),
-                f"{t:.{dec}f}",
-                7,
-                align=Qt.AlignmentFlag.AlignRight,
-            )
-            t += step
-        for r in s["references"]:
-            y = ymap(r["value"])
-            pen = QPen(QColor(60, 60, 60), 0.8, Qt.PenStyle.DashLine)
-            p.setPen(pen)
-            p.drawLine(QPointF(box.left(), y), QPointF(box.right(), y))
-            self._text(QRectF(box.left() + 4, y - 11, box.width() - 8, 10), r["label"], 7)
+        self._plot_frame(s, box, left, (lo_v, hi_v), ymap)
         n = len(s["values"])
         xs = [box.left() + (box.width() * (i + 0.5) / n if n else 0.0) for i in range(n)]
         pts = [QPointF(x, ymap(v)) for x, v in zip(xs, s["values"]) if v is not None]
@@ -368,6 +338,50 @@ class _Layout:
                 colour=QColor(60, 60, 60),
             )
         self.y += 14
+
+    def _plot_frame(
+        self,
+        s: dict[str, Any],
+        box: QRectF,
+        left: float,
+        y_range: tuple[float, float],
+        ymap: Callable[[float], float],
+    ) -> None:
+        """A plot's normative zones, frame, y ticks and reference lines."""
+        p = self.p
+        assert p is not None
+        lo_v, hi_v = y_range
+        for z in s["zones"]:
+            zl = lo_v if z["low"] is None else max(lo_v, z["low"])
+            zh = hi_v if z["high"] is None else min(hi_v, z["high"])
+            if zh <= zl:
+                continue
+            c = QColor(STATUS_COLOURS.get(z["status"], QColor(200, 200, 200)))
+            c.setAlpha(_ZONE_ALPHA)
+            p.fillRect(QRectF(box.left(), ymap(zh), box.width(), ymap(zl) - ymap(zh)), c)
+        p.setPen(QPen(QColor(120, 120, 120), 0.6))
+        p.drawRect(box)
+        # y ticks
+        step = _nice_step((hi_v - lo_v) / 4)
+        t = math.ceil(lo_v / step) * step
+        while t <= hi_v + 1e-12:
+            y = ymap(t)
+            p.setPen(QPen(QColor(220, 220, 220), 0.4))
+            p.drawLine(QPointF(box.left(), y), QPointF(box.right(), y))
+            dec = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
+            self._text(
+                QRectF(left, y - 5, 36, 10),
+                f"{t:.{dec}f}",
+                7,
+                align=Qt.AlignmentFlag.AlignRight,
+            )
+            t += step
+        for r in s["references"]:
+            y = ymap(r["value"])
+            pen = QPen(QColor(60, 60, 60), 0.8, Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            p.drawLine(QPointF(box.left(), y), QPointF(box.right(), y))
+            self._text(QRectF(box.left() + 4, y - 11, box.width() - 8, 10), r["label"], 7)
 
     def block_height(self, b: dict[str, Any]) -> float:
         """Height a block will take (points), measured like it is drawn."""

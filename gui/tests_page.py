@@ -255,7 +255,8 @@ class RunPage(QWidget):
                 self.clock_note.setText("Running: press Space when done")
             else:
                 self.clock.setText(f"{rem:.1f} s")
-                hold = snap["test"] in ("four-stage", "sway")
+                protocol = PROTOCOLS.get(snap["test"])
+                hold = protocol is not None and protocol.quiet_stance
                 self.clock_note.setText("Hold…" if hold else "Go!")
             self.clock.setStyleSheet("font-size: 64pt; font-weight: 700; color: #2ca02c;")
         else:

@@ -1,11 +1,9 @@
 """Run the instrumented tests and the fall-risk summary on a recording (CLI and GUI glue).
 
 * :func:`run_test` ``(recording, test, demographics) -> dict``: one test's result, JSON-ready
-  (units in the key names, ``validity`` always present). Tests: ``sway`` (one quiet-stance
-  trial, or the four mCTSIB conditions when the recording has their stage events or clearly
-  separated 20-s quiet periods), ``four-stage``, and, through the modules of
-  :mod:`analysis.clinical` (see its entry-point contract), ``tug``, ``chair-stand-30s``,
-  ``five-times-sts``, ``walk-2min``, ``walk-6min``.
+  (units in the key names, ``validity`` always present). The tests are the entries of the
+  clinical-test registry (:mod:`analysis.clinical.registry`): the entry's algorithm gets the
+  run's signals, the patient's data and the run's events.
 * :func:`session_fall_risk` ``(recording, demographics, results) -> dict``: the fall-risk
   factors of a session, factor by factor (:mod:`analysis.fallrisk`). It is the one place
   that decides them: the Results page, the stored session (Sessions table, Progress), the
@@ -19,8 +17,8 @@
   variability. The walks inside a TUG or a chair test are never the gait-speed factor.
 * :func:`recording_patient`: the patient a recording belongs to and the demographics used
   (header, or the latest ``patient`` event).
-* :func:`load_norms` reads ``analysis/data/norms.json`` (the single source of the
-  normative tables); ``analysis`` itself does no file I/O, so the table is passed in.
+* :func:`load_norms`: the normative tables, every registry entry's sections with their
+  sources (:func:`analysis.fallrisk.default_norms`).
 
 The sensor used is the one placed on the lower back (:func:`sensors.placements.is_lower_back`:
 ``lower-back`` in any spelling Poise knows), or the only sensor. Times in the results are seconds from that sensor's
@@ -29,20 +27,14 @@ first sample; ``time_origin_s`` gives that sample's time in the recording.
 
 from __future__ import annotations
 
-import copy
-import functools
-import importlib
-import json
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
+from analysis.clinical import registry
 from analysis.clinical.base import NOT_DETECTED, Validity
-from analysis.clinical.four_stage import FourStageBalance
-from analysis.clinical.stance import CONDITIONS, QuietStance
-from analysis.fallrisk import FallRiskAssessor, measures_from_results
-from analysis.sway import SwayAnalyzer
+from analysis.clinical.registry import TestContext
+from analysis.fallrisk import FallRiskAssessor, default_norms, measures_from_results
 from poise.errors import PoiseError
 from sensors.placements import is_lower_back
 
@@ -57,42 +49,13 @@ __all__ = [
     "stored_results",
 ]
 
-TESTS = (
-    "sway",
-    "four-stage",
-    "tug",
-    "chair-stand-30s",
-    "five-times-sts",
-    "walk-2min",
-    "walk-6min",
-)
-# test -> module of analysis.clinical providing analyze(test, acc, gyr, fs, events=, demographics=)
-_DISPATCH = {
-    "tug": "analysis.clinical.tug",
-    "chair-stand-30s": "analysis.clinical.chair",
-    "five-times-sts": "analysis.clinical.chair",
-    "walk-2min": "analysis.clinical.walk",
-    "walk-6min": "analysis.clinical.walk",
-}
-_LOSS_MARKERS = {"lost_balance", "assisted"}
-
-
-@functools.lru_cache(maxsize=1)
-def _norms_text() -> str:
-    try:
-        return resources.files("analysis").joinpath("data/norms.json").read_text(encoding="utf-8")
-    except (OSError, ModuleNotFoundError) as exc:  # pragma: no cover - broken install
-        raise PoiseError(
-            f"cannot read the normative tables analysis/data/norms.json: {exc}"
-        ) from exc
+#: The clinical tests' keys, in list order (from the registry).
+TESTS = registry.test_keys()
 
 
 def load_norms() -> dict[str, Any]:
-    """The normative tables (a fresh copy of ``analysis/data/norms.json``)."""
-    try:
-        return copy.deepcopy(json.loads(_norms_text()))
-    except json.JSONDecodeError as exc:
-        raise PoiseError(f"analysis/data/norms.json is not valid JSON: {exc}") from exc
+    """The normative tables (a fresh copy): every registry entry's, with their sources."""
+    return default_norms()
 
 
 def pick_sensor(recording: Any) -> Any:
@@ -173,18 +136,6 @@ def _run_window(events: list[dict], test: str) -> tuple[float, float] | None:
     return float(start["t_s"]), t1
 
 
-def _stages(events: list[dict]) -> tuple[list[str], list[float], list[float | None]]:
-    keys, starts, ends = [], [], []
-    for e in events:
-        if e.get("kind") == "stage_start" and e.get("stage"):
-            keys.append(str(e["stage"]))
-            starts.append(float(e["t_s"]))
-            ends.append(None)
-        elif e.get("kind") == "stage_end" and keys and e.get("stage") == keys[-1]:
-            ends[-1] = float(e["t_s"])
-    return keys, starts, ends
-
-
 #: The patient data the analyses use (norms, step length).
 _DEMOGRAPHIC_KEYS = ("age", "sex", "height_m", "weight_kg", "sensor_height_m", "falls_past_year")
 
@@ -233,124 +184,15 @@ def _demographics(recording: Any, demographics: dict | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- tests
 
 
-def _sway(acc, gyr, fs, events) -> dict[str, Any]:
-    keys, starts, ends = _stages(events)
-    conds = {
-        k: (s, e if e is not None else s + 30.0)
-        for k, s, e in zip(keys, starts, ends)
-        if k in CONDITIONS
-    }
-    stance = None
-    if conds:
-        stance = QuietStance().calculate(acc, gyr, fs, conditions=conds).result_
-    elif len(acc) / fs >= 75.0:
-        auto = QuietStance().calculate(acc, gyr, fs).result_
-        if len(auto.conditions) >= 2:
-            stance = auto
-    if stance is None:
-        return SwayAnalyzer().calculate(acc, gyr, fs).result_.to_dict()
-    d = stance.to_dict()
-    head = dict(d["conditions"].get("eo_firm") or {})
-    head.update(
-        {
-            "test": "sway",
-            "validity": d["validity"],
-            "segmentation": d["segmentation"],
-            "headline_condition": "eo_firm",
-            "conditions": d["conditions"],
-            "ratios": d["ratios"],
-            "ratio_notes": d["ratio_notes"],
-            "ratio_measure": d["ratio_measure"],
-            "vision_ratio": d["vision_ratio"],
-            "somatosensory_ratio": d["somatosensory_ratio"],
-            "vestibular_ratio": d["vestibular_ratio"],
-            "romberg_quotient": d["romberg_quotient"],
-        }
-    )
-    return head
-
-
-def _four_stage(acc, gyr, fs, events) -> dict[str, Any]:
-    keys, starts, ends = _stages(events)
-    markers = [
-        float(e["t_s"])
-        for e in events
-        if e.get("kind") == "marker" and e.get("marker") in _LOSS_MARKERS
-    ]
-    fsb = FourStageBalance()
-    if starts:
-        fsb.detect(
-            acc,
-            gyr,
-            fs,
-            stage_starts_s=starts,
-            stage_ends_s=ends,
-            stage_keys=keys,
-            markers_s=markers,
-        )
-    else:
-        fsb.detect(acc, gyr, fs, markers_s=markers)
-    return fsb.result_.to_dict()
-
-
-def _sex(demo: dict[str, Any]) -> str | None:
-    s = str(demo.get("sex") or "").strip().lower()
-    return {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}.get(s)
-
-
-def _dispatch(test, acc, gyr, fs, events, demographics) -> dict[str, Any]:
-    modname = _DISPATCH[test]
-    try:
-        mod = importlib.import_module(modname)
-    except ModuleNotFoundError as exc:
-        if exc.name != modname:
-            raise
-        raise PoiseError(
-            f"the {test} analysis is not available in this version of Poise ({modname} is missing)"
-        ) from None
-    if gyr is None:
+def _analyze(test, acc, gyr, fs, events, demographics) -> dict[str, Any]:
+    """The registry entry's algorithm on one run."""
+    entry = registry.get_test(test)
+    if entry.needs_gyroscope and gyr is None:
         raise PoiseError(f"the {test} analysis needs the gyroscope, and this sensor has none")
-    norms = load_norms()
-    age = demographics.get("age")
-    if test == "tug" and hasattr(mod, "TimedUpAndGo"):
-        res = (
-            mod.TimedUpAndGo(norms=norms.get("tug"))
-            .analyze(acc, gyr, fs, age_y=age, height_m=demographics.get("height_m"))
-            .result_
-        )
-    elif test == "chair-stand-30s" and hasattr(mod, "ChairStand30s"):
-        res = (
-            mod.ChairStand30s(norms=norms.get("chair_stand_30s"))
-            .analyze(acc, gyr, fs, age_y=age, sex=_sex(demographics))
-            .result_
-        )
-    elif test == "five-times-sts" and hasattr(mod, "FiveTimesSitToStand"):
-        res = (
-            mod.FiveTimesSitToStand(norms=norms.get("five_times_sts")).analyze(acc, gyr, fs).result_
-        )
-    elif test in ("walk-2min", "walk-6min") and hasattr(mod, "TimedWalk"):
-        res = (
-            mod.TimedWalk(minutes=2.0 if test == "walk-2min" else 6.0)
-            .analyze(
-                acc,
-                gyr,
-                fs,
-                sensor_height_m=demographics.get("sensor_height_m"),
-                height_m=demographics.get("height_m"),
-                age_y=age,
-                sex=_sex(demographics),
-                weight_kg=demographics.get("weight_kg"),
-            )
-            .result_
-        )
-    elif callable(getattr(mod, "analyze", None)):
-        res = mod.analyze(test, acc, gyr, fs, events=events, demographics=demographics)
-    else:
-        raise PoiseError(
-            f"the {test} analysis is not available: {modname} has no "
-            "analyze(test, acc, gyr, fs, events=, demographics=) entry point"
-        )
-    return res.to_dict() if hasattr(res, "to_dict") else dict(res)
+    context = TestContext(demographics=demographics, events=events)
+    res = entry.analyzer(load_norms()).analyze(acc, gyr, sampling_rate_hz=fs, context=context)
+    out = res.result_
+    return out.to_dict() if hasattr(out, "to_dict") else dict(out)
 
 
 def run_test(recording: Any, test: str, demographics: dict | None = None) -> dict[str, Any]:
@@ -385,12 +227,7 @@ def run_test(recording: Any, test: str, demographics: dict | None = None) -> dic
         gyr = None if gyr is None else gyr[i0:i1]
         t0 += shift
         events = [{**e, "t_s": e["t_s"] - shift} for e in events]
-    if name == "sway":
-        out = _sway(acc, gyr, fs, events)
-    elif name == "four-stage":
-        out = _four_stage(acc, gyr, fs, events)
-    else:
-        out = _dispatch(name, acc, gyr, fs, events, demo)
+    out = _analyze(name, acc, gyr, fs, events, demo)
     out["test"] = name
     out.setdefault("validity", Validity.ok().to_dict())
     out["sensor"] = str(sensor.id)
@@ -569,8 +406,8 @@ def session_fall_risk(
 
     The factors come from the session's clinical tests: ``results`` (test -> result dict, as
     :func:`run_test` returns them) if given, else :func:`session_results` of ``recording``
-    (``until_s``: the session up to that recording time). Only a walking test
-    (``walk-2min``, ``walk-6min``) gives the gait-speed and stride-time-variability factors:
+    (``until_s``: the session up to that recording time). Only a walking test (a registry
+    entry with the gait-speed measure) gives the gait-speed and stride-time-variability factors:
     the walks inside a TUG or between chair rises are short, with turns and transitions, and
     are not the patient's usual gait. A recording that holds no clinical test at all (a walk,
     a home session) gives them from its straight, steady walking (:func:`_gait_measures`,

@@ -23,7 +23,8 @@ No LOINC term was confirmed for instrumented gait speed (the two speed terms fou
 NIH Toolbox 4-m walk score 83172-7, tied to that protocol, and 41956-4, a 24-hour maximum),
 five times sit-to-stand, tandem time, sway area, deceleration index or stride-time SD; those
 carry only the Poise code (``POISE_SYSTEM``), which a clinic can map in its terminology
-server. Add a confirmed code to :data:`LOINC` to change that.
+server. The codes are the registry measures' ``loinc`` (:mod:`analysis.clinical.registry`);
+add a confirmed code there to change that.
 
 References
 ----------
@@ -45,15 +46,10 @@ __all__ = ["LOINC", "POISE_SYSTEM", "UCUM", "observation_bundle", "write_bundle"
 LOINC_SYSTEM = "http://loinc.org"
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 POISE_SYSTEM = "https://poise.invalid/fhir/CodeSystem/metric"
-#: metric key -> (LOINC code, display, UCUM code to use with it)
+#: metric key -> (LOINC code, display, UCUM code to use with it): the registry measures'
+#: ``loinc`` (add a confirmed code to the measure to change this).
 LOINC: dict[str, tuple[str, str, str]] = {
-    "tug_time_s": (
-        "89423-8",
-        "Time to rise from chair, walk 10 feet and back, and return to sitting [TUG]",
-        "s",
-    ),
-    "chair_stand_30s_count": ("66247-8", "Sit to stand frequency in 30 seconds", "{#}/(30.s)"),
-    "six_minute_walk_distance_m": ("64098-7", "Six minute walk test", "m"),
+    m.key: (m.loinc[0], m.loinc[1], m.ucum or m.unit) for m in METRICS if m.loinc is not None
 }
 #: Poise unit -> UCUM code
 UCUM = {
@@ -111,7 +107,7 @@ def observation_bundle(store: Any, patient: Any) -> dict[str, Any]:
                 continue
             value = float(metrics[m.key]["value"])
             coding = []
-            unit_code = UCUM.get(m.unit, m.unit)
+            unit_code = m.ucum or UCUM.get(m.unit, m.unit)
             if m.key in LOINC:
                 code, display, unit_code = LOINC[m.key]
                 coding.append({"system": LOINC_SYSTEM, "code": code, "display": display})

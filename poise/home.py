@@ -101,7 +101,7 @@ CATALOGUE: dict[str, Exercise] = {
         ],
         target_reps=5,
         counter="sit_to_stand",
-        demo_motion="five_times_sts",
+        demo_motion="repeated_sit_to_stand",
     ),
     "standing_balance": Exercise(
         "standing_balance",

@@ -1,26 +1,26 @@
 """Progress over sessions: each key metric as a series with its normative band and change.
 
 For a patient, :func:`patient_progress` collects, session by session, the metrics of
-:data:`METRICS` (TUG time, gait speed, chair stands, 5x sit-to-stand, 4-stage result, sway
-area, 6-minute distance, fatigability, stride-time variability), the normative band for the
+:data:`METRICS` (the measures of the clinical-test registry followed over sessions, e.g. TUG
+time, gait speed, chair stands, 6-minute distance), the normative band for the
 patient's age and sex, the change since the first session, and the fall-risk factors of
 every session. It is plain data: the GUI plots it, the reports print it.
 
 Bands come from the same place as the fall-risk summary: the thresholds that
 :class:`analysis.fallrisk.FallRiskAssessor` applies for these demographics (from
-``analysis/data/norms.json``), turned into zones (``normal``/``elevated``/``at_risk``) on
-the metric's axis; TUG adds the Bohannon (2006) age mean and the 6-minute walk the
-Enright-Sherrill (1998) predicted distance as reference lines. Metrics without a published
+the registry entries' normative tables), turned into zones (``normal``/``elevated``/``at_risk``)
+on the metric's axis; a measure's ``references`` add lines (the TUG's Bohannon 2006 age mean,
+the 6-minute walk's Enright-Sherrill 1998 predicted distance). Metrics without a published
 threshold (sway, fatigability) have no band and say so.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.fallrisk import FallRiskAssessor, measures_from_results, predicted_six_minute_walk_m
+from analysis.clinical.registry import Measure, finite, progress_measures
+from analysis.fallrisk import FallRiskAssessor, measures_from_results
 from poise.assessments import load_norms
 
 __all__ = ["METRICS", "MetricDef", "MetricSeries", "Progress", "metric_bands", "patient_progress"]
@@ -28,36 +28,9 @@ __all__ = ["METRICS", "MetricDef", "MetricSeries", "Progress", "metric_bands", "
 _ORDER = {"normal": 0, "not_rated": 0, "elevated": 1, "at_risk": 2}
 
 
-@dataclass(frozen=True)
-class MetricDef:
-    """A progress metric: key (the fall-risk measure key where one exists), label, unit."""
-
-    key: str
-    label: str
-    unit: str
-    better: str  # "higher" or "lower"
-    test: str  # the test it comes from
-    decimals: int = 2
-
-
-METRICS: tuple[MetricDef, ...] = (
-    MetricDef("tug_time_s", "Timed Up and Go", "s", "lower", "tug", 1),
-    MetricDef("gait_speed_mps", "Gait speed", "m/s", "higher", "gait", 2),
-    MetricDef(
-        "chair_stand_30s_count", "30-s chair stands", "stands", "higher", "chair-stand-30s", 0
-    ),
-    MetricDef("five_times_sts_time_s", "5x sit-to-stand", "s", "lower", "five-times-sts", 1),
-    MetricDef("tandem_time_s", "4-stage: tandem held", "s", "higher", "four-stage", 1),
-    MetricDef("four_stage_reached", "4-stage: stage reached", "stage", "higher", "four-stage", 0),
-    MetricDef("sway_ellipse_area_m2ps4", "Sway 95 % ellipse area", "m^2/s^4", "lower", "sway", 4),
-    MetricDef(
-        "six_minute_walk_distance_m", "6-minute walk distance", "m", "higher", "walk-6min", 0
-    ),
-    MetricDef(
-        "deceleration_index", "6-min walk: deceleration index", "1", "higher", "walk-6min", 2
-    ),
-    MetricDef("stride_time_sd_ms", "Stride-time SD", "ms", "lower", "gait", 0),
-)
+#: A progress metric is a registry measure (key, label, unit, better, test, decimals).
+MetricDef = Measure
+METRICS: tuple[Measure, ...] = tuple(progress_measures())
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 
@@ -169,38 +142,18 @@ class Progress:
         return next((s for s in self.series if s.metric.key == key), None)
 
 
-def _finite(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 def session_metrics(results: dict[str, Any], fall_risk: dict[str, Any] | None) -> dict[str, Any]:
     """Metric key -> ``{"value", "status"}`` of one session (valid values only)."""
     out: dict[str, Any] = {}
     for f in (fall_risk or {}).get("factors") or []:
-        v = _finite(f.get("value"))
+        v = finite(f.get("value"))
         if f.get("key") in METRIC_BY_KEY and v is not None and f.get("status") != "invalid":
             out[f["key"]] = {"value": v, "status": f.get("status")}
     for key, m in measures_from_results(results or {}).items():
-        v = _finite(m.get("value"))
+        v = finite(m.get("value"))
         if key in METRIC_BY_KEY and key not in out and v is not None:
             if (m.get("validity") or {}).get("valid", True):
                 out[key] = {"value": v, "status": None}
-    fs = (results or {}).get("four-stage") or {}
-    if (fs.get("validity") or {}).get("valid", True):
-        v = _finite(fs.get("stage_reached_number"))
-        if v is not None:
-            out["four_stage_reached"] = {"value": v, "status": None}
-    w6 = (results or {}).get("walk-6min") or {}
-    if (w6.get("validity") or {}).get("valid", True):
-        v = _finite(w6.get("deceleration_index"))
-        if v is None:
-            v = _finite((w6.get("fatigability") or {}).get("deceleration_index"))
-        if v is not None:
-            out["deceleration_index"] = {"value": v, "status": None}
     return out
 
 
@@ -235,10 +188,11 @@ def metric_bands(
     except (ValueError, KeyError, TypeError):
         factors = []
     f = factors[0] if factors and factors[0].key == key else None
+    metric = METRIC_BY_KEY.get(key)
     if f is not None:
         out["source"] = f.source
-        out["note"] = "" if key == "six_minute_walk_distance_m" else f.note
-        thr = [t for t in f.thresholds if _finite(t.get("value")) is not None]
+        out["note"] = f.note if metric is None or metric.band_note else ""
+        thr = [t for t in f.thresholds if finite(t.get("value")) is not None]
         cuts = sorted({float(t["value"]) for t in thr})
         if cuts:
             edges: list[float | None] = [None, *cuts, None]
@@ -250,27 +204,8 @@ def metric_bands(
                 else:
                     probe = 0.5 * (lo + hi)
                 out["zones"].append({"low": lo, "high": hi, "status": _status_at(probe, thr)})
-    if key == "tug_time_s":
-        nb = norms.get("tug", {}).get("norms_by_age", {})
-        age = demo.get("age")
-        for b in nb.get("bands", []):
-            if age is not None and b["age_min_y"] <= age < b["age_max_y"] + 1:
-                out["references"].append(
-                    {
-                        "value": float(b["mean_s"]),
-                        "label": f"mean {b['age_min_y']}-{b['age_max_y']} y (Bohannon 2006)",
-                    }
-                )
-    if key == "six_minute_walk_distance_m":
-        n = norms.get("six_minute_walk")
-        sex = str(demo.get("sex") or "").lower()[:1]
-        if n and sex in ("f", "m") and all(demo.get(k) for k in ("age", "height_m", "weight_kg")):
-            pred = predicted_six_minute_walk_m(
-                n, sex, float(demo["age"]), 100 * float(demo["height_m"]), float(demo["weight_kg"])
-            )
-            out["references"].append(
-                {"value": pred, "label": "predicted (Enright & Sherrill 1998)"}
-            )
+    if metric is not None and metric.references is not None:
+        out["references"] = metric.references(demo, norms)
     if not out["zones"] and not out["note"]:
         out["note"] = "no normative threshold; shown for progress only"
     return out

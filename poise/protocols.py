@@ -7,9 +7,9 @@ current time and returns what happened since the last call (countdown ticks, sta
 stage ends, the end of the test). Because it runs on the data clock, the same run replayed
 at 10x ends at the same data time as live, and it is tested without Qt or sleeps.
 
-The analysis names of the tests follow ``poise analyze --test`` (issue 5): ``sway``,
-``four-stage``, ``tug``, ``chair-stand-30s``, ``five-times-sts``, ``walk-2min``,
-``walk-6min``.
+The protocols are the clinical-test registry's (:mod:`analysis.clinical.registry`: each
+entry's ``protocol``, keyed like ``poise analyze --test``); :data:`PROTOCOLS` lists them in
+the registry's order.
 
 References
 ----------
@@ -25,6 +25,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis.clinical import registry
+from analysis.clinical.registry import Stage, TestProtocol
+
+__all__ = [
+    "MARKER_KINDS",
+    "PROTOCOLS",
+    "Marker",
+    "ProtocolRun",
+    "Stage",
+    "StageSegment",
+    "TestProtocol",
+]
+
 #: Marker kinds a therapist can add with one key; free text uses ``"note"``.
 MARKER_KINDS: dict[str, str] = {
     "lost_balance": "Lost balance",
@@ -33,232 +46,8 @@ MARKER_KINDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One timed part of a test.
-
-    Parameters
-    ----------
-    key
-        Short machine name, e.g. ``"tandem"``.
-    title
-        What the screen shows, e.g. ``"Tandem stance"``.
-    instructions
-        One or two sentences for the patient.
-    duration_s
-        Fixed duration; the stage stops by itself. ``None`` means open-ended: the therapist
-        stops it (or ``max_duration_s`` does).
-    max_duration_s
-        Safety limit for open-ended stages.
-    """
-
-    key: str
-    title: str
-    instructions: str
-    duration_s: float | None = None
-    max_duration_s: float = 120.0
-
-    @property
-    def limit_s(self) -> float:
-        """Time after which the stage ends by itself."""
-        return float(self.duration_s if self.duration_s is not None else self.max_duration_s)
-
-
-@dataclass(frozen=True)
-class TestProtocol:
-    """A guided test: instructions, stages and how the run behaves.
-
-    Parameters
-    ----------
-    key
-        Analysis name of the test (see module docstring).
-    title
-        Human name.
-    patient_instructions, therapist_instructions
-        Shown on the instructions page.
-    stages
-        The stages in order.
-    countdown_s
-        Countdown before each stage (seconds; a cue sounds at each second and at the start).
-    stop_on_loss_of_balance
-        A "lost balance" marker ends the test (STEADI 4-stage: stop at the first failure).
-    source
-        Where the procedure comes from.
-    """
-
-    key: str
-    title: str
-    patient_instructions: str
-    therapist_instructions: str
-    stages: tuple[Stage, ...]
-    countdown_s: float = 3.0
-    stop_on_loss_of_balance: bool = False
-    source: str = ""
-
-    @property
-    def nominal_duration_s(self) -> float:
-        """Sum of countdowns and stage limits."""
-        return sum(self.countdown_s + s.limit_s for s in self.stages)
-
-    def with_timing(
-        self, *, countdown_s: float | None = None, stage_s: float | None = None
-    ) -> TestProtocol:
-        """Copy with another countdown or fixed stage duration (short demos and tests)."""
-        stages = self.stages
-        if stage_s is not None:
-            stages = tuple(
-                Stage(s.key, s.title, s.instructions, stage_s, s.max_duration_s) for s in stages
-            )
-        return TestProtocol(
-            self.key,
-            self.title,
-            self.patient_instructions,
-            self.therapist_instructions,
-            stages,
-            self.countdown_s if countdown_s is None else countdown_s,
-            self.stop_on_loss_of_balance,
-            self.source,
-        )
-
-
-def _quiet(key: str, title: str, text: str) -> Stage:
-    return Stage(key, title, text, 30.0)
-
-
-PROTOCOLS: dict[str, TestProtocol] = {
-    p.key: p
-    for p in (
-        TestProtocol(
-            key="four-stage",
-            title="4-stage balance test",
-            patient_instructions=(
-                "Stand without support, arms by your side. Hold each position for 10 seconds. "
-                "Do not move your feet until I tell you."
-            ),
-            therapist_instructions=(
-                "Demonstrate each position. Stand close to the patient to prevent a fall. "
-                "Press L the moment the patient loses balance (steps, grabs or you assist): "
-                "the test stops there. Holding tandem stance for less than 10 s means an "
-                "increased risk of falling."
-            ),
-            stages=(
-                Stage("feet_together", "Feet together", "Stand with your feet side by side.", 10),
-                Stage(
-                    "semi_tandem",
-                    "Semi-tandem",
-                    "Place the instep of one foot so it touches the big toe of the other.",
-                    10,
-                ),
-                Stage(
-                    "tandem",
-                    "Tandem",
-                    "Place one foot in front of the other, heel touching toe.",
-                    10,
-                ),
-                Stage("one_leg", "One leg", "Stand on one foot.", 10),
-            ),
-            countdown_s=3.0,
-            stop_on_loss_of_balance=True,
-            source="CDC STEADI, The 4-Stage Balance Test",
-        ),
-        TestProtocol(
-            key="sway",
-            title="Quiet stance (mCTSIB, 4 conditions)",
-            patient_instructions=(
-                "Stand still with your feet together and your arms crossed, looking at a point "
-                "in front of you. Close your eyes when asked."
-            ),
-            therapist_instructions=(
-                "Four 30-s conditions: eyes open and closed on the firm floor, then on foam. "
-                "Press L if the patient steps or you must help."
-            ),
-            stages=(
-                _quiet("eo_firm", "Eyes open, firm", "Eyes open, on the floor."),
-                _quiet("ec_firm", "Eyes closed, firm", "Close your eyes, on the floor."),
-                _quiet("eo_foam", "Eyes open, foam", "Eyes open, standing on the foam pad."),
-                _quiet("ec_foam", "Eyes closed, foam", "Close your eyes, on the foam pad."),
-            ),
-            countdown_s=5.0,
-            source="Shumway-Cook & Horak 1986 (mCTSIB); sway after Mancini et al. 2012",
-        ),
-        TestProtocol(
-            key="tug",
-            title="Timed Up and Go",
-            patient_instructions=(
-                "When I say Go: stand up from the chair, walk to the line at your normal pace, "
-                "turn, walk back and sit down again."
-            ),
-            therapist_instructions=(
-                "Chair with arm rests, line at 3 m. Start with the patient seated, back against "
-                "the chair. Press Space when the patient is seated again (or wait: the test "
-                "stops after 60 s). 12 s or more means a risk of falling."
-            ),
-            stages=(
-                Stage(
-                    "tug", "Timed Up and Go", "Stand up, walk, turn, come back, sit.", None, 60.0
-                ),
-            ),
-            source="CDC STEADI, Timed Up & Go; Salarian et al. 2010 (phases)",
-        ),
-        TestProtocol(
-            key="chair-stand-30s",
-            title="30-second chair stand",
-            patient_instructions=(
-                "Sit in the middle of the chair, arms crossed on your chest. When I say Go, stand "
-                "up fully and sit down again, as many times as you can in 30 seconds."
-            ),
-            therapist_instructions=(
-                "Chair without arm rests against a wall. Counts below the age/sex norm indicate "
-                "a risk of falling."
-            ),
-            stages=(
-                Stage("stands", "Chair stands", "Stand up and sit down, again and again.", 30),
-            ),
-            source="CDC STEADI, 30-Second Chair Stand",
-        ),
-        TestProtocol(
-            key="five-times-sts",
-            title="Five times sit-to-stand",
-            patient_instructions=(
-                "Arms crossed on your chest. When I say Go, stand up fully and sit down five "
-                "times, as fast as you safely can."
-            ),
-            therapist_instructions=(
-                "Press Space when the patient sits after the fifth stand (or the test stops "
-                "after 60 s). 12 s or more raises fall probability, 15 s predicts recurrent falls."
-            ),
-            stages=(
-                Stage("sts", "Five sit-to-stands", "Stand up and sit down five times.", None, 60.0),
-            ),
-            source="Lusardi et al. 2017; Buatois et al. 2008",
-        ),
-        TestProtocol(
-            key="walk-2min",
-            title="2-minute walk",
-            patient_instructions=(
-                "Walk back and forth along the corridor as far as you can in 2 minutes. You may "
-                "slow down or stop to rest."
-            ),
-            therapist_instructions="Straight corridor, turn around cones. The test stops after 2 minutes.",
-            stages=(Stage("walk", "Walking", "Walk as far as you can.", 120),),
-            source="ATS 2002 (procedure, shortened)",
-        ),
-        TestProtocol(
-            key="walk-6min",
-            title="6-minute walk",
-            patient_instructions=(
-                "Walk back and forth along the corridor as far as you can in 6 minutes. You may "
-                "slow down or stop to rest."
-            ),
-            therapist_instructions=(
-                "30-m corridor, turn around cones; standard encouragement each minute. The test "
-                "stops after 6 minutes. Fatigability compares the last minute with minute 2."
-            ),
-            stages=(Stage("walk", "Walking", "Walk as far as you can.", 360),),
-            source="ATS 2002; Enright & Sherrill 1998 (norms)",
-        ),
-    )
-}
+#: The guided protocols of every clinical test, key -> protocol, in list order.
+PROTOCOLS: dict[str, TestProtocol] = {t.key: t.protocol for t in registry.tests()}
 
 
 @dataclass

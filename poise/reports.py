@@ -21,6 +21,7 @@ import datetime as _dt
 import math
 from typing import Any
 
+from analysis.clinical import registry
 from poise.progress import METRIC_BY_KEY, Progress, patient_progress, session_metrics
 
 __all__ = [
@@ -118,15 +119,11 @@ def measure_label(key: str, result: dict[str, Any] | None = None) -> str:
     return f"{label} ({ctx})" if ctx else label
 
 
-#: The main value of each test: (result key, unit, decimals).
+#: The main value of each test: (result key, unit, decimals), from the registry entries.
 HEADLINES: dict[str, tuple[str, str, int]] = {
-    "tug": ("total_time_s", "s", 1),
-    "five-times-sts": ("time_s", "s", 1),
-    "chair-stand-30s": ("n_stands", "stands", 0),
-    "walk-2min": ("distance_m", "m", 0),
-    "walk-6min": ("distance_m", "m", 0),
-    "sway": ("ellipse_area_m2ps4", "m^2/s^4", 4),
-    "four-stage": ("tandem_time_s", "s", 1),
+    t.key: (t.headline.key, t.headline.unit, t.headline.decimals)
+    for t in registry.tests()
+    if t.headline is not None
 }
 
 
@@ -139,18 +136,13 @@ def headline(test: str, result: dict[str, Any] | None) -> str:
     res = result or {}
     if not (res.get("validity") or {}).get("valid", True):
         return "not valid"
-    key, unit, dec = HEADLINES.get(test, ("", "", 2))
-    value = res.get(key) if key else None
-    text = "" if value is None else fmt(value, unit, dec)
-    if test == "sway" and text:
-        text = f"95 % ellipse area {text}"
-    if test == "four-stage" and res.get("stage_reached"):
-        stage = str(res["stage_reached"]).replace("_", " ").replace("-", " ")
-        text = (f"tandem held {text} " if text else "") + f"(stage reached: {stage})"
-    n = res.get("cycles_found")
-    if test == "tug" and isinstance(n, int) and n > 1:
-        text += f" (cycle {res.get('cycle_used') or 1} of {n} in the test window)"
-    return text
+    entry = registry.result_source(test)
+    head = getattr(entry, "headline", None)
+    if head is None:
+        return ""
+    value = res.get(head.key)
+    text = "" if value is None else fmt(value, head.unit, head.decimals)
+    return text if head.text is None else head.text(text, res)
 
 
 def result_rows(result: dict[str, Any], limit: int = 14) -> list[list[str]]:
@@ -258,6 +250,38 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
+def _norm_blocks(results: dict[str, Any], fr: dict[str, Any]) -> list[dict[str, Any]]:
+    """Values against norms: the metrics of a session with their status and thresholds."""
+    metrics = session_metrics(results, fr)
+    if not metrics:
+        return []
+    factors = {f.get("key"): f for f in fr.get("factors") or []}
+    rows, statuses = [], []
+    for m in METRIC_BY_KEY.values():
+        if m.key not in metrics:
+            continue
+        f = factors.get(m.key) or {}
+        st = metrics[m.key].get("status")
+        rows.append(
+            [
+                m.label,
+                fmt(metrics[m.key]["value"], m.unit, m.decimals),
+                STATUS_TEXT.get(st, st or "") or "not rated",
+                thresholds_text(f.get("thresholds") or [], m.unit) or f.get("note") or "–",
+            ]
+        )
+        statuses.append(st)
+    return [
+        {"type": "heading", "text": "Results against norms"},
+        {
+            "type": "table",
+            "columns": ["Measure", "Value", "Status", "Norm / threshold"],
+            "rows": rows,
+            "statuses": statuses,
+        },
+    ]
+
+
 def session_report(
     session: Any, patient: Any = None, *, recording_name: str | None = None
 ) -> dict[str, Any]:
@@ -287,34 +311,7 @@ def session_report(
             ],
         },
     ]
-    # values against norms: the metrics of this session with their bands
-    metrics = session_metrics(results, fr)
-    if metrics:
-        factors = {f.get("key"): f for f in fr.get("factors") or []}
-        rows, statuses = [], []
-        for m in METRIC_BY_KEY.values():
-            if m.key not in metrics:
-                continue
-            f = factors.get(m.key) or {}
-            st = metrics[m.key].get("status")
-            rows.append(
-                [
-                    m.label,
-                    fmt(metrics[m.key]["value"], m.unit, m.decimals),
-                    STATUS_TEXT.get(st, st or "") or "not rated",
-                    thresholds_text(f.get("thresholds") or [], m.unit) or f.get("note") or "–",
-                ]
-            )
-            statuses.append(st)
-        blocks += [
-            {"type": "heading", "text": "Results against norms"},
-            {
-                "type": "table",
-                "columns": ["Measure", "Value", "Status", "Norm / threshold"],
-                "rows": rows,
-                "statuses": statuses,
-            },
-        ]
+    blocks += _norm_blocks(results, fr)
     for test in s.get("tests") or sorted(results):
         res = results.get(test) or {}
         validity = res.get("validity") or {}

@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 PLACEMENTS = placements.PLACEMENTS
 
 #: Tests of a patient standing still: :meth:`Session.start_warning` checks the motion first.
-QUIET_STANCE_TESTS = ("sway", "four-stage")
 
 #: Sensor states shown to the user; sources may use these names.
 STATES = (
@@ -821,8 +820,8 @@ class Session:
         GUI asks first. Brief movements (repositioning the feet between the 4-stage
         positions, as the protocol asks) are not a reason.
         """
-        key = test if isinstance(test, str) else test.key
-        if key in QUIET_STANCE_TESTS and self.metrics.get("walking"):
+        protocol = PROTOCOLS.get(test) if isinstance(test, str) else test
+        if protocol is not None and protocol.quiet_stance and self.metrics.get("walking"):
             return "the patient is walking"
         return None
 

@@ -133,7 +133,7 @@ class ScriptedSource:
         50, 100 or 200.
     scenario
         Name of a :mod:`sensors.scenarios` scenario (e.g. ``"quiet_stance"``, ``"walk"``,
-        ``"four_stage"``); one per sensor or one for all.
+        ``"slow_walk"``); one per sensor or one for all.
     seed
         Random seed of the scenario.
     block_s

@@ -39,54 +39,10 @@ from sensors.recording import RecordingWriter  # noqa: E402
 OUT = ROOT / "recordings" / "scenarios"
 MTU = 247
 
-#: name -> (test, scenario function, keyword arguments). Mounts and rates vary on purpose.
+#: name -> (test, scenario, keyword arguments), from the scenario registry
+#: (:data:`sensors.scenarios.RECORDINGS`, :data:`sensors.scenarios.TEST_SCENARIOS`).
 SPECS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "stance-eo-firm": (
-        "sway",
-        "quiet_stance",
-        {"duration_s": 30.0, "eyes": "eo", "surface": "firm", "seed": 101, "tilt_deg": (0, 12, 0)},
-    ),
-    "stance-ec-firm": (
-        "sway",
-        "quiet_stance",
-        {"duration_s": 30.0, "eyes": "ec", "surface": "firm", "seed": 102, "tilt_deg": (0, 12, 0)},
-    ),
-    "stance-eo-foam": (
-        "sway",
-        "quiet_stance",
-        {"duration_s": 30.0, "eyes": "eo", "surface": "foam", "seed": 103, "tilt_deg": (0, 12, 0)},
-    ),
-    "stance-ec-foam": (
-        "sway",
-        "quiet_stance",
-        {"duration_s": 30.0, "eyes": "ec", "surface": "foam", "seed": 104, "tilt_deg": (0, 12, 0)},
-    ),
-    "four-stage-fail-tandem": (
-        "four-stage",
-        "four_stage",
-        {"fail_stage": 3, "fail_time_s": 6.4, "seed": 105, "mount": "upside_down"},
-    ),
-    "tug": (
-        "tug",
-        "tug",
-        {"seed": 106, "sampling_rate_hz": 200.0, "mount": "sideways", "tilt_deg": (5, 10, 0)},
-    ),
-    "chair-stand-30s": (
-        "chair-stand-30s",
-        "chair_stand_30s",
-        {"seed": 107, "sts_duration_s": 1.1, "tilt_deg": (0, 15, 0)},
-    ),
-    "five-times-sts": (
-        "five-times-sts",
-        "five_times_sts",
-        {"seed": 108, "sampling_rate_hz": 50.0, "sts_duration_s": 1.3, "mount": "random:8"},
-    ),
-    "walk-2min": ("walk-2min", "walk_2min", {"seed": 109, "mount": "random:9"}),
-    "walk-6min-fatigue": (
-        "walk-6min",
-        "walk_6min",
-        {"seed": 110, "fatigue": 0.18, "tilt_deg": (0, 8, 0)},
-    ),
+    name: (test, sc.TEST_SCENARIOS[test], kw) for name, (test, kw) in sc.RECORDINGS.items()
 }
 
 

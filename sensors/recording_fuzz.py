@@ -31,11 +31,12 @@ import numpy as np
 from firmware_protocol import codec
 from firmware_protocol.types import ACC_RANGES_G, GYRO_RANGES_DPS, SAMPLE_RATES_HZ, SensorConfig
 from sensors.recording import FORMAT_VERSION, MAGIC, RecordType, _frame
+from sensors.scenarios import TEST_SCENARIOS
 
 __all__ = ["hostile_recording", "hostile_value"]
 
 _KINDS = ("note", "marker", "connection", "test_start", "test_stop", "test_result", "x", "")
-_TESTS = ("tug", "sway", "four-stage", "chair-stand-30s", "walk-6min", "nope")
+_TESTS = (*TEST_SCENARIOS, "nope")
 _HOST_JUMPS = (1e7, -1e7, 600.0, 3600.0, -5.0, 1e9, 9.9e9, -1e300, float("inf"), float("nan"))
 
 
@@ -47,7 +48,7 @@ def hostile_value(rng: random.Random, depth: int = 0) -> Any:
     if r < 0.3:
         return rng.choice([0.0, 0.5, -1.5, 1e-300, 1e300, -1e308, 12.3, 1e10, 1e11])
     if r < 0.45:
-        return rng.choice(["", "a", "tug", "x" * 10_000, "é\u202e\x00\n\t", "1.5", "nan"])
+        return rng.choice(["", "a", _TESTS[2], "x" * 10_000, "é\u202e\x00\n\t", "1.5", "nan"])
     if r < 0.55:
         return rng.choice([True, False, None])
     if depth > 40 or r < 0.7:

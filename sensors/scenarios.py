@@ -93,7 +93,9 @@ __all__ = [
     "ALIASES",
     "GRAVITY_MPS2",
     "MOUNTS",
+    "RECORDINGS",
     "SCENARIOS",
+    "TEST_SCENARIOS",
     "MotionData",
     "ScenarioSource",
     "Subject",
@@ -1538,6 +1540,62 @@ ALIASES: dict[str, str] = {
     "5xsts": "five_times_sts",
     "walk_6": "walk_6min",
     "walk_2": "walk_2min",
+    "repeated_sit_to_stand": "five_times_sts",
+}
+
+#: The clinical test each test scenario is a run of (test key -> scenario name). The
+#: scenario recordings (``recordings/make_scenarios.py``) and the recording fuzzer take the
+#: test keys from here: sensors may not import the clinical-test registry
+#: (:mod:`analysis.clinical.registry`), so a test key is spelled in its analysis module and
+#: here only.
+TEST_SCENARIOS: dict[str, str] = {
+    "sway": "quiet_stance",
+    "four-stage": "four_stage",
+    "tug": "tug",
+    "chair-stand-30s": "chair_stand_30s",
+    "five-times-sts": "five_times_sts",
+    "walk-2min": "walk_2min",
+    "walk-6min": "walk_6min",
+}
+
+#: The shipped scenario recordings (``recordings/scenarios/<name>.poise``): name -> (test
+#: key, the scenario's keyword arguments). Mounts and rates vary on purpose; ``"random:N"``
+#: is :func:`random_mount` with seed N.
+RECORDINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "stance-eo-firm": (
+        "sway",
+        {"duration_s": 30.0, "eyes": "eo", "surface": "firm", "seed": 101, "tilt_deg": (0, 12, 0)},
+    ),
+    "stance-ec-firm": (
+        "sway",
+        {"duration_s": 30.0, "eyes": "ec", "surface": "firm", "seed": 102, "tilt_deg": (0, 12, 0)},
+    ),
+    "stance-eo-foam": (
+        "sway",
+        {"duration_s": 30.0, "eyes": "eo", "surface": "foam", "seed": 103, "tilt_deg": (0, 12, 0)},
+    ),
+    "stance-ec-foam": (
+        "sway",
+        {"duration_s": 30.0, "eyes": "ec", "surface": "foam", "seed": 104, "tilt_deg": (0, 12, 0)},
+    ),
+    "four-stage-fail-tandem": (
+        "four-stage",
+        {"fail_stage": 3, "fail_time_s": 6.4, "seed": 105, "mount": "upside_down"},
+    ),
+    "tug": (
+        "tug",
+        {"seed": 106, "sampling_rate_hz": 200.0, "mount": "sideways", "tilt_deg": (5, 10, 0)},
+    ),
+    "chair-stand-30s": (
+        "chair-stand-30s",
+        {"seed": 107, "sts_duration_s": 1.1, "tilt_deg": (0, 15, 0)},
+    ),
+    "five-times-sts": (
+        "five-times-sts",
+        {"seed": 108, "sampling_rate_hz": 50.0, "sts_duration_s": 1.3, "mount": "random:8"},
+    ),
+    "walk-2min": ("walk-2min", {"seed": 109, "mount": "random:9"}),
+    "walk-6min-fatigue": ("walk-6min", {"seed": 110, "fatigue": 0.18, "tilt_deg": (0, 8, 0)}),
 }
 
 

@@ -146,7 +146,7 @@ class ClinicalResult:
 
         @dataclass(kw_only=True)
         class TugResult(ClinicalResult):
-            test: str = "tug"
+            test: str = KEY
             total_time_s: float | None = None
 
     ``to_dict()`` gives ``{"test": ..., "validity": {...}, <metric fields>...}``.
@@ -203,6 +203,12 @@ class Segment:
 
 
 # --------------------------------------------------------------------------- norms
+
+
+def normalise_sex(sex: Any) -> str | None:
+    """``"m"``/``"f"`` from the spellings people use (``male``, ``Woman``...), else None."""
+    s = str(sex or "").strip().lower()
+    return {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}.get(s)
 
 
 def age_band(bands: list[dict[str, Any]], age_y: float | None) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ vertical velocity and the trunk pitch rate).
   in 30 s, arms crossed. The clock starts at the onset of the first rise. A stand counts
   when the patient is more than half-way up by 30 s (STEADI instructions); half-way is
   taken as the time of the peak vertical velocity of the rise. Below-average scores by age
-  and sex come from the ``chair_stand_30s`` entry of ``analysis/data/norms.json``.
+  and sex come from :data:`CHAIR_STAND_NORMS` (the registry's ``chair_stand_30s`` section).
 * **Five-times sit-to-stand**: two timings are in use and both are reported.
   ``time_s`` runs from the onset of the first rise to the end of the fifth rise
   (standing): the SPPB chair-stand timing (Guralnik et al. 1994), and the instruction
@@ -90,15 +90,62 @@ from analysis.clinical.base import (
     check_imu,
     fill_gaps,
     looks_like_walking,
+    normalise_sex,
+)
+from analysis.clinical.registry import (
+    ClinicalTest,
+    Factor,
+    Headline,
+    Measure,
+    Stage,
+    TestContext,
+    TestProtocol,
+    TransferTest,
+    graded_factor,
+    register,
+    threshold_factor,
 )
 from analysis.transitions import Transition, TransitionDetector
 
 __all__ = [
+    "CHAIR_STANDS",
+    "CHAIR_STAND_NORMS",
+    "FIVE_STS_NORMS",
+    "FIVE_STS_TIME",
     "ChairStand30s",
     "ChairStand30sResult",
     "FiveTimesSitToStand",
     "FiveTimesSitToStandResult",
 ]
+
+#: Below-average 30-s chair-stand scores by age and sex (the registry's ``chair_stand_30s``).
+CHAIR_STAND_NORMS: dict[str, Any] = {
+    "source": "CDC STEADI, Assessment: 30-Second Chair Stand (2017), after Rikli RE, Jones CJ "
+    "(1999), Functional fitness normative scores for community-residing older adults, "
+    "ages 60-94, J Aging Phys Act 7:162-181. A score below the value for the age band "
+    "is below average and indicates a risk for falls.",
+    "below_average_if_fewer_than": [
+        {"age_min_y": 60, "age_max_y": 64, "m": 14, "f": 12},
+        {"age_min_y": 65, "age_max_y": 69, "m": 12, "f": 11},
+        {"age_min_y": 70, "age_max_y": 74, "m": 12, "f": 10},
+        {"age_min_y": 75, "age_max_y": 79, "m": 11, "f": 10},
+        {"age_min_y": 80, "age_max_y": 84, "m": 10, "f": 9},
+        {"age_min_y": 85, "age_max_y": 89, "m": 8, "f": 8},
+        {"age_min_y": 90, "age_max_y": 94, "m": 7, "f": 4},
+    ],
+}
+#: The five-times sit-to-stand thresholds (the registry's ``five_times_sts`` section).
+FIVE_STS_NORMS: dict[str, Any] = {
+    "elevated_threshold_s": 12.0,
+    "elevated_source": "Lusardi MM et al. (2017). Determining risk of falls in community "
+    "dwelling older adults: a systematic review and meta-analysis using "
+    "posttest probability. J Geriatr Phys Ther 40(1):1-36 (5xSTS >= 12 s "
+    "raises the post-test probability of falls).",
+    "at_risk_threshold_s": 15.0,
+    "at_risk_source": "Buatois S et al. (2008). Five times sit to stand test is a predictor of "
+    "recurrent falls in healthy community-living subjects aged 65 and older. J "
+    "Am Geriatr Soc 56(8):1575-1577 (>= 15 s).",
+}
 
 
 @dataclass(kw_only=True)
@@ -179,7 +226,7 @@ def _walked_between(
     return None
 
 
-class ChairStand30s:
+class ChairStand30s(TransferTest):
     """30-second chair stand: count of full stands in 30 s.
 
     Parameters
@@ -187,7 +234,7 @@ class ChairStand30s:
     window_s : float
         Test duration (30 s).
     norms : dict or None
-        The ``chair_stand_30s`` entry of ``analysis/data/norms.json``.
+        The below-average scores (:data:`CHAIR_STAND_NORMS`).
     transition_detector : TransitionDetector or None
 
     Attributes
@@ -208,13 +255,17 @@ class ChairStand30s:
     def analyze(
         self,
         acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray,
-        sampling_rate_hz: float,
+        gyr_radps: np.ndarray | None,
         *,
-        age_y: float | None = None,
-        sex: str | None = None,
+        sampling_rate_hz: float,
+        context: TestContext | None = None,
     ) -> ChairStand30s:
-        """Count the stands; returns ``self`` (result in ``result_``)."""
+        """Count the stands; returns ``self`` (result in ``result_``).
+
+        ``context``: the age and sex for the below-average score.
+        """
+        ctx = context or TestContext()
+        age_y, sex = ctx.age_y, ctx.sex
         acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
         if gyr is None:
             raise ValueError("the chair stand test needs the gyroscope (gyr_radps)")
@@ -266,7 +317,7 @@ class ChairStand30s:
         return None if band is None else int(band[sex])
 
 
-class FiveTimesSitToStand:
+class FiveTimesSitToStand(TransferTest):
     """Five-times sit-to-stand: time for five rises.
 
     Parameters
@@ -295,7 +346,12 @@ class FiveTimesSitToStand:
         self.transition_detector = transition_detector
 
     def analyze(
-        self, acc_mps2: np.ndarray, gyr_radps: np.ndarray, sampling_rate_hz: float
+        self,
+        acc_mps2: np.ndarray,
+        gyr_radps: np.ndarray | None,
+        *,
+        sampling_rate_hz: float,
+        context: TestContext | None = None,
     ) -> FiveTimesSitToStand:
         """Time the five rises; returns ``self`` (result in ``result_``)."""
         acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
@@ -351,3 +407,116 @@ class FiveTimesSitToStand:
             **kw,
         )
         return self
+
+
+# --------------------------------------------------------------------------- registry entries
+
+
+def _rate_chair(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Factor:
+    """At risk below the STEADI score for the age and sex; not rated without them."""
+    n = norms["chair_stand_30s"]
+    what = ("chair_stand_30s_count", "30-second chair stand", "stands")
+    band = age_band(n["below_average_if_fewer_than"], demo.get("age"))
+    sex = normalise_sex(demo.get("sex"))
+    if band is None or sex is None:
+        why = (
+            "age and sex are needed for the norm"
+            if demo.get("age") is None or sex is None
+            else f"no norm for age {demo.get('age')} (table covers 60-94 y)"
+        )
+        return Factor(*what[:2], v, what[2], "not_rated", [], n["source"], note=why)
+    norm = f"{'men' if sex == 'm' else 'women'} {band['age_min_y']}-{band['age_max_y']} y"
+    return threshold_factor(what, v, "<", float(band[sex]), n["source"], norm=norm)
+
+
+def _rate_five(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Factor:
+    """Elevated from 12 s (Lusardi 2017), at risk from 15 s (Buatois 2008)."""
+    n = norms["five_times_sts"]
+    return graded_factor(
+        ("five_times_sts_time_s", "Five times sit-to-stand", "s"),
+        v,
+        ">=",
+        (float(n["elevated_threshold_s"]), n["elevated_source"]),
+        (float(n["at_risk_threshold_s"]), n["at_risk_source"]),
+        f"{n['elevated_source']} {n['at_risk_source']}",
+    )
+
+
+#: Stands in 30 s: a fall-risk factor (below the STEADI age/sex score) and a progress metric.
+CHAIR_STANDS = Measure(
+    "chair_stand_30s_count",
+    "30-s chair stands",
+    "stands",
+    better="higher",
+    decimals=0,
+    result_keys=("n_stands", "stands", "count", "repetitions", "n_repetitions"),
+    rate=_rate_chair,
+    factor_rank=20,
+    progress_rank=30,
+    loinc=("66247-8", "Sit to stand frequency in 30 seconds"),
+    ucum="{#}/(30.s)",
+)
+#: Time of five rises: a fall-risk factor (12 s elevated, 15 s at risk) and a progress metric.
+FIVE_STS_TIME = Measure(
+    "five_times_sts_time_s",
+    "5x sit-to-stand",
+    "s",
+    better="lower",
+    decimals=1,
+    result_keys=("total_time_s", "time_s"),
+    rate=_rate_five,
+    factor_rank=40,
+    progress_rank=40,
+    ucum="s",
+)
+
+register(
+    ClinicalTest(
+        key="chair-stand-30s",
+        title="30-second chair stand",
+        rank=40,
+        make=lambda norms: ChairStand30s(norms=norms.get("chair_stand_30s")),
+        protocol=TestProtocol(
+            patient_instructions=(
+                "Sit in the middle of the chair, arms crossed on your chest. When I say Go, stand "
+                "up fully and sit down again, as many times as you can in 30 seconds."
+            ),
+            therapist_instructions=(
+                "Chair without arm rests against a wall. Counts below the age/sex norm indicate "
+                "a risk of falling."
+            ),
+            stages=(
+                Stage("stands", "Chair stands", "Stand up and sit down, again and again.", 30),
+            ),
+            source="CDC STEADI, 30-Second Chair Stand",
+        ),
+        measures=(CHAIR_STANDS,),
+        headline=Headline("n_stands", "stands", 0),
+        norms={"chair_stand_30s": CHAIR_STAND_NORMS},
+    )
+)
+register(
+    ClinicalTest(
+        key="five-times-sts",
+        title="Five times sit-to-stand",
+        rank=50,
+        make=lambda norms: FiveTimesSitToStand(norms=norms.get("five_times_sts")),
+        protocol=TestProtocol(
+            patient_instructions=(
+                "Arms crossed on your chest. When I say Go, stand up fully and sit down five "
+                "times, as fast as you safely can."
+            ),
+            therapist_instructions=(
+                "Press Space when the patient sits after the fifth stand (or the test stops "
+                "after 60 s). 12 s or more raises fall probability, 15 s predicts recurrent falls."
+            ),
+            stages=(
+                Stage("sts", "Five sit-to-stands", "Stand up and sit down five times.", None, 60.0),
+            ),
+            source="Lusardi et al. 2017; Buatois et al. 2008",
+        ),
+        measures=(FIVE_STS_TIME,),
+        headline=Headline("time_s", "s", 1),
+        norms={"five_times_sts": FIVE_STS_NORMS},
+    )
+)

@@ -6,10 +6,11 @@ an increased risk of falling (CDC STEADI).
 
 How stages are delimited
 ------------------------
-* **Events** (the GUI's guided protocol, preferred): ``stage_starts_s`` are the times when
-  the timer of each stage started (the ``stage_start`` events); optional ``stage_ends_s``
-  and the therapist's ``lost_balance`` markers (``markers_s``). A stage is scanned from its
-  start to ``min(start + 10 s, its end)``.
+* **Events** (the GUI's guided protocol, preferred; the ``context`` of
+  :meth:`FourStageBalance.analyze`): the ``stage_start`` events are the times when the timer
+  of each stage started; the ``stage_end`` events and the therapist's ``lost_balance`` and
+  ``assisted`` markers are used too. A stage is scanned from its start to
+  ``min(start + 10 s, its end)``.
 * **Automatic** (no events): quiet periods (trunk still, see
   :func:`analysis.clinical.base.rest_mask`) of at least ``min_quiet_s`` separated by
   repositioning movement are the stages, in order. The time held is the length of the quiet
@@ -55,11 +56,43 @@ import numpy as np
 
 from analysis.clinical import base
 from analysis.clinical.base import ClinicalResult, Segment, Validity
+from analysis.clinical.registry import (
+    BalanceTest,
+    ClinicalTest,
+    Factor,
+    Headline,
+    Measure,
+    Stage,
+    TestContext,
+    TestProtocol,
+    register,
+    threshold_factor,
+)
 from analysis.orientation import gravity_direction, horizontal_basis
 
-__all__ = ["STAGES", "StageResult", "FourStageResult", "FourStageBalance"]
+__all__ = [
+    "FOUR_STAGE_REACHED",
+    "LOSS_MARKERS",
+    "NORMS",
+    "STAGES",
+    "TANDEM_TIME",
+    "FourStageBalance",
+    "FourStageResult",
+    "StageResult",
+]
 
 STAGES = ("feet_together", "semi_tandem", "tandem", "one_leg")
+#: The therapist's markers that end a stage as a loss of balance.
+LOSS_MARKERS = ("lost_balance", "assisted")
+#: The STEADI threshold (the registry's ``four_stage`` section).
+NORMS: dict[str, Any] = {
+    "stage_duration_s": 10.0,
+    "tandem_min_s": 10.0,
+    "stages": ["feet-together", "semi-tandem", "tandem", "one-leg"],
+    "source": "CDC STEADI, Assessment: The 4-Stage Balance Test (2017): if the patient cannot "
+    "hold the tandem stance for at least 10 seconds, they are at increased risk of "
+    "falling.",
+}
 
 
 @dataclass
@@ -113,7 +146,7 @@ class FourStageResult(ClinicalResult):
     risk_note: str = ""
 
 
-class FourStageBalance:
+class FourStageBalance(BalanceTest):
     """Detect stages, losses of balance and the time held per stage.
 
     Parameters
@@ -166,18 +199,25 @@ class FourStageBalance:
         self.max_missing_fraction = max_missing_fraction
         self.walk_window_s = walk_window_s
 
-    def detect(
+    def analyze(
         self,
         acc_mps2: np.ndarray,
         gyr_radps: np.ndarray | None,
-        sampling_rate_hz: float,
         *,
-        stage_starts_s: list[float] | None = None,
-        stage_ends_s: list[float | None] | None = None,
-        stage_keys: list[str] | None = None,
-        markers_s: list[float] | None = None,
+        sampling_rate_hz: float,
+        context: TestContext | None = None,
     ) -> FourStageBalance:
-        """Analyse one test; times are seconds from the first sample. Returns ``self``."""
+        """Analyse one test; returns ``self``.
+
+        ``context``: the guided run's ``stage_start``/``stage_end`` events and the markers of
+        :data:`LOSS_MARKERS` (seconds from the first sample); without stage events the stages
+        are found automatically (see the module docstring).
+        """
+        keys, starts, ends = (context or TestContext()).stages()
+        markers_s = (context or TestContext()).markers_s(LOSS_MARKERS)
+        stage_starts_s = starts or None
+        stage_ends_s = ends if starts else None
+        stage_keys = keys if starts else None
         acc, gyr, fs = base.check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
         n = len(acc)
         dur = n / fs
@@ -442,3 +482,91 @@ class FourStageBalance:
             increased_risk=risk,
             risk_note=rnote,
         )
+
+
+# --------------------------------------------------------------------------- registry entry
+
+
+def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Factor:
+    """At risk below 10 s of tandem stance (STEADI)."""
+    n = norms["four_stage"]
+    what = ("tandem_time_s", "4-stage balance: tandem stance held", "s")
+    return threshold_factor(what, v, "<", float(n["tandem_min_s"]), n["source"])
+
+
+def _headline(text: str, result: dict[str, Any]) -> str:
+    if not result.get("stage_reached"):
+        return text
+    stage = str(result["stage_reached"]).replace("_", " ").replace("-", " ")
+    return (f"tandem held {text} " if text else "") + f"(stage reached: {stage})"
+
+
+#: Tandem stance held: a fall-risk factor (< 10 s, STEADI) and a progress metric.
+TANDEM_TIME = Measure(
+    "tandem_time_s",
+    "4-stage: tandem held",
+    "s",
+    better="higher",
+    decimals=1,
+    result_keys=("tandem_time_s", "tandem_held_s"),
+    rate=_rate,
+    factor_rank=30,
+    progress_rank=50,
+    ucum="s",
+)
+#: The last stage reached (1-4): a progress metric.
+FOUR_STAGE_REACHED = Measure(
+    "four_stage_reached",
+    "4-stage: stage reached",
+    "stage",
+    better="higher",
+    decimals=0,
+    result_keys=("stage_reached_number",),
+    progress_rank=60,
+    ucum="{stage}",
+)
+
+register(
+    ClinicalTest(
+        key="four-stage",
+        title="4-stage balance test",
+        rank=10,
+        make=lambda norms: FourStageBalance(),
+        protocol=TestProtocol(
+            patient_instructions=(
+                "Stand without support, arms by your side. Hold each position for 10 seconds. "
+                "Do not move your feet until I tell you."
+            ),
+            therapist_instructions=(
+                "Demonstrate each position. Stand close to the patient to prevent a fall. "
+                "Press L the moment the patient loses balance (steps, grabs or you assist): "
+                "the test stops there. Holding tandem stance for less than 10 s means an "
+                "increased risk of falling."
+            ),
+            stages=(
+                Stage("feet_together", "Feet together", "Stand with your feet side by side.", 10),
+                Stage(
+                    "semi_tandem",
+                    "Semi-tandem",
+                    "Place the instep of one foot so it touches the big toe of the other.",
+                    10,
+                ),
+                Stage(
+                    "tandem",
+                    "Tandem",
+                    "Place one foot in front of the other, heel touching toe.",
+                    10,
+                ),
+                Stage("one_leg", "One leg", "Stand on one foot.", 10),
+            ),
+            countdown_s=3.0,
+            stop_on_loss_of_balance=True,
+            source="CDC STEADI, The 4-Stage Balance Test",
+            quiet_stance=True,
+        ),
+        measures=(TANDEM_TIME, FOUR_STAGE_REACHED),
+        headline=Headline("tandem_time_s", "s", 1, _headline),
+        needs_gyroscope=False,
+        norms={"four_stage": NORMS},
+    )
+)

@@ -44,10 +44,38 @@ import numpy as np
 
 from analysis.clinical import base
 from analysis.clinical.base import ClinicalResult, Validity
+from analysis.clinical.registry import (
+    BalanceTest,
+    ClinicalTest,
+    Factor,
+    Headline,
+    Measure,
+    ResultSource,
+    Stage,
+    TestContext,
+    TestProtocol,
+    register,
+)
 from analysis.orientation import BodyFrameAligner
-from analysis.sway import SwayAnalyzer
+from analysis.sway import TEST_KEY, SwayAnalyzer
 
-__all__ = ["CONDITIONS", "StanceResult", "QuietStance"]
+__all__ = [
+    "CONDITIONS",
+    "NORMS",
+    "SWAY_AREA",
+    "SWAY_RMS",
+    "QuietStance",
+    "StanceResult",
+    "SwayTest",
+]
+
+#: Sway has no fall-risk threshold (the registry's ``sway`` section says so, with its source).
+NORMS: dict[str, Any] = {
+    "source": "Mancini M et al. (2012) ISway. J NeuroEng Rehabil 9:59. No normative fall-risk "
+    "threshold for accelerometric sway is used; sway measures are reported for information and "
+    "progress only (status not_rated).",
+    "thresholds": {},
+}
 
 CONDITIONS = ("eo_firm", "ec_firm", "eo_foam", "ec_foam")
 RATIOS = {
@@ -230,10 +258,170 @@ class QuietStance:
 def _window_outside(key: str, t0: float, t1: float, dur: float) -> dict[str, Any]:
     """Result dict of a condition whose window lies outside the data."""
     return {
-        "test": "sway",
+        "test": TEST_KEY,
         "validity": Validity.invalid(
             base.MISSING_DATA, f"{key}: window {t0:.1f}-{t1:.1f} s is outside the {dur:.1f}-s data"
         ).to_dict(),
         "start_s": t0,
         "end_s": t1,
     }
+
+
+# --------------------------------------------------------------------------- the sway test
+
+
+class _Head(dict):
+    """The mCTSIB result flattened around its eyes-open-firm trial (a JSON-ready dict)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+
+class SwayTest(BalanceTest):
+    """The ``sway`` test: one quiet-stance trial, or the four mCTSIB conditions.
+
+    The conditions come from the guided run's stage events (``eo_firm``...), or are found
+    automatically in a recording of at least ``min_auto_s`` with clearly separated quiet
+    periods (:class:`QuietStance`); otherwise the whole recording is one trial
+    (:class:`analysis.sway.SwayAnalyzer`). With conditions the result is the eyes-open-firm
+    trial's measures plus the conditions, ratios and Romberg quotient.
+    """
+
+    def __init__(self, min_auto_s: float = 75.0) -> None:
+        self.min_auto_s = min_auto_s
+
+    def analyze(
+        self,
+        acc_mps2: np.ndarray,
+        gyr_radps: np.ndarray | None,
+        *,
+        sampling_rate_hz: float,
+        context: TestContext | None = None,
+    ) -> SwayTest:
+        """Analyse the quiet stance; returns ``self`` (result in ``result_``)."""
+        acc, gyr, fs = acc_mps2, gyr_radps, sampling_rate_hz
+        keys, starts, ends = (context or TestContext()).stages()
+        conds = {
+            k: (s, e if e is not None else s + 30.0)
+            for k, s, e in zip(keys, starts, ends)
+            if k in CONDITIONS
+        }
+        stance = None
+        if conds:
+            stance = QuietStance().calculate(acc, gyr, fs, conditions=conds).result_
+        elif len(acc) / fs >= self.min_auto_s:
+            auto = QuietStance().calculate(acc, gyr, fs).result_
+            if len(auto.conditions) >= 2:
+                stance = auto
+        if stance is None:
+            self.result_ = SwayAnalyzer().calculate(acc, gyr, fs).result_  # type: ignore[assignment]
+            return self
+        d = stance.to_dict()
+        head = _Head(d["conditions"].get("eo_firm") or {})
+        head.update(
+            {"test": TEST_KEY, "validity": d["validity"], "segmentation": d["segmentation"]}
+        )
+        head["headline_condition"] = "eo_firm"
+        for k in ("conditions", "ratios", "ratio_notes", "ratio_measure"):
+            head[k] = d[k]
+        for k in ("vision", "somatosensory", "vestibular"):
+            head[f"{k}_ratio"] = d[f"{k}_ratio"]
+        head["romberg_quotient"] = d["romberg_quotient"]
+        self.result_ = head  # type: ignore[assignment]
+        return self
+
+
+def _not_rated(key: str, label: str, unit: str):
+    def rate(v: float | None, demo: Any, norms: Any) -> Factor:
+        return Factor(
+            key,
+            label,
+            v,
+            unit,
+            "not_rated",
+            [],
+            norms.get(TEST_KEY, {}).get("source", ""),
+            note="no normative fall-risk threshold; for information and progress",
+        )
+
+    return rate
+
+
+def _eo_firm(result: Any) -> dict[str, Any]:
+    """A QuietStance result read as its eyes-open-firm trial."""
+    conds = result.get("conditions") or {}
+    src = conds.get("eo_firm") or conds.get("eo-firm") or {}
+    validity = result.get("validity")
+    return {
+        **src,
+        "validity": src.get(
+            "validity", validity if isinstance(validity, dict) else Validity.ok().to_dict()
+        ),
+    }
+
+
+#: Sway RMS of the eyes-open-firm trial: shown among the fall-risk factors, not rated.
+SWAY_RMS = Measure(
+    "sway_rms_mps2",
+    "Sway RMS",
+    "m/s^2",
+    better="lower",
+    decimals=3,
+    result_keys=("rms_mps2",),
+    rate=_not_rated("sway_rms_mps2", "Sway RMS (eyes open, firm)", "m/s^2"),
+    factor_rank=80,
+    ucum="m/s2",
+)
+#: Sway 95 % ellipse area: not rated; a progress metric.
+SWAY_AREA = Measure(
+    "sway_ellipse_area_m2ps4",
+    "Sway 95 % ellipse area",
+    "m^2/s^4",
+    better="lower",
+    decimals=4,
+    result_keys=("ellipse_area_m2ps4",),
+    rate=_not_rated("sway_ellipse_area_m2ps4", "Sway 95 % ellipse area", "m^2/s^4"),
+    factor_rank=90,
+    progress_rank=70,
+    ucum="m2/s4",
+)
+
+
+def _quiet(key: str, title: str, text: str) -> Stage:
+    return Stage(key, title, text, 30.0)
+
+
+register(
+    ClinicalTest(
+        key=TEST_KEY,
+        title="Quiet stance (mCTSIB, 4 conditions)",
+        rank=20,
+        make=lambda norms: SwayTest(),
+        protocol=TestProtocol(
+            patient_instructions=(
+                "Stand still with your feet together and your arms crossed, looking at a point "
+                "in front of you. Close your eyes when asked."
+            ),
+            therapist_instructions=(
+                "Four 30-s conditions: eyes open and closed on the firm floor, then on foam. "
+                "Press L if the patient steps or you must help."
+            ),
+            stages=(
+                _quiet("eo_firm", "Eyes open, firm", "Eyes open, on the floor."),
+                _quiet("ec_firm", "Eyes closed, firm", "Close your eyes, on the floor."),
+                _quiet("eo_foam", "Eyes open, foam", "Eyes open, standing on the foam pad."),
+                _quiet("ec_foam", "Eyes closed, foam", "Close your eyes, on the foam pad."),
+            ),
+            countdown_s=5.0,
+            source="Shumway-Cook & Horak 1986 (mCTSIB); sway after Mancini et al. 2012",
+            quiet_stance=True,
+        ),
+        measures=(SWAY_RMS, SWAY_AREA),
+        headline=Headline(
+            "ellipse_area_m2ps4", "m^2/s^4", 4, lambda t, r: f"95 % ellipse area {t}" if t else t
+        ),
+        needs_gyroscope=False,
+        norms={TEST_KEY: NORMS},
+    )
+)
+register(ResultSource("stance", measures=(SWAY_RMS, SWAY_AREA), view=_eo_firm))

@@ -20,8 +20,8 @@ cycle (the therapist let the recording run), the first is timed; ``cycles_found`
 is 60 / median step time (robust to contacts missed in the turns, so ``n_steps`` may be
 lower than the true count while the cadence is not).
 
-Thresholds: >= 12 s at risk of falling (CDC STEADI); age norms (Bohannon 2006) are passed
-in as the ``tug`` entry of ``analysis/data/norms.json`` (analysis does no file I/O).
+Thresholds: >= 12 s at risk of falling (CDC STEADI); age norms (Bohannon 2006) in
+:data:`NORMS` (the registry's ``tug`` section), passed in as ``norms``.
 
 References
 ----------
@@ -62,10 +62,39 @@ from analysis.clinical.base import (
     check_imu,
     fill_gaps,
 )
+from analysis.clinical.registry import (
+    ClinicalTest,
+    Factor,
+    Headline,
+    Measure,
+    Stage,
+    TestContext,
+    TestProtocol,
+    TransferTest,
+    register,
+    threshold_factor,
+)
 from analysis.gait.pipeline import GaitAnalyzer
 from analysis.transitions import Transition, TransitionDetector
 
-__all__ = ["TimedUpAndGo", "TugResult"]
+__all__ = ["NORMS", "TUG_TIME", "TimedUpAndGo", "TugResult"]
+
+#: The TUG's normative table (the registry's ``tug`` section).
+NORMS: dict[str, Any] = {
+    "at_risk_threshold_s": 12.0,
+    "source": "CDC STEADI, Assessment: Timed Up & Go (TUG) (2017): an older adult who takes >= "
+    "12 s to complete the TUG is at risk for falling.",
+    "norms_by_age": {
+        "source": "Bohannon RW (2006). Reference values for the Timed Up and Go "
+        "test: a descriptive meta-analysis. J Geriatr Phys Ther "
+        "29(2):64-68.",
+        "bands": [
+            {"age_min_y": 60, "age_max_y": 69, "mean_s": 8.1},
+            {"age_min_y": 70, "age_max_y": 79, "mean_s": 9.2},
+            {"age_min_y": 80, "age_max_y": 99, "mean_s": 11.3},
+        ],
+    },
+}
 
 STEADI_TUG_THRESHOLD_S = 12.0
 
@@ -123,7 +152,7 @@ def _cycles(trs: list[Transition]) -> int:
     return n
 
 
-class TimedUpAndGo:
+class TimedUpAndGo(TransferTest):
     """Instrumented Timed Up and Go.
 
     Parameters
@@ -164,14 +193,17 @@ class TimedUpAndGo:
     def analyze(
         self,
         acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray,
-        sampling_rate_hz: float,
+        gyr_radps: np.ndarray | None,
         *,
-        age_y: float | None = None,
-        sensor_height_m: float | None = None,
-        height_m: float | None = None,
+        sampling_rate_hz: float,
+        context: TestContext | None = None,
     ) -> TimedUpAndGo:
-        """Time the test and its phases; returns ``self`` (result in ``result_``)."""
+        """Time the test and its phases; returns ``self`` (result in ``result_``).
+
+        ``context``: the age for the norm, the sensor or body height for the gait analysis.
+        """
+        ctx = context or TestContext()
+        age_y, sensor_height_m, height_m = ctx.age_y, ctx.sensor_height_m, ctx.height_m
         acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
         if gyr is None:
             raise ValueError("the TUG needs the gyroscope (gyr_radps)")
@@ -247,6 +279,24 @@ class TimedUpAndGo:
                 transitions=tr_dicts,
             )
             return self
+        self.result_ = self._timed(sts, stsi, ic, turns, trs, thr=thr, frac=frac, age_y=age_y)
+        return self
+
+    def _timed(
+        self,
+        sts: Transition,
+        stsi: Transition,
+        ic: np.ndarray,
+        turns: list,
+        trs: list[Transition],
+        *,
+        thr: float,
+        frac: float,
+        age_y: float | None,
+    ) -> TugResult:
+        """The valid run's result: total time, phases (Salarian 2010), steps, turns, norm."""
+        total = stsi.end_s - sts.start_s
+        tr_dicts = [t.to_dict() for t in trs]
         validity = Validity.ok(f"{100 * frac:.1f} % samples interpolated" if frac > 0 else "")
         if not turns:
             validity = Validity.invalid(NOT_DETECTED, "no turn of >= 90 degrees found")
@@ -261,7 +311,7 @@ class TimedUpAndGo:
         cadence = 60.0 / float(np.median(np.diff(ic)))
         norm, norm_group = _norm_for_age(self.norms, age_y)
         turn_to_sit_start = last.start_s if last is not None else stsi.start_s
-        self.result_ = TugResult(
+        return TugResult(
             validity=validity,
             total_time_s=total,
             start_s=sts.start_s,
@@ -286,4 +336,88 @@ class TimedUpAndGo:
             cycle_used=1,
             transitions=tr_dicts,
         )
-        return self
+
+
+# --------------------------------------------------------------------------- registry entry
+
+
+def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Factor:
+    """At risk from the STEADI threshold; the Bohannon (2006) age mean as a note."""
+    n = norms["tug"]
+    note = ""
+    band = age_band(n.get("norms_by_age", {}).get("bands", []), demo.get("age"))
+    if band is not None:
+        note = (
+            f"age norm {band['mean_s']} s for {band['age_min_y']}-{band['age_max_y']} y "
+            f"({n['norms_by_age']['source']})"
+        )
+    what = ("tug_time_s", "Timed Up and Go", "s")
+    thr = float(n["at_risk_threshold_s"])
+    return threshold_factor(what, v, ">=", thr, n["source"], note=note)
+
+
+def _age_mean(demo: dict[str, Any], norms: dict[str, Any]) -> list[dict[str, Any]]:
+    """Bohannon's (2006) mean for the patient's age, a reference line of the progress plot."""
+    age = demo.get("age")
+    out = []
+    for b in norms.get("tug", {}).get("norms_by_age", {}).get("bands", []):
+        if age is not None and b["age_min_y"] <= age < b["age_max_y"] + 1:
+            label = f"mean {b['age_min_y']}-{b['age_max_y']} y (Bohannon 2006)"
+            out.append({"value": float(b["mean_s"]), "label": label})
+    return out
+
+
+def _headline(text: str, result: dict[str, Any]) -> str:
+    n = result.get("cycles_found")
+    if isinstance(n, int) and n > 1:
+        text += f" (cycle {result.get('cycle_used') or 1} of {n} in the test window)"
+    return text
+
+
+#: Total TUG time: a fall-risk factor (>= 12 s, STEADI) and a progress metric.
+TUG_TIME = Measure(
+    "tug_time_s",
+    "Timed Up and Go",
+    "s",
+    better="lower",
+    decimals=1,
+    result_keys=("total_time_s", "time_s", "duration_s"),
+    rate=_rate,
+    factor_rank=10,
+    progress_rank=10,
+    loinc=(
+        "89423-8",
+        "Time to rise from chair, walk 10 feet and back, and return to sitting [TUG]",
+    ),
+    ucum="s",
+    references=_age_mean,
+)
+
+register(
+    ClinicalTest(
+        key="tug",
+        title="Timed Up and Go",
+        rank=30,
+        make=lambda norms: TimedUpAndGo(norms=norms.get("tug")),
+        protocol=TestProtocol(
+            patient_instructions=(
+                "When I say Go: stand up from the chair, walk to the line at your normal pace, "
+                "turn, walk back and sit down again."
+            ),
+            therapist_instructions=(
+                "Chair with arm rests, line at 3 m. Start with the patient seated, back against "
+                "the chair. Press Space when the patient is seated again (or wait: the test "
+                "stops after 60 s). 12 s or more means a risk of falling."
+            ),
+            stages=(
+                Stage(
+                    "tug", "Timed Up and Go", "Stand up, walk, turn, come back, sit.", None, 60.0
+                ),
+            ),
+            source="CDC STEADI, Timed Up & Go; Salarian et al. 2010 (phases)",
+        ),
+        measures=(TUG_TIME,),
+        headline=Headline("total_time_s", "s", 1, _headline),
+        norms={"tug": NORMS},
+    )
+)

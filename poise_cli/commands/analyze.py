@@ -25,9 +25,8 @@ from typing import Any
 import numpy as np
 
 from analysis.clinical.base import to_jsonable
+from analysis.clinical.registry import test_keys
 from poise.errors import PoiseError
-
-TESTS = ("sway", "four-stage", "tug", "chair-stand-30s", "five-times-sts", "walk-2min", "walk-6min")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--height-m", type=float, metavar="M", help="body height (0.53 x for the sensor)"
     )
-    p.add_argument("--test", choices=TESTS, help="analyse one instrumented clinical test")
+    p.add_argument("--test", choices=test_keys(), help="analyse one instrumented clinical test")
     p.add_argument("--fall-risk", action="store_true", help="print the fall-risk summary")
     p.add_argument("--age", type=float, metavar="Y")
     p.add_argument("--sex", choices=("f", "m"))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from analysis.clinical.chair import ChairStand30s, FiveTimesSitToStand
+from analysis.clinical.registry import TestContext
 from sensors import scenarios as sc
 
 NORMS = {"below_average_if_fewer_than": [{"age_min_y": 70, "age_max_y": 74, "m": 12, "f": 10}]}
@@ -25,7 +26,12 @@ def test_every_chair_stand_counted(seed, rate, sts_s):
     )
     r = (
         ChairStand30s(norms=NORMS)
-        .analyze(md.acc_mps2, md.gyr_radps, rate, age_y=72, sex="m")
+        .analyze(
+            md.acc_mps2,
+            md.gyr_radps,
+            sampling_rate_hz=rate,
+            context=TestContext({"age": 72, "sex": "m"}),
+        )
         .result_
     )
     assert r.valid, r.validity
@@ -42,7 +48,7 @@ def test_five_times_sts_time(seed, sts_s):
     md = sc.five_times_sts(
         seed=seed, sts_duration_s=sts_s, mount=sc.random_mount(np.random.default_rng(seed))
     )
-    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert r.valid
     assert r.time_s == pytest.approx(md.truth["time_s"], abs=0.5)
     expected = "at_risk" if r.time_s >= 15 else ("elevated" if r.time_s >= 12 else "normal")
@@ -60,13 +66,13 @@ def test_five_times_sts_status_by_both_timings():
     """A slow patient can be 'elevated' timed to the fifth stand and 'at risk' timed to
     seated: both statuses are reported, each from its own time."""
     md = sc.five_times_sts(seed=40, sts_duration_s=1.6, slowing=0.2)
-    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert r.valid
     lo, hi = sorted([r.time_s, r.time_to_sit_s])
     # thresholds placed between the two times: the statuses must differ
     mid = 0.5 * (lo + hi)
     r2 = FiveTimesSitToStand(elevated_threshold_s=mid - 100, at_risk_threshold_s=mid)
-    r2 = r2.analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r2 = r2.analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert r2.status == "elevated" and r2.status_to_sit == "at_risk"
     d = r2.to_dict()
     assert d["status_to_sit"] == "at_risk" and d["time_to_sit_s"] > d["time_s"]
@@ -76,29 +82,39 @@ def test_five_times_sts_ended_before_the_last_sit_down():
     """Cut while standing after the fifth rise: time_s is there, the seated timing not."""
     md = sc.five_times_sts(seed=41)
     n = int((md.truth["end_s"] + 1.0) * 100)
-    r = FiveTimesSitToStand().analyze(md.acc_mps2[:n], md.gyr_radps[:n], 100.0).result_
+    r = (
+        FiveTimesSitToStand()
+        .analyze(md.acc_mps2[:n], md.gyr_radps[:n], sampling_rate_hz=100.0)
+        .result_
+    )
     assert r.valid and r.time_s == pytest.approx(md.truth["time_s"], abs=0.5)
     assert r.time_to_sit_s is None and r.status_to_sit is None
 
 
 def test_wrong_activity():
     md = sc.walk(seed=36)
-    assert not ChairStand30s().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_.valid
-    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    assert (
+        not ChairStand30s().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_.valid
+    )
+    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and r.time_s is None and "sit-to-stand" in r.validity.reason
     md = sc.tug(seed=37)  # one rise only
-    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and r.validity.code == "not_detected"
 
 
 def test_tug_is_not_a_chair_stand_test():
     md = sc.tug(seed=39)
-    r = ChairStand30s().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = ChairStand30s().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and r.validity.code == "wrong_activity" and "walked" in r.validity.reason
 
 
 def test_truncated_chair_stand_recording_is_too_short():
     md = sc.chair_stand_30s(seed=38)
     cut = int((md.truth["start_s"] + 15.0) * 100)
-    r = ChairStand30s().analyze(md.acc_mps2[:cut], md.gyr_radps[:cut], 100.0).result_
+    r = (
+        ChairStand30s()
+        .analyze(md.acc_mps2[:cut], md.gyr_radps[:cut], sampling_rate_hz=100.0)
+        .result_
+    )
     assert not r.valid and r.validity.code == "too_short"

@@ -8,6 +8,7 @@ import pytest
 
 from analysis.clinical import base
 from analysis.clinical.base import ClinicalResult, Validity
+from analysis.fallrisk import default_norms
 
 
 @dataclass(kw_only=True)
@@ -100,16 +101,12 @@ def test_check_imu_rejects_bad_shapes():
 
 
 def test_age_bands_hold_fractional_ages_in_completed_years():
-    import json
-    from pathlib import Path
 
     from analysis.clinical.base import age_band
     from analysis.clinical.chair import ChairStand30s
     from analysis.clinical.tug import _norm_for_age
 
-    norms = json.loads(
-        (Path(__file__).resolve().parents[2] / "analysis/data/norms.json").read_text()
-    )
+    norms = default_norms()
     bands = norms["chair_stand_30s"]["below_average_if_fewer_than"]
     assert age_band(bands, 64.5)["age_min_y"] == 60  # 64 completed years
     assert age_band(bands, 65.0)["age_min_y"] == 65

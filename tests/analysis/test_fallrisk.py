@@ -1,18 +1,18 @@
 """Fall-risk summary: factors against thresholds from norms.json, and the overall rule."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from analysis.fallrisk import (
     DISCLAIMER,
     FallRiskAssessor,
+    default_norms,
     measures_from_results,
     predicted_six_minute_walk_m,
 )
 
-NORMS = json.loads((Path(__file__).resolve().parents[2] / "analysis/data/norms.json").read_text())
+NORMS = default_norms()
 
 
 def _assess(measures, demo=None):

@@ -6,9 +6,19 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from analysis.clinical import base
-from analysis.clinical.four_stage import FourStageBalance
+from analysis.clinical.four_stage import STAGES, FourStageBalance
+from analysis.clinical.registry import TestContext
 
 FS = 100.0
+
+
+def _ctx(starts, lost_s=()):
+    """The guided run's events: a stage_start per start, a lost_balance marker per time."""
+    events = [{"kind": "stage_start", "stage": k, "t_s": t} for k, t in zip(STAGES, starts)]
+    events += [{"kind": "marker", "marker": "lost_balance", "t_s": t} for t in lost_s]
+    return TestContext(events=sorted(events, key=lambda e: e["t_s"]))
+
+
 G = base.GRAVITY_MPS2
 
 
@@ -59,7 +69,7 @@ def test_automatic_full_test_all_stages_completed():
     for _ in range(3):
         b.move().quiet(10.5, rms=0.09)
     acc, gyr = b.build()
-    r = FourStageBalance().detect(acc, gyr, FS).result_
+    r = FourStageBalance().analyze(acc, gyr, sampling_rate_hz=FS).result_
     assert r.valid, r.validity
     assert r.segmentation == "automatic"
     assert r.stage_reached == "one_leg" and r.stages_completed == 4
@@ -71,7 +81,7 @@ def test_automatic_fail_in_tandem_after_six_seconds():
     b = Builder(1).quiet(10.6).move().quiet(10.5).move().quiet(6.0)
     b.move(impact=4.0).quiet(5.0)  # the step out, then normal standing (not a stage)
     acc, gyr = b.build()
-    r = FourStageBalance().detect(acc, gyr, FS).result_
+    r = FourStageBalance().analyze(acc, gyr, sampling_rate_hz=FS).result_
     assert r.stage_reached == "tandem" and r.stages_completed == 2
     assert r.tandem_time_s == pytest.approx(6.0, abs=1.0)
     assert r.increased_risk is True
@@ -90,7 +100,7 @@ def test_events_give_exact_times_and_detect_the_loss_of_balance():
     starts.append(b.t_s + 0.5)
     b.quiet(0.5 + 7.3).move(impact=1.0, twist=1.2).quiet(4.0)  # a grab (no impact) at 7.3 s
     acc, gyr = b.build()
-    r = FourStageBalance().detect(acc, gyr, FS, stage_starts_s=starts).result_
+    r = FourStageBalance().analyze(acc, gyr, sampling_rate_hz=FS, context=_ctx(starts)).result_
     assert r.segmentation == "events"
     assert [s.stage for s in r.stages] == ["feet_together", "semi_tandem", "tandem"]
     assert r.feet_together_time_s == pytest.approx(10.0) and r.semi_tandem_time_s == pytest.approx(
@@ -105,7 +115,7 @@ def test_therapist_marker_counts_when_signal_is_quiet():
     acc, gyr = b.build()
     r = (
         FourStageBalance()
-        .detect(acc, gyr, FS, stage_starts_s=[1.0, 12.0, 23.0], markers_s=[27.5])
+        .analyze(acc, gyr, sampling_rate_hz=FS, context=_ctx([1.0, 12.0, 23.0], [27.5]))
         .result_
     )
     assert r.tandem_time_s == pytest.approx(4.5)
@@ -115,7 +125,7 @@ def test_therapist_marker_counts_when_signal_is_quiet():
 def test_failing_feet_together_means_tandem_not_reached():
     b = Builder(4).quiet(4.0).move(2.0)
     acc, gyr = b.build()
-    r = FourStageBalance().detect(acc, gyr, FS).result_
+    r = FourStageBalance().analyze(acc, gyr, sampling_rate_hz=FS).result_
     assert r.stage_reached == "feet_together" and r.feet_together_time_s == pytest.approx(
         4.0, abs=0.5
     )
@@ -134,7 +144,7 @@ def test_walking_is_not_a_balance_test():
     gyr = np.column_stack(
         [0.5 * np.sin(2 * np.pi * 0.9 * t), 0.3 * np.sin(2 * np.pi * 1.8 * t), 0 * t]
     )
-    r = FourStageBalance().detect(acc, gyr, FS).result_
+    r = FourStageBalance().analyze(acc, gyr, sampling_rate_hz=FS).result_
     assert not r.valid and r.validity.code == base.WRONG_ACTIVITY
     assert r.tandem_time_s is None and r.to_dict()["stages"] == []
 
@@ -156,10 +166,10 @@ def test_scenario_stage_reached_and_time_held_within_1s(fail_stage, fail_time_s,
     md = scenarios.four_stage(fail_stage=fail_stage, fail_time_s=fail_time_s, seed=seed, **kw)
     truth = md.truth
     starts = [s["start_s"] for s in truth["stages"]]
-    for kwargs in ({}, {"stage_starts_s": starts}):
+    for ctx in (None, _ctx(starts)):
         r = (
             FourStageBalance()
-            .detect(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz, **kwargs)
+            .analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=md.sampling_rate_hz, context=ctx)
             .result_
         )
         assert r.valid, r.validity
@@ -173,7 +183,11 @@ def test_chair_rises_and_tug_are_not_a_balance_test(name):
     from sensors import scenarios
 
     md = getattr(scenarios, name)(seed=3)
-    r = FourStageBalance().detect(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz).result_
+    r = (
+        FourStageBalance()
+        .analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=md.sampling_rate_hz)
+        .result_
+    )
     assert r.validity.code == base.WRONG_ACTIVITY and r.stage_reached is None
 
 
@@ -187,6 +201,6 @@ def test_standing_then_walking_is_not_a_balance_test():
     n = 30 * 100
     acc = np.vstack([quiet.acc_mps2, walk.acc_mps2[:n]])
     gyr = np.vstack([quiet.gyr_radps, walk.gyr_radps[:n]])
-    r = FourStageBalance().detect(acc, gyr, FS).result_
+    r = FourStageBalance().analyze(acc, gyr, sampling_rate_hz=FS).result_
     assert r.validity.code == base.WRONG_ACTIVITY and r.tandem_time_s is None
     assert "walked" in r.validity.reason

@@ -17,6 +17,7 @@ import pytest
 
 from analysis.clinical.chair import ChairStand30s, FiveTimesSitToStand
 from analysis.clinical.four_stage import FourStageBalance
+from analysis.clinical.registry import TestContext
 from analysis.clinical.tug import TimedUpAndGo
 from analysis.clinical.walk import TimedWalk
 from analysis.sway import SwayAnalyzer
@@ -68,26 +69,26 @@ def test_recordings_match_the_generator():
 def test_tug_recording():
     acc, gyr, fs, truth, meta = _load("tug")
     assert meta["test"] == "tug" and fs == truth["sampling_rate_hz"]
-    r = TimedUpAndGo().analyze(acc, gyr, fs).result_
+    r = TimedUpAndGo().analyze(acc, gyr, sampling_rate_hz=fs).result_
     assert r.valid, r.validity
     assert r.total_time_s == pytest.approx(truth["total_time_s"], abs=0.5)
 
 
 def test_chair_stand_recording_counts_every_stand():
     acc, gyr, fs, truth, _ = _load("chair-stand-30s")
-    r = ChairStand30s().analyze(acc, gyr, fs).result_
+    r = ChairStand30s().analyze(acc, gyr, sampling_rate_hz=fs).result_
     assert r.valid and r.n_stands == truth["n_stands"]
 
 
 def test_five_times_sts_recording():
     acc, gyr, fs, truth, _ = _load("five-times-sts")
-    r = FiveTimesSitToStand().analyze(acc, gyr, fs).result_
+    r = FiveTimesSitToStand().analyze(acc, gyr, sampling_rate_hz=fs).result_
     assert r.valid and r.time_s == pytest.approx(truth["time_s"], abs=0.5)
 
 
 def test_four_stage_recording_stage_and_time_held():
     acc, gyr, fs, truth, _ = _load("four-stage-fail-tandem")
-    r = FourStageBalance().detect(acc, gyr, fs).result_
+    r = FourStageBalance().analyze(acc, gyr, sampling_rate_hz=fs).result_
     assert r.valid, r.validity
     assert r.stage_reached_number == truth["stage_reached"]
     held = [s.held_s for s in r.stages]
@@ -106,12 +107,8 @@ def test_walk_recordings_distance(name, minutes):
         .analyze(
             acc,
             gyr,
-            fs,
-            sensor_height_m=demo["sensor_height_m"],
-            height_m=demo["height_m"],
-            age_y=demo["age_y"],
-            sex=demo["sex"],
-            weight_kg=demo["weight_kg"],
+            sampling_rate_hz=fs,
+            context=TestContext({**demo, "age": demo["age_y"]}),
         )
         .result_
     )
@@ -143,8 +140,8 @@ def test_recordings_cut_short_after_a_sit_down(name):
     acc, gyr, fs, truth, _ = _load(name)
     cut = int(round((truth["transitions"][-1]["end_s"] + 0.3) * fs))
     cls = {"tug": TimedUpAndGo, "five-times-sts": FiveTimesSitToStand}.get(name, ChairStand30s)
-    whole = cls().analyze(acc, gyr, fs).result_
-    part = cls().analyze(acc[:cut], gyr[:cut], fs).result_
+    whole = cls().analyze(acc, gyr, sampling_rate_hz=fs).result_
+    part = cls().analyze(acc[:cut], gyr[:cut], sampling_rate_hz=fs).result_
     assert part.valid, part.validity
     for key in ("total_time_s", "time_s", "time_to_sit_s", "n_stands"):
         if getattr(whole, key, None) is not None:

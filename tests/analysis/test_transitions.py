@@ -200,13 +200,21 @@ def test_cut_tug_and_five_times_sts_stay_valid():
         md = sc.tug(seed=seed, mount=mount)
         cut = md.truth["transitions"][-1]["end_s"] + 0.3
         n = int(round(cut * md.sampling_rate_hz))
-        res = TimedUpAndGo().analyze(md.acc_mps2[:n], md.gyr_radps[:n], 100.0).result_
+        res = (
+            TimedUpAndGo()
+            .analyze(md.acc_mps2[:n], md.gyr_radps[:n], sampling_rate_hz=100.0)
+            .result_
+        )
         assert res.validity.valid, res.validity
         assert res.total_time_s == pytest.approx(md.truth["total_time_s"], abs=0.5)
         md = sc.five_times_sts(seed=seed, mount=mount)
         cut = md.truth["transitions"][-1]["end_s"] + 0.3
         n = int(round(cut * md.sampling_rate_hz))
-        res = FiveTimesSitToStand().analyze(md.acc_mps2[:n], md.gyr_radps[:n], 100.0).result_
+        res = (
+            FiveTimesSitToStand()
+            .analyze(md.acc_mps2[:n], md.gyr_radps[:n], sampling_rate_hz=100.0)
+            .result_
+        )
         assert res.validity.valid, res.validity
         assert res.time_to_sit_s is not None
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from analysis.clinical.registry import TestContext
 from analysis.clinical.tug import TimedUpAndGo
 from sensors import scenarios as sc
 
@@ -21,7 +22,11 @@ def test_tug_total_time_and_phases(seed, rate, sts_s):
         sts_duration_s=sts_s,
         mount=sc.random_mount(np.random.default_rng(seed)),
     )
-    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, rate, age_y=75).result_
+    r = (
+        TimedUpAndGo()
+        .analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=rate, context=TestContext({"age": 75}))
+        .result_
+    )
     t = md.truth
     assert r.valid, r.validity
     assert r.total_time_s == pytest.approx(t["total_time_s"], abs=0.5)
@@ -41,7 +46,13 @@ def test_tug_norms_and_threshold_from_norms_table():
         "at_risk_threshold_s": 12.0,
         "norms_by_age": {"bands": [{"age_min_y": 70, "age_max_y": 79, "mean_s": 9.2}]},
     }
-    r = TimedUpAndGo(norms=norms).analyze(md.acc_mps2, md.gyr_radps, 100.0, age_y=74).result_
+    r = (
+        TimedUpAndGo(norms=norms)
+        .analyze(
+            md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0, context=TestContext({"age": 74})
+        )
+        .result_
+    )
     assert r.total_time_s > 12.0 and r.at_risk and r.above_norm and r.norm_mean_s == 9.2
     assert r.norm_age_group == "70-79 y"  # a norm is quoted with its age group
 
@@ -51,31 +62,35 @@ def test_several_cycles_in_the_window_say_which_was_timed():
     # says there were two (issue 17: the heading must say which one was used)
     a, b = sc.tug(seed=31), sc.tug(seed=32, cadence_spm=80, step_length_m=0.4)
     acc, gyr = np.vstack([a.acc_mps2, b.acc_mps2]), np.vstack([a.gyr_radps, b.gyr_radps])
-    r = TimedUpAndGo().analyze(acc, gyr, 100.0).result_
+    r = TimedUpAndGo().analyze(acc, gyr, sampling_rate_hz=100.0).result_
     assert r.valid and r.cycles_found == 2 and r.cycle_used == 1
     assert r.total_time_s == pytest.approx(a.truth["total_time_s"], abs=0.5)
-    one = TimedUpAndGo().analyze(a.acc_mps2, a.gyr_radps, 100.0).result_
+    one = TimedUpAndGo().analyze(a.acc_mps2, a.gyr_radps, sampling_rate_hz=100.0).result_
     assert one.cycles_found == 1
 
 
 @pytest.mark.parametrize("scenario", ["quiet_stance", "walk"])
 def test_wrong_activity_says_so(scenario):
     md = sc.make_scenario(scenario, seed=25)
-    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and r.total_time_s is None
     assert "sit-to-stand" in r.validity.reason
 
 
 def test_sit_stand_without_walking_is_not_a_tug():
     md = sc.sit_to_stand(seed=26)
-    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and "walking" in r.validity.reason
 
 
 def test_bad_input():
     with pytest.raises(ValueError):
-        TimedUpAndGo().analyze(np.zeros((100, 2)), np.zeros((100, 2)), 100.0)
-    r = TimedUpAndGo().analyze(np.zeros((100, 3)), np.zeros((100, 3)), 100.0).result_
+        TimedUpAndGo().analyze(np.zeros((100, 2)), np.zeros((100, 2)), sampling_rate_hz=100.0)
+    r = (
+        TimedUpAndGo()
+        .analyze(np.zeros((100, 3)), np.zeros((100, 3)), sampling_rate_hz=100.0)
+        .result_
+    )
     assert not r.valid and r.validity.code == "too_short"
 
 
@@ -97,6 +112,6 @@ def test_walking_around_between_standing_up_and_sitting_down_is_not_a_tug():
     b.stand_to_sit(1.9, 30.0)
     b.hold(3.0)
     md = sc._finish(b, "custom", 100.0, k, m, True, nrng, {})
-    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and r.validity.code == "wrong_activity"
     assert "turns" in r.validity.reason

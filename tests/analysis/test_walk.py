@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from analysis.clinical.registry import TestContext
 from analysis.clinical.walk import TimedWalk, enright_sherrill_6mwd_m
+from analysis.fallrisk import default_norms
 from sensors import scenarios as sc
 
 
@@ -24,12 +26,16 @@ def six_min():
         .analyze(
             md.acc_mps2,
             md.gyr_radps,
-            50.0,
-            sensor_height_m=md.truth["subject"]["sensor_height_m"],
-            age_y=70,
-            sex="m",
-            height_m=1.75,
-            weight_kg=80,
+            sampling_rate_hz=50.0,
+            context=TestContext(
+                {
+                    "sensor_height_m": md.truth["subject"]["sensor_height_m"],
+                    "age": 70,
+                    "sex": "m",
+                    "height_m": 1.75,
+                    "weight_kg": 80,
+                }
+            ),
         )
         .result_
     )
@@ -64,7 +70,7 @@ def test_fatigability_follows_the_speed_decline(six_min):
 
 def test_two_minute_walk_without_fatigue():
     md = sc.walk_2min(seed=42, mount=sc.random_mount(np.random.default_rng(42)))
-    r = TimedWalk(2).analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = TimedWalk(2).analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert r.valid and r.test == "walk-2min"
     assert r.distance_m == pytest.approx(md.truth["distance_m"], rel=0.10)
     assert r.deceleration_index > 0.9
@@ -82,24 +88,20 @@ def test_enright_sherrill_equations():
 
 def test_wrong_activity_and_too_short():
     md = sc.quiet_stance(30, seed=43)
-    r = TimedWalk(6).analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = TimedWalk(6).analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and r.distance_m is None and "no walking" in r.validity.reason
     md = sc.walk(40, seed=44)
-    r = TimedWalk(2).analyze(md.acc_mps2, md.gyr_radps, 100.0).result_
+    r = TimedWalk(2).analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and r.validity.code == "too_short"
 
 
 @pytest.mark.parametrize(("sex", "age", "h_cm", "w_kg"), [("m", 66, 181, 92), ("f", 83, 152, 48)])
 def test_walk_test_and_fall_risk_predict_the_same_distance(sex, age, h_cm, w_kg):
     # two implementations of Enright & Sherrill: the walk test's and the norms table's
-    import json
-    from pathlib import Path
 
     from analysis.fallrisk import predicted_six_minute_walk_m
 
-    norms = json.loads(
-        (Path(__file__).resolve().parents[2] / "analysis/data/norms.json").read_text()
-    )
+    norms = default_norms()
     assert predicted_six_minute_walk_m(
         norms["six_minute_walk"], sex, age, h_cm, w_kg
     ) == pytest.approx(enright_sherrill_6mwd_m(sex, age, h_cm, w_kg), abs=1e-9)
@@ -111,7 +113,12 @@ def test_two_minute_walk_of_a_very_slow_walker():
 
     md = slow_walk("crawl", walk_s=122.0, standing_s=3.0, seed=2)
     h = md.truth["subject"]["sensor_height_m"]
-    w = TimedWalk(minutes=2).analyze(md.acc_mps2, md.gyr_radps, 100.0, sensor_height_m=h)
+    w = TimedWalk(minutes=2).analyze(
+        md.acc_mps2,
+        md.gyr_radps,
+        sampling_rate_hz=100.0,
+        context=TestContext({"sensor_height_m": h}),
+    )
     r = w.result_
     assert r.validity.valid, r.validity.reason
     assert abs(r.distance_m - md.truth["distance_m"]) <= 0.08 * 120
@@ -124,6 +131,8 @@ def test_walking_too_irregular_to_measure_says_so():
 
     md = slow_walk("very-slow", walk_s=60.0, seed=2)
     strict = GaitAnalyzer(wba=WalkingBoutAssembler(min_stride_length_m=2.0))
-    r = TimedWalk(minutes=2, gait_analyzer=strict).analyze(md.acc_mps2, md.gyr_radps, 100.0)
+    r = TimedWalk(minutes=2, gait_analyzer=strict).analyze(
+        md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0
+    )
     assert not r.result_.validity.valid
     assert "too slow, irregular or interrupted" in r.result_.validity.reason
