@@ -118,3 +118,21 @@ def test_truncated_chair_stand_recording_is_too_short():
         .result_
     )
     assert not r.valid and r.validity.code == "too_short"
+
+
+def test_chair_stand_end_to_end(clinical_e2e):
+    # the registry's consumers on the 30-s chair stand (the harness the new tests use)
+    demo = {"age": 72, "sex": "f", "height_m": 1.65, "weight_kg": 68}
+    md = sc.chair_stand_30s()
+    out = clinical_e2e.cli("chair-stand-30s", md, {"age": 72, "sex": "f"})
+    assert out["test"] == "chair-stand-30s" and out["n_stands"] == md.truth["n_stands"]
+    run = clinical_e2e.guided("chair-stand-30s", "chair_stand_30s", [("stands", None)], demo)
+    assert run.live["result"]["n_stands"] == md.truth["n_stands"]
+    assert run.title.startswith("30-second chair stand") and "stands" in run.title
+    assert "30-second chair stand" in run.factors
+    stored = clinical_e2e.stored("chair-stand-30s", run.recording, demo)
+    series = stored["progress"]["chair_stand_30s_count"]
+    assert series.values == [md.truth["n_stands"]]
+    assert stored["pdf_pages"] >= 1
+    codes = [c["code"] for o in stored["observations"] for c in o["code"]["coding"]]
+    assert "66247-8" in codes  # LOINC: sit to stand frequency in 30 seconds

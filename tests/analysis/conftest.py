@@ -1,0 +1,168 @@
+"""End to end for a clinical test of the registry: the command line, the guided protocol in
+the therapist's window, the results page, the store with progress, the PDF and FHIR.
+
+A test module of a clinical test asks for the ``clinical_e2e`` fixture and calls its
+methods with the test's key and its scenario (:data:`sensors.scenarios.TEST_SCENARIOS`);
+nothing here names a test.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+
+
+@dataclass
+class GuidedRun:
+    """What the therapist saw and what was stored."""
+
+    live: dict[str, Any]
+    title: str
+    measures: dict[str, str]
+    factors: dict[str, str]
+    recording: Path
+    store: dict[str, Any] = field(default_factory=dict)
+
+
+class ClinicalEndToEnd:
+    """The consumers of one registry test, each through its public entry point."""
+
+    def __init__(self, tmp_path: Path, capsys: pytest.CaptureFixture, request) -> None:
+        self.tmp_path = tmp_path
+        self.capsys = capsys
+        self.request = request
+
+    def cli(self, key: str, md, demographics: dict[str, Any]) -> dict[str, Any]:
+        """``poise analyze CSV --test KEY --format json`` on a scenario (as a CSV file)."""
+        from poise_cli import main
+
+        path = self.tmp_path / f"{key}.csv"
+        data = np.hstack([md.acc_mps2, np.degrees(md.gyr_radps)])
+        np.savetxt(
+            path, data, delimiter=",", header="acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z", comments=""
+        )
+        argv = ["analyze", str(path), "--rate", str(md.sampling_rate_hz), "--test", key]
+        for k, v in demographics.items():
+            argv += [f"--{k.replace('_', '-')}", str(v)]
+        self.capsys.readouterr()
+        rc = main([*argv, "--format", "json"])
+        out = self.capsys.readouterr()
+        assert rc == 0, out.err
+        return json.loads(out.out)
+
+    def guided(
+        self,
+        key: str,
+        scenario: str,
+        plan: list[tuple[str, float | None]],
+        demographics: dict[str, Any],
+        *,
+        start_at_s: float = 0.5,
+        time_scale: float = 8.0,
+    ) -> GuidedRun:
+        """Run the test's guided protocol in the therapist's window on a scripted patient.
+
+        ``plan``: per stage, the data time at which the therapist stops it (``None``: the
+        stage ends by itself). Screenshots of the instructions, the running test and the
+        results go to ``tests/artifacts/screenshots/<key>_*.png``.
+        """
+        pytest.importorskip("pytestqt")
+        import gui  # noqa: F401  (the PySide6 work-around first)
+        from gui.app import make_app, save_screenshot
+        from gui.main_window import MainWindow
+        from poise.session import Session
+        from poise.sources import ScriptedSource
+
+        qtbot = self.request.getfixturevalue("qtbot")
+        make_app()
+        session = Session(data_dir=self.tmp_path / "sessions")
+        win = MainWindow(session)
+        qtbot.addWidget(win)
+        win.resize(1366, 768)
+        win.show()
+        win.show_page("tests")
+        win.tests.pick.select(key)
+        session.set_patient("P-E2E", demographics)
+        save_screenshot(win, SHOTS / f"{key}_instructions.png")
+        source = ScriptedSource(1, sampling_rate_hz=100, scenario=scenario, time_scale=time_scale)
+        win.set_source(source)
+        qtbot.waitUntil(lambda: session.now_s() >= start_at_s, timeout=10000)
+        win.tests.pick.start_btn.click()
+        run = session.run
+        assert run is not None and run.protocol.key == key
+        for stage, stop_at_s in plan:
+            qtbot.waitUntil(
+                lambda s=stage: run.stage is not None and run.stage.key == s, timeout=30000
+            )
+            if stop_at_s is not None:
+                qtbot.waitUntil(lambda t=stop_at_s: session.now_s() >= t, timeout=30000)
+                win.tests.run_page.next_btn.click()
+        qtbot.waitUntil(lambda: session.last_result is not None, timeout=30000)
+        assert win.pages.currentWidget() is win.results
+        save_screenshot(win, SHOTS / f"{key}_results.png")
+        page = win.results
+        measures = {
+            page.measures.item(i, 0).text(): page.measures.item(i, 1).text()
+            for i in range(page.measures.rowCount())
+        }
+        factors = {
+            page.factors.item(i, 0).text(): page.factors.item(i, 3).text()
+            for i in range(page.factors.rowCount())
+        }
+        out = GuidedRun(session.last_result, page.title.text(), measures, factors, Path())
+        out.recording = Path(session.recording_path)
+        win.end_session()
+        win.close()
+        return out
+
+    def stored(self, key: str, recording: Path, demographics: dict[str, Any]) -> dict[str, Any]:
+        """Import the session into a store; its progress, session report, PDF and FHIR."""
+        from gui.report_pdf import write_pdf
+        from poise.fhir import observation_bundle
+        from poise.progress import patient_progress
+        from poise.reports import session_report
+        from poise.service import import_recording
+        from poise.store import Store
+
+        store = Store(self.tmp_path / "store")
+        year = time.gmtime().tm_year - int(demographics.get("age", 70))
+        store.add_patient(
+            "P-E2E",
+            birth_year=year,
+            sex=demographics.get("sex"),
+            height_m=demographics.get("height_m"),
+            weight_kg=demographics.get("weight_kg"),
+        )
+        session = import_recording(store, recording, patient="P-E2E", reassign=True)
+        progress = patient_progress(store, "P-E2E")
+        report = session_report(session, store.patient("P-E2E"))
+        pdf = self.tmp_path / f"{key}.pdf"
+        pages = write_pdf(report, pdf, "a4")
+        bundle = observation_bundle(store, "P-E2E")
+        store.close()
+        return {
+            "session": session,
+            "progress": {s.metric.key: s for s in progress.series},
+            "report": report,
+            "pdf_pages": pages,
+            "pdf_bytes": pdf.stat().st_size,
+            "observations": [
+                e["resource"]
+                for e in bundle["entry"]
+                if e["resource"]["resourceType"] == "Observation"
+            ],
+        }
+
+
+@pytest.fixture
+def clinical_e2e(tmp_path: Path, capsys: pytest.CaptureFixture, request) -> ClinicalEndToEnd:
+    """The consumers of a registry test, end to end (see :class:`ClinicalEndToEnd`)."""
+    return ClinicalEndToEnd(tmp_path, capsys, request)
