@@ -110,6 +110,7 @@ __all__ = [
     "sit_to_stand",
     "slow_walk",
     "stand_to_sit",
+    "ten_metre_walk",
     "SLOW_GAIT",
     "tug",
     "walk",
@@ -1069,6 +1070,55 @@ def tug(
     return _finish(b, "tug", sampling_rate_hz, k, m, noise, nrng, params)
 
 
+def _timed_middle(info: dict[str, Any], start_m: float, end_m: float) -> dict[str, float]:
+    """Time and speed over ``start_m``-``end_m`` of a walk (the trunk's distance at each
+    initial contact is the sum of the steps before it)."""
+    ic = np.asarray(info["initial_contacts_s"])
+    cum = np.concatenate([[0.0], np.cumsum(info["step_lengths_m"])])[: len(ic)]
+    t0, t1 = np.interp([start_m, end_m], cum, ic)
+    return {
+        "time_s": round(float(t1 - t0), 4),
+        "speed_mps": round((end_m - start_m) / (t1 - t0), 4),
+    }
+
+
+def ten_metre_walk(
+    *,
+    comfortable: tuple[float, float] = (105.0, 0.62),
+    fast: tuple[float, float] | None = (125.0, 0.72),
+    path_m: float = 14.0,
+    standing_s: float = 5.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """10-metre walk test: a comfortable and a fast walk along a ``path_m`` path, standing
+    between them; ``comfortable``/``fast`` are (cadence steps/min, step length m), ``fast``
+    ``None`` for one walk.
+
+    Truth: ``trials`` (pace, start_s, end_s, distance_m and the ``time_s``/``speed_mps`` of
+    the middle 10 m: 2 m to speed up and 2 m to slow down are not timed),
+    ``comfortable_speed_mps``, ``fast_speed_mps``.
+    """
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    trials = []
+    paces = [("comfortable", comfortable)] + ([("fast", fast)] if fast else [])
+    for pace, (cadence, step) in paces:
+        b.hold(standing_s)
+        info = b.walk(path_m, cadence_spm=cadence, step_length_m=step)
+        timed = _timed_middle(info, 2.0, min(12.0, path_m - 0.5)) if path_m > 4.0 else {}
+        trials.append({"pace": pace, **{k: info[k] for k in ("start_s", "end_s", "distance_m")}})
+        trials[-1].update(timed)
+        b.truth[f"{pace}_speed_mps"] = timed.get("speed_mps")
+    b.hold(standing_s)
+    b.truth["trials"] = trials
+    params = {"comfortable": comfortable, "fast": fast, "path_m": path_m}
+    return _finish(b, "ten_metre_walk", sampling_rate_hz, k, m, noise, nrng, params)
+
+
 def _chair_cycles(
     b: _Builder,
     rng: np.random.Generator,
@@ -1525,6 +1575,7 @@ SCENARIOS: dict[str, Callable[..., MotionData]] = {
     "walk_2min": walk_2min,
     "walk_6min": walk_6min,
     "slow_walk": slow_walk,
+    "ten_metre_walk": ten_metre_walk,
     "demo": demo,
 }
 
@@ -1556,6 +1607,7 @@ TEST_SCENARIOS: dict[str, str] = {
     "five-times-sts": "five_times_sts",
     "walk-2min": "walk_2min",
     "walk-6min": "walk_6min",
+    "ten-metre-walk": "ten_metre_walk",
 }
 
 #: The shipped scenario recordings (``recordings/scenarios/<name>.poise``): name -> (test
