@@ -107,6 +107,7 @@ __all__ = [
     "mount_rotation",
     "quiet_stance",
     "random_mount",
+    "single_leg_stance",
     "sit_to_stand",
     "slow_walk",
     "stand_to_sit",
@@ -929,6 +930,46 @@ def four_stage(
     return _finish(b, "four_stage", sampling_rate_hz, k, m, noise, nrng, params)
 
 
+def single_leg_stance(
+    held_s: tuple[float, ...] = (12.0, 4.0),
+    *,
+    max_s: float = 30.0,
+    lift_s: float = 1.5,
+    standing_s: float = 5.0,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Single-leg stance on the left leg, then the right: per side the foot is lifted (a
+    weight shift of ``lift_s``), the patient holds with one-leg sway for ``held_s`` (at most
+    ``max_s``), then the foot touches down (a balance loss) or, after ``max_s``, is put down.
+
+    Truth: ``sides`` (side, start_s = foot off, end_s = touch-down, held_s), ``left_s``,
+    ``right_s``.
+    """
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.hold(standing_s)
+    sides = []
+    for side, held in zip(("left", "right"), held_s):
+        b.reposition(lift_s)
+        t0 = b.t
+        b.hold(min(held, max_s), _STAGE_SWAY[3], _STAGE_ML[3])
+        sides.append({"side": side, "start_s": round(t0, 4), "end_s": round(b.t, 4)})
+        sides[-1]["held_s"] = round(b.t - t0, 4)
+        b.truth[f"{side}_s"] = sides[-1]["held_s"]
+        if held < max_s:
+            b.loss_of_balance(2.0)
+        else:
+            b.reposition(lift_s)
+        b.hold(3.0)
+    b.truth["sides"] = sides
+    params = {"held_s": list(held_s), "max_s": max_s, "lift_s": lift_s}
+    return _finish(b, "single_leg_stance", sampling_rate_hz, k, m, noise, nrng, params)
+
+
 def walk(
     distance_m: float = 20.0,
     *,
@@ -1576,6 +1617,7 @@ SCENARIOS: dict[str, Callable[..., MotionData]] = {
     "walk_6min": walk_6min,
     "slow_walk": slow_walk,
     "ten_metre_walk": ten_metre_walk,
+    "single_leg_stance": single_leg_stance,
     "demo": demo,
 }
 
@@ -1608,6 +1650,7 @@ TEST_SCENARIOS: dict[str, str] = {
     "walk-2min": "walk_2min",
     "walk-6min": "walk_6min",
     "ten-metre-walk": "ten_metre_walk",
+    "single-leg-stance": "single_leg_stance",
 }
 
 #: The shipped scenario recordings (``recordings/scenarios/<name>.poise``): name -> (test
