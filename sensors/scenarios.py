@@ -112,6 +112,7 @@ __all__ = [
     "slow_walk",
     "stand_to_sit",
     "ten_metre_walk",
+    "turn_360",
     "SLOW_GAIT",
     "tug",
     "walk",
@@ -970,6 +971,54 @@ def single_leg_stance(
     return _finish(b, "single_leg_stance", sampling_rate_hz, k, m, noise, nrng, params)
 
 
+def turn_360(
+    turns: tuple[tuple[float, float, float], ...] = ((360.0, 3.0, 100.0), (-360.0, 3.6, 90.0)),
+    *,
+    standing_s: float = 5.0,
+    between_s: float = 6.0,
+    step_length_m: float = 0.2,
+    sampling_rate_hz: float = 100.0,
+    seed: int | None = 0,
+    subject: Subject | None = None,
+    mount: str | np.ndarray | None = None,
+    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise: bool = True,
+) -> MotionData:
+    """Timed 360° turn: standing, full turns on the spot, standing between them; ``turns``
+    are (angle deg, positive = left; duration s; cadence steps/min).
+
+    Truth: ``trials`` (direction, start_s, end_s, time_s, angle_deg, steps: the contacts
+    from 0.2 s before the turn to 0.2 s after it), ``time_s`` and ``steps`` (their means).
+    """
+    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    b.hold(standing_s)
+    trials = []
+    for i, (angle, dur, cadence) in enumerate(turns):
+        if i:
+            b.hold(between_s)
+        info = b.walk(
+            duration_s=dur + 0.2,
+            cadence_spm=cadence,
+            step_length_m=step_length_m,
+            turns=[(0.01, angle, dur)],
+            turn_step_factor=1.0,
+        )
+        t = info["turns"][0]
+        ic = np.asarray(info["initial_contacts_s"])
+        steps = int(np.sum((ic >= t["start_s"] - 0.2) & (ic <= t["end_s"] + 0.2)))
+        direction = "left" if angle > 0 else "right"
+        trials.append({"direction": direction, "time_s": t["duration_s"], "steps": steps})
+        trials[-1].update({k: t[k] for k in ("start_s", "end_s", "angle_deg")})
+    b.hold(3.0)
+    b.truth.update(
+        trials=trials,
+        time_s=round(float(np.mean([t["time_s"] for t in trials])), 4),
+        steps=float(np.mean([t["steps"] for t in trials])),
+    )
+    params = {"turns": [list(t) for t in turns], "step_length_m": step_length_m}
+    return _finish(b, "turn_360", sampling_rate_hz, k, m, noise, nrng, params)
+
+
 def walk(
     distance_m: float = 20.0,
     *,
@@ -1618,6 +1667,7 @@ SCENARIOS: dict[str, Callable[..., MotionData]] = {
     "slow_walk": slow_walk,
     "ten_metre_walk": ten_metre_walk,
     "single_leg_stance": single_leg_stance,
+    "turn_360": turn_360,
     "demo": demo,
 }
 
@@ -1651,6 +1701,7 @@ TEST_SCENARIOS: dict[str, str] = {
     "walk-6min": "walk_6min",
     "ten-metre-walk": "ten_metre_walk",
     "single-leg-stance": "single_leg_stance",
+    "turn-360": "turn_360",
 }
 
 #: The shipped scenario recordings (``recordings/scenarios/<name>.poise``): name -> (test
