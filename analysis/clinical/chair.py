@@ -252,21 +252,13 @@ class ChairStand30s(TransferTest):
         self.norms = norms
         self.transition_detector = transition_detector
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> ChairStand30s:
-        """Count the stands; returns ``self`` (result in ``result_``).
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Count the stands (sets ``result_``).
 
         ``context``: the age and sex for the below-average score.
         """
-        ctx = context or TestContext()
         age_y, sex = ctx.age_y, ctx.sex
-        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        acc, gyr, fs = check_imu(acc, gyr, fs)
         if gyr is None:
             raise ValueError("the chair stand test needs the gyroscope (gyr_radps)")
         trs, frac = _transitions(self.transition_detector, acc, gyr, fs)
@@ -275,7 +267,7 @@ class ChairStand30s(TransferTest):
             self.result_ = ChairStand30sResult.invalid_result(
                 WRONG_ACTIVITY, "no sit-to-stand found: the test is rising from a chair"
             )
-            return self
+            return
         start = sts[0].start_s
         end = start + self.window_s
         walked = _walked_between(trs, acc, fs, end)
@@ -284,7 +276,7 @@ class ChairStand30s(TransferTest):
                 WRONG_ACTIVITY,
                 f"the patient walked after standing up at {walked:.1f} s: not a chair-stand test",
             )
-            return self
+            return
         rec_end = acc.shape[0] / fs
         counted = [t for t in sts if t.peak_s <= end]
         durations = [float(t.duration_s) for t in counted]
@@ -308,7 +300,6 @@ class ChairStand30s(TransferTest):
             below_average_if_fewer_than=limit,
             below_average=None if limit is None else bool(n < limit),
         )
-        return self
 
     def _limit(self, age_y: float | None, sex: str | None) -> int | None:
         if not self.norms or age_y is None or sex not in ("m", "f"):
@@ -345,16 +336,9 @@ class FiveTimesSitToStand(TransferTest):
         self.norms = norms
         self.transition_detector = transition_detector
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> FiveTimesSitToStand:
-        """Time the five rises; returns ``self`` (result in ``result_``)."""
-        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Time the five rises (sets ``result_``)."""
+        acc, gyr, fs = check_imu(acc, gyr, fs)
         if gyr is None:
             raise ValueError("the five-times sit-to-stand needs the gyroscope (gyr_radps)")
         n = self.norms or {}
@@ -367,7 +351,7 @@ class FiveTimesSitToStand(TransferTest):
             self.result_ = FiveTimesSitToStandResult.invalid_result(
                 WRONG_ACTIVITY, "no sit-to-stand found: the test is rising from a chair", **kw
             )
-            return self
+            return
         if len(sts) < 5:
             self.result_ = FiveTimesSitToStandResult.invalid_result(
                 NOT_DETECTED,
@@ -375,7 +359,7 @@ class FiveTimesSitToStand(TransferTest):
                 n_stands_found=len(sts),
                 **kw,
             )
-            return self
+            return
         five = sts[:5]
         walked = _walked_between(trs, acc, fs, five[-1].start_s)
         if walked is not None:
@@ -384,7 +368,7 @@ class FiveTimesSitToStand(TransferTest):
                 f"the patient walked after standing up at {walked:.1f} s: not a sit-to-stand test",
                 **kw,
             )
-            return self
+            return
         t = five[-1].end_s - five[0].start_s
         sit5 = [x for x in trs if x.type == "stand-to-sit" and x.start_s > five[-1].start_s]
 
@@ -406,7 +390,6 @@ class FiveTimesSitToStand(TransferTest):
             status=status_of(t),
             **kw,
         )
-        return self
 
 
 # --------------------------------------------------------------------------- registry entries

@@ -199,26 +199,19 @@ class FourStageBalance(BalanceTest):
         self.max_missing_fraction = max_missing_fraction
         self.walk_window_s = walk_window_s
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> FourStageBalance:
-        """Analyse one test; returns ``self``.
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Analyse one test (sets ``result_``).
 
         ``context``: the guided run's ``stage_start``/``stage_end`` events and the markers of
         :data:`LOSS_MARKERS` (seconds from the first sample); without stage events the stages
         are found automatically (see the module docstring).
         """
-        keys, starts, ends = (context or TestContext()).stages()
-        markers_s = (context or TestContext()).markers_s(LOSS_MARKERS)
+        keys, starts, ends = ctx.stages()
+        markers_s = ctx.markers_s(LOSS_MARKERS)
         stage_starts_s = starts or None
         stage_ends_s = ends if starts else None
         stage_keys = keys if starts else None
-        acc, gyr, fs = base.check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        acc, gyr, fs = base.check_imu(acc, gyr, fs)
         n = len(acc)
         dur = n / fs
         self.quiet_segments_: list[Segment] = []
@@ -227,13 +220,13 @@ class FourStageBalance(BalanceTest):
             self.result_ = FourStageResult.invalid_result(
                 base.TOO_SHORT, f"{dur:.1f} s of data is too short for a balance test"
             )
-            return self
+            return
         both, missing = base.fill_gaps(np.hstack([acc, gyr if gyr is not None else 0 * acc]))
         if missing > self.max_missing_fraction:
             self.result_ = FourStageResult.invalid_result(
                 base.MISSING_DATA, f"{100 * missing:.0f} % of the samples are missing"
             )
-            return self
+            return
         acc = both[:, :3]
         gyr = both[:, 3:] if gyr is not None else None
         still = base.rest_mask(
@@ -256,7 +249,7 @@ class FourStageBalance(BalanceTest):
                 "the recording looks like walking, not a standing balance test",
                 segmentation="events" if stage_starts_s else "automatic",
             )
-            return self
+            return
         longest = max((q.duration_s for q in quiet), default=0.0)
         active = 1.0 - float(quiet_mask.mean())
         if not stage_starts_s and active > 0.5 and longest < self.stage_duration_s / 2:
@@ -266,7 +259,7 @@ class FourStageBalance(BalanceTest):
                 f"was held for {self.stage_duration_s / 2:g} s; this is not a balance test",
                 segmentation="automatic",
             )
-            return self
+            return
         walked_at = None if stage_starts_s else self._walking_at(acc, fs, quiet_mask)
         if walked_at is not None:
             self.result_ = FourStageResult.invalid_result(
@@ -275,7 +268,7 @@ class FourStageBalance(BalanceTest):
                 "test is standing in place, so this is not a balance test",
                 segmentation="automatic",
             )
-            return self
+            return
         if not quiet:
             self.result_ = FourStageResult.invalid_result(
                 base.WRONG_ACTIVITY,
@@ -283,7 +276,7 @@ class FourStageBalance(BalanceTest):
                 "this does not look like a balance test",
                 segmentation="events" if stage_starts_s else "automatic",
             )
-            return self
+            return
 
         horiz = self._horizontal(acc, gyr, fs)
         if stage_starts_s:
@@ -295,7 +288,7 @@ class FourStageBalance(BalanceTest):
             stages, note = self._automatic(acc, fs, moves, quiet, horiz, dur)
             seg_mode = "automatic"
         self.result_ = self._result(stages, seg_mode, note, missing)
-        return self
+        return
 
     # ----------------------------------------------------------------- segmentation
     def _by_events(self, acc, fs, moves, horiz, starts, ends, keys, markers):

@@ -260,11 +260,12 @@ class BaseClinicalTest(ABC):
     signals (``(n, 3)`` acceleration in m/s^2 and angular velocity in rad/s, sensor
     frame, NaN rows where samples are missing), sets ``result_`` (a
     :class:`analysis.clinical.base.ClinicalResult` with a validity) and returns ``self``.
+    A test implements :meth:`_run`, which :meth:`analyze` calls with the context (an empty
+    one when none is given).
     """
 
     result_: ClinicalResult
 
-    @abstractmethod
     def analyze(
         self,
         acc_mps2: np.ndarray,
@@ -273,7 +274,17 @@ class BaseClinicalTest(ABC):
         sampling_rate_hz: float,
         context: TestContext | None = None,
     ) -> Self:
-        """Analyse one run of the test; returns ``self`` (result in ``result_``)."""
+        """Analyse one run of the test; returns ``self`` (result in ``result_``).
+
+        ``context``: the patient's data and the guided run's events (what a test reads from
+        it is in its ``_run``).
+        """
+        self._run(acc_mps2, gyr_radps, sampling_rate_hz, context or TestContext())
+        return self
+
+    @abstractmethod
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Analyse one run: set ``result_``."""
 
 
 class BalanceTest(BaseClinicalTest):

@@ -170,28 +170,20 @@ class SingleLegStance(BalanceTest):
         self.rest_gyr_radps = rest_gyr_radps
         self.norms = norms
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> SingleLegStance:
-        """Time the hold on each leg; returns ``self`` (result in ``result_``).
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Time the hold on each leg (sets ``result_``).
 
         ``context``: the stages ``left``/``right`` and the markers of the guided run; the
         age for the norm.
         """
-        ctx = context or TestContext()
-        acc, gyr, fs = base.check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        acc, gyr, fs = base.check_imu(acc, gyr, fs)
         dur = len(acc) / fs
         self.bursts_: list[Segment] = []
         if dur < 3.0:
             self.result_ = SingleLegResult.invalid_result(
                 base.TOO_SHORT, f"{dur:.1f} s of data is too short for single-leg stance"
             )
-            return self
+            return
         acc = base.fill_gaps(acc)[0]
         gyr = None if gyr is None else base.fill_gaps(gyr)[0]
         still = base.rest_mask(
@@ -206,7 +198,7 @@ class SingleLegStance(BalanceTest):
             self.result_ = SingleLegResult.invalid_result(
                 base.WRONG_ACTIVITY, "the recording looks like walking, not standing on one leg"
             )
-            return self
+            return
         keys, starts, ends = ctx.stages()
         if any(k in SIDES for k in keys):
             sides = self._by_events(bursts, keys, starts, ends, ctx.markers_s(LOSS_MARKERS), dur)
@@ -220,9 +212,8 @@ class SingleLegStance(BalanceTest):
                 "(the lift), a quiet hold and another burst (the touch-down)",
                 segmentation=seg,
             )
-            return self
+            return
         self.result_ = self._result(sides, seg, ctx.age_y)
-        return self
 
     def _hold(self, side: str, t0: float, t1: float, bursts: list[Segment]) -> SideResult:
         """The hold from ``t0`` until the next burst, at most to ``t1`` and the maximum."""

@@ -290,17 +290,9 @@ class SwayTest(BalanceTest):
     def __init__(self, min_auto_s: float = 75.0) -> None:
         self.min_auto_s = min_auto_s
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> SwayTest:
-        """Analyse the quiet stance; returns ``self`` (result in ``result_``)."""
-        acc, gyr, fs = acc_mps2, gyr_radps, sampling_rate_hz
-        keys, starts, ends = (context or TestContext()).stages()
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Analyse the quiet stance (sets ``result_``)."""
+        keys, starts, ends = ctx.stages()
         conds = {
             k: (s, e if e is not None else s + 30.0)
             for k, s, e in zip(keys, starts, ends)
@@ -315,7 +307,7 @@ class SwayTest(BalanceTest):
                 stance = auto
         if stance is None:
             self.result_ = SwayAnalyzer().calculate(acc, gyr, fs).result_  # type: ignore[assignment]
-            return self
+            return
         d = stance.to_dict()
         head = _Head(d["conditions"].get("eo_firm") or {})
         head.update(
@@ -328,7 +320,6 @@ class SwayTest(BalanceTest):
             head[f"{k}_ratio"] = d[f"{k}_ratio"]
         head["romberg_quotient"] = d["romberg_quotient"]
         self.result_ = head  # type: ignore[assignment]
-        return self
 
 
 def _not_rated(key: str, label: str, unit: str):

@@ -204,21 +204,13 @@ class TenMetreWalk(WalkTest):
         self.norms = norms
         self.gait_analyzer = gait_analyzer
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> TenMetreWalk:
-        """Time the comfortable and the fast walk; returns ``self`` (result in ``result_``).
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Time the comfortable and the fast walk (sets ``result_``).
 
         ``context``: the stages ``comfortable``/``fast`` of the guided run, the sensor or
         body height (step length), age and sex (norms).
         """
-        ctx = context or TestContext()
-        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        acc, gyr, fs = check_imu(acc, gyr, fs)
         acc_f = fill_gaps(acc)[0]
         gyr_f = None if gyr is None else fill_gaps(gyr)[0]
         ga = self.gait_analyzer or GaitAnalyzer(ctx.sensor_height_m, ctx.height_m)
@@ -235,15 +227,14 @@ class TenMetreWalk(WalkTest):
                 "not the trunk: place it on the lower back",
                 segmentation=seg,
             )
-            return self
+            return
         if not windows:
             self.result_ = TenMetreWalkResult.invalid_result(
                 WRONG_ACTIVITY, "no walking found", segmentation=seg
             )
-            return self
+            return
         trials = [self._trial(pace, a, b, g) for pace, (a, b) in windows.items()]
         self.result_ = self._result(trials, seg, ctx)
-        return self
 
     def _windows(
         self, g: GaitResult, ctx: TestContext, dur: float

@@ -190,21 +190,13 @@ class TimedUpAndGo(TransferTest):
         self.transition_detector = transition_detector
         self.gait_analyzer = gait_analyzer
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> TimedUpAndGo:
-        """Time the test and its phases; returns ``self`` (result in ``result_``).
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Time the test and its phases (sets ``result_``).
 
         ``context``: the age for the norm, the sensor or body height for the gait analysis.
         """
-        ctx = context or TestContext()
         age_y, sensor_height_m, height_m = ctx.age_y, ctx.sensor_height_m, ctx.height_m
-        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        acc, gyr, fs = check_imu(acc, gyr, fs)
         if gyr is None:
             raise ValueError("the TUG needs the gyroscope (gyr_radps)")
         thr = float((self.norms or {}).get("at_risk_threshold_s", self.threshold_s))
@@ -214,7 +206,7 @@ class TimedUpAndGo(TransferTest):
                 f"recording is {acc.shape[0] / fs:.1f} s; a TUG needs > 5 s",
                 threshold_s=thr,
             )
-            return self
+            return
         acc_f, frac = fill_gaps(acc)
         gyr_f, _ = fill_gaps(gyr)
         det = (self.transition_detector or TransitionDetector()).detect(acc_f, gyr_f, fs)
@@ -228,7 +220,7 @@ class TimedUpAndGo(TransferTest):
                 threshold_s=thr,
                 transitions=tr_dicts,
             )
-            return self
+            return
         stsi = next((t for t in trs if t.type == "stand-to-sit" and t.start_s > sts.end_s), None)
         if stsi is None:
             self.result_ = TugResult.invalid_result(
@@ -238,7 +230,7 @@ class TimedUpAndGo(TransferTest):
                 start_s=sts.start_s,
                 transitions=tr_dicts,
             )
-            return self
+            return
         total = stsi.end_s - sts.start_s
         if total > self.max_total_s:
             self.result_ = TugResult.invalid_result(
@@ -247,7 +239,7 @@ class TimedUpAndGo(TransferTest):
                 threshold_s=thr,
                 transitions=tr_dicts,
             )
-            return self
+            return
 
         ga = (self.gait_analyzer or GaitAnalyzer(sensor_height_m, height_m)).analyze(
             acc_f, gyr_f, fs
@@ -268,7 +260,7 @@ class TimedUpAndGo(TransferTest):
                 total_time_s=total,
                 transitions=tr_dicts,
             )
-            return self
+            return
         if len(turns) > self.max_turns:
             self.result_ = TugResult.invalid_result(
                 WRONG_ACTIVITY,
@@ -278,9 +270,8 @@ class TimedUpAndGo(TransferTest):
                 total_time_s=total,
                 transitions=tr_dicts,
             )
-            return self
+            return
         self.result_ = self._timed(sts, stsi, ic, turns, trs, thr=thr, frac=frac, age_y=age_y)
-        return self
 
     def _timed(
         self,

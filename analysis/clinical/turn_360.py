@@ -149,20 +149,12 @@ class Turn360(TransferTest):
         self.max_trunk_pitch_rate_dps = max_trunk_pitch_rate_dps
         self.gait_analyzer = gait_analyzer
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> Turn360:
-        """Time the turns and count their steps; returns ``self`` (result in ``result_``).
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Time the turns and count their steps (sets ``result_``).
 
         ``context``: the stages ``first``/``second`` of the guided run.
         """
-        ctx = context or TestContext()
-        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        acc, gyr, fs = check_imu(acc, gyr, fs)
         if gyr is None:
             raise ValueError("the 360° turn needs the gyroscope (gyr_radps)")
         acc_f, gyr_f = fill_gaps(acc)[0], fill_gaps(gyr)[0]
@@ -173,11 +165,10 @@ class Turn360(TransferTest):
         invalid = self._refused(acc_f, gyr_f, fs, g, turns)
         if invalid is not None:
             self.result_ = Turn360Result.invalid_result(*invalid, segmentation=seg)
-            return self
+            return
         up = gravity_direction(acc_f, fs)
         trials = [self._trial(name, t, acc_f @ up, fs) for name, t in turns.items()]
         self.result_ = _result(trials, seg)
-        return self
 
     def _turns(self, g: GaitResult, ctx: TestContext) -> tuple[dict[str, Turn], str]:
         """trial -> its turn: the largest in each stage, else the full turns in order."""

@@ -241,21 +241,13 @@ class TimedWalk(WalkTest):
         self.min_coverage = min_coverage
         self.gait_analyzer = gait_analyzer
 
-    def analyze(
-        self,
-        acc_mps2: np.ndarray,
-        gyr_radps: np.ndarray | None,
-        *,
-        sampling_rate_hz: float,
-        context: TestContext | None = None,
-    ) -> TimedWalk:
-        """Estimate distance, per-minute gait and fatigability; returns ``self``.
+    def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
+        """Estimate distance, per-minute gait and fatigability (sets ``result_``).
 
         ``context``: the sensor or body height for the step length; age, sex, height and
         weight for the predicted 6-minute distance.
         """
-        ctx = context or TestContext()
-        acc, gyr, fs = check_imu(acc_mps2, gyr_radps, sampling_rate_hz)
+        acc, gyr, fs = check_imu(acc, gyr, fs)
         name = f"walk-{self.minutes:g}min"
         window = 60.0 * self.minutes
         acc_f, frac = fill_gaps(acc)
@@ -275,7 +267,7 @@ class TimedWalk(WalkTest):
             self.result_ = TimedWalkResult.invalid_result(
                 WRONG_ACTIVITY, reason, test=name, minutes=self.minutes
             )
-            return self
+            return
         t0 = float(ic[0])
         ic = ic[ic < t0 + window]
         step_med = float(np.median(np.diff(ic)))
@@ -308,7 +300,6 @@ class TimedWalk(WalkTest):
                 res.predicted_distance_m = pred
                 res.percent_predicted = 100.0 * distance / pred if pred > 0 else None
         self.result_ = res
-        return self
 
     def _validity(self, walked: float, window: float, frac: float, unmeasured: float) -> Validity:
         """Valid when walking covers ``min_coverage`` of the window; notes what was not measured."""
