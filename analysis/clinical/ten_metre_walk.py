@@ -79,7 +79,15 @@ from analysis.clinical.walk import GAIT_SPEED
 from analysis.gait.pipeline import GaitAnalyzer, GaitResult, WalkingBout
 from analysis.orientation import gravity_direction
 
-__all__ = ["FAST_SPEED", "NORMS", "TRIALS", "TenMetreWalk", "TenMetreWalkResult", "leg_like_swing"]
+__all__ = [
+    "FAST_SPEED",
+    "NORMS",
+    "TRIALS",
+    "TenMetreWalk",
+    "TenMetreWalkResult",
+    "leg_like_swing",
+    "not_on_the_trunk",
+]
 
 #: The trials in protocol order (the guided run's stage keys).
 TRIALS = ("comfortable", "fast")
@@ -122,6 +130,24 @@ def leg_like_swing(
         return None
     horizontal = w - np.outer(w @ up, up)
     return float(np.degrees(np.percentile(np.linalg.norm(horizontal, axis=1), 95)))
+
+
+def not_on_the_trunk(
+    acc: np.ndarray,
+    gyr: np.ndarray | None,
+    fs: float,
+    spans_s: list[tuple[float, float]],
+    max_dps: float,
+) -> str | None:
+    """Why the sensor is not on the trunk (it turns like a leg: :func:`leg_like_swing` above
+    ``max_dps``), or ``None``."""
+    swing = leg_like_swing(acc, gyr, fs, spans_s)
+    if swing is None or swing <= max_dps:
+        return None
+    return (
+        f"the sensor turns at {swing:.0f} deg/s about a horizontal axis, like a leg, not the "
+        "trunk: place it on the lower back"
+    )
 
 
 @dataclass
@@ -219,14 +245,9 @@ class TenMetreWalk(WalkTest):
         windows, seg = self._windows(g, ctx, len(acc) / fs)
         # a leg's swing is not gait the trunk analysis finds: look at the whole recording
         spans = [(b.start_s, b.end_s) for b in g.walking_bouts] or [(0.0, len(acc) / fs)]
-        swing = leg_like_swing(acc_f, gyr_f, fs, spans)
-        if swing is not None and swing > self.max_trunk_pitch_rate_dps:
-            self.result_ = TenMetreWalkResult.invalid_result(
-                WRONG_ACTIVITY,
-                f"the sensor turns at {swing:.0f} deg/s about a horizontal axis, like a leg, "
-                "not the trunk: place it on the lower back",
-                segmentation=seg,
-            )
+        why = not_on_the_trunk(acc_f, gyr_f, fs, spans, self.max_trunk_pitch_rate_dps)
+        if why is not None:
+            self.result_ = TenMetreWalkResult.invalid_result(WRONG_ACTIVITY, why, segmentation=seg)
             return
         if not windows:
             self.result_ = TenMetreWalkResult.invalid_result(

@@ -65,7 +65,7 @@ from analysis.clinical.registry import (
     TransferTest,
     register,
 )
-from analysis.clinical.ten_metre_walk import leg_like_swing
+from analysis.clinical.ten_metre_walk import not_on_the_trunk
 from analysis.gait.initial_contacts import InitialContactDetector
 from analysis.gait.pipeline import GaitAnalyzer, GaitResult
 from analysis.gait.turns import Turn
@@ -186,12 +186,9 @@ class Turn360(TransferTest):
     def _refused(self, acc, gyr, fs, g: GaitResult, turns: dict[str, Turn]):
         """``(code, reason)`` when the recording is no valid 360° turn test, else None."""
         spans = [(t.start_s, t.end_s) for t in turns.values()] or [(0.0, len(acc) / fs)]
-        swing = leg_like_swing(acc, gyr, fs, spans)
-        if swing is not None and swing > self.max_trunk_pitch_rate_dps:
-            return WRONG_ACTIVITY, (
-                f"the sensor turns at {swing:.0f} deg/s about a horizontal axis, like a leg, "
-                "not the trunk: place it on the lower back"
-            )
+        why = not_on_the_trunk(acc, gyr, fs, spans, self.max_trunk_pitch_rate_dps)
+        if why is not None:
+            return WRONG_ACTIVITY, why
         if not turns:
             largest = max((abs(t.angle_deg) for t in g.turns), default=0.0)
             return NOT_DETECTED, (

@@ -542,15 +542,27 @@ DECELERATION_INDEX = Measure(
 )
 
 
-def _walk_protocol(minutes: int, therapist: str, source: str) -> TestProtocol:
-    return TestProtocol(
-        patient_instructions=(
-            f"Walk back and forth along the corridor as far as you can in {minutes} minutes. "
-            "You may slow down or stop to rest."
+def _walk_test(
+    minutes: int, rank: int, therapist: str, source: str, measures: tuple[Measure, ...]
+) -> ClinicalTest:
+    """The registry entry of the ``minutes``-minute walk."""
+    return ClinicalTest(
+        key=f"walk-{minutes}min",
+        title=f"{minutes}-minute walk",
+        rank=rank,
+        make=lambda norms: TimedWalk(minutes=float(minutes)),
+        protocol=TestProtocol(
+            patient_instructions=(
+                f"Walk back and forth along the corridor as far as you can in {minutes} minutes. "
+                "You may slow down or stop to rest."
+            ),
+            therapist_instructions=therapist,
+            stages=(Stage("walk", "Walking", "Walk as far as you can.", 60 * minutes),),
+            source=source,
         ),
-        therapist_instructions=therapist,
-        stages=(Stage("walk", "Walking", "Walk as far as you can.", 60 * minutes),),
-        source=source,
+        measures=measures,
+        headline=Headline("distance_m", "m", 0),
+        walking=True,
     )
 
 
@@ -558,35 +570,21 @@ register(
     ResultSource("gait", measures=(GAIT_SPEED, STRIDE_TIME_SD), aliases=("walk",), norms=NORMS)
 )
 register(
-    ClinicalTest(
-        key="walk-2min",
-        title="2-minute walk",
-        rank=60,
-        make=lambda norms: TimedWalk(minutes=2.0),
-        protocol=_walk_protocol(
-            2,
-            "Straight corridor, turn around cones. The test stops after 2 minutes.",
-            "ATS 2002 (procedure, shortened)",
-        ),
-        measures=(GAIT_SPEED, STRIDE_TIME_SD),
-        headline=Headline("distance_m", "m", 0),
-        walking=True,
+    _walk_test(
+        2,
+        60,
+        "Straight corridor, turn around cones. The test stops after 2 minutes.",
+        "ATS 2002 (procedure, shortened)",
+        (GAIT_SPEED, STRIDE_TIME_SD),
     )
 )
 register(
-    ClinicalTest(
-        key="walk-6min",
-        title="6-minute walk",
-        rank=70,
-        make=lambda norms: TimedWalk(minutes=6.0),
-        protocol=_walk_protocol(
-            6,
-            "30-m corridor, turn around cones; standard encouragement each minute. The test "
-            "stops after 6 minutes. Fatigability compares the last minute with minute 2.",
-            "ATS 2002; Enright & Sherrill 1998 (norms)",
-        ),
-        measures=(GAIT_SPEED, STRIDE_TIME_SD, SIX_MINUTE_WALK_DISTANCE, DECELERATION_INDEX),
-        headline=Headline("distance_m", "m", 0),
-        walking=True,
+    _walk_test(
+        6,
+        70,
+        "30-m corridor, turn around cones; standard encouragement each minute. The test "
+        "stops after 6 minutes. Fatigability compares the last minute with minute 2.",
+        "ATS 2002; Enright & Sherrill 1998 (norms)",
+        (GAIT_SPEED, STRIDE_TIME_SD, SIX_MINUTE_WALK_DISTANCE, DECELERATION_INDEX),
     )
 )
