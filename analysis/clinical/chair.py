@@ -80,6 +80,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.clinical import registry as reg
 from analysis.clinical.base import (
     NOT_DETECTED,
     TOO_SHORT,
@@ -92,19 +93,7 @@ from analysis.clinical.base import (
     looks_like_walking,
     normalise_sex,
 )
-from analysis.clinical.registry import (
-    ClinicalTest,
-    Factor,
-    Headline,
-    Measure,
-    Stage,
-    TestContext,
-    TestProtocol,
-    TransferTest,
-    graded_factor,
-    register,
-    threshold_factor,
-)
+from analysis.clinical.registry import TestContext, TransferTest
 from analysis.transitions import Transition, TransitionDetector
 
 __all__ = [
@@ -395,7 +384,7 @@ class FiveTimesSitToStand(TransferTest):
 # --------------------------------------------------------------------------- registry entries
 
 
-def _rate_chair(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Factor:
+def _rate_chair(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.Factor:
     """At risk below the STEADI score for the age and sex; not rated without them."""
     n = norms["chair_stand_30s"]
     what = ("chair_stand_30s_count", "30-second chair stand", "stands")
@@ -407,15 +396,15 @@ def _rate_chair(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) ->
             if demo.get("age") is None or sex is None
             else f"no norm for age {demo.get('age')} (table covers 60-94 y)"
         )
-        return Factor(*what[:2], v, what[2], "not_rated", [], n["source"], note=why)
+        return reg.Factor(*what[:2], v, what[2], "not_rated", [], n["source"], note=why)
     norm = f"{'men' if sex == 'm' else 'women'} {band['age_min_y']}-{band['age_max_y']} y"
-    return threshold_factor(what, v, "<", float(band[sex]), n["source"], norm=norm)
+    return reg.threshold_factor(what, v, "<", float(band[sex]), n["source"], norm=norm)
 
 
-def _rate_five(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Factor:
+def _rate_five(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.Factor:
     """Elevated from 12 s (Lusardi 2017), at risk from 15 s (Buatois 2008)."""
     n = norms["five_times_sts"]
-    return graded_factor(
+    return reg.graded_factor(
         ("five_times_sts_time_s", "Five times sit-to-stand", "s"),
         v,
         ">=",
@@ -426,7 +415,7 @@ def _rate_five(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> 
 
 
 #: Stands in 30 s: a fall-risk factor (below the STEADI age/sex score) and a progress metric.
-CHAIR_STANDS = Measure(
+CHAIR_STANDS = reg.Measure(
     "chair_stand_30s_count",
     "30-s chair stands",
     "stands",
@@ -440,7 +429,7 @@ CHAIR_STANDS = Measure(
     ucum="{#}/(30.s)",
 )
 #: Time of five rises: a fall-risk factor (12 s elevated, 15 s at risk) and a progress metric.
-FIVE_STS_TIME = Measure(
+FIVE_STS_TIME = reg.Measure(
     "five_times_sts_time_s",
     "5x sit-to-stand",
     "s",
@@ -453,13 +442,13 @@ FIVE_STS_TIME = Measure(
     ucum="s",
 )
 
-register(
-    ClinicalTest(
+reg.register(
+    reg.ClinicalTest(
         key="chair-stand-30s",
         title="30-second chair stand",
         rank=40,
         make=lambda norms: ChairStand30s(norms=norms.get("chair_stand_30s")),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 "Sit in the middle of the chair, arms crossed on your chest. When I say Go, stand "
                 "up fully and sit down again, as many times as you can in 30 seconds."
@@ -469,22 +458,22 @@ register(
                 "a risk of falling."
             ),
             stages=(
-                Stage("stands", "Chair stands", "Stand up and sit down, again and again.", 30),
+                reg.Stage("stands", "Chair stands", "Stand up and sit down, again and again.", 30),
             ),
             source="CDC STEADI, 30-Second Chair Stand",
         ),
         measures=(CHAIR_STANDS,),
-        headline=Headline("n_stands", "stands", 0),
+        headline=reg.Headline("n_stands", "stands", 0),
         norms={"chair_stand_30s": CHAIR_STAND_NORMS},
     )
 )
-register(
-    ClinicalTest(
+reg.register(
+    reg.ClinicalTest(
         key="five-times-sts",
         title="Five times sit-to-stand",
         rank=50,
         make=lambda norms: FiveTimesSitToStand(norms=norms.get("five_times_sts")),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 "Arms crossed on your chest. When I say Go, stand up fully and sit down five "
                 "times, as fast as you safely can."
@@ -494,12 +483,14 @@ register(
                 "after 60 s). 12 s or more raises fall probability, 15 s predicts recurrent falls."
             ),
             stages=(
-                Stage("sts", "Five sit-to-stands", "Stand up and sit down five times.", None, 60.0),
+                reg.Stage(
+                    "sts", "Five sit-to-stands", "Stand up and sit down five times.", None, 60.0
+                ),
             ),
             source="Lusardi et al. 2017; Buatois et al. 2008",
         ),
         measures=(FIVE_STS_TIME,),
-        headline=Headline("time_s", "s", 1),
+        headline=reg.Headline("time_s", "s", 1),
         norms={"five_times_sts": FIVE_STS_NORMS},
     )
 )

@@ -55,19 +55,9 @@ from typing import Any
 import numpy as np
 
 from analysis.clinical import base
+from analysis.clinical import registry as reg
 from analysis.clinical.base import ClinicalResult, Segment, Validity
-from analysis.clinical.registry import (
-    BalanceTest,
-    ClinicalTest,
-    Factor,
-    Headline,
-    Measure,
-    Stage,
-    TestContext,
-    TestProtocol,
-    register,
-    threshold_factor,
-)
+from analysis.clinical.registry import BalanceTest, TestContext
 from analysis.orientation import gravity_direction, horizontal_basis
 
 __all__ = [
@@ -480,11 +470,11 @@ class FourStageBalance(BalanceTest):
 # --------------------------------------------------------------------------- registry entry
 
 
-def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Factor:
+def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.Factor:
     """At risk below 10 s of tandem stance (STEADI)."""
     n = norms["four_stage"]
     what = ("tandem_time_s", "4-stage balance: tandem stance held", "s")
-    return threshold_factor(what, v, "<", float(n["tandem_min_s"]), n["source"])
+    return reg.threshold_factor(what, v, "<", float(n["tandem_min_s"]), n["source"])
 
 
 def _headline(text: str, result: dict[str, Any]) -> str:
@@ -495,7 +485,7 @@ def _headline(text: str, result: dict[str, Any]) -> str:
 
 
 #: Tandem stance held: a fall-risk factor (< 10 s, STEADI) and a progress metric.
-TANDEM_TIME = Measure(
+TANDEM_TIME = reg.Measure(
     "tandem_time_s",
     "4-stage: tandem held",
     "s",
@@ -508,7 +498,7 @@ TANDEM_TIME = Measure(
     ucum="s",
 )
 #: The last stage reached (1-4): a progress metric.
-FOUR_STAGE_REACHED = Measure(
+FOUR_STAGE_REACHED = reg.Measure(
     "four_stage_reached",
     "4-stage: stage reached",
     "stage",
@@ -519,13 +509,13 @@ FOUR_STAGE_REACHED = Measure(
     ucum="{stage}",
 )
 
-register(
-    ClinicalTest(
+reg.register(
+    reg.ClinicalTest(
         key="four-stage",
         title="4-stage balance test",
         rank=10,
         make=lambda norms: FourStageBalance(),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 "Stand without support, arms by your side. Hold each position for 10 seconds. "
                 "Do not move your feet until I tell you."
@@ -537,20 +527,22 @@ register(
                 "increased risk of falling."
             ),
             stages=(
-                Stage("feet_together", "Feet together", "Stand with your feet side by side.", 10),
-                Stage(
+                reg.Stage(
+                    "feet_together", "Feet together", "Stand with your feet side by side.", 10
+                ),
+                reg.Stage(
                     "semi_tandem",
                     "Semi-tandem",
                     "Place the instep of one foot so it touches the big toe of the other.",
                     10,
                 ),
-                Stage(
+                reg.Stage(
                     "tandem",
                     "Tandem",
                     "Place one foot in front of the other, heel touching toe.",
                     10,
                 ),
-                Stage("one_leg", "One leg", "Stand on one foot.", 10),
+                reg.Stage("one_leg", "One leg", "Stand on one foot.", 10),
             ),
             countdown_s=3.0,
             stop_on_loss_of_balance=True,
@@ -558,7 +550,7 @@ register(
             quiet_stance=True,
         ),
         measures=(TANDEM_TIME, FOUR_STAGE_REACHED),
-        headline=Headline("tandem_time_s", "s", 1, _headline),
+        headline=reg.Headline("tandem_time_s", "s", 1, _headline),
         needs_gyroscope=False,
         norms={"four_stage": NORMS},
     )

@@ -57,19 +57,9 @@ from typing import Any
 import numpy as np
 
 from analysis.clinical import base
+from analysis.clinical import registry as reg
 from analysis.clinical.base import ClinicalResult, Segment, Validity, to_jsonable
-from analysis.clinical.registry import (
-    BalanceTest,
-    ClinicalTest,
-    Factor,
-    Headline,
-    Measure,
-    Stage,
-    TestContext,
-    TestProtocol,
-    register,
-    threshold_factor,
-)
+from analysis.clinical.registry import BalanceTest, TestContext
 
 __all__ = ["BEST_SIDE", "LEFT", "NORMS", "RIGHT", "SIDES", "SingleLegStance", "SingleLegResult"]
 
@@ -284,13 +274,13 @@ class SingleLegStance(BalanceTest):
 # --------------------------------------------------------------------------- registry entry
 
 
-def _rate(v: float | None, demo: Any, norms: Any) -> Factor:
+def _rate(v: float | None, demo: Any, norms: Any) -> reg.Factor:
     """At risk below 5 s on the better leg (Vellas 1997); the Bohannon (2006) mean as a note."""
     n = norms[KEY]
     band = base.age_band(n["norms_by_age"]["bands"], demo.get("age"))
     note = "" if band is None else f"age mean {band['mean_s']} s ({n['norms_by_age']['source']})"
     what = ("single_leg_stance_best_s", "Single-leg stance (better leg)", "s")
-    return threshold_factor(what, v, "<", float(n["at_risk_below_s"]), n["source"], note=note)
+    return reg.threshold_factor(what, v, "<", float(n["at_risk_below_s"]), n["source"], note=note)
 
 
 def _age_mean(demo: Any, norms: Any) -> list[dict[str, Any]]:
@@ -302,8 +292,8 @@ def _age_mean(demo: Any, norms: Any) -> list[dict[str, Any]]:
     return [{"value": float(band["mean_s"]), "label": label}]
 
 
-def _side(side: str, rank: int) -> Measure:
-    return Measure(
+def _side(side: str, rank: int) -> reg.Measure:
+    return reg.Measure(
         f"single_leg_stance_{side}_s",
         f"Single-leg stance, {side} leg",
         "s",
@@ -316,7 +306,7 @@ def _side(side: str, rank: int) -> Measure:
 
 
 #: The better leg's time: a fall-risk factor (< 5 s, Vellas 1997) and a progress metric.
-BEST_SIDE = Measure(
+BEST_SIDE = reg.Measure(
     "single_leg_stance_best_s",
     "Single-leg stance (better leg)",
     "s",
@@ -341,13 +331,13 @@ def _headline(text: str, result: Any) -> str:
     return ", ".join(parts)
 
 
-register(
-    ClinicalTest(
+reg.register(
+    reg.ClinicalTest(
         key=KEY,
         title="Single-leg stance",
         rank=15,
         make=lambda norms: SingleLegStance(norms=norms.get(KEY)),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 "Cross your arms on your chest. When I say Go, lift one foot off the floor and "
                 "stand on the other leg as long as you can, up to 30 seconds. Then the other leg."
@@ -359,8 +349,8 @@ register(
                 "falls."
             ),
             stages=(
-                Stage("left", "Stand on the left leg", "Lift your right foot.", None, 32.0),
-                Stage("right", "Stand on the right leg", "Lift your left foot.", None, 32.0),
+                reg.Stage("left", "Stand on the left leg", "Lift your right foot.", None, 32.0),
+                reg.Stage("right", "Stand on the right leg", "Lift your left foot.", None, 32.0),
             ),
             countdown_s=3.0,
             stop_on_loss_of_balance=False,
@@ -368,7 +358,7 @@ register(
             quiet_stance=True,
         ),
         measures=(BEST_SIDE, LEFT, RIGHT),
-        headline=Headline("best_s", "s", 1, _headline),
+        headline=reg.Headline("best_s", "s", 1, _headline),
         needs_gyroscope=False,
         norms={KEY: NORMS},
     )

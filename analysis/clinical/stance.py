@@ -43,19 +43,9 @@ from typing import Any
 import numpy as np
 
 from analysis.clinical import base
+from analysis.clinical import registry as reg
 from analysis.clinical.base import ClinicalResult, Validity
-from analysis.clinical.registry import (
-    BalanceTest,
-    ClinicalTest,
-    Factor,
-    Headline,
-    Measure,
-    ResultSource,
-    Stage,
-    TestContext,
-    TestProtocol,
-    register,
-)
+from analysis.clinical.registry import BalanceTest, TestContext
 from analysis.orientation import BodyFrameAligner
 from analysis.sway import TEST_KEY, SwayAnalyzer
 
@@ -323,8 +313,8 @@ class SwayTest(BalanceTest):
 
 
 def _not_rated(key: str, label: str, unit: str):
-    def rate(v: float | None, demo: Any, norms: Any) -> Factor:
-        return Factor(
+    def rate(v: float | None, demo: Any, norms: Any) -> reg.Factor:
+        return reg.Factor(
             key,
             label,
             v,
@@ -352,7 +342,7 @@ def _eo_firm(result: Any) -> dict[str, Any]:
 
 
 #: Sway RMS of the eyes-open-firm trial: shown among the fall-risk factors, not rated.
-SWAY_RMS = Measure(
+SWAY_RMS = reg.Measure(
     "sway_rms_mps2",
     "Sway RMS",
     "m/s^2",
@@ -364,7 +354,7 @@ SWAY_RMS = Measure(
     ucum="m/s2",
 )
 #: Sway 95 % ellipse area: not rated; a progress metric.
-SWAY_AREA = Measure(
+SWAY_AREA = reg.Measure(
     "sway_ellipse_area_m2ps4",
     "Sway 95 % ellipse area",
     "m^2/s^4",
@@ -378,17 +368,17 @@ SWAY_AREA = Measure(
 )
 
 
-def _quiet(key: str, title: str, text: str) -> Stage:
-    return Stage(key, title, text, 30.0)
+def _quiet(key: str, title: str, text: str) -> reg.Stage:
+    return reg.Stage(key, title, text, 30.0)
 
 
-register(
-    ClinicalTest(
+reg.register(
+    reg.ClinicalTest(
         key=TEST_KEY,
         title="Quiet stance (mCTSIB, 4 conditions)",
         rank=20,
         make=lambda norms: SwayTest(),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 "Stand still with your feet together and your arms crossed, looking at a point "
                 "in front of you. Close your eyes when asked."
@@ -408,11 +398,11 @@ register(
             quiet_stance=True,
         ),
         measures=(SWAY_RMS, SWAY_AREA),
-        headline=Headline(
+        headline=reg.Headline(
             "ellipse_area_m2ps4", "m^2/s^4", 4, lambda t, r: f"95 % ellipse area {t}" if t else t
         ),
         needs_gyroscope=False,
         norms={TEST_KEY: NORMS},
     )
 )
-register(ResultSource("stance", measures=(SWAY_RMS, SWAY_AREA), view=_eo_firm))
+reg.register(reg.ResultSource("stance", measures=(SWAY_RMS, SWAY_AREA), view=_eo_firm))

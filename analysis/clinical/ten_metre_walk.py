@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.clinical import registry as reg
 from analysis.clinical.base import (
     NOT_DETECTED,
     TOO_SHORT,
@@ -65,16 +66,7 @@ from analysis.clinical.base import (
     normalise_sex,
     to_jsonable,
 )
-from analysis.clinical.registry import (
-    ClinicalTest,
-    Headline,
-    Measure,
-    Stage,
-    TestContext,
-    TestProtocol,
-    WalkTest,
-    register,
-)
+from analysis.clinical.registry import TestContext, WalkTest
 from analysis.clinical.walk import GAIT_SPEED
 from analysis.gait.pipeline import GaitAnalyzer, GaitResult, WalkingBout
 from analysis.orientation import gravity_direction
@@ -352,7 +344,7 @@ def _norm_note(text: str, result: Any) -> str:
 #: Comfortable speed of the 10-metre walk: the gait-speed factor and progress metric.
 COMFORTABLE_SPEED = replace(GAIT_SPEED, result_keys=("comfortable_speed_mps",))
 #: Fast speed of the 10-metre walk: a progress metric (no fall-risk threshold).
-FAST_SPEED = Measure(
+FAST_SPEED = reg.Measure(
     "fast_gait_speed_mps",
     "10-m walk: fast speed",
     "m/s",
@@ -363,13 +355,13 @@ FAST_SPEED = Measure(
     references=_norm_line("fast"),
 )
 
-register(
-    ClinicalTest(
+reg.register(
+    reg.ClinicalTest(
         key=KEY,
         title="10-metre walk test",
         rank=80,
         make=lambda norms: TenMetreWalk(norms=norms.get(KEY)),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 "Walk from the start line past the far line, first at your normal, comfortable "
                 "pace, then as fast as you safely can. Do not slow down before the far line."
@@ -380,14 +372,16 @@ register(
                 "speed below 1.0 m/s flags fall risk, below 0.8 m/s high risk."
             ),
             stages=(
-                Stage("comfortable", "Comfortable pace", "Walk at your normal pace.", None, 60.0),
-                Stage("fast", "Fast pace", "Walk as fast as you safely can.", None, 60.0),
+                reg.Stage(
+                    "comfortable", "Comfortable pace", "Walk at your normal pace.", None, 60.0
+                ),
+                reg.Stage("fast", "Fast pace", "Walk as fast as you safely can.", None, 60.0),
             ),
             countdown_s=3.0,
             source="Peters et al. 2013 (10-m walk, 14-m path); Bohannon 1997 (norms)",
         ),
         measures=(COMFORTABLE_SPEED, FAST_SPEED),
-        headline=Headline("comfortable_speed_mps", "m/s", 2, _norm_note),
+        headline=reg.Headline("comfortable_speed_mps", "m/s", 2, _norm_note),
         needs_gyroscope=False,
         walking=True,
         norms={KEY: NORMS},

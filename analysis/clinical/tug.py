@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.clinical import registry as reg
 from analysis.clinical.base import (
     NOT_DETECTED,
     TOO_SHORT,
@@ -62,18 +63,7 @@ from analysis.clinical.base import (
     check_imu,
     fill_gaps,
 )
-from analysis.clinical.registry import (
-    ClinicalTest,
-    Factor,
-    Headline,
-    Measure,
-    Stage,
-    TestContext,
-    TestProtocol,
-    TransferTest,
-    register,
-    threshold_factor,
-)
+from analysis.clinical.registry import TestContext, TransferTest
 from analysis.gait.pipeline import GaitAnalyzer
 from analysis.transitions import Transition, TransitionDetector
 
@@ -332,7 +322,7 @@ class TimedUpAndGo(TransferTest):
 # --------------------------------------------------------------------------- registry entry
 
 
-def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Factor:
+def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.Factor:
     """At risk from the STEADI threshold; the Bohannon (2006) age mean as a note."""
     n = norms["tug"]
     note = ""
@@ -344,7 +334,7 @@ def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> Facto
         )
     what = ("tug_time_s", "Timed Up and Go", "s")
     thr = float(n["at_risk_threshold_s"])
-    return threshold_factor(what, v, ">=", thr, n["source"], note=note)
+    return reg.threshold_factor(what, v, ">=", thr, n["source"], note=note)
 
 
 def _age_mean(demo: dict[str, Any], norms: dict[str, Any]) -> list[dict[str, Any]]:
@@ -366,7 +356,7 @@ def _headline(text: str, result: dict[str, Any]) -> str:
 
 
 #: Total TUG time: a fall-risk factor (>= 12 s, STEADI) and a progress metric.
-TUG_TIME = Measure(
+TUG_TIME = reg.Measure(
     "tug_time_s",
     "Timed Up and Go",
     "s",
@@ -384,13 +374,13 @@ TUG_TIME = Measure(
     references=_age_mean,
 )
 
-register(
-    ClinicalTest(
+reg.register(
+    reg.ClinicalTest(
         key="tug",
         title="Timed Up and Go",
         rank=30,
         make=lambda norms: TimedUpAndGo(norms=norms.get("tug")),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 "When I say Go: stand up from the chair, walk to the line at your normal pace, "
                 "turn, walk back and sit down again."
@@ -401,14 +391,14 @@ register(
                 "stops after 60 s). 12 s or more means a risk of falling."
             ),
             stages=(
-                Stage(
+                reg.Stage(
                     "tug", "Timed Up and Go", "Stand up, walk, turn, come back, sit.", None, 60.0
                 ),
             ),
             source="CDC STEADI, Timed Up & Go; Salarian et al. 2010 (phases)",
         ),
         measures=(TUG_TIME,),
-        headline=Headline("total_time_s", "s", 1, _headline),
+        headline=reg.Headline("total_time_s", "s", 1, _headline),
         norms={"tug": NORMS},
     )
 )

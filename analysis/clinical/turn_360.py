@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.clinical import registry as reg
 from analysis.clinical.base import (
     NOT_DETECTED,
     WRONG_ACTIVITY,
@@ -55,16 +56,7 @@ from analysis.clinical.base import (
     fill_gaps,
     to_jsonable,
 )
-from analysis.clinical.registry import (
-    ClinicalTest,
-    Headline,
-    Measure,
-    Stage,
-    TestContext,
-    TestProtocol,
-    TransferTest,
-    register,
-)
+from analysis.clinical.registry import TestContext, TransferTest
 from analysis.clinical.ten_metre_walk import not_on_the_trunk
 from analysis.gait.initial_contacts import InitialContactDetector
 from analysis.gait.pipeline import GaitAnalyzer, GaitResult
@@ -254,7 +246,7 @@ def _cutoff(demo: Any, norms: Any) -> list[dict[str, Any]]:
 
 
 #: Mean time of the turns: a progress metric (no verified fall-risk threshold).
-TURN_TIME = Measure(
+TURN_TIME = reg.Measure(
     "turn_360_time_s",
     "360° turn: time",
     "s",
@@ -266,7 +258,7 @@ TURN_TIME = Measure(
     references=_cutoff,
 )
 #: Mean number of steps of the turns: a progress metric.
-TURN_STEPS = Measure(
+TURN_STEPS = reg.Measure(
     "turn_360_steps",
     "360° turn: steps",
     "steps",
@@ -283,13 +275,13 @@ def _headline(text: str, result: Any) -> str:
     return text + (f", {steps:.1f} steps" if text and steps is not None else "")
 
 
-register(
-    ClinicalTest(
+reg.register(
+    reg.ClinicalTest(
         key=KEY,
         title="Timed 360° turn",
         rank=35,
         make=lambda norms: Turn360(),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 "Stand with your arms by your side. When I say Go, turn around once in a full "
                 "circle, on the spot, at your usual pace. Then once more, to the other side."
@@ -300,14 +292,16 @@ register(
                 "turning is when many falls happen."
             ),
             stages=(
-                Stage("first", "First turn", "Turn around once, to either side.", None, 20.0),
-                Stage("second", "Second turn", "Turn around once, to the other side.", None, 20.0),
+                reg.Stage("first", "First turn", "Turn around once, to either side.", None, 20.0),
+                reg.Stage(
+                    "second", "Second turn", "Turn around once, to the other side.", None, 20.0
+                ),
             ),
             countdown_s=3.0,
             source="360° Turn Test (Shirley Ryan AbilityLab); Shiu et al. 2016",
         ),
         measures=(TURN_TIME, TURN_STEPS),
-        headline=Headline("time_s", "s", 1, _headline),
+        headline=reg.Headline("time_s", "s", 1, _headline),
         norms={KEY: NORMS},
     )
 )

@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.clinical import registry as reg
 from analysis.clinical.base import (
     TOO_SHORT,
     WRONG_ACTIVITY,
@@ -64,20 +65,7 @@ from analysis.clinical.base import (
     normalise_sex,
     to_jsonable,
 )
-from analysis.clinical.registry import (
-    ClinicalTest,
-    Factor,
-    Headline,
-    Measure,
-    ResultSource,
-    Stage,
-    TestContext,
-    TestProtocol,
-    WalkTest,
-    first_value,
-    graded_factor,
-    register,
-)
+from analysis.clinical.registry import TestContext, WalkTest
 from analysis.gait.parameters import autocorrelation_regularity
 from analysis.gait.pipeline import GaitAnalyzer
 
@@ -409,10 +397,10 @@ def _rel(last: float | None, ref: float | None) -> float | None:
 # --------------------------------------------------------------------------- registry entries
 
 
-def _rate_speed(v: float | None, demo: Any, norms: Any) -> Factor:
+def _rate_speed(v: float | None, demo: Any, norms: Any) -> reg.Factor:
     """Elevated below 1.0 m/s, at risk below 0.8 m/s."""
     n = norms["gait_speed"]
-    return graded_factor(
+    return reg.graded_factor(
         ("gait_speed_mps", "Gait speed", "m/s"),
         v,
         "<",
@@ -422,12 +410,12 @@ def _rate_speed(v: float | None, demo: Any, norms: Any) -> Factor:
     )
 
 
-def _rate_stride_sd(v: float | None, demo: Any, norms: Any) -> Factor:
+def _rate_stride_sd(v: float | None, demo: Any, norms: Any) -> reg.Factor:
     """Elevated from 68 ms (a Poise choice), at risk from 106 ms (Hausdorff 2001)."""
     n = norms.get("stride_time_variability")
     if not n:
-        return Factor("stride_time_sd_ms", "Stride-time variability (SD)", v, "ms", "not_rated")
-    return graded_factor(
+        return reg.Factor("stride_time_sd_ms", "Stride-time variability (SD)", v, "ms", "not_rated")
+    return reg.graded_factor(
         ("stride_time_sd_ms", "Stride-time variability (SD)", "ms"),
         v,
         ">=",
@@ -450,21 +438,25 @@ def _predicted(n: Any, sex: str, demo: Any) -> float:
     return predicted_six_minute_walk_m(n, sex, float(demo["age"]), h_cm, float(demo["weight_kg"]))
 
 
-def _rate_six_mw(v: float | None, demo: Any, norms: Any) -> Factor:
+def _rate_six_mw(v: float | None, demo: Any, norms: Any) -> reg.Factor:
     """Reduced endurance (elevated) below the Enright-Sherrill lower limit of normal."""
     n, sex, ok = _six_mw_inputs(demo, norms)
     label = "6-minute walk distance"
     if not ok or sex is None:
         note = "age, sex, height and weight are needed for the reference equation"
         src = (n or {}).get("source", "")
-        return Factor("six_minute_walk_distance_m", label, v, "m", "not_rated", [], src, note=note)
+        return reg.Factor(
+            "six_minute_walk_distance_m", label, v, "m", "not_rated", [], src, note=note
+        )
     pred = _predicted(n, sex, demo)
     lln = pred + float(n["male" if sex == "m" else "female"]["lower_limit_offset_m"])
     status = "normal" if v is None or v >= lln else "elevated"
     note = f"predicted {pred:.0f} m" + (f", {100 * v / pred:.0f} % of predicted" if v else "")
     thr = [{"value": lln, "comparison": "<", "status": "elevated", "source": n["source"]}]
     note += "; reduced endurance, not a fall-risk factor by itself"
-    return Factor("six_minute_walk_distance_m", label, v, "m", status, thr, n["source"], note=note)
+    return reg.Factor(
+        "six_minute_walk_distance_m", label, v, "m", status, thr, n["source"], note=note
+    )
 
 
 def _predicted_line(demo: Any, norms: Any) -> list[dict[str, Any]]:
@@ -477,7 +469,7 @@ def _predicted_line(demo: Any, norms: Any) -> list[dict[str, Any]]:
 
 
 def _stride_sd_ms(res: Any) -> Any:
-    sd = first_value(res, "stride_time_sd_ms")
+    sd = reg.first_value(res, "stride_time_sd_ms")
     if sd is None and res.get("stride_time_sd_s") is not None:
         sd = 1000.0 * float(res["stride_time_sd_s"])
     return sd
@@ -489,7 +481,7 @@ def _deceleration(res: Any) -> Any:
 
 
 #: Gait speed of a walking test or of a recording's steady walking: a fall-risk factor.
-GAIT_SPEED = Measure(
+GAIT_SPEED = reg.Measure(
     "gait_speed_mps",
     "Gait speed",
     "m/s",
@@ -502,7 +494,7 @@ GAIT_SPEED = Measure(
     ucum="m/s",
 )
 #: Stride-time SD (ms): a fall-risk factor (Hausdorff 2001).
-STRIDE_TIME_SD = Measure(
+STRIDE_TIME_SD = reg.Measure(
     "stride_time_sd_ms",
     "Stride-time SD",
     "ms",
@@ -516,7 +508,7 @@ STRIDE_TIME_SD = Measure(
     ucum="ms",
 )
 #: Six-minute walk distance: reduced endurance below the lower limit of normal.
-SIX_MINUTE_WALK_DISTANCE = Measure(
+SIX_MINUTE_WALK_DISTANCE = reg.Measure(
     "six_minute_walk_distance_m",
     "6-minute walk distance",
     "m",
@@ -531,7 +523,7 @@ SIX_MINUTE_WALK_DISTANCE = Measure(
     band_note=False,
 )
 #: Slowest / fastest minute speed of the six-minute walk.
-DECELERATION_INDEX = Measure(
+DECELERATION_INDEX = reg.Measure(
     "deceleration_index",
     "6-min walk: deceleration index",
     "1",
@@ -543,33 +535,33 @@ DECELERATION_INDEX = Measure(
 
 
 def _walk_test(
-    minutes: int, rank: int, therapist: str, source: str, measures: tuple[Measure, ...]
-) -> ClinicalTest:
+    minutes: int, rank: int, therapist: str, source: str, measures: tuple[reg.Measure, ...]
+) -> reg.ClinicalTest:
     """The registry entry of the ``minutes``-minute walk."""
-    return ClinicalTest(
+    return reg.ClinicalTest(
         key=f"walk-{minutes}min",
         title=f"{minutes}-minute walk",
         rank=rank,
         make=lambda norms: TimedWalk(minutes=float(minutes)),
-        protocol=TestProtocol(
+        protocol=reg.TestProtocol(
             patient_instructions=(
                 f"Walk back and forth along the corridor as far as you can in {minutes} minutes. "
                 "You may slow down or stop to rest."
             ),
             therapist_instructions=therapist,
-            stages=(Stage("walk", "Walking", "Walk as far as you can.", 60 * minutes),),
+            stages=(reg.Stage("walk", "Walking", "Walk as far as you can.", 60 * minutes),),
             source=source,
         ),
         measures=measures,
-        headline=Headline("distance_m", "m", 0),
+        headline=reg.Headline("distance_m", "m", 0),
         walking=True,
     )
 
 
-register(
-    ResultSource("gait", measures=(GAIT_SPEED, STRIDE_TIME_SD), aliases=("walk",), norms=NORMS)
+reg.register(
+    reg.ResultSource("gait", measures=(GAIT_SPEED, STRIDE_TIME_SD), aliases=("walk",), norms=NORMS)
 )
-register(
+reg.register(
     _walk_test(
         2,
         60,
@@ -578,7 +570,7 @@ register(
         (GAIT_SPEED, STRIDE_TIME_SD),
     )
 )
-register(
+reg.register(
     _walk_test(
         6,
         70,
