@@ -21,6 +21,7 @@ factor                        elevated                     at_risk
 TUG time                      --                           >= 12 s (STEADI)
 30-s chair stand              --                           below the STEADI age/sex norm
 4-stage: tandem held          --                           < 10 s (STEADI)
+single-leg stance (better)    --                           < 5 s (Vellas 1997)
 5x sit-to-stand               >= 12 s (Lusardi 2017)       >= 15 s (Buatois 2008)
 gait speed                    < 1.0 m/s (Kyrdalen 2019)    < 0.8 m/s (World Falls Guidelines)
 stride-time SD                >= 68 ms (Poise choice)      >= 106 ms (Hausdorff 2001 fallers)
