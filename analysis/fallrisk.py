@@ -155,7 +155,7 @@ def measures_from_results(results: Mapping[str, Any]) -> dict[str, dict[str, Any
     """
     out: dict[str, dict[str, Any]] = {}
 
-    def put(key: str, value: Any, res: Mapping[str, Any], test: str) -> None:
+    def put(key: str, value: object, res: Mapping[str, Any], test: str) -> None:
         if value is None and _validity_of(res).get("valid", True):
             return
         # keep the first valid entry if several tests measure the same thing

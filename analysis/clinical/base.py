@@ -205,7 +205,7 @@ class Segment:
 # --------------------------------------------------------------------------- norms
 
 
-def normalise_sex(sex: Any) -> str | None:
+def normalise_sex(sex: object) -> str | None:
     """``"m"``/``"f"`` from the spellings people use (``male``, ``Woman``...), else None."""
     s = str(sex or "").strip().lower()
     return {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}.get(s)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import copy
 import importlib
 import math
+import numbers
 import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -611,10 +612,12 @@ def norms_sections() -> dict[str, Any]:
     return out
 
 
-def finite(v: Any) -> float | None:
+def finite(v: object) -> float | None:
     """``v`` as a finite float, else ``None``."""
+    if not isinstance(v, numbers.Real | str):
+        return None
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except ValueError:
         return None
     return f if math.isfinite(f) else None

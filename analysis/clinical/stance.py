@@ -313,7 +313,7 @@ class SwayTest(BalanceTest):
 
 
 def _not_rated(key: str, label: str, unit: str):
-    def rate(v: float | None, demo: Any, norms: Any) -> reg.Factor:
+    def rate(v: float | None, demo: reg.Demographics, norms: reg.Norms) -> reg.Factor:
         return reg.Factor(
             key,
             label,

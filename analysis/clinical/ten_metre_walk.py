@@ -321,7 +321,7 @@ def _bout_in(bouts: list[WalkingBout], a: float, b: float) -> WalkingBout | None
 
 
 def _norm_line(pace: str):
-    def references(demo: Any, norms: Any) -> list[dict[str, Any]]:
+    def references(demo: reg.Demographics, norms: reg.Norms) -> list[dict[str, Any]]:
         """Bohannon's (1997) mean for the patient's age and sex."""
         sex = normalise_sex(demo.get("sex"))
         band = age_band(norms.get(KEY, NORMS)["bands"], demo.get("age"))
