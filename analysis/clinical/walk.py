@@ -561,22 +561,23 @@ def _walk_test(
 reg.register(
     reg.ResultSource("gait", measures=(GAIT_SPEED, STRIDE_TIME_SD), aliases=("walk",), norms=NORMS)
 )
-reg.register(
-    _walk_test(
+#: The timed walks: (minutes, rank, therapist's instructions, procedure's source, measures).
+_WALKS = (
+    (
         2,
         60,
         "Straight corridor, turn around cones. The test stops after 2 minutes.",
         "ATS 2002 (procedure, shortened)",
         (GAIT_SPEED, STRIDE_TIME_SD),
-    )
-)
-reg.register(
-    _walk_test(
+    ),
+    (
         6,
         70,
         "30-m corridor, turn around cones; standard encouragement each minute. The test "
         "stops after 6 minutes. Fatigability compares the last minute with minute 2.",
         "ATS 2002; Enright & Sherrill 1998 (norms)",
         (GAIT_SPEED, STRIDE_TIME_SD, SIX_MINUTE_WALK_DISTANCE, DECELERATION_INDEX),
-    )
+    ),
 )
+for _spec in _WALKS:
+    reg.register(_walk_test(*_spec))

@@ -91,6 +91,7 @@ class ClinicalEndToEnd:
         win.show_page("tests")
         win.tests.pick.select(key)
         session.set_patient("P-E2E", demographics)
+        qtbot.wait(100)  # the instructions' layout (word-wrapped labels) settles first
         save_screenshot(win, SHOTS / f"{key}_instructions.png")
         source = ScriptedSource(1, sampling_rate_hz=100, scenario=scenario, time_scale=time_scale)
         win.set_source(source)
