@@ -186,7 +186,7 @@ def test_add_patient_tug_live_end_replay_same_everywhere_issue17(window, qtbot, 
     assert not [o for o in obs if o["code"]["text"] == "Gait speed"]
 
     # poise analyze --fall-risk on the same file
-    from poise_cli import main
+    from poise.cli import main
 
     cli_out = tmp_path / "cli.json"
     import contextlib

@@ -19,7 +19,7 @@ import pytest
 
 from firmware_protocol import codec, gatt
 from firmware_protocol.types import SensorConfig
-from poise_cli import main as poise_main
+from poise.cli import main as poise_main
 from sensors import devices
 from sensors.bumble_backend import close_hosts
 from sensors.emulator import Emulator, TwinSpec
