@@ -95,6 +95,10 @@ def deceleration_index(speeds_by_minute: list[float | None]) -> float | None:
     return float(v.min() / v.max())
 
 
+def _float_or_nan(value: Any) -> float:
+    return float(value) if value is not None else float("nan")
+
+
 def _strides_table(gait: Any) -> np.ndarray:
     """(k, 4) array of start_s, duration_s, speed_mps, valid from a GaitResult or its dict."""
     if gait is None:
@@ -106,8 +110,8 @@ def _strides_table(gait: Any) -> np.ndarray:
         rows.append(
             [
                 float(d.get("start_s", np.nan)),
-                float(d.get("duration_s", np.nan) if d.get("duration_s") is not None else np.nan),
-                float(d.get("speed_mps") if d.get("speed_mps") is not None else np.nan),
+                _float_or_nan(d.get("duration_s")),
+                _float_or_nan(d.get("speed_mps")),
                 1.0 if d.get("valid", True) else 0.0,
             ]
         )

@@ -600,8 +600,7 @@ def decode_many(
     either = full_ok | compact_ok
     compact = bool(either.any() and compact_ok[int(np.argmax(either))])
     other = full_ok if compact else compact_ok
-    for i in np.flatnonzero(other):
-        i = int(i)
+    for i in np.flatnonzero(other).tolist():
         kinds = ("full", "compact") if compact else ("compact", "full")
         bad[i] = ProtocolError(
             f"{kinds[0]} packet in a batch of {kinds[1]} packets (from #{int(np.argmax(either))}); "
@@ -640,8 +639,7 @@ def decode_many(
             groups.append((idx[ok], t[ok], rec["s"][ok], count))
 
     # Explain every bad packet with the single-packet decoder's message.
-    for i in np.flatnonzero(~good):
-        i = int(i)
+    for i in np.flatnonzero(~good).tolist():
         if i in bad:
             continue
         try:
@@ -655,9 +653,8 @@ def decode_many(
             i = min(bad)
             raise type(bad[i])(f"packet #{i}: {bad[i]}", packet_index=i)
         for i in sorted(bad):
-            exc = bad[i]
-            exc.packet_index = i
-            errors.append((i, exc))
+            bad[i].packet_index = i
+            errors.append((i, bad[i]))
     n_good = int(good.sum())
     if n_good == 0:
         return _empty_block(config)

@@ -20,7 +20,8 @@ def make_app(argv: list[str] | None = None) -> Any:
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     app.setApplicationName("Poise")
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
     font = app.font()

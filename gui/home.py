@@ -362,7 +362,8 @@ class HomeWindow(QMainWindow):
         from poise.home import adherence_calendar
 
         while self.cal_grid.count():
-            w = self.cal_grid.takeAt(0).widget()
+            item = self.cal_grid.takeAt(0)
+            w = item.widget() if item is not None else None
             if w is not None:
                 w.deleteLater()
         store, patient = self.session.store, self.session.patient

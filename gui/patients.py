@@ -83,11 +83,11 @@ class AddPatientDialog(QDialog):
         self.birth_year.setValue(1950)
         self.sex = QComboBox()
         self.sex.addItems(["", "female", "male"])
-        self.height = QDoubleSpinBox()
-        self.height.setRange(0.0, 2.5)
-        self.height.setDecimals(2)
-        self.height.setSuffix(" m")
-        self.height.setSpecialValueText("unknown")
+        self.height_m = QDoubleSpinBox()
+        self.height_m.setRange(0.0, 2.5)
+        self.height_m.setDecimals(2)
+        self.height_m.setSuffix(" m")
+        self.height_m.setSpecialValueText("unknown")
         self.weight = QDoubleSpinBox()
         self.weight.setRange(0.0, 300.0)
         self.weight.setDecimals(0)
@@ -101,7 +101,7 @@ class AddPatientDialog(QDialog):
         form.addRow("Pseudonym", self.pseudonym)
         form.addRow("Birth year", self.birth_year)
         form.addRow("Sex", self.sex)
-        form.addRow("Height", self.height)
+        form.addRow("Height", self.height_m)
         form.addRow("Weight", self.weight)
         form.addRow("Notes", self.notes)
         form.addRow(self.error)
@@ -118,7 +118,7 @@ class AddPatientDialog(QDialog):
             "pseudonym": self.pseudonym.text().strip(),
             "birth_year": self.birth_year.value(),
             "sex": {"female": "f", "male": "m"}.get(self.sex.currentText()),
-            "height_m": self.height.value() or None,
+            "height_m": self.height_m.value() or None,
             "weight_kg": self.weight.value() or None,
             "notes": self.notes.text(),
         }

@@ -464,8 +464,9 @@ class HomeSession(SampleSink):
             raise PoiseError("the sensor is not connected yet")
         if self.state in ("countdown", "active"):
             return
-        if hasattr(self.source, "set_motion"):
-            self.source.set_motion(ex.demo_motion)
+        set_motion = getattr(self.source, "set_motion", None)  # demo sources only
+        if set_motion is not None:
+            set_motion(ex.demo_motion)
         self._set_state("countdown")
         self._last_tick = -1
         self.events.cue.emit("countdown", f"{ex.title}. Get ready.")

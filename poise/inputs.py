@@ -166,6 +166,8 @@ def _column_numbers(values: list[str], name: str, first_line: int, where: str) -
                 raise PoiseError(
                     f"{where}: line {first_line + r}, column '{name}': not a number: {v!r}"
                 ) from None
+    if arr is None:  # every value is a number to float() that numpy refused as a whole
+        arr = np.array([float(v) for v in values], dtype=np.float64)
     return arr
 
 
@@ -254,7 +256,9 @@ def read_csv(
         )
     idx = [lower.index(c.lower()) for c in wanted]
     tcol = next((c for c in TIME_COLUMNS if c in lower), None)
-    _check_duplicate_columns(header, {c.lower() for c in wanted} | {tcol}, line0 + 1, where, warn)
+    used: set[str | None] = {c.lower() for c in wanted}
+    used.add(tcol)
+    _check_duplicate_columns(header, used, line0 + 1, where, warn)
     body = rows[line0 + 1 :]
     while body and not any(c.strip() for c in body[-1]):
         body.pop()  # trailing blank lines

@@ -143,7 +143,9 @@ def _home_summary(home: list[dict[str, Any]]) -> dict[str, Any]:
 
 def recording_date(metadata: dict[str, Any], path: Path) -> str:
     """The recording's start (UTC header time), else the file's modification time."""
-    start = metadata.get("start") if isinstance(metadata.get("start"), dict) else {}
+    start = metadata.get("start")
+    if not isinstance(start, dict):
+        start = {}
     utc = start.get("utc")
     if utc:
         try:

@@ -136,6 +136,13 @@ def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"{path}: database error: {exc}")
 
 
+def _row_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT through ``cur`` made."""
+    if cur.lastrowid is None:  # pragma: no cover - sqlite3 sets it after every INSERT
+        raise StoreError("the database did not say which row it inserted")
+    return int(cur.lastrowid)
+
+
 def _now_utc() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
@@ -398,7 +405,7 @@ class Store:
             )
         except sqlite3.IntegrityError:
             raise StoreError(f"a patient {pseudonym!r} already exists") from None
-        return self.get_patient(cur.lastrowid)
+        return self.get_patient(_row_id(cur))
 
     @staticmethod
     def _check_fields(f: dict[str, Any]) -> dict[str, Any]:
@@ -589,7 +596,7 @@ class Store:
                 recording_sha256,
             ),
         )
-        return self.get_session(cur.lastrowid)
+        return self.get_session(_row_id(cur))
 
     @staticmethod
     def _session(row: sqlite3.Row) -> SessionRecord:
@@ -790,7 +797,7 @@ class Store:
             "VALUES (?, ?, ?, ?, ?)",
             (p.id, _now_utc(), _json(exercises), int(days_per_week), notes or ""),
         )
-        return int(cur.lastrowid)
+        return _row_id(cur)
 
     def plan(self, patient: int | str | Patient) -> dict[str, Any] | None:
         """The current plan ``{"id", "exercises", "days_per_week", "notes", "created_utc"}``."""

@@ -559,7 +559,7 @@ def build_device_data(
     config: Any,
     records: list[tuple[int, bytes]],
     host_times_s: list[float],
-    gap_records: list[dict] = (),  # type: ignore[assignment]
+    gap_records: list[dict] | tuple[dict, ...] = (),
     max_step_back_s: float = 5.0,
     max_gap_s: float = 3600.0,
 ) -> tuple[SensorData, list[tuple[int, str]]]:
@@ -588,19 +588,11 @@ def build_device_data(
     rate = float(config.sampling_rate_hz)
     frames, fhost, frec, bad = _decode_frames(driver, config, records, host_times_s, sensor_id)
     kind = getattr(driver, "kind", "")
-    if not frames:
-        empty = np.empty((0, 3))
-        sd = SensorData(
-            sensor_id,
-            placement,
-            config,
-            np.empty(0),
-            empty,
-            empty.copy(),
-            _gaps_without_samples(list(gap_records)),
-            kind=kind,
-        )
-        return sd, bad
+    if not frames:  # no rows; the GAP records with their own counts
+        no_rows = np.empty((0, 3))
+        gaps = _gaps_without_samples(list(gap_records))
+        columns = (np.empty(0), no_rows, no_rows.copy())
+        return SensorData(sensor_id, placement, config, *columns, gaps, kind=kind), bad
 
     seg = _frame_segments(frames, rate, max_step_back_s, max_gap_s)
     counts = np.array([f.n_samples for f in frames], dtype=np.int64)
@@ -634,16 +626,8 @@ def build_device_data(
         bad.sort(key=lambda e: e[0])
         rows, acc, gyr = rows[keep], acc[keep], gyr[keep]
     kmin = int(rows.min())
-    gi = rows - kmin
-    n = int(gi.max()) + 1
-    uniq, firstpos = np.unique(gi, return_index=True)
-    acc_g = np.full((n, 3), np.nan)
-    gyr_g = np.full((n, 3), np.nan)
-    acc_g[uniq] = acc[firstpos]
-    gyr_g[uniq] = gyr[firstpos]
-    t_s = np.asarray(fit.to_host(a + b * (kmin + np.arange(n, dtype=np.float64))))
-    present = np.zeros(n, dtype=bool)
-    present[uniq] = True
+    acc_g, gyr_g, present, duplicates = _on_grid(rows - kmin, acc, gyr)
+    t_s = np.asarray(fit.to_host(a + b * (kmin + np.arange(present.size, dtype=np.float64))))
     return (
         SensorData(
             id=sensor_id,
@@ -654,12 +638,28 @@ def build_device_data(
             gyr_radps=gyr_g,
             gaps=_grid_gaps(t_s, present, gap_records, rate),
             clock=fit,
-            duplicates=int(gi.size - uniq.size),
+            duplicates=duplicates,
             clock_resets=int(seg[-1]),
             kind=kind,
         ),
         bad,
     )
+
+
+def _on_grid(
+    rows: np.ndarray, acc: np.ndarray, gyr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Samples on rows ``0..rows.max()`` (the first copy of a row wins, missing rows are
+    NaN): ``(acc, gyr, present, number of duplicates)``."""
+    n = int(rows.max()) + 1
+    uniq, firstpos = np.unique(rows, return_index=True)
+    acc_g = np.full((n, 3), np.nan)
+    gyr_g = np.full((n, 3), np.nan)
+    acc_g[uniq] = acc[firstpos]
+    gyr_g[uniq] = gyr[firstpos]
+    present = np.zeros(n, dtype=bool)
+    present[uniq] = True
+    return acc_g, gyr_g, present, int(rows.size - uniq.size)
 
 
 def _decode_frames(
@@ -755,7 +755,7 @@ def _record_host_s(g: dict, *keys: str) -> float:
 
 
 def _grid_gaps(
-    t_s: np.ndarray, present: np.ndarray, gap_records: list[dict], rate: float
+    t_s: np.ndarray, present: np.ndarray, gap_records: list[dict] | tuple[dict, ...], rate: float
 ) -> list[Gap]:
     """Holes in the grid ("missing samples"), labelled with the reasons of the GAP records
     whose host-time span meets them; GAP records before the first or after the last

@@ -178,7 +178,7 @@ class ArraySource:
         return block[:, :3], block[:, 3:]
 
 
-SourceFactory = Callable[[int], MotionSource]
+SourceFactory = Callable[[float], MotionSource]
 """Makes a motion source for a sampling rate (called again when the rate changes)."""
 
 
@@ -915,7 +915,7 @@ class VirtualSensor:
 
 
 def read_only_characteristic(
-    uuid: str, properties: int, read: Callable[[Any], bytes]
+    uuid: str, properties: Characteristic.Properties, read: Callable[[Any], bytes]
 ) -> Characteristic:
     """A readable characteristic that rejects writes with the ATT error a firmware sends.
 
@@ -931,6 +931,11 @@ def read_only_characteristic(
     )
 
 
+def _constant(data: bytes) -> Callable[[Any], bytes]:
+    """A read handler that always answers ``data``."""
+    return lambda _connection: data
+
+
 def device_information_service(strings: dict[str, str]) -> Service:
     """A standard Device Information service with these strings (keys as in
     ``sensors.devices.base.DIS_CHARACTERISTICS``)."""
@@ -941,7 +946,7 @@ def device_information_service(strings: dict[str, str]) -> Service:
     for key, value in strings.items():
         data = value.encode()
         chars.append(
-            read_only_characteristic(DIS_CHARACTERISTICS[key], props.READ, lambda _c, d=data: d)
+            read_only_characteristic(DIS_CHARACTERISTICS[key], props.READ, _constant(data))
         )
     return Service(gatt.DEVICE_INFORMATION_SERVICE_UUID, chars)
 
@@ -951,7 +956,7 @@ def notify_only_characteristic(uuid: str) -> Characteristic:
     return Characteristic(
         uuid,
         Characteristic.Properties.NOTIFY,
-        0,
+        Characteristic.Permissions(0),
         CharacteristicValue(read=_read_not_permitted, write=_write_not_permitted),
     )
 
@@ -1033,7 +1038,7 @@ class VirtualWearable(VirtualSensor):
         assert self.device is not None
         props = Characteristic.Properties
         self.data_char = notify_only_characteristic(gatt.DATA_CHAR_UUID)
-        self.control_char = Characteristic(
+        self.control_char: Characteristic[bytes] = Characteristic(
             gatt.CONTROL_POINT_CHAR_UUID,
             props.WRITE | props.INDICATE,
             Characteristic.WRITEABLE,

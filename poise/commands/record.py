@@ -261,7 +261,7 @@ async def record_session(args: argparse.Namespace) -> dict:
                 f"no supported sensor found within {args.scan_timeout:g} s"
                 + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
             )
-        placements = [normalise_placement(p) for p in args.placement] or list(
+        placements: list[str | None] = [normalise_placement(p) for p in args.placement] or list(
             DEFAULT_ORDER[: len(chosen)]
         )
         if len(placements) < len(chosen):

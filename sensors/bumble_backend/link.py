@@ -158,7 +158,7 @@ class PoiseController(Controller):
                 self.send_hci_packet(ext([report]))
             else:
                 legacy = hci.HCI_LE_Advertising_Report_Event
-                report = legacy.Report(
+                legacy_report = legacy.Report(
                     event_type=(
                         legacy.EventType.SCAN_RSP if is_scan_response else legacy.EventType.ADV_IND
                     ),
@@ -167,7 +167,7 @@ class PoiseController(Controller):
                     data=data,
                     rssi=rssi,
                 )
-                self.send_hci_packet(legacy([report]))
+                self.send_hci_packet(legacy([legacy_report]))
 
     def on_hci_le_create_connection_cancel_command(
         self, command: hci.HCI_LE_Create_Connection_Cancel_Command

@@ -184,7 +184,12 @@ class BumbleBLE:
                 read = self._reader(holder) if flags & FLAG_READ else _read_not_permitted
                 writable = flags & (FLAG_WRITE | FLAG_WRITE_NO_RESPONSE)
                 write = self._writer(holder) if writable else _write_not_permitted
-                c = Characteristic(uuid, props, perms, CharacteristicValue(read=read, write=write))
+                c: Characteristic[bytes] = Characteristic(
+                    uuid,
+                    props,
+                    Characteristic.Permissions(perms),
+                    CharacteristicValue(read=read, write=write),
+                )
                 holder.append(c)
                 built.append(c)
             self.device.add_service(Service(service_uuid, built))

@@ -128,6 +128,8 @@ class MetaWearDecoder(StreamDecoder):
 class MetaMotionDriver(SensorDriver):
     """MbientLab MetaMotion S / R / RL (see the module docstring)."""
 
+    decoder: MetaWearDecoder  # what new_decoder makes
+
     kind = "metamotion"
     vendor = "MbientLab"
     default_model = "MetaMotion"

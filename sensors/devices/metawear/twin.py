@@ -76,7 +76,7 @@ class MetaWearTwin(VirtualSensor):
         assert self.device is not None
         props = Characteristic.Properties
         self.data_char = notify_only_characteristic(mw.NOTIFY_UUID)
-        self.command_char = Characteristic(
+        self.command_char: Characteristic[bytes] = Characteristic(
             mw.COMMAND_UUID,
             props.WRITE | props.WRITE_WITHOUT_RESPONSE,
             Characteristic.WRITEABLE,
@@ -114,6 +114,7 @@ class MetaWearTwin(VirtualSensor):
     # -- commands ---------------------------------------------------------------------
 
     def _answer(self, value: bytes) -> None:
+        assert self.data_char is not None, "made in __init__"
         self._notify(self.data_char, value)
 
     def _on_command(self, connection: Connection, value: bytes) -> None:

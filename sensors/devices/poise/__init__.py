@@ -125,6 +125,8 @@ class PoiseDecoder(StreamDecoder):
 class PoiseDriver(SensorDriver):
     """A Poise wearable (SPEC.md): 50/100/200 Hz, sensor clock in microseconds."""
 
+    decoder: PoiseDecoder  # what new_decoder makes
+
     kind = "poise"
     vendor = "Poise"
     default_model = "Poise IMU v1"

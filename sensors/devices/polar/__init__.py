@@ -253,6 +253,8 @@ class PolarDecoder(StreamDecoder):
 class PolarVeritySenseDriver(SensorDriver):
     """Polar Verity Sense in SDK mode (see the module docstring)."""
 
+    decoder: PolarDecoder  # what new_decoder makes
+
     kind = "polar-verity-sense"
     vendor = "Polar"
     default_model = "Polar Verity Sense"

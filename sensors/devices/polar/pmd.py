@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -143,7 +144,7 @@ class PmdError(ValueError):
 # ------------------------------------------------------------------------------ settings
 
 
-def encode_settings(settings: dict[int, int | float | list]) -> bytes:
+def encode_settings(settings: Mapping[int, int | float | list]) -> bytes:
     """``{setting type: value or values}`` -> ``[type, count, values...]`` bytes."""
     out = bytearray()
     for key, value in settings.items():

@@ -81,7 +81,7 @@ class PolarTwin(VirtualSensor):
         assert self.device is not None
         props = Characteristic.Properties
         self.data_char = notify_only_characteristic(pmd.PMD_DATA_UUID)
-        self.control_char = Characteristic(
+        self.control_char: Characteristic[bytes] = Characteristic(
             pmd.PMD_CONTROL_POINT_UUID,
             props.READ | props.WRITE | props.INDICATE,
             Characteristic.READABLE | Characteristic.WRITEABLE,
