@@ -440,6 +440,35 @@ class _Builder:
         self._append(np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, roll], 1))
 
     # ---- postural transitions ---------------------------------------------------------
+    def _transfer(
+        self,
+        fwd: np.ndarray,
+        z: np.ndarray,
+        pitch: np.ndarray,
+        posture: str,
+        name: str,
+        **truth: Any,
+    ) -> None:
+        """Move forward by ``fwd`` (m, along the heading) with height ``z`` and trunk
+        ``pitch``, end in ``posture`` and log the transition ``name`` (start, end, duration
+        and ``truth``)."""
+        n = fwd.size
+        x, y = self._local(fwd, np.zeros(n))
+        t0 = self.t
+        self._append(
+            np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, np.zeros(n)], 1)
+        )
+        self.x, self.y = float(x[-1]), float(y[-1])
+        self.posture = posture
+        self.event(
+            name,
+            t0,
+            start_s=round(t0, 4),
+            end_s=round(t0 + n / self.fs, 4),
+            duration_s=round(n / self.fs, 4),
+            **truth,
+        )
+
     def sit_to_stand(self, duration_s: float, peak_flexion_deg: float = 35.0) -> None:
         """Rise from the chair: trunk flexion, seat-off at ~30 %, extension to upright."""
         if self.posture != "sit":
@@ -453,20 +482,14 @@ class _Builder:
         z0, z1 = self.subject.sit_height_m, self.subject.l_m
         z = z0 + (z1 - z0) * _minjerk((u - 0.3) / 0.7)
         fwd = 0.3 * _minjerk((u - 0.1) / 0.7)
-        x, y = self._local(fwd, np.zeros(n))
-        t0 = self.t
-        self._append(
-            np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, np.zeros(n)], 1)
-        )
-        self.x, self.y = float(x[-1]), float(y[-1])
-        self.posture = "stand"
-        self.event(
+        halfway_s = round(self.t + (0.3 + 0.7 * 0.5) * n / self.fs, 4)
+        self._transfer(
+            fwd,
+            z,
+            pitch,
+            "stand",
             "sit-to-stand",
-            t0,
-            start_s=round(t0, 4),
-            end_s=round(t0 + n / self.fs, 4),
-            duration_s=round(n / self.fs, 4),
-            halfway_s=round(t0 + (0.3 + 0.7 * 0.5) * n / self.fs, 4),
+            halfway_s=halfway_s,
             peak_flexion_deg=peak_flexion_deg,
         )
 
@@ -485,21 +508,7 @@ class _Builder:
         tt = np.arange(n) / self.fs
         z -= 0.004 * _blip(tt, 0.75 * n / self.fs, 0.02)  # buttocks meet the seat
         fwd = -0.3 * _minjerk((u - 0.05) / 0.7)
-        x, y = self._local(fwd, np.zeros(n))
-        t0 = self.t
-        self._append(
-            np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, np.zeros(n)], 1)
-        )
-        self.x, self.y = float(x[-1]), float(y[-1])
-        self.posture = "sit"
-        self.event(
-            "stand-to-sit",
-            t0,
-            start_s=round(t0, 4),
-            end_s=round(t0 + n / self.fs, 4),
-            duration_s=round(n / self.fs, 4),
-            peak_flexion_deg=peak_flexion_deg,
-        )
+        self._transfer(fwd, z, pitch, "sit", "stand-to-sit", peak_flexion_deg=peak_flexion_deg)
 
     # ---- balance events ---------------------------------------------------------------
     def reposition(self, duration_s: float = 3.0) -> None:
