@@ -49,17 +49,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from bumble import hci
 from bumble.att import ATT_READ_NOT_PERMITTED_ERROR, ATT_WRITE_NOT_PERMITTED_ERROR, ATT_Error
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
-from bumble.transport.common import AsyncPipeSink
 
 from firmware_protocol import codec, gatt
 from firmware_protocol.gatt import DEFAULT_ATT_MTU
 from firmware_protocol.types import STANDARD_GRAVITY_MPS2, SensorConfig
-from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, PoiseHost, VirtualLink
+from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, VirtualLink
 
 logger = logging.getLogger(__name__)
 
@@ -595,13 +593,8 @@ class VirtualSensor:
         """Create the controller and GATT server, power on and advertise."""
         self._loop = asyncio.get_running_loop()
         self._t_clock_ref = self._loop.time()
-        controller = self.link.create_controller(self.name)
-        controller.rssi_dbm = self.rssi_dbm
-        self.controller = controller
-        self.device = Device(
-            name=self.name,
-            address=hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS),
-            host=PoiseHost(controller, AsyncPipeSink(controller)),
+        self.controller, self.device = self.link.create_peripheral(
+            self.name, self.address, self.rssi_dbm
         )
         self._build_gatt()
         assert self.data_char is not None
@@ -951,6 +944,25 @@ def device_information_service(strings: dict[str, str]) -> Service:
     return Service(gatt.DEVICE_INFORMATION_SERVICE_UUID, chars)
 
 
+def writable_characteristic(
+    uuid: str,
+    properties: Characteristic.Properties,
+    on_write: Callable[[Any, bytes], None],
+    read: Callable[[Any], bytes] | None = None,
+) -> Characteristic[bytes]:
+    """A characteristic written to (a control point or command register): writes go to
+    ``on_write``; reads to ``read`` if given, else refused."""
+    permissions = Characteristic.WRITEABLE
+    if read is not None:
+        permissions |= Characteristic.READABLE
+    return Characteristic(
+        uuid,
+        properties,
+        permissions,
+        CharacteristicValue(read=read or _read_not_permitted, write=on_write),
+    )
+
+
 def notify_only_characteristic(uuid: str) -> Characteristic:
     """A notify-only characteristic (reads and writes refused)."""
     return Characteristic(
@@ -1038,11 +1050,8 @@ class VirtualWearable(VirtualSensor):
         assert self.device is not None
         props = Characteristic.Properties
         self.data_char = notify_only_characteristic(gatt.DATA_CHAR_UUID)
-        self.control_char: Characteristic[bytes] = Characteristic(
-            gatt.CONTROL_POINT_CHAR_UUID,
-            props.WRITE | props.INDICATE,
-            Characteristic.WRITEABLE,
-            CharacteristicValue(read=_read_not_permitted, write=self._on_control_write),
+        self.control_char = writable_characteristic(
+            gatt.CONTROL_POINT_CHAR_UUID, props.WRITE | props.INDICATE, self._on_control_write
         )
         self.status_char = read_only_characteristic(
             gatt.STATUS_CHAR_UUID, props.READ | props.NOTIFY, lambda _c: self._status_bytes()

@@ -30,9 +30,10 @@ from typing import Any
 
 from bumble import hci, ll
 from bumble.controller import Controller
+from bumble.device import Device
 from bumble.host import Host
 from bumble.link import LocalLink
-from bumble.transport.common import StreamPacketSource
+from bumble.transport.common import AsyncPipeSink, StreamPacketSource
 
 logger = logging.getLogger(__name__)
 
@@ -319,6 +320,21 @@ class VirtualLink:
         controller = PoiseController(name, link=self.link, **kwargs)
         self.controllers.append(controller)
         return controller
+
+    def create_peripheral(
+        self, name: str, address: str, rssi_dbm: int
+    ) -> tuple[PoiseController, Device]:
+        """A virtual sensor's radio: a controller on this link (advertising at
+        ``rssi_dbm``) and a Bumble device with a random static ``address``, not powered on.
+        """
+        controller = self.create_controller(name)
+        controller.rssi_dbm = rssi_dbm
+        device = Device(
+            name=name,
+            address=hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS),
+            host=PoiseHost(controller, AsyncPipeSink(controller)),
+        )
+        return controller, device
 
     def remove_controller(self, controller: PoiseController) -> None:
         """Power the controller off (link loss for its peers) and take it off the link."""
