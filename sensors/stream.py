@@ -1082,6 +1082,10 @@ class StreamHub:
         s0 = drv.decoder.sensor_time_s(nxt)
         gs, ge = fit.to_host(np.array([s0, drv.decoder.sensor_time_s(nxt + samples)]))
         gap = Gap(nxt, samples, n_pk, "loss", s0, rate, float(gs), float(ge))
+        self._book_gap(lk, tr, gap)
+
+    def _book_gap(self, lk: _Link, tr: GapTracker, gap: Gap) -> None:
+        """A gap the tracker could not see in the indices: count it, record it, emit it."""
         tr.book_external(gap)
         t0 = self.t0_monotonic
         ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
@@ -1114,11 +1118,7 @@ class StreamHub:
             start_host_s=start_host,
             end_host_s=start_host + samples / rate * fit.scale,
         )
-        tr.book_external(gap)
-        t0 = self.t0_monotonic
-        ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
-        self._record_gap(lk, ev)
-        self._emit("gap", ev)
+        self._book_gap(lk, tr, gap)
 
     # -- recorder ---------------------------------------------------------------------
 
