@@ -99,6 +99,18 @@ def _float_or_nan(value: Any) -> float:
     return float(value) if value is not None else float("nan")
 
 
+def _between(
+    tab: np.ndarray, dyn: np.ndarray, a: float, b: float, fs: float
+) -> tuple[dict[str, float | None], float | None, slice]:
+    """Between ``a`` and ``b`` seconds: the gait statistics of the strides starting there,
+    the RMS of the dynamic acceleration (``None`` without samples) and the samples' slice."""
+    rows = slice(int(a * fs), int(b * fs))
+    sel = (tab[:, 0] >= a) & (tab[:, 0] < b) if len(tab) else np.zeros(0, bool)
+    have = rows.stop > rows.start
+    intensity = float(np.sqrt(np.mean(dyn[rows] ** 2))) if have else None
+    return _gait_stats(tab[sel]), intensity, rows
+
+
 def _strides_table(gait: Any) -> np.ndarray:
     """(k, 4) array of start_s, duration_s, speed_mps, valid from a GaitResult or its dict."""
     if gait is None:
@@ -302,8 +314,7 @@ class EnduranceAnalyzer:
     ) -> dict[str, Any]:
         """Gait, repetition rate (``None`` without repetitions), intensity and sway (of the
         longest quiet stretch) between ``a`` and ``b`` seconds."""
-        i0, i1 = int(a * fs), int(b * fs)
-        sel = (tab[:, 0] >= a) & (tab[:, 0] < b) if len(tab) else np.zeros(0, bool)
+        gait, intensity, _ = _between(tab, dyn, a, b, fs)
         inside = [q for q in quiet if q.start_s >= a - 1e-9 and q.end_s <= b + 1e-9]
         sway = None
         if inside:
@@ -316,11 +327,11 @@ class EnduranceAnalyzer:
             )
             sway = r.rms_mps2 if r.valid else None
         return {
-            **_gait_stats(tab[sel]),
+            **gait,
             "reps_per_min": float(((reps >= a) & (reps < b)).sum() / ((b - a) / 60.0))
             if reps is not None
             else None,
-            "intensity": float(np.sqrt(np.mean(dyn[i0:i1] ** 2))) if i1 > i0 else None,
+            "intensity": intensity,
             "sway": sway,
         }
 
@@ -337,15 +348,15 @@ class EnduranceAnalyzer:
         windows = []
         for w in range(int(np.ceil(dur / self.window_s))):
             a, b = w * self.window_s, min(dur, (w + 1) * self.window_s)
-            i0, i1 = int(a * fs), int(b * fs)
-            sel = (tab[:, 0] >= a) & (tab[:, 0] < b) if len(tab) else np.zeros(0, bool)
-            g = _gait_stats(tab[sel])
+            g, intensity, rows = _between(tab, dyn, a, b, fs)
             windows.append(
                 {
                     "start_s": a,
                     "end_s": b,
-                    "active_fraction": float(active[i0:i1].mean()) if i1 > i0 else None,
-                    "intensity_mps2": float(np.sqrt(np.mean(dyn[i0:i1] ** 2))) if i1 > i0 else None,
+                    "active_fraction": float(active[rows].mean())
+                    if intensity is not None
+                    else None,
+                    "intensity_mps2": intensity,
                     "n_strides": g["n_strides"],
                     "speed_mps": g["speed_mps"],
                     "cadence_spm": g["cadence_spm"],
