@@ -21,6 +21,7 @@ CSV rules (``docs/recording-format.md``, "Importing CSV"):
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -665,7 +666,7 @@ def integrity_text(recording: Recording) -> str | None:
 DEMOGRAPHIC_KEYS = ("age", "sex", "height_m", "weight_kg", "sensor_height_m")
 
 
-def demographics_from_args(args: Any) -> dict[str, Any]:
+def demographics_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The patient data given on a command line (``--age``, ``--sex``, ``--height-m``,
     ``--weight-kg``, ``--sensor-height-m``), without the ones left out."""
     values = {k: getattr(args, k, None) for k in DEMOGRAPHIC_KEYS}

@@ -31,7 +31,7 @@ from analysis.clinical.base import Validity
 from poise.errors import PoiseError
 
 if TYPE_CHECKING:
-    from poise.store import Patient, SessionRecord, Store
+    from poise.store import DateLike, Patient, SessionRecord, Store
     from sensors.recording import Recording
 
 __all__ = [
@@ -174,7 +174,7 @@ def import_recording(
     path: str | os.PathLike[str],
     *,
     patient: int | str | Patient | None = None,
-    date: Any = None,
+    date: DateLike | None = None,
     kind: str | None = None,
     copy: bool = True,
     create_patient: bool = False,

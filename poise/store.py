@@ -157,7 +157,11 @@ def _norm_sex(sex: Any) -> str | None:
     return out[s]
 
 
-def _norm_date(date: Any) -> str:
+#: A date as the store takes it: a date, a date-time, or ISO text (``YYYY-MM-DD[THH:MM]``).
+DateLike = _dt.date | str
+
+
+def _norm_date(date: DateLike) -> str:
     """ISO date or date-time text (sortable)."""
     if isinstance(date, _dt.datetime):
         return date.replace(microsecond=0).isoformat()
@@ -520,7 +524,7 @@ class Store:
         self,
         patient: int | str | Patient,
         *,
-        date: Any,
+        date: DateLike,
         tests: list[str] | None = None,
         results: dict[str, Any] | None = None,
         fall_risk: dict[str, Any] | None = None,
@@ -563,7 +567,7 @@ class Store:
         self,
         p: Patient,
         *,
-        date: Any,
+        date: DateLike,
         tests: list[str] | None,
         results: dict[str, Any] | None,
         fall_risk: dict[str, Any] | None,
@@ -695,7 +699,7 @@ class Store:
         patient: Patient,
         src: Path,
         *,
-        date: Any,
+        date: DateLike,
         analysis: dict[str, Any],
         kind: str,
         notes: str,
@@ -815,7 +819,7 @@ class Store:
         self,
         patient: int | str | Patient,
         *,
-        date: Any,
+        date: DateLike,
         exercise: str,
         completed: bool,
         repetitions: int | None = None,
@@ -839,7 +843,10 @@ class Store:
         )
 
     def adherence(
-        self, patient: int | str | Patient, start: Any = None, end: Any = None
+        self,
+        patient: int | str | Patient,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
     ) -> list[dict[str, Any]]:
         """Adherence entries of ``patient`` between ``start`` and ``end`` (ISO dates)."""
         p = self.patient(patient)

@@ -57,7 +57,7 @@ MIN_ATT_MTU = 23
 MAX_ATT_MTU = 517
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``record`` sub-parser."""
     p = subparsers.add_parser(
         "record",
