@@ -57,7 +57,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from firmware_protocol import codec, gatt
 from firmware_protocol.gatt import DEFAULT_ATT_MTU
 from firmware_protocol.types import STANDARD_GRAVITY_MPS2, SensorConfig
-from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, VirtualLink
+from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, VirtualLink, cancel_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -645,12 +645,8 @@ class VirtualSensor:
             self._battery_timer.cancel()
         if self._readvertise is not None:
             self._readvertise.cancel()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            # with the controller still answering, cancelled HCI commands wind down
-            await asyncio.wait(tasks, timeout=1.0)
+        # with the controller still answering, cancelled HCI commands wind down
+        await cancel_tasks(self._tasks)
         if self.controller is not None:
             self.link.remove_controller(self.controller)
 
@@ -963,6 +959,14 @@ def writable_characteristic(
     )
 
 
+def battery_level_characteristic(percent: Callable[[], int]) -> Characteristic:
+    """The standard Battery Level characteristic (read and notify) reading ``percent()``."""
+    props = Characteristic.Properties
+    return read_only_characteristic(
+        gatt.BATTERY_LEVEL_CHAR_UUID, props.READ | props.NOTIFY, lambda _c: bytes([percent()])
+    )
+
+
 def notify_only_characteristic(uuid: str) -> Characteristic:
     """A notify-only characteristic (reads and writes refused)."""
     return Characteristic(
@@ -1059,11 +1063,7 @@ class VirtualWearable(VirtualSensor):
         self.info_char = read_only_characteristic(
             gatt.INFO_CHAR_UUID, props.READ, lambda _c: self._info_bytes()
         )
-        self.battery_char = read_only_characteristic(
-            gatt.BATTERY_LEVEL_CHAR_UUID,
-            props.READ | props.NOTIFY,
-            lambda _c: bytes([self.battery_percent]),
-        )
+        self.battery_char = battery_level_characteristic(lambda: self.battery_percent)
         dis = device_information_service(
             {
                 "manufacturer": "Poise (virtual)",

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from bumble import hci, ll
@@ -293,6 +294,15 @@ class PoiseHost(Host):
 
 
 _bumble_host_logger = logging.getLogger("bumble.host")
+
+
+async def cancel_tasks(tasks: Iterable[asyncio.Task], timeout_s: float = 1.0) -> None:
+    """Cancel a virtual sensor's tasks and give them ``timeout_s`` to wind down."""
+    pending = list(tasks)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)
 
 
 class VirtualLink:

@@ -30,7 +30,7 @@ from bumble.core import UUID as BumbleUUID
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from sensors.bumble_backend.link import VirtualLink
+from sensors.bumble_backend.link import VirtualLink, cancel_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +113,7 @@ class BumbleBLE:
 
     async def close(self) -> None:
         self._closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=1.0)
+        await cancel_tasks(self._tasks)
         if self.controller is not None:
             self.link.remove_controller(self.controller)
 

@@ -38,9 +38,9 @@ from sensors.devices.base import STANDARD_GRAVITY_MPS2
 from sensors.devices.polar import pmd
 from sensors.virtual_wearable import (
     VirtualSensor,
+    battery_level_characteristic,
     device_information_service,
     notify_only_characteristic,
-    read_only_characteristic,
     writable_characteristic,
 )
 
@@ -88,11 +88,7 @@ class PolarTwin(VirtualSensor):
             self._on_control_write,
             read=self._read_features,
         )
-        self.battery_char = read_only_characteristic(
-            gatt.BATTERY_LEVEL_CHAR_UUID,
-            props.READ | props.NOTIFY,
-            lambda _c: bytes([self.battery_percent]),
-        )
+        self.battery_char = battery_level_characteristic(lambda: self.battery_percent)
         dis = device_information_service(
             {
                 "manufacturer": "Polar Electro Oy",
