@@ -1,6 +1,6 @@
 # Poise: two commands do all the set-up on a fresh machine with Python 3.11+.
 #   make run   - create .venv, install, start the app in demo mode (virtual sensors)
-#   make test  - create .venv, install test extras, lint and run every test
+#   make test  - create .venv, install test extras, lint, type-check (mypy) and run every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
