@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from firmware_protocol.gatt import (
     ATT_NOTIFICATION_OVERHEAD,
@@ -363,7 +364,7 @@ def peek_header(packet: bytes | bytearray | memoryview, *, check_crc: bool = Fal
     return hdr
 
 
-def _int16_matrix(x: Any, name: str) -> np.ndarray:
+def _int16_matrix(x: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(x)
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
@@ -380,8 +381,8 @@ def _int16_matrix(x: Any, name: str) -> np.ndarray:
 def encode_data(
     seq: int,
     timestamp_us: int,
-    acc_counts: Any,
-    gyr_counts: Any,
+    acc_counts: ArrayLike,
+    gyr_counts: ArrayLike,
     *,
     compact: bool = False,
     config: SensorConfig | None = None,
@@ -741,7 +742,9 @@ def _join_groups(
     return ts, acc, gyr
 
 
-def to_counts(acc_mps2: Any, gyr_radps: Any, config: SensorConfig) -> tuple[np.ndarray, np.ndarray]:
+def to_counts(
+    acc_mps2: ArrayLike, gyr_radps: ArrayLike, config: SensorConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """SI values to int16 counts for ``config``: round to nearest, saturate at int16.
 
     Parameters
@@ -801,7 +804,7 @@ def choose_layout(att_mtu: int) -> tuple[bool, int]:
 
 
 def unwrap_timestamps(
-    raw_us: Any, *, bits: int = 32, last_unwrapped_us: int | None = None
+    raw_us: ArrayLike, *, bits: int = 32, last_unwrapped_us: int | None = None
 ) -> np.ndarray:
     """Unwrap wrapped sensor timestamps into a monotonic-ish int64 microsecond axis.
 
