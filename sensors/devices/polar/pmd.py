@@ -290,7 +290,7 @@ def encode_features(types: list[int]) -> bytes:
     return bytes(out)
 
 
-def decode_features(data: bytes) -> set[MeasurementType]:
+def decode_features(data: bytes | bytearray) -> set[MeasurementType]:
     """Measurement types in a control point read."""
     b = bytes(data)
     if len(b) < 3:
