@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -423,7 +422,7 @@ class HomeWindow(QMainWindow):
             lab.setProperty("today", is_today)
             self.cal_grid.addWidget(lab, 1 + (offset + i) // 7, (offset + i) % 7)
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         """Finish the session (the recording is closed and imported)."""
         self.timer.stop()
         self.cues.close()

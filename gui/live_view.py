@@ -194,7 +194,7 @@ def sway_state(metrics: dict[str, Any], still_s: float, have_data: bool = True) 
     return "ok", ""
 
 
-def session_sway_state(session: Any) -> tuple[str, str, float, bool]:
+def session_sway_state(session: Session) -> tuple[str, str, float, bool]:
     """:func:`sway_state` of a session's primary sensor, its seconds of stillness and
     whether it has more than a second of data (what :meth:`Session.stillness` says)."""
     sid = session.primary_sensor()

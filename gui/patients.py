@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -48,7 +49,7 @@ from poise.errors import PoiseError
 from poise.progress import patient_progress
 from poise.reports import LEVEL_TEXT
 from poise.service import import_recording
-from poise.store import Patient, PatientMismatch, Store, StoreError
+from poise.store import Patient, PatientMismatch, SessionRecord, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +362,7 @@ class PatientsPage(QWidget):
             self.refresh()
         return self.store
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
         """Open the store when the page is first shown."""
         self.open_store()
         super().showEvent(event)
@@ -541,8 +542,12 @@ class PatientsPage(QWidget):
             self.delete_patient()
 
     def import_recording(
-        self, path: str | Path, patient: Any = None, reassign: bool = False, **kw: Any
-    ) -> Any:
+        self,
+        path: str | Path,
+        patient: int | str | Patient | None = None,
+        reassign: bool = False,
+        **kw: Any,
+    ) -> SessionRecord:
         """Import a recording: into ``patient``, else the patient it names, else the
         selected patient.
 
