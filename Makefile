@@ -1,6 +1,6 @@
 # Poise: two commands do all the set-up on a fresh machine with Python 3.11+.
 #   make run   - create .venv, install, start the app in demo mode (virtual sensors)
-#   make test  - create .venv, install test extras, lint and run every test
+#   make test  - create .venv, install test extras, lint, type-check (mypy) and run every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,6 +28,7 @@ lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: $(STAMP_TEST) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
@@ -36,4 +37,4 @@ bench: $(STAMP_TEST)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

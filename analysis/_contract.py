@@ -49,7 +49,8 @@ def _same(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
-    if type(a) is type(b) and type(a).__eq__ is object.__eq__ and hasattr(a, "__dict__"):
+    own_eq = any("__eq__" in vars(k) for k in type(a).__mro__[:-1])  # not object's
+    if type(a) is type(b) and not own_eq and hasattr(a, "__dict__"):
         return _same(_public_results(a), _public_results(b))  # fitted sub-algorithms
     try:
         return bool(a == b)
@@ -91,7 +92,7 @@ def check_algorithm(
     init_kwargs = dict(init_kwargs or {})
     kwargs = dict(kwargs or {})
     obj = cls(**init_kwargs)
-    sig = inspect.signature(cls.__init__)
+    sig = inspect.signature(cls)  # __init__'s parameters, without self
     for pname, p in sig.parameters.items():
         if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue

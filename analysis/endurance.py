@@ -95,6 +95,22 @@ def deceleration_index(speeds_by_minute: list[float | None]) -> float | None:
     return float(v.min() / v.max())
 
 
+def _float_or_nan(value: Any) -> float:
+    return float(value) if value is not None else float("nan")
+
+
+def _between(
+    tab: np.ndarray, dyn: np.ndarray, a: float, b: float, fs: float
+) -> tuple[dict[str, float | None], float | None, slice]:
+    """Between ``a`` and ``b`` seconds: the gait statistics of the strides starting there,
+    the RMS of the dynamic acceleration (``None`` without samples) and the samples' slice."""
+    rows = slice(int(a * fs), int(b * fs))
+    sel = (tab[:, 0] >= a) & (tab[:, 0] < b) if len(tab) else np.zeros(0, bool)
+    have = rows.stop > rows.start
+    intensity = float(np.sqrt(np.mean(dyn[rows] ** 2))) if have else None
+    return _gait_stats(tab[sel]), intensity, rows
+
+
 def _strides_table(gait: Any) -> np.ndarray:
     """(k, 4) array of start_s, duration_s, speed_mps, valid from a GaitResult or its dict."""
     if gait is None:
@@ -106,8 +122,8 @@ def _strides_table(gait: Any) -> np.ndarray:
         rows.append(
             [
                 float(d.get("start_s", np.nan)),
-                float(d.get("duration_s", np.nan) if d.get("duration_s") is not None else np.nan),
-                float(d.get("speed_mps") if d.get("speed_mps") is not None else np.nan),
+                _float_or_nan(d.get("duration_s")),
+                _float_or_nan(d.get("speed_mps")),
                 1.0 if d.get("valid", True) else 0.0,
             ]
         )
@@ -245,64 +261,14 @@ class EnduranceAnalyzer:
 
         frac = min(max(self.compare_fraction, 0.05), 0.5)
         parts = {"start": (0.0, frac * dur), "end": ((1 - frac) * dur, dur)}
-        st: dict[str, dict[str, Any]] = {}
-        for name, (a, b) in parts.items():
-            i0, i1 = int(a * fs), int(b * fs)
-            sel = (tab[:, 0] >= a) & (tab[:, 0] < b) if len(tab) else np.zeros(0, bool)
-            g = _gait_stats(tab[sel])
-            inside = [q for q in quiet if q.start_s >= a - 1e-9 and q.end_s <= b + 1e-9]
-            sway = None
-            if inside:
-                q = max(inside, key=lambda s: s.duration_s)
-                sl = q.slice(fs)
-                r = (
-                    SwayAnalyzer(min_duration_s=self.min_quiet_s)
-                    .calculate(acc[sl], None if gyr is None else gyr[sl], fs)
-                    .result_
-                )
-                sway = r.rms_mps2 if r.valid else None
-            st[name] = {
-                **g,
-                "reps_per_min": float(((reps >= a) & (reps < b)).sum() / ((b - a) / 60.0))
-                if len(reps) or repetitions_s is not None
-                else None,
-                "intensity": float(np.sqrt(np.mean(dyn[i0:i1] ** 2))) if i1 > i0 else None,
-                "sway_rms_mps2": sway,
-            }
-
-        windows = []
-        nwin = int(np.ceil(dur / self.window_s))
-        for w in range(nwin):
-            a, b = w * self.window_s, min(dur, (w + 1) * self.window_s)
-            i0, i1 = int(a * fs), int(b * fs)
-            sel = (tab[:, 0] >= a) & (tab[:, 0] < b) if len(tab) else np.zeros(0, bool)
-            g = _gait_stats(tab[sel])
-            windows.append(
-                {
-                    "start_s": a,
-                    "end_s": b,
-                    "active_fraction": float(active[i0:i1].mean()) if i1 > i0 else None,
-                    "intensity_mps2": float(np.sqrt(np.mean(dyn[i0:i1] ** 2))) if i1 > i0 else None,
-                    "n_strides": g["n_strides"],
-                    "speed_mps": g["speed_mps"],
-                    "cadence_spm": g["cadence_spm"],
-                    "repetitions": int(((reps >= a) & (reps < b)).sum()),
-                }
-            )
+        count_reps = bool(len(reps)) or repetitions_s is not None
+        st = {
+            name: self._part(acc, gyr, fs, a, b, tab, quiet, dyn, reps if count_reps else None)
+            for name, (a, b) in parts.items()
+        }
+        windows = self._windows(dur, fs, tab, active, dyn, reps)
         walking_s = float(tab[tab[:, 3] > 0, 1].sum()) / 2.0 if len(tab) else 0.0
-
-        validity = Validity.ok(
-            f"{100 * missing:.1f} % missing samples interpolated" if missing else ""
-        )
-        if missing > 0.2:
-            validity = Validity.invalid(
-                base.MISSING_DATA, f"{100 * missing:.0f} % of the samples are missing"
-            )
-        elif dur < self.min_duration_s:
-            validity = Validity.invalid(
-                base.TOO_SHORT,
-                f"{dur:.0f} s recorded; a start-to-end comparison needs >= {self.min_duration_s:g} s",
-            )
+        validity = self._validity(missing, dur)
         s, e = st["start"], st["end"]
         self.result_ = EnduranceResult(
             validity=validity,
@@ -333,3 +299,81 @@ class EnduranceAnalyzer:
             windows=windows,
         )
         return self
+
+    def _part(
+        self,
+        acc: np.ndarray,
+        gyr: np.ndarray | None,
+        fs: float,
+        a: float,
+        b: float,
+        tab: np.ndarray,
+        quiet: list,
+        dyn: np.ndarray,
+        reps: np.ndarray | None,
+    ) -> dict[str, Any]:
+        """Gait, repetition rate (``None`` without repetitions), intensity and sway (of the
+        longest quiet stretch) between ``a`` and ``b`` seconds."""
+        gait, intensity, _ = _between(tab, dyn, a, b, fs)
+        inside = [q for q in quiet if q.start_s >= a - 1e-9 and q.end_s <= b + 1e-9]
+        sway = None
+        if inside:
+            q = max(inside, key=lambda s: s.duration_s)
+            sl = q.slice(fs)
+            r = (
+                SwayAnalyzer(min_duration_s=self.min_quiet_s)
+                .calculate(acc[sl], None if gyr is None else gyr[sl], fs)
+                .result_
+            )
+            sway = r.rms_mps2 if r.valid else None
+        return {
+            **gait,
+            "reps_per_min": float(((reps >= a) & (reps < b)).sum() / ((b - a) / 60.0))
+            if reps is not None
+            else None,
+            "intensity": intensity,
+            "sway_rms_mps2": sway,
+        }
+
+    def _windows(
+        self,
+        dur: float,
+        fs: float,
+        tab: np.ndarray,
+        active: np.ndarray,
+        dyn: np.ndarray,
+        reps: np.ndarray,
+    ) -> list[dict[str, Any]]:
+        """Activity, intensity, gait and repetitions per ``window_s`` window."""
+        windows = []
+        for w in range(int(np.ceil(dur / self.window_s))):
+            a, b = w * self.window_s, min(dur, (w + 1) * self.window_s)
+            g, intensity, rows = _between(tab, dyn, a, b, fs)
+            windows.append(
+                {
+                    "start_s": a,
+                    "end_s": b,
+                    "active_fraction": float(active[rows].mean())
+                    if intensity is not None
+                    else None,
+                    "intensity_mps2": intensity,
+                    "n_strides": g["n_strides"],
+                    "speed_mps": g["speed_mps"],
+                    "cadence_spm": g["cadence_spm"],
+                    "repetitions": int(((reps >= a) & (reps < b)).sum()),
+                }
+            )
+        return windows
+
+    def _validity(self, missing: float, dur: float) -> Validity:
+        """Invalid above 20 % missing samples or below ``min_duration_s``."""
+        if missing > 0.2:
+            return Validity.invalid(
+                base.MISSING_DATA, f"{100 * missing:.0f} % of the samples are missing"
+            )
+        if dur < self.min_duration_s:
+            return Validity.invalid(
+                base.TOO_SHORT,
+                f"{dur:.0f} s recorded; a start-to-end comparison needs >= {self.min_duration_s:g} s",
+            )
+        return Validity.ok(f"{100 * missing:.1f} % missing samples interpolated" if missing else "")

@@ -420,8 +420,11 @@ class BodyFrameAligner:
             av = signal.sosfiltfilt(sos, a_v - a_v.mean())
             v_v = signal.sosfiltfilt(sos, np.cumsum(av) / fs)
             hb = signal.sosfiltfilt(sos, h - h.mean(0), axis=0)
-            w = max(int(round(2.0 * fs)), 1)
-            active = np.sqrt(uniform_filter1d(av * av, w, mode="nearest")) >= self.min_step_rms_mps2
+            n_smooth = max(int(round(2.0 * fs)), 1)
+            active = (
+                np.sqrt(uniform_filter1d(av * av, n_smooth, mode="nearest"))
+                >= self.min_step_rms_mps2
+            )
             if active.sum() >= 3 * fs:
                 hb, v_v = hb[active], v_v[active]
                 c = (hb * v_v[:, None]).mean(0)
@@ -438,8 +441,8 @@ class BodyFrameAligner:
         # PCA of low-frequency horizontal acceleration (sway); sign not identifiable
         hc = h - h.mean(0) if n else h
         if n >= 2 and np.any(hc):
-            w, v = np.linalg.eigh(hc.T @ hc)
-            d = v[:, np.argmax(w)]
+            evals, evecs = np.linalg.eigh(hc.T @ hc)
+            d = evecs[:, np.argmax(evals)]
         else:
             d = np.array([1.0, 0.0])
         fwd = d[0] * e1 + d[1] * e2

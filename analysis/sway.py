@@ -497,7 +497,7 @@ class SwayAnalyzer:
             validity=validity,
             heading_source=aligner.heading_source_,
             sensor_tilt_deg=tilt_deg,
-            **meas,
+            **meas,  # type: ignore[arg-type]  # only the float measures (sway_measures' keys)
         )
         return self
 

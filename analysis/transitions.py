@@ -127,6 +127,17 @@ def _filt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     return signal.sosfiltfilt(sos, x, axis=0, padlen=min(len(x) - 1, 3 * 30))
 
 
+def _imu_arrays(acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both signals as float arrays of one (n, 3) shape, else a ValueError saying which."""
+    acc = np.asarray(acc_mps2, dtype=float)
+    gyr = np.asarray(gyr_radps, dtype=float)
+    if acc.ndim != 2 or acc.shape[1] != 3:
+        raise ValueError(f"acc_mps2 must have shape (n, 3), got {acc.shape}")
+    if gyr.shape != acc.shape:
+        raise ValueError(f"gyr_radps shape {gyr.shape} differs from acc_mps2 {acc.shape}")
+    return acc, gyr
+
+
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
@@ -204,12 +215,7 @@ class TransitionDetector:
         self, acc_mps2: np.ndarray, gyr_radps: np.ndarray, sampling_rate_hz: float
     ) -> TransitionDetector:
         """Find the transitions; returns ``self`` (results in ``transitions_``)."""
-        acc = np.asarray(acc_mps2, dtype=float)
-        gyr = np.asarray(gyr_radps, dtype=float)
-        if acc.ndim != 2 or acc.shape[1] != 3:
-            raise ValueError(f"acc_mps2 must have shape (n, 3), got {acc.shape}")
-        if gyr.shape != acc.shape:
-            raise ValueError(f"gyr_radps shape {gyr.shape} differs from acc_mps2 {acc.shape}")
+        acc, gyr = _imu_arrays(acc_mps2, gyr_radps)
         fs = float(sampling_rate_hz)
         if not np.isfinite(fs) or fs <= 0:
             raise ValueError(f"sampling_rate_hz must be > 0, got {sampling_rate_hz!r}")
@@ -619,12 +625,7 @@ class StreamingTransitions:
 
     def update(self, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> StreamingTransitions:
         """Add a block of samples (sensor frame, SI); returns ``self``."""
-        acc = np.asarray(acc_mps2, dtype=float)
-        gyr = np.asarray(gyr_radps, dtype=float)
-        if acc.ndim != 2 or acc.shape[1] != 3:
-            raise ValueError(f"acc_mps2 must have shape (n, 3), got {acc.shape}")
-        if gyr.shape != acc.shape:
-            raise ValueError(f"gyr_radps shape {gyr.shape} differs from acc_mps2 {acc.shape}")
+        acc, gyr = _imu_arrays(acc_mps2, gyr_radps)
         self.new_transitions_ = []
         m = acc.shape[0]
         if m == 0:

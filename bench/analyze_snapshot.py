@@ -1,7 +1,8 @@
 """Snapshot of ``poise analyze`` on every shipped recording, to show a refactor changes no result.
 
 For every ``.poise`` file under ``recordings/`` the script runs, in this process, through
-the same entry point as the console script (:func:`poise_cli.main`):
+the command line's entry point (:func:`poise.cli.main`, which the console script runs with
+gui's window commands added; ``analyze`` is headless):
 
 * ``poise analyze FILE --format json`` and ``poise analyze FILE`` (the gait summary, JSON
   and text);
@@ -36,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import poise_cli as cli  # noqa: E402
+from poise import cli  # noqa: E402
 
 DEMOGRAPHICS = ["--age", "72", "--sex", "f", "--weight-kg", "68"]
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from poise_cli import main  # noqa: E402
+from poise.cli import main  # noqa: E402
 from sensors.recording_fuzz import hostile_recording  # noqa: E402
 
 COMMANDS = ("info", "analyze", "export")

@@ -25,7 +25,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("firmware_protocol", "sensors", "analysis", "poise", "gui", "poise_cli")
+PACKAGES = ("firmware_protocol", "sensors", "analysis", "poise", "gui")
 #: The tests Poise had when issue 12 was filed, and the three it adds.
 DEFAULT_KEYS = (
     "sway",

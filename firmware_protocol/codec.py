@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from firmware_protocol.gatt import (
     ATT_NOTIFICATION_OVERHEAD,
@@ -363,7 +364,7 @@ def peek_header(packet: bytes | bytearray | memoryview, *, check_crc: bool = Fal
     return hdr
 
 
-def _int16_matrix(x: Any, name: str) -> np.ndarray:
+def _int16_matrix(x: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(x)
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
@@ -380,8 +381,8 @@ def _int16_matrix(x: Any, name: str) -> np.ndarray:
 def encode_data(
     seq: int,
     timestamp_us: int,
-    acc_counts: Any,
-    gyr_counts: Any,
+    acc_counts: ArrayLike,
+    gyr_counts: ArrayLike,
     *,
     compact: bool = False,
     config: SensorConfig | None = None,
@@ -566,6 +567,43 @@ def decode_many(
     SampleBlock
         ``seq`` of the first good packet, ``packet_count`` good packets.
     """
+    pkts, bad = _packets_as_bytes(packets)
+    n_pk = len(pkts)
+    if n_pk == 0:
+        return _empty_block(config)
+    lengths = np.fromiter(map(len, pkts), dtype=np.int64, count=n_pk)
+    compact, structurally_ok = _batch_layout(pkts, lengths, bad)
+    groups, counts = _decode_groups(pkts, lengths, structurally_ok, compact, config)
+    good = counts > 0
+    _explain_bad(pkts, good, bad, config)
+    if bad:
+        if errors is None:
+            i = min(bad)
+            raise type(bad[i])(f"packet #{i}: {bad[i]}", packet_index=i)
+        for i in sorted(bad):
+            bad[i].packet_index = i
+            errors.append((i, bad[i]))
+    n_good = int(good.sum())
+    if n_good == 0:
+        return _empty_block(config)
+    bits = 24 if compact else 32
+    ts, acc, gyr = _join_groups(groups, counts, config, bits)
+    seq = struct.unpack_from("<H", pkts[int(np.argmax(good))], 1 if compact else 2)[0]
+    return SampleBlock(
+        seq=int(seq),
+        timestamp_us=ts,
+        acc_mps2=acc,
+        gyr_radps=gyr,
+        sampling_rate_hz=config.sampling_rate_hz,
+        packet_count=n_good,
+        timestamp_bits=bits,
+    )
+
+
+def _packets_as_bytes(
+    packets: Iterable[bytes | bytearray | memoryview],
+) -> tuple[list[bytes], dict[int, ProtocolError]]:
+    """The packets as bytes (``b""`` for one that is not bytes-like) and their errors."""
     if isinstance(packets, str | bytes | bytearray | memoryview):
         raise ProtocolError(
             f"decode_many expects a sequence of packets, got one {type(packets).__name__} "
@@ -585,36 +623,54 @@ def decode_many(
         except ProtocolError as exc:
             bad[i] = exc
             pkts.append(b"")
-    n_pk = len(pkts)
-    if n_pk == 0:
-        return _empty_block(config)
+    return pkts, bad
 
-    lengths = np.fromiter(map(len, pkts), dtype=np.int64, count=n_pk)
+
+def _batch_layout(
+    pkts: list[bytes], lengths: np.ndarray, bad: dict[int, ProtocolError]
+) -> tuple[bool, np.ndarray]:
+    """``(compact, structurally valid packets of that layout)``.
+
+    One layout per batch (timestamps of 32 and 24 bits do not mix): the layout of the
+    first structurally valid packet wins, packets of the other layout go to ``bad``.
+    """
+    n_pk = len(pkts)
     b0 = np.fromiter((p[0] if p else 0 for p in pkts), dtype=np.int64, count=n_pk)
     full_ok = (b0 == _BYTE0_DATA) & (lengths >= FULL_OVERHEAD + SAMPLE_SIZE)
     full_ok &= (lengths - FULL_OVERHEAD) % SAMPLE_SIZE == 0
     full_ok &= lengths <= FULL_OVERHEAD + SAMPLE_SIZE * MAX_SAMPLES_PER_PACKET
     compact_ok = (b0 == _BYTE0_COMPACT) & (lengths == COMPACT_PACKET_SIZE)
-    # One layout per batch (timestamps of 32 and 24 bits do not mix): the layout of the
-    # first structurally valid packet wins, packets of the other layout are errors.
     either = full_ok | compact_ok
     compact = bool(either.any() and compact_ok[int(np.argmax(either))])
     other = full_ok if compact else compact_ok
-    for i in np.flatnonzero(other):
-        i = int(i)
+    for i in np.flatnonzero(other).tolist():
         kinds = ("full", "compact") if compact else ("compact", "full")
         bad[i] = ProtocolError(
             f"{kinds[0]} packet in a batch of {kinds[1]} packets (from #{int(np.argmax(either))}); "
             "decode each layout separately (their timestamps have 32 and 24 bits)"
         )
-    bits = 24 if compact else 32
-    good = np.zeros(n_pk, dtype=bool)
-    counts = np.zeros(n_pk, dtype=np.int64)
-    cid_expected = config_id(config)
+    return compact, compact_ok if compact else full_ok
 
-    # Per group of equal length: header + CRC checks, vectorised field extraction.
-    groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []  # idx, t, raw, count
-    structurally_ok = compact_ok if compact else full_ok
+
+#: One group of good packets of equal length: packet indices, timestamps, raw samples,
+#: samples per packet.
+_Group = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+
+
+def _decode_groups(
+    pkts: list[bytes],
+    lengths: np.ndarray,
+    structurally_ok: np.ndarray,
+    compact: bool,
+    config: SensorConfig,
+) -> tuple[list[_Group], np.ndarray]:
+    """Per group of equal length: header and CRC checks, vectorised field extraction.
+
+    Returns the groups of good packets and the sample count of every packet (0: bad).
+    """
+    counts = np.zeros(len(pkts), dtype=np.int64)
+    cid_expected = config_id(config)
+    groups: list[_Group] = []
     for length in np.unique(lengths[structurally_ok]):
         idx = np.flatnonzero(structurally_ok & (lengths == length))
         joined = b"".join([pkts[i] for i in idx])
@@ -632,16 +688,19 @@ def decode_many(
             (binascii.crc_hqx(pkts[i][:-2], 0xFFFF) for i in idx), dtype=np.int64, count=len(idx)
         )
         ok &= crc == rec["crc"]
-        good[idx[ok]] = True
         counts[idx[ok]] = count
         if ok.all():
             groups.append((idx, t, rec["s"], count))
         else:
             groups.append((idx[ok], t[ok], rec["s"][ok], count))
+    return groups, counts
 
-    # Explain every bad packet with the single-packet decoder's message.
-    for i in np.flatnonzero(~good):
-        i = int(i)
+
+def _explain_bad(
+    pkts: list[bytes], good: np.ndarray, bad: dict[int, ProtocolError], config: SensorConfig
+) -> None:
+    """Every bad packet not explained yet gets the single-packet decoder's message."""
+    for i in np.flatnonzero(~good).tolist():
         if i in bad:
             continue
         try:
@@ -650,57 +709,42 @@ def decode_many(
             bad[i] = exc
         else:  # pragma: no cover - vectorised and scalar checks disagree
             raise AssertionError(f"decode_many rejected packet #{i} that decode accepts")
-    if bad:
-        if errors is None:
-            i = min(bad)
-            raise type(bad[i])(f"packet #{i}: {bad[i]}", packet_index=i)
-        for i in sorted(bad):
-            exc = bad[i]
-            exc.packet_index = i
-            errors.append((i, exc))
-    n_good = int(good.sum())
-    if n_good == 0:
-        return _empty_block(config)
 
-    offsets = np.cumsum(counts) - counts  # first output row of every packet
-    total = int(counts.sum())
+
+def _join_groups(
+    groups: list[_Group], counts: np.ndarray, config: SensorConfig, bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(timestamp_us, acc_mps2, gyr_radps)`` of the good packets' samples, in packet
+    order (timestamps wrapped to ``bits``)."""
     period = config.sample_period_us
     mask = (1 << bits) - 1
-    first = int(np.argmax(good))
     if len(groups) == 1:
         idx, t, s, count = groups[0]
         raw = s.reshape(-1, 6)
         ts = (t.astype(np.int64)[:, None] + np.arange(count, dtype=np.int64) * period).ravel()
         ts &= mask
-        acc = raw[:, :3] * config.acc_scale_mps2
-        gyr = raw[:, 3:] * config.gyro_scale_radps
-    else:
-        acc = np.empty((total, 3))
-        gyr = np.empty((total, 3))
-        ts = np.empty(total, dtype=np.int64)
-        for idx, t, s, count in groups:
-            if len(idx) == 0:
-                continue
-            rows = (offsets[idx][:, None] + np.arange(count)).ravel()
-            raw = s.reshape(-1, 6)
-            acc[rows] = raw[:, :3] * config.acc_scale_mps2
-            gyr[rows] = raw[:, 3:] * config.gyro_scale_radps
-            ts[rows] = (
-                t.astype(np.int64)[:, None] + np.arange(count, dtype=np.int64) * period
-            ).ravel() & mask
-    seq = struct.unpack_from("<H", pkts[first], 1 if compact else 2)[0]
-    return SampleBlock(
-        seq=int(seq),
-        timestamp_us=ts,
-        acc_mps2=acc,
-        gyr_radps=gyr,
-        sampling_rate_hz=config.sampling_rate_hz,
-        packet_count=n_good,
-        timestamp_bits=bits,
-    )
+        return ts, raw[:, :3] * config.acc_scale_mps2, raw[:, 3:] * config.gyro_scale_radps
+    offsets = np.cumsum(counts) - counts  # first output row of every packet
+    total = int(counts.sum())
+    acc = np.empty((total, 3))
+    gyr = np.empty((total, 3))
+    ts = np.empty(total, dtype=np.int64)
+    for idx, t, s, count in groups:
+        if len(idx) == 0:
+            continue
+        rows = (offsets[idx][:, None] + np.arange(count)).ravel()
+        raw = s.reshape(-1, 6)
+        acc[rows] = raw[:, :3] * config.acc_scale_mps2
+        gyr[rows] = raw[:, 3:] * config.gyro_scale_radps
+        ts[rows] = (
+            t.astype(np.int64)[:, None] + np.arange(count, dtype=np.int64) * period
+        ).ravel() & mask
+    return ts, acc, gyr
 
 
-def to_counts(acc_mps2: Any, gyr_radps: Any, config: SensorConfig) -> tuple[np.ndarray, np.ndarray]:
+def to_counts(
+    acc_mps2: ArrayLike, gyr_radps: ArrayLike, config: SensorConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """SI values to int16 counts for ``config``: round to nearest, saturate at int16.
 
     Parameters
@@ -760,7 +804,7 @@ def choose_layout(att_mtu: int) -> tuple[bool, int]:
 
 
 def unwrap_timestamps(
-    raw_us: Any, *, bits: int = 32, last_unwrapped_us: int | None = None
+    raw_us: ArrayLike, *, bits: int = 32, last_unwrapped_us: int | None = None
 ) -> np.ndarray:
     """Unwrap wrapped sensor timestamps into a monotonic-ish int64 microsecond axis.
 

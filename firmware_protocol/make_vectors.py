@@ -377,7 +377,7 @@ def c_input_lines(vector: dict[str, Any]) -> str | None:
         )
         return head + " " + " ".join(map(str, nums))
     if kind == "command":
-        op = Opcode[f["opcode"]]
+        op: int = Opcode[f["opcode"]]
         if op == Opcode.SET_CONFIG:
             return f"cmd {int(op)} " + " ".join(
                 map(str, config_codes(SensorConfig.from_dict(f["config"])))

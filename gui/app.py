@@ -10,7 +10,10 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # Qt is imported when the app starts, not by the command line
+    from PySide6.QtWidgets import QWidget
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +23,8 @@ def make_app(argv: list[str] | None = None) -> Any:
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     app.setApplicationName("Poise")
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
     font = app.font()
@@ -30,7 +34,7 @@ def make_app(argv: list[str] | None = None) -> Any:
     return app
 
 
-def save_screenshot(widget: Any, path: str | Path) -> Path:
+def save_screenshot(widget: QWidget, path: str | Path) -> Path:
     """Grab ``widget`` into a PNG (folders created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

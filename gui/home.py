@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -62,6 +61,18 @@ _CAL_COLOURS = {
     "missed": QColor(214, 39, 40),
     "none": QColor(225, 225, 225),
 }
+
+
+def _label(
+    style: str, text: str = "", *, wrap: bool = False, align: Qt.AlignmentFlag | None = None
+) -> QLabel:
+    """A label with this style sheet (word-wrapped, aligned as asked)."""
+    label = QLabel(text)
+    label.setStyleSheet(style)
+    label.setWordWrap(wrap)
+    if align is not None:
+        label.setAlignment(align)
+    return label
 
 
 def _big_button(text: str, colour: str = "#1f77b4", outline: bool = False) -> QPushButton:
@@ -112,9 +123,29 @@ class HomeWindow(QMainWindow):
         central.setStyleSheet("background: #fbfbf8;")
         v = QVBoxLayout(central)
         v.setContentsMargins(24, 16, 24, 16)
+        v.addLayout(self._top_bar(session))
+        # the exercise on the left, the four-week calendar on the right (the window fits a
+        # 1366 x 768 screen), the buttons below both
+        middle = QHBoxLayout()
+        middle.addLayout(self._exercise_column(), 1)
+        middle.addWidget(self._calendar_box())
+        v.addLayout(middle, 1)
+        v.addLayout(self._buttons())
+        self.setCentralWidget(central)
+        self._connect(session)
+        self.update_greeting()
+        self.update_view()
+        self.update_calendar()
+        self.name_dialog: QInputDialog | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(50)
+        self.timer.timeout.connect(self._poll)
+        self.timer.start()
+
+    def _top_bar(self, session: HomeSession) -> QHBoxLayout:
+        """The greeting, the "My name" button and the sensor's state."""
         top = QHBoxLayout()
-        self.hello = QLabel()
-        self.hello.setStyleSheet("font-size: 20pt; font-weight: 600;")
+        self.hello = _label("font-size: 20pt; font-weight: 600;")
         top.addWidget(self.hello)
         self.name_btn = QPushButton("My name…")
         self.name_btn.setToolTip("How should Poise greet you? It stays on this computer.")
@@ -123,57 +154,46 @@ class HomeWindow(QMainWindow):
         self.name_btn.setVisible(session.store is not None and bool(session.patient))
         top.addWidget(self.name_btn)
         top.addStretch(1)
-        self.sensor_label = QLabel("Connecting the sensor…")
-        self.sensor_label.setStyleSheet("font-size: 16pt; color: #555;")
+        self.sensor_label = _label("font-size: 16pt; color: #555;", "Connecting the sensor…")
         top.addWidget(self.sensor_label)
-        v.addLayout(top)
-        # the exercise on the left, the four-week calendar on the right (the window fits a
-        # 1366 x 768 screen), the buttons below both
-        middle = QHBoxLayout()
+        return top
+
+    def _exercise_column(self) -> QVBoxLayout:
+        """Steps, title, instructions, the big count and its detail line."""
         left = QVBoxLayout()
-        middle.addLayout(left, 1)
-        self.steps = QLabel()
-        self.steps.setStyleSheet("font-size: 16pt; color: #333;")
-        self.steps.setWordWrap(True)
-        left.addWidget(self.steps)
-        self.title = QLabel()
-        self.title.setStyleSheet("font-size: 34pt; font-weight: 700; color: #1f3b57;")
-        left.addWidget(self.title)
-        self.instructions = QLabel()
-        self.instructions.setWordWrap(True)
-        self.instructions.setStyleSheet("font-size: 19pt; color: #222;")
-        left.addWidget(self.instructions)
-        self.big = QLabel()
-        self.big.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.big.setStyleSheet("font-size: 80pt; font-weight: 700; color: #1f77b4;")
+        center = Qt.AlignmentFlag.AlignCenter
+        self.steps = _label("font-size: 16pt; color: #333;", wrap=True)
+        self.title = _label("font-size: 34pt; font-weight: 700; color: #1f3b57;")
+        self.instructions = _label("font-size: 19pt; color: #222;", wrap=True)
+        self.big = _label("font-size: 80pt; font-weight: 700; color: #1f77b4;", align=center)
+        self.detail = _label("font-size: 20pt; color: #444;", wrap=True, align=center)
+        for w in (self.steps, self.title, self.instructions):
+            left.addWidget(w)
         left.addWidget(self.big, 1)
-        self.detail = QLabel()
-        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.detail.setStyleSheet("font-size: 20pt; color: #444;")
-        self.detail.setWordWrap(True)
         left.addWidget(self.detail)
+        return left
+
+    def _calendar_box(self) -> QWidget:
+        """The last four weeks' calendar with its title and legend."""
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
-        self.cal_title = QLabel("Last four weeks")
-        self.cal_title.setStyleSheet("font-size: 14pt; color: #444;")
-        self.cal_title.setWordWrap(True)
+        self.cal_title = _label("font-size: 14pt; color: #444;", "Last four weeks", wrap=True)
         right.addWidget(self.cal_title)
         self.calendar = QWidget()
         self.cal_grid = QGridLayout(self.calendar)
         self.cal_grid.setSpacing(3)
         self.cal_grid.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.calendar)
-        self.cal_legend = QLabel(_legend_html())
-        self.cal_legend.setWordWrap(True)
-        self.cal_legend.setStyleSheet("font-size: 12pt; color: #333;")
+        self.cal_legend = _label("font-size: 12pt; color: #333;", _legend_html(), wrap=True)
         right.addWidget(self.cal_legend)
         right.addStretch(1)
         self.cal_box = QWidget()
         self.cal_box.setLayout(right)
         self.cal_box.setFixedWidth(7 * 46 + 6 * 3 + 4)
-        middle.addWidget(self.cal_box)
-        v.addLayout(middle, 1)
-        # the same four places in every state: Start/Next, One more, Done, Skip
+        return self.cal_box
+
+    def _buttons(self) -> QHBoxLayout:
+        """The same four places in every state: Start/Next, One more, Done, Skip."""
         buttons = QHBoxLayout()
         self.start_btn = _big_button("Start", "#2ca02c")
         self.next_btn = _big_button("Next exercise", "#1f77b4")
@@ -194,9 +214,10 @@ class HomeWindow(QMainWindow):
         for w in (self.main_slot, self.rep_slot, self.stop_btn, self.skip_btn):
             w.setMinimumHeight(72)
             buttons.addWidget(w, 1)
-        v.addLayout(buttons)
-        self.setCentralWidget(central)
+        return buttons
 
+    def _connect(self, session: HomeSession) -> None:
+        """Buttons to the session's actions, the session's events to the view."""
         self.start_btn.clicked.connect(self._start)
         self.rep_btn.clicked.connect(session.add_rep)
         self.stop_btn.clicked.connect(session.stop_exercise)
@@ -211,14 +232,6 @@ class HomeWindow(QMainWindow):
         ev.error.connect(lambda m: self.sensor_label.setText(f"Problem: {m}"))
         ev.warning.connect(lambda m: self.statusBar().showMessage(m, 10000))
         ev.finished.connect(lambda _p: self.update_calendar())
-        self.update_greeting()
-        self.update_view()
-        self.update_calendar()
-        self.name_dialog: QInputDialog | None = None
-        self.timer = QTimer(self)
-        self.timer.setInterval(50)
-        self.timer.timeout.connect(self._poll)
-        self.timer.start()
 
     # ------------------------------------------------------------------ actions
     def _poll(self) -> None:
@@ -362,7 +375,8 @@ class HomeWindow(QMainWindow):
         from poise.home import adherence_calendar
 
         while self.cal_grid.count():
-            w = self.cal_grid.takeAt(0).widget()
+            item = self.cal_grid.takeAt(0)
+            w = item.widget() if item is not None else None
             if w is not None:
                 w.deleteLater()
         store, patient = self.session.store, self.session.patient
@@ -408,7 +422,7 @@ class HomeWindow(QMainWindow):
             lab.setProperty("today", is_today)
             self.cal_grid.addWidget(lab, 1 + (offset + i) // 7, (offset + i) % 7)
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         """Finish the session (the recording is closed and imported)."""
         self.timer.stop()
         self.cues.close()

@@ -194,7 +194,7 @@ def sway_state(metrics: dict[str, Any], still_s: float, have_data: bool = True) 
     return "ok", ""
 
 
-def session_sway_state(session: Any) -> tuple[str, str, float, bool]:
+def session_sway_state(session: Session) -> tuple[str, str, float, bool]:
     """:func:`sway_state` of a session's primary sensor, its seconds of stillness and
     whether it has more than a second of data (what :meth:`Session.stillness` says)."""
     sid = session.primary_sensor()
@@ -544,7 +544,9 @@ class SwayPanel(QWidget):
         if kind in ("ok", "settling") and have_data:
             # show only the still part, less the trail filter's settling, re-centred (the
             # session's trail has the mean of the whole trail removed, movement included)
-            fs = float(session.sensors[session.primary_sensor()].sampling_rate_hz or 100.0)
+            primary = session.primary_sensor()
+            assert primary is not None, "have_data: a sensor has samples"
+            fs = float(session.sensors[primary].sampling_rate_hz or 100.0)
             k = int((still_s - TRAIL_SETTLE_S) * fs)
             if 2 <= k < trail.shape[0]:
                 trail = trail[-k:] - trail[-k:].mean(axis=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -28,6 +29,9 @@ from gui.sensors_panel import SensorsPanel
 from gui.tests_page import TestsPage
 from poise.session import Session
 from sensors import placements
+
+if TYPE_CHECKING:
+    from gui.patients import PatientChooser
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ class MainWindow(QMainWindow):
         Sampling rate of demo sensors started from the panel.
     """
 
-    def __init__(self, session: Session, poll_hz: float = 30.0, demo_rate_hz: int = 100):
+    def __init__(self, session: Session, poll_hz: float = 30.0, demo_rate_hz: float = 100.0):
         super().__init__()
         self.session = session
         self.demo_rate_hz = demo_rate_hz
@@ -133,9 +137,7 @@ class MainWindow(QMainWindow):
         self.sensors_panel.open_requested.connect(self.ask_open)
         self.tests.pick.start_requested.connect(self.start_test)
         self.tests.pick.patient_requested.connect(lambda: self.choose_patient())
-        self.results.back_btn.clicked.connect(
-            lambda: (self.tests.show_pick(), self.show_page("tests"))
-        )
+        self.results.back_btn.clicked.connect(self._back_to_tests)
 
         ev = session.events
         ev.error.connect(lambda msg: show_error(self, "Problem", msg))
@@ -145,7 +147,7 @@ class MainWindow(QMainWindow):
         ev.test_result.connect(lambda _r: self.show_page("results"))
         ev.patient.connect(lambda _p: self._show_patient())
         self._show_patient()
-        self.chooser = None
+        self.chooser: PatientChooser | None = None
         self.confirm_box: QMessageBox | None = None
         self._reported: set[str] = set()
         session.events.set_error_handler(self._listener_failed)
@@ -307,6 +309,10 @@ class MainWindow(QMainWindow):
         self.patient_btn.setText(text)
         self.patient_btn.setStyleSheet(f"font-size: 11pt; padding: 6px 10px; {style}")
 
+    def _back_to_tests(self) -> None:
+        self.tests.show_pick()
+        self.show_page("tests")
+
     def choose_patient(self, then=None):
         """Ask whose session this is (a patient, a new one, or anonymous); then ``then()``.
 
@@ -413,7 +419,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Scanning for sensors…")
         self.sensors_panel.scan_btn.setEnabled(False)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        self._scan_future = pool.submit(scan_sensors, 4.0)
+        self._scan_future: concurrent.futures.Future[list[Any]] | None = pool.submit(
+            scan_sensors, 4.0
+        )
         pool.shutdown(wait=False)
         self._scan_timer = QTimer(self)
         self._scan_timer.setInterval(100)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -48,7 +49,7 @@ from poise.errors import PoiseError
 from poise.progress import patient_progress
 from poise.reports import LEVEL_TEXT
 from poise.service import import_recording
-from poise.store import Patient, PatientMismatch, Store, StoreError
+from poise.store import Patient, PatientMismatch, SessionRecord, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,11 @@ class AddPatientDialog(QDialog):
         self.birth_year.setValue(1950)
         self.sex = QComboBox()
         self.sex.addItems(["", "female", "male"])
-        self.height = QDoubleSpinBox()
-        self.height.setRange(0.0, 2.5)
-        self.height.setDecimals(2)
-        self.height.setSuffix(" m")
-        self.height.setSpecialValueText("unknown")
+        self.height_m = QDoubleSpinBox()
+        self.height_m.setRange(0.0, 2.5)
+        self.height_m.setDecimals(2)
+        self.height_m.setSuffix(" m")
+        self.height_m.setSpecialValueText("unknown")
         self.weight = QDoubleSpinBox()
         self.weight.setRange(0.0, 300.0)
         self.weight.setDecimals(0)
@@ -101,7 +102,7 @@ class AddPatientDialog(QDialog):
         form.addRow("Pseudonym", self.pseudonym)
         form.addRow("Birth year", self.birth_year)
         form.addRow("Sex", self.sex)
-        form.addRow("Height", self.height)
+        form.addRow("Height", self.height_m)
         form.addRow("Weight", self.weight)
         form.addRow("Notes", self.notes)
         form.addRow(self.error)
@@ -118,7 +119,7 @@ class AddPatientDialog(QDialog):
             "pseudonym": self.pseudonym.text().strip(),
             "birth_year": self.birth_year.value(),
             "sex": {"female": "f", "male": "m"}.get(self.sex.currentText()),
-            "height_m": self.height.value() or None,
+            "height_m": self.height_m.value() or None,
             "weight_kg": self.weight.value() or None,
             "notes": self.notes.text(),
         }
@@ -361,7 +362,7 @@ class PatientsPage(QWidget):
             self.refresh()
         return self.store
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
         """Open the store when the page is first shown."""
         self.open_store()
         super().showEvent(event)
@@ -541,8 +542,12 @@ class PatientsPage(QWidget):
             self.delete_patient()
 
     def import_recording(
-        self, path: str | Path, patient: Any = None, reassign: bool = False, **kw: Any
-    ) -> Any:
+        self,
+        path: str | Path,
+        patient: int | str | Patient | None = None,
+        reassign: bool = False,
+        **kw: Any,
+    ) -> SessionRecord:
         """Import a recording: into ``patient``, else the patient it names, else the
         selected patient.
 

@@ -98,7 +98,7 @@ class ProgressView(QWidget):
         """The summary table's cells as shown (for tests and the report check)."""
         t = self.summary
         return [
-            [t.item(r, c).text() if t.item(r, c) else "" for c in range(t.columnCount())]
+            [item.text() if (item := t.item(r, c)) else "" for c in range(t.columnCount())]
             for r in range(t.rowCount())
         ]
 

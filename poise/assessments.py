@@ -192,7 +192,7 @@ def _analyze(test, acc, gyr, fs, events, demographics) -> dict[str, Any]:
     context = TestContext(demographics=demographics, events=events)
     res = entry.analyzer(load_norms()).analyze(acc, gyr, sampling_rate_hz=fs, context=context)
     out = res.result_
-    return out.to_dict() if hasattr(out, "to_dict") else dict(out)
+    return out.to_dict()
 
 
 def run_test(recording: Any, test: str, demographics: dict | None = None) -> dict[str, Any]:

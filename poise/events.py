@@ -12,7 +12,7 @@ handed to the group's ``error_handler`` (the GUI shows it in its error dialog).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,12 @@ class EventGroup:
             self._events[name] = Event(name)
             setattr(self, name, self._events[name])
 
-    def __iter__(self):
+    def __getattr__(self, name: str) -> Event:
+        # Only reached for a name that is not an attribute: every event is one (set in
+        # __init__). Typed so that ``group.name.connect(...)`` is checked as an Event.
+        raise AttributeError(f"no event {name!r} in this group (events: {self.names()})")
+
+    def __iter__(self) -> Iterator[Event]:
         return iter(self._events.values())
 
     def names(self) -> list[str]:

@@ -49,6 +49,8 @@ from poise.service import import_recording
 from poise.sinks import SampleSink, Source
 
 if TYPE_CHECKING:
+    from firmware_protocol.types import SensorConfig
+    from poise.store import Patient, Store
     from sensors.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
@@ -362,7 +364,7 @@ class HomeSession(SampleSink):
             return 0.0
 
     def add_sensor(self, sensor_id: str, *, placement: str = "", sampling_rate_hz: float = 100.0,
-                   config: Any = None, name: str = "") -> None:  # fmt: skip
+                   config: SensorConfig | None = None, name: str = "") -> None:  # fmt: skip
         """Sink: a sensor is declared (only the first is used: home mode has one)."""
         with self._lock:
             if self.sensor_id is None:
@@ -370,7 +372,9 @@ class HomeSession(SampleSink):
                 self.sampling_rate_hz = float(sampling_rate_hz)
                 self._config = config
 
-    def push_samples(self, sensor_id: str, t_s: Any, acc_mps2: Any, gyr_radps: Any) -> None:
+    def push_samples(
+        self, sensor_id: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
+    ) -> None:
         """Sink: samples on the session clock."""
         if sensor_id != self.sensor_id:
             return
@@ -464,8 +468,9 @@ class HomeSession(SampleSink):
             raise PoiseError("the sensor is not connected yet")
         if self.state in ("countdown", "active"):
             return
-        if hasattr(self.source, "set_motion"):
-            self.source.set_motion(ex.demo_motion)
+        set_motion = getattr(self.source, "set_motion", None)  # demo sources only
+        if set_motion is not None:
+            set_motion(ex.demo_motion)
         self._set_state("countdown")
         self._last_tick = -1
         self.events.cue.emit("countdown", f"{ex.title}. Get ready.")
@@ -770,7 +775,7 @@ def result_text(result: dict[str, Any] | None, exercise: Exercise | None = None)
 
 
 def adherence_calendar(
-    store: Any, patient: Any, days: int = 28, today: _dt.date | None = None
+    store: Store, patient: int | str | Patient, days: int = 28, today: _dt.date | None = None
 ) -> list[dict[str, Any]]:
     """The last ``days`` days: ``{"date", "done", "planned", "status"}`` per day.
 

@@ -21,6 +21,7 @@ CSV rules (``docs/recording-format.md``, "Importing CSV"):
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -166,6 +167,8 @@ def _column_numbers(values: list[str], name: str, first_line: int, where: str) -
                 raise PoiseError(
                     f"{where}: line {first_line + r}, column '{name}': not a number: {v!r}"
                 ) from None
+    if arr is None:  # every value is a number to float() that numpy refused as a whole
+        arr = np.array([float(v) for v in values], dtype=np.float64)
     return arr
 
 
@@ -188,6 +191,110 @@ def _check_duplicate_columns(
             warn(f"{msg}; neither is used")
         else:
             first[key] = j
+
+
+def _wanted_columns(columns: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...]:
+    """The six sample columns asked for (``"a,b,..."`` or a sequence), else the defaults."""
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",")]
+    wanted = tuple(columns) if columns else DEFAULT_COLUMNS
+    if len(wanted) != 6 or any(not c for c in wanted):
+        raise PoiseError(
+            f"columns must name 6 columns (acc x,y,z then gyro x,y,z), got {list(wanted)}"
+        )
+    return wanted
+
+
+def _csv_rows(raw: bytes, where: str) -> list[list[str]]:
+    """The file's rows (UTF-8, with or without BOM; the delimiter the first line has most
+    of: comma, semicolon or tab)."""
+    if raw.startswith(MAGIC):
+        raise PoiseError(f"{where}: this is a Poise recording, not a CSV")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotImuCsv(
+            f"{where}: not a text CSV (byte {exc.start} is not UTF-8)", "it is not a text file"
+        ) from None
+    if not text.strip():
+        raise NotImuCsv(f"{where}: empty file", "it is empty")
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    delim = max((",", ";", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    try:
+        return list(reader)
+    except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+        raise PoiseError(f"{where}: line {reader.line_num}: not a CSV of numbers ({exc})") from None
+
+
+def _data_rows(rows: list[list[str]], line0: int, n_columns: int, where: str) -> list[list[str]]:
+    """The rows after the header (line ``line0``), trailing blank lines dropped; each must
+    have the header's number of fields."""
+    body = rows[line0 + 1 :]
+    while body and not any(c.strip() for c in body[-1]):
+        body.pop()  # trailing blank lines
+    if not body:
+        raise PoiseError(f"{where}: no data rows after the header")
+    for r, row in enumerate(body):
+        if len(row) != n_columns:
+            what = "empty line" if not any(c.strip() for c in row) else f"{len(row)} fields"
+            raise PoiseError(
+                f"{where}: line {line0 + r + 2}: {what}, the header has {n_columns} columns"
+            )
+    return body
+
+
+def _on_time_grid(
+    data: np.ndarray, t: np.ndarray, rate: float | None, col: str, first: int, where: str
+) -> tuple[np.ndarray, float, float]:
+    """Rows with times ``t`` (s) on a grid of sample slots (NaN rows where none is):
+    ``(grid, rate, t0)``. The rate is ``rate`` if given (the times must agree), else the
+    times' median. ``col`` names the time column, ``first`` is the line of the first row.
+    """
+    n = data.shape[0]
+    if np.isnan(t).any():
+        bad = int(np.flatnonzero(np.isnan(t))[0])
+        raise PoiseError(f"{where}: line {first + bad}, {col}: time is missing")
+    dt = np.diff(t)
+    if n > 1 and (dt <= 0).any():
+        bad = int(np.flatnonzero(dt <= 0)[0]) + 1
+        raise PoiseError(f"{where}: line {first + bad}, {col}: time does not increase")
+    if n > 1:
+        est = 1.0 / float(np.median(dt))
+        if rate is None and not _MIN_INFERRED_RATE_HZ <= est <= _MAX_RATE_HZ:
+            # a time column in ms (or us) would otherwise stretch the recording 1000x
+            raise PoiseError(
+                f"{where}: the time {col} gives {est:.4g} Hz; times must be "
+                "in seconds (is it in milliseconds?); give the rate with --rate HZ"
+            )
+        if rate is None:
+            rate = est
+        elif abs(est - rate) > _RATE_TOLERANCE * rate:
+            raise PoiseError(
+                f"{where}: rate {rate:g} Hz given, but the time {col} says {est:.4g} Hz"
+            )
+    elif rate is None:
+        raise PoiseError(f"{where}: one row and no rate: give the sampling rate (--rate HZ)")
+    t0 = float(t[0])
+    span_rows = (float(t[-1]) - t0) * rate + 1
+    if span_rows > max_grid_rows(n, rate):
+        # memory in proportion to the rows, whatever the times say
+        bad = int(np.argmax(np.diff(t))) + 1
+        raise PoiseError(
+            f"{where}: line {first + bad}, {col}: time jumps by "
+            f"{float(t[bad] - t[bad - 1]):.6g} s; {n} rows would span {span_rows:.4g} "
+            f"sample slots at {rate:g} Hz (at most {max_grid_rows(n, rate)}); "
+            "is a time wrong?"
+        )
+    k = np.rint((t - t0) * rate).astype(np.int64)
+    if (np.diff(k) <= 0).any():
+        bad = int(np.flatnonzero(np.diff(k) <= 0)[0]) + 1
+        raise PoiseError(
+            f"{where}: line {first + bad}: two rows fall on one sample slot at {rate:g} Hz"
+        )
+    grid = np.full((int(k[-1]) + 1, 6), np.nan)
+    grid[k] = data
+    return grid, rate, t0
 
 
 def read_csv(
@@ -216,31 +323,9 @@ def read_csv(
     if gyro_unit not in GYRO_UNITS:
         raise PoiseError(f"unknown gyroscope unit {gyro_unit!r}; use one of {list(GYRO_UNITS)}")
     rate = _check_rate(rate_hz, where)
-    if isinstance(columns, str):
-        columns = [c.strip() for c in columns.split(",")]
-    wanted = tuple(columns) if columns else DEFAULT_COLUMNS
-    if len(wanted) != 6 or any(not c for c in wanted):
-        raise PoiseError(
-            f"columns must name 6 columns (acc x,y,z then gyro x,y,z), got {list(wanted)}"
-        )
+    wanted = _wanted_columns(columns)
     raw = p.read_bytes()
-    if raw.startswith(MAGIC):
-        raise PoiseError(f"{where}: this is a Poise recording, not a CSV")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise NotImuCsv(
-            f"{where}: not a text CSV (byte {exc.start} is not UTF-8)", "it is not a text file"
-        ) from None
-    if not text.strip():
-        raise NotImuCsv(f"{where}: empty file", "it is empty")
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    delim = max((",", ";", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delim)
-    try:
-        rows = list(reader)
-    except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
-        raise PoiseError(f"{where}: line {reader.line_num}: not a CSV of numbers ({exc})") from None
+    rows = _csv_rows(raw, where)
     line0 = next(i for i, r in enumerate(rows) if any(c.strip() for c in r))
     header = [c.strip() for c in rows[line0]]
     lower = [c.lower() for c in header]
@@ -254,18 +339,10 @@ def read_csv(
         )
     idx = [lower.index(c.lower()) for c in wanted]
     tcol = next((c for c in TIME_COLUMNS if c in lower), None)
-    _check_duplicate_columns(header, {c.lower() for c in wanted} | {tcol}, line0 + 1, where, warn)
-    body = rows[line0 + 1 :]
-    while body and not any(c.strip() for c in body[-1]):
-        body.pop()  # trailing blank lines
-    if not body:
-        raise PoiseError(f"{where}: no data rows after the header")
-    for r, row in enumerate(body):
-        if len(row) != len(header):
-            what = "empty line" if not any(c.strip() for c in row) else f"{len(row)} fields"
-            raise PoiseError(
-                f"{where}: line {line0 + r + 2}: {what}, the header has {len(header)} columns"
-            )
+    used: set[str | None] = {c.lower() for c in wanted}
+    used.add(tcol)
+    _check_duplicate_columns(header, used, line0 + 1, where, warn)
+    body = _data_rows(rows, line0, len(header), where)
     first = line0 + 2
     data = np.column_stack(
         [_column_numbers([row[j] for row in body], header[j], first, where) for j in idx]
@@ -275,52 +352,7 @@ def read_csv(
     if tcol is not None:
         tj = lower.index(tcol)
         t = _column_numbers([row[tj] for row in body], header[tj], first, where)
-        if np.isnan(t).any():
-            bad = int(np.flatnonzero(np.isnan(t))[0])
-            raise PoiseError(f"{where}: line {first + bad}, column '{header[tj]}': time is missing")
-        dt = np.diff(t)
-        if n > 1 and (dt <= 0).any():
-            bad = int(np.flatnonzero(dt <= 0)[0]) + 1
-            raise PoiseError(
-                f"{where}: line {first + bad}, column '{header[tj]}': time does not increase"
-            )
-        if n > 1:
-            est = 1.0 / float(np.median(dt))
-            if rate is None and not _MIN_INFERRED_RATE_HZ <= est <= _MAX_RATE_HZ:
-                # a time column in ms (or us) would otherwise stretch the recording 1000x
-                raise PoiseError(
-                    f"{where}: the time column '{header[tj]}' gives {est:.4g} Hz; times must be "
-                    "in seconds (is it in milliseconds?); give the rate with --rate HZ"
-                )
-            if rate is None:
-                rate = est
-            elif abs(est - rate) > _RATE_TOLERANCE * rate:
-                raise PoiseError(
-                    f"{where}: rate {rate:g} Hz given, but the time column '{header[tj]}' "
-                    f"says {est:.4g} Hz"
-                )
-        elif rate is None:
-            raise PoiseError(f"{where}: one row and no rate: give the sampling rate (--rate HZ)")
-        t0 = float(t[0])
-        span_rows = (float(t[-1]) - t0) * rate + 1
-        if span_rows > max_grid_rows(n, rate):
-            # memory in proportion to the rows, whatever the times say
-            bad = int(np.argmax(np.diff(t))) + 1
-            raise PoiseError(
-                f"{where}: line {first + bad}, column '{header[tj]}': time jumps by "
-                f"{float(t[bad] - t[bad - 1]):.6g} s; {n} rows would span {span_rows:.4g} "
-                f"sample slots at {rate:g} Hz (at most {max_grid_rows(n, rate)}); "
-                "is a time wrong?"
-            )
-        k = np.rint((t - t0) * rate).astype(np.int64)
-        if (np.diff(k) <= 0).any():
-            bad = int(np.flatnonzero(np.diff(k) <= 0)[0]) + 1
-            raise PoiseError(
-                f"{where}: line {first + bad}: two rows fall on one sample slot at {rate:g} Hz"
-            )
-        grid = np.full((int(k[-1]) + 1, 6), np.nan)
-        grid[k] = data
-        data = grid
+        data, rate, t0 = _on_time_grid(data, t, rate, f"column '{header[tj]}'", first, where)
     elif rate is None:
         raise PoiseError(
             f"{where}: no time column ({', '.join(TIME_COLUMNS)}): give the sampling rate (--rate HZ)"
@@ -424,25 +456,7 @@ def csv_to_recording(
     dict
         Summary: ``config``, ``samples``, ``packets``, ``resampled_from_hz``, ``clipped``.
     """
-    acc, gyr = samples.acc_mps2, samples.gyr_radps
-    rate = samples.rate_hz
-    target_hz = min(SAMPLE_RATES_HZ, key=lambda r: (abs(r - rate), -r))
-    resampled_from = None
-    n_in = acc.shape[0]
-    n_out = _resampled_rows(n_in, rate, target_hz)
-    if n_out > MAX_RESAMPLE_FACTOR * n_in:
-        raise PoiseError(
-            f"{samples.source}: {n_in} rows at {rate:g} Hz would become {n_out:.4g} rows at "
-            f"{target_hz} Hz (more than {MAX_RESAMPLE_FACTOR}x the input); check --rate"
-        )
-    if abs(rate - target_hz) > 1e-9 * target_hz:
-        resampled_from = rate
-        warn(
-            f"{samples.source}: {rate:g} Hz is not a sensor rate ({'/'.join(map(str, SAMPLE_RATES_HZ))} Hz); "
-            f"resampled to {target_hz} Hz by linear interpolation"
-            + (" (no anti-alias filter)" if target_hz < rate else "")
-        )
-        acc, gyr = _resample(samples, target_hz)
+    acc, gyr, target_hz, resampled_from = _at_sensor_rate(samples, warn)
     config, acc_clip, gyr_clip = choose_config(acc, gyr, target_hz)
     if acc_clip:
         warn(
@@ -485,25 +499,8 @@ def csv_to_recording(
         "start": {"utc": None, "epoch_s": None, "monotonic_s": None, "note": "unknown (imported)"},
         "source": info,
     }
-    per = codec.max_samples_per_packet(IMPORT_MTU)
-    n_packets = 0
     with RecordingWriter(target, metadata, overwrite=overwrite) as w:
-        for a, b in _runs(valid):
-            for i in range(a, b, per):
-                j = min(i + per, b)
-                ts = (t0_us + i * period_us) % 2**32
-                pk = codec.encode_data(n_packets % 65536, ts, acc_c[i:j], gyr_c[i:j], config=config)
-                w.write_packet(0, pk, host_time_s=(t0_us + (j - 1) * period_us) * 1e-6)
-                n_packets += 1
-        for a, b in _runs(~valid):
-            w.write_gap(
-                0,
-                samples=b - a,
-                reason="missing in source CSV",
-                start_us=(t0_us + a * period_us) % 2**32,
-                end_us=(t0_us + b * period_us) % 2**32,
-                t_s=(t0_us + a * period_us) * 1e-6,
-            )
+        n_packets = _write_samples(w, valid, acc_c, gyr_c, config, t0_us)
         w.close(t_s=(t0_us + n * period_us) * 1e-6)
     return {
         "config": config,
@@ -513,6 +510,64 @@ def csv_to_recording(
         "resampled_from_hz": resampled_from,
         "clipped": {"acc": acc_clip, "gyro": gyr_clip},
     }
+
+
+def _at_sensor_rate(
+    samples: CsvSamples, warn: Warn
+) -> tuple[np.ndarray, np.ndarray, int, float | None]:
+    """``(acc, gyr, sensor rate, rate resampled from or None)``: the samples at the nearest
+    sensor rate (linear interpolation, with a warning, where the rate is not one)."""
+    acc, gyr = samples.acc_mps2, samples.gyr_radps
+    rate = samples.rate_hz
+    target_hz = min(SAMPLE_RATES_HZ, key=lambda r: (abs(r - rate), -r))
+    n_in = acc.shape[0]
+    n_out = _resampled_rows(n_in, rate, target_hz)
+    if n_out > MAX_RESAMPLE_FACTOR * n_in:
+        raise PoiseError(
+            f"{samples.source}: {n_in} rows at {rate:g} Hz would become {n_out:.4g} rows at "
+            f"{target_hz} Hz (more than {MAX_RESAMPLE_FACTOR}x the input); check --rate"
+        )
+    if abs(rate - target_hz) <= 1e-9 * target_hz:
+        return acc, gyr, target_hz, None
+    warn(
+        f"{samples.source}: {rate:g} Hz is not a sensor rate ({'/'.join(map(str, SAMPLE_RATES_HZ))} Hz); "
+        f"resampled to {target_hz} Hz by linear interpolation"
+        + (" (no anti-alias filter)" if target_hz < rate else "")
+    )
+    acc, gyr = _resample(samples, target_hz)
+    return acc, gyr, target_hz, rate
+
+
+def _write_samples(
+    w: RecordingWriter,
+    valid: np.ndarray,
+    acc_c: np.ndarray,
+    gyr_c: np.ndarray,
+    config: SensorConfig,
+    t0_us: int,
+) -> int:
+    """Runs of valid rows as data packets (as many samples as the import MTU holds), runs
+    of missing ones as GAP records; returns the number of packets."""
+    period_us = config.sample_period_us
+    per = codec.max_samples_per_packet(IMPORT_MTU)
+    n_packets = 0
+    for a, b in _runs(valid):
+        for i in range(a, b, per):
+            j = min(i + per, b)
+            ts = (t0_us + i * period_us) % 2**32
+            pk = codec.encode_data(n_packets % 65536, ts, acc_c[i:j], gyr_c[i:j], config=config)
+            w.write_packet(0, pk, host_time_s=(t0_us + (j - 1) * period_us) * 1e-6)
+            n_packets += 1
+    for a, b in _runs(~valid):
+        w.write_gap(
+            0,
+            samples=b - a,
+            reason="missing in source CSV",
+            start_us=(t0_us + a * period_us) % 2**32,
+            end_us=(t0_us + b * period_us) % 2**32,
+            t_s=(t0_us + a * period_us) * 1e-6,
+        )
+    return n_packets
 
 
 def import_csv(
@@ -611,7 +666,7 @@ def integrity_text(recording: Recording) -> str | None:
 DEMOGRAPHIC_KEYS = ("age", "sex", "height_m", "weight_kg", "sensor_height_m")
 
 
-def demographics_from_args(args: Any) -> dict[str, Any]:
+def demographics_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The patient data given on a command line (``--age``, ``--sex``, ``--height-m``,
     ``--weight-kg``, ``--sensor-height-m``), without the ones left out."""
     values = {k: getattr(args, k, None) for k in DEMOGRAPHIC_KEYS}

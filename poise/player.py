@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -212,7 +212,7 @@ class Player:
         hi_ev = np.inf if hi >= self.duration_s else hi
         for s in self.recording.sensors:
             t = np.asarray(s.t_s)
-            side = "left" if include_lo else "right"
+            side: Literal["left", "right"] = "left" if include_lo else "right"
             i0 = int(np.searchsorted(t, lo, side=side))
             i1 = int(np.searchsorted(t, hi, side="right"))
             if i1 > i0:

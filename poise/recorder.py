@@ -219,7 +219,12 @@ class Recorder(SampleSink):
                         )
                 return
             times = np.broadcast_to(np.asarray(host_times_s, dtype=float), (len(packets),))
-            self._write(lambda w: [w.write_packet(i, p, float(t)) for p, t in zip(packets, times)])
+
+            def write(w: RecordingWriter) -> None:
+                for p, t in zip(packets, times):
+                    w.write_packet(i, p, float(t))
+
+            self._write(write)
 
     def push_gap(
         self, sensor_id: str, start_s: float, end_s: float, samples: int, reason: str = ""

@@ -31,7 +31,7 @@ from analysis.clinical.base import Validity
 from poise.errors import PoiseError
 
 if TYPE_CHECKING:
-    from poise.store import Patient, SessionRecord, Store
+    from poise.store import DateLike, Patient, SessionRecord, Store
     from sensors.recording import Recording
 
 __all__ = [
@@ -143,7 +143,9 @@ def _home_summary(home: list[dict[str, Any]]) -> dict[str, Any]:
 
 def recording_date(metadata: dict[str, Any], path: Path) -> str:
     """The recording's start (UTC header time), else the file's modification time."""
-    start = metadata.get("start") if isinstance(metadata.get("start"), dict) else {}
+    start = metadata.get("start")
+    if not isinstance(start, dict):
+        start = {}
     utc = start.get("utc")
     if utc:
         try:
@@ -172,7 +174,7 @@ def import_recording(
     path: str | os.PathLike[str],
     *,
     patient: int | str | Patient | None = None,
-    date: Any = None,
+    date: DateLike | None = None,
     kind: str | None = None,
     copy: bool = True,
     create_patient: bool = False,

@@ -136,6 +136,13 @@ def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"{path}: database error: {exc}")
 
 
+def _row_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT through ``cur`` made."""
+    if cur.lastrowid is None:  # pragma: no cover - sqlite3 sets it after every INSERT
+        raise StoreError("the database did not say which row it inserted")
+    return int(cur.lastrowid)
+
+
 def _now_utc() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
@@ -150,7 +157,11 @@ def _norm_sex(sex: Any) -> str | None:
     return out[s]
 
 
-def _norm_date(date: Any) -> str:
+#: A date as the store takes it: a date, a date-time, or ISO text (``YYYY-MM-DD[THH:MM]``).
+DateLike = _dt.date | str
+
+
+def _norm_date(date: DateLike) -> str:
     """ISO date or date-time text (sortable)."""
     if isinstance(date, _dt.datetime):
         return date.replace(microsecond=0).isoformat()
@@ -398,7 +409,7 @@ class Store:
             )
         except sqlite3.IntegrityError:
             raise StoreError(f"a patient {pseudonym!r} already exists") from None
-        return self.get_patient(cur.lastrowid)
+        return self.get_patient(_row_id(cur))
 
     @staticmethod
     def _check_fields(f: dict[str, Any]) -> dict[str, Any]:
@@ -513,7 +524,7 @@ class Store:
         self,
         patient: int | str | Patient,
         *,
-        date: Any,
+        date: DateLike,
         tests: list[str] | None = None,
         results: dict[str, Any] | None = None,
         fall_risk: dict[str, Any] | None = None,
@@ -556,7 +567,7 @@ class Store:
         self,
         p: Patient,
         *,
-        date: Any,
+        date: DateLike,
         tests: list[str] | None,
         results: dict[str, Any] | None,
         fall_risk: dict[str, Any] | None,
@@ -589,7 +600,7 @@ class Store:
                 recording_sha256,
             ),
         )
-        return self.get_session(cur.lastrowid)
+        return self.get_session(_row_id(cur))
 
     @staticmethod
     def _session(row: sqlite3.Row) -> SessionRecord:
@@ -688,7 +699,7 @@ class Store:
         patient: Patient,
         src: Path,
         *,
-        date: Any,
+        date: DateLike,
         analysis: dict[str, Any],
         kind: str,
         notes: str,
@@ -790,7 +801,7 @@ class Store:
             "VALUES (?, ?, ?, ?, ?)",
             (p.id, _now_utc(), _json(exercises), int(days_per_week), notes or ""),
         )
-        return int(cur.lastrowid)
+        return _row_id(cur)
 
     def plan(self, patient: int | str | Patient) -> dict[str, Any] | None:
         """The current plan ``{"id", "exercises", "days_per_week", "notes", "created_utc"}``."""
@@ -808,7 +819,7 @@ class Store:
         self,
         patient: int | str | Patient,
         *,
-        date: Any,
+        date: DateLike,
         exercise: str,
         completed: bool,
         repetitions: int | None = None,
@@ -832,7 +843,10 @@ class Store:
         )
 
     def adherence(
-        self, patient: int | str | Patient, start: Any = None, end: Any = None
+        self,
+        patient: int | str | Patient,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
     ) -> list[dict[str, Any]]:
         """Adherence entries of ``patient`` between ``start`` and ``end`` (ISO dates)."""
         p = self.patient(patient)

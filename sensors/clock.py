@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -150,6 +151,11 @@ class ClockFit:
     def scale(self) -> float:
         """Host seconds per sensor second."""
         return 1.0 + self.drift_ppm * 1e-6
+
+    @overload
+    def to_host(self, sensor_time_s: float) -> float: ...
+    @overload
+    def to_host(self, sensor_time_s: np.ndarray) -> np.ndarray: ...
 
     def to_host(self, sensor_time_s: np.ndarray | float) -> np.ndarray | float:
         """Map sensor time (unwrapped seconds) to host time (seconds)."""
@@ -300,6 +306,10 @@ class ClockModel:
         self.window_s = window_s
         self.bucket_s = bucket_s
         self.max_drift_ppm = max_drift_ppm
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (after a sensor clock reset)."""
         self.fit_: ClockFit | None = None
         self.n_updates_ = 0
         self._x0: float | None = None
@@ -310,10 +320,6 @@ class ClockModel:
         self._cur_x = 0.0
         self._cur_y = float("inf")
         self._has_cur = False
-
-    def reset(self) -> None:
-        """Forget everything (after a sensor clock reset)."""
-        self.__init__(self.window_s, self.bucket_s, self.max_drift_ppm)
 
     def update(self, sensor_time_s: float, host_time_s: float) -> ClockModel:
         """Feed one pair (sensor time of a packet's last sample, host receive time)."""
@@ -345,6 +351,7 @@ class ClockModel:
         self._refit()
 
     def _refit(self) -> None:
+        assert self._x0 is not None, "set by the first update"
         xs = list(self._bx)
         ys = list(self._by)
         if self._has_cur:
@@ -370,6 +377,11 @@ class ClockModel:
             n_points=int(x.size),
             span_s=float(x[-1] - x[0]),
         )
+
+    @overload
+    def to_host(self, sensor_time_s: float) -> float: ...
+    @overload
+    def to_host(self, sensor_time_s: np.ndarray) -> np.ndarray: ...
 
     def to_host(self, sensor_time_s: np.ndarray | float) -> np.ndarray | float:
         """Map sensor time (unwrapped seconds) to host time with the current fit."""

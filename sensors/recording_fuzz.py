@@ -96,7 +96,7 @@ def _config(rng: random.Random) -> SensorConfig:
 def _header(rng: random.Random, configs: list[SensorConfig]) -> dict:
     sensors = []
     for i, cfg in enumerate(configs):
-        s = {"id": f"s{i}", "placement": "lower-back" if i == 0 else "left-shank"}
+        s: dict[str, Any] = {"id": f"s{i}", "placement": "lower-back" if i == 0 else "left-shank"}
         s["config"] = cfg.to_dict()
         if rng.random() < 0.05:
             s["config"] = hostile_value(rng)
@@ -115,8 +115,9 @@ def _header(rng: random.Random, configs: list[SensorConfig]) -> dict:
         md = _mutate(
             rng, md, ("patient", "notes", "start", "demographics", "format_version", "test"), 0.15
         )
-        if isinstance(md.get("demographics"), dict):
-            md["demographics"] = _mutate(rng, md["demographics"], ("age", "height_m", "sex"), 0.3)
+        demographics = md.get("demographics")
+        if isinstance(demographics, dict):
+            md["demographics"] = _mutate(rng, demographics, ("age", "height_m", "sex"), 0.3)
     if rng.random() < 0.02:
         md["sensors"] = hostile_value(rng)
     return md

@@ -358,6 +358,18 @@ def _sway_signal(n: int, fs: float, rng: np.random.Generator, fmax_hz: float = 1
     return (y - y[0]) * _taper(n_out, fs, 0.7)
 
 
+def _turn_truth(t_start: float, t0: float, duration_s: float, angle: float) -> dict[str, float]:
+    """A turn of a walk as truth: start and end (s), duration, angle (deg) and the peak yaw
+    rate of the minimum-jerk profile (1.875 x the mean rate)."""
+    return {
+        "start_s": round(t_start + t0, 4),
+        "end_s": round(t_start + t0 + duration_s, 4),
+        "duration_s": round(duration_s, 4),
+        "angle_deg": round(math.degrees(angle), 2),
+        "peak_yaw_rate_dps": round(abs(math.degrees(angle)) * 1.875 / duration_s, 2),
+    }
+
+
 def _blip(t: np.ndarray, t0: float, sigma_s: float) -> np.ndarray:
     """Gaussian bump of unit height centred at t0 (a heel-strike position transient)."""
     return np.exp(-0.5 * ((t - t0) / sigma_s) ** 2)
@@ -433,6 +445,35 @@ class _Builder:
         self._append(np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, roll], 1))
 
     # ---- postural transitions ---------------------------------------------------------
+    def _transfer(
+        self,
+        fwd: np.ndarray,
+        z: np.ndarray,
+        pitch: np.ndarray,
+        posture: str,
+        name: str,
+        **truth: Any,
+    ) -> None:
+        """Move forward by ``fwd`` (m, along the heading) with height ``z`` and trunk
+        ``pitch``, end in ``posture`` and log the transition ``name`` (start, end, duration
+        and ``truth``)."""
+        n = fwd.size
+        x, y = self._local(fwd, np.zeros(n))
+        t0 = self.t
+        self._append(
+            np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, np.zeros(n)], 1)
+        )
+        self.x, self.y = float(x[-1]), float(y[-1])
+        self.posture = posture
+        self.event(
+            name,
+            t0,
+            start_s=round(t0, 4),
+            end_s=round(t0 + n / self.fs, 4),
+            duration_s=round(n / self.fs, 4),
+            **truth,
+        )
+
     def sit_to_stand(self, duration_s: float, peak_flexion_deg: float = 35.0) -> None:
         """Rise from the chair: trunk flexion, seat-off at ~30 %, extension to upright."""
         if self.posture != "sit":
@@ -446,20 +487,14 @@ class _Builder:
         z0, z1 = self.subject.sit_height_m, self.subject.l_m
         z = z0 + (z1 - z0) * _minjerk((u - 0.3) / 0.7)
         fwd = 0.3 * _minjerk((u - 0.1) / 0.7)
-        x, y = self._local(fwd, np.zeros(n))
-        t0 = self.t
-        self._append(
-            np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, np.zeros(n)], 1)
-        )
-        self.x, self.y = float(x[-1]), float(y[-1])
-        self.posture = "stand"
-        self.event(
+        halfway_s = round(self.t + (0.3 + 0.7 * 0.5) * n / self.fs, 4)
+        self._transfer(
+            fwd,
+            z,
+            pitch,
+            "stand",
             "sit-to-stand",
-            t0,
-            start_s=round(t0, 4),
-            end_s=round(t0 + n / self.fs, 4),
-            duration_s=round(n / self.fs, 4),
-            halfway_s=round(t0 + (0.3 + 0.7 * 0.5) * n / self.fs, 4),
+            halfway_s=halfway_s,
             peak_flexion_deg=peak_flexion_deg,
         )
 
@@ -478,21 +513,7 @@ class _Builder:
         tt = np.arange(n) / self.fs
         z -= 0.004 * _blip(tt, 0.75 * n / self.fs, 0.02)  # buttocks meet the seat
         fwd = -0.3 * _minjerk((u - 0.05) / 0.7)
-        x, y = self._local(fwd, np.zeros(n))
-        t0 = self.t
-        self._append(
-            np.stack([x, y, z], 1), np.stack([np.full(n, self.heading), pitch, np.zeros(n)], 1)
-        )
-        self.x, self.y = float(x[-1]), float(y[-1])
-        self.posture = "sit"
-        self.event(
-            "stand-to-sit",
-            t0,
-            start_s=round(t0, 4),
-            end_s=round(t0 + n / self.fs, 4),
-            duration_s=round(n / self.fs, 4),
-            peak_flexion_deg=peak_flexion_deg,
-        )
+        self._transfer(fwd, z, pitch, "sit", "stand-to-sit", peak_flexion_deg=peak_flexion_deg)
 
     # ---- balance events ---------------------------------------------------------------
     def reposition(self, duration_s: float = 3.0) -> None:
@@ -587,9 +608,63 @@ class _Builder:
         """
         if self.posture != "stand":
             raise RuntimeError("walk needs a standing start")
+        step_t, step_l, turn_windows = self._walk_steps(
+            distance_m,
+            duration_s,
+            cadence_spm=cadence_spm,
+            step_length_m=step_length_m,
+            step_time_cv=step_time_cv,
+            step_length_cv=step_length_cv,
+            turns=sorted(turns or []),
+            end_turn=end_turn,
+            fatigue=fatigue,
+            turn_step_factor=turn_step_factor,
+            asymmetry=asymmetry,
+        )
+        sl = np.asarray(step_l)
+        xw, yw, z, yaw, pitch, roll, head, s, ic_t = self._walk_motion(
+            np.asarray(step_t),
+            sl,
+            turn_windows,
+            impact_scale=impact_scale,
+            trunk_scale=trunk_scale,
+            lean_deg=lean_deg,
+            loading_fraction=loading_fraction,
+        )
+        t_start = self.t
+        self._append(np.stack([xw, yw, z], 1), np.stack([yaw, pitch, roll], 1))
+        self.x, self.y = float(xw[-1]), float(yw[-1])
+        self.heading = float(head[-1])
+        info = {
+            "start_s": round(t_start, 4),
+            "end_s": round(t_start + xw.size / self.fs, 4),
+            "n_steps": int(len(ic_t)),
+            "initial_contacts_s": [round(t_start + float(c), 4) for c in ic_t],
+            "step_lengths_m": [round(float(x), 4) for x in sl],
+            "distance_m": round(float(s[-1]), 3),
+            "turns": [_turn_truth(t_start, *w) for w in turn_windows],
+        }
+        self.events.append({"type": "walk", "t_s": info["start_s"], **info})
+        return info
+
+    def _walk_steps(
+        self,
+        distance_m: float | None,
+        duration_s: float | None,
+        *,
+        cadence_spm: float,
+        step_length_m: float,
+        step_time_cv: float,
+        step_length_cv: float,
+        turns: list[tuple[float, float, float]],
+        end_turn: tuple[float, float] | None,
+        fatigue: float,
+        turn_step_factor: float,
+        asymmetry: float,
+    ) -> tuple[list[float], list[float], list[tuple[float, float, float]]]:
+        """The step plan of :meth:`walk`: step durations (s), step lengths (m) and the turns
+        as ``(start s from the walk's start, duration s, angle rad)``."""
         rng = self.rng
-        l = self.subject.l_m  # noqa: E741
-        turns = sorted(turns or [])
         total_time = duration_s if duration_s is not None else 1e9
         total_dist = distance_m if distance_m is not None else 1e9
         step_t: list[float] = []
@@ -635,8 +710,24 @@ class _Builder:
                 step_l.append(step_length_m * turn_step_factor * 0.6)
                 t_rel += d
         step_l[-1] *= 0.6  # gait termination: closing step
-        dur = np.asarray(step_t)
-        sl = np.asarray(step_l)
+        return step_t, step_l, turn_windows
+
+    def _walk_motion(
+        self,
+        dur: np.ndarray,
+        sl: np.ndarray,
+        turn_windows: list[tuple[float, float, float]],
+        *,
+        impact_scale: float,
+        trunk_scale: float,
+        lean_deg: float,
+        loading_fraction: float,
+    ) -> tuple[np.ndarray, ...]:
+        """The trunk's path for a step plan: ``(x, y, z, yaw, pitch, roll, heading,
+        distance along the path, initial contacts in s from the start)``, one row a sample
+        at the internal rate."""
+        rng = self.rng
+        l = self.subject.l_m  # noqa: E741
         b = np.concatenate([[0.0], np.cumsum(dur)])  # step boundaries; ICs at b[1:]
         T = b[-1]
         n = self._ns(T + 0.25)  # let the closing heel strike settle inside the segment
@@ -692,31 +783,7 @@ class _Builder:
             2 * np.pi * phi + 0.5
         )
         roll = side0 * osc * math.radians(4.0) * np.sin(stride_phase + 0.3)
-        t_start = self.t
-        self._append(np.stack([xw, yw, z], 1), np.stack([yaw, pitch, roll], 1))
-        self.x, self.y = float(xw[-1]), float(yw[-1])
-        self.heading = float(head[-1])
-        walked = float(s[-1])
-        info = {
-            "start_s": round(t_start, 4),
-            "end_s": round(t_start + n / self.fs, 4),
-            "n_steps": int(len(ic_t)),
-            "initial_contacts_s": [round(t_start + float(c), 4) for c in ic_t],
-            "step_lengths_m": [round(float(x), 4) for x in sl],
-            "distance_m": round(walked, 3),
-            "turns": [
-                {
-                    "start_s": round(t_start + t0, 4),
-                    "end_s": round(t_start + t0 + tdur, 4),
-                    "duration_s": round(tdur, 4),
-                    "angle_deg": round(math.degrees(ang), 2),
-                    "peak_yaw_rate_dps": round(abs(math.degrees(ang)) * 1.875 / tdur, 2),
-                }
-                for t0, tdur, ang in turn_windows
-            ],
-        }
-        self.events.append({"type": "walk", "t_s": info["start_s"], **info})
-        return info
+        return xw, yw, z, yaw, pitch, roll, head, s, ic_t
 
     # ---- output -------------------------------------------------------------------------
     def kinematics(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1582,42 +1649,42 @@ def slow_walk(
             b.hold(float(pauses_s[j]))
             pauses.append({"start_s": round(t0, 4), "end_s": round(b.t, 4)})
     b.hold(standing_s)
-    ics = [t for w in walks for t in w["initial_contacts_s"]]
-    cads = [
-        60.0
-        * (len(w["initial_contacts_s"]) - 1)
-        / (w["initial_contacts_s"][-1] - w["initial_contacts_s"][0])
-        for w in walks
-        if len(w["initial_contacts_s"]) > 1
-    ]
-    dist = sum(w["distance_m"] for w in walks)
-    dur = sum(w["end_s"] - w["start_s"] for w in walks)
-    bouts = [
-        {
-            "start_s": w["initial_contacts_s"][0],
-            "end_s": w["initial_contacts_s"][-1],
-            "cadence_spm": 60.0
-            * (len(w["initial_contacts_s"]) - 1)
-            / (w["initial_contacts_s"][-1] - w["initial_contacts_s"][0]),
-            "speed_mps": w["distance_m"] / (w["end_s"] - w["start_s"]),
-        }
-        for w in walks
-        if len(w["initial_contacts_s"]) > 1
-    ]
-    b.truth.update(
-        walks=walks,
-        bouts=bouts,
-        initial_contacts_s=ics,
-        n_steps=len(ics),
-        cadence_spm=round(float(np.mean(cads)), 3) if cads else float("nan"),
-        speed_mps=round(dist / dur, 4),
-        distance_m=round(dist, 3),
-        step_length_m=round(step_len, 4),
-        step_time_s=kw["step_time_s"],
-        pauses=pauses,
-    )
+    b.truth.update(_walks_truth(walks))
+    b.truth.update(step_length_m=round(step_len, 4), step_time_s=kw["step_time_s"], pauses=pauses)
     params = {"preset": preset, "walk_s": walk_s, "pauses_s": list(pauses_s), **kw}
     return _finish(b, "slow_walk", sampling_rate_hz, k, m, noise, nrng, params)
+
+
+def _walks_truth(walks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Truth of walking stretches (:meth:`_Builder.walk` infos): the stretches, one
+    walking-bout reference a stretch with two contacts or more (first to last contact,
+    cadence from the contacts, speed = distance / walking time), every contact, mean
+    cadence, speed and distance."""
+    ics = [t for w in walks for t in w["initial_contacts_s"]]
+    bouts = []
+    for w in walks:
+        c = w["initial_contacts_s"]
+        if len(c) > 1:
+            bouts.append(
+                {
+                    "start_s": c[0],
+                    "end_s": c[-1],
+                    "cadence_spm": 60.0 * (len(c) - 1) / (c[-1] - c[0]),
+                    "speed_mps": w["distance_m"] / (w["end_s"] - w["start_s"]),
+                }
+            )
+    cads = [bout["cadence_spm"] for bout in bouts]
+    dist = sum(w["distance_m"] for w in walks)
+    dur = sum(w["end_s"] - w["start_s"] for w in walks)
+    return {
+        "walks": walks,
+        "bouts": bouts,
+        "initial_contacts_s": ics,
+        "n_steps": len(ics),
+        "cadence_spm": round(float(np.mean(cads)), 3) if cads else float("nan"),
+        "speed_mps": round(dist / dur, 4),
+        "distance_m": round(dist, 3),
+    }
 
 
 def demo(

@@ -752,27 +752,27 @@ class StreamHub:
             return
         for lk in missing:
             self._set_state(lk, LinkState.SCANNING)
-        wanted = [lk.spec.name or lk.spec.address for lk in missing]
-        if any(w is None for w in wanted):
+        wanted = [w for lk in missing if (w := lk.spec.name or lk.spec.address) is not None]
+        if len(wanted) < len(missing):
             raise StreamError("a SensorSpec needs a device, a name or an address")
         results = await scan(self.scan_timeout_s, transport=self.transport, names=wanted)
-        by_key = {}
+        by_key: dict[str | None, ScanResult] = {}
         for r in results:
             by_key.setdefault(r.address, r)
             by_key.setdefault(r.name, r)
-        absent = []
+        absent: list[str] = []
         for lk in missing:
-            r = by_key.get(lk.spec.address or "") or by_key.get(lk.spec.name or "")
-            if r is None:
+            found = by_key.get(lk.spec.address or "") or by_key.get(lk.spec.name or "")
+            if found is None:
                 absent.append(lk.spec.label)
                 self._set_state(lk, LinkState.FAILED, "not found in the scan")
                 continue
-            lk.spec.device = r.device
+            lk.spec.device = found.device
             if lk.spec.kind is None:
-                lk.spec.kind = r.kind
+                lk.spec.kind = found.kind
                 self._make_driver(lk)
-            lk.meter.rssi_dbm = r.rssi_dbm
-            lk.meter.battery_pct = r.battery_pct
+            lk.meter.rssi_dbm = found.rssi_dbm
+            lk.meter.battery_pct = found.battery_pct
         if absent:
             seen = ", ".join(f"{r.name} ({r.address}, {r.kind})" for r in results) or "none"
             raise SensorNotFound(
@@ -1082,6 +1082,10 @@ class StreamHub:
         s0 = drv.decoder.sensor_time_s(nxt)
         gs, ge = fit.to_host(np.array([s0, drv.decoder.sensor_time_s(nxt + samples)]))
         gap = Gap(nxt, samples, n_pk, "loss", s0, rate, float(gs), float(ge))
+        self._book_gap(lk, tr, gap)
+
+    def _book_gap(self, lk: _Link, tr: GapTracker, gap: Gap) -> None:
+        """A gap the tracker could not see in the indices: count it, record it, emit it."""
         tr.book_external(gap)
         t0 = self.t0_monotonic
         ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
@@ -1114,11 +1118,7 @@ class StreamHub:
             start_host_s=start_host,
             end_host_s=start_host + samples / rate * fit.scale,
         )
-        tr.book_external(gap)
-        t0 = self.t0_monotonic
-        ev = GapEvent(lk.index, lk.sensor_id, gap, gap.start_host_s - t0, gap.end_host_s - t0)
-        self._record_gap(lk, ev)
-        self._emit("gap", ev)
+        self._book_gap(lk, tr, gap)
 
     # -- recorder ---------------------------------------------------------------------
 

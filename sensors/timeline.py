@@ -559,7 +559,7 @@ def build_device_data(
     config: Any,
     records: list[tuple[int, bytes]],
     host_times_s: list[float],
-    gap_records: list[dict] = (),  # type: ignore[assignment]
+    gap_records: list[dict] | tuple[dict, ...] = (),
     max_step_back_s: float = 5.0,
     max_gap_s: float = 3600.0,
 ) -> tuple[SensorData, list[tuple[int, str]]]:
@@ -585,54 +585,16 @@ def build_device_data(
     (SensorData, bad)
         ``bad`` lists ``(record index, reason)`` for notifications the decoder rejected.
     """
-    from sensors.devices.base import DecodeError
-
-    decoder = driver.new_decoder(config)
     rate = float(config.sampling_rate_hz)
-    frames: list[Any] = []
-    fhost: list[float] = []
-    frec: list[int] = []  # the record each frame came from
-    bad: list[tuple[int, str]] = []
-    for k, (channel, data) in enumerate(records):
-        try:
-            out = decoder.feed(int(channel), bytes(data))
-        except DecodeError as exc:
-            bad.append((k, f"sensor {sensor_id}: notification rejected by the decoder: {exc}"))
-            continue
-        for f in out:
-            if f.n_samples:
-                frames.append(f)
-                fhost.append(float(host_times_s[k]))
-                frec.append(k)
+    frames, fhost, frec, bad = _decode_frames(driver, config, records, host_times_s, sensor_id)
     kind = getattr(driver, "kind", "")
-    if not frames:
-        empty = np.empty((0, 3))
-        sd = SensorData(
-            sensor_id,
-            placement,
-            config,
-            np.empty(0),
-            empty,
-            empty.copy(),
-            _gaps_without_samples(list(gap_records)),
-            kind=kind,
-        )
-        return sd, bad
+    if not frames:  # no rows; the GAP records with their own counts
+        no_rows = np.empty((0, 3))
+        gaps = _gaps_without_samples(list(gap_records))
+        columns = (np.empty(0), no_rows, no_rows.copy())
+        return SensorData(sensor_id, placement, config, *columns, gaps, kind=kind), bad
 
-    # segments, as the live tracker decides (one pass over frames, not samples)
-    seg = np.zeros(len(frames), dtype=np.int64)
-    nxt = None
-    j = 0
-    for i, f in enumerate(frames):
-        if nxt is not None:
-            delta = f.first_index - nxt
-            if delta < -max_step_back_s * rate or delta > max_gap_s * rate:
-                j += 1
-                nxt = None
-        seg[i] = j
-        end = f.first_index + f.n_samples
-        nxt = end if nxt is None else max(nxt, end)
-    n_seg = j + 1
+    seg = _frame_segments(frames, rate, max_step_back_s, max_gap_s)
     counts = np.array([f.n_samples for f in frames], dtype=np.int64)
     first = np.array([f.first_index for f in frames], dtype=np.int64)
     within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
@@ -653,75 +615,19 @@ def build_device_data(
         for a0, b0 in zip(bounds[:-1], bounds[1:])
     ]
     fit = fits[0]
-    m0 = seg_s == 0
-    # device time as a line of the index (segment 0): uniform grid times
-    i0 = idx[m0].astype(np.float64)
-    if np.ptp(i0) > 0:
-        b, a = np.polyfit(i0 - i0[0], st[m0] - st[m0][0], 1)
-        a += st[m0][0] - b * i0[0]
-    else:
-        b, a = 1.0 / rate, float(st[m0][0] - idx[m0][0] / rate)
-    b = float(b) if b > 0 else 1.0 / rate
-
-    def index_of_sensor(t: np.ndarray | float) -> np.ndarray:
-        return (np.asarray(t, dtype=np.float64) - a) / b
-
-    master = idx.astype(np.float64)
-    later = seg_s > 0
-    if later.any():  # later segments: own fit to host time, then into segment 0's clock
-        q = seg_s[later]
-        sref = np.array([f.sensor_ref_s for f in fits])
-        href = np.array([f.host_ref_s for f in fits])
-        scale = np.array([f.scale for f in fits])
-        host_s = href[q] + (st[later] - sref[q]) * scale[q]  # ClockFit.to_host
-        master[later] = index_of_sensor(fit.to_sensor(host_s))
-    k = np.rint(master).astype(np.int64)
+    a, b = _index_clock_line(idx[seg_s == 0], st[seg_s == 0], rate)
+    rows = _grid_rows(idx, st, seg_s, fits, a, b)
     limit = max_grid_rows(int(counts.sum()), rate)
-    if int(k.max() - k.min()) + 1 > limit:  # memory in proportion to the samples
+    if int(rows.max() - rows.min()) + 1 > limit:  # memory in proportion to the samples
         starts = np.cumsum(counts) - counts
-        inside = _densest_window(k[starts], counts, limit)
+        inside = _densest_window(rows[starts], counts, limit)
         keep = np.repeat(inside, counts)
-        bad.extend(_left_out(inside, k[starts], counts, frec, limit, b, sensor_id, "frame"))
+        bad.extend(_left_out(inside, rows[starts], counts, frec, limit, b, sensor_id, "frame"))
         bad.sort(key=lambda e: e[0])
-        k, acc, gyr = k[keep], acc[keep], gyr[keep]
-    kmin = int(k.min())
-    gi = k - kmin
-    n = int(gi.max()) + 1
-    uniq, firstpos = np.unique(gi, return_index=True)
-    acc_g = np.full((n, 3), np.nan)
-    gyr_g = np.full((n, 3), np.nan)
-    acc_g[uniq] = acc[firstpos]
-    gyr_g[uniq] = gyr[firstpos]
-    t_s = np.asarray(fit.to_host(a + b * (kmin + np.arange(n, dtype=np.float64))))
-    present = np.zeros(n, dtype=bool)
-    present[uniq] = True
-
-    holes = [[a0, b0, ["missing samples"]] for a0, b0 in _runs(~present)]
-    period_host = float(np.median(np.diff(t_s))) if n > 1 else 1.0 / rate
-    first_t, last_t = float(t_s[uniq[0]]), float(t_s[uniq[-1]])
-    outside: list[Gap] = []
-    for g in gap_records:
-        samples, reason = _gap_from_record(g)
-        s_host = g.get("start_s", g.get("start_host_s"))
-        e_host = g.get("end_s", g.get("end_host_s"))
-        if not _finite(s_host):
-            outside.append(Gap(float("nan"), float("nan"), samples, reason))
-            continue
-        e = float(e_host) if _finite(e_host) else float(s_host) + samples * period_host
-        if e <= first_t + 0.5 * period_host or float(s_host) >= last_t - 0.5 * period_host:
-            outside.append(Gap(float(s_host), e, samples, reason))
-            continue
-        for hole in holes:  # interior: the hole in the grid is the loss; add the reason
-            hs, he = float(t_s[hole[0]]), float(t_s[hole[1] - 1]) + period_host
-            if hs < e + period_host and float(s_host) < he + period_host:
-                if reason not in hole[2]:
-                    hole[2].append(reason)
-    gaps = [
-        Gap(float(t_s[a0]), float(t_s[b0 - 1] + period_host), int(b0 - a0), "; ".join(r))
-        for a0, b0, r in holes
-    ]
-    gaps.extend(outside)
-    gaps.sort(key=lambda g: (not np.isfinite(g.start_s), g.start_s))
+        rows, acc, gyr = rows[keep], acc[keep], gyr[keep]
+    kmin = int(rows.min())
+    acc_g, gyr_g, present, duplicates = _on_grid(rows - kmin, acc, gyr)
+    t_s = np.asarray(fit.to_host(a + b * (kmin + np.arange(present.size, dtype=np.float64))))
     return (
         SensorData(
             id=sensor_id,
@@ -730,11 +636,156 @@ def build_device_data(
             t_s=t_s,
             acc_mps2=acc_g,
             gyr_radps=gyr_g,
-            gaps=gaps,
+            gaps=_grid_gaps(t_s, present, gap_records, rate),
             clock=fit,
-            duplicates=int(gi.size - uniq.size),
-            clock_resets=n_seg - 1,
+            duplicates=duplicates,
+            clock_resets=int(seg[-1]),
             kind=kind,
         ),
         bad,
     )
+
+
+def _on_grid(
+    rows: np.ndarray, acc: np.ndarray, gyr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Samples on rows ``0..rows.max()`` (the first copy of a row wins, missing rows are
+    NaN): ``(acc, gyr, present, number of duplicates)``."""
+    n = int(rows.max()) + 1
+    uniq, firstpos = np.unique(rows, return_index=True)
+    acc_g = np.full((n, 3), np.nan)
+    gyr_g = np.full((n, 3), np.nan)
+    acc_g[uniq] = acc[firstpos]
+    gyr_g[uniq] = gyr[firstpos]
+    present = np.zeros(n, dtype=bool)
+    present[uniq] = True
+    return acc_g, gyr_g, present, int(rows.size - uniq.size)
+
+
+def _decode_frames(
+    driver: Any,
+    config: Any,
+    records: list[tuple[int, bytes]],
+    host_times_s: list[float],
+    sensor_id: str,
+) -> tuple[list[Any], list[float], list[int], list[tuple[int, str]]]:
+    """Every notification through a new decoder of ``driver``, in arrival order.
+
+    Returns the frames with samples, their host receive times, the record each came from,
+    and ``(record index, reason)`` of the notifications the decoder rejected.
+    """
+    from sensors.devices.base import DecodeError
+
+    decoder = driver.new_decoder(config)
+    frames: list[Any] = []
+    fhost: list[float] = []
+    frec: list[int] = []  # the record each frame came from
+    bad: list[tuple[int, str]] = []
+    for k, (channel, data) in enumerate(records):
+        try:
+            out = decoder.feed(int(channel), bytes(data))
+        except DecodeError as exc:
+            bad.append((k, f"sensor {sensor_id}: notification rejected by the decoder: {exc}"))
+            continue
+        for f in out:
+            if f.n_samples:
+                frames.append(f)
+                fhost.append(float(host_times_s[k]))
+                frec.append(k)
+    return frames, fhost, frec, bad
+
+
+def _frame_segments(
+    frames: list[Any], rate: float, max_step_back_s: float, max_gap_s: float
+) -> np.ndarray:
+    """The segment of every frame, as the live tracker decides: a new one where the index
+    steps back by more than ``max_step_back_s`` or forward by more than ``max_gap_s``
+    (one pass over frames, not samples)."""
+    seg = np.zeros(len(frames), dtype=np.int64)
+    nxt = None
+    j = 0
+    for i, f in enumerate(frames):
+        if nxt is not None:
+            delta = f.first_index - nxt
+            if delta < -max_step_back_s * rate or delta > max_gap_s * rate:
+                j += 1
+                nxt = None
+        seg[i] = j
+        end = f.first_index + f.n_samples
+        nxt = end if nxt is None else max(nxt, end)
+    return seg
+
+
+def _index_clock_line(idx: np.ndarray, st: np.ndarray, rate: float) -> tuple[float, float]:
+    """``(a, b)``: device time = ``a + b * index`` fitted on the first segment's samples
+    (uniform grid times)."""
+    i0 = idx.astype(np.float64)
+    if np.ptp(i0) > 0:
+        b, a = np.polyfit(i0 - i0[0], st - st[0], 1)
+        a += st[0] - b * i0[0]
+    else:
+        b, a = 1.0 / rate, float(st[0] - idx[0] / rate)
+    return float(a), float(b) if b > 0 else 1.0 / rate
+
+
+def _grid_rows(
+    idx: np.ndarray, st: np.ndarray, seg_s: np.ndarray, fits: list[Any], a: float, b: float
+) -> np.ndarray:
+    """The grid row of every sample: its index in the first segment; in later segments the
+    index their own clock fit gives through host time, in the first segment's clock."""
+    master = idx.astype(np.float64)
+    later = seg_s > 0
+    if later.any():
+        q = seg_s[later]
+        sref = np.array([f.sensor_ref_s for f in fits])
+        href = np.array([f.host_ref_s for f in fits])
+        scale = np.array([f.scale for f in fits])
+        host_s = href[q] + (st[later] - sref[q]) * scale[q]  # ClockFit.to_host
+        master[later] = (np.asarray(fits[0].to_sensor(host_s), dtype=np.float64) - a) / b
+    return np.rint(master).astype(np.int64)
+
+
+def _record_host_s(g: dict, *keys: str) -> float:
+    """The first of ``keys`` a GAP record has, as host seconds; NaN if absent or not finite."""
+    for key in keys:
+        if key in g:
+            v = g[key]
+            return float(v) if _finite(v) else float("nan")
+    return float("nan")
+
+
+def _grid_gaps(
+    t_s: np.ndarray, present: np.ndarray, gap_records: list[dict] | tuple[dict, ...], rate: float
+) -> list[Gap]:
+    """Holes in the grid ("missing samples"), labelled with the reasons of the GAP records
+    whose host-time span meets them; GAP records before the first or after the last
+    received sample are listed with their own counts."""
+    n = t_s.size
+    holes = [(a0, b0, ["missing samples"]) for a0, b0 in _runs(~present)]
+    period_host = float(np.median(np.diff(t_s))) if n > 1 else 1.0 / rate
+    rows = np.flatnonzero(present)
+    first_t, last_t = float(t_s[rows[0]]), float(t_s[rows[-1]])
+    outside: list[Gap] = []
+    for g in gap_records:
+        samples, reason = _gap_from_record(g)
+        s_host = _record_host_s(g, "start_s", "start_host_s")
+        e_host = _record_host_s(g, "end_s", "end_host_s")
+        if not np.isfinite(s_host):
+            outside.append(Gap(float("nan"), float("nan"), samples, reason))
+            continue
+        e = e_host if np.isfinite(e_host) else s_host + samples * period_host
+        if e <= first_t + 0.5 * period_host or s_host >= last_t - 0.5 * period_host:
+            outside.append(Gap(s_host, e, samples, reason))
+            continue
+        for h0, h1, reasons in holes:  # interior: the hole is the loss; add the reason
+            hs, he = float(t_s[h0]), float(t_s[h1 - 1]) + period_host
+            if hs < e + period_host and s_host < he + period_host:
+                if reason not in reasons:
+                    reasons.append(reason)
+    gaps = [
+        Gap(float(t_s[a0]), float(t_s[b0 - 1] + period_host), int(b0 - a0), "; ".join(r))
+        for a0, b0, r in holes
+    ]
+    gaps.extend(outside)
+    gaps.sort(key=lambda g: (not np.isfinite(g.start_s), g.start_s))
+    return gaps

@@ -49,17 +49,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from bumble import hci
 from bumble.att import ATT_READ_NOT_PERMITTED_ERROR, ATT_WRITE_NOT_PERMITTED_ERROR, ATT_Error
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
-from bumble.transport.common import AsyncPipeSink
 
 from firmware_protocol import codec, gatt
 from firmware_protocol.gatt import DEFAULT_ATT_MTU
 from firmware_protocol.types import STANDARD_GRAVITY_MPS2, SensorConfig
-from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, PoiseHost, VirtualLink
+from sensors.bumble_backend.link import REASON_CONNECTION_TIMEOUT, VirtualLink, cancel_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +176,7 @@ class ArraySource:
         return block[:, :3], block[:, 3:]
 
 
-SourceFactory = Callable[[int], MotionSource]
+SourceFactory = Callable[[float], MotionSource]
 """Makes a motion source for a sampling rate (called again when the rate changes)."""
 
 
@@ -595,13 +593,8 @@ class VirtualSensor:
         """Create the controller and GATT server, power on and advertise."""
         self._loop = asyncio.get_running_loop()
         self._t_clock_ref = self._loop.time()
-        controller = self.link.create_controller(self.name)
-        controller.rssi_dbm = self.rssi_dbm
-        self.controller = controller
-        self.device = Device(
-            name=self.name,
-            address=hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS),
-            host=PoiseHost(controller, AsyncPipeSink(controller)),
+        self.controller, self.device = self.link.create_peripheral(
+            self.name, self.address, self.rssi_dbm
         )
         self._build_gatt()
         assert self.data_char is not None
@@ -652,12 +645,8 @@ class VirtualSensor:
             self._battery_timer.cancel()
         if self._readvertise is not None:
             self._readvertise.cancel()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            # with the controller still answering, cancelled HCI commands wind down
-            await asyncio.wait(tasks, timeout=1.0)
+        # with the controller still answering, cancelled HCI commands wind down
+        await cancel_tasks(self._tasks)
         if self.controller is not None:
             self.link.remove_controller(self.controller)
 
@@ -915,7 +904,7 @@ class VirtualSensor:
 
 
 def read_only_characteristic(
-    uuid: str, properties: int, read: Callable[[Any], bytes]
+    uuid: str, properties: Characteristic.Properties, read: Callable[[Any], bytes]
 ) -> Characteristic:
     """A readable characteristic that rejects writes with the ATT error a firmware sends.
 
@@ -931,6 +920,11 @@ def read_only_characteristic(
     )
 
 
+def _constant(data: bytes) -> Callable[[Any], bytes]:
+    """A read handler that always answers ``data``."""
+    return lambda _connection: data
+
+
 def device_information_service(strings: dict[str, str]) -> Service:
     """A standard Device Information service with these strings (keys as in
     ``sensors.devices.base.DIS_CHARACTERISTICS``)."""
@@ -941,9 +935,36 @@ def device_information_service(strings: dict[str, str]) -> Service:
     for key, value in strings.items():
         data = value.encode()
         chars.append(
-            read_only_characteristic(DIS_CHARACTERISTICS[key], props.READ, lambda _c, d=data: d)
+            read_only_characteristic(DIS_CHARACTERISTICS[key], props.READ, _constant(data))
         )
     return Service(gatt.DEVICE_INFORMATION_SERVICE_UUID, chars)
+
+
+def writable_characteristic(
+    uuid: str,
+    properties: Characteristic.Properties,
+    on_write: Callable[[Any, bytes], None],
+    read: Callable[[Any], bytes] | None = None,
+) -> Characteristic[bytes]:
+    """A characteristic written to (a control point or command register): writes go to
+    ``on_write``; reads to ``read`` if given, else refused."""
+    permissions = Characteristic.WRITEABLE
+    if read is not None:
+        permissions |= Characteristic.READABLE
+    return Characteristic(
+        uuid,
+        properties,
+        permissions,
+        CharacteristicValue(read=read or _read_not_permitted, write=on_write),
+    )
+
+
+def battery_level_characteristic(percent: Callable[[], int]) -> Characteristic:
+    """The standard Battery Level characteristic (read and notify) reading ``percent()``."""
+    props = Characteristic.Properties
+    return read_only_characteristic(
+        gatt.BATTERY_LEVEL_CHAR_UUID, props.READ | props.NOTIFY, lambda _c: bytes([percent()])
+    )
 
 
 def notify_only_characteristic(uuid: str) -> Characteristic:
@@ -951,7 +972,7 @@ def notify_only_characteristic(uuid: str) -> Characteristic:
     return Characteristic(
         uuid,
         Characteristic.Properties.NOTIFY,
-        0,
+        Characteristic.Permissions(0),
         CharacteristicValue(read=_read_not_permitted, write=_write_not_permitted),
     )
 
@@ -1033,11 +1054,8 @@ class VirtualWearable(VirtualSensor):
         assert self.device is not None
         props = Characteristic.Properties
         self.data_char = notify_only_characteristic(gatt.DATA_CHAR_UUID)
-        self.control_char = Characteristic(
-            gatt.CONTROL_POINT_CHAR_UUID,
-            props.WRITE | props.INDICATE,
-            Characteristic.WRITEABLE,
-            CharacteristicValue(read=_read_not_permitted, write=self._on_control_write),
+        self.control_char = writable_characteristic(
+            gatt.CONTROL_POINT_CHAR_UUID, props.WRITE | props.INDICATE, self._on_control_write
         )
         self.status_char = read_only_characteristic(
             gatt.STATUS_CHAR_UUID, props.READ | props.NOTIFY, lambda _c: self._status_bytes()
@@ -1045,11 +1063,7 @@ class VirtualWearable(VirtualSensor):
         self.info_char = read_only_characteristic(
             gatt.INFO_CHAR_UUID, props.READ, lambda _c: self._info_bytes()
         )
-        self.battery_char = read_only_characteristic(
-            gatt.BATTERY_LEVEL_CHAR_UUID,
-            props.READ | props.NOTIFY,
-            lambda _c: bytes([self.battery_percent]),
-        )
+        self.battery_char = battery_level_characteristic(lambda: self.battery_percent)
         dis = device_information_service(
             {
                 "manufacturer": "Poise (virtual)",

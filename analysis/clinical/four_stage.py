@@ -49,6 +49,7 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -470,14 +471,14 @@ class FourStageBalance(BalanceTest):
 # --------------------------------------------------------------------------- registry entry
 
 
-def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.Factor:
+def _rate(v: float | None, demo: Mapping[str, Any], norms: Mapping[str, Any]) -> reg.Factor:
     """At risk below 10 s of tandem stance (STEADI)."""
     n = norms["four_stage"]
     what = ("tandem_time_s", "4-stage balance: tandem stance held", "s")
     return reg.threshold_factor(what, v, "<", float(n["tandem_min_s"]), n["source"])
 
 
-def _headline(text: str, result: dict[str, Any]) -> str:
+def _headline(text: str, result: Mapping[str, Any]) -> str:
     if not result.get("stage_reached"):
         return text
     stage = str(result["stage_reached"]).replace("_", " ").replace("-", " ")

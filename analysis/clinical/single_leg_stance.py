@@ -234,7 +234,7 @@ class SingleLegStance(BalanceTest):
         return out
 
     def _automatic(self, bursts: list[Segment], dur: float) -> list[SideResult]:
-        out = []
+        out: list[SideResult] = []
         i = 0
         while i < len(bursts) and len(out) < len(SIDES):
             t0 = bursts[i].end_s

@@ -296,7 +296,7 @@ class SwayTest(BalanceTest):
             if len(auto.conditions) >= 2:
                 stance = auto
         if stance is None:
-            self.result_ = SwayAnalyzer().calculate(acc, gyr, fs).result_  # type: ignore[assignment]
+            self.result_ = SwayAnalyzer().calculate(acc, gyr, fs).result_
             return
         d = stance.to_dict()
         head = _Head(d["conditions"].get("eo_firm") or {})

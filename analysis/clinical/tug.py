@@ -47,6 +47,7 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,7 +151,7 @@ class TimedUpAndGo(TransferTest):
     threshold_s : float
         At-risk threshold (CDC STEADI: 12 s); overridden by ``norms["at_risk_threshold_s"]``.
     norms : dict or None
-        The ``tug`` entry of ``analysis/data/norms.json``.
+        The ``tug`` norms section (this module's registry entry).
     max_total_s : float
         Longer "tests" are not a TUG (invalid).
     transition_detector, gait_analyzer
@@ -322,7 +323,7 @@ class TimedUpAndGo(TransferTest):
 # --------------------------------------------------------------------------- registry entry
 
 
-def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.Factor:
+def _rate(v: float | None, demo: Mapping[str, Any], norms: Mapping[str, Any]) -> reg.Factor:
     """At risk from the STEADI threshold; the Bohannon (2006) age mean as a note."""
     n = norms["tug"]
     note = ""
@@ -337,7 +338,7 @@ def _rate(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.F
     return reg.threshold_factor(what, v, ">=", thr, n["source"], note=note)
 
 
-def _age_mean(demo: dict[str, Any], norms: dict[str, Any]) -> list[dict[str, Any]]:
+def _age_mean(demo: Mapping[str, Any], norms: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Bohannon's (2006) mean for the patient's age, a reference line of the progress plot."""
     age = demo.get("age")
     out = []
@@ -348,7 +349,7 @@ def _age_mean(demo: dict[str, Any], norms: dict[str, Any]) -> list[dict[str, Any
     return out
 
 
-def _headline(text: str, result: dict[str, Any]) -> str:
+def _headline(text: str, result: Mapping[str, Any]) -> str:
     n = result.get("cycles_found")
     if isinstance(n, int) and n > 1:
         text += f" (cycle {result.get('cycle_used') or 1} of {n} in the test window)"

@@ -31,6 +31,7 @@ them are dropped and strides that overlap them are invalid.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -267,9 +268,17 @@ def bout_from_contacts(
     return bout, strides
 
 
+class StepTimeSides(TypedDict):
+    """The step-time fields of a :class:`WalkingBout` by side (s; the ratio has no unit)."""
+
+    step_time_left_s: float
+    step_time_right_s: float
+    step_time_asymmetry: float
+
+
 def step_time_sides(
     step_s: np.ndarray, valid: np.ndarray, foot: np.ndarray | None
-) -> dict[str, float]:
+) -> StepTimeSides:
     """Mean step time by the foot that lands and their asymmetry ratio (longer / shorter).
 
     ``foot[i]`` is the side of the contact that ends step ``i``. The ratio is the symmetry
@@ -277,7 +286,7 @@ def step_time_sides(
     valid steps on either side.
     """
     nan = float("nan")
-    out = {"step_time_left_s": nan, "step_time_right_s": nan, "step_time_asymmetry": nan}
+    out = StepTimeSides(step_time_left_s=nan, step_time_right_s=nan, step_time_asymmetry=nan)
     if foot is None or len(foot) != len(step_s):
         return out
     foot = np.asarray(foot)
@@ -372,7 +381,7 @@ class GaitAnalyzer:
         self.periodicity_ = tr.periodicity
         self.gait_sequences_ = tr.sequences
         res.heading_source = tr.aligner.heading_source_
-        if tr.body is None:
+        if tr.body is None or tr.gyr_body is None:  # set together, with data
             return self
         fs = tr.rate_hz
         turns = (self.turn_detector or TurnDetector()).detect(tr.gyr_body[:, 0], fs)
@@ -514,6 +523,7 @@ class ContactTrack:
                 self.step_up_sensor[i],
                 float(self.step_tilt_deg[i]),
             )
+        assert self.displacement_m is not None and self.bad is not None, "a track without data"
         pair = np.array([a, b])
         length = StepLengthZijlstra().calculate(self.displacement_m, pair, sensor_height_m)
         nanfree = not bool(self.bad[a : b + 1].any())
@@ -678,7 +688,8 @@ def _paced_segments(
     window of its own takes the period of the nearest piece of its sequence that has one.
     """
     piece = int(round(PACE_PIECE_S * fs))
-    segs, periods = [], []
+    segs: list[list[int]] = []
+    periods: list[tuple[list[float], float]] = []
     for s, e in np.asarray(seqs, dtype=int).reshape(-1, 2):
         cuts = np.arange(((s + first) // piece + 1) * piece - first, e, piece)
         bounds = np.r_[s, cuts, e]

@@ -435,7 +435,7 @@ class StreamingGait:
             np.asarray(lr),
             None,
             time_offset_s=base / self._fs,
-            step_up_sensor=np.stack(up).astype(float).reshape(-1, 3),
+            step_up_sensor=np.asarray(up, dtype=float).reshape(-1, 3),
             step_tilt_deg=tilt.astype(float),
         )
         return bouts, keep

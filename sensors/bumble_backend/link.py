@@ -26,13 +26,15 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from bumble import hci, ll
 from bumble.controller import Controller
+from bumble.device import Device
 from bumble.host import Host
 from bumble.link import LocalLink
-from bumble.transport.common import StreamPacketSource
+from bumble.transport.common import AsyncPipeSink, StreamPacketSource
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +160,7 @@ class PoiseController(Controller):
                 self.send_hci_packet(ext([report]))
             else:
                 legacy = hci.HCI_LE_Advertising_Report_Event
-                report = legacy.Report(
+                legacy_report = legacy.Report(
                     event_type=(
                         legacy.EventType.SCAN_RSP if is_scan_response else legacy.EventType.ADV_IND
                     ),
@@ -167,7 +169,7 @@ class PoiseController(Controller):
                     data=data,
                     rssi=rssi,
                 )
-                self.send_hci_packet(legacy([report]))
+                self.send_hci_packet(legacy([legacy_report]))
 
     def on_hci_le_create_connection_cancel_command(
         self, command: hci.HCI_LE_Create_Connection_Cancel_Command
@@ -294,6 +296,15 @@ class PoiseHost(Host):
 _bumble_host_logger = logging.getLogger("bumble.host")
 
 
+async def cancel_tasks(tasks: Iterable[asyncio.Task], timeout_s: float = 1.0) -> None:
+    """Cancel a virtual sensor's tasks and give them ``timeout_s`` to wind down."""
+    pending = list(tasks)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)
+
+
 class VirtualLink:
     """An in-memory BLE "air" shared by virtual controllers (hosts and wearables).
 
@@ -319,6 +330,21 @@ class VirtualLink:
         controller = PoiseController(name, link=self.link, **kwargs)
         self.controllers.append(controller)
         return controller
+
+    def create_peripheral(
+        self, name: str, address: str, rssi_dbm: int
+    ) -> tuple[PoiseController, Device]:
+        """A virtual sensor's radio: a controller on this link (advertising at
+        ``rssi_dbm``) and a Bumble device with a random static ``address``, not powered on.
+        """
+        controller = self.create_controller(name)
+        controller.rssi_dbm = rssi_dbm
+        device = Device(
+            name=name,
+            address=hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS),
+            host=PoiseHost(controller, AsyncPipeSink(controller)),
+        )
+        return controller, device
 
     def remove_controller(self, controller: PoiseController) -> None:
         """Power the controller off (link loss for its peers) and take it off the link."""

@@ -29,9 +29,12 @@ import abc
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bleak import BleakClient
 
 STANDARD_GRAVITY_MPS2 = 9.80665
 
@@ -216,6 +219,8 @@ class SensorDriver(abc.ABC):
         self.events: list[dict[str, Any]] = []
         # command answers awaited, by the key the answer is recognised by
         self._waiters: dict[Hashable, asyncio.Future] = {}
+        #: The connected client, set by :meth:`start` (commands are written through it).
+        self._client: BleakClient | None = None
 
     # -- discovery --------------------------------------------------------------------
 
@@ -277,13 +282,13 @@ class SensorDriver(abc.ABC):
 
     # -- connection -------------------------------------------------------------------
 
-    async def read_info(self, client: Any) -> dict[str, Any]:
+    async def read_info(self, client: BleakClient) -> dict[str, Any]:
         """Read device information (first connection only); default: Device Information."""
         self.info = await read_device_information(client)
         return self.info
 
     @abc.abstractmethod
-    async def start(self, client: Any, notify: Notify, *, resume: bool) -> None:
+    async def start(self, client: BleakClient, notify: Notify, *, resume: bool) -> None:
         """Subscribe, configure and start streaming on a connected client.
 
         ``resume`` is True after a link loss (the device may still be configured).
@@ -291,7 +296,7 @@ class SensorDriver(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def stop(self, client: Any) -> int | None:
+    async def stop(self, client: BleakClient) -> int | None:
         """Stop streaming. Returns the index of the last sample the device had taken
         just before it stopped, when the protocol can tell (else ``None``)."""
 
@@ -323,6 +328,12 @@ class SensorDriver(abc.ABC):
         finally:
             if self._waiters.get(key) is fut:
                 del self._waiters[key]
+
+    def _connected(self) -> BleakClient:
+        """The client :meth:`start` was given; a :class:`DriverError` before that."""
+        if self._client is None:
+            raise DriverError(f"{self.kind}: not connected (start was not called)")
+        return self._client
 
     def _answer(self, key: Hashable, value: Any) -> bool:
         """Deliver an answer to the command waiting for ``key`` (False: none waits)."""
@@ -394,12 +405,12 @@ DIS_CHARACTERISTICS = {
 BATTERY_LEVEL_CHAR_UUID = sig_uuid(0x2A19)
 
 
-async def subscribe(client: Any, uuid: str, channel: int, notify: Notify) -> None:
+async def subscribe(client: BleakClient, uuid: str, channel: int, notify: Notify) -> None:
     """Subscribe a characteristic; its notifications reach ``notify(channel, data)``."""
     await client.start_notify(uuid, lambda _char, data: notify(channel, bytes(data)))
 
 
-async def read_device_information(client: Any) -> dict[str, Any]:
+async def read_device_information(client: BleakClient) -> dict[str, Any]:
     """Strings of the standard Device Information service that the device has."""
     from bleak.exc import BleakError
 
@@ -414,7 +425,7 @@ async def read_device_information(client: Any) -> dict[str, Any]:
     return info
 
 
-async def read_battery_level(client: Any) -> int | None:
+async def read_battery_level(client: BleakClient) -> int | None:
     """The standard Battery Level (percent), ``None`` if absent or invalid."""
     from bleak.exc import BleakError
 

@@ -25,14 +25,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bumble import hci
 from bumble.att import ATT_READ_NOT_PERMITTED_ERROR, ATT_WRITE_NOT_PERMITTED_ERROR, ATT_Error
 from bumble.core import UUID as BumbleUUID
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
-from bumble.transport.common import AsyncPipeSink
 
-from sensors.bumble_backend.link import PoiseHost, VirtualLink
+from sensors.bumble_backend.link import VirtualLink, cancel_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +104,8 @@ class BumbleBLE:
 
     async def open(self) -> BumbleBLE:
         """Create the controller and the Bumble device and power it on."""
-        controller = self.link.create_controller(self.name)
-        controller.rssi_dbm = self.rssi_dbm
-        self.controller = controller
-        self.device = Device(
-            name=self.name,
-            address=hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS),
-            host=PoiseHost(controller, AsyncPipeSink(controller)),
+        self.controller, self.device = self.link.create_peripheral(
+            self.name, self.address, self.rssi_dbm
         )
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
         await self.device.power_on()
@@ -120,11 +113,7 @@ class BumbleBLE:
 
     async def close(self) -> None:
         self._closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=1.0)
+        await cancel_tasks(self._tasks)
         if self.controller is not None:
             self.link.remove_controller(self.controller)
 
@@ -184,7 +173,12 @@ class BumbleBLE:
                 read = self._reader(holder) if flags & FLAG_READ else _read_not_permitted
                 writable = flags & (FLAG_WRITE | FLAG_WRITE_NO_RESPONSE)
                 write = self._writer(holder) if writable else _write_not_permitted
-                c = Characteristic(uuid, props, perms, CharacteristicValue(read=read, write=write))
+                c: Characteristic[bytes] = Characteristic(
+                    uuid,
+                    props,
+                    Characteristic.Permissions(perms),
+                    CharacteristicValue(read=read, write=write),
+                )
                 holder.append(c)
                 built.append(c)
             self.device.add_service(Service(service_uuid, built))

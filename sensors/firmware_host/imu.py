@@ -195,13 +195,17 @@ class SimImuBus:
             self.truth.overflows += 1
             self.regs[0x3A] |= 0x10
 
-    def _drop_front(self, nbytes: int) -> None:
+    def _drop_front(self, nbytes: int, *, read: bool = False) -> None:
+        """Take ``nbytes`` off the front of the FIFO's records; a record read out whole
+        (``read``) and not overwritten at its start goes to the truth."""
         recs = self._fifo_records
         while nbytes > 0 and recs:
             idx, left = recs[0]
             if left <= nbytes:
                 nbytes -= left
                 recs.pop(0)
+                if read and not self._head_damaged:
+                    self.truth.read_out.append(idx)
                 self._head_damaged = False
             else:
                 recs[0] = (idx, left - nbytes)
@@ -214,19 +218,7 @@ class SimImuBus:
             self.stalled_reads += 1
             data += bytes([data[-1] if data else 0]) * (n - len(data))
         del self._fifo[:n]
-        recs = self._fifo_records
-        while n > 0 and recs:
-            idx, left = recs[0]
-            if left <= n:
-                n -= left
-                recs.pop(0)
-                if not self._head_damaged:
-                    self.truth.read_out.append(idx)
-                self._head_damaged = False
-            else:
-                recs[0] = (idx, left - n)
-                self._head_damaged = True
-                n = 0
+        self._drop_front(n, read=True)
         return data
 
     def _reset_fifo(self) -> None:

@@ -281,7 +281,7 @@ class FirmwareWearable:
                 logger.exception("%s: firmware step failed", self.name)
             if self.ble is not None:
                 data = self.app.h_data if self.app is not None else None
-                self.truth.packets_sent = self.ble.notified.get(data, 0)
+                self.truth.packets_sent = self.ble.notified.get(data, 0) if data is not None else 0
         self._schedule()
 
     def stall(self, seconds: float) -> None:

@@ -42,7 +42,7 @@ class ClinicalEndToEnd:
 
     def cli(self, key: str, md, demographics: dict[str, Any]) -> dict[str, Any]:
         """``poise analyze CSV --test KEY --format json`` on a scenario (as a CSV file)."""
-        from poise_cli import main
+        from poise.cli import main
 
         path = self.tmp_path / f"{key}.csv"
         data = np.hstack([md.acc_mps2, np.degrees(md.gyr_radps)])

@@ -1,4 +1,4 @@
-"""Fall-risk summary: factors against thresholds from norms.json, and the overall rule."""
+"""Fall-risk summary: factors against thresholds from the registry entries' norms, and the overall rule."""
 
 import json
 

@@ -62,7 +62,7 @@ def test_assessor_refuses_norms_without_a_section():
 
 def test_the_consumers_read_the_registry():
     from poise import assessments, fhir, progress, protocols, reports
-    from poise_cli import build_parser
+    from poise.cli import build_parser
 
     keys = registry.test_keys()
     assert assessments.TESTS == keys

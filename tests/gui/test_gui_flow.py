@@ -171,7 +171,7 @@ def test_cli_screenshot_offscreen(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "poise_cli",
+            "gui",
             "gui",
             "--demo",
             "1",

@@ -104,7 +104,7 @@ def test_add_patient_tug_live_end_replay_same_everywhere_issue17(window, qtbot, 
     dlg.pseudonym.setText("P-7")
     dlg.birth_year.setValue(1948)
     dlg.sex.setCurrentText("female")
-    dlg.height.setValue(1.62)
+    dlg.height_m.setValue(1.62)
     dlg.weight.setValue(60)
     save_screenshot(dlg, SHOTS / "flow_add_patient_dialog.png")
     dlg.accept()
@@ -186,7 +186,7 @@ def test_add_patient_tug_live_end_replay_same_everywhere_issue17(window, qtbot, 
     assert not [o for o in obs if o["code"]["text"] == "Gait speed"]
 
     # poise analyze --fall-risk on the same file
-    from poise_cli import main
+    from poise.cli import main
 
     cli_out = tmp_path / "cli.json"
     import contextlib

@@ -64,7 +64,7 @@ def test_poise_gui_names_the_packages_this_machine_lacks(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
     env["DISPLAY"] = ":87"  # a display is set, so Qt would use xcb
     proc = subprocess.run(
-        [sys.executable, "-m", "poise_cli", "gui", "--demo", "1", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "gui", "gui", "--demo", "1", "--data-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,

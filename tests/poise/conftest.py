@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from poise_cli import main
+from gui.commands import main
 
 
 class CliRunner:
-    """Run ``poise ARGV`` in-process: ``(exit code, stderr)``; argparse exits count as codes."""
+    """Run ``poise ARGV`` in-process (the console script, :func:`gui.commands.main`): ``(exit code, stderr)``; argparse exits count as codes."""
 
     def __init__(self, capsys: pytest.CaptureFixture) -> None:
         self._capsys = capsys

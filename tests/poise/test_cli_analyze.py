@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poise_cli import main
+from poise.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAL = ROOT / "recordings" / "mobgap-lab" / "HA-001-Test5-Trial1"

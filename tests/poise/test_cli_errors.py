@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from poise_cli import main
+from poise.cli import main
 
 
 @pytest.mark.parametrize(
@@ -15,6 +15,11 @@ from poise_cli import main
         (["import-csv"], "required: csv, -o/--output"),
         (["info", "/nonexistent/x.poise"], "/nonexistent/x.poise"),
         (["record", "-o", "/tmp/never.poise", "--demo", "9"], "--demo"),
+        (["analyze", "x.csv", "--bogus"], "unrecognized arguments: --bogus"),
+        # python -m poise has no window commands: it says how to start them
+        (["gui", "--demo", "1"], "'gui' opens a window: start it with the poise command"),
+        (["home", "--help"], "'home' opens a window: start it with the poise command"),
+        (["report", "1", "--pdf", "/tmp/never.pdf"], "the PDF is drawn with Qt"),
     ],
 )
 def test_one_line_error_and_exit_2(argv, needle, capsys):

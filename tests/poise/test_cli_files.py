@@ -17,9 +17,9 @@ from firmware_protocol.types import (
     STANDARD_GRAVITY_MPS2,
     SensorConfig,
 )
+from poise.cli import main
 from poise.errors import PoiseError
 from poise.inputs import load_input
-from poise_cli import main
 from sensors.recording import RecordingWriter, load_recording
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gui.commands import main
 from poise.errors import PoiseError
-from poise_cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "recordings" / "scenarios" / "stance-ec-firm.poise"

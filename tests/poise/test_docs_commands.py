@@ -5,7 +5,7 @@ after a ``$`` prompt in a console block; ``\\`` continues a line), so a command 
 documentation is picked up by this test without touching it. Each document runs in its own
 fresh folder (the working directory, with ``recordings/`` linked in) and its own data folder
 (``POISE_DATA_DIR``), its commands in order, as a reader would type them (the window
-commands in a process of their own, the others in this one through ``poise_cli.main``):
+commands in a process of their own, the others in this one through ``gui.commands.main``, the poise command):
 exit code 0 is required.
 
 What can not run here is listed in :data:`SKIPS` with the reason (hardware, a second
@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poise_cli.main import _subparsers, build_parser, main
+from gui.commands import build_parser, main
+from poise.cli import _subparsers
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -156,7 +157,7 @@ def _start_window(argv: list[str], log: Path) -> subprocess.Popen:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     with open(log, "w") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "poise_cli", *argv],
+            [sys.executable, "-m", "gui", *argv],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

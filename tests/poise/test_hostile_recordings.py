@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from poise_cli import main
+from poise.cli import main
 from sensors.recording_fuzz import hostile_recording
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ def test_under_ulimit_v_4000000_hostile_recordings_stay_within_the_limit(tmp_pat
     for path in _hostile_files(tmp_path):
         for argv in _commands(path, tmp_path / "out.csv"):
             proc = subprocess.run(
-                [sys.executable, "-m", "poise_cli", *argv],
+                [sys.executable, "-m", "poise", *argv],
                 capture_output=True,
                 text=True,
                 env=env,

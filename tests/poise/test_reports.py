@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from poise.cli import main
 from poise.reports import progress_report, results_rows, session_report
 from poise.service import import_recording
 from poise.store import Store
-from poise_cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "recordings" / "mobgap-lab"

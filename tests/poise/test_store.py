@@ -223,8 +223,8 @@ def _session_recording(tmp_path: Path, before=None, after=None) -> Path:
 
 def test_a_recording_names_its_patient_and_demographics_issue17_item1(tmp_path, capsys):
     from poise.assessments import recording_patient
+    from poise.cli import main
     from poise.store import PatientMismatch
-    from poise_cli import main
     from sensors.recording import load_recording
 
     demo = {"age": 78, "sex": "f", "height_m": 1.62, "weight_kg": 60.0}

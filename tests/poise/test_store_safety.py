@@ -12,9 +12,9 @@ import pytest
 
 import poise.store as store_mod
 from poise import migrations, service
+from poise.cli import main
 from poise.service import import_recording
 from poise.store import Store, StoreError
-from poise_cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 REC = ROOT / "recordings" / "mobgap-lab" / "HA-001-Test5-Trial1" / "HA-001-Test5-Trial1.poise"
@@ -53,7 +53,7 @@ def test_two_import_processes_started_together(tmp_path, cli):
     import sys
 
     assert main(["patient", "--data-dir", str(tmp_path), "add", "HA-001"]) == 0
-    cmd = [sys.executable, "-m", "poise_cli", "patient", "--data-dir", str(tmp_path), "import"]
+    cmd = [sys.executable, "-m", "poise", "patient", "--data-dir", str(tmp_path), "import"]
     procs = [
         subprocess.Popen(
             cmd + [str(REC)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

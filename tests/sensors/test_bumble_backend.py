@@ -314,7 +314,7 @@ async def test_connect_to_absent_device_and_bad_transports_fail_clearly():
 def _start_emulator(*args: str) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "poise_cli", "emulate", *args],
+        [sys.executable, "-m", "poise", "emulate", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

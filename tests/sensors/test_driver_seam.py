@@ -152,7 +152,7 @@ def dummy_registered(monkeypatch):
 def test_a_new_device_streams_records_and_replays_through_the_seam(
     dummy_registered, tmp_path, capsys
 ):
-    from poise_cli import main
+    from poise.cli import main
 
     out = tmp_path / "dummy.poise"
     args = ["record", "-o", str(out), "--demo", "dummy-imu:1,poise:1"]

@@ -19,7 +19,7 @@ import pytest
 
 from firmware_protocol import codec, gatt
 from firmware_protocol.types import SensorConfig
-from poise_cli import main as poise_main
+from poise.cli import main as poise_main
 from sensors import devices
 from sensors.bumble_backend import close_hosts
 from sensors.emulator import Emulator, TwinSpec
@@ -75,20 +75,27 @@ def _recorded_counts(path: Path, config: SensorConfig) -> np.ndarray:
 # ------------------------------------------------------------------------ done-when
 
 
+@pytest.fixture
+def wearables(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The twins of every emulator closed during the test (``poise record --demo`` closes
+    its own before returning): their truth can be read afterwards."""
+    kept: list = []
+    original_close = Emulator.close
+
+    async def keep(self: Emulator) -> None:
+        kept.extend(self.wearables)
+        await original_close(self)
+
+    monkeypatch.setattr(Emulator, "close", keep)
+    return kept
+
+
 def test_poise_record_demo_firmware_records_what_the_imu_produced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, wearables: list
 ) -> None:
     """The command of the issue, 10 s (its length is the issue's): about 1000 samples, no
     gap, and every recorded sample equals, after scaling, the simulated IMU's counts of
     the samples the firmware read out of the FIFO, in order."""
-    wearables: list = []
-    original_close = Emulator.close
-
-    async def keep(self: Emulator) -> None:
-        wearables.extend(self.wearables)
-        await original_close(self)
-
-    monkeypatch.setattr(Emulator, "close", keep)
     out = tmp_path / "fw.poise"
     code = poise_main(
         ["record", "-o", str(out), "--demo", "firmware:1", "--rate", "100", "--seconds", "10"]
@@ -116,21 +123,13 @@ def test_poise_record_demo_firmware_records_what_the_imu_produced(
 
 
 def test_mixed_demo_with_firmware_records_all_four_kinds_without_gaps(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, wearables: list, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``poise record --demo polar-verity-sense:1,metamotion:1,poise:1,firmware:1``: one
     parser, one emulator, four twins on one link; every sensor recorded whole (no gap,
     every sample its twin produced; the firmware's exactly the IMU samples it read out),
     and ``poise info --json`` names the firmware twin a Poise wearable running the
     MicroPython firmware."""
-    wearables: list = []
-    original_close = Emulator.close
-
-    async def keep(self: Emulator) -> None:
-        wearables.extend(self.wearables)
-        await original_close(self)
-
-    monkeypatch.setattr(Emulator, "close", keep)
     out = tmp_path / "mixed.poise"
     demo = "polar-verity-sense:1,metamotion:1,poise:1,firmware:1"
     argv = ["record", "-o", str(out), "--demo", demo, "--rate", "100", "--seconds", "3"]

@@ -250,7 +250,7 @@ def test_a_genuinely_newer_file_still_asks_for_an_update():
 
 
 def test_a_damaged_magic_is_recovered_from_the_files_records(tmp_path, capsys):
-    from poise_cli import main
+    from poise.cli import main
 
     data, _ = build()
     bad = bytearray(data)

@@ -327,7 +327,7 @@ def test_cli_record_demo_then_info(tmp_path, capsys):
 
     out = tmp_path / "demo.poise"
     proc = subprocess.run(
-        [sys.executable, "-m", "poise_cli", "record", "-o", str(out), "--demo", "2"]
+        [sys.executable, "-m", "poise", "record", "-o", str(out), "--demo", "2"]
         + ["--rate", "200", "--seconds", "2", "--quiet"],
         capture_output=True,
         text=True,
@@ -335,7 +335,7 @@ def test_cli_record_demo_then_info(tmp_path, capsys):
     )
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout
-    from poise_cli import main
+    from poise.cli import main
 
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -347,7 +347,7 @@ def test_cli_record_demo_then_info(tmp_path, capsys):
         [
             sys.executable,
             "-m",
-            "poise_cli",
+            "poise",
             "record",
             "-o",
             str(out),
@@ -389,10 +389,10 @@ def test_cli_scan_and_record_reach_emulate_in_another_process(tmp_path, capsys):
     import subprocess
     import sys
 
-    from poise_cli import main
+    from poise.cli import main
 
     emu = subprocess.Popen(
-        [sys.executable, "-m", "poise_cli", "emulate", "--count", "2", "--rate", "100"]
+        [sys.executable, "-m", "poise", "emulate", "--count", "2", "--rate", "100"]
         + ["--seconds", "30"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

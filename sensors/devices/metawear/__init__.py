@@ -44,7 +44,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -62,6 +62,9 @@ from sensors.devices.base import (
     subscribe,
 )
 from sensors.devices.metawear import protocol as mw
+
+if TYPE_CHECKING:
+    from bleak import BleakClient
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +131,8 @@ class MetaWearDecoder(StreamDecoder):
 class MetaMotionDriver(SensorDriver):
     """MbientLab MetaMotion S / R / RL (see the module docstring)."""
 
+    decoder: MetaWearDecoder  # what new_decoder makes
+
     kind = "metamotion"
     vendor = "MbientLab"
     default_model = "MetaMotion"
@@ -142,7 +147,6 @@ class MetaMotionDriver(SensorDriver):
 
     def __init__(self, config: DeviceConfig) -> None:
         super().__init__(config)
-        self._client: Any = None
         self.acc_chip: int | None = None
         self.gyro_chip: int | None = None
         self.accounter_id: int | None = None
@@ -173,7 +177,7 @@ class MetaMotionDriver(SensorDriver):
         return d
 
     async def _write(self, data: bytes) -> None:
-        await self._client.write_gatt_char(mw.COMMAND_UUID, data, response=False)
+        await self._connected().write_gatt_char(mw.COMMAND_UUID, data, response=False)
 
     async def _ask(self, data: bytes, answer: tuple[int, int], timeout_s: float = 3.0) -> bytes:
         """Write a command and wait for the notification starting with ``answer``."""
@@ -186,7 +190,7 @@ class MetaMotionDriver(SensorDriver):
             await self._ask(mw.read_module_info(module), (module, mw.MODULE_INFO))
         )
 
-    async def read_info(self, client: Any) -> dict[str, Any]:
+    async def read_info(self, client: BleakClient) -> dict[str, Any]:
         """Device Information (model number "8" = MetaMotion S, "5" = R/RL)."""
         self.info = await read_device_information(client)
         number = str(self.info.pop("model_number", "") or "").strip()
@@ -194,7 +198,7 @@ class MetaMotionDriver(SensorDriver):
         self.info["model"] = mw.MODEL_NUMBERS.get(number, f"MetaWear (model {number or '?'})")
         return self.info
 
-    async def start(self, client: Any, notify: Notify, *, resume: bool) -> None:
+    async def start(self, client: BleakClient, notify: Notify, *, resume: bool) -> None:
         """Module checks, configuration, processor chain, start (module docstring)."""
         self._client = client
         await subscribe(client, mw.NOTIFY_UUID, NOTIFY, notify)
@@ -246,7 +250,7 @@ class MetaMotionDriver(SensorDriver):
         ):
             await self._write(cmd)
 
-    async def stop(self, client: Any) -> int | None:
+    async def stop(self, client: BleakClient) -> int | None:
         """Stop both sensors, notifications off, remove the processors."""
         cmds = [mw.power(mw.ACC, False), mw.power(mw.GYRO, False)]
         cmds += [mw.sampling(mw.ACC, False), mw.sampling(mw.GYRO, False)]

@@ -28,15 +28,15 @@ from typing import Any
 import numpy as np
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection
-from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.gatt import Characteristic, Service
 
 from sensors.devices.base import STANDARD_GRAVITY_MPS2
 from sensors.devices.metawear import protocol as mw
 from sensors.virtual_wearable import (
     VirtualSensor,
-    _read_not_permitted,
     device_information_service,
     notify_only_characteristic,
+    writable_characteristic,
 )
 
 _ODR_HZ = {code: hz for hz, code in mw.ODR_CODE.items()}
@@ -76,11 +76,8 @@ class MetaWearTwin(VirtualSensor):
         assert self.device is not None
         props = Characteristic.Properties
         self.data_char = notify_only_characteristic(mw.NOTIFY_UUID)
-        self.command_char = Characteristic(
-            mw.COMMAND_UUID,
-            props.WRITE | props.WRITE_WITHOUT_RESPONSE,
-            Characteristic.WRITEABLE,
-            CharacteristicValue(read=_read_not_permitted, write=self._on_command),
+        self.command_char = writable_characteristic(
+            mw.COMMAND_UUID, props.WRITE | props.WRITE_WITHOUT_RESPONSE, self._on_command
         )
         dis = device_information_service(
             {
@@ -114,6 +111,7 @@ class MetaWearTwin(VirtualSensor):
     # -- commands ---------------------------------------------------------------------
 
     def _answer(self, value: bytes) -> None:
+        assert self.data_char is not None, "made in __init__"
         self._notify(self.data_char, value)
 
     def _on_command(self, connection: Connection, value: bytes) -> None:

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from sensors.devices.base import (
     read_device_information,
     subscribe,
 )
+
+if TYPE_CHECKING:
+    from bleak import BleakClient
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +128,8 @@ class PoiseDecoder(StreamDecoder):
 class PoiseDriver(SensorDriver):
     """A Poise wearable (SPEC.md): 50/100/200 Hz, sensor clock in microseconds."""
 
+    decoder: PoiseDecoder  # what new_decoder makes
+
     kind = "poise"
     vendor = "Poise"
     default_model = "Poise IMU v1"
@@ -139,7 +144,6 @@ class PoiseDriver(SensorDriver):
 
     def __init__(self, config: SensorConfig) -> None:
         super().__init__(config)
-        self._client: Any = None
         self._fresh = False
         self._sync_raw: tuple[float, int] | None = None
         #: Sensor time (as sent) of the TIME_SYNC just before STOP (tests, diagnostics).
@@ -215,7 +219,7 @@ class PoiseDriver(SensorDriver):
 
     # -- connection -------------------------------------------------------------------
 
-    async def read_info(self, client: Any) -> dict[str, Any]:
+    async def read_info(self, client: BleakClient) -> dict[str, Any]:
         """Device Information strings, the Info JSON and the battery level."""
         from bleak.exc import BleakError
 
@@ -234,7 +238,7 @@ class PoiseDriver(SensorDriver):
         self.info = info
         return info
 
-    async def start(self, client: Any, notify: Notify, *, resume: bool) -> None:
+    async def start(self, client: BleakClient, notify: Notify, *, resume: bool) -> None:
         """Subscribe (data before START), SET_CONFIG, TIME_SYNC, START_STREAM."""
         from bleak.exc import BleakError
 
@@ -268,7 +272,7 @@ class PoiseDriver(SensorDriver):
         mid, ts = raw
         return mid, dec.unwrapper.peek(ts % dec.unwrapper.modulus_us) * 1e-6
 
-    async def stop(self, client: Any) -> int | None:
+    async def stop(self, client: BleakClient) -> int | None:
         """TIME_SYNC (the sensor clock just before STOP), STOP_STREAM, unsubscribe data.
 
         Every packet the sensor completed before the TIME_SYNC was sent before that
@@ -300,7 +304,7 @@ class PoiseDriver(SensorDriver):
 
     async def _command(self, cmd: codec.Command, timeout_s: float = 3.0) -> codec.Response:
         op = int(cmd.opcode)
-        write = self._client.write_gatt_char(
+        write = self._connected().write_gatt_char(
             gatt.CONTROL_POINT_CHAR_UUID, codec.encode_command(cmd), response=True
         )
         resp = await self._round_trip(op, write, timeout_s, gatt.Opcode(op).name)

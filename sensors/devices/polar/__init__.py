@@ -44,7 +44,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -64,6 +64,9 @@ from sensors.devices.base import (
     subscribe,
 )
 from sensors.devices.polar import pmd
+
+if TYPE_CHECKING:
+    from bleak import BleakClient
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +256,8 @@ class PolarDecoder(StreamDecoder):
 class PolarVeritySenseDriver(SensorDriver):
     """Polar Verity Sense in SDK mode (see the module docstring)."""
 
+    decoder: PolarDecoder  # what new_decoder makes
+
     kind = "polar-verity-sense"
     vendor = "Polar"
     default_model = "Polar Verity Sense"
@@ -267,7 +272,6 @@ class PolarVeritySenseDriver(SensorDriver):
 
     def __init__(self, config: DeviceConfig) -> None:
         super().__init__(config)
-        self._client: Any = None
         self._partial: dict[tuple[int, int], bytes] = {}
 
     @classmethod
@@ -292,7 +296,7 @@ class PolarVeritySenseDriver(SensorDriver):
             d["factors"] = {str(k): v for k, v in self.decoder.factors.items()}
         return d
 
-    async def read_info(self, client: Any) -> dict[str, Any]:
+    async def read_info(self, client: BleakClient) -> dict[str, Any]:
         """Device Information and the Battery Level."""
         info = await read_device_information(client)
         info["model"] = info.pop("model_number", None) or self.default_model
@@ -300,7 +304,7 @@ class PolarVeritySenseDriver(SensorDriver):
         self.info = info
         return info
 
-    async def start(self, client: Any, notify: Notify, *, resume: bool) -> None:
+    async def start(self, client: BleakClient, notify: Notify, *, resume: bool) -> None:
         """SDK mode, settings check, start ACC and GYRO (module docstring)."""
         self._client = client
         await subscribe(client, pmd.PMD_CONTROL_POINT_UUID, CONTROL, notify)
@@ -336,7 +340,7 @@ class PolarVeritySenseDriver(SensorDriver):
             }
             await self._command(pmd.Opcode.START, meas, settings, ok_states=(6,))
 
-    async def stop(self, client: Any) -> int | None:
+    async def stop(self, client: BleakClient) -> int | None:
         """Stop ACC, GYRO and SDK mode; PMD cannot tell what the sensor took last."""
         for meas in (
             pmd.MeasurementType.ACC,
@@ -360,7 +364,7 @@ class PolarVeritySenseDriver(SensorDriver):
     ) -> pmd.Response:
         key = (int(opcode), int(measurement))
         name = f"PMD {pmd.Opcode(opcode).name} {pmd.MeasurementType(measurement).name}"
-        write = self._client.write_gatt_char(
+        write = self._connected().write_gatt_char(
             pmd.PMD_CONTROL_POINT_UUID,
             pmd.encode_command(opcode, measurement, settings),
             response=True,

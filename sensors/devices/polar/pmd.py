@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -143,7 +144,7 @@ class PmdError(ValueError):
 # ------------------------------------------------------------------------------ settings
 
 
-def encode_settings(settings: dict[int, int | float | list]) -> bytes:
+def encode_settings(settings: Mapping[int, int | float | list]) -> bytes:
     """``{setting type: value or values}`` -> ``[type, count, values...]`` bytes."""
     out = bytearray()
     for key, value in settings.items():
@@ -289,7 +290,7 @@ def encode_features(types: list[int]) -> bytes:
     return bytes(out)
 
 
-def decode_features(data: bytes) -> set[MeasurementType]:
+def decode_features(data: bytes | bytearray) -> set[MeasurementType]:
     """Measurement types in a control point read."""
     b = bytes(data)
     if len(b) < 3:

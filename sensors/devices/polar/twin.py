@@ -31,16 +31,17 @@ from typing import Any
 import numpy as np
 from bumble.core import AdvertisingData
 from bumble.device import Connection
-from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.gatt import Characteristic, Service
 
 from firmware_protocol import gatt
 from sensors.devices.base import STANDARD_GRAVITY_MPS2
 from sensors.devices.polar import pmd
 from sensors.virtual_wearable import (
     VirtualSensor,
+    battery_level_characteristic,
     device_information_service,
     notify_only_characteristic,
-    read_only_characteristic,
+    writable_characteristic,
 )
 
 #: Samples per frame (36 x 3 16-bit deltas + headers = 228 bytes <= MTU 232 - 3).
@@ -81,17 +82,13 @@ class PolarTwin(VirtualSensor):
         assert self.device is not None
         props = Characteristic.Properties
         self.data_char = notify_only_characteristic(pmd.PMD_DATA_UUID)
-        self.control_char = Characteristic(
+        self.control_char = writable_characteristic(
             pmd.PMD_CONTROL_POINT_UUID,
             props.READ | props.WRITE | props.INDICATE,
-            Characteristic.READABLE | Characteristic.WRITEABLE,
-            CharacteristicValue(read=self._read_features, write=self._on_control_write),
+            self._on_control_write,
+            read=self._read_features,
         )
-        self.battery_char = read_only_characteristic(
-            gatt.BATTERY_LEVEL_CHAR_UUID,
-            props.READ | props.NOTIFY,
-            lambda _c: bytes([self.battery_percent]),
-        )
+        self.battery_char = battery_level_characteristic(lambda: self.battery_percent)
         dis = device_information_service(
             {
                 "manufacturer": "Polar Electro Oy",

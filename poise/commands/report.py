@@ -9,16 +9,29 @@ An existing output is replaced only with ``--force``, and never when it is one o
 inputs (the recording, the database; hard and symbolic links included). Outputs are
 written to a temporary file and renamed into place; a new file is user-only (0o600), a
 replaced one keeps its mode (:mod:`poise.outputs`).
+
+The PDF is drawn with Qt, in :mod:`gui`: the ``poise`` console script registers the writer
+(:func:`gui.commands.register` sets the ``write_pdf`` default, a :data:`PdfWriter`);
+``python -m poise report --pdf`` says so and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from poise.outputs import check_outputs, write_atomically
+
+
+class PdfWriter(Protocol):
+    """Draws a report's content (:func:`build_report`) as a PDF; returns the page count."""
+
+    def __call__(
+        self, report: dict, path: str, page: str, *, inputs: Sequence[Path], force: bool
+    ) -> int: ...
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--page", choices=("a4", "letter"), default="a4")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--data-dir", metavar="DIR", help="data folder (default ~/.local/share/poise)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, write_pdf=None)
 
 
 def build_report(args: argparse.Namespace) -> dict:
@@ -93,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.pdf and not args.json:
         raise PoiseError("say where to write the report: --pdf OUT.pdf and/or --json OUT.json")
+    write_pdf: PdfWriter | None = args.write_pdf
+    if args.pdf and write_pdf is None:
+        raise PoiseError(
+            "the PDF is drawn with Qt: use the poise command (or python -m gui), "
+            "not python -m poise; --json OUT.json writes the content without Qt"
+        )
     outputs = [o for o in (args.json, args.pdf) if o]
     inputs = _inputs(args)
     check_outputs(outputs, inputs, force=args.force)  # before the (slow) analysis
@@ -103,13 +122,7 @@ def run(args: argparse.Namespace) -> int:
         ) as fh:
             json.dump(rep, fh, indent=1, ensure_ascii=False)
         print(f"report content: {args.json}")
-    if args.pdf:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        # The CLI starts Qt lazily (GUIDE.md); the layer contract in pyproject allows it here.
-        from gui.app import make_app
-        from gui.report_pdf import write_pdf
-
-        make_app()
-        pages = write_pdf(rep, args.pdf, args.page, inputs=tuple(inputs), force=args.force)
+    if args.pdf and write_pdf is not None:
+        pages = write_pdf(rep, args.pdf, args.page, inputs=inputs, force=args.force)
         print(f"report: {args.pdf} ({pages} page(s), {args.page.upper()})")
     return 0

@@ -26,7 +26,7 @@ from typing import Any
 from poise.errors import PoiseError
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``emulate`` sub-parser."""
     p = subparsers.add_parser(
         "emulate",

@@ -42,18 +42,22 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poise.errors import PoiseError
 from poise.outputs import OutputFile, check_outputs
 from sensors.placements import DEFAULT_ORDER, normalise_placement
+
+if TYPE_CHECKING:  # imported when a recording starts: the command line starts fast
+    from sensors.emulator import Emulator
+    from sensors.stream import ScanResult, SensorSpec, StreamHub
 
 #: The ATT MTU range of the Bluetooth Core specification (Vol 3, Part F, 3.2.8-3.2.9).
 MIN_ATT_MTU = 23
 MAX_ATT_MTU = 517
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``record`` sub-parser."""
     p = subparsers.add_parser(
         "record",
@@ -183,14 +187,11 @@ def _progress_line(hub: Any, elapsed_s: float) -> str:
 
 async def record_session(args: argparse.Namespace) -> dict:
     """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
-    from bleak.exc import BleakError
-
-    from poise.errors import bluetooth_alternatives, bluetooth_problem
     from poise.recorder import Recorder
-    from sensors.stream import SensorSpec, StreamHub, StreamSettings, scan
+    from sensors.stream import StreamHub, StreamSettings
 
     config = StreamSettings(args.rate, args.acc_range, args.gyro_range)
-    emulator = None
+    emulator: Emulator | None = None
     transport: Any = args.transport
     metadata: dict[str, Any] = {"patient": args.patient, "notes": args.notes}
     stop = asyncio.Event()
@@ -202,19 +203,8 @@ async def record_session(args: argparse.Namespace) -> dict:
     replacing: OutputFile | None = None
     hub = None
     try:
-        n_demo = None
         if args.demo is not None:
-            from sensors.emulator import Emulator, TwinSpec
-            from sensors.virtual_wearable import FaultConfig
-
-            twins = TwinSpec.from_demo(args.demo_pairs)
-            n_demo = len(twins)
-            emulator = Emulator(
-                specs=twins,
-                rate_hz=args.rate,
-                scenario=args.scenario,
-                faults=FaultConfig.parse(args.faults),
-            )
+            emulator = _demo_emulator(args)
             await emulator.start()
             transport = emulator.transport
             metadata["source"] = {
@@ -225,51 +215,8 @@ async def record_session(args: argparse.Namespace) -> dict:
             }
         else:
             metadata["source"] = {"kind": "ble", "transport": args.transport or "system"}
-        names = list(args.sensor)
-        try:
-            found = await scan(
-                args.scan_timeout,
-                transport=transport,
-                names=names or None,
-                count=None if names else (n_demo or 4),
-            )
-        except (BleakError, OSError) as exc:  # OSError: the D-Bus socket missing, no access
-            if transport is not None:
-                raise
-            # say what is missing and what to do, not "[Errno 2] No such file or directory"
-            raise PoiseError(
-                f"{bluetooth_problem(exc)}; {bluetooth_alternatives('--demo N')}"
-            ) from None
-        if names:
-            by_key = {**{r.name: r for r in found}, **{r.address: r for r in found}}
-            missing = [n for n in names if n not in by_key]
-            if missing:
-                seen = ", ".join(f"{r.name} ({r.kind})" for r in found) or "none"
-                raise PoiseError(
-                    f"sensor(s) {', '.join(missing)} not found within {args.scan_timeout:g} s "
-                    f"(sensors seen: {seen})"
-                )
-            chosen = [by_key[n] for n in names]
-        elif emulator is not None:
-            # the demo's order: --demo polar-verity-sense:1,poise:1 places the Polar first
-            by_address = {r.address: r for r in found}
-            chosen = [by_address[w.address] for w in emulator.wearables if w.address in by_address]
-        else:
-            chosen = found[:4]
-        if not chosen:
-            raise PoiseError(
-                f"no supported sensor found within {args.scan_timeout:g} s"
-                + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
-            )
-        placements = [normalise_placement(p) for p in args.placement] or list(
-            DEFAULT_ORDER[: len(chosen)]
-        )
-        if len(placements) < len(chosen):
-            placements += [None] * (len(chosen) - len(placements))
-        specs = [
-            SensorSpec(name=r.name, address=r.address, placement=p, device=r.device, kind=r.kind)
-            for r, p in zip(chosen, placements)
-        ]
+        chosen = await _find_sensors(args, transport, emulator)
+        specs = _sensor_specs(args, chosen)
         probe = StreamHub(specs, config=config)
         if Path(args.output).exists():  # --overwrite (checked): the old file stays until the end
             replacing = OutputFile(args.output, force=True, force_flag="--overwrite")
@@ -292,17 +239,7 @@ async def record_session(args: argparse.Namespace) -> dict:
                 file=sys.stderr,
             )
         await hub.start()
-        t_start = time.monotonic()
-        deadline = None if args.seconds is None else t_start + args.seconds
-        while not stop.is_set():
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                break
-            wait = 1.0 if deadline is None else min(1.0, deadline - now)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
-            if not args.quiet:
-                print(_progress_line(hub, time.monotonic() - t_start), file=sys.stderr, flush=True)
+        await _record_until_stopped(hub, args, stop)
         await hub.stop()
         stats = [s.to_dict() for s in hub.stats()]
         return {"file": args.output, "interrupted": stop.is_set(), "sensors": stats}
@@ -325,6 +262,101 @@ async def record_session(args: argparse.Namespace) -> dict:
 
             with contextlib.suppress(Exception):
                 await close_hosts()
+
+
+def _demo_emulator(args: argparse.Namespace) -> Emulator:
+    """The virtual sensors of ``--demo`` (on their own Bumble link), not started."""
+    from sensors.emulator import Emulator, TwinSpec
+    from sensors.virtual_wearable import FaultConfig
+
+    emulator = Emulator(
+        specs=TwinSpec.from_demo(args.demo_pairs),
+        rate_hz=args.rate,
+        scenario=args.scenario,
+        faults=FaultConfig.parse(args.faults),
+    )
+    return emulator
+
+
+async def _find_sensors(
+    args: argparse.Namespace, transport: Any, emulator: Emulator | None
+) -> list[ScanResult]:
+    """Scan for the sensors to record: those named by ``--sensor``, the demo's in its
+    order, else the first four found."""
+    from bleak.exc import BleakError
+
+    from poise.errors import bluetooth_alternatives, bluetooth_problem
+    from sensors.stream import scan
+
+    names = list(args.sensor)
+    try:
+        found = await scan(
+            args.scan_timeout,
+            transport=transport,
+            names=names or None,
+            count=None if names else (len(emulator.wearables) if emulator else 4),
+        )
+    except (BleakError, OSError) as exc:  # OSError: the D-Bus socket missing, no access
+        if transport is not None:
+            raise
+        # say what is missing and what to do, not "[Errno 2] No such file or directory"
+        raise PoiseError(
+            f"{bluetooth_problem(exc)}; {bluetooth_alternatives('--demo N')}"
+        ) from None
+    if names:
+        by_key = {**{r.name: r for r in found}, **{r.address: r for r in found}}
+        missing = [n for n in names if n not in by_key]
+        if missing:
+            seen = ", ".join(f"{r.name} ({r.kind})" for r in found) or "none"
+            raise PoiseError(
+                f"sensor(s) {', '.join(missing)} not found within {args.scan_timeout:g} s "
+                f"(sensors seen: {seen})"
+            )
+        chosen = [by_key[n] for n in names]
+    elif emulator is not None:
+        # the demo's order: --demo polar-verity-sense:1,poise:1 places the Polar first
+        by_address = {r.address: r for r in found}
+        chosen = [by_address[w.address] for w in emulator.wearables if w.address in by_address]
+    else:
+        chosen = found[:4]
+    if not chosen:
+        raise PoiseError(
+            f"no supported sensor found within {args.scan_timeout:g} s"
+            + ("" if args.transport else " (is Bluetooth on? try --transport usb:0)")
+        )
+    return chosen
+
+
+def _sensor_specs(args: argparse.Namespace, chosen: list[ScanResult]) -> list[SensorSpec]:
+    """One spec a chosen sensor, with its ``--placement`` (else the default order)."""
+    from sensors.stream import SensorSpec
+
+    placements: list[str | None] = [normalise_placement(p) for p in args.placement] or list(
+        DEFAULT_ORDER[: len(chosen)]
+    )
+    if len(placements) < len(chosen):
+        placements += [None] * (len(chosen) - len(placements))
+    return [
+        SensorSpec(name=r.name, address=r.address, placement=p, device=r.device, kind=r.kind)
+        for r, p in zip(chosen, placements)
+    ]
+
+
+async def _record_until_stopped(
+    hub: StreamHub, args: argparse.Namespace, stop: asyncio.Event
+) -> None:
+    """Until ``--seconds`` or ``stop`` (Ctrl-C), with a progress line a second."""
+    t_start = time.monotonic()
+    deadline = None if args.seconds is None else t_start + args.seconds
+    while not stop.is_set():
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            break
+        wait = 1.0 if deadline is None else min(1.0, deadline - now)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+        if not args.quiet:
+            print(_progress_line(hub, time.monotonic() - t_start), file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

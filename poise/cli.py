@@ -1,9 +1,17 @@
-"""The ``poise`` command line.
+"""The ``poise`` command line: the headless commands and the parser the ``poise`` command uses.
 
-Every subcommand lives in its own module under :mod:`poise_cli.commands` and exposes
+Every headless subcommand lives in its own module under :mod:`poise.commands` and exposes
 ``register(subparsers)``, which adds an ``argparse`` sub-parser whose ``func`` default
 takes the parsed arguments and returns an exit code. Modules are discovered, so adding a
 command never touches this file.
+
+The commands that open a window or draw with Qt belong to :mod:`gui` (the layer above):
+:func:`build_parser` and :func:`main` take ``extra_commands``, register functions called
+after this package's own with the same sub-parsers, which add commands or extend one
+(:mod:`gui.commands` adds ``gui`` and ``home`` and gives ``report`` its PDF writer). The
+``poise`` console script is :func:`gui.commands.main`, the composition of both;
+``python -m poise`` runs the headless set alone and, asked for a window command (see
+:data:`WINDOW_COMMANDS`), says how to start it.
 
 Errors the user can fix (:class:`poise.errors.PoiseError`, ``ValueError`` raised by the
 protocol, ``OSError`` for files) print one line ``poise <cmd>: error: ...`` and exit 2.
@@ -15,10 +23,21 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
+from poise import commands
 from poise.errors import PoiseError
-from poise_cli import commands
+
+#: A function that adds (or extends) sub-commands: ``register(subparsers)``.
+Register = Callable[[argparse._SubParsersAction], None]
+
+#: The commands :mod:`gui` adds (name: help). Without them (``python -m poise``) each is a
+#: placeholder that says how to start it, instead of argparse's "invalid choice".
+WINDOW_COMMANDS = {
+    "gui": "open the therapist's session window",
+    "home": "open the home-exercise mode",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,8 +80,24 @@ def _accept_data_dir_everywhere(parser: argparse.ArgumentParser) -> None:
             own.default = argparse.SUPPRESS
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every discovered subcommand."""
+def _needs_window(args: argparse.Namespace) -> int:
+    raise PoiseError(
+        f"'{args.command}' opens a window: start it with the poise command "
+        f"(poise {args.command} ..., or python -m gui {args.command} ...), "
+        "not python -m poise"
+    )
+
+
+def build_parser(extra_commands: Iterable[Register] = ()) -> argparse.ArgumentParser:
+    """Build the top-level parser with every discovered subcommand.
+
+    Parameters
+    ----------
+    extra_commands
+        Called in order after the discovered commands are registered, with the same
+        sub-parsers action: they add commands or extend registered ones (the layer above,
+        :mod:`gui`, adds its window commands this way).
+    """
     parser = _Parser(
         prog="poise",
         description="Poise: wearable balance and fall-risk monitor.",
@@ -71,16 +106,28 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"poise_cli.commands.{info.name}")
+        module = importlib.import_module(f"poise.commands.{info.name}")
         module.register(sub)
+    for register in extra_commands:
+        register(sub)
+    for name, help_text in WINDOW_COMMANDS.items():
+        if name not in sub.choices:
+            stub = sub.add_parser(name, help=f"{help_text} (the poise command)", add_help=False)
+            stub.set_defaults(func=_needs_window, any_arguments=True)
     _accept_data_dir_everywhere(parser)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``poise`` console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv: list[str] | None = None, *, extra_commands: Iterable[Register] = ()) -> int:
+    """Run the command line with the headless commands and ``extra_commands``.
+
+    Returns the process exit code. The ``poise`` console script is
+    :func:`gui.commands.main`, which passes gui's commands.
+    """
+    parser = build_parser(extra_commands)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "any_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

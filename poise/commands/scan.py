@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from typing import Any
 
 from poise.errors import PoiseError, bluetooth_alternatives, bluetooth_problem
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``scan`` sub-parser."""
     p = subparsers.add_parser(
         "scan",

@@ -1,1 +1,0 @@
-"""Subcommands of the ``poise`` CLI, one module each (see :mod:`poise_cli.main`)."""
