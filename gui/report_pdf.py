@@ -238,9 +238,9 @@ class _Layout:
                 p.fillRect(QRectF(self.left, self.y, width, h), c)
                 p.fillRect(QRectF(self.left, self.y, 3, h), STATUS_COLOURS[status])
             x = self.left
-            for i, (c, w) in enumerate(zip(cells, widths)):
+            for i, (cell, w) in enumerate(zip(cells, widths)):
                 pad = 7.0 if i == 0 else 4.0  # clear of the status bar
-                self._text(QRectF(x + pad, self.y + 2, w - pad - 2, h), str(c), size, bold)
+                self._text(QRectF(x + pad, self.y + 2, w - pad - 2, h), str(cell), size, bold)
                 x += w
             p.setPen(QPen(QColor(210, 210, 210), 0.4))
             p.drawLine(QPointF(self.left, self.y + h), QPointF(self.right, self.y + h))
@@ -536,7 +536,7 @@ def render_pdf(report: dict[str, Any], page: str = "a4") -> tuple[bytes, int]:
         layout.run(report)
     finally:
         ended = painter.end() if painter.isActive() else False
-    data = bytes(buf.data())
+    data = bytes(buf.data().data())
     buf.close()
     if not ended or not data.startswith(b"%PDF-") or b"%%EOF" not in data[-64:]:
         raise OSError("the PDF writer did not produce a complete PDF")

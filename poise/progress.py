@@ -167,7 +167,7 @@ def _status_at(x: float, thresholds: list[dict[str, Any]]) -> str:
             or (cmp_ == ">=" and x >= v)
             or (cmp_ == ">" and x > v)
         )
-        if hit and _ORDER.get(t.get("status"), 0) > _ORDER.get(st, 0):
+        if hit and _ORDER.get(t.get("status", ""), 0) > _ORDER.get(st, 0):
             st = t["status"]
     return st
 
@@ -197,12 +197,14 @@ def metric_bands(
         if cuts:
             edges: list[float | None] = [None, *cuts, None]
             for lo, hi in zip(edges[:-1], edges[1:]):
-                if lo is None:
-                    probe = hi - 1e-6 * max(1.0, abs(hi))
-                elif hi is None:
-                    probe = lo + 1e-6 * max(1.0, abs(lo))
-                else:
+                if lo is not None and hi is not None:
                     probe = 0.5 * (lo + hi)
+                elif hi is not None:  # below the lowest cut
+                    probe = hi - 1e-6 * max(1.0, abs(hi))
+                elif lo is not None:  # above the highest cut
+                    probe = lo + 1e-6 * max(1.0, abs(lo))
+                else:  # edges always hold a cut between the two open ends
+                    continue
                 out["zones"].append({"low": lo, "high": hi, "status": _status_at(probe, thr)})
     if metric is not None and metric.references is not None:
         out["references"] = metric.references(demo, norms)

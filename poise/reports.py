@@ -214,14 +214,14 @@ def _fall_risk_blocks(fr: dict[str, Any] | None) -> list[dict[str, Any]]:
             [
                 f.get("label") or f.get("key"),
                 fmt(f.get("value"), f.get("unit") or "", dec),
-                STATUS_TEXT.get(f.get("status"), f.get("status") or ""),
+                STATUS_TEXT.get(f.get("status", ""), f.get("status") or ""),
                 thresholds_text(f.get("thresholds") or [], f.get("unit") or "") or "–",
                 _short_source(f.get("source") or ""),
             ]
         )
         statuses.append(f.get("status"))
-    level = LEVEL_TEXT.get(fr.get("level"), fr.get("level") or "")
-    blocks = [
+    level = LEVEL_TEXT.get(fr.get("level", ""), fr.get("level") or "")
+    blocks: list[dict[str, Any]] = [
         {"type": "heading", "text": "Fall-risk factors"},
         {
             "type": "paragraph",

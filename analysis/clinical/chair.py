@@ -75,6 +75,7 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,7 +336,7 @@ class FiveTimesSitToStand(TransferTest):
         risk = float(n.get("at_risk_threshold_s", self.at_risk_threshold_s))
         trs, frac = _transitions(self.transition_detector, acc, gyr, fs)
         sts = [t for t in trs if t.type == "sit-to-stand"]
-        kw = {"elevated_threshold_s": elev, "at_risk_threshold_s": risk}
+        kw: dict[str, Any] = {"elevated_threshold_s": elev, "at_risk_threshold_s": risk}
         if not sts:
             self.result_ = FiveTimesSitToStandResult.invalid_result(
                 WRONG_ACTIVITY, "no sit-to-stand found: the test is rising from a chair", **kw
@@ -384,7 +385,7 @@ class FiveTimesSitToStand(TransferTest):
 # --------------------------------------------------------------------------- registry entries
 
 
-def _rate_chair(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.Factor:
+def _rate_chair(v: float | None, demo: Mapping[str, Any], norms: Mapping[str, Any]) -> reg.Factor:
     """At risk below the STEADI score for the age and sex; not rated without them."""
     n = norms["chair_stand_30s"]
     what = ("chair_stand_30s_count", "30-second chair stand", "stands")
@@ -401,7 +402,7 @@ def _rate_chair(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) ->
     return reg.threshold_factor(what, v, "<", float(band[sex]), n["source"], norm=norm)
 
 
-def _rate_five(v: float | None, demo: dict[str, Any], norms: dict[str, Any]) -> reg.Factor:
+def _rate_five(v: float | None, demo: Mapping[str, Any], norms: Mapping[str, Any]) -> reg.Factor:
     """Elevated from 12 s (Lusardi 2017), at risk from 15 s (Buatois 2008)."""
     n = norms["five_times_sts"]
     return reg.graded_factor(

@@ -278,12 +278,10 @@ class TimedWalk(WalkTest):
         )
         _fatigability(res, per_min)
         if self.minutes == 6 and ctx.sex in ("m", "f"):
-            if None not in (ctx.age_y, ctx.height_m, ctx.weight_kg):
+            age_y, height_m, weight_kg = ctx.age_y, ctx.height_m, ctx.weight_kg
+            if age_y is not None and height_m is not None and weight_kg is not None:
                 pred = enright_sherrill_6mwd_m(
-                    str(ctx.sex),
-                    float(ctx.age_y),
-                    100.0 * float(ctx.height_m),
-                    float(ctx.weight_kg),
+                    str(ctx.sex), float(age_y), 100.0 * float(height_m), float(weight_kg)
                 )
                 res.predicted_distance_m = pred
                 res.percent_predicted = 100.0 * distance / pred if pred > 0 else None
