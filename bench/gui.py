@@ -8,7 +8,8 @@ of the whole process (every thread: BLE stack, emulator, analysis, GUI) per wall
 Method: the window is shown at 1366 x 768 and the sensors connected (not timed); then
 ``--warmup`` (5 s) of streaming and drawing, not counted; then ``--runs`` (3) back-to-back
 windows of ``--seconds`` (10 s) each: frames drawn by the live view / wall seconds, and
-process CPU (user + system, every thread) / wall seconds. Min and median over the windows
+process CPU (user + system, every thread) / wall seconds, and the GUI thread's own CPU
+time (``time.thread_time``) / wall seconds. Min and median over the windows
 are printed. The GUI thread is driven by ``processEvents`` with 2-ms sleeps in between, as
 Qt's own event loop would wait for its timers.
 
@@ -45,6 +46,11 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the measured windows, profile the GUI thread (cProfile) for one more window",
+    )
     args = ap.parse_args()
 
     import gui  # noqa: F401  (PySide6 work-around)
@@ -78,17 +84,33 @@ def main() -> int:
                 time.sleep(0.002)
 
         run_for(args.warmup)
-        fps, cpu_pct = [], []
+        fps, cpu_pct, gui_pct = [], [], []
         w_start = time.monotonic()
         s0 = {k: v.samples for k, v in session.sensors.items()}
         for _ in range(args.runs):
-            f0, c0, w0 = win.live.frames, cpu_s(), time.monotonic()
+            f0, c0, w0, g0 = win.live.frames, cpu_s(), time.monotonic(), time.thread_time()
             run_for(args.seconds)
-            f1, c1, w1 = win.live.frames, cpu_s(), time.monotonic()
+            f1, c1, w1, g1 = win.live.frames, cpu_s(), time.monotonic(), time.thread_time()
             fps.append((f1 - f0) / (w1 - w0))
             cpu_pct.append(100.0 * (c1 - c0) / (w1 - w0))
+            gui_pct.append(100.0 * (g1 - g0) / (w1 - w0))
         wall = time.monotonic() - w_start
         rates = {k: (v.samples - s0[k]) / wall for k, v in session.sensors.items()}
+        prof_text = ""
+        if args.profile:
+            import cProfile
+            import io
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+            run_for(args.seconds)
+            prof.disable()
+            buf = io.StringIO()
+            st = pstats.Stats(prof, stream=buf)
+            st.sort_stats("cumulative").print_stats(30)
+            st.sort_stats("tottime").print_stats(15)
+            prof_text = buf.getvalue()
         gaps = sum(v.gap_samples for v in session.sensors.values())
         win.close()
         session.close()
@@ -104,8 +126,16 @@ def main() -> int:
         f"process CPU (all threads): median {med(cpu_pct):.0f} %, min {min(cpu_pct):.0f} % of "
         f"one core (windows {', '.join(f'{c:.0f}' for c in cpu_pct)})  [target < 50]"
     )
+    print(
+        f"  of which the GUI thread (model poll, analysis, redraw, paint): median "
+        f"{med(gui_pct):.0f} % ({1000 * med(gui_pct) / 100 / max(med(fps), 1e-9):.1f} ms CPU "
+        "per frame); the rest: BLE stack, virtual sensors, recorder threads"
+    )
     print("samples/s per sensor: " + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()))
     print(f"lost samples (gaps): {gaps}")
+    if prof_text:
+        print(f"GUI-thread profile over {args.seconds:g} s (cProfile, its overhead included):")
+        print("\n".join(ln for ln in prof_text.splitlines() if ln.strip()))
     if args.json:
         args.json.write_text(
             json.dumps(
