@@ -219,7 +219,7 @@ class TransitionDetector:
         self.tilt_rate_radps_ = np.zeros(n)
         if n < int(2 * fs):
             return self
-        both, bad = fill_nan_rows(np.concatenate([acc, gyr], axis=1))
+        both, bad = fill_nan_rows(np.concatenate([acc, gyr], axis=1), copy=False)
         if bad.all():
             return self
         acc, gyr = both[:, :3], both[:, 3:]
