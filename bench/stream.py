@@ -60,7 +60,12 @@ DEFAULT_RUNS = (("1", 200.0), ("4", 200.0), ("polar-verity-sense:2,metamotion:2"
 
 
 async def run_once(
-    demo: str, rate_hz: float, seconds: float, mtu: int | None, windows: int = 1
+    demo: str,
+    rate_hz: float,
+    seconds: float,
+    mtu: int | None,
+    windows: int = 1,
+    profile: bool = False,
 ) -> dict:
     twins = TwinSpec.from_demo(parse_demo_spec(demo))
     n_sensors = len(twins)
@@ -107,6 +112,14 @@ async def run_once(
             cpu1, wall1 = time.process_time(), time.perf_counter()
             fractions.append((cpu1 - cpu0) / (wall1 - wall0))
             wall += wall1 - wall0
+        prof = None
+        if profile:  # one more window under cProfile (everything runs on this loop's thread)
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
+            await asyncio.sleep(seconds)
+            prof.disable()
         mon.cancel()
         n_arr = len(arrivals)
         await hub.stop()
@@ -138,7 +151,44 @@ async def run_once(
         "max_ms": float(lat_ms.max()) if lat_ms.size else float("nan"),
         "lost": sum(s.samples_lost for s in stats),
         "loop_lag_ms": lag[0] * 1e3,
+        "profile": prof,
     }
+
+
+def print_profile(prof, seconds: float) -> None:
+    """CPU of the profiled window by package (own time), and the costliest functions."""
+    import pstats
+
+    st = pstats.Stats(prof)
+    groups: dict[str, float] = {}
+    busy = 0.0
+    for (path, _line, name), (_cc, _nc, tt, _ct, _callers) in st.stats.items():
+        if name == "<method 'poll' of 'select.epoll' objects>":
+            continue  # the loop waiting: idle
+        busy += tt
+        key = "other (stdlib, numpy, builtins)"
+        for pkg in ("bumble", "pyee", "bleak", "asyncio"):
+            if f"/{pkg}/" in path:
+                key = pkg if pkg != "bleak" else "bleak"
+                break
+        for pkg in ("sensors", "firmware_protocol"):
+            if f"/{pkg}/" in path and "site-packages" not in path:
+                key = f"poise: {pkg}/"
+        groups[key] = groups.get(key, 0.0) + tt
+    print(
+        f"profile of one more {seconds:g}-s window (cProfile, own time; its overhead inflates "
+        f"the total): busy {busy:.2f} s = {100 * busy / seconds:.0f} % of one core"
+    )
+    for key, tt in sorted(groups.items(), key=lambda kv: -kv[1]):
+        print(f"  {key:<34} {tt:6.2f} s  {100 * tt / max(busy, 1e-9):5.1f} %")
+    import io
+
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(16)
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if "ncalls" in ln)
+    for ln in lines[start:]:
+        print("    " + ln)
 
 
 def main() -> int:
@@ -150,6 +200,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1, help="measured windows per configuration")
     ap.add_argument("--issue15", action="store_true", help="4 x 200 Hz, 3 windows, targets")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument("--profile", action="store_true", help="profile one more window, by package")
     args = ap.parse_args()
     if args.issue15:
         runs = [("4", 200.0)]
@@ -173,7 +224,7 @@ def main() -> int:
     )
     results = []
     for demo, rate in runs:
-        r = asyncio.run(run_once(demo, rate, args.seconds, args.mtu, args.runs))
+        r = asyncio.run(run_once(demo, rate, args.seconds, args.mtu, args.runs, args.profile))
         results.append(r)
         print(
             f"{r['demo']:<36} {r['rates']:>15} {r['mtu']:>4} {100 * r['cpu_fraction']:>6.1f} "
@@ -181,6 +232,10 @@ def main() -> int:
             f"{r['packets']:>7} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.2f} "
             f"{r['lost']:>5} {r['loop_lag_ms']:>11.1f}"
         )
+    for r in results:
+        if r["profile"] is not None:
+            print(f"== {r['demo']}")
+            print_profile(r["profile"], args.seconds)
     if args.issue15:
         print("targets (issue 15): 4 x 200 Hz < 10 % of one core, p99 < 20 ms")
     else:
