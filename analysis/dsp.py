@@ -358,6 +358,9 @@ def uniform_filter1d(x: np.ndarray, size: int, axis: int = -1) -> np.ndarray:
     mu = ext.mean(axis=0)
     c = np.concatenate([np.zeros((1,) + ext.shape[1:]), np.cumsum(ext - mu, axis=0)])
     out = (c[size:] - c[:-size]) / size + mu
+    # a mean lies within its values' range: keep rounding from leaving it (a moving mean of
+    # squares must not come out at -1e-17, whose square root is NaN)
+    np.clip(out, xm.min(axis=0), xm.max(axis=0), out=out)
     return np.moveaxis(out, 0, axis)
 
 

@@ -125,6 +125,14 @@ def test_uniform_filter1d_equals_scipy(size):
     np.testing.assert_allclose(dsp.uniform_filter1d(x[:, 0], size), ref1, rtol=0, atol=1e-12)
 
 
+def test_uniform_filter1d_stays_in_the_range_of_its_values():
+    """A moving mean of squares is never negative (its square root would be NaN)."""
+    rng = np.random.default_rng(5)
+    x = np.r_[rng.normal(0, 30, 2000), np.zeros(3000), rng.normal(0, 1e-9, 50)] ** 2
+    m = dsp.uniform_filter1d(x, 200)
+    assert m.min() >= 0.0 and np.isfinite(np.sqrt(m)).all()
+
+
 def test_convolve_valid_equals_scipy():
     rng = np.random.default_rng(3)
     x, k = rng.standard_normal(5000), rng.standard_normal(301)
