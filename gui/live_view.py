@@ -314,6 +314,7 @@ class SwayPlot(pg.PlotWidget):
         self._dot_xy: tuple[float, float] | None = None  # what is drawn: set only changes
         self._dot_colour = ""
         self._empty: set[str] = set()
+        self._title_shown: tuple[str, str] | None = None
         self.target_radius = float(target_radius_mps2)
         self.scale_mps2 = float(scale_mps2)
         self.set_target(target_radius_mps2)
@@ -368,7 +369,9 @@ class SwayPlot(pg.PlotWidget):
             )
         else:
             text = "" if self.big else "Sway (last 5 s)"
-        self.setTitle(text, size=size)
+        if (text, size) != self._title_shown:  # a new title re-lays out and repaints the plot
+            self._title_shown = (text, size)
+            self.setTitle(text, size=size)
 
     # ------------------------------------------------------------ drawing
     def update_trail(
