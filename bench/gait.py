@@ -15,7 +15,8 @@ Method
    first 10 s of data of each run is warm-up (not counted); min and median printed.
    Targets (issue 15): < 5 % of one core, worst update < 20 ms.
 
-Run: ``.venv/bin/python bench/gait.py [--minutes-stream M] [--runs N] [--json FILE]``
+Run: ``.venv/bin/python bench/gait.py [--minutes-stream M] [--runs N] [--json FILE]
+[--profile]`` (``--profile``: one more offline and streaming run under cProfile).
 """
 
 from __future__ import annotations
@@ -50,11 +51,28 @@ def tile(x: np.ndarray, n: int) -> np.ndarray:
     return np.tile(x, (reps, 1))[:n]
 
 
+def _print_profile(prof, what: str) -> None:
+    """The costliest functions by own time (cProfile; its overhead included)."""
+    import io
+    import pstats
+
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(14)
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if "ncalls" in ln)
+    print(f"profile, {what} (own time):")
+    for ln in [lines[0], *lines[start:]]:
+        print("    " + ln.replace(str(Path(__file__).resolve().parents[1]) + "/", ""))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes-stream", type=float, default=2.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument(
+        "--profile", action="store_true", help="profile one offline and one streaming run"
+    )
     args = ap.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -112,6 +130,22 @@ def main() -> None:
         f"(wall median {statistics.median(worst_wall):.1f} ms)  [target < 20 ms]; "
         f"bouts per sensor {len(streams[0].bouts_)}"
     )
+    if args.profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+        GaitAnalyzer(sensor_height_m=0.96).analyze(a1, g1, fs)
+        prof.disable()
+        _print_profile(prof, "offline 1 h")
+        streams = [StreamingGait(fs2, sensor_height_m=0.96) for _ in range(4)]
+        prof = cProfile.Profile()
+        prof.enable()
+        for i in range(0, m, block):
+            for s in streams:
+                s.update(a2[i : i + block], g2[i : i + block])
+        prof.disable()
+        _print_profile(prof, f"streaming 4 x {m / fs2:.0f} s")
     if args.json:
         med = statistics.median
         args.json.write_text(

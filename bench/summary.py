@@ -2,7 +2,9 @@
 
 Each benchmark runs as its own process (its full output, with its method, is shown as it
 runs) and writes its figures to a JSON file; the table at the end quotes the median of the
-runs (and the best run), the target and whether it is met.
+runs (and the best run), the target and whether it is met. After its measured runs each
+benchmark profiles one more run (cProfile, or CPU by package for the stream) and prints
+where the time goes, so a missed target comes with its explanation.
 
 * ``bench/gui.py``: 4 sensors x 200 Hz through the BLE stack, analysis and GUI, one process.
 * ``bench/stream.py --issue15``: 4 x 200 Hz, both ends of the BLE stack in-process.
@@ -71,11 +73,16 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     args = ap.parse_args()
     quick = args.quick
+    # --profile: after its measured runs, each prints where the time goes (the figures are
+    # taken without the profiler)
     benches = (
-        ("gui.py", ["--seconds", "3", "--runs", "2", "--warmup", "2"] if quick else []),
-        ("stream.py", ["--issue15"] + (["--seconds", "2"] if quick else [])),
-        ("gait.py", ["--runs", "2", "--minutes-stream", "0.5"] if quick else []),
-        ("analyze.py", ["--runs", "2"] if quick else []),
+        (
+            "gui.py",
+            ["--profile"] + (["--seconds", "3", "--runs", "2", "--warmup", "2"] if quick else []),
+        ),
+        ("stream.py", ["--issue15", "--profile"] + (["--seconds", "2"] if quick else [])),
+        ("gait.py", ["--profile"] + (["--runs", "2", "--minutes-stream", "0.5"] if quick else [])),
+        ("analyze.py", ["--profile"] + (["--runs", "2"] if quick else [])),
     )
     load = start_load(args.load)
     figures: dict[str, dict[str, float]] = {}
