@@ -753,8 +753,11 @@ class SensorPlots:
         for k, c in enumerate(self.curves):
             c.setData(x, acc[:, k] if k < 3 else gyr[:, k - 3], skipFiniteCheck=True)
         # the norm bounds every axis whatever the frame: ranges need no rotation
-        acc_peak = _finite_max(np.linalg.norm(rows[:, 1:4], axis=1))
-        gyr_peak = math.degrees(_finite_max(np.linalg.norm(rows[:, 4:7], axis=1)))
+        # the largest norm is the root of the largest squared norm: one root a frame, not
+        # one per row (the same value: the root is monotonic and correctly rounded)
+        sq = rows[:, 1:7] * rows[:, 1:7]
+        acc_peak = math.sqrt(_finite_max(sq[:, :3].sum(axis=1)))
+        gyr_peak = math.degrees(math.sqrt(_finite_max(sq[:, 3:].sum(axis=1))))
         for k, (p, rng, peak) in enumerate(
             zip((self.acc, self.gyr), self.ranges, (acc_peak, gyr_peak), strict=True)
         ):
