@@ -238,12 +238,23 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, axis: int = -1, zi: np.ndarray | Non
         z = np.asarray(zi, dtype=float)
         if z.shape != zshape:
             raise ValueError(f"zi must have shape {zshape}, got {z.shape}")
+    sos_c = np.array(sos, order="C")  # a writable copy: the kernel takes memoryviews
+    if x.ndim == 1:  # the streaming analyses' short calls: no axis shuffling
+        y = np.array(x, dtype=float)[None, :]
+        zc = np.array(z, dtype=float, order="C")[None]
+        kernel(sos_c, y, zc)
+        return y[0] if zi is None else (y[0], zc[0])
+    if x.ndim == 2 and axis == 0:
+        y = np.array(x.T, dtype=float, order="C")
+        zc = np.array(z.transpose(2, 0, 1), dtype=float, order="C")
+        kernel(sos_c, y, zc)
+        return y.T if zi is None else (y.T, zc.transpose(1, 2, 0))
     xm = np.moveaxis(x, axis, -1)
     zm = np.moveaxis(z, (0, axis + 1), (-2, -1))
     x_shape, z_shape = xm.shape, zm.shape
     y = np.array(xm.reshape(-1, xm.shape[-1]), dtype=float, order="C")  # a copy, filtered in place
     zc = np.array(zm.reshape(-1, ns, 2), dtype=float, order="C")
-    kernel(np.array(sos, order="C"), y, zc)  # a writable copy: the kernel takes memoryviews
+    kernel(sos_c, y, zc)
     y = np.moveaxis(y.reshape(x_shape), -1, axis)
     if zi is None:
         return y

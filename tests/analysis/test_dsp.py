@@ -60,6 +60,13 @@ def test_filters_equal_scipy(order, cutoff, btype, fs):
     y_ref, zf_ref = signal.sosfilt(ref_sos, x, axis=0, zi=zi)
     assert np.array_equal(y, y_ref) and np.array_equal(zf, zf_ref)
     assert np.array_equal(dsp.sosfilt(sos, x[:, 0]), signal.sosfilt(ref_sos, x[:, 0]))
+    # the general path (any axis of any shape) as well as the 1-D and (n, m) fast paths
+    x3 = np.stack([x, 2 * x], axis=2)  # (n, 3, 2), samples along axis 0
+    z3 = dsp.sosfilt_zi(sos)[:, :, None, None] * x3[:1][None]
+    y3, zf3 = dsp.sosfilt(sos, x3, axis=0, zi=z3)
+    y3_ref, zf3_ref = signal.sosfilt(ref_sos, x3, axis=0, zi=z3)
+    assert np.array_equal(y3, y3_ref) and np.array_equal(zf3, zf3_ref)
+    assert np.array_equal(dsp.sosfilt(sos, x.T, axis=1), signal.sosfilt(ref_sos, x.T, axis=1))
     # a stream cut into blocks gives the whole signal's output
     z = dsp.sosfilt_zi(sos) * x[0, 0]
     parts = []
