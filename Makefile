@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ lint: $(STAMP_TEST)
 test: $(STAMP_TEST) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
+# make bench: the issue-15 table (gui, stream, gait, analyze) with targets, a few minutes;
+# make bench LOAD=2: the same with two busy processes beside it; make bench-all: every script
 bench: $(STAMP_TEST)
+	$(BIN)/python bench/summary.py --load $(or $(LOAD),0)
+
+bench-all: $(STAMP_TEST)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

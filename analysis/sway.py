@@ -92,8 +92,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import signal, spatial, stats
 
+from analysis import dsp
 from analysis.clinical import base
 from analysis.clinical.base import ClinicalResult, Validity
 from analysis.orientation import BodyFrameAligner, body_axes, gravity_direction
@@ -225,6 +225,8 @@ def spectral_measures(
 
 
 def _welch(x: np.ndarray, fs: float, segment_s: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import signal  # lazily: ~1 s to import, only the spectral measures need it
+
     nper = int(min(len(x), max(16, round(segment_s * fs))))
     return signal.welch(x, fs=fs, window="hann", nperseg=nper, detrend="linear", axis=0)
 
@@ -253,6 +255,8 @@ def sway_measures(
     dict
         Keys as the fields of :class:`SwayResult` (units in the names).
     """
+    from scipy import spatial, stats  # lazily: only the sway measures need them
+
     ap = np.asarray(ap_mps2, dtype=np.float64)
     ml = np.asarray(ml_mps2, dtype=np.float64)
     fs = float(sampling_rate_hz)
@@ -328,14 +332,14 @@ def _design_filter(fs: float, lowpass_hz: float, highpass_hz: float | None, orde
     nyq = fs / 2
     lp = min(lowpass_hz, 0.95 * nyq)
     if highpass_hz:
-        return signal.butter(order, [highpass_hz, lp], btype="bandpass", fs=fs, output="sos")
-    return signal.butter(order, lp, btype="lowpass", fs=fs, output="sos")
+        return dsp.butter(order, [highpass_hz, lp], "bandpass", fs)
+    return dsp.butter(order, lp, "lowpass", fs)
 
 
 def _filter(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
     x = x - x.mean(axis=0)
     padlen = min(3 * (2 * len(sos) + 1), len(x) - 1)
-    return signal.sosfiltfilt(sos, x, axis=0, padlen=padlen)
+    return dsp.sosfiltfilt(sos, x, axis=0, padlen=padlen)
 
 
 # --------------------------------------------------------------------------- analyzer
@@ -578,6 +582,12 @@ class SlidingSway:
     ) -> None:
         if window_s <= 0 or sampling_rate_hz <= 0:
             raise ValueError("window_s and sampling_rate_hz must be positive")
+        # the sway measures import scipy's signal, spatial and stats lazily (about 1 s):
+        # a live window imports them here, when it is made, not at its first update
+        import scipy.signal  # noqa: F401
+        import scipy.spatial  # noqa: F401
+        import scipy.stats  # noqa: F401
+
         self.window_s = window_s
         self.sampling_rate_hz = sampling_rate_hz
         self.update_interval_s = update_interval_s

@@ -70,8 +70,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
+from analysis import dsp
 from analysis.orientation import STANDARD_GRAVITY_MPS2, BodyFrameAligner, fill_nan_rows
 
 __all__ = ["StreamingTransitions", "Transition", "TransitionDetector", "detect_transitions"]
@@ -118,13 +118,13 @@ class Transition:
 
 
 def _sos(kind: str, cutoff: float | tuple[float, float], fs: float) -> np.ndarray:
-    return signal.butter(2, cutoff, btype=kind, fs=fs, output="sos")
+    return dsp.butter(2, cutoff, kind, fs)
 
 
 def _filt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     if len(x) <= 30:
         return x - x.mean() if x.ndim == 1 else x
-    return signal.sosfiltfilt(sos, x, axis=0, padlen=min(len(x) - 1, 3 * 30))
+    return dsp.sosfiltfilt(sos, x, axis=0, padlen=min(len(x) - 1, 3 * 30))
 
 
 def _imu_arrays(acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +225,7 @@ class TransitionDetector:
         self.tilt_rate_radps_ = np.zeros(n)
         if n < int(2 * fs):
             return self
-        both, bad = fill_nan_rows(np.concatenate([acc, gyr], axis=1))
+        both, bad = fill_nan_rows(np.concatenate([acc, gyr], axis=1), copy=False)
         if bad.all():
             return self
         acc, gyr = both[:, :3], both[:, 3:]
@@ -656,13 +656,13 @@ class StreamingTransitions:
             # steady state for the first second's mean (not the first, noisy, sample: a
             # start-up offset would decay over 1 / (2 pi highpass_hz) s and integrate into a
             # velocity drift)
-            self._z_hp = signal.sosfilt_zi(self._sos_hp) * float(av[: max(int(fs), 1)].mean())
-        a_hp, self._z_hp = signal.sosfilt(self._sos_hp, av, zi=self._z_hp)
+            self._z_hp = dsp.sosfilt_zi(self._sos_hp) * float(av[: max(int(fs), 1)].mean())
+        a_hp, self._z_hp = dsp.sosfilt(self._sos_hp, av, zi=self._z_hp)
         vel = self._vel + np.cumsum(a_hp) / fs
         self._vel = float(vel[-1])
-        v, self._z_bp = signal.sosfilt(self._sos_bp, vel, zi=self._z_bp)
+        v, self._z_bp = dsp.sosfilt(self._sos_bp, vel, zi=self._z_bp)
         gh = gyr - np.einsum("ij,ij->i", gyr, up)[:, None] * up
-        ghl, self._z_lp = signal.sosfilt(self._sos_lp, gh, axis=0, zi=self._z_lp)
+        ghl, self._z_lp = dsp.sosfilt(self._sos_lp, gh, axis=0, zi=self._z_lp)
         rate = np.linalg.norm(ghl, axis=1)
         self._v = np.concatenate([self._v, v])
         self._rate = np.concatenate([self._rate, rate])
@@ -686,12 +686,12 @@ class StreamingTransitions:
             # steady state of y[n] = alpha y[n-1] + x[n] for x = (1 - alpha) g0: y = g0
             self._g_filt = [alpha * g0[None, :].copy() for _ in range(3)]
         b, a = [1.0], [1.0, -alpha]
-        g, self._g_filt[0] = signal.lfilter(b, a, (1.0 - alpha) * a_dir, axis=0, zi=self._g_filt[0])
+        g, self._g_filt[0] = dsp.lfilter(b, a, (1.0 - alpha) * a_dir, axis=0, zi=self._g_filt[0])
         g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-9)
         for p in (1, 2):
             u = -np.cross(gyr, g)
             x = alpha * dt * u + (1.0 - alpha) * a_dir
-            g, self._g_filt[p] = signal.lfilter(b, a, x, axis=0, zi=self._g_filt[p])
+            g, self._g_filt[p] = dsp.lfilter(b, a, x, axis=0, zi=self._g_filt[p])
             g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-9)
         return g
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -264,6 +264,10 @@ class SwayPlot(pg.PlotWidget):
         self.paused = False
         self.settling = False
         self._banner_text = ""
+        self._dot_xy: tuple[float, float] | None = None  # what is drawn: set only changes
+        self._dot_colour = ""
+        self._empty: set[str] = set()
+        self._title_shown: tuple[str, str] | None = None
         self.target_radius = float(target_radius_mps2)
         self.scale_mps2 = float(scale_mps2)
         self.set_target(target_radius_mps2)
@@ -284,6 +288,26 @@ class SwayPlot(pg.PlotWidget):
         r = self.target_radius
         self.target.setData(r * self._unit[:, 0], r * self._unit[:, 1])
 
+    def _set_dot(self, xy: tuple[float, float] | None, colour: str | None = None) -> None:
+        """Move (None: hide) the dot and colour it, touching the item only on a change
+        (a ScatterPlotItem rebuilds its spots on every setData and setBrush)."""
+        if xy != self._dot_xy:
+            self._dot_xy = xy
+            if xy is None:
+                self.dot.setData([], [])
+            else:
+                self.dot.setData([xy[0]], [xy[1]])  # new spots take the item's default brush
+        if colour is not None and colour != self._dot_colour:
+            self._dot_colour = colour
+            self.dot.setBrush(pg.mkBrush(colour))
+
+    def _clear(self, *names: str) -> None:
+        """Empty the named curves (``trail``, ``ellipse``) unless they are already empty."""
+        for name in names:
+            if name not in self._empty:
+                getattr(self, name).setData([], [])
+                self._empty.add(name)
+
     def _title(self, settling: str = "") -> None:
         size = "20pt" if self.big else "11pt"
         if self.paused:
@@ -298,7 +322,9 @@ class SwayPlot(pg.PlotWidget):
             )
         else:
             text = "" if self.big else "Sway (last 5 s)"
-        self.setTitle(text, size=size)
+        if (text, size) != self._title_shown:  # a new title re-lays out and repaints the plot
+            self._title_shown = (text, size)
+            self.setTitle(text, size=size)
 
     # ------------------------------------------------------------ drawing
     def update_trail(
@@ -325,34 +351,31 @@ class SwayPlot(pg.PlotWidget):
                 else ""
             )
         if trail.shape[0] < 2:
-            self.trail.setData([], [])
-            self.ellipse.setData([], [])
-            self.dot.setData([], [])
+            self._clear("trail", "ellipse")
+            self._set_dot(None)
             self.in_target_pct = float("nan")
             self._title()
             return
         ml, ap = trail[:, 1], trail[:, 0]
         lim = self.scale_mps2
-        # a dot beyond the scale stays on the edge, in its direction
-        self.dot.setData([float(np.clip(ml[-1], -lim, lim))], [float(np.clip(ap[-1], -lim, lim))])
         if paused:  # movement is not sway: no dot, no trail, only the reason
-            self.dot.setData([], [])
-            self.trail.setData([], [])
-            self.ellipse.setData([], [])
+            self._set_dot(None, DIM)
+            self._clear("trail", "ellipse")
             self.ellipse_area = float("nan")
             self.in_target_pct = float("nan")
-            self.dot.setBrush(pg.mkBrush(DIM))
             self._title()
             return
+        # a dot beyond the scale stays on the edge, in its direction
+        xy = (float(np.clip(ml[-1], -lim, lim)), float(np.clip(ap[-1], -lim, lim)))
         if self.settling:  # the dot only: a trail of the last movement is not sway
-            self.trail.setData([], [])
-            self.ellipse.setData([], [])
+            self._clear("trail", "ellipse")
             self.ellipse_area = float("nan")
             self.in_target_pct = float("nan")
             inside = ml[-1] ** 2 + ap[-1] ** 2 <= self.target_radius**2
-            self.dot.setBrush(pg.mkBrush("#2ca02c" if inside else "#d62728"))
+            self._set_dot(xy, "#2ca02c" if inside else "#d62728")
             self._title(reason)
             return
+        self._empty.difference_update(("trail", "ellipse"))
         self.trail.setData(np.clip(ml, -lim, lim), np.clip(ap, -lim, lim))
         cov = np.cov(np.column_stack([ml, ap]).T)
         w, v = np.linalg.eigh(cov)
@@ -363,7 +386,7 @@ class SwayPlot(pg.PlotWidget):
         r2 = ml**2 + ap**2
         self.in_target_pct = float(100.0 * np.mean(r2 <= self.target_radius**2))
         inside = r2[-1] <= self.target_radius**2
-        self.dot.setBrush(pg.mkBrush("#2ca02c" if inside else "#d62728"))
+        self._set_dot(xy, "#2ca02c" if inside else "#d62728")
         self._title()
 
 
@@ -570,6 +593,28 @@ def _finite_max(values: np.ndarray) -> float:
     return float(v.max()) if v.size else math.nan
 
 
+class _TraceCurve(pg.PlotCurveItem):
+    """A signal trace whose bounds are set, not measured.
+
+    PlotCurveItem measures its data (and the pen's pixel size) for ``boundingRect``, which
+    Qt asks for dozens of times a frame; a live trace always fills its plot's fixed range,
+    so the bounds are that range (the view box clips anything beyond it).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._bounds = QRectF()
+
+    def set_bounds(self, x0: float, x1: float, y0: float, y1: float) -> None:
+        """The rectangle, in data coordinates, the trace may be drawn in."""
+        self.prepareGeometryChange()
+        self._bounds = QRectF(x0, y0, x1 - x0, y1 - y0)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt name)
+        """The set bounds."""
+        return self._bounds
+
+
 class SensorPlots:
     """The acceleration and angular-velocity plots of one sensor (created once).
 
@@ -588,7 +633,7 @@ class SensorPlots:
     ):
         self.acc = layout.addPlot(row=row, col=0)
         self.gyr = layout.addPlot(row=row, col=1)
-        self.curves: list[pg.PlotDataItem] = []
+        self.curves: list[_TraceCurve] = []
         self.window_s = window_s
         self.max_points = max_points
         for p in (self.acc, self.gyr):
@@ -608,16 +653,24 @@ class SensorPlots:
             p.titleLabel.setMaximumHeight(18)
             p.titleLabel.setMinimumWidth(10)
             for pen in AXIS_PENS:
-                self.curves.append(
-                    p.plot(
-                        [], [], pen=pg.mkPen(pen, width=1), connect="finite", skipFiniteCheck=True
-                    )
-                )
+                # a bare curve item: PlotDataItem's dataset, clip and downsampling layers cost
+                # more than the path itself here (x always lies in the view, the stride below
+                # keeps one point per pixel or so)
+                curve = _TraceCurve(pen=pg.mkPen(pen, width=1), connect="finite")
+                p.addItem(curve)
+                self.curves.append(curve)
         self.ranges = (StableRange(ACC_LADDER_MPS2), StableRange(GYR_LADDER_DPS))
         self.frame = GUIDE_FRAME  # rows V, ML, AP in sensor coordinates
-        for p, r in zip((self.acc, self.gyr), self.ranges, strict=True):
-            p.setYRange(-r.half, r.half, padding=0)
+        self._frame_at = -math.inf
+        for k, (p, r) in enumerate(zip((self.acc, self.gyr), self.ranges, strict=True)):
+            self._set_y_range(k, p, r.half)
         self.set_title(title)
+
+    def _set_y_range(self, k: int, plot, half: float) -> None:
+        """Plot ``k``'s (0 acc, 1 gyr) y range, and its traces' bounds with it."""
+        plot.setYRange(-half, half, padding=0)
+        for c in self.curves[3 * k : 3 * k + 3]:
+            c.set_bounds(-self.window_s, 0.0, -half, half)
 
     def set_title(self, title: str, colour: str | None = None) -> None:
         """Change the plots' titles (placement or state changed)."""
@@ -648,15 +701,18 @@ class SensorPlots:
         acc = r[:, 1:4] @ self.frame.T
         gyr = np.degrees(r[:, 4:7] @ self.frame.T)
         for k, c in enumerate(self.curves):
-            c.setData(x, acc[:, k] if k < 3 else gyr[:, k - 3])
+            c.setData(x, acc[:, k] if k < 3 else gyr[:, k - 3], skipFiniteCheck=True)
         # the norm bounds every axis whatever the frame: ranges need no rotation
-        acc_peak = _finite_max(np.linalg.norm(rows[:, 1:4], axis=1))
-        gyr_peak = math.degrees(_finite_max(np.linalg.norm(rows[:, 4:7], axis=1)))
-        for p, rng, peak in zip(
-            (self.acc, self.gyr), self.ranges, (acc_peak, gyr_peak), strict=True
+        # the largest norm is the root of the largest squared norm: one root a frame, not
+        # one per row (the same value: the root is monotonic and correctly rounded)
+        sq = rows[:, 1:7] * rows[:, 1:7]
+        acc_peak = math.sqrt(_finite_max(sq[:, :3].sum(axis=1)))
+        gyr_peak = math.degrees(math.sqrt(_finite_max(sq[:, 3:].sum(axis=1))))
+        for k, (p, rng, peak) in enumerate(
+            zip((self.acc, self.gyr), self.ranges, (acc_peak, gyr_peak), strict=True)
         ):
             if rng.update(peak, now):
-                p.setYRange(-rng.half, rng.half, padding=0)
+                self._set_y_range(k, p, rng.half)
 
 
 class LiveView(QWidget):
@@ -669,12 +725,12 @@ class LiveView(QWidget):
     window_s
         Seconds of signal shown.
     fps
-        Redraw rate asked of the timer (40 Hz, so that 30+ frames/s are drawn even when the
-        BLE threads delay the GUI thread).
+        Redraw rate asked of the timer (60 Hz: a smooth scroll; a frame that takes longer
+        delays the next, so a busy machine draws fewer, never queues them).
     """
 
     def __init__(
-        self, session: Session, window_s: float = 10.0, fps: float = 40.0, parent=None
+        self, session: Session, window_s: float = 10.0, fps: float = 60.0, parent=None
     ) -> None:
         super().__init__(parent)
         self.session = session

@@ -28,8 +28,8 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
+from analysis import dsp
 from analysis.clinical.base import rest_mask, still_tail_s
 from analysis.gait import StreamingGait
 from analysis.orientation import frame_from_acc
@@ -73,9 +73,7 @@ class LiveMetricsEngine:
         self.sampling_rate_hz = float(sampling_rate_hz)
         self.sway_window_s = float(sway_window_s)
         self.trail_s = float(trail_s)
-        self._sos = signal.butter(
-            2, trail_lowpass_hz, btype="low", fs=self.sampling_rate_hz, output="sos"
-        )
+        self._sos = dsp.butter(2, trail_lowpass_hz, "lowpass", self.sampling_rate_hz)
         self._sway = SlidingSway(window_s=sway_window_s, sampling_rate_hz=self.sampling_rate_hz)
         self._gait: StreamingGait | None = StreamingGait(
             sampling_rate_hz=self.sampling_rate_hz,
@@ -203,8 +201,8 @@ class LiveMetricsEngine:
             return
         h = np.column_stack([acc[ok] @ ap_axis, acc[ok] @ ml_axis])
         if self._zi is None:
-            self._zi = signal.sosfilt_zi(self._sos)[:, :, None] * h[0][None, None, :]
-        y, self._zi = signal.sosfilt(self._sos, h, axis=0, zi=self._zi)
+            self._zi = dsp.sosfilt_zi(self._sos)[:, :, None] * h[0][None, None, :]
+        y, self._zi = dsp.sosfilt(self._sos, h, axis=0, zi=self._zi)
         self._ring(self._trail, y)
         self._trail_total += y.shape[0]
 

@@ -184,6 +184,9 @@ class ClockFit:
 def _lower_hull(x: np.ndarray, y: np.ndarray) -> list[int]:
     """Indices of the lower convex hull of points sorted by x (Andrew's monotone chain)."""
     hull: list[int] = []
+    x, y = np.asarray(x, dtype=float).tolist(), np.asarray(y, dtype=float).tolist()
+    # Python floats: the same IEEE arithmetic as numpy scalars, several times faster to
+    # index in this loop (the hub refits every sensor's clock a few times a second)
     for i in range(len(x)):
         xi, yi = x[i], y[i]
         while len(hull) >= 2:

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
 GRAVITY_MPS2 = 9.80665
 
@@ -386,6 +385,8 @@ def dominant_frequency_hz(
     fs = float(sampling_rate_hz)
     if len(x) < 8:
         return float("nan"), 0.0
+    from scipy import signal  # lazily: ~1 s to import, only this measure needs it
+
     nper = int(min(len(x), max(8, round(4 * fs))))
     f, p = signal.welch(x - x.mean(), fs=fs, nperseg=nper, detrend="linear")
     band = (f >= fmin_hz) & (f <= fmax_hz)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import signal
+
+from analysis import dsp
 
 
 @lru_cache(maxsize=256)
@@ -15,8 +16,8 @@ def butter_sos(order: int, cutoff_hz, fs: float, btype: str) -> tuple[np.ndarray
     The design and the steady state are the same for every call with the same parameters
     (a live analysis filters the same band many times a second), so they are computed once.
     """
-    sos = signal.butter(order, cutoff_hz, btype=btype, fs=fs, output="sos")
-    return sos, signal.sosfilt_zi(sos)
+    sos = dsp.butter(order, cutoff_hz, btype, fs)
+    return sos, dsp.sosfilt_zi(sos)
 
 
 def butter_filtfilt(
@@ -45,9 +46,9 @@ def butter_filtfilt(
     ext = np.concatenate([left, x, right])
     zshape = (zi.shape[0], 2) + (1,) * (ext.ndim - 1)
     z = zi.reshape(zshape)
-    y, _ = signal.sosfilt(sos, ext, axis=0, zi=z * ext[:1])
+    y, _ = dsp.sosfilt(sos, ext, axis=0, zi=z * ext[:1])
     y = y[::-1]
-    y, _ = signal.sosfilt(sos, y, axis=0, zi=z * y[:1])
+    y, _ = dsp.sosfilt(sos, y, axis=0, zi=z * y[:1])
     y = y[::-1][padlen : padlen + n]
     return np.moveaxis(y, 0, axis)
 
@@ -89,7 +90,7 @@ def convolve_same(x: np.ndarray, k: np.ndarray) -> np.ndarray:
         return x.copy()
     half = k.size // 2
     xp = np.pad(x, half, mode="reflect" if x.size > 1 else "edge")
-    return signal.oaconvolve(xp, k, mode="valid")
+    return dsp.convolve_valid(xp, k)
 
 
 def negative_lobes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

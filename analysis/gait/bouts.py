@@ -69,8 +69,8 @@ Notes: differences to the original
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import find_peaks
 
+from analysis.dsp import find_peaks
 from analysis.gait._signal import butter_filtfilt, merge_intervals, ricker_unit_gain
 
 __all__ = ["GaitSequenceDetector", "WalkingBoutAssembler"]
@@ -172,8 +172,8 @@ class GaitSequenceDetector:
         x = butter_filtfilt(norm - norm.mean(), self.band_hz, fs, "bandpass")
         x = ricker_unit_gain(x, self.wavelet_centre_hz, fs)
         self.filtered_signal_ = x
-        maxima = find_peaks(x, height=self.threshold_mps2)[0]
-        minima = find_peaks(-x, height=self.threshold_mps2)[0]
+        maxima = find_peaks(x, height=self.threshold_mps2)
+        minima = find_peaks(-x, height=self.threshold_mps2)
         max_iv = self.max_step_interval_s * fs
         margin = self.step_margin_s * fs
         tr_max = _pulse_trains(maxima, max_iv, margin, self.min_train_peaks)

@@ -62,8 +62,8 @@ Notes: differences to the original
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
+from analysis.dsp import uniform_filter1d
 from analysis.gait._signal import butter_filtfilt, merge_intervals
 from analysis.gait._signal import runs as _runs
 
@@ -218,7 +218,7 @@ class GaitPeriodicity:
         # the standing part, a weight shift or a turn on the spot before the first step, move
         # the trunk vertically far less than the steps)
         k = max(int(round(f2)), 1)  # 1-s moving RMS
-        ms = np.sqrt(uniform_filter1d(x[:, :1] ** 2, k, axis=0, mode="nearest"))
+        ms = np.sqrt(uniform_filter1d(x[:, :1] ** 2, k, axis=0))
         active = np.zeros(m, dtype=bool)
         mask = np.zeros(m, dtype=bool)
         for j in np.flatnonzero(gait_like):

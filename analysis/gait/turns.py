@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.signal import find_peaks
 
+from analysis.dsp import find_peaks
 from analysis.gait._signal import butter_filtfilt
 
 __all__ = ["Turn", "TurnDetector"]
@@ -92,7 +92,7 @@ class TurnDetector:
         if w.size < int(0.5 * fs) or not np.all(np.isfinite(w)):
             return self
         sm = np.abs(butter_filtfilt(w, self.lowpass_hz, fs, "lowpass"))
-        peaks = find_peaks(sm, height=self.peak_dps)[0]
+        peaks = find_peaks(sm, height=self.peak_dps)
         if peaks.size == 0:
             return self
         low = sm < self.boundary_dps
