@@ -108,17 +108,7 @@ def synthetic_trials(seeds: int) -> list[dict]:
                     "sensor_height_m": t["subject"]["sensor_height_m"],
                     "ref_ic_s": np.asarray(t["initial_contacts_s"]),
                     "ref_lr": None,
-                    "ref_bouts": [
-                        {
-                            "start_s": w["initial_contacts_s"][0],
-                            "end_s": w["initial_contacts_s"][-1],
-                            "cadence_spm": 60.0
-                            * (len(w["initial_contacts_s"]) - 1)
-                            / (w["initial_contacts_s"][-1] - w["initial_contacts_s"][0]),
-                            "speed_mps": w["distance_m"] / (w["end_s"] - w["start_s"]),
-                        }
-                        for w in t["walks"]
-                    ],
+                    "ref_bouts": t["bouts"],
                     "ref_turns": [],
                     "group": preset,
                 }

@@ -1391,7 +1391,8 @@ def slow_walk(
     default to 0.3 m/s, 1.0-s steps, symmetric, full impacts and trunk motion, upright.
 
     Truth: ``walks`` (one per stretch: start/end, initial contacts, step lengths, distance),
-    ``initial_contacts_s`` (all), ``cadence_spm`` (mean over stretches, from the contacts),
+    ``bouts`` (one per stretch as a walking-bout reference: first to last contact, cadence,
+    speed), ``initial_contacts_s`` (all), ``cadence_spm`` (mean over stretches, from the contacts),
     ``speed_mps`` (distance / walking time), ``step_length_m``, ``step_time_s``,
     ``pauses`` (start/end of each pause).
     """
@@ -1449,8 +1450,21 @@ def slow_walk(
     ]
     dist = sum(w["distance_m"] for w in walks)
     dur = sum(w["end_s"] - w["start_s"] for w in walks)
+    bouts = [
+        {
+            "start_s": w["initial_contacts_s"][0],
+            "end_s": w["initial_contacts_s"][-1],
+            "cadence_spm": 60.0
+            * (len(w["initial_contacts_s"]) - 1)
+            / (w["initial_contacts_s"][-1] - w["initial_contacts_s"][0]),
+            "speed_mps": w["distance_m"] / (w["end_s"] - w["start_s"]),
+        }
+        for w in walks
+        if len(w["initial_contacts_s"]) > 1
+    ]
     b.truth.update(
         walks=walks,
+        bouts=bouts,
         initial_contacts_s=ics,
         n_steps=len(ics),
         cadence_spm=round(float(np.mean(cads)), 3) if cads else float("nan"),

@@ -94,6 +94,10 @@ class GaitPeriodicity:
     min_relative_rms : float
         Of a gait-like window, the samples whose 1-s RMS of vertical acceleration reaches
         this fraction of the window's are gait-like.
+    min_periodicity_for_period : float
+        Only windows at least this periodic give step periods (:meth:`step_periods`): a
+        weakly periodic window may take two strides for one (without a gyroscope, in the
+        turns of a daily-life trial, it halved the cadence of a bout).
 
     Attributes
     ----------
@@ -124,6 +128,7 @@ class GaitPeriodicity:
         band_hz: tuple[float, float] = (0.25, 4.0),
         target_rate_hz: float = 20.0,
         min_relative_rms: float = 0.3,
+        min_periodicity_for_period: float = 0.45,
     ) -> None:
         self.window_s = window_s
         self.hop_s = hop_s
@@ -136,6 +141,7 @@ class GaitPeriodicity:
         self.band_hz = band_hz
         self.target_rate_hz = target_rate_hz
         self.min_relative_rms = min_relative_rms
+        self.min_periodicity_for_period = min_periodicity_for_period
 
     def detect(
         self,
@@ -232,14 +238,16 @@ class GaitPeriodicity:
         self.gait_like_intervals_ = np.empty((0, 2), dtype=int)
 
     def step_periods(self, regions: np.ndarray, sampling_rate_hz: float) -> np.ndarray:
-        """Median step period (s) of the gait-like windows centred in each [start, end) region.
+        """Median step period (s) of the gait-like windows centred in each [start, end) region
+        whose periodicity is at least ``min_periodicity_for_period``.
 
         NaN for a region without a gait-like window.
         """
         regions = np.asarray(regions, dtype=float).reshape(-1, 2)
         out = np.full(regions.shape[0], np.nan)
-        c = self.window_centre_s_[self.gait_like_] * float(sampling_rate_hz)
-        p = self.step_period_s_[self.gait_like_]
+        sure = self.gait_like_ & (self.periodicity_ >= self.min_periodicity_for_period)
+        c = self.window_centre_s_[sure] * float(sampling_rate_hz)
+        p = self.step_period_s_[sure]
         for i, (s, e) in enumerate(regions):
             sel = (c >= s) & (c < e)
             if sel.any():

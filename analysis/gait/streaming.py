@@ -149,7 +149,7 @@ class StreamingGait:
         sensor_height_m: float | None = None,
         height_m: float | None = None,
         window_s: float = 27.0,
-        hop_s: float = 0.25,
+        hop_s: float = 0.5,
         final_after_s: float = 12.0,
         settle_s: float = 0.3,
         provisional_tolerance_s: float = 0.15,
