@@ -663,8 +663,18 @@ class Store:
         src = Path(path)
         if not src.is_file():
             raise StoreError(f"{src}: no such recording")
+        from poise.daily import is_long_recording
+
+        # A home recording of hours to a week is read in pieces (bounded memory); its
+        # session holds the daily life (poise.daily.analyse_long_recording).
+        long = is_long_recording(src)
         try:
-            rec = load_recording(src)
+            if long:
+                from sensors.longread import open_recording
+
+                rec = open_recording(src)
+            else:
+                rec = load_recording(src)
         except (ValueError, OSError) as exc:
             raise StoreError(f"{src}: can not be imported: {exc}") from exc
         meta = rec.metadata if isinstance(rec.metadata, dict) else {}
@@ -706,7 +716,15 @@ class Store:
         digest = _sha256(src)
         if self._session_with(p, digest) is not None:  # early, before the analysis
             raise self._already_imported(p, digest, str(src))
-        analysed = analyse_recording(rec, demographics, tests=tests)
+        if long:
+            from poise.daily import analyse_long_recording
+
+            try:
+                analysed = analyse_long_recording(rec, demographics)
+            except PoiseError as exc:
+                raise StoreError(f"{src}: {exc}") from None
+        else:
+            analysed = analyse_recording(rec, demographics, tests=tests)
         dest = src.resolve()
         owned = False
         copied: Path | None = None
