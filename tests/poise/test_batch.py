@@ -118,3 +118,25 @@ def test_cli(cohort, tmp_path, capsys):
     assert "batch: 7/7" in text.err  # the progress (one line per file when not a terminal)
     assert main(["batch", str(cohort), "--out", str(tmp_path / "r.txt")]) == 2
     assert "must be a .csv or .parquet" in capsys.readouterr().err
+
+
+def test_a_home_recording_gives_its_daily_life_row(tmp_path, monkeypatch):
+    """Files of LONG_FILE_BYTES or more are read in pieces: their row is the daily life."""
+    from poise import daily
+    from sensors.daily_life import DailyLife, write_recording
+
+    kw = {"day_s": 1800.0, "wear_start_s": 120.0, "wear_end_s": 1680.0, "outings_per_hour": 10}
+    dl = DailyLife(100.0, seed=2)
+    home = tmp_path / "in" / "home.poise"
+    home.parent.mkdir()
+    write_recording(home, dl.blocks(0, **kw), start_epoch_s=1.8e9)
+    monkeypatch.setattr(daily, "LONG_FILE_BYTES", 1)
+    out = tmp_path / "r.csv"
+    s = run_batch([home.parent], out, progress=lambda *a: None)
+    assert s.analysed == 1 and s.errors == 0
+    rows = _table(out)
+    assert [r["test"] for r in rows] == ["daily-life", "fall-risk"]
+    walks = dl.plan(0, **kw)[1]["walks"]
+    assert int(rows[0]["week.n_bouts"]) == len(walks) > 3
+    assert rows[0]["week.classes.all.speed_median_mps"] != ""
+    assert rows[1]["fall_risk_level"] == "not_determined"
