@@ -339,7 +339,7 @@ def daily_history(sessions: list[Any]) -> list[dict[str, Any]]:
 
 
 #: Columns of the progress table (one row per home recording, its week).
-HISTORY_COLUMNS = ("Recorded", "Days (valid)", *[h for h, _ in DAILY_COLUMNS[1:]])
+HISTORY_COLUMNS = ("Recorded", *[h for h, _ in DAILY_COLUMNS[1:]])
 
 
 def history_rows(history: list[dict[str, Any]]) -> list[list[str]]:
@@ -348,7 +348,9 @@ def history_rows(history: list[dict[str, Any]]) -> list[list[str]]:
     for h in history:
         w = h["result"]["week"]
         cells = [get(w) for _, get in DAILY_COLUMNS[1:]]
-        rows.append([str(h["date"])[:10], f"{w.get('days', 0)} ({w.get('valid_days', 0)})", *cells])
+        # the days in the date's cell (a space to wrap at: a narrow column never clips it)
+        days = f"{w.get('days', 0)} d, {w.get('valid_days', 0)} valid"
+        rows.append([f"{str(h['date'])[:10]} {days}", *cells])
     return rows
 
 

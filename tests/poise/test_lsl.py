@@ -148,6 +148,8 @@ def test_a_session_is_published_with_its_markers_and_live_values(tmp_path):
     name = f"PoiseSession{os.getpid()}"
     session = Session(data_dir=tmp_path, record=False)
     outlet, detach = publish_session(session, name=name)
+    emitted: list[dict] = []
+    session.events.metrics.connect(lambda m: emitted.append(dict(m)))
     src = ScriptedSource(1, sampling_rate_hz=100, scenario="quiet_stance")
     session.set_source(src)
     session.poll()  # sensor_added: the sensor's outlet
@@ -183,5 +185,18 @@ def test_a_session_is_published_with_its_markers_and_live_values(tmp_path):
     note = [m for m in kinds if m["kind"] == "marker"]
     assert note and note[0]["marker"] == "note" and note[0]["text"] == "patient steadied herself"
     assert any(m["kind"] == "session_stop" for m in kinds)
-    metrics = np.asarray(data[f"{name} metrics"][0])
-    assert metrics.shape[0] >= 2 and np.nanmax(metrics[:, 0]) > 0
+    # the session's live values, as it emitted them (float32; NaN for "not known yet"),
+    # from the inlet's connection on
+    metrics = np.asarray(data[f"{name} metrics"][0], dtype=np.float32)
+    assert metrics.shape[1] == len(METRIC_CHANNELS) and metrics.shape[0] >= 2
+    emitted = emitted[len(emitted) - metrics.shape[0] :]
+    want = np.array(
+        [
+            [np.nan if m.get(k) is None else float(m[k]) for k, _ in METRIC_CHANNELS]
+            for m in emitted
+        ],
+        dtype=np.float32,
+    )
+    assert np.array_equal(metrics, want, equal_nan=True)
+    mts = np.asarray(data[f"{name} metrics"][1]) - outlet.offset_s
+    assert np.allclose(mts, [m["session_time_s"] for m in emitted], atol=1e-6)
