@@ -36,6 +36,9 @@ Differences to the originals, said plainly:
   reports those (numpy's linear percentile, R's type 7, as mobgap's ``np.nanpercentile``).
   Classes here are disjoint (10-30, 30-60, > 60 s); Mobilise-D's "> 30 s" holds the
   "> 60 s" bouts too.
+* Units: walking time in minutes and stride length in m (mobgap: hours and cm). A bout's
+  speed, cadence and stride length are the bout's own (Poise's gait analysis); mobgap's
+  per-bout values come from the Mobilise-D pipeline's strides.
 * Wear time is the time with samples in wear epochs. GGIR works on 15-min epochs from the
   start of the file; so does Poise (from the first sample), and it splits an epoch across
   midnight in proportion. A valid day (for the week's per-day means) has at least
