@@ -384,6 +384,9 @@ class DailyLifeAnalyzer:
         :class:`NonWearDetector` (default parameters if None).
     min_wear_h
         Wear hours for a valid day (the week's per-day means use valid days).
+    still_range_g
+        A window in which no axis' acceleration spans this much (50 mg, the non-wear
+        rule's range) holds no walking: its gait analysis is skipped (0: never skipped).
 
     Attributes
     ----------
@@ -391,6 +394,8 @@ class DailyLifeAnalyzer:
     bouts_ : list of :class:`DailyBout`
     windows_ : list of (first row, end row) analysed
     cut_bouts_ : int
+    still_windows_ : int
+        Windows skipped as still (``still_range_g``).
     non_wear_ : fitted :class:`NonWearDetector`
     """
 
@@ -404,6 +409,7 @@ class DailyLifeAnalyzer:
         height_m: float | None = None,
         non_wear: NonWearDetector | None = None,
         min_wear_h: float = 12.0,
+        still_range_g: float = 0.05,
     ) -> None:
         self.chunk_s = chunk_s
         self.margin_s = margin_s
@@ -413,6 +419,7 @@ class DailyLifeAnalyzer:
         self.height_m = height_m
         self.non_wear = non_wear
         self.min_wear_h = min_wear_h
+        self.still_range_g = still_range_g
 
     def analyze(
         self,
@@ -456,13 +463,18 @@ class DailyLifeAnalyzer:
         bouts: list[tuple[int, int, Any]] = []  # (start row, end row, WalkingBout)
         windows: list[tuple[int, int]] = []
         cut = 0
+        still = 0
         pos = 0
         while pos < n_rows:
             end = min(pos + core, n_rows)
             while True:
                 w0, w1 = max(pos - margin, 0), min(end + margin, n_rows)
                 acc, gyr = read(w0, w1)
-                found = self._bouts(gait, acc, gyr, fs, w0)
+                if self._still(acc):
+                    found = []  # nothing moved: no step, no bout (the night on the table)
+                    still += 1
+                else:
+                    found = self._bouts(gait, acc, gyr, fs, w0)
                 windows.append((w0, w1))
                 mine = [b for b in found if pos <= b[0] < end]
                 late = [b for b in mine if w1 < n_rows and b[1] > w1 - guard]
@@ -489,6 +501,7 @@ class DailyLifeAnalyzer:
         self.non_wear_ = nw
         self.windows_ = windows
         self.cut_bouts_ = cut
+        self.still_windows_ = still
         self.bouts_ = [
             DailyBout(
                 start_s=t0_s + s * dt,
@@ -508,9 +521,23 @@ class DailyLifeAnalyzer:
                 for i in range(max(int(math.ceil(span / 86400.0)), 1))
             ]
         self.result_ = self._summarise(days, t0_s, dt, len(windows))
-        self.result_.sensor_height_m = gait.result_.sensor_height_m if windows else math.nan
-        self.result_.sensor_height_source = gait.result_.sensor_height_source if windows else ""
+        last = getattr(gait, "result_", None)  # None when every window was still
+        self.result_.sensor_height_m = last.sensor_height_m if last is not None else math.nan
+        self.result_.sensor_height_source = last.sensor_height_source if last is not None else ""
         return self
+
+    def _still(self, acc: np.ndarray) -> bool:
+        """Whether no axis of a window moved more than ``still_range_g`` (range of the
+        finite rows): walking moves the trunk by tenths of g, so such a window has no bout
+        and the gait analysis is skipped (a week at home is a third nights)."""
+        if self.still_range_g <= 0:
+            return False
+        ok = np.isfinite(acc).all(axis=1)
+        if not ok.any():
+            return True
+        x = acc[ok]
+        rng = x.max(axis=0) - x.min(axis=0)
+        return bool(np.all(rng < self.still_range_g * STANDARD_GRAVITY_MPS2))
 
     @staticmethod
     def _bouts(

@@ -13,7 +13,8 @@
    3 s per day. The file is kept in the temporary folder and reused (``--rebuild``).
 2. **Analyse** (timed): ``poise analyze --daily FILE --format json`` in a child process,
    as a user runs it: the file is indexed (one pass), read an hour at a time, gait per
-   hour with a minute of margin, wear time, outcomes per day and week. Wall time and the
+   hour with a minute of margin (skipped for a window in which nothing moved more than
+   50 mg: the nights on the table), wear time, outcomes per day and week. Wall time and the
    child's peak resident memory (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) are printed
    next to the targets (< 3 min, < 1 GB), and the daily outcomes next to the truth.
 3. **Replay**: the same file through :class:`poise.player.Player` (a day's seek and a
@@ -152,7 +153,8 @@ def main() -> None:
     print(
         f"analysed {samples / 1e6:.1f} M samples: {wall:.1f} s [target < {TARGET_S:.0f} s]; "
         f"peak memory {peak:.0f} MB [target < {TARGET_MB:.0f} MB]; "
-        f"{out['windows_analysed']} analysis windows"
+        f"{out['windows_analysed']} analysis windows ({out['still_windows']} still: no gait "
+        "analysis)"
     )
     print("day         wear h (truth)   walking min (truth)   steps (truth)   bouts (truth)")
     for d, t in zip(out["days"], truth):

@@ -194,6 +194,7 @@ def daily_life(
         start_epoch_s=epoch,
         duration_h=round((t_last - t0) / 3600.0, 3),
         cut_bouts=an.cut_bouts_,
+        still_windows=an.still_windows_,
         sources=list(DAILY_SOURCES),
         validity={
             "valid": bool(valid),

@@ -208,3 +208,21 @@ def _stats(x: np.ndarray) -> BlockStats:
     st = BlockStats(len(x), NonWearDetector().block_rows(10.0))
     st.add(0, x)
     return st
+
+
+def test_still_windows_skip_the_gait_analysis_and_change_nothing():
+    """Half an hour on the table, then worn with walks: the still windows are not analysed
+    for gait, and the bouts are those of the analysis of every window."""
+    dl = DailyLife(FS, seed=6)
+    md = dl.day(0, day_s=3600.0, wear_start_s=1800.0, wear_end_s=3600.0, outings_per_hour=12)
+    acc, gyr = md.acc_mps2, md.gyr_radps
+
+    def run(still_range_g: float) -> DailyLifeAnalyzer:
+        return DailyLifeAnalyzer(chunk_s=600.0, still_range_g=still_range_g).analyze(
+            lambda a, b: (acc[a:b], gyr[a:b]), len(acc), FS
+        )
+
+    fast, every = run(0.05), run(0.0)
+    assert fast.still_windows_ >= 2 and every.still_windows_ == 0
+    assert fast.bouts_ == every.bouts_ and len(fast.bouts_) >= 3
+    assert fast.result_.week == every.result_.week
