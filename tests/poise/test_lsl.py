@@ -36,6 +36,13 @@ def _pull_all(inlets: dict, data: dict, rounds: int = 1) -> None:
             data[k][1].extend(ts)
 
 
+def _close(inlets: dict) -> None:
+    """Close the inlets (else liblsl keeps trying to reconnect them for the whole run)."""
+    for inlet in inlets.values():
+        inlet.close_stream()
+    inlets.clear()
+
+
 def _channels(info) -> list[tuple[str, str, str]]:
     ch = info.desc().child("channels").child("channel")
     out = []
@@ -96,6 +103,7 @@ def test_record_lsl_streams_equal_the_recording(tmp_path):
     assert abs(clock_gap) < 0.01
     header = {s["id"]: s for s in rec.metadata["sensors"]}
     infos = {k: inlet.info(timeout=5) for k, inlet in inlets.items()}
+    _close(inlets)
     for s in rec.sensors:
         key = f"{name} {s.placement}"
         info = infos[key]
@@ -170,6 +178,7 @@ def test_a_session_is_published_with_its_markers_and_live_values(tmp_path):
     session.poll()
     _pull_all(inlets, data, rounds=5)
     rows = session.latest("demo-1")
+    _close(inlets)
     detach()
     session.close()
     key = f"{name} lower-back"
