@@ -54,8 +54,10 @@ def run(
     quit_after_s: float | None = None,
     page: str = "live",
     scenario: str = "demo",
+    lsl: bool = False,
 ) -> int:
-    """Start the GUI; returns the exit code."""
+    """Start the GUI; returns the exit code (``lsl``: publish the session on the Lab
+    Streaming Layer, :func:`poise.lsl.publish_session`)."""
     from PySide6.QtCore import QTimer
 
     from gui.errors import install_excepthook, show_exception
@@ -65,6 +67,10 @@ def run(
     app = make_app()
     install_excepthook()
     session = Session(data_dir=data_dir, record=record)
+    if lsl:
+        from poise.lsl import publish_session
+
+        publish_session(session)
     win = MainWindow(session, demo_rate_hz=rate_hz or 100)
     win.show()
     if replay:

@@ -101,6 +101,12 @@ def _register_gui(subparsers: argparse._SubParsersAction) -> None:
         help="where recordings go (default ~/.local/share/poise, user-only)",
     )
     p.add_argument("--no-record", action="store_true", help="do not record the session")
+    p.add_argument(
+        "--lsl",
+        action="store_true",
+        help="publish the sensors, markers and live metrics as Lab Streaming Layer streams "
+        "(pip install 'poise[lsl]')",
+    )
     p.add_argument("--page", choices=("live", "tests", "results", "patients"), default="live")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window")
     p.add_argument(
@@ -126,6 +132,10 @@ def run_gui(args: argparse.Namespace) -> int:
         raise PoiseError(f"--rate must be > 0, got {args.rate}")
     if args.replay and not os.path.isfile(args.replay):
         raise PoiseError(f"{args.replay}: no such recording")
+    if args.lsl:
+        from poise.lsl import require_pylsl
+
+        require_pylsl()  # before a window opens
     _prepare_display("gui")
     from gui.app import run
 
@@ -139,6 +149,7 @@ def run_gui(args: argparse.Namespace) -> int:
         quit_after_s=args.quit_after,
         page=args.page,
         scenario=args.scenario,
+        lsl=args.lsl,
     )
 
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from poise.daily import HISTORY_COLUMNS, history_rows
 from poise.progress import Progress
 from poise.reports import LEVEL_TEXT, STATUS_TEXT, band_text
 
@@ -87,6 +88,14 @@ class ProgressView(QWidget):
         self.body_layout.addWidget(self.factors_label)
         self.factors = _table(["Date", "Level"])
         self.body_layout.addWidget(self.factors)
+        # home recordings: Mobilise-D outcomes over each recording (poise.daily)
+        self.daily_label = QLabel("Daily life")
+        self.daily_label.setStyleSheet("font-weight: 600;")
+        self.body_layout.addWidget(self.daily_label)
+        self.daily = _table(list(HISTORY_COLUMNS))
+        self.body_layout.addWidget(self.daily)
+        self.daily_label.hide()
+        self.daily.hide()
         self.body_layout.addStretch(1)
         scroll.setWidget(body)
         outer.addWidget(scroll, 1)
@@ -111,7 +120,10 @@ class ProgressView(QWidget):
         self.plots.clear()
         self.summary.setRowCount(0)
         self.factors.setRowCount(0)
+        self.daily.setRowCount(0)
         if progress is None:
+            self.daily_label.hide()
+            self.daily.hide()
             self.title.setText("Select a patient")
             return
         p = progress.patient
@@ -162,7 +174,13 @@ class ProgressView(QWidget):
                     bg.setAlpha(60)
                     item.setBackground(bg)
                 self.factors.setItem(r, 2 + c, item)
-        for t in (self.summary, self.factors):
+        history = progress.daily
+        self.daily_label.setVisible(bool(history))
+        self.daily.setVisible(bool(history))
+        self.daily.setRowCount(len(history))
+        for r, cells in enumerate(history_rows(history)):
+            _set_row(self.daily, r, cells, None)
+        for t in (self.summary, self.factors, self.daily):
             t.setFixedHeight(
                 t.horizontalHeader().height() + sum(t.rowHeight(i) for i in range(t.rowCount())) + 6
             )

@@ -36,7 +36,8 @@ class Player:
     ----------
     recording
         A loaded recording (``metadata``, ``sensors``, ``events``), e.g. from
-        ``sensors.recording.load_recording``.
+        ``sensors.recording.load_recording``, or one read in pieces
+        (``sensors.longread.open_recording``: a week replays in bounded memory).
     speed
         Initial speed factor, ``MIN_SPEED`` to ``MAX_SPEED``.
     preroll_s
@@ -211,12 +212,16 @@ class Player:
         # session is written a moment after the last sample arrived)
         hi_ev = np.inf if hi >= self.duration_s else hi
         for s in self.recording.sensors:
-            t = np.asarray(s.t_s)
+            # a long recording's sensor (sensors.longread) finds and reads its rows itself
+            t = s.t_s if hasattr(s, "rows") else np.asarray(s.t_s)
             side: Literal["left", "right"] = "left" if include_lo else "right"
-            i0 = int(np.searchsorted(t, lo, side=side))
-            i1 = int(np.searchsorted(t, hi, side="right"))
+            i0 = int(t.searchsorted(lo, side=side))
+            i1 = int(t.searchsorted(hi, side="right"))
             if i1 > i0:
-                sink.push_samples(s.id, t[i0:i1], s.acc_mps2[i0:i1], s.gyr_radps[i0:i1])
+                if hasattr(s, "rows"):
+                    sink.push_samples(s.id, *s.rows(i0, i1))
+                else:
+                    sink.push_samples(s.id, t[i0:i1], s.acc_mps2[i0:i1], s.gyr_radps[i0:i1])
             if events:
                 for g in getattr(s, "gaps", None) or []:
                     if (lo < g.start_s <= hi_ev) or (include_lo and g.start_s == lo):

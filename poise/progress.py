@@ -136,6 +136,8 @@ class Progress:
     patient: Any
     series: list[MetricSeries]
     sessions: list[dict[str, Any]]  # id, date, kind, level, factors {key: {value, status}}
+    #: Daily-life results of home recordings (:func:`poise.daily.daily_history`).
+    daily: list[dict[str, Any]] = field(default_factory=list)
 
     def get(self, key: str) -> MetricSeries | None:
         """The series of a metric, if measured."""
@@ -263,4 +265,6 @@ def patient_progress(store: Any, patient: Any, norms: dict[str, Any] | None = No
                 },
             }
         )
-    return Progress(patient=p, series=series, sessions=history)
+    from poise.daily import daily_history
+
+    return Progress(patient=p, series=series, sessions=history, daily=daily_history(sessions))

@@ -435,6 +435,9 @@ def progress_report(store: Any, patient: Any, progress: Progress | None = None) 
                 ],
             },
         ]
+        from poise.daily import daily_blocks
+
+        blocks += daily_blocks(prog.daily)
         sources = sorted({s.source for s in prog.series if s.source})
         if sources:
             blocks.append(

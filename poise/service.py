@@ -208,8 +208,18 @@ def import_recording(
     src = Path(path)
     if not src.is_file():
         raise StoreError(f"{src}: no such recording")
+    from poise.daily import is_long_recording
+
+    # A home recording of hours to a week is read in pieces (bounded memory); its
+    # session holds the daily life (poise.daily.analyse_long_recording).
+    long = is_long_recording(src)
     try:
-        rec = load_recording(src)
+        if long:
+            from sensors.longread import open_recording
+
+            rec = open_recording(src)
+        else:
+            rec = load_recording(src)
     except (ValueError, OSError) as exc:
         raise StoreError(f"{src}: can not be imported: {exc}") from exc
     meta = rec.metadata if isinstance(rec.metadata, dict) else {}
@@ -223,9 +233,14 @@ def import_recording(
     digest = file_sha256(src)
     store.check_not_imported(p, digest, str(src))  # early, before the analysis
     try:
-        analysed = analyse_session(rec, demographics, tests=tests)
+        if long:
+            from poise.daily import analyse_long_recording
+
+            analysed = SessionAnalysis(**analyse_long_recording(rec, demographics))
+        else:
+            analysed = analyse_session(rec, demographics, tests=tests)
     except PoiseError as exc:
-        raise StoreError(str(exc)) from None
+        raise StoreError(f"{src}: {exc}" if long else str(exc)) from None
     home = (analysed.results.get("home-exercises") or {}).get("exercises", [])
     return store.add_imported_session(
         p,

@@ -33,6 +33,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import mmap
 import os
 import struct
 import threading
@@ -929,7 +930,10 @@ class RecordingReader:
     Parameters
     ----------
     source
-        Path of a ``.poise`` file, or its bytes.
+        Path of a ``.poise`` file, its bytes, or an ``mmap`` of it (read in place, for files
+        larger than memory: :mod:`sensors.longread`).
+    name
+        How messages name the source (default: the path).
 
     Raises
     ------
@@ -944,9 +948,14 @@ class RecordingReader:
         Non-damage remarks (unknown record types skipped, no END record).
     """
 
-    def __init__(self, source: str | os.PathLike | bytes | bytearray) -> None:
-        if isinstance(source, bytes | bytearray | memoryview):
-            self.name = "<recording bytes>"
+    def __init__(
+        self, source: str | os.PathLike | bytes | bytearray | mmap.mmap, *, name: str | None = None
+    ) -> None:
+        if isinstance(source, mmap.mmap):  # a file mapped by the caller: read, never copied
+            self.name = name or "<mapped recording>"
+            self._data = source
+        elif isinstance(source, bytes | bytearray | memoryview):
+            self.name = name or "<recording bytes>"
             self._data = bytes(source)
         else:
             self.name = str(source)
@@ -1139,41 +1148,48 @@ def _device_description(drv: Any, smd: dict, index: int, events: list[dict]) -> 
     return out
 
 
-def load_recording(source: str | os.PathLike | bytes) -> Recording:
-    """Read a recording and decode its samples onto per-sensor time grids.
+@dataclass
+class _Walk:
+    """What one pass over a recording's records found besides the packets."""
 
-    Each sensor's PACKET/NOTIFY records go through its driver
-    (:meth:`sensors.devices.SensorDriver.build_sensor_data`: the live decoder), which
-    places the samples by the device's sample index, maps device time to host time
-    (lower-envelope clock fit, :func:`sensors.clock.fit_clock`), drops duplicates, puts
-    NaN rows where samples are missing and lists the gaps. Poise wearables (format 1) go
-    through :func:`sensors.timeline.build_sensor_data` (the codec's ``decode_many``).
+    metadata: dict
+    damage: list[Damage]
+    notes: list[str]
+    gaps: dict[int, list[dict]]
+    gap_records: list[dict]
+    events: list[dict]
+    end: dict | None
+
+
+def _walk_records(reader: RecordingReader, on_packet: Any, on_header: Any = None) -> _Walk:
+    """Read every record once: PACKET and NOTIFY records go to ``on_packet(record)`` as they
+    come, the first valid header to ``on_header(metadata)``; the rest is collected the way
+    :func:`load_recording` reports it (shared with :mod:`sensors.longread`).
 
     Raises
     ------
     RecordingError
-        Not a recording, or no valid header record anywhere.
+        No valid header record anywhere.
     """
-    reader = RecordingReader(source)
     metadata: dict | None = None
     header_damage: list[Damage] = []
-    packets: dict[int, list[Record]] = {}
     gaps: dict[int, list[dict]] = {}
     gap_records: list[dict] = []
     events: list[dict] = []
     end: dict | None = None
-    stray: dict[int, int] = {}
     after_end = 0
     for rec in reader.records():
         if rec.type == RecordType.HEADER:
             if metadata is None:
                 metadata = rec.info
                 header_damage = [Damage(rec.offset, f"HEADER record: {p}") for p in rec.repaired]
+                if on_header is not None:
+                    on_header(metadata)
             continue
         if rec.type in (RecordType.PACKET, RecordType.NOTIFY):
             if end is not None:
                 after_end += 1
-            packets.setdefault(rec.sensor, []).append(rec)
+            on_packet(rec)
         elif rec.type == RecordType.GAP:
             gap_records.append(rec.info)
             s = rec.info.get("sensor")
@@ -1193,21 +1209,60 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
             + ")"
         )
     damage.extend(header_damage)
+    if end is None:
+        notes.append("no END record: the writer did not close the file (crash or still recording)")
+    if after_end:
+        notes.append(f"{after_end} packet(s) after the END record")
+    return _Walk(metadata, damage, notes, gaps, gap_records, events, end)
+
+
+def _header_sensors(name: str, metadata: dict) -> list[tuple[dict, Any, Any]]:
+    """``(header entry, driver, config)`` of every header sensor (RecordingError naming the
+    file when one cannot be read)."""
     sensors_md = metadata.get("sensors") or []
     if not isinstance(sensors_md, list) or not all(isinstance(x, dict) for x in sensors_md):
-        raise RecordingError(f"{reader.name}: header 'sensors' is not a list of objects")
-    sensors: list[SensorData] = []
+        raise RecordingError(f"{name}: header 'sensors' is not a list of objects")
+    out = []
     for i, smd in enumerate(sensors_md):
         try:
             drv = _driver(smd.get("driver"))
         except KeyError as exc:
-            raise RecordingError(f"{reader.name}: sensor {i}: {exc.args[0]}") from None
+            raise RecordingError(f"{name}: sensor {i}: {exc.args[0]}") from None
         try:
             cfg = drv.config_from_dict(smd["config"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise RecordingError(
-                f"{reader.name}: sensor {i} has an invalid config ({exc})"
-            ) from None
+            raise RecordingError(f"{name}: sensor {i} has an invalid config ({exc})") from None
+        out.append((smd, drv, cfg))
+    return out
+
+
+def _stray_damage(offset: int, count: int, sensor: int) -> Damage:
+    """Damage entry for packets of a sensor index the header does not have."""
+    return Damage(offset, f"{count} packet(s) for sensor index {sensor}, not in the header")
+
+
+def load_recording(source: str | os.PathLike | bytes) -> Recording:
+    """Read a recording and decode its samples onto per-sensor time grids.
+
+    Each sensor's PACKET/NOTIFY records go through its driver
+    (:meth:`sensors.devices.SensorDriver.build_sensor_data`: the live decoder), which
+    places the samples by the device's sample index, maps device time to host time
+    (lower-envelope clock fit, :func:`sensors.clock.fit_clock`), drops duplicates, puts
+    NaN rows where samples are missing and lists the gaps. Poise wearables (format 1) go
+    through :func:`sensors.timeline.build_sensor_data` (the codec's ``decode_many``).
+    A recording too long for memory is read in pieces by :mod:`sensors.longread`.
+
+    Raises
+    ------
+    RecordingError
+        Not a recording, or no valid header record anywhere.
+    """
+    reader = RecordingReader(source)
+    packets: dict[int, list[Record]] = {}
+    walk = _walk_records(reader, lambda rec: packets.setdefault(rec.sensor, []).append(rec))
+    damage, events = walk.damage, walk.events
+    sensors: list[SensorData] = []
+    for i, (smd, drv, cfg) in enumerate(_header_sensors(reader.name, walk.metadata)):
         recs = packets.pop(i, [])
         sd, bad = drv.build_sensor_data(
             sensor_id=str(smd.get("id", f"sensor-{i}")),
@@ -1215,7 +1270,7 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
             config=cfg,
             records=[(r.channel or 0, r.packet) for r in recs],
             host_times_s=[r.host_time_s for r in recs],
-            gap_records=gaps.get(i, []),
+            gap_records=walk.gaps.get(i, []),
         )
         for k, reason in bad:
             damage.append(Damage(recs[k].offset, reason))
@@ -1223,24 +1278,22 @@ def load_recording(source: str | os.PathLike | bytes) -> Recording:
         sd.device = _device_description(drv, smd, i, events)
         sensors.append(sd)
     for s, recs in sorted(packets.items()):
-        stray[s] = len(recs)
-        damage.append(
-            Damage(recs[0].offset, f"{len(recs)} packet(s) for sensor index {s}, not in the header")
-        )
-    if end is None:
-        notes.append("no END record: the writer did not close the file (crash or still recording)")
-    if after_end:
-        notes.append(f"{after_end} packet(s) after the END record")
+        damage.append(_stray_damage(recs[0].offset, len(recs), s))
+    return _assemble(Recording, walk, reader.name, sensors, damage)
+
+
+def _assemble(cls: type, walk: _Walk, name: str, sensors: list[Any], damage: list[Damage]) -> Any:
+    """The recording object: damage in file order, events in time order."""
     damage.sort(key=lambda d: d.offset)
-    events.sort(key=lambda e: (e.get("t_s") is None, e.get("t_s") or 0.0))
-    return Recording(
-        metadata=metadata,
+    walk.events.sort(key=lambda e: (e.get("t_s") is None, e.get("t_s") or 0.0))
+    return cls(
+        metadata=walk.metadata,
         sensors=sensors,
-        events=events,
+        events=walk.events,
         damage=damage,
-        notes=notes,
-        closed_cleanly=end is not None,
-        gap_records=gap_records,
-        end=end,
-        source=reader.name,
+        notes=walk.notes,
+        closed_cleanly=walk.end is not None,
+        gap_records=walk.gap_records,
+        end=walk.end,
+        source=name,
     )

@@ -263,22 +263,87 @@ def _finite(x) -> bool:
 
 @dataclass
 class _Placement:
-    """Where the samples of some packets go on the grid (see :func:`_place`)."""
+    """Where the samples of some packets go on the grid (see :func:`_place`).
 
-    k: np.ndarray  # grid index of every sample (segment 0's clock, nominal period)
-    packet_k: np.ndarray  # grid index of every packet's first sample
-    fit: ClockFit  # segment 0's clock fit
+    Kept per packet (the unwrapped time of its first sample, its sample count and clock
+    segment) so that the grid index of any packet's samples can be computed without the
+    others' (:meth:`sample_k`): :mod:`sensors.longread` places a week of samples a piece
+    at a time, with the same arithmetic as the whole-file path.
+    """
+
+    pk_ts: np.ndarray  # unwrapped sensor time (us) of every packet's first sample
+    counts: np.ndarray  # samples per packet
+    segment: np.ndarray  # clock segment of every packet
+    fits: list[ClockFit]  # one clock fit per segment
     ref: int  # unwrapped sensor time (us) of grid index 0 before shifting by k.min()
-    n_seg: int
+    period: int  # sample period (us)
+
+    @property
+    def fit(self) -> ClockFit:
+        """Segment 0's clock fit (the grid's clock)."""
+        return self.fits[0]
+
+    @property
+    def n_seg(self) -> int:
+        return len(self.fits)
+
+    def sample_k(self, packets: np.ndarray | None = None) -> np.ndarray:
+        """Grid index (segment 0's clock, nominal period) of every sample of ``packets``
+        (indices into this placement's packets, ascending; all if None), in packet order."""
+        pk_ts, counts, segment = self.pk_ts, self.counts, self.segment
+        if packets is not None:
+            pk_ts, counts, segment = pk_ts[packets], counts[packets], segment[packets]
+        starts = np.cumsum(counts) - counts
+        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+        ts = np.repeat(pk_ts, counts) + within * self.period  # unwrapped time of every sample
+        ref, period = self.ref, self.period
+        if self.n_seg == 1:
+            return np.rint((ts - ref) / period).astype(np.int64)
+        # later segments: own fit to host time, then into segment 0's clock
+        fits = self.fits
+        seg_s = np.repeat(segment, counts)
+        later = seg_s > 0
+        sref = np.array([round(f.sensor_ref_s * 1e6) for f in fits], dtype=np.int64)
+        href = np.array([f.host_ref_s for f in fits])
+        scale = np.array([f.scale for f in fits])
+        j = seg_s[later]
+        host_s = href[j] + (ts[later] - sref[j]) * 1e-6 * scale[j]  # ClockFit.to_host_us
+        master_us = ts.astype(np.float64)
+        master_us[later] = np.asarray(fits[0].to_sensor(host_s)) * 1e6
+        return np.rint((master_us - ref) / period).astype(np.int64)
+
+    @property
+    def packet_k(self) -> np.ndarray:
+        """Grid index of every packet's first sample."""
+        one = _Placement(
+            self.pk_ts, np.ones_like(self.counts), self.segment, self.fits, self.ref, self.period
+        )
+        return one.sample_k()
+
+    def k_range(self, batch: int = 1 << 13) -> tuple[int, int]:
+        """(min, max) grid index of all samples, computed ``batch`` packets at a time."""
+        lo, hi = None, None
+        for a in range(0, self.counts.size, batch):
+            k = self.sample_k(np.arange(a, min(a + batch, self.counts.size)))
+            if k.size:
+                lo = int(k.min()) if lo is None else min(lo, int(k.min()))
+                hi = int(k.max()) if hi is None else max(hi, int(k.max()))
+        return (0, -1) if lo is None else (lo, hi)
 
     @property
     def span_rows(self) -> int:
-        return int(self.k.max() - self.k.min()) + 1
+        lo, hi = self.k_range()
+        return hi - lo + 1
 
-    def subset(self, keep: np.ndarray, counts: np.ndarray) -> _Placement:
+    def subset(self, keep: np.ndarray) -> _Placement:
         """Only the packets ``keep`` (bool per packet), placed as they are."""
         return _Placement(
-            self.k[np.repeat(keep, counts)], self.packet_k[keep], self.fit, self.ref, self.n_seg
+            self.pk_ts[keep],
+            self.counts[keep],
+            self.segment[keep],
+            self.fits,
+            self.ref,
+            self.period,
         )
 
 
@@ -291,38 +356,20 @@ def _place(
     max_step_back_s: float,
     max_clock_error_s: float,
 ) -> _Placement:
-    """Unwrap packet timestamps, split at clock restarts, fit each segment's clock and
-    put every sample on segment 0's grid (steps 2-4 of the module docstring)."""
+    """Unwrap packet timestamps, split at clock restarts and fit each segment's clock
+    (steps 2-4 of the module docstring); the samples' grid indices come from
+    :meth:`_Placement.sample_k`."""
     pk_ts = _unwrap_packets(first_raw, host, bits)
     # clock restarts: big step back, or a step the host clock contradicts
     step = np.diff(pk_ts)
     host_step = np.diff(host) * 1e6
     reset = (step < -max_step_back_s * 1e6) | (np.abs(step - host_step) > max_clock_error_s * 1e6)
     segment = np.concatenate(([0], np.cumsum(reset)))
-    n_seg = int(segment[-1]) + 1
-    starts = np.cumsum(counts) - counts
-    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
-    ts = np.repeat(pk_ts, counts) + within * period  # unwrapped sensor time of every sample
-    last_s = ts[starts + counts - 1] * 1e-6
+    last_s = (pk_ts + (counts - 1) * period) * 1e-6  # sensor time of every packet's last sample
     # segments are runs of consecutive packets: fit each on its slice
     bounds = np.concatenate(([0], np.flatnonzero(reset) + 1, [segment.size]))
     fits = [fit_clock(last_s[a:b], host[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    fit = fits[0]
-    ref = int(ts[0])
-    if n_seg == 1:
-        k = np.rint((ts - ref) / period).astype(np.int64)
-    else:  # later segments: own fit to host time, then into segment 0's clock
-        seg_s = np.repeat(segment, counts)
-        later = seg_s > 0
-        sref = np.array([round(f.sensor_ref_s * 1e6) for f in fits], dtype=np.int64)
-        href = np.array([f.host_ref_s for f in fits])
-        scale = np.array([f.scale for f in fits])
-        j = seg_s[later]
-        host_s = href[j] + (ts[later] - sref[j]) * 1e-6 * scale[j]  # ClockFit.to_host_us
-        master_us = ts.astype(np.float64)
-        master_us[later] = np.asarray(fit.to_sensor(host_s)) * 1e6
-        k = np.rint((master_us - ref) / period).astype(np.int64)
-    return _Placement(k, k[starts], fit, ref, n_seg)
+    return _Placement(pk_ts, counts, segment, fits, int(pk_ts[0]), period)
 
 
 def _densest_window(packet_k: np.ndarray, counts: np.ndarray, limit: int) -> np.ndarray:
@@ -427,18 +474,86 @@ def build_sensor_data(
         return SensorData(sensor_id, placement, config, np.empty(0), empty, empty.copy(), gaps), bad
 
     bits = int(getattr(block, "timestamp_bits", 32))
-    mod = 1 << bits
     host_all = np.asarray(host_times_s, dtype=np.float64)[kept]
     starts_all = np.cumsum(counts) - counts  # first row of each packet in the block
     first_raw_all = np.asarray(block.timestamp_us, dtype=np.int64)[starts_all]
     limit = max_grid_rows(int(counts.sum()), config.sampling_rate_hz)
+    sel, pl, left_out = _fit_grid(
+        first_raw_all,
+        host_all,
+        counts,
+        kept,
+        bits,
+        period,
+        limit,
+        max_step_back_s,
+        max_clock_error_s,
+        sensor_id,
+    )
+    bad.extend(left_out)
+    bad.sort(key=lambda b: b[0])
+    k = pl.sample_k()
+    counts = counts[sel]
+    starts = starts_all[sel]
+    rows = np.repeat(starts, counts) + (
+        np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    )
+    kmin = int(k.min())
+    idx = k - kmin
+    n = int(idx.max()) + 1
+    uniq, first = np.unique(idx, return_index=True)
+    acc_g = np.full((n, 3), np.nan)
+    gyr_g = np.full((n, 3), np.nan)
+    acc_g[uniq] = block.acc_mps2[rows[first]]
+    gyr_g[uniq] = block.gyr_radps[rows[first]]
+    grid = _Grid(pl, kmin, n)
+    present = np.zeros(n, dtype=bool)
+    present[uniq] = True
+    gaps = grid.gaps(_runs(~present), list(gap_records), bits)
+    return (
+        SensorData(
+            id=sensor_id,
+            placement=placement,
+            config=config,
+            t_s=grid.slot_time(np.arange(n)),
+            acc_mps2=acc_g,
+            gyr_radps=gyr_g,
+            gaps=gaps,
+            clock=pl.fit,
+            duplicates=int(idx.size - uniq.size),
+            clock_resets=pl.n_seg - 1,
+        ),
+        bad,
+    )
+
+
+def _fit_grid(
+    first_raw_all: np.ndarray,
+    host_all: np.ndarray,
+    counts: np.ndarray,
+    kept: np.ndarray,
+    bits: int,
+    period: int,
+    limit: int,
+    max_step_back_s: float,
+    max_clock_error_s: float,
+    sensor_id: str,
+) -> tuple[np.ndarray, _Placement, list[tuple[int, str]]]:
+    """Place the kept packets, leaving out those that would make the grid longer than
+    ``limit`` rows (the window holding the most samples is kept and the clocks refitted).
+
+    Returns the packets placed (indices into the kept packets), their placement and the
+    damage entries of the packets left out (``(record index, reason)``, by ``kept``).
+    """
+    bad: list[tuple[int, str]] = []
     use = np.ones(kept.size, dtype=bool)  # packets placed on the grid
     for attempt in range(3):
         sel = np.flatnonzero(use)
+        every = sel.size == use.size  # (no copies of a week's packet arrays)
         pl = _place(
-            first_raw_all[sel],
-            host_all[sel],
-            counts[sel],
+            first_raw_all if every else first_raw_all[sel],
+            host_all if every else host_all[sel],
+            counts if every else counts[sel],
             bits,
             period,
             max_step_back_s,
@@ -453,99 +568,82 @@ def build_sensor_data(
         )
         use[sel[~inside]] = False
         if attempt == 2:  # hostile beyond what refitting fixes: keep the window as placed
-            pl = pl.subset(inside, counts[sel])
+            pl = pl.subset(inside)
             sel = sel[inside]
-    bad.sort(key=lambda b: b[0])
-    counts = counts[sel]
-    starts = starts_all[sel]
-    rows = np.repeat(starts, counts) + (
-        np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    )
-    k, fit, ref, n_seg = pl.k, pl.fit, pl.ref, pl.n_seg
-    kmin = int(k.min())
-    idx = k - kmin
-    n = int(idx.max()) + 1
-    uniq, first = np.unique(idx, return_index=True)
-    acc_g = np.full((n, 3), np.nan)
-    gyr_g = np.full((n, 3), np.nan)
-    acc_g[uniq] = block.acc_mps2[rows[first]]
-    gyr_g[uniq] = block.gyr_radps[rows[first]]
+    return sel, pl, bad
 
-    ref_rel_s = ref * 1e-6 - fit.sensor_ref_s  # small: keeps sub-microsecond precision
 
-    def slot_time(i: np.ndarray | int) -> np.ndarray:
-        rel_s = (kmin + np.asarray(i, dtype=np.int64)) * period * 1e-6
-        return fit.host_ref_s + (rel_s + ref_rel_s) * fit.scale
+class _Grid:
+    """A sensor's uniform time grid: ``n`` rows from grid index ``kmin`` of a placement."""
 
-    def slot_of_host(t: float) -> int:
-        us = float(fit.to_sensor(float(t))) * 1e6
-        return int(round((us - ref) / period)) - kmin
+    def __init__(self, pl: _Placement, kmin: int, n: int) -> None:
+        self.pl, self.kmin, self.n = pl, kmin, n
+        fit = pl.fit
+        self._ref_rel_s = pl.ref * 1e-6 - fit.sensor_ref_s  # small: sub-microsecond precision
 
-    t_s = slot_time(np.arange(n))
-    present = np.zeros(n, dtype=bool)
-    present[uniq] = True
+    def slot_time(self, i: np.ndarray | int) -> np.ndarray:
+        """Host time (s from the recording start) of grid rows ``i``."""
+        fit = self.pl.fit
+        rel_s = (self.kmin + np.asarray(i, dtype=np.int64)) * self.pl.period * 1e-6
+        return fit.host_ref_s + (rel_s + self._ref_rel_s) * fit.scale
 
-    intervals: list[tuple[int, int, str]] = [(a, b, "missing samples") for a, b in _runs(~present)]
-    unplaced: list[Gap] = []
-    for g in gap_records:
-        samples, reason = _gap_from_record(g)
-        j0 = j1 = None
-        s_host = g.get("start_s", g.get("start_host_s"))
-        e_host = g.get("end_s", g.get("end_host_s"))
-        if g.get("start_us") is not None and (n_seg == 1 or not _finite(s_host)):
-            hint_s = g.get("t_s")
-            hint_us = float(fit.to_sensor(float(hint_s))) * 1e6 if _finite(hint_s) else float(ref)
+    def slot_of_host(self, t: float) -> int:
+        us = float(self.pl.fit.to_sensor(float(t))) * 1e6
+        return int(round((us - self.pl.ref) / self.pl.period)) - self.kmin
 
-            def place(raw: int, hint_us: float = hint_us) -> int:
-                base = int(raw) % mod
-                m = round((hint_us - base) / mod)
-                return int(round((base + m * mod - ref) / period)) - kmin
+    def gaps(self, holes: list[tuple[int, int]], gap_records: list[dict], bits: int) -> list[Gap]:
+        """Holes in the grid (``[start, end)`` rows) merged with the GAP records (step 5)."""
+        pl, kmin, ref, period = self.pl, self.kmin, self.pl.ref, self.pl.period
+        fit, mod = pl.fit, 1 << bits
+        intervals: list[tuple[int, int, str]] = [(a, b, "missing samples") for a, b in holes]
+        unplaced: list[Gap] = []
+        for g in gap_records:
+            samples, reason = _gap_from_record(g)
+            j0 = j1 = None
+            s_host = g.get("start_s", g.get("start_host_s"))
+            e_host = g.get("end_s", g.get("end_host_s"))
+            if g.get("start_us") is not None and (pl.n_seg == 1 or not _finite(s_host)):
+                hint_s = g.get("t_s")
+                hint_us = (
+                    float(fit.to_sensor(float(hint_s))) * 1e6 if _finite(hint_s) else float(ref)
+                )
 
-            j0 = place(g["start_us"])
-            if g.get("end_us") is not None:
-                j1 = place(g["end_us"])
-        elif _finite(s_host):
-            j0 = slot_of_host(s_host)
-            if _finite(e_host):
-                j1 = slot_of_host(e_host)
-        if j0 is None:
-            unplaced.append(Gap(float("nan"), float("nan"), samples, reason))
-            continue
-        if j1 is None or j1 <= j0:
-            j1 = j0 + max(samples, 0)
-        if j1 > j0:
-            intervals.append((j0, j1, reason))
+                def place(raw: int, hint_us: float = hint_us) -> int:
+                    base = int(raw) % mod
+                    m = round((hint_us - base) / mod)
+                    return int(round((base + m * mod - ref) / period)) - kmin
 
-    intervals.sort()
-    merged: list[list] = []
-    for a, b, r in intervals:
-        if merged and a <= merged[-1][1]:
-            cur = merged[-1]
-            cur[1] = max(cur[1], b)
-            if r not in cur[2]:
-                cur[2].append(r)
-        else:
-            merged.append([a, b, [r]])
-    gaps = [
-        Gap(float(slot_time(a)), float(slot_time(b)), int(b - a), "; ".join(r))
-        for a, b, r in merged
-    ]
-    gaps.extend(unplaced)
-    return (
-        SensorData(
-            id=sensor_id,
-            placement=placement,
-            config=config,
-            t_s=t_s,
-            acc_mps2=acc_g,
-            gyr_radps=gyr_g,
-            gaps=gaps,
-            clock=fit,
-            duplicates=int(idx.size - uniq.size),
-            clock_resets=n_seg - 1,
-        ),
-        bad,
-    )
+                j0 = place(g["start_us"])
+                if g.get("end_us") is not None:
+                    j1 = place(g["end_us"])
+            elif _finite(s_host):
+                j0 = self.slot_of_host(s_host)
+                if _finite(e_host):
+                    j1 = self.slot_of_host(e_host)
+            if j0 is None:
+                unplaced.append(Gap(float("nan"), float("nan"), samples, reason))
+                continue
+            if j1 is None or j1 <= j0:
+                j1 = j0 + max(samples, 0)
+            if j1 > j0:
+                intervals.append((j0, j1, reason))
+
+        intervals.sort()
+        merged: list[list] = []
+        for a, b, r in intervals:
+            if merged and a <= merged[-1][1]:
+                cur = merged[-1]
+                cur[1] = max(cur[1], b)
+                if r not in cur[2]:
+                    cur[2].append(r)
+            else:
+                merged.append([a, b, [r]])
+        gaps = [
+            Gap(float(self.slot_time(a)), float(self.slot_time(b)), int(b - a), "; ".join(r))
+            for a, b, r in merged
+        ]
+        gaps.extend(unplaced)
+        return gaps
 
 
 # --------------------------------------------------------------- any device: by sample index

@@ -55,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--test", choices=test_keys(), help="analyse one instrumented clinical test")
     p.add_argument("--fall-risk", action="store_true", help="print the fall-risk summary")
+    p.add_argument(
+        "--daily",
+        action="store_true",
+        help="daily life of a home recording (days to a week): wear time, walking time, "
+        "steps, bouts by duration, gait speed, cadence and stride length per day and week "
+        "(Mobilise-D outcomes; a .poise file is read an hour at a time)",
+    )
     p.add_argument("--age", type=float, metavar="Y")
     p.add_argument("--sex", choices=("f", "m"))
     p.add_argument("--weight-kg", type=float, metavar="KG")
@@ -148,12 +155,47 @@ def _text(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _progress_printer() -> Any:
+    """A progress line on stderr while a long analysis runs (only on a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        pct = 100.0 * done / max(total, 1)
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\ranalysing: {pct:5.1f} %{end}")
+        sys.stderr.flush()
+
+    return show
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``poise analyze``."""
     from poise.inputs import demographics_from_args, load_input
 
     for name in ("rate", "sensor_height_m", "height_m", "age", "weight_kg"):
         _positive(name.replace("_", "-"), getattr(args, name, None))
+    demographics = demographics_from_args(args)
+    if args.daily:
+        if args.test or args.fall_risk:
+            raise PoiseError("--daily can not be combined with --test or --fall-risk")
+        from poise.daily import daily_life, daily_text
+
+        d = daily_life(
+            args.input,
+            demographics,
+            progress=_progress_printer(),
+            rate_hz=args.rate,
+            acc_unit=args.acc_unit,
+            gyro_unit=args.gyro_unit,
+            columns=args.columns,
+        )
+        if args.format == "json":
+            json.dump(to_jsonable(d), sys.stdout)
+            sys.stdout.write("\n")
+        else:
+            print(daily_text(d))
+        return 0
     rec = load_input(
         args.input,
         rate_hz=args.rate,
@@ -161,7 +203,6 @@ def run(args: argparse.Namespace) -> int:
         gyro_unit=args.gyro_unit,
         columns=args.columns,
     )
-    demographics = demographics_from_args(args)
     if args.test or args.fall_risk:
         from poise import assessments
 

@@ -130,6 +130,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scan-timeout", type=float, default=8.0, metavar="S", help="default 8 s")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--lsl",
+        action="store_true",
+        help="also publish every sensor, the session's start/stop and live sway and gait "
+        "values as Lab Streaming Layer streams (pip install 'poise[lsl]')",
+    )
+    p.add_argument(
+        "--lsl-name",
+        default="Poise",
+        metavar="NAME",
+        help="--lsl only: prefix of the stream names (default Poise: 'Poise lower-back', "
+        "'Poise markers', 'Poise metrics')",
+    )
+    p.add_argument(
+        "--lsl-wait",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="--lsl only: wait up to S s for an inlet (LabRecorder) on every stream before "
+        "the sensors start, so the beginning is received",
+    )
     p.set_defaults(func=run)
 
 
@@ -170,6 +191,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise PoiseError(
             f"--mtu must be an ATT MTU of {MIN_ATT_MTU} to {MAX_ATT_MTU} bytes, got {args.mtu}"
         )
+    if getattr(args, "lsl", False):
+        from poise.lsl import require_pylsl
+
+        require_pylsl()
     check_outputs([Path(args.output)], force=args.overwrite, force_flag="--overwrite")
 
 
@@ -183,6 +208,28 @@ def _progress_line(hub: Any, elapsed_s: float) -> str:
             + (f" reconn {s.reconnects}" if s.reconnects else "")
         )
     return f"[{elapsed_s:6.1f} s] " + " | ".join(parts)
+
+
+def _lsl_outlet(hub: Any, specs: list[Any], name: str = "Poise") -> Any:
+    """Lab Streaming Layer outlets fed by the hub (:mod:`poise.lsl`): a stream per sensor
+    on the recording's timeline, markers, live metrics of the first lower-back sensor."""
+    from poise.lsl import LslOutlet
+
+    outlet = LslOutlet(
+        name,
+        t0_monotonic=hub.t0_monotonic,
+        addresses={sid: s.address for sid, s in zip(hub.sensor_ids, specs) if s.address},
+        live_metrics=True,
+    )
+    for sid, spec, cfg in zip(hub.sensor_ids, specs, hub.configs()):
+        outlet.add_sensor(
+            sid,
+            placement=spec.placement or "",
+            sampling_rate_hz=float(cfg.sampling_rate_hz),
+            name=spec.name or sid,
+        )
+    hub.subscribe(on_block=outlet.on_block)
+    return outlet
 
 
 async def record_session(args: argparse.Namespace) -> dict:
@@ -202,6 +249,7 @@ async def record_session(args: argparse.Namespace) -> dict:
     recorder: Recorder | None = None
     replacing: OutputFile | None = None
     hub = None
+    outlet = None
     try:
         if args.demo is not None:
             emulator = _demo_emulator(args)
@@ -228,6 +276,8 @@ async def record_session(args: argparse.Namespace) -> dict:
         # the hub writes the packets, gaps and connection events itself
         writer = recorder.open(probe.recording_metadata(), raise_errors=True)
         hub = StreamHub(specs, config=config, transport=transport, recorder=writer, mtu=args.mtu)
+        if getattr(args, "lsl", False):
+            outlet = _lsl_outlet(hub, specs, args.lsl_name)
         if not args.quiet:
             print(
                 f"poise record: {len(specs)} sensor(s) "
@@ -238,9 +288,15 @@ async def record_session(args: argparse.Namespace) -> dict:
                 + f" -> {args.output}",
                 file=sys.stderr,
             )
+        if outlet is not None and args.lsl_wait > 0:
+            await asyncio.to_thread(outlet.wait_for_consumers, args.lsl_wait)
         await hub.start()
+        if outlet is not None:
+            outlet.push_marker("session_start", 0.0, file=str(args.output))
         await _record_until_stopped(hub, args, stop)
         await hub.stop()
+        if outlet is not None:
+            outlet.push_marker("session_stop", hub.now_s())
         stats = [s.to_dict() for s in hub.stats()]
         return {"file": args.output, "interrupted": stop.is_set(), "sensors": stats}
     finally:
@@ -255,6 +311,8 @@ async def record_session(args: argparse.Namespace) -> dict:
                     replacing.commit()
                 else:
                     replacing.abort()
+        if outlet is not None:
+            outlet.close()
         if emulator is not None:
             await emulator.close()
         if transport is not None:
