@@ -117,7 +117,8 @@ def _scalars(prefix: str, obj: Any, out: dict[str, Any]) -> None:
 
 
 def _test_row(test: str, result: dict[str, Any]) -> dict[str, Any]:
-    validity = result.get("validity") if isinstance(result.get("validity"), dict) else {}
+    v = result.get("validity")
+    validity: dict[str, Any] = v if isinstance(v, dict) else {}
     measures: dict[str, Any] = {}
     _scalars("", {k: v for k, v in result.items() if k != "validity"}, measures)
     return {
@@ -130,7 +131,8 @@ def _test_row(test: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fall_risk_row(fr: dict[str, Any]) -> dict[str, Any]:
-    validity = fr.get("validity") if isinstance(fr.get("validity"), dict) else {}
+    v = fr.get("validity")
+    validity: dict[str, Any] = v if isinstance(v, dict) else {}
     row: dict[str, Any] = {
         "test": "fall-risk",
         "valid": validity.get("valid"),

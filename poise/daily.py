@@ -152,13 +152,13 @@ def daily_life(
         raise PoiseError(f"sensor {sensor.id} has no samples to analyse")
     if hasattr(sensor, "rows"):
 
-        def read(i0: int, i1: int) -> tuple[np.ndarray, np.ndarray]:
+        def read(i0: int, i1: int) -> tuple[np.ndarray, np.ndarray | None]:
             _t, acc, gyr = sensor.rows(i0, i1)
             return acc, gyr
 
     else:
 
-        def read(i0: int, i1: int) -> tuple[np.ndarray, np.ndarray]:
+        def read(i0: int, i1: int) -> tuple[np.ndarray, np.ndarray | None]:
             gyr = sensor.gyr_radps
             return sensor.acc_mps2[i0:i1], None if gyr is None else gyr[i0:i1]
 

@@ -213,6 +213,7 @@ def import_recording(
     # A home recording of hours to a week is read in pieces (bounded memory); its
     # session holds the daily life (poise.daily.analyse_long_recording).
     long = is_long_recording(src)
+    rec: Recording  # a LongRecording when long
     try:
         if long:
             from sensors.longread import open_recording

@@ -33,7 +33,7 @@ import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -221,6 +221,12 @@ class UniformTimes:
     def __len__(self) -> int:
         return self._n
 
+    def _slot_time(self, k: Any) -> Any:
+        """Times of grid rows ``k`` (a grid is there whenever ``values`` is not)."""
+        if self._grid is None:
+            raise ValueError("times without a grid or values")
+        return self._grid.slot_time(k)
+
     @property
     def size(self) -> int:
         return self._n
@@ -229,13 +235,13 @@ class UniformTimes:
         if self._values is not None:
             return self._values[key]
         if isinstance(key, slice):
-            return self._grid.slot_time(np.arange(*key.indices(self._n)))
+            return self._slot_time(np.arange(*key.indices(self._n)))
         i = int(key)
         if i < 0:
             i += self._n
         if not 0 <= i < self._n:
             raise IndexError(f"row {key} outside a grid of {self._n} rows")
-        return float(self._grid.slot_time(i))
+        return float(self._slot_time(i))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TypeError(
@@ -243,7 +249,7 @@ class UniformTimes:
             "slices or searchsorted"
         )
 
-    def searchsorted(self, t: float, side: str = "left") -> int:
+    def searchsorted(self, t: float, side: Literal["left", "right"] = "left") -> int:
         """``numpy.searchsorted`` of the whole (ascending) time array, without building it."""
         n = self._n
         if n == 0:
@@ -261,7 +267,7 @@ class UniformTimes:
             lo = max(lo - 64, 0)
         while hi < n and _before(self[hi], t, side):
             hi = min(hi + 64, n)
-        seg = self._grid.slot_time(np.arange(lo, hi))
+        seg = self._slot_time(np.arange(lo, hi))
         return lo + int(np.searchsorted(seg, t, side=side))
 
 

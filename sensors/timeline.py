@@ -328,7 +328,7 @@ class _Placement:
             if k.size:
                 lo = int(k.min()) if lo is None else min(lo, int(k.min()))
                 hi = int(k.max()) if hi is None else max(hi, int(k.max()))
-        return (0, -1) if lo is None else (lo, hi)
+        return (0, -1) if lo is None or hi is None else (lo, hi)
 
     @property
     def span_rows(self) -> int:
