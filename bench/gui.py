@@ -38,7 +38,7 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def main() -> int:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sensors", type=int, default=4)
     ap.add_argument("--rate", type=int, default=200)
@@ -51,7 +51,62 @@ def main() -> int:
         action="store_true",
         help="after the measured windows, profile the GUI thread (cProfile) for one more window",
     )
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def _profiled(run_for, seconds: float) -> str:
+    """cProfile of the GUI thread over one more window (cumulative and own time)."""
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    run_for(seconds)
+    prof.disable()
+    buf = io.StringIO()
+    st = pstats.Stats(prof, stream=buf)
+    st.sort_stats("cumulative").print_stats(30)
+    st.sort_stats("tottime").print_stats(15)
+    return buf.getvalue()
+
+
+def _report(args, fps, cpu_pct, gui_pct, rates, gaps, prof_text: str) -> None:
+    med = statistics.median
+    print(f"machine: {os.cpu_count()} CPU(s), {sys.platform}, Python {sys.version.split()[0]}")
+    print(f"sensors: {args.sensors} x {args.rate} Hz through the in-process BLE stack")
+    print(f"measured: {args.runs} windows of {args.seconds:g} s after {args.warmup:g} s warm-up")
+    print(
+        f"live view frame rate: median {med(fps):.1f} fps, min {min(fps):.1f} "
+        f"(windows {', '.join(f'{f:.1f}' for f in fps)})  [target >= 60]"
+    )
+    print(
+        f"process CPU (all threads): median {med(cpu_pct):.0f} %, min {min(cpu_pct):.0f} % of "
+        f"one core (windows {', '.join(f'{c:.0f}' for c in cpu_pct)})  [target < 50]"
+    )
+    print(
+        f"  of which the GUI thread (model poll, analysis, redraw, paint): median "
+        f"{med(gui_pct):.0f} % ({1000 * med(gui_pct) / 100 / max(med(fps), 1e-9):.1f} ms CPU "
+        "per frame); the rest: BLE stack, virtual sensors, recorder threads"
+    )
+    print("samples/s per sensor: " + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()))
+    print(f"lost samples (gaps): {gaps}")
+    if prof_text:
+        print(f"GUI-thread profile over {args.seconds:g} s (cProfile, its overhead included):")
+        print("\n".join(ln for ln in prof_text.splitlines() if ln.strip()))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "gui_fps": {"min": min(fps), "median": med(fps), "best": max(fps)},
+                    "gui_cpu_pct": {"min": min(cpu_pct), "median": med(cpu_pct)},
+                }
+            )
+        )
+
+
+def main() -> int:
+    args = _args()
 
     import gui  # noqa: F401  (PySide6 work-around)
     from gui.app import make_app
@@ -98,53 +153,11 @@ def main() -> int:
         rates = {k: (v.samples - s0[k]) / wall for k, v in session.sensors.items()}
         prof_text = ""
         if args.profile:
-            import cProfile
-            import io
-            import pstats
-
-            prof = cProfile.Profile()
-            prof.enable()
-            run_for(args.seconds)
-            prof.disable()
-            buf = io.StringIO()
-            st = pstats.Stats(prof, stream=buf)
-            st.sort_stats("cumulative").print_stats(30)
-            st.sort_stats("tottime").print_stats(15)
-            prof_text = buf.getvalue()
+            prof_text = _profiled(run_for, args.seconds)
         gaps = sum(v.gap_samples for v in session.sensors.values())
         win.close()
         session.close()
-    med = statistics.median
-    print(f"machine: {os.cpu_count()} CPU(s), {sys.platform}, Python {sys.version.split()[0]}")
-    print(f"sensors: {args.sensors} x {args.rate} Hz through the in-process BLE stack")
-    print(f"measured: {args.runs} windows of {args.seconds:g} s after {args.warmup:g} s warm-up")
-    print(
-        f"live view frame rate: median {med(fps):.1f} fps, min {min(fps):.1f} "
-        f"(windows {', '.join(f'{f:.1f}' for f in fps)})  [target >= 60]"
-    )
-    print(
-        f"process CPU (all threads): median {med(cpu_pct):.0f} %, min {min(cpu_pct):.0f} % of "
-        f"one core (windows {', '.join(f'{c:.0f}' for c in cpu_pct)})  [target < 50]"
-    )
-    print(
-        f"  of which the GUI thread (model poll, analysis, redraw, paint): median "
-        f"{med(gui_pct):.0f} % ({1000 * med(gui_pct) / 100 / max(med(fps), 1e-9):.1f} ms CPU "
-        "per frame); the rest: BLE stack, virtual sensors, recorder threads"
-    )
-    print("samples/s per sensor: " + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()))
-    print(f"lost samples (gaps): {gaps}")
-    if prof_text:
-        print(f"GUI-thread profile over {args.seconds:g} s (cProfile, its overhead included):")
-        print("\n".join(ln for ln in prof_text.splitlines() if ln.strip()))
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "gui_fps": {"min": min(fps), "median": med(fps), "best": max(fps)},
-                    "gui_cpu_pct": {"min": min(cpu_pct), "median": med(cpu_pct)},
-                }
-            )
-        )
+    _report(args, fps, cpu_pct, gui_pct, rates, gaps, prof_text)
     return 0
 
 
