@@ -44,11 +44,15 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from poise.errors import PoiseError
+from poise.sinks import SamplesBlock, SampleSink
+
+if TYPE_CHECKING:
+    from firmware_protocol.types import SensorConfig
 
 __all__ = [
     "IMU_CHANNELS",
@@ -105,7 +109,7 @@ def _float(v: Any) -> float:
     return x if math.isfinite(x) else math.nan
 
 
-class LslOutlet:
+class LslOutlet(SampleSink):
     """LSL outlets of one Poise session (see the module docstring).
 
     Parameters
@@ -212,7 +216,7 @@ class LslOutlet:
         *,
         placement: str = "",
         sampling_rate_hz: float = 100.0,
-        config: Any = None,
+        config: SensorConfig | None = None,
         name: str = "",
         address: str | None = None,
     ) -> None:
@@ -301,27 +305,10 @@ class LslOutlet:
                 self.last_t_s[sid] = -math.inf
         self.push_marker("seek", None, position_s=position_s)
 
-    def push_packets(self, *args: Any, **kwargs: Any) -> None:
-        """Raw packets are the recording's, not LSL's."""
-
-    def push_gap(self, *args: Any, **kwargs: Any) -> None:
-        """Lost samples are absent from the stream (LSL has no gap marker; times show it)."""
-
-    def push_state(self, *args: Any, **kwargs: Any) -> None:
-        """Connection states are not published."""
-
-    def push_stats(self, *args: Any, **kwargs: Any) -> None:
-        """Link statistics are not published."""
-
-    def push_error(self, message: str) -> None:
-        """Not published."""
-
-    def push_warning(self, message: str) -> None:
-        """Not published."""
-
-    def open_recording(self, sensors: list[dict[str, Any]]) -> None:
-        """The outlet does not record."""
-        return None
+    # push_packets, push_gap, push_state, push_stats, push_error, push_warning and
+    # open_recording keep SampleSink's defaults (nothing): raw packets and lost samples are
+    # the recording's (LSL has no gap marker; the times show it), links are not published,
+    # and the outlet does not record.
 
     # ------------------------------------------------------------------ markers, metrics
     def push_marker(self, kind: str, t_s: float | None = None, **info: Any) -> None:
@@ -364,71 +351,77 @@ class LslOutlet:
         outlets.clear()  # the last references: liblsl closes the outlets
 
 
-def attach_to_session(session: Any, outlet: LslOutlet) -> Callable[[], None]:
-    """Publish a :class:`poise.session.Session` (``poise gui --lsl``): its sensors, samples,
-    markers, tests and live metrics. Returns a function that detaches.
+class _SessionPublisher:
+    """What :func:`attach_to_session` connects: one method per session event."""
 
-    Runs on the session's owner thread (the events are emitted by ``Session.poll``). The
-    samples event carries, per sensor, the samples since the previous poll (a
-    ``SamplesBlock``) or, in sessions that emit counts, the count: then the new rows are
-    read from the session's ring buffer. The timeline is the session clock
-    (``Session.now_s``): its origin is set when the session's source starts.
-    """
-    subs: list[tuple[Any, Callable[..., Any]]] = []
+    def __init__(self, session: Any, outlet: LslOutlet) -> None:
+        self.session = session
+        self.outlet = outlet
+        self.subs: list[tuple[Any, Callable[..., Any]]] = []
 
-    def on(event: Any, cb: Callable[..., Any]) -> None:
-        event.connect(cb)
-        subs.append((event, cb))
+    def attach(self) -> Callable[[], None]:
+        ev = self.session.events
+        if getattr(self.session, "source", None) is not None:
+            self.origin()
+        for info in list(self.session.sensors.values()):
+            self.declare(info)
+        for event, cb in (
+            (ev.sensor_added, self.declare),
+            (ev.samples, self.samples),
+            (ev.source_changed, self.source_changed),
+            (ev.test_started, self.test_started),
+            (ev.test_finished, self.test_finished),
+            (ev.cue, self.cue),
+            (ev.marker, self.marker),
+            (ev.metrics, self.metrics),
+            (ev.record_event, self.outlet.push_record_event),
+            (ev.reset, self.outlet.reset_data),
+        ):
+            event.connect(cb)
+            self.subs.append((event, cb))
+        return self.detach
 
-    def origin() -> None:
-        outlet.set_time_origin(time.monotonic() - float(session.now_s()))
+    def detach(self) -> None:
+        for event, cb in self.subs:
+            event.disconnect(cb)
+        self.subs.clear()
 
-    def declare(info: Any) -> None:
-        src = getattr(session, "source", None)
+    def origin(self) -> None:
+        self.outlet.set_time_origin(time.monotonic() - float(self.session.now_s()))
+
+    def declare(self, info: Any) -> None:
+        src = getattr(self.session, "source", None)
         for spec in getattr(src, "specs", None) or []:
             if getattr(spec, "sensor_id", None) == info.id and getattr(spec, "address", None):
-                outlet.addresses[info.id] = str(spec.address)
-        outlet.add_sensor(
+                self.outlet.addresses[info.id] = str(spec.address)
+        self.outlet.add_sensor(
             info.id,
             placement=info.placement,
             sampling_rate_hz=info.sampling_rate_hz,
             name=info.name,
         )
 
-    def samples(blocks: dict[str, Any]) -> None:
+    def samples(self, blocks: dict[str, SamplesBlock]) -> None:
         for sid, b in blocks.items():
-            if sid not in outlet.outlets:
-                info = session.sensors.get(sid)
+            if sid not in self.outlet.outlets:
+                info = self.session.sensors.get(sid)
                 if info is None:
                     continue
-                declare(info)
-            if hasattr(b, "t_s"):
-                t, acc, gyr = b.t_s, b.acc_mps2, b.gyr_radps
-            else:
-                # a count (a session before the sink seam's data-carrying event): the rows
-                # of the ring buffer after the last one sent (rows that arrived after the
-                # poll's drain go now and are not sent twice)
-                last = outlet.last_t_s.get(sid, -math.inf)
-                behind = session.sensors[sid].last_t_s - last
-                rows = session.latest(sid, behind + 1.0 if math.isfinite(behind) else None)
-                rows = rows[rows[:, 0] > last]
-                if rows.size == 0:
-                    continue
-                t, acc, gyr = rows[:, 0], rows[:, 1:4], rows[:, 4:7]
-            outlet.push_samples(sid, t, acc, gyr)
+                self.declare(info)
+            self.outlet.push_samples(sid, b.t_s, b.acc_mps2, b.gyr_radps)
 
-    def source_changed(kind: str) -> None:
+    def source_changed(self, kind: str) -> None:
         if kind in ("live", "replay"):
-            origin()
-            outlet.push_marker("session_start", session.now_s(), source=kind)
+            self.origin()
+            self.outlet.push_marker("session_start", self.session.now_s(), source=kind)
         else:
-            outlet.push_marker("session_stop")
+            self.outlet.push_marker("session_stop")
 
-    def test_started(snap: dict[str, Any]) -> None:
-        outlet.push_marker("test_start", session.now_s(), test=snap.get("test"))
+    def test_started(self, snap: dict[str, Any]) -> None:
+        self.outlet.push_marker("test_start", self.session.now_s(), test=snap.get("test"))
 
-    def test_finished(summary: dict[str, Any]) -> None:
-        outlet.push_marker(
+    def test_finished(self, summary: dict[str, Any]) -> None:
+        self.outlet.push_marker(
             "test_stop",
             summary.get("end_s"),
             test=summary.get("test"),
@@ -436,14 +429,14 @@ def attach_to_session(session: Any, outlet: LslOutlet) -> Callable[[], None]:
             ended_by=summary.get("ended_by"),
         )
 
-    def cue(kind: str, _remaining: Any = None) -> None:
+    def cue(self, kind: str, _remaining: Any = None) -> None:
         if kind in ("start", "stop"):
-            run = getattr(session, "run", None)
+            run = getattr(self.session, "run", None)
             stage = run.snapshot().get("stage") if run is not None else None
-            outlet.push_marker(f"stage_{kind}", session.now_s(), stage=stage)
+            self.outlet.push_marker(f"stage_{kind}", self.session.now_s(), stage=stage)
 
-    def marker(ev: dict[str, Any]) -> None:
-        outlet.push_marker(
+    def marker(self, ev: dict[str, Any]) -> None:
+        self.outlet.push_marker(
             "marker",
             ev.get("t_s"),
             marker=ev.get("marker"),
@@ -451,37 +444,21 @@ def attach_to_session(session: Any, outlet: LslOutlet) -> Callable[[], None]:
             stage=ev.get("stage"),
         )
 
-    def metrics(m: dict[str, Any]) -> None:
+    def metrics(self, m: dict[str, Any]) -> None:
         t = m.get("session_time_s")
-        outlet.push_metrics(None if t is None else float(t), m)
+        self.outlet.push_metrics(None if t is None else float(t), m)
 
-    def record_event(ev: dict[str, Any]) -> None:
-        outlet.push_record_event(ev)
 
-    def reset(position_s: float) -> None:
-        outlet.reset_data(position_s)
+def attach_to_session(session: Any, outlet: LslOutlet) -> Callable[[], None]:
+    """Publish a :class:`poise.session.Session` (``poise gui --lsl``): its sensors, samples,
+    markers, tests and live metrics. Returns a function that detaches.
 
-    ev = session.events
-    if getattr(session, "source", None) is not None:
-        origin()
-    for info in list(session.sensors.values()):
-        declare(info)
-    on(ev.sensor_added, declare)
-    on(ev.samples, samples)
-    on(ev.source_changed, source_changed)
-    on(ev.test_started, test_started)
-    on(ev.test_finished, test_finished)
-    on(ev.cue, cue)
-    on(ev.marker, marker)
-    on(ev.metrics, metrics)
-    on(ev.record_event, record_event)
-    on(ev.reset, reset)
-
-    def detach() -> None:
-        for event, cb in subs:
-            event.disconnect(cb)
-
-    return detach
+    Runs on the session's owner thread (the events are emitted by ``Session.poll``). The
+    samples event carries, per sensor, the samples since the previous poll (a
+    :class:`poise.sinks.SamplesBlock`). The timeline is the session clock
+    (``Session.now_s``): its origin is set when the session's source starts.
+    """
+    return _SessionPublisher(session, outlet).attach()
 
 
 def publish_session(session: Any, name: str = "Poise") -> tuple[LslOutlet, Callable[[], None]]:
