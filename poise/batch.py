@@ -405,26 +405,59 @@ def run_batch(
     done = _read_journal(jpath)
     summary = BatchSummary(files=len(files), out=str(out))
     show = progress or _progress_printer(len(files))
+    todo, dups = _plan(files, keys, done, summary, show)
+    if scheduler:
+        results = _dask_results(todo, options, scheduler)
+    else:
+        results = _local_results(todo, options, jobs)
+    count = summary.skipped + _journal(jpath, results, done, summary, show, summary.skipped)
+    for f in dups:
+        count += 1
+        show(count, summary.errors, str(f), "same content as an earlier file")
+    rows = _table_rows(files, keys, done, summary)
+    summary.errors = sum(1 for r in rows if r.get("error"))
+    summary.rows = len(rows)
+    _write_table(out, rows)
+    return summary
+
+
+def _plan(
+    files: list[Path],
+    keys: list[str],
+    done: dict[str, Any],
+    summary: BatchSummary,
+    show: Callable[[int, int, str, str], None],
+) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """What to analyse (key, file) and the files whose content is queued already; files
+    done before are counted as skipped and shown."""
     todo: list[tuple[str, Path]] = []
     queued: set[str] = set()
     dups: list[Path] = []
-    count = 0
     for f, k in zip(files, keys):
         if k in done or k.startswith("unreadable:"):
             if k in done:
                 summary.skipped += 1
-                count += 1
-                show(count, summary.errors, str(f), "done before")
+                show(summary.skipped, summary.errors, str(f), "done before")
             continue
         if k in queued:  # the same content twice: analysed once
             dups.append(f)
         else:
             queued.add(k)
             todo.append((k, f))
-    if scheduler:
-        results = _dask_results(todo, options, scheduler)
-    else:
-        results = _local_results(todo, options, jobs)
+    return todo, dups
+
+
+def _journal(
+    jpath: Path,
+    results: Iterable[tuple[str, Path, dict[str, Any]]],
+    done: dict[str, Any],
+    summary: BatchSummary,
+    show: Callable[[int, int, str, str], None],
+    count: int,
+) -> int:
+    """Append each result to the journal as it comes (a restart resumes after it);
+    returns how many were written."""
+    n = 0
     with open(jpath, "a", encoding="utf-8") as journal:
         for k, f, res in results:
             entry = {"v": JOURNAL_VERSION, "key": k, "file": str(f), **res, "t": time.time()}
@@ -434,16 +467,21 @@ def run_batch(
             summary.analysed += 1
             if res.get("error") and not res.get("not_imu"):
                 summary.errors += 1
-            count += 1
+            n += 1
             status = (
                 "no IMU samples, left out"
                 if res.get("not_imu")
                 else ("error: " + res["error"] if res.get("error") else "ok")
             )
-            show(count, summary.errors, str(f), status)
-    for f in dups:
-        count += 1
-        show(count, summary.errors, str(f), "same content as an earlier file")
+            show(count + n, summary.errors, str(f), status)
+    return n
+
+
+def _table_rows(
+    files: list[Path], keys: list[str], done: dict[str, Any], summary: BatchSummary
+) -> list[dict[str, Any]]:
+    """The table: each file's rows from the journal, an error row, or nothing for a CSV
+    without IMU samples (listed in ``summary.not_imu``)."""
     rows: list[dict[str, Any]] = []
     for f, k in zip(files, keys):
         e = done.get(k)
@@ -458,10 +496,7 @@ def run_batch(
             rows.append({**base, "error": e["error"]})
             continue
         rows += [{**base, **r} for r in e["rows"]]
-    summary.errors = sum(1 for r in rows if r.get("error"))
-    summary.rows = len(rows)
-    _write_table(out, rows)
-    return summary
+    return rows
 
 
 def _json_default(o: Any) -> Any:
