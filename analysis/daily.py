@@ -502,24 +502,9 @@ class DailyLifeAnalyzer:
         self.windows_ = windows
         self.cut_bouts_ = cut
         self.still_windows_ = still
-        self.bouts_ = [
-            DailyBout(
-                start_s=t0_s + s * dt,
-                end_s=t0_s + e * dt,
-                n_steps=int(wb.n_steps),
-                cadence_spm=float(wb.cadence_spm),
-                walking_speed_mps=float(wb.walking_speed_mps),
-                stride_length_m=float(wb.stride_length_m),
-                n_turns=int(wb.n_turns),
-            )
-            for s, e, wb in bouts
-        ]
+        self.bouts_ = [_daily_bout(wb, t0_s + s * dt, t0_s + e * dt) for s, e, wb in bouts]
         if days is None:
-            span = n_rows * dt
-            days = [
-                (f"day {i + 1}", t0_s + 86400.0 * i, t0_s + 86400.0 * (i + 1))
-                for i in range(max(int(math.ceil(span / 86400.0)), 1))
-            ]
+            days = _default_days(t0_s, n_rows * dt)
         self.result_ = self._summarise(days, t0_s, dt, len(windows))
         last = getattr(gait, "result_", None)  # None when every window was still
         self.result_.sensor_height_m = last.sensor_height_m if last is not None else math.nan
@@ -601,3 +586,25 @@ class DailyLifeAnalyzer:
 
 def _bout_keys() -> list[str]:
     return ["bouts_under10s", *[f"bouts_{name}" for name, _, _ in BOUT_CLASSES]]
+
+
+def _daily_bout(wb: Any, start_s: float, end_s: float) -> DailyBout:
+    """A walking bout of the gait analysis (:class:`analysis.gait.WalkingBout`) on the
+    recording's clock."""
+    return DailyBout(
+        start_s=start_s,
+        end_s=end_s,
+        n_steps=int(wb.n_steps),
+        cadence_spm=float(wb.cadence_spm),
+        walking_speed_mps=float(wb.walking_speed_mps),
+        stride_length_m=float(wb.stride_length_m),
+        n_turns=int(wb.n_turns),
+    )
+
+
+def _default_days(t0_s: float, span_s: float) -> list[tuple[str, float, float]]:
+    """24-h days from ``t0_s`` labelled "day 1", "day 2", ... covering ``span_s``."""
+    return [
+        (f"day {i + 1}", t0_s + 86400.0 * i, t0_s + 86400.0 * (i + 1))
+        for i in range(max(int(math.ceil(span_s / 86400.0)), 1))
+    ]
