@@ -42,7 +42,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeGuard
 
 from sensors.timeline import Gap, SensorData
 
@@ -144,7 +144,8 @@ def _json_bytes(obj: dict, rtype: int | None = None) -> bytes:
     data = text.encode("utf-8")
     if len(data) > MAX_JSON_BYTES:
         raise ValueError(f"{name} record of {len(data)} bytes of JSON, more than {MAX_JSON_BYTES}")
-    check = _PROBLEMS.get(rtype)  # types without content rules: the JSON limits only
+    # types without content rules (or none given): the JSON limits only
+    check = _PROBLEMS.get(rtype) if rtype is not None else None
     problem = check(clean) if check is not None else None
     if problem:
         raise ValueError(f"{name} record: {problem}")
@@ -336,15 +337,16 @@ class RecordingWriter:
             self._fh: BinaryIO = target  # type: ignore[assignment]
             self._owns = False
         else:
-            self.path = Path(target)
-            _make_private_dirs(self.path)
+            path = Path(target)
+            self.path = path
+            _make_private_dirs(path)
             flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
             flags |= os.O_TRUNC if overwrite else os.O_EXCL
             try:
-                fd = os.open(self.path, flags, FILE_MODE)
+                fd = os.open(path, flags, FILE_MODE)
             except FileExistsError:
                 raise FileExistsError(
-                    f"{self.path}: already exists (refusing to overwrite a recording)"
+                    f"{path}: already exists (refusing to overwrite a recording)"
                 ) from None
             self._fh = os.fdopen(fd, "wb", buffering=64 * 1024)
             self._owns = True
@@ -355,7 +357,7 @@ class RecordingWriter:
         self._fh.write(_frame(RecordType.HEADER, header))
         self._fh.write(_frame(RecordType.HEADER, header))
         self._sync()
-        if self._owns:
+        if self.path is not None:  # set exactly when the recorder opened (owns) the file
             fsync_dir(self.path.parent)  # the new directory entry must survive power loss too
             self._timer = threading.Thread(
                 target=self._timer_loop, name="poise-recording-flush", daemon=True
@@ -459,9 +461,9 @@ class RecordingWriter:
         for k, v in (("start_us", start_us), ("end_us", end_us)):
             if v is not None:
                 info[k] = int(v)
-        for k, v in (("start_s", start_s), ("end_s", end_s)):
-            if v is not None:
-                info[k] = float(v)
+        for k, t in (("start_s", start_s), ("end_s", end_s)):
+            if t is not None:
+                info[k] = float(t)
         self._write(RecordType.GAP, _json_bytes(info, RecordType.GAP))
 
     def write_event(self, event: dict) -> None:
@@ -616,11 +618,11 @@ def _short(v: Any) -> str:
     return r if len(r) <= 40 else r[:37] + "..."
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[float]:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -864,7 +866,7 @@ def _check_preamble(data: bytes, name: str) -> int:
     return version
 
 
-def _first_record_header(data: bytes, start: int = 0) -> dict | None:
+def _first_record_header(data: bytes | mmap.mmap, start: int = 0) -> dict | None:
     """The first valid HEADER among the leading records with a valid CRC at or after
     ``start`` (proof that a file with a damaged preamble is a recording), else None."""
     pos = data.find(SYNC, start)
@@ -891,7 +893,7 @@ def _first_record_header(data: bytes, start: int = 0) -> dict | None:
     return None
 
 
-def _read_preamble(data: bytes, name: str) -> tuple[int, Damage | None]:
+def _read_preamble(data: bytes | mmap.mmap, name: str) -> tuple[int, Damage | None]:
     """The format version, and the damage of a preamble the records prove wrong.
 
     A flipped bit in the magic or the version field must not orphan a file whose records
@@ -907,7 +909,7 @@ def _read_preamble(data: bytes, name: str) -> tuple[int, Damage | None]:
             raise
         header = _first_record_header(data)
         stated = header.get("format_version") if header is not None else None
-        if not _is_int(stated):
+        if not isinstance(stated, int) or isinstance(stated, bool):  # not _is_int(stated)
             raise  # no proof of a recording (or of its version): the preamble's word stands
         if stated > FORMAT_VERSION:
             raise RecordingError(
@@ -951,6 +953,7 @@ class RecordingReader:
     def __init__(
         self, source: str | os.PathLike | bytes | bytearray | mmap.mmap, *, name: str | None = None
     ) -> None:
+        self._data: bytes | mmap.mmap
         if isinstance(source, mmap.mmap):  # a file mapped by the caller: read, never copied
             self.name = name or "<mapped recording>"
             self._data = source
@@ -1130,7 +1133,8 @@ class Recording:
 def _device_description(drv: Any, smd: dict, index: int, events: list[dict]) -> dict:
     """``{"kind", "model", "firmware"}`` of a sensor: the header's ``device`` completed by
     the first ``device_info`` event the stream wrote for it (read after connecting)."""
-    dev = smd.get("device") if isinstance(smd.get("device"), dict) else {}
+    device = smd.get("device")
+    dev: dict = device if isinstance(device, dict) else {}
     out = {
         "kind": drv.kind,
         "model": dev.get("model") or drv.default_model,
@@ -1191,12 +1195,16 @@ def _walk_records(reader: RecordingReader, on_packet: Any, on_header: Any = None
                 after_end += 1
             on_packet(rec)
         elif rec.type == RecordType.GAP:
-            gap_records.append(rec.info)
-            s = rec.info.get("sensor")
+            gap = rec.info
+            assert gap is not None  # RecordingReader._parse decodes every GAP's JSON
+            gap_records.append(gap)
+            s = gap.get("sensor")
             if isinstance(s, int):
-                gaps.setdefault(s, []).append(rec.info)
+                gaps.setdefault(s, []).append(gap)
         elif rec.type == RecordType.EVENT:
-            events.append(rec.info)
+            event = rec.info
+            assert event is not None  # RecordingReader._parse decodes every EVENT's JSON
+            events.append(event)
         elif rec.type == RecordType.END:
             end = rec.info
     damage = list(reader.damage)

@@ -23,7 +23,7 @@ wearable's (format 1: the codec's vectorised ``decode_many``). Its steps:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -257,7 +257,7 @@ def _gap_from_record(g: dict) -> tuple[int, str]:
     return samples, reason
 
 
-def _finite(x) -> bool:
+def _finite(x: object) -> TypeGuard[float]:
     return isinstance(x, int | float) and bool(np.isfinite(x))
 
 
