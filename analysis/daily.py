@@ -177,6 +177,7 @@ def _combine(na, ma, sa, nb, mb, sb):
     return n, mean, m2
 
 
+@dataclass(eq=False)
 class NonWearDetector:
     """Non-wear epochs from acceleration block statistics (van Hees et al. 2013, as GGIR's
     ``detect_nonwear_clipping`` does it with ``nonwear_approach = "2023"``).
@@ -209,19 +210,11 @@ class NonWearDetector:
     epoch_rows_ : int
     """
 
-    def __init__(
-        self,
-        epoch_s: float = 900.0,
-        window_s: float = 3600.0,
-        sd_threshold_g: float = 0.013,
-        range_threshold_g: float = 0.05,
-        min_axes: int = 2,
-    ) -> None:
-        self.epoch_s = epoch_s
-        self.window_s = window_s
-        self.sd_threshold_g = sd_threshold_g
-        self.range_threshold_g = range_threshold_g
-        self.min_axes = min_axes
+    epoch_s: float = 900.0
+    window_s: float = 3600.0
+    sd_threshold_g: float = 0.013
+    range_threshold_g: float = 0.05
+    min_axes: int = 2
 
     def block_rows(self, sampling_rate_hz: float) -> int:
         """Rows of the blocks the statistics must be kept in (an epoch)."""
@@ -369,6 +362,7 @@ class DailyLifeResult:
         }
 
 
+@dataclass(eq=False)
 class DailyLifeAnalyzer:
     """Walking bouts, wear time and daily outcomes of a long recording, chunk by chunk.
 
@@ -399,27 +393,15 @@ class DailyLifeAnalyzer:
     non_wear_ : fitted :class:`NonWearDetector`
     """
 
-    def __init__(
-        self,
-        chunk_s: float = 3600.0,
-        margin_s: float = 60.0,
-        guard_s: float = 20.0,
-        max_window_s: float = 6 * 3600.0,
-        sensor_height_m: float | None = None,
-        height_m: float | None = None,
-        non_wear: NonWearDetector | None = None,
-        min_wear_h: float = 12.0,
-        still_range_g: float = 0.05,
-    ) -> None:
-        self.chunk_s = chunk_s
-        self.margin_s = margin_s
-        self.guard_s = guard_s
-        self.max_window_s = max_window_s
-        self.sensor_height_m = sensor_height_m
-        self.height_m = height_m
-        self.non_wear = non_wear
-        self.min_wear_h = min_wear_h
-        self.still_range_g = still_range_g
+    chunk_s: float = 3600.0
+    margin_s: float = 60.0
+    guard_s: float = 20.0
+    max_window_s: float = 6 * 3600.0
+    sensor_height_m: float | None = None
+    height_m: float | None = None
+    non_wear: NonWearDetector | None = None
+    min_wear_h: float = 12.0
+    still_range_g: float = 0.05
 
     def analyze(
         self,

@@ -345,6 +345,7 @@ def _filter(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- analyzer
 
 
+@dataclass(eq=False)
 class SwayAnalyzer:
     """Sway measures of one quiet-stance trial from a lower-back IMU (any mounting).
 
@@ -388,37 +389,20 @@ class SwayAnalyzer:
         Detected bursts of movement (steps, grabs).
     """
 
-    def __init__(
-        self,
-        lowpass_hz: float = 3.5,
-        highpass_hz: float | None = None,
-        filter_order: int = 4,
-        band_hz: tuple[float, float] = (0.15, 5.0),
-        psd_segment_s: float = 60.0,
-        tilt_correction: str = "static",
-        heading_hint_sensor: np.ndarray | None = None,
-        min_duration_s: float = 5.0,
-        max_missing_fraction: float = 0.1,
-        check_activity: bool = True,
-        rest_acc_std_mps2: float = 0.35,
-        rest_gyr_radps: float = 0.35,
-        step_min_s: float = 0.3,
-        max_tilt_change_deg: float = 15.0,
-    ) -> None:
-        self.lowpass_hz = lowpass_hz
-        self.highpass_hz = highpass_hz
-        self.filter_order = filter_order
-        self.band_hz = band_hz
-        self.psd_segment_s = psd_segment_s
-        self.tilt_correction = tilt_correction
-        self.heading_hint_sensor = heading_hint_sensor
-        self.min_duration_s = min_duration_s
-        self.max_missing_fraction = max_missing_fraction
-        self.check_activity = check_activity
-        self.rest_acc_std_mps2 = rest_acc_std_mps2
-        self.rest_gyr_radps = rest_gyr_radps
-        self.step_min_s = step_min_s
-        self.max_tilt_change_deg = max_tilt_change_deg
+    lowpass_hz: float = 3.5
+    highpass_hz: float | None = None
+    filter_order: int = 4
+    band_hz: tuple[float, float] = (0.15, 5.0)
+    psd_segment_s: float = 60.0
+    tilt_correction: str = "static"
+    heading_hint_sensor: np.ndarray | None = None
+    min_duration_s: float = 5.0
+    max_missing_fraction: float = 0.1
+    check_activity: bool = True
+    rest_acc_std_mps2: float = 0.35
+    rest_gyr_radps: float = 0.35
+    step_min_s: float = 0.3
+    max_tilt_change_deg: float = 15.0
 
     def calculate(
         self, acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, sampling_rate_hz: float

@@ -143,6 +143,7 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
+@dataclass(eq=False)
 class TransitionDetector:
     """Detect sit-to-stand and stand-to-sit transitions (see the module docstring).
 
@@ -187,29 +188,16 @@ class TransitionDetector:
         Low-passed trunk tilt-rate magnitude.
     """
 
-    def __init__(
-        self,
-        min_peak_velocity_mps: float = 0.18,
-        min_height_change_m: float = 0.12,
-        min_tilt_rate_radps: float = 0.25,
-        min_rate_radps: float = 0.1,
-        search_s: float = 1.5,
-        max_duration_s: float = 6.0,
-        boundary_cutoff_hz: float = 2.5,
-        enforce_alternation: bool = True,
-        aligner: BodyFrameAligner | None = None,
-        pad_s: float = 20.0,
-    ) -> None:
-        self.pad_s = pad_s
-        self.boundary_cutoff_hz = boundary_cutoff_hz
-        self.enforce_alternation = enforce_alternation
-        self.min_peak_velocity_mps = min_peak_velocity_mps
-        self.min_height_change_m = min_height_change_m
-        self.min_tilt_rate_radps = min_tilt_rate_radps
-        self.min_rate_radps = min_rate_radps
-        self.search_s = search_s
-        self.max_duration_s = max_duration_s
-        self.aligner = aligner
+    min_peak_velocity_mps: float = 0.18
+    min_height_change_m: float = 0.12
+    min_tilt_rate_radps: float = 0.25
+    min_rate_radps: float = 0.1
+    search_s: float = 1.5
+    max_duration_s: float = 6.0
+    boundary_cutoff_hz: float = 2.5
+    enforce_alternation: bool = True
+    aligner: BodyFrameAligner | None = None
+    pad_s: float = 20.0
 
     def detect(
         self, acc_mps2: np.ndarray, gyr_radps: np.ndarray, sampling_rate_hz: float

@@ -216,6 +216,7 @@ def _walked_between(
     return None
 
 
+@dataclass(eq=False)
 class ChairStand30s(TransferTest):
     """30-second chair stand: count of full stands in 30 s.
 
@@ -232,15 +233,9 @@ class ChairStand30s(TransferTest):
     result_ : ChairStand30sResult
     """
 
-    def __init__(
-        self,
-        window_s: float = 30.0,
-        norms: dict[str, Any] | None = None,
-        transition_detector: TransitionDetector | None = None,
-    ) -> None:
-        self.window_s = window_s
-        self.norms = norms
-        self.transition_detector = transition_detector
+    window_s: float = 30.0
+    norms: dict[str, Any] | None = None
+    transition_detector: TransitionDetector | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Count the stands (sets ``result_``).
@@ -298,6 +293,7 @@ class ChairStand30s(TransferTest):
         return None if band is None else int(band[sex])
 
 
+@dataclass(eq=False)
 class FiveTimesSitToStand(TransferTest):
     """Five-times sit-to-stand: time for five rises.
 
@@ -314,17 +310,10 @@ class FiveTimesSitToStand(TransferTest):
     result_ : FiveTimesSitToStandResult
     """
 
-    def __init__(
-        self,
-        elevated_threshold_s: float = 12.0,
-        at_risk_threshold_s: float = 15.0,
-        norms: dict[str, Any] | None = None,
-        transition_detector: TransitionDetector | None = None,
-    ) -> None:
-        self.elevated_threshold_s = elevated_threshold_s
-        self.at_risk_threshold_s = at_risk_threshold_s
-        self.norms = norms
-        self.transition_detector = transition_detector
+    elevated_threshold_s: float = 12.0
+    at_risk_threshold_s: float = 15.0
+    norms: dict[str, Any] | None = None
+    transition_detector: TransitionDetector | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the five rises (sets ``result_``)."""

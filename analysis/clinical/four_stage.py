@@ -137,6 +137,7 @@ class FourStageResult(ClinicalResult):
     risk_note: str = ""
 
 
+@dataclass(eq=False)
 class FourStageBalance(BalanceTest):
     """Detect stages, losses of balance and the time held per stage.
 
@@ -168,27 +169,15 @@ class FourStageBalance(BalanceTest):
     movement_segments_ : list of Segment
     """
 
-    def __init__(
-        self,
-        stage_duration_s: float = 10.0,
-        completion_tolerance_s: float = 0.3,
-        min_quiet_s: float = 2.0,
-        step_min_s: float = 0.3,
-        rest_acc_std_mps2: float = 0.35,
-        rest_gyr_radps: float = 0.35,
-        step_impact_mps2: float = 2.0,
-        max_missing_fraction: float = 0.1,
-        walk_window_s: float = 6.0,
-    ) -> None:
-        self.stage_duration_s = stage_duration_s
-        self.completion_tolerance_s = completion_tolerance_s
-        self.min_quiet_s = min_quiet_s
-        self.step_min_s = step_min_s
-        self.rest_acc_std_mps2 = rest_acc_std_mps2
-        self.rest_gyr_radps = rest_gyr_radps
-        self.step_impact_mps2 = step_impact_mps2
-        self.max_missing_fraction = max_missing_fraction
-        self.walk_window_s = walk_window_s
+    stage_duration_s: float = 10.0
+    completion_tolerance_s: float = 0.3
+    min_quiet_s: float = 2.0
+    step_min_s: float = 0.3
+    rest_acc_std_mps2: float = 0.35
+    rest_gyr_radps: float = 0.35
+    step_impact_mps2: float = 2.0
+    max_missing_fraction: float = 0.1
+    walk_window_s: float = 6.0
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Analyse one test (sets ``result_``).

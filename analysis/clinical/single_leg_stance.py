@@ -119,6 +119,7 @@ class SingleLegResult(ClinicalResult):
     source: str = "Springer et al. 2007 (procedure); Vellas et al. 1997; Bohannon 2006 (norms)"
 
 
+@dataclass(eq=False)
 class SingleLegStance(BalanceTest):
     """Single-leg stance, left and right.
 
@@ -142,23 +143,13 @@ class SingleLegStance(BalanceTest):
         The movement bursts found.
     """
 
-    def __init__(
-        self,
-        max_hold_s: float = 30.0,
-        lift_window_s: float = 3.0,
-        min_hold_s: float = 0.5,
-        step_min_s: float = 0.3,
-        rest_acc_std_mps2: float = 0.35,
-        rest_gyr_radps: float = 0.35,
-        norms: dict[str, Any] | None = None,
-    ) -> None:
-        self.max_hold_s = max_hold_s
-        self.lift_window_s = lift_window_s
-        self.min_hold_s = min_hold_s
-        self.step_min_s = step_min_s
-        self.rest_acc_std_mps2 = rest_acc_std_mps2
-        self.rest_gyr_radps = rest_gyr_radps
-        self.norms = norms
+    max_hold_s: float = 30.0
+    lift_window_s: float = 3.0
+    min_hold_s: float = 0.5
+    step_min_s: float = 0.3
+    rest_acc_std_mps2: float = 0.35
+    rest_gyr_radps: float = 0.35
+    norms: dict[str, Any] | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the hold on each leg (sets ``result_``).

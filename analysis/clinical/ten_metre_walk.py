@@ -181,6 +181,7 @@ class TenMetreWalkResult(ClinicalResult):
     source: str = "Peters et al. 2013 (procedure); Bohannon 1997 (norms)"
 
 
+@dataclass(eq=False)
 class TenMetreWalk(WalkTest):
     """10-metre walk test (comfortable and fast).
 
@@ -204,23 +205,13 @@ class TenMetreWalk(WalkTest):
     gait_ : GaitResult
     """
 
-    def __init__(
-        self,
-        distance_m: float = 10.0,
-        lead_in_m: float = 2.0,
-        lead_out_m: float = 2.0,
-        min_distance_m: float = 9.0,
-        max_trunk_pitch_rate_dps: float = 150.0,
-        norms: dict[str, Any] | None = None,
-        gait_analyzer: GaitAnalyzer | None = None,
-    ) -> None:
-        self.distance_m = distance_m
-        self.lead_in_m = lead_in_m
-        self.lead_out_m = lead_out_m
-        self.min_distance_m = min_distance_m
-        self.max_trunk_pitch_rate_dps = max_trunk_pitch_rate_dps
-        self.norms = norms
-        self.gait_analyzer = gait_analyzer
+    distance_m: float = 10.0
+    lead_in_m: float = 2.0
+    lead_out_m: float = 2.0
+    min_distance_m: float = 9.0
+    max_trunk_pitch_rate_dps: float = 150.0
+    norms: dict[str, Any] | None = None
+    gait_analyzer: GaitAnalyzer | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the comfortable and the fast walk (sets ``result_``).

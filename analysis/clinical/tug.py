@@ -143,6 +143,7 @@ def _cycles(trs: list[Transition]) -> int:
     return n
 
 
+@dataclass(eq=False)
 class TimedUpAndGo(TransferTest):
     """Instrumented Timed Up and Go.
 
@@ -165,21 +166,12 @@ class TimedUpAndGo(TransferTest):
     result_ : TugResult
     """
 
-    def __init__(
-        self,
-        threshold_s: float = STEADI_TUG_THRESHOLD_S,
-        norms: dict[str, Any] | None = None,
-        max_total_s: float = 120.0,
-        transition_detector: TransitionDetector | None = None,
-        gait_analyzer: GaitAnalyzer | None = None,
-        max_turns: int = 3,
-    ) -> None:
-        self.threshold_s = threshold_s
-        self.norms = norms
-        self.max_total_s = max_total_s
-        self.max_turns = max_turns
-        self.transition_detector = transition_detector
-        self.gait_analyzer = gait_analyzer
+    threshold_s: float = STEADI_TUG_THRESHOLD_S
+    norms: dict[str, Any] | None = None
+    max_total_s: float = 120.0
+    transition_detector: TransitionDetector | None = None
+    gait_analyzer: GaitAnalyzer | None = None
+    max_turns: int = 3
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the test and its phases (sets ``result_``).

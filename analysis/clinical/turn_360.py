@@ -109,6 +109,7 @@ class Turn360Result(ClinicalResult):
     source: str = "360° Turn Test (two trials averaged); El-Gohary et al. 2014 (turn detection)"
 
 
+@dataclass(eq=False)
 class Turn360(TransferTest):
     """Timed 360° turn (time and steps, to each side).
 
@@ -129,17 +130,10 @@ class Turn360(TransferTest):
     gait_ : GaitResult
     """
 
-    def __init__(
-        self,
-        min_angle_deg: float = 300.0,
-        max_walking_s: float = 2.0,
-        max_trunk_pitch_rate_dps: float = 150.0,
-        gait_analyzer: GaitAnalyzer | None = None,
-    ) -> None:
-        self.min_angle_deg = min_angle_deg
-        self.max_walking_s = max_walking_s
-        self.max_trunk_pitch_rate_dps = max_trunk_pitch_rate_dps
-        self.gait_analyzer = gait_analyzer
+    min_angle_deg: float = 300.0
+    max_walking_s: float = 2.0
+    max_trunk_pitch_rate_dps: float = 150.0
+    gait_analyzer: GaitAnalyzer | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the turns and count their steps (sets ``result_``).

@@ -198,6 +198,7 @@ class TimedWalkResult(ClinicalResult):
     source: str = "ATS 2002; Enright & Sherrill 1998 (predicted 6MWD); fatigability per GUIDE"
 
 
+@dataclass(eq=False)
 class TimedWalk(WalkTest):
     """Two- or six-minute walk test.
 
@@ -217,17 +218,10 @@ class TimedWalk(WalkTest):
     gait_ : GaitResult
     """
 
-    def __init__(
-        self,
-        minutes: float = 6.0,
-        max_fill_gap_s: float = 4.0,
-        min_coverage: float = 0.8,
-        gait_analyzer: GaitAnalyzer | None = None,
-    ) -> None:
-        self.minutes = minutes
-        self.max_fill_gap_s = max_fill_gap_s
-        self.min_coverage = min_coverage
-        self.gait_analyzer = gait_analyzer
+    minutes: float = 6.0
+    max_fill_gap_s: float = 4.0
+    min_coverage: float = 0.8
+    gait_analyzer: GaitAnalyzer | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Estimate distance, per-minute gait and fatigability (sets ``result_``).

@@ -302,6 +302,7 @@ def step_time_sides(
     return out
 
 
+@dataclass(eq=False)
 class GaitAnalyzer:
     """Offline gait analysis from one lower-back IMU.
 
@@ -325,29 +326,16 @@ class GaitAnalyzer:
     gait_sequences_ : (k, 2) int array
     """
 
-    def __init__(
-        self,
-        sensor_height_m: float | None = None,
-        height_m: float | None = None,
-        aligner: BodyFrameAligner | None = None,
-        gsd: GaitSequenceDetector | None = None,
-        icd: InitialContactDetector | None = None,
-        lrc: LateralityClassifier | None = None,
-        step_length: StepLengthZijlstra | None = None,
-        wba: WalkingBoutAssembler | None = None,
-        turn_detector: TurnDetector | None = None,
-        periodicity: GaitPeriodicity | None = None,
-    ) -> None:
-        self.sensor_height_m = sensor_height_m
-        self.height_m = height_m
-        self.aligner = aligner
-        self.gsd = gsd
-        self.icd = icd
-        self.lrc = lrc
-        self.step_length = step_length
-        self.wba = wba
-        self.turn_detector = turn_detector
-        self.periodicity = periodicity
+    sensor_height_m: float | None = None
+    height_m: float | None = None
+    aligner: BodyFrameAligner | None = None
+    gsd: GaitSequenceDetector | None = None
+    icd: InitialContactDetector | None = None
+    lrc: LateralityClassifier | None = None
+    step_length: StepLengthZijlstra | None = None
+    wba: WalkingBoutAssembler | None = None
+    turn_detector: TurnDetector | None = None
+    periodicity: GaitPeriodicity | None = None
 
     def analyze(
         self, acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, sampling_rate_hz: float
