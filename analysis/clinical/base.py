@@ -6,8 +6,9 @@ Every test result in :mod:`analysis.clinical` (and :mod:`analysis.sway`,
 * derives from :class:`ClinicalResult` with ``@dataclass(kw_only=True)``,
 * carries a :class:`Validity` (``valid``, machine-readable ``code``, human ``reason``),
 * names every numeric field with its unit (``time_s``, ``rms_mps2``, ``speed_mps``),
-* turns into JSON-ready values with :meth:`ClinicalResult.to_dict` (numpy scalars become
-  Python numbers, arrays become lists, NaN/inf become ``None``).
+* turns into JSON-ready values with :meth:`Record.to_dict` (numpy scalars become
+  Python numbers, arrays become lists, NaN/inf become ``None``); the parts of a result
+  (one trial, one side, one stage) are :class:`Record` dataclasses too.
 
 A recording of the wrong activity for a test must say so instead of returning numbers:
 build the result with :meth:`ClinicalResult.invalid_result` (or leave the metrics ``None``)
@@ -136,8 +137,26 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"cannot convert {type(value).__name__} to JSON")
 
 
+@dataclass
+class Record:
+    """Base of the result dataclasses (a test's result, one trial, one side, one stage).
+
+    ``to_dict()`` gives the fields in their order, JSON-ready (:func:`to_jsonable`: NaN
+    becomes ``None``, a :class:`Validity` its dict); fields whose names start with ``_``
+    are internal and not exported.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the fields, units in the key names."""
+        return {
+            f.name: to_jsonable(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if not f.name.startswith("_")
+        }
+
+
 @dataclass(kw_only=True)
-class ClinicalResult:
+class ClinicalResult(Record):
     """Base of every test result: a validity plus unit-named metric fields.
 
     Subclass with ``@dataclass(kw_only=True)`` and give every metric a default of ``None``
@@ -167,15 +186,6 @@ class ClinicalResult:
     def valid(self) -> bool:
         """Shortcut for ``validity.valid``."""
         return self.validity.valid
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with units in the key names and the validity."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name.startswith("_"):
-                continue
-            out[f.name] = to_jsonable(getattr(self, f.name))
-        return out
 
 
 @dataclass(frozen=True)

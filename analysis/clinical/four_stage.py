@@ -57,7 +57,7 @@ import numpy as np
 
 from analysis.clinical import base
 from analysis.clinical import registry as reg
-from analysis.clinical.base import ClinicalResult, Segment, Validity
+from analysis.clinical.base import ClinicalResult, Record, Segment, Validity
 from analysis.clinical.registry import BalanceTest, TestContext
 from analysis.orientation import gravity_direction, horizontal_basis
 
@@ -87,7 +87,7 @@ NORMS: dict[str, Any] = {
 
 
 @dataclass
-class StageResult:
+class StageResult(Record):
     """One stage attempt."""
 
     stage: str
@@ -100,23 +100,6 @@ class StageResult:
     failure_t_s: float | None = None
     detected_by: str = ""  # "", "signal", "marker", "signal+marker"
     sway_rms_mps2: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return base.to_jsonable(
-            {
-                "stage": self.stage,
-                "start_s": self.start_s,
-                "end_s": self.end_s,
-                "held_s": self.held_s,
-                "completed": self.completed,
-                "failure": self.failure,
-                "failure_kind": self.failure_kind,
-                "failure_t_s": self.failure_t_s,
-                "detected_by": self.detected_by,
-                "sway_rms_mps2": self.sway_rms_mps2,
-            }
-        )
 
 
 @dataclass(kw_only=True)

@@ -58,7 +58,7 @@ import numpy as np
 
 from analysis.clinical import base
 from analysis.clinical import registry as reg
-from analysis.clinical.base import ClinicalResult, Segment, Validity, to_jsonable
+from analysis.clinical.base import ClinicalResult, Record, Segment, Validity
 from analysis.clinical.registry import BalanceTest, TestContext
 
 __all__ = ["BEST_SIDE", "LEFT", "NORMS", "RIGHT", "SIDES", "SingleLegStance", "SingleLegResult"]
@@ -88,7 +88,7 @@ NORMS: dict[str, Any] = {
 
 
 @dataclass
-class SideResult:
+class SideResult(Record):
     """One leg's hold."""
 
     side: str
@@ -96,10 +96,6 @@ class SideResult:
     end_s: float
     held_s: float
     ended_by: str  # "touch-down", "marker", "stage end", "maximum", "end of data"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {k: to_jsonable(v) for k, v in self.__dict__.items()}
 
 
 @dataclass(kw_only=True)

@@ -59,12 +59,12 @@ from analysis.clinical.base import (
     TOO_SHORT,
     WRONG_ACTIVITY,
     ClinicalResult,
+    Record,
     Validity,
     age_band,
     check_imu,
     fill_gaps,
     normalise_sex,
-    to_jsonable,
 )
 from analysis.clinical.registry import TestContext, WalkTest
 from analysis.clinical.walk import GAIT_SPEED
@@ -143,7 +143,7 @@ def not_on_the_trunk(
 
 
 @dataclass
-class Trial:
+class Trial(Record):
     """One walk of the test."""
 
     pace: str
@@ -155,11 +155,6 @@ class Trial:
     cadence_spm: float | None
     n_strides: int
     validity: Validity
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        d = {k: to_jsonable(v) for k, v in self.__dict__.items() if k != "validity"}
-        return {**d, "validity": self.validity.to_dict()}
 
 
 @dataclass(kw_only=True)

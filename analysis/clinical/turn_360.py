@@ -51,10 +51,10 @@ from analysis.clinical.base import (
     NOT_DETECTED,
     WRONG_ACTIVITY,
     ClinicalResult,
+    Record,
     Validity,
     check_imu,
     fill_gaps,
-    to_jsonable,
 )
 from analysis.clinical.registry import TestContext, TransferTest
 from analysis.clinical.ten_metre_walk import not_on_the_trunk
@@ -78,7 +78,7 @@ NORMS: dict[str, Any] = {
 
 
 @dataclass
-class TurnTrial:
+class TurnTrial(Record):
     """One turn of the test."""
 
     trial: str
@@ -89,10 +89,6 @@ class TurnTrial:
     angle_deg: float
     steps: int
     peak_velocity_dps: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {k: to_jsonable(v) for k, v in self.__dict__.items()}
 
 
 @dataclass(kw_only=True)

@@ -59,11 +59,11 @@ from analysis.clinical.base import (
     TOO_SHORT,
     WRONG_ACTIVITY,
     ClinicalResult,
+    Record,
     Validity,
     check_imu,
     fill_gaps,
     normalise_sex,
-    to_jsonable,
 )
 from analysis.clinical.registry import TestContext, WalkTest
 from analysis.gait.parameters import autocorrelation_regularity
@@ -158,7 +158,7 @@ def enright_sherrill_6mwd_m(sex: str, age_y: float, height_cm: float, weight_kg:
 
 
 @dataclass
-class MinuteStats:
+class MinuteStats(Record):
     """Gait of one minute of the walk."""
 
     minute: int
@@ -169,10 +169,6 @@ class MinuteStats:
     step_length_m: float
     stride_regularity: float | None
     stride_time_cv: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (NaN -> None)."""
-        return {k: to_jsonable(v) for k, v in self.__dict__.items()}
 
 
 @dataclass(kw_only=True)
