@@ -490,14 +490,9 @@ class SwayAnalyzer:
         return self
 
     def _movement_validity(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float) -> Validity:
-        still = base.rest_mask(
-            acc,
-            gyr,
-            fs,
-            acc_std_max_mps2=self.rest_acc_std_mps2,
-            gyr_max_radps=self.rest_gyr_radps,
+        still, moves = base.movement_bursts(
+            acc, gyr, fs, self.rest_acc_std_mps2, self.rest_gyr_radps, self.step_min_s
         )
-        moves = base.segments_from_mask(~still, fs, min_duration_s=self.step_min_s)
         self.step_segments_ = moves
         if moves and (~still).mean() > 0.5:
             return Validity.invalid(

@@ -22,6 +22,7 @@ Helpers shared by the tests (all vectorised, no I/O):
 * :func:`rest_mask` marks samples where the body is still (low gyro norm and low
   acceleration variability), :func:`segments_from_mask` turns a mask into
   :class:`Segment` objects, merging short gaps and dropping short segments;
+  :func:`movement_bursts` gives both: the still mask and the bursts of movement between;
 * :func:`dominant_frequency_hz` and :func:`looks_like_walking` (periodic trunk
   acceleration at step frequency) for "wrong activity" checks;
 * :func:`sensor_moved` checks whether gravity turned in the sensor frame during a
@@ -378,6 +379,40 @@ def segments_from_mask(
     dur = ends - starts
     sel = dur >= min_duration_s * fs
     return [Segment(s / fs, e / fs) for s, e in zip(starts[sel], ends[sel])]
+
+
+def movement_bursts(
+    acc_mps2: np.ndarray,
+    gyr_radps: np.ndarray | None,
+    sampling_rate_hz: float,
+    acc_std_max_mps2: float = 0.35,
+    gyr_max_radps: float = 0.35,
+    min_duration_s: float = 0.3,
+    merge_gap_s: float = 0.0,
+) -> tuple[np.ndarray, list[Segment]]:
+    """Where the trunk is still, and the bursts of movement in between.
+
+    The still mask is :func:`rest_mask` with the two thresholds; a burst (a step, a grab,
+    a lift of the foot) is a run of not-still samples of at least ``min_duration_s``, runs
+    closer than ``merge_gap_s`` merged first (:func:`segments_from_mask`). The balance
+    tests judge a stance by them.
+
+    Returns
+    -------
+    still, bursts
+        The boolean mask and the bursts as :class:`Segment` objects.
+    """
+    still = rest_mask(
+        acc_mps2,
+        gyr_radps,
+        sampling_rate_hz,
+        acc_std_max_mps2=acc_std_max_mps2,
+        gyr_max_radps=gyr_max_radps,
+    )
+    bursts = segments_from_mask(
+        ~still, sampling_rate_hz, min_duration_s=min_duration_s, merge_gap_s=merge_gap_s
+    )
+    return still, bursts
 
 
 def dominant_frequency_hz(

@@ -192,14 +192,9 @@ class FourStageBalance(BalanceTest):
             return
         acc = both[:, :3]
         gyr = both[:, 3:] if gyr is not None else None
-        still = base.rest_mask(
-            acc,
-            gyr,
-            fs,
-            acc_std_max_mps2=self.rest_acc_std_mps2,
-            gyr_max_radps=self.rest_gyr_radps,
+        still, moves = base.movement_bursts(
+            acc, gyr, fs, self.rest_acc_std_mps2, self.rest_gyr_radps, self.step_min_s
         )
-        moves = base.segments_from_mask(~still, fs, min_duration_s=self.step_min_s)
         # quiet = everything that is not a qualifying movement burst
         quiet_mask = np.ones(n, bool)
         for m in moves:

@@ -163,12 +163,9 @@ class SingleLegStance(BalanceTest):
             return
         acc = base.fill_gaps(acc)[0]
         gyr = None if gyr is None else base.fill_gaps(gyr)[0]
-        still = base.rest_mask(
-            acc, gyr, fs, acc_std_max_mps2=self.rest_acc_std_mps2, gyr_max_radps=self.rest_gyr_radps
-        )
         # the weight shifts of one lift (or one touch-down) come in quick succession
-        bursts = base.segments_from_mask(
-            ~still, fs, min_duration_s=self.step_min_s, merge_gap_s=0.5
+        still, bursts = base.movement_bursts(
+            acc, gyr, fs, self.rest_acc_std_mps2, self.rest_gyr_radps, self.step_min_s, 0.5
         )
         self.bursts_ = bursts
         if base.looks_like_walking(acc, fs) and still.mean() < 0.3:
