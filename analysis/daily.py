@@ -74,12 +74,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from analysis.gait import GaitAnalyzer
+from analysis.gait.pipeline import round_or_none, rounded_fields
 
 __all__ = [
     "BOUT_CLASSES",
@@ -104,13 +105,6 @@ _MEASURES = (
     ("cadence", "cadence_spm", "spm"),
     ("stride_length", "stride_length_m", "m"),
 )
-
-
-def _r(x: Any, nd: int = 4) -> Any:
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, nd) if math.isfinite(x) else None
 
 
 # --------------------------------------------------------------------------- wear time
@@ -292,9 +286,7 @@ class DailyBout:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None)."""
-        d = {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-        d["duration_s"] = _r(self.duration_s)
-        return d
+        return rounded_fields(self) | {"duration_s": round_or_none(self.duration_s)}
 
 
 def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
@@ -315,8 +307,8 @@ def mobility_outcomes(bouts: list[DailyBout], wear_s: float | None = None) -> di
     """
     out: dict[str, Any] = {}
     if wear_s is not None:
-        out["wear_h"] = _r(wear_s / 3600.0, 3)
-    out["walking_min"] = _r(sum(b.duration_s for b in bouts) / 60.0, 3)
+        out["wear_h"] = round_or_none(wear_s / 3600.0, 3)
+    out["walking_min"] = round_or_none(sum(b.duration_s for b in bouts) / 60.0, 3)
     out["steps"] = int(sum(b.n_steps for b in bouts))
     out["n_bouts"] = len(bouts)
     out["bouts_under10s"] = sum(1 for b in bouts if b.duration_s <= 10.0)
@@ -328,8 +320,8 @@ def mobility_outcomes(bouts: list[DailyBout], wear_s: float | None = None) -> di
         c: dict[str, Any] = {"n": len(sel)}
         for label, attr, unit in _MEASURES:
             med, p90 = _percentiles([getattr(b, attr) for b in sel])
-            c[f"{label}_median_{unit}"] = _r(med)
-            c[f"{label}_p90_{unit}"] = _r(p90)
+            c[f"{label}_median_{unit}"] = round_or_none(med)
+            c[f"{label}_p90_{unit}"] = round_or_none(p90)
         classes[name] = c
     out["classes"] = classes
     return out
@@ -357,7 +349,7 @@ class DailyLifeResult:
             "non_wear_epochs": self.epochs,
             "windows_analysed": self.windows,
             "min_wear_h": self.min_wear_h,
-            "sensor_height_m": _r(self.sensor_height_m),
+            "sensor_height_m": round_or_none(self.sensor_height_m),
             "sensor_height_source": self.sensor_height_source,
         }
 
@@ -529,8 +521,8 @@ class DailyLifeAnalyzer:
         wear = np.where(nw.non_wear_, 0.0, have)
         epochs = [
             {
-                "start_s": _r(float(a), 3),
-                "end_s": _r(float(b), 3),
+                "start_s": round_or_none(float(a), 3),
+                "end_s": round_or_none(float(b), 3),
                 "status": "no data" if h <= 0 else ("non-wear" if nwf else "wear"),
             }
             for a, b, h, nwf in zip(e_start, e_end, have, nw.non_wear_)
@@ -543,19 +535,20 @@ class DailyLifeAnalyzer:
             sel = [b for b in self.bouts_ if d0 <= b.start_s < d1]
             if rec_s <= 0 and not sel:
                 continue
-            d = {"date": label, "start_s": _r(d0, 3), "end_s": _r(d1, 3)}
-            d["recorded_h"] = _r(rec_s / 3600.0, 3)
+            d: dict[str, Any] = {"date": label, "start_s": round_or_none(d0, 3)}
+            d["end_s"] = round_or_none(d1, 3)
+            d["recorded_h"] = round_or_none(rec_s / 3600.0, 3)
             d.update(mobility_outcomes(sel, wear_s))
             d["valid"] = wear_s >= self.min_wear_h * 3600.0
             out_days.append(d)
         week = mobility_outcomes(self.bouts_, float(np.sum(wear)))
-        week["recorded_h"] = _r(float(np.sum(have)) / 3600.0, 3)
+        week["recorded_h"] = round_or_none(float(np.sum(have)) / 3600.0, 3)
         valid = [d for d in out_days if d["valid"]]
         week["days"] = len(out_days)
         week["valid_days"] = len(valid)
         for key in ("wear_h", "walking_min", "steps", "n_bouts", *_bout_keys()):
             vals = [d[key] for d in valid if d.get(key) is not None]
-            week[f"{key}_per_valid_day"] = _r(float(np.mean(vals)), 3) if vals else None
+            week[f"{key}_per_valid_day"] = round_or_none(float(np.mean(vals)), 3) if vals else None
         return DailyLifeResult(
             days=out_days,
             week=week,

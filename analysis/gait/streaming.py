@@ -61,6 +61,7 @@ from analysis.gait.pipeline import (
     assemble_bouts,
     decimation_factor,
     resolve_sensor_height,
+    round_or_none,
     track_contacts,
 )
 from analysis.orientation import BodyFrameAligner
@@ -89,15 +90,11 @@ class StreamStep(tuple):
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-
-        def f(x):
-            return None if x is None or not np.isfinite(x) else round(float(x), 4)
-
         return {
-            "time_s": f(self[0]),
+            "time_s": round_or_none(self[0]),
             "foot": self[1],
-            "step_time_s": f(self[2]),
-            "step_length_m": f(self[3]),
+            "step_time_s": round_or_none(self[2]),
+            "step_length_m": round_or_none(self[3]),
         }
 
 
