@@ -236,6 +236,13 @@ def age_band(bands: list[dict[str, Any]], age_y: float | None) -> dict[str, Any]
     return None
 
 
+def age_group(band: dict[str, Any], sex: str | None = None) -> str:
+    """A normative band's ages as the results and plots print them (``"70-79 y"``), with the
+    sex in front when given (``"women 70-79 y"``; ``sex`` is ``"m"`` or ``"f"``)."""
+    ages = f"{band['age_min_y']}-{band['age_max_y']} y"
+    return ages if sex is None else f"{'men' if sex == 'm' else 'women'} {ages}"
+
+
 # --------------------------------------------------------------------------- input checks
 
 

@@ -89,6 +89,7 @@ from analysis.clinical.base import (
     ClinicalResult,
     Validity,
     age_band,
+    age_group,
     check_imu,
     fill_gaps,
     looks_like_walking,
@@ -387,7 +388,7 @@ def _rate_chair(v: float | None, demo: Mapping[str, Any], norms: Mapping[str, An
             else f"no norm for age {demo.get('age')} (table covers 60-94 y)"
         )
         return reg.Factor(*what[:2], v, what[2], "not_rated", [], n["source"], note=why)
-    norm = f"{'men' if sex == 'm' else 'women'} {band['age_min_y']}-{band['age_max_y']} y"
+    norm = age_group(band, sex)
     return reg.threshold_factor(what, v, "<", float(band[sex]), n["source"], norm=norm)
 
 

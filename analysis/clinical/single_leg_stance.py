@@ -249,7 +249,7 @@ class SingleLegStance(BalanceTest):
             max_hold_s=self.max_hold_s,
             at_risk=bool(best < float(n["at_risk_below_s"])),
             norm_mean_s=None if band is None else float(band["mean_s"]),
-            norm_age_group=None if band is None else f"{band['age_min_y']}-{band['age_max_y']} y",
+            norm_age_group=None if band is None else base.age_group(band),
             sides=sides,
             segmentation=seg,
         )
@@ -272,7 +272,7 @@ def _age_mean(demo: Any, norms: Any) -> list[dict[str, Any]]:
     band = base.age_band(norms.get(KEY, NORMS)["norms_by_age"]["bands"], demo.get("age"))
     if band is None:
         return []
-    label = f"mean {band['age_min_y']}-{band['age_max_y']} y (Bohannon 2006)"
+    label = f"mean {base.age_group(band)} (Bohannon 2006)"
     return [{"value": float(band["mean_s"]), "label": label}]
 
 

@@ -62,6 +62,7 @@ from analysis.clinical.base import (
     Record,
     Validity,
     age_band,
+    age_group,
     check_imu,
     fill_gaps,
     normalise_sex,
@@ -289,7 +290,7 @@ class TenMetreWalk(WalkTest):
         if band is not None and ctx.sex in ("m", "f"):
             kw["norm_comfortable_mps"] = band[str(ctx.sex)]["comfortable"]
             kw["norm_fast_mps"] = band[str(ctx.sex)]["fast"]
-            kw["norm_age_group"] = f"{band['age_min_y']}-{band['age_max_y']} y"
+            kw["norm_age_group"] = age_group(band)
         first = by.get("comfortable") or trials[0]
         validity = first.validity
         if "fast" not in by:
@@ -313,8 +314,8 @@ def _norm_line(pace: str):
         band = age_band(norms.get(KEY, NORMS)["bands"], demo.get("age"))
         if band is None or sex is None:
             return []
-        group = f"{'men' if sex == 'm' else 'women'} {band['age_min_y']}-{band['age_max_y']} y"
-        return [{"value": band[sex][pace], "label": f"mean {group} (Bohannon 1997)"}]
+        label = f"mean {age_group(band, sex)} (Bohannon 1997)"
+        return [{"value": band[sex][pace], "label": label}]
 
     return references
 
