@@ -1,6 +1,9 @@
 """Checker for the algorithm pattern every analysis class follows (gaitmap/tpcp style).
 
-* ``__init__`` only stores its parameters, under their own names, unchanged;
+* ``__init__`` only stores its parameters, under their own names, unchanged (the
+  algorithms declare them once, as the fields of a ``@dataclass(eq=False)``: the generated
+  ``__init__`` stores them and nothing else; ``eq=False`` keeps identity equality and
+  hashing, so a fitted sub-algorithm is compared by its results below, not its parameters);
 * before the action nothing public ends in ``_`` (unless the algorithm is stateful, e.g. a
   streaming one whose results are updated in place);
 * the action method returns ``self`` and sets at least one result attribute ending in ``_``;

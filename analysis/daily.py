@@ -74,12 +74,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from analysis.gait import GaitAnalyzer
+from analysis.gait.pipeline import round_or_none, rounded_fields
 
 __all__ = [
     "BOUT_CLASSES",
@@ -104,13 +105,6 @@ _MEASURES = (
     ("cadence", "cadence_spm", "spm"),
     ("stride_length", "stride_length_m", "m"),
 )
-
-
-def _r(x: Any, nd: int = 4) -> Any:
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, nd) if math.isfinite(x) else None
 
 
 # --------------------------------------------------------------------------- wear time
@@ -177,6 +171,7 @@ def _combine(na, ma, sa, nb, mb, sb):
     return n, mean, m2
 
 
+@dataclass(eq=False)
 class NonWearDetector:
     """Non-wear epochs from acceleration block statistics (van Hees et al. 2013, as GGIR's
     ``detect_nonwear_clipping`` does it with ``nonwear_approach = "2023"``).
@@ -209,19 +204,11 @@ class NonWearDetector:
     epoch_rows_ : int
     """
 
-    def __init__(
-        self,
-        epoch_s: float = 900.0,
-        window_s: float = 3600.0,
-        sd_threshold_g: float = 0.013,
-        range_threshold_g: float = 0.05,
-        min_axes: int = 2,
-    ) -> None:
-        self.epoch_s = epoch_s
-        self.window_s = window_s
-        self.sd_threshold_g = sd_threshold_g
-        self.range_threshold_g = range_threshold_g
-        self.min_axes = min_axes
+    epoch_s: float = 900.0
+    window_s: float = 3600.0
+    sd_threshold_g: float = 0.013
+    range_threshold_g: float = 0.05
+    min_axes: int = 2
 
     def block_rows(self, sampling_rate_hz: float) -> int:
         """Rows of the blocks the statistics must be kept in (an epoch)."""
@@ -299,9 +286,7 @@ class DailyBout:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None)."""
-        d = {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-        d["duration_s"] = _r(self.duration_s)
-        return d
+        return rounded_fields(self) | {"duration_s": round_or_none(self.duration_s)}
 
 
 def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
@@ -322,8 +307,8 @@ def mobility_outcomes(bouts: list[DailyBout], wear_s: float | None = None) -> di
     """
     out: dict[str, Any] = {}
     if wear_s is not None:
-        out["wear_h"] = _r(wear_s / 3600.0, 3)
-    out["walking_min"] = _r(sum(b.duration_s for b in bouts) / 60.0, 3)
+        out["wear_h"] = round_or_none(wear_s / 3600.0, 3)
+    out["walking_min"] = round_or_none(sum(b.duration_s for b in bouts) / 60.0, 3)
     out["steps"] = int(sum(b.n_steps for b in bouts))
     out["n_bouts"] = len(bouts)
     out["bouts_under10s"] = sum(1 for b in bouts if b.duration_s <= 10.0)
@@ -335,8 +320,8 @@ def mobility_outcomes(bouts: list[DailyBout], wear_s: float | None = None) -> di
         c: dict[str, Any] = {"n": len(sel)}
         for label, attr, unit in _MEASURES:
             med, p90 = _percentiles([getattr(b, attr) for b in sel])
-            c[f"{label}_median_{unit}"] = _r(med)
-            c[f"{label}_p90_{unit}"] = _r(p90)
+            c[f"{label}_median_{unit}"] = round_or_none(med)
+            c[f"{label}_p90_{unit}"] = round_or_none(p90)
         classes[name] = c
     out["classes"] = classes
     return out
@@ -364,11 +349,12 @@ class DailyLifeResult:
             "non_wear_epochs": self.epochs,
             "windows_analysed": self.windows,
             "min_wear_h": self.min_wear_h,
-            "sensor_height_m": _r(self.sensor_height_m),
+            "sensor_height_m": round_or_none(self.sensor_height_m),
             "sensor_height_source": self.sensor_height_source,
         }
 
 
+@dataclass(eq=False)
 class DailyLifeAnalyzer:
     """Walking bouts, wear time and daily outcomes of a long recording, chunk by chunk.
 
@@ -399,27 +385,15 @@ class DailyLifeAnalyzer:
     non_wear_ : fitted :class:`NonWearDetector`
     """
 
-    def __init__(
-        self,
-        chunk_s: float = 3600.0,
-        margin_s: float = 60.0,
-        guard_s: float = 20.0,
-        max_window_s: float = 6 * 3600.0,
-        sensor_height_m: float | None = None,
-        height_m: float | None = None,
-        non_wear: NonWearDetector | None = None,
-        min_wear_h: float = 12.0,
-        still_range_g: float = 0.05,
-    ) -> None:
-        self.chunk_s = chunk_s
-        self.margin_s = margin_s
-        self.guard_s = guard_s
-        self.max_window_s = max_window_s
-        self.sensor_height_m = sensor_height_m
-        self.height_m = height_m
-        self.non_wear = non_wear
-        self.min_wear_h = min_wear_h
-        self.still_range_g = still_range_g
+    chunk_s: float = 3600.0
+    margin_s: float = 60.0
+    guard_s: float = 20.0
+    max_window_s: float = 6 * 3600.0
+    sensor_height_m: float | None = None
+    height_m: float | None = None
+    non_wear: NonWearDetector | None = None
+    min_wear_h: float = 12.0
+    still_range_g: float = 0.05
 
     def analyze(
         self,
@@ -547,8 +521,8 @@ class DailyLifeAnalyzer:
         wear = np.where(nw.non_wear_, 0.0, have)
         epochs = [
             {
-                "start_s": _r(float(a), 3),
-                "end_s": _r(float(b), 3),
+                "start_s": round_or_none(float(a), 3),
+                "end_s": round_or_none(float(b), 3),
                 "status": "no data" if h <= 0 else ("non-wear" if nwf else "wear"),
             }
             for a, b, h, nwf in zip(e_start, e_end, have, nw.non_wear_)
@@ -561,19 +535,20 @@ class DailyLifeAnalyzer:
             sel = [b for b in self.bouts_ if d0 <= b.start_s < d1]
             if rec_s <= 0 and not sel:
                 continue
-            d = {"date": label, "start_s": _r(d0, 3), "end_s": _r(d1, 3)}
-            d["recorded_h"] = _r(rec_s / 3600.0, 3)
+            d: dict[str, Any] = {"date": label, "start_s": round_or_none(d0, 3)}
+            d["end_s"] = round_or_none(d1, 3)
+            d["recorded_h"] = round_or_none(rec_s / 3600.0, 3)
             d.update(mobility_outcomes(sel, wear_s))
             d["valid"] = wear_s >= self.min_wear_h * 3600.0
             out_days.append(d)
         week = mobility_outcomes(self.bouts_, float(np.sum(wear)))
-        week["recorded_h"] = _r(float(np.sum(have)) / 3600.0, 3)
+        week["recorded_h"] = round_or_none(float(np.sum(have)) / 3600.0, 3)
         valid = [d for d in out_days if d["valid"]]
         week["days"] = len(out_days)
         week["valid_days"] = len(valid)
         for key in ("wear_h", "walking_min", "steps", "n_bouts", *_bout_keys()):
             vals = [d[key] for d in valid if d.get(key) is not None]
-            week[f"{key}_per_valid_day"] = _r(float(np.mean(vals)), 3) if vals else None
+            week[f"{key}_per_valid_day"] = round_or_none(float(np.mean(vals)), 3) if vals else None
         return DailyLifeResult(
             days=out_days,
             week=week,

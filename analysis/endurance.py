@@ -192,6 +192,7 @@ class EnduranceResult(ClinicalResult):
     windows: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(eq=False)
 class EnduranceAnalyzer:
     """Endurance across a session.
 
@@ -213,19 +214,11 @@ class EnduranceAnalyzer:
     result_ : EnduranceResult
     """
 
-    def __init__(
-        self,
-        window_s: float = 60.0,
-        compare_fraction: float = 1.0 / 3.0,
-        min_active_s: float = 2.0,
-        min_quiet_s: float = 10.0,
-        min_duration_s: float = 60.0,
-    ) -> None:
-        self.window_s = window_s
-        self.compare_fraction = compare_fraction
-        self.min_active_s = min_active_s
-        self.min_quiet_s = min_quiet_s
-        self.min_duration_s = min_duration_s
+    window_s: float = 60.0
+    compare_fraction: float = 1.0 / 3.0
+    min_active_s: float = 2.0
+    min_quiet_s: float = 10.0
+    min_duration_s: float = 60.0
 
     def calculate(
         self,

@@ -67,6 +67,8 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from analysis import dsp
@@ -263,6 +265,7 @@ def _complementary_gravity(
     return g
 
 
+@dataclass(eq=False)
 class BodyFrameAligner:
     """Rotate sensor-frame IMU data into the body frame (V up, AP forward, ML right).
 
@@ -311,25 +314,14 @@ class BodyFrameAligner:
         Normalised covariance used for the walking heading (0..1).
     """
 
-    def __init__(
-        self,
-        tau_s: float = 1.0,
-        step_band_hz: tuple[float, float] = (0.7, 4.0),
-        min_heading_correlation: float = 0.15,
-        heading_hint_sensor: np.ndarray | None = None,
-        min_step_rms_mps2: float = 0.5,
-        forward_sensor: np.ndarray | None = None,
-        quiet_window_s: float = 1.0,
-        quiet_sd_mps2: float = 0.2,
-    ) -> None:
-        self.tau_s = tau_s
-        self.step_band_hz = step_band_hz
-        self.min_heading_correlation = min_heading_correlation
-        self.heading_hint_sensor = heading_hint_sensor
-        self.min_step_rms_mps2 = min_step_rms_mps2
-        self.forward_sensor = forward_sensor
-        self.quiet_window_s = quiet_window_s
-        self.quiet_sd_mps2 = quiet_sd_mps2
+    tau_s: float = 1.0
+    step_band_hz: tuple[float, float] = (0.7, 4.0)
+    min_heading_correlation: float = 0.15
+    heading_hint_sensor: np.ndarray | None = None
+    min_step_rms_mps2: float = 0.5
+    forward_sensor: np.ndarray | None = None
+    quiet_window_s: float = 1.0
+    quiet_sd_mps2: float = 0.2
 
     # ------------------------------------------------------------------ action
     def align(

@@ -345,6 +345,7 @@ def _filter(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- analyzer
 
 
+@dataclass(eq=False)
 class SwayAnalyzer:
     """Sway measures of one quiet-stance trial from a lower-back IMU (any mounting).
 
@@ -388,37 +389,20 @@ class SwayAnalyzer:
         Detected bursts of movement (steps, grabs).
     """
 
-    def __init__(
-        self,
-        lowpass_hz: float = 3.5,
-        highpass_hz: float | None = None,
-        filter_order: int = 4,
-        band_hz: tuple[float, float] = (0.15, 5.0),
-        psd_segment_s: float = 60.0,
-        tilt_correction: str = "static",
-        heading_hint_sensor: np.ndarray | None = None,
-        min_duration_s: float = 5.0,
-        max_missing_fraction: float = 0.1,
-        check_activity: bool = True,
-        rest_acc_std_mps2: float = 0.35,
-        rest_gyr_radps: float = 0.35,
-        step_min_s: float = 0.3,
-        max_tilt_change_deg: float = 15.0,
-    ) -> None:
-        self.lowpass_hz = lowpass_hz
-        self.highpass_hz = highpass_hz
-        self.filter_order = filter_order
-        self.band_hz = band_hz
-        self.psd_segment_s = psd_segment_s
-        self.tilt_correction = tilt_correction
-        self.heading_hint_sensor = heading_hint_sensor
-        self.min_duration_s = min_duration_s
-        self.max_missing_fraction = max_missing_fraction
-        self.check_activity = check_activity
-        self.rest_acc_std_mps2 = rest_acc_std_mps2
-        self.rest_gyr_radps = rest_gyr_radps
-        self.step_min_s = step_min_s
-        self.max_tilt_change_deg = max_tilt_change_deg
+    lowpass_hz: float = 3.5
+    highpass_hz: float | None = None
+    filter_order: int = 4
+    band_hz: tuple[float, float] = (0.15, 5.0)
+    psd_segment_s: float = 60.0
+    tilt_correction: str = "static"
+    heading_hint_sensor: np.ndarray | None = None
+    min_duration_s: float = 5.0
+    max_missing_fraction: float = 0.1
+    check_activity: bool = True
+    rest_acc_std_mps2: float = 0.35
+    rest_gyr_radps: float = 0.35
+    step_min_s: float = 0.3
+    max_tilt_change_deg: float = 15.0
 
     def calculate(
         self, acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, sampling_rate_hz: float
@@ -506,14 +490,9 @@ class SwayAnalyzer:
         return self
 
     def _movement_validity(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float) -> Validity:
-        still = base.rest_mask(
-            acc,
-            gyr,
-            fs,
-            acc_std_max_mps2=self.rest_acc_std_mps2,
-            gyr_max_radps=self.rest_gyr_radps,
+        still, moves = base.movement_bursts(
+            acc, gyr, fs, self.rest_acc_std_mps2, self.rest_gyr_radps, self.step_min_s
         )
-        moves = base.segments_from_mask(~still, fs, min_duration_s=self.step_min_s)
         self.step_segments_ = moves
         if moves and (~still).mean() > 0.5:
             return Validity.invalid(
@@ -540,6 +519,7 @@ class SwayAnalyzer:
 # --------------------------------------------------------------------------- live
 
 
+@dataclass(eq=False)
 class SlidingSway:
     """Live sway measures over the last ``window_s`` seconds, at bounded cost.
 
@@ -569,18 +549,17 @@ class SlidingSway:
         Latest measures (keys as :class:`SwayResult`, plus ``window_end_s`` and ``valid``).
     """
 
-    def __init__(
-        self,
-        window_s: float = 10.0,
-        sampling_rate_hz: float = 100.0,
-        update_interval_s: float = 0.5,
-        min_fill_s: float = 3.0,
-        lowpass_hz: float = 3.5,
-        filter_order: int = 4,
-        band_hz: tuple[float, float] = (0.15, 5.0),
-        heading_hint_sensor: np.ndarray | None = None,
-    ) -> None:
-        if window_s <= 0 or sampling_rate_hz <= 0:
+    window_s: float = 10.0
+    sampling_rate_hz: float = 100.0
+    update_interval_s: float = 0.5
+    min_fill_s: float = 3.0
+    lowpass_hz: float = 3.5
+    filter_order: int = 4
+    band_hz: tuple[float, float] = (0.15, 5.0)
+    heading_hint_sensor: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0 or self.sampling_rate_hz <= 0:
             raise ValueError("window_s and sampling_rate_hz must be positive")
         # the sway measures import scipy's signal, spatial and stats lazily (about 1 s):
         # a live window imports them here, when it is made, not at its first update
@@ -588,22 +567,14 @@ class SlidingSway:
         import scipy.spatial  # noqa: F401
         import scipy.stats  # noqa: F401
 
-        self.window_s = window_s
-        self.sampling_rate_hz = sampling_rate_hz
-        self.update_interval_s = update_interval_s
-        self.min_fill_s = min_fill_s
-        self.lowpass_hz = lowpass_hz
-        self.filter_order = filter_order
-        self.band_hz = band_hz
-        self.heading_hint_sensor = heading_hint_sensor
-        self._n = max(16, int(round(window_s * sampling_rate_hz)))
+        self._n = max(16, int(round(self.window_s * self.sampling_rate_hz)))
         self._buf = np.zeros((self._n, 3))
         self._gyr = np.zeros((self._n, 3))
         self._filled = 0
         self._pos = 0
         self._total = 0
         self._last_compute = -np.inf
-        self._sos = _design_filter(sampling_rate_hz, lowpass_hz, None, filter_order)
+        self._sos = _design_filter(self.sampling_rate_hz, self.lowpass_hz, None, self.filter_order)
         self._forward: np.ndarray | None = None
         self.metrics_: dict[str, Any] | None = None
 

@@ -143,6 +143,7 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
+@dataclass(eq=False)
 class TransitionDetector:
     """Detect sit-to-stand and stand-to-sit transitions (see the module docstring).
 
@@ -187,29 +188,16 @@ class TransitionDetector:
         Low-passed trunk tilt-rate magnitude.
     """
 
-    def __init__(
-        self,
-        min_peak_velocity_mps: float = 0.18,
-        min_height_change_m: float = 0.12,
-        min_tilt_rate_radps: float = 0.25,
-        min_rate_radps: float = 0.1,
-        search_s: float = 1.5,
-        max_duration_s: float = 6.0,
-        boundary_cutoff_hz: float = 2.5,
-        enforce_alternation: bool = True,
-        aligner: BodyFrameAligner | None = None,
-        pad_s: float = 20.0,
-    ) -> None:
-        self.pad_s = pad_s
-        self.boundary_cutoff_hz = boundary_cutoff_hz
-        self.enforce_alternation = enforce_alternation
-        self.min_peak_velocity_mps = min_peak_velocity_mps
-        self.min_height_change_m = min_height_change_m
-        self.min_tilt_rate_radps = min_tilt_rate_radps
-        self.min_rate_radps = min_rate_radps
-        self.search_s = search_s
-        self.max_duration_s = max_duration_s
-        self.aligner = aligner
+    min_peak_velocity_mps: float = 0.18
+    min_height_change_m: float = 0.12
+    min_tilt_rate_radps: float = 0.25
+    min_rate_radps: float = 0.1
+    search_s: float = 1.5
+    max_duration_s: float = 6.0
+    boundary_cutoff_hz: float = 2.5
+    enforce_alternation: bool = True
+    aligner: BodyFrameAligner | None = None
+    pad_s: float = 20.0
 
     def detect(
         self, acc_mps2: np.ndarray, gyr_radps: np.ndarray, sampling_rate_hz: float
@@ -484,6 +472,7 @@ def detect_transitions(
     return TransitionDetector(**params).detect(acc_mps2, gyr_radps, sampling_rate_hz).transitions_
 
 
+@dataclass(eq=False)
 class StreamingTransitions:
     """Sit-to-stand / stand-to-sit transitions from a live stream, block by block.
 
@@ -570,37 +559,25 @@ class StreamingTransitions:
     (see ``tests/analysis/test_streaming_transitions.py``).
     """
 
-    def __init__(
-        self,
-        sampling_rate_hz: float,
-        min_peak_velocity_mps: float = 0.18,
-        min_height_change_m: float = 0.12,
-        min_tilt_rate_radps: float = 0.25,
-        search_s: float = 1.5,
-        max_duration_s: float = 6.0,
-        merge_gap_s: float = 0.3,
-        tau_s: float = 0.3,
-        buffer_s: float = 10.0,
-        lag_s: float = 0.15,
-        highpass_hz: float = 0.02,
-    ) -> None:
-        self.highpass_hz = highpass_hz
-        self.sampling_rate_hz = sampling_rate_hz
-        self.min_peak_velocity_mps = min_peak_velocity_mps
-        self.min_height_change_m = min_height_change_m
-        self.min_tilt_rate_radps = min_tilt_rate_radps
-        self.search_s = search_s
-        self.max_duration_s = max_duration_s
-        self.merge_gap_s = merge_gap_s
-        self.tau_s = tau_s
-        self.buffer_s = buffer_s
-        self.lag_s = lag_s
-        fs = float(sampling_rate_hz)
+    sampling_rate_hz: float
+    min_peak_velocity_mps: float = 0.18
+    min_height_change_m: float = 0.12
+    min_tilt_rate_radps: float = 0.25
+    search_s: float = 1.5
+    max_duration_s: float = 6.0
+    merge_gap_s: float = 0.3
+    tau_s: float = 0.3
+    buffer_s: float = 10.0
+    lag_s: float = 0.15
+    highpass_hz: float = 0.02
+
+    def __post_init__(self) -> None:
+        fs = float(self.sampling_rate_hz)
         if not np.isfinite(fs) or fs <= 0:
-            raise ValueError(f"sampling_rate_hz must be > 0, got {sampling_rate_hz!r}")
+            raise ValueError(f"sampling_rate_hz must be > 0, got {self.sampling_rate_hz!r}")
         self._fs = fs
         self._n = 0  # samples seen
-        self._cap = int(round(buffer_s * fs))
+        self._cap = int(round(self.buffer_s * fs))
         self._v = np.zeros(0)
         self._rate = np.zeros(0)
         self._start = 0  # absolute index of the ring buffer's first sample
@@ -610,8 +587,8 @@ class StreamingTransitions:
         self._g_filt: list[np.ndarray] | None = None
         self._last_acc = np.array([0.0, 0.0, STANDARD_GRAVITY_MPS2])
         self._last_gyr = np.zeros(3)
-        self._sos_hp = _sos("highpass", highpass_hz, fs)
-        self._sos_bp = _sos("bandpass", (highpass_hz, 1.0), fs)
+        self._sos_hp = _sos("highpass", self.highpass_hz, fs)
+        self._sos_bp = _sos("bandpass", (self.highpass_hz, 1.0), fs)
         self._sos_lp = _sos("lowpass", 0.7, fs)
         self._z_hp: np.ndarray | None = None
         self._z_bp = np.zeros((self._sos_bp.shape[0], 2))

@@ -6,8 +6,9 @@ Every test result in :mod:`analysis.clinical` (and :mod:`analysis.sway`,
 * derives from :class:`ClinicalResult` with ``@dataclass(kw_only=True)``,
 * carries a :class:`Validity` (``valid``, machine-readable ``code``, human ``reason``),
 * names every numeric field with its unit (``time_s``, ``rms_mps2``, ``speed_mps``),
-* turns into JSON-ready values with :meth:`ClinicalResult.to_dict` (numpy scalars become
-  Python numbers, arrays become lists, NaN/inf become ``None``).
+* turns into JSON-ready values with :meth:`Record.to_dict` (numpy scalars become
+  Python numbers, arrays become lists, NaN/inf become ``None``); the parts of a result
+  (one trial, one side, one stage) are :class:`Record` dataclasses too.
 
 A recording of the wrong activity for a test must say so instead of returning numbers:
 build the result with :meth:`ClinicalResult.invalid_result` (or leave the metrics ``None``)
@@ -21,6 +22,7 @@ Helpers shared by the tests (all vectorised, no I/O):
 * :func:`rest_mask` marks samples where the body is still (low gyro norm and low
   acceleration variability), :func:`segments_from_mask` turns a mask into
   :class:`Segment` objects, merging short gaps and dropping short segments;
+  :func:`movement_bursts` gives both: the still mask and the bursts of movement between;
 * :func:`dominant_frequency_hz` and :func:`looks_like_walking` (periodic trunk
   acceleration at step frequency) for "wrong activity" checks;
 * :func:`sensor_moved` checks whether gravity turned in the sensor frame during a
@@ -136,8 +138,26 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"cannot convert {type(value).__name__} to JSON")
 
 
+@dataclass
+class Record:
+    """Base of the result dataclasses (a test's result, one trial, one side, one stage).
+
+    ``to_dict()`` gives the fields in their order, JSON-ready (:func:`to_jsonable`: NaN
+    becomes ``None``, a :class:`Validity` its dict); fields whose names start with ``_``
+    are internal and not exported.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the fields, units in the key names."""
+        return {
+            f.name: to_jsonable(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if not f.name.startswith("_")
+        }
+
+
 @dataclass(kw_only=True)
-class ClinicalResult:
+class ClinicalResult(Record):
     """Base of every test result: a validity plus unit-named metric fields.
 
     Subclass with ``@dataclass(kw_only=True)`` and give every metric a default of ``None``
@@ -167,15 +187,6 @@ class ClinicalResult:
     def valid(self) -> bool:
         """Shortcut for ``validity.valid``."""
         return self.validity.valid
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with units in the key names and the validity."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name.startswith("_"):
-                continue
-            out[f.name] = to_jsonable(getattr(self, f.name))
-        return out
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,13 @@ def age_band(bands: list[dict[str, Any]], age_y: float | None) -> dict[str, Any]
         if b.get("age_min_y", -np.inf) <= age_y < b.get("age_max_y", np.inf) + 1:
             return b
     return None
+
+
+def age_group(band: dict[str, Any], sex: str | None = None) -> str:
+    """A normative band's ages as the results and plots print them (``"70-79 y"``), with the
+    sex in front when given (``"women 70-79 y"``; ``sex`` is ``"m"`` or ``"f"``)."""
+    ages = f"{band['age_min_y']}-{band['age_max_y']} y"
+    return ages if sex is None else f"{'men' if sex == 'm' else 'women'} {ages}"
 
 
 # --------------------------------------------------------------------------- input checks
@@ -368,6 +386,40 @@ def segments_from_mask(
     dur = ends - starts
     sel = dur >= min_duration_s * fs
     return [Segment(s / fs, e / fs) for s, e in zip(starts[sel], ends[sel])]
+
+
+def movement_bursts(
+    acc_mps2: np.ndarray,
+    gyr_radps: np.ndarray | None,
+    sampling_rate_hz: float,
+    acc_std_max_mps2: float = 0.35,
+    gyr_max_radps: float = 0.35,
+    min_duration_s: float = 0.3,
+    merge_gap_s: float = 0.0,
+) -> tuple[np.ndarray, list[Segment]]:
+    """Where the trunk is still, and the bursts of movement in between.
+
+    The still mask is :func:`rest_mask` with the two thresholds; a burst (a step, a grab,
+    a lift of the foot) is a run of not-still samples of at least ``min_duration_s``, runs
+    closer than ``merge_gap_s`` merged first (:func:`segments_from_mask`). The balance
+    tests judge a stance by them.
+
+    Returns
+    -------
+    still, bursts
+        The boolean mask and the bursts as :class:`Segment` objects.
+    """
+    still = rest_mask(
+        acc_mps2,
+        gyr_radps,
+        sampling_rate_hz,
+        acc_std_max_mps2=acc_std_max_mps2,
+        gyr_max_radps=gyr_max_radps,
+    )
+    bursts = segments_from_mask(
+        ~still, sampling_rate_hz, min_duration_s=min_duration_s, merge_gap_s=merge_gap_s
+    )
+    return still, bursts
 
 
 def dominant_frequency_hz(

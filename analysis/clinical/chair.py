@@ -89,6 +89,7 @@ from analysis.clinical.base import (
     ClinicalResult,
     Validity,
     age_band,
+    age_group,
     check_imu,
     fill_gaps,
     looks_like_walking,
@@ -216,6 +217,7 @@ def _walked_between(
     return None
 
 
+@dataclass(eq=False)
 class ChairStand30s(TransferTest):
     """30-second chair stand: count of full stands in 30 s.
 
@@ -232,15 +234,9 @@ class ChairStand30s(TransferTest):
     result_ : ChairStand30sResult
     """
 
-    def __init__(
-        self,
-        window_s: float = 30.0,
-        norms: dict[str, Any] | None = None,
-        transition_detector: TransitionDetector | None = None,
-    ) -> None:
-        self.window_s = window_s
-        self.norms = norms
-        self.transition_detector = transition_detector
+    window_s: float = 30.0
+    norms: dict[str, Any] | None = None
+    transition_detector: TransitionDetector | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Count the stands (sets ``result_``).
@@ -298,6 +294,7 @@ class ChairStand30s(TransferTest):
         return None if band is None else int(band[sex])
 
 
+@dataclass(eq=False)
 class FiveTimesSitToStand(TransferTest):
     """Five-times sit-to-stand: time for five rises.
 
@@ -314,17 +311,10 @@ class FiveTimesSitToStand(TransferTest):
     result_ : FiveTimesSitToStandResult
     """
 
-    def __init__(
-        self,
-        elevated_threshold_s: float = 12.0,
-        at_risk_threshold_s: float = 15.0,
-        norms: dict[str, Any] | None = None,
-        transition_detector: TransitionDetector | None = None,
-    ) -> None:
-        self.elevated_threshold_s = elevated_threshold_s
-        self.at_risk_threshold_s = at_risk_threshold_s
-        self.norms = norms
-        self.transition_detector = transition_detector
+    elevated_threshold_s: float = 12.0
+    at_risk_threshold_s: float = 15.0
+    norms: dict[str, Any] | None = None
+    transition_detector: TransitionDetector | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the five rises (sets ``result_``)."""
@@ -398,7 +388,7 @@ def _rate_chair(v: float | None, demo: Mapping[str, Any], norms: Mapping[str, An
             else f"no norm for age {demo.get('age')} (table covers 60-94 y)"
         )
         return reg.Factor(*what[:2], v, what[2], "not_rated", [], n["source"], note=why)
-    norm = f"{'men' if sex == 'm' else 'women'} {band['age_min_y']}-{band['age_max_y']} y"
+    norm = age_group(band, sex)
     return reg.threshold_factor(what, v, "<", float(band[sex]), n["source"], norm=norm)
 
 

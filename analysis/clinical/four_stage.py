@@ -57,7 +57,7 @@ import numpy as np
 
 from analysis.clinical import base
 from analysis.clinical import registry as reg
-from analysis.clinical.base import ClinicalResult, Segment, Validity
+from analysis.clinical.base import ClinicalResult, Record, Segment, Validity
 from analysis.clinical.registry import BalanceTest, TestContext
 from analysis.orientation import gravity_direction, horizontal_basis
 
@@ -87,7 +87,7 @@ NORMS: dict[str, Any] = {
 
 
 @dataclass
-class StageResult:
+class StageResult(Record):
     """One stage attempt."""
 
     stage: str
@@ -100,23 +100,6 @@ class StageResult:
     failure_t_s: float | None = None
     detected_by: str = ""  # "", "signal", "marker", "signal+marker"
     sway_rms_mps2: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return base.to_jsonable(
-            {
-                "stage": self.stage,
-                "start_s": self.start_s,
-                "end_s": self.end_s,
-                "held_s": self.held_s,
-                "completed": self.completed,
-                "failure": self.failure,
-                "failure_kind": self.failure_kind,
-                "failure_t_s": self.failure_t_s,
-                "detected_by": self.detected_by,
-                "sway_rms_mps2": self.sway_rms_mps2,
-            }
-        )
 
 
 @dataclass(kw_only=True)
@@ -137,6 +120,7 @@ class FourStageResult(ClinicalResult):
     risk_note: str = ""
 
 
+@dataclass(eq=False)
 class FourStageBalance(BalanceTest):
     """Detect stages, losses of balance and the time held per stage.
 
@@ -168,27 +152,15 @@ class FourStageBalance(BalanceTest):
     movement_segments_ : list of Segment
     """
 
-    def __init__(
-        self,
-        stage_duration_s: float = 10.0,
-        completion_tolerance_s: float = 0.3,
-        min_quiet_s: float = 2.0,
-        step_min_s: float = 0.3,
-        rest_acc_std_mps2: float = 0.35,
-        rest_gyr_radps: float = 0.35,
-        step_impact_mps2: float = 2.0,
-        max_missing_fraction: float = 0.1,
-        walk_window_s: float = 6.0,
-    ) -> None:
-        self.stage_duration_s = stage_duration_s
-        self.completion_tolerance_s = completion_tolerance_s
-        self.min_quiet_s = min_quiet_s
-        self.step_min_s = step_min_s
-        self.rest_acc_std_mps2 = rest_acc_std_mps2
-        self.rest_gyr_radps = rest_gyr_radps
-        self.step_impact_mps2 = step_impact_mps2
-        self.max_missing_fraction = max_missing_fraction
-        self.walk_window_s = walk_window_s
+    stage_duration_s: float = 10.0
+    completion_tolerance_s: float = 0.3
+    min_quiet_s: float = 2.0
+    step_min_s: float = 0.3
+    rest_acc_std_mps2: float = 0.35
+    rest_gyr_radps: float = 0.35
+    step_impact_mps2: float = 2.0
+    max_missing_fraction: float = 0.1
+    walk_window_s: float = 6.0
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Analyse one test (sets ``result_``).
@@ -220,14 +192,9 @@ class FourStageBalance(BalanceTest):
             return
         acc = both[:, :3]
         gyr = both[:, 3:] if gyr is not None else None
-        still = base.rest_mask(
-            acc,
-            gyr,
-            fs,
-            acc_std_max_mps2=self.rest_acc_std_mps2,
-            gyr_max_radps=self.rest_gyr_radps,
+        still, moves = base.movement_bursts(
+            acc, gyr, fs, self.rest_acc_std_mps2, self.rest_gyr_radps, self.step_min_s
         )
-        moves = base.segments_from_mask(~still, fs, min_duration_s=self.step_min_s)
         # quiet = everything that is not a qualifying movement burst
         quiet_mask = np.ones(n, bool)
         for m in moves:

@@ -58,7 +58,7 @@ import numpy as np
 
 from analysis.clinical import base
 from analysis.clinical import registry as reg
-from analysis.clinical.base import ClinicalResult, Segment, Validity, to_jsonable
+from analysis.clinical.base import ClinicalResult, Record, Segment, Validity
 from analysis.clinical.registry import BalanceTest, TestContext
 
 __all__ = ["BEST_SIDE", "LEFT", "NORMS", "RIGHT", "SIDES", "SingleLegStance", "SingleLegResult"]
@@ -88,7 +88,7 @@ NORMS: dict[str, Any] = {
 
 
 @dataclass
-class SideResult:
+class SideResult(Record):
     """One leg's hold."""
 
     side: str
@@ -96,10 +96,6 @@ class SideResult:
     end_s: float
     held_s: float
     ended_by: str  # "touch-down", "marker", "stage end", "maximum", "end of data"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {k: to_jsonable(v) for k, v in self.__dict__.items()}
 
 
 @dataclass(kw_only=True)
@@ -119,6 +115,7 @@ class SingleLegResult(ClinicalResult):
     source: str = "Springer et al. 2007 (procedure); Vellas et al. 1997; Bohannon 2006 (norms)"
 
 
+@dataclass(eq=False)
 class SingleLegStance(BalanceTest):
     """Single-leg stance, left and right.
 
@@ -142,23 +139,13 @@ class SingleLegStance(BalanceTest):
         The movement bursts found.
     """
 
-    def __init__(
-        self,
-        max_hold_s: float = 30.0,
-        lift_window_s: float = 3.0,
-        min_hold_s: float = 0.5,
-        step_min_s: float = 0.3,
-        rest_acc_std_mps2: float = 0.35,
-        rest_gyr_radps: float = 0.35,
-        norms: dict[str, Any] | None = None,
-    ) -> None:
-        self.max_hold_s = max_hold_s
-        self.lift_window_s = lift_window_s
-        self.min_hold_s = min_hold_s
-        self.step_min_s = step_min_s
-        self.rest_acc_std_mps2 = rest_acc_std_mps2
-        self.rest_gyr_radps = rest_gyr_radps
-        self.norms = norms
+    max_hold_s: float = 30.0
+    lift_window_s: float = 3.0
+    min_hold_s: float = 0.5
+    step_min_s: float = 0.3
+    rest_acc_std_mps2: float = 0.35
+    rest_gyr_radps: float = 0.35
+    norms: dict[str, Any] | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the hold on each leg (sets ``result_``).
@@ -176,12 +163,9 @@ class SingleLegStance(BalanceTest):
             return
         acc = base.fill_gaps(acc)[0]
         gyr = None if gyr is None else base.fill_gaps(gyr)[0]
-        still = base.rest_mask(
-            acc, gyr, fs, acc_std_max_mps2=self.rest_acc_std_mps2, gyr_max_radps=self.rest_gyr_radps
-        )
         # the weight shifts of one lift (or one touch-down) come in quick succession
-        bursts = base.segments_from_mask(
-            ~still, fs, min_duration_s=self.step_min_s, merge_gap_s=0.5
+        still, bursts = base.movement_bursts(
+            acc, gyr, fs, self.rest_acc_std_mps2, self.rest_gyr_radps, self.step_min_s, 0.5
         )
         self.bursts_ = bursts
         if base.looks_like_walking(acc, fs) and still.mean() < 0.3:
@@ -265,7 +249,7 @@ class SingleLegStance(BalanceTest):
             max_hold_s=self.max_hold_s,
             at_risk=bool(best < float(n["at_risk_below_s"])),
             norm_mean_s=None if band is None else float(band["mean_s"]),
-            norm_age_group=None if band is None else f"{band['age_min_y']}-{band['age_max_y']} y",
+            norm_age_group=None if band is None else base.age_group(band),
             sides=sides,
             segmentation=seg,
         )
@@ -288,7 +272,7 @@ def _age_mean(demo: Any, norms: Any) -> list[dict[str, Any]]:
     band = base.age_band(norms.get(KEY, NORMS)["norms_by_age"]["bands"], demo.get("age"))
     if band is None:
         return []
-    label = f"mean {band['age_min_y']}-{band['age_max_y']} y (Bohannon 2006)"
+    label = f"mean {base.age_group(band)} (Bohannon 2006)"
     return [{"value": float(band["mean_s"]), "label": label}]
 
 

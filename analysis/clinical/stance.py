@@ -93,6 +93,7 @@ class StanceResult(ClinicalResult):
     ratio_measure: str = "rms_mps2"
 
 
+@dataclass(eq=False)
 class QuietStance:
     """Quiet stance in up to four conditions with mCTSIB ratios.
 
@@ -114,17 +115,10 @@ class QuietStance:
     result_ : StanceResult
     """
 
-    def __init__(
-        self,
-        min_duration_s: float = 20.0,
-        ratio_measures: tuple[str, ...] = ("rms_mps2", "ellipse_area_m2ps4", "mean_velocity_mps3"),
-        heading_hint_sensor: np.ndarray | None = None,
-        sway_params: dict[str, Any] | None = None,
-    ) -> None:
-        self.min_duration_s = min_duration_s
-        self.ratio_measures = ratio_measures
-        self.heading_hint_sensor = heading_hint_sensor
-        self.sway_params = sway_params
+    min_duration_s: float = 20.0
+    ratio_measures: tuple[str, ...] = ("rms_mps2", "ellipse_area_m2ps4", "mean_velocity_mps3")
+    heading_hint_sensor: np.ndarray | None = None
+    sway_params: dict[str, Any] | None = None
 
     def calculate(
         self,
@@ -267,6 +261,7 @@ class _Head(dict):
         return dict(self)
 
 
+@dataclass(eq=False)
 class SwayTest(BalanceTest):
     """The ``sway`` test: one quiet-stance trial, or the four mCTSIB conditions.
 
@@ -277,8 +272,7 @@ class SwayTest(BalanceTest):
     trial's measures plus the conditions, ratios and Romberg quotient.
     """
 
-    def __init__(self, min_auto_s: float = 75.0) -> None:
-        self.min_auto_s = min_auto_s
+    min_auto_s: float = 75.0
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Analyse the quiet stance (sets ``result_``)."""

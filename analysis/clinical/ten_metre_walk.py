@@ -59,12 +59,13 @@ from analysis.clinical.base import (
     TOO_SHORT,
     WRONG_ACTIVITY,
     ClinicalResult,
+    Record,
     Validity,
     age_band,
+    age_group,
     check_imu,
     fill_gaps,
     normalise_sex,
-    to_jsonable,
 )
 from analysis.clinical.registry import TestContext, WalkTest
 from analysis.clinical.walk import GAIT_SPEED
@@ -143,7 +144,7 @@ def not_on_the_trunk(
 
 
 @dataclass
-class Trial:
+class Trial(Record):
     """One walk of the test."""
 
     pace: str
@@ -155,11 +156,6 @@ class Trial:
     cadence_spm: float | None
     n_strides: int
     validity: Validity
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        d = {k: to_jsonable(v) for k, v in self.__dict__.items() if k != "validity"}
-        return {**d, "validity": self.validity.to_dict()}
 
 
 @dataclass(kw_only=True)
@@ -181,6 +177,7 @@ class TenMetreWalkResult(ClinicalResult):
     source: str = "Peters et al. 2013 (procedure); Bohannon 1997 (norms)"
 
 
+@dataclass(eq=False)
 class TenMetreWalk(WalkTest):
     """10-metre walk test (comfortable and fast).
 
@@ -204,23 +201,13 @@ class TenMetreWalk(WalkTest):
     gait_ : GaitResult
     """
 
-    def __init__(
-        self,
-        distance_m: float = 10.0,
-        lead_in_m: float = 2.0,
-        lead_out_m: float = 2.0,
-        min_distance_m: float = 9.0,
-        max_trunk_pitch_rate_dps: float = 150.0,
-        norms: dict[str, Any] | None = None,
-        gait_analyzer: GaitAnalyzer | None = None,
-    ) -> None:
-        self.distance_m = distance_m
-        self.lead_in_m = lead_in_m
-        self.lead_out_m = lead_out_m
-        self.min_distance_m = min_distance_m
-        self.max_trunk_pitch_rate_dps = max_trunk_pitch_rate_dps
-        self.norms = norms
-        self.gait_analyzer = gait_analyzer
+    distance_m: float = 10.0
+    lead_in_m: float = 2.0
+    lead_out_m: float = 2.0
+    min_distance_m: float = 9.0
+    max_trunk_pitch_rate_dps: float = 150.0
+    norms: dict[str, Any] | None = None
+    gait_analyzer: GaitAnalyzer | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the comfortable and the fast walk (sets ``result_``).
@@ -303,7 +290,7 @@ class TenMetreWalk(WalkTest):
         if band is not None and ctx.sex in ("m", "f"):
             kw["norm_comfortable_mps"] = band[str(ctx.sex)]["comfortable"]
             kw["norm_fast_mps"] = band[str(ctx.sex)]["fast"]
-            kw["norm_age_group"] = f"{band['age_min_y']}-{band['age_max_y']} y"
+            kw["norm_age_group"] = age_group(band)
         first = by.get("comfortable") or trials[0]
         validity = first.validity
         if "fast" not in by:
@@ -327,8 +314,8 @@ def _norm_line(pace: str):
         band = age_band(norms.get(KEY, NORMS)["bands"], demo.get("age"))
         if band is None or sex is None:
             return []
-        group = f"{'men' if sex == 'm' else 'women'} {band['age_min_y']}-{band['age_max_y']} y"
-        return [{"value": band[sex][pace], "label": f"mean {group} (Bohannon 1997)"}]
+        label = f"mean {age_group(band, sex)} (Bohannon 1997)"
+        return [{"value": band[sex][pace], "label": label}]
 
     return references
 

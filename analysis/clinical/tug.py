@@ -61,6 +61,7 @@ from analysis.clinical.base import (
     ClinicalResult,
     Validity,
     age_band,
+    age_group,
     check_imu,
     fill_gaps,
 )
@@ -129,7 +130,7 @@ def _norm_for_age(
     band = age_band((norms.get("norms_by_age") or {}).get("bands") or [], age_y)
     if band is None:
         return None, None
-    return float(band["mean_s"]), f"{band['age_min_y']}-{band['age_max_y']} y"
+    return float(band["mean_s"]), age_group(band)
 
 
 def _cycles(trs: list[Transition]) -> int:
@@ -143,6 +144,7 @@ def _cycles(trs: list[Transition]) -> int:
     return n
 
 
+@dataclass(eq=False)
 class TimedUpAndGo(TransferTest):
     """Instrumented Timed Up and Go.
 
@@ -165,21 +167,12 @@ class TimedUpAndGo(TransferTest):
     result_ : TugResult
     """
 
-    def __init__(
-        self,
-        threshold_s: float = STEADI_TUG_THRESHOLD_S,
-        norms: dict[str, Any] | None = None,
-        max_total_s: float = 120.0,
-        transition_detector: TransitionDetector | None = None,
-        gait_analyzer: GaitAnalyzer | None = None,
-        max_turns: int = 3,
-    ) -> None:
-        self.threshold_s = threshold_s
-        self.norms = norms
-        self.max_total_s = max_total_s
-        self.max_turns = max_turns
-        self.transition_detector = transition_detector
-        self.gait_analyzer = gait_analyzer
+    threshold_s: float = STEADI_TUG_THRESHOLD_S
+    norms: dict[str, Any] | None = None
+    max_total_s: float = 120.0
+    transition_detector: TransitionDetector | None = None
+    gait_analyzer: GaitAnalyzer | None = None
+    max_turns: int = 3
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the test and its phases (sets ``result_``).
@@ -329,10 +322,7 @@ def _rate(v: float | None, demo: Mapping[str, Any], norms: Mapping[str, Any]) ->
     note = ""
     band = age_band(n.get("norms_by_age", {}).get("bands", []), demo.get("age"))
     if band is not None:
-        note = (
-            f"age norm {band['mean_s']} s for {band['age_min_y']}-{band['age_max_y']} y "
-            f"({n['norms_by_age']['source']})"
-        )
+        note = f"age norm {band['mean_s']} s for {age_group(band)} ({n['norms_by_age']['source']})"
     what = ("tug_time_s", "Timed Up and Go", "s")
     thr = float(n["at_risk_threshold_s"])
     return reg.threshold_factor(what, v, ">=", thr, n["source"], note=note)
@@ -340,13 +330,11 @@ def _rate(v: float | None, demo: Mapping[str, Any], norms: Mapping[str, Any]) ->
 
 def _age_mean(demo: Mapping[str, Any], norms: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Bohannon's (2006) mean for the patient's age, a reference line of the progress plot."""
-    age = demo.get("age")
-    out = []
-    for b in norms.get("tug", {}).get("norms_by_age", {}).get("bands", []):
-        if age is not None and b["age_min_y"] <= age < b["age_max_y"] + 1:
-            label = f"mean {b['age_min_y']}-{b['age_max_y']} y (Bohannon 2006)"
-            out.append({"value": float(b["mean_s"]), "label": label})
-    return out
+    bands = norms.get("tug", {}).get("norms_by_age", {}).get("bands", [])
+    band = age_band(bands, demo.get("age"))
+    if band is None:
+        return []
+    return [{"value": float(band["mean_s"]), "label": f"mean {age_group(band)} (Bohannon 2006)"}]
 
 
 def _headline(text: str, result: Mapping[str, Any]) -> str:

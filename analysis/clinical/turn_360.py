@@ -51,10 +51,10 @@ from analysis.clinical.base import (
     NOT_DETECTED,
     WRONG_ACTIVITY,
     ClinicalResult,
+    Record,
     Validity,
     check_imu,
     fill_gaps,
-    to_jsonable,
 )
 from analysis.clinical.registry import TestContext, TransferTest
 from analysis.clinical.ten_metre_walk import not_on_the_trunk
@@ -78,7 +78,7 @@ NORMS: dict[str, Any] = {
 
 
 @dataclass
-class TurnTrial:
+class TurnTrial(Record):
     """One turn of the test."""
 
     trial: str
@@ -89,10 +89,6 @@ class TurnTrial:
     angle_deg: float
     steps: int
     peak_velocity_dps: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {k: to_jsonable(v) for k, v in self.__dict__.items()}
 
 
 @dataclass(kw_only=True)
@@ -109,6 +105,7 @@ class Turn360Result(ClinicalResult):
     source: str = "360° Turn Test (two trials averaged); El-Gohary et al. 2014 (turn detection)"
 
 
+@dataclass(eq=False)
 class Turn360(TransferTest):
     """Timed 360° turn (time and steps, to each side).
 
@@ -129,17 +126,10 @@ class Turn360(TransferTest):
     gait_ : GaitResult
     """
 
-    def __init__(
-        self,
-        min_angle_deg: float = 300.0,
-        max_walking_s: float = 2.0,
-        max_trunk_pitch_rate_dps: float = 150.0,
-        gait_analyzer: GaitAnalyzer | None = None,
-    ) -> None:
-        self.min_angle_deg = min_angle_deg
-        self.max_walking_s = max_walking_s
-        self.max_trunk_pitch_rate_dps = max_trunk_pitch_rate_dps
-        self.gait_analyzer = gait_analyzer
+    min_angle_deg: float = 300.0
+    max_walking_s: float = 2.0
+    max_trunk_pitch_rate_dps: float = 150.0
+    gait_analyzer: GaitAnalyzer | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Time the turns and count their steps (sets ``result_``).

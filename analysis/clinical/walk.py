@@ -59,11 +59,11 @@ from analysis.clinical.base import (
     TOO_SHORT,
     WRONG_ACTIVITY,
     ClinicalResult,
+    Record,
     Validity,
     check_imu,
     fill_gaps,
     normalise_sex,
-    to_jsonable,
 )
 from analysis.clinical.registry import TestContext, WalkTest
 from analysis.gait.parameters import autocorrelation_regularity
@@ -158,7 +158,7 @@ def enright_sherrill_6mwd_m(sex: str, age_y: float, height_cm: float, weight_kg:
 
 
 @dataclass
-class MinuteStats:
+class MinuteStats(Record):
     """Gait of one minute of the walk."""
 
     minute: int
@@ -169,10 +169,6 @@ class MinuteStats:
     step_length_m: float
     stride_regularity: float | None
     stride_time_cv: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (NaN -> None)."""
-        return {k: to_jsonable(v) for k, v in self.__dict__.items()}
 
 
 @dataclass(kw_only=True)
@@ -198,6 +194,7 @@ class TimedWalkResult(ClinicalResult):
     source: str = "ATS 2002; Enright & Sherrill 1998 (predicted 6MWD); fatigability per GUIDE"
 
 
+@dataclass(eq=False)
 class TimedWalk(WalkTest):
     """Two- or six-minute walk test.
 
@@ -217,17 +214,10 @@ class TimedWalk(WalkTest):
     gait_ : GaitResult
     """
 
-    def __init__(
-        self,
-        minutes: float = 6.0,
-        max_fill_gap_s: float = 4.0,
-        min_coverage: float = 0.8,
-        gait_analyzer: GaitAnalyzer | None = None,
-    ) -> None:
-        self.minutes = minutes
-        self.max_fill_gap_s = max_fill_gap_s
-        self.min_coverage = min_coverage
-        self.gait_analyzer = gait_analyzer
+    minutes: float = 6.0
+    max_fill_gap_s: float = 4.0
+    min_coverage: float = 0.8
+    gait_analyzer: GaitAnalyzer | None = None
 
     def _run(self, acc: np.ndarray, gyr: np.ndarray | None, fs: float, ctx: TestContext) -> None:
         """Estimate distance, per-minute gait and fatigability (sets ``result_``).

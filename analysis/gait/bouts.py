@@ -68,6 +68,8 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from analysis.dsp import find_peaks
@@ -113,6 +115,7 @@ def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out[np.argsort(out[:, 0])]
 
 
+@dataclass(eq=False)
 class GaitSequenceDetector:
     """Paraschiv-Ionescu (2019) gait-sequence detector on the acceleration norm.
 
@@ -137,27 +140,15 @@ class GaitSequenceDetector:
     filtered_signal_ : (n,) array
     """
 
-    def __init__(
-        self,
-        band_hz: tuple[float, float] = (0.15, 3.14),
-        wavelet_centre_hz: float = 1.2,
-        threshold_mps2: float = 0.1 * 9.80665 / 4.4,
-        max_step_interval_s: float = 1.5,
-        min_train_peaks: int = 4,
-        padding: float = 0.75,
-        min_n_steps: int = 5,
-        max_gap_s: float = 3.5,
-        step_margin_s: float = 1.5,
-    ) -> None:
-        self.band_hz = band_hz
-        self.wavelet_centre_hz = wavelet_centre_hz
-        self.threshold_mps2 = threshold_mps2
-        self.max_step_interval_s = max_step_interval_s
-        self.min_train_peaks = min_train_peaks
-        self.padding = padding
-        self.min_n_steps = min_n_steps
-        self.max_gap_s = max_gap_s
-        self.step_margin_s = step_margin_s
+    band_hz: tuple[float, float] = (0.15, 3.14)
+    wavelet_centre_hz: float = 1.2
+    threshold_mps2: float = 0.1 * 9.80665 / 4.4
+    max_step_interval_s: float = 1.5
+    min_train_peaks: int = 4
+    padding: float = 0.75
+    min_n_steps: int = 5
+    max_gap_s: float = 3.5
+    step_margin_s: float = 1.5
 
     def detect(self, acc_mps2: np.ndarray, sampling_rate_hz: float) -> GaitSequenceDetector:
         """Find gait sequences in (n, 3) acceleration (any frame, no NaN); returns ``self``."""
@@ -197,6 +188,7 @@ class GaitSequenceDetector:
         return self
 
 
+@dataclass(eq=False)
 class WalkingBoutAssembler:
     """Group initial contacts into walking bouts with the Mobilise-D rules.
 
@@ -228,23 +220,13 @@ class WalkingBoutAssembler:
         Validity of the stride starting at each initial contact.
     """
 
-    def __init__(
-        self,
-        max_break_s: float = 3.0,
-        min_strides: int = 4,
-        stride_time_s: tuple[float, float] = (0.2, 4.2),
-        min_stride_length_m: float = 0.15,
-        remove_last_ic: bool = True,
-        max_trunk_inclination_deg: float = 45.0,
-        max_step_tilt_deg: float = 30.0,
-    ) -> None:
-        self.max_break_s = max_break_s
-        self.min_strides = min_strides
-        self.stride_time_s = stride_time_s
-        self.min_stride_length_m = min_stride_length_m
-        self.remove_last_ic = remove_last_ic
-        self.max_trunk_inclination_deg = max_trunk_inclination_deg
-        self.max_step_tilt_deg = max_step_tilt_deg
+    max_break_s: float = 3.0
+    min_strides: int = 4
+    stride_time_s: tuple[float, float] = (0.2, 4.2)
+    min_stride_length_m: float = 0.15
+    remove_last_ic: bool = True
+    max_trunk_inclination_deg: float = 45.0
+    max_step_tilt_deg: float = 30.0
 
     def assemble(
         self,

@@ -55,6 +55,8 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from analysis.gait._signal import (
@@ -68,6 +70,7 @@ from analysis.gait._signal import (
 __all__ = ["InitialContactDetector", "LateralityClassifier"]
 
 
+@dataclass(eq=False)
 class InitialContactDetector:
     """McCamley/Paraschiv-Ionescu initial-contact detector (see module docstring).
 
@@ -93,19 +96,11 @@ class InitialContactDetector:
         is tuned to (1 = not widened; the wavelet width is multiplied by it).
     """
 
-    def __init__(
-        self,
-        band_hz: tuple[float, float] = (0.15, 3.14),
-        wavelet_sigma_s: float = 9.0 / np.sqrt(2.0) / 40.0,
-        max_widening: float = 3.0,
-        min_relative_depth: float = 0.1,
-        depth_window_s: float = 20.0,
-    ) -> None:
-        self.band_hz = band_hz
-        self.wavelet_sigma_s = wavelet_sigma_s
-        self.max_widening = max_widening
-        self.min_relative_depth = min_relative_depth
-        self.depth_window_s = depth_window_s
+    band_hz: tuple[float, float] = (0.15, 3.14)
+    wavelet_sigma_s: float = 9.0 / np.sqrt(2.0) / 40.0
+    max_widening: float = 3.0
+    min_relative_depth: float = 0.1
+    depth_window_s: float = 20.0
 
     def slowdown(self, step_period_s: float) -> float:
         """How many times the wavelet is widened for steps of this period (1 = not at all).
@@ -215,6 +210,7 @@ def _deep_enough(depth, t_s, window_s: float, fraction: float) -> np.ndarray:
     return depth >= fraction * ref
 
 
+@dataclass(eq=False)
 class LateralityClassifier:
     """Left/right foot of each initial contact (McCamley 2012; Ullrich et al. 2021 variant).
 
@@ -235,12 +231,9 @@ class LateralityClassifier:
         ``"left"`` or ``"right"`` per initial contact.
     """
 
-    def __init__(
-        self, band_hz: tuple[float, float] = (0.5, 2.0), signal: str = "yaw", alternate: bool = True
-    ) -> None:
-        self.band_hz = band_hz
-        self.signal = signal
-        self.alternate = alternate
+    band_hz: tuple[float, float] = (0.5, 2.0)
+    signal: str = "yaw"
+    alternate: bool = True
 
     def predict(
         self, gyr_body_radps: np.ndarray, ic: np.ndarray, sampling_rate_hz: float

@@ -51,6 +51,8 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from analysis.gait._signal import butter_filtfilt, nanpercentile_rows
@@ -121,6 +123,7 @@ def hampel(x: np.ndarray, half_window: int = 2, n_sigmas: float = 3.0) -> np.nda
     return out
 
 
+@dataclass(eq=False)
 class StepLengthZijlstra:
     """Inverted-pendulum step length (Zijlstra & Hof 2003; see module docstring).
 
@@ -137,8 +140,7 @@ class StepLengthZijlstra:
         Vertical excursion ``h`` per step.
     """
 
-    def __init__(self, scaling_factor: float = 4.587 / 4.0) -> None:
-        self.scaling_factor = scaling_factor
+    scaling_factor: float = 4.587 / 4.0
 
     def calculate(
         self,

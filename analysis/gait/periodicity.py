@@ -61,6 +61,8 @@ Notes: differences to the original
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from analysis.dsp import uniform_filter1d
@@ -70,6 +72,7 @@ from analysis.gait._signal import runs as _runs
 __all__ = ["GaitPeriodicity"]
 
 
+@dataclass(eq=False)
 class GaitPeriodicity:
     """Sliding-window stride/step period and gait-likeness (see module docstring).
 
@@ -115,33 +118,18 @@ class GaitPeriodicity:
         moves vertically about as much as in the window as a whole (``min_relative_rms``).
     """
 
-    def __init__(
-        self,
-        window_s: float = 8.0,
-        hop_s: float = 0.5,
-        min_stride_s: float = 0.5,
-        max_stride_s: float = 4.2,
-        peak_fraction: float = 0.7,
-        min_periodicity: float = 0.3,
-        min_rms_v_mps2: float = 0.05,
-        min_rms_gyr_radps: float = 0.02,
-        band_hz: tuple[float, float] = (0.25, 4.0),
-        target_rate_hz: float = 20.0,
-        min_relative_rms: float = 0.3,
-        min_periodicity_for_period: float = 0.45,
-    ) -> None:
-        self.window_s = window_s
-        self.hop_s = hop_s
-        self.min_stride_s = min_stride_s
-        self.max_stride_s = max_stride_s
-        self.peak_fraction = peak_fraction
-        self.min_periodicity = min_periodicity
-        self.min_rms_v_mps2 = min_rms_v_mps2
-        self.min_rms_gyr_radps = min_rms_gyr_radps
-        self.band_hz = band_hz
-        self.target_rate_hz = target_rate_hz
-        self.min_relative_rms = min_relative_rms
-        self.min_periodicity_for_period = min_periodicity_for_period
+    window_s: float = 8.0
+    hop_s: float = 0.5
+    min_stride_s: float = 0.5
+    max_stride_s: float = 4.2
+    peak_fraction: float = 0.7
+    min_periodicity: float = 0.3
+    min_rms_v_mps2: float = 0.05
+    min_rms_gyr_radps: float = 0.02
+    band_hz: tuple[float, float] = (0.25, 4.0)
+    target_rate_hz: float = 20.0
+    min_relative_rms: float = 0.3
+    min_periodicity_for_period: float = 0.45
 
     def detect(
         self,

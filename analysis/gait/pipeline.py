@@ -31,7 +31,7 @@ them are dropped and strides that overlap them are invalid.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -84,11 +84,20 @@ def resolve_sensor_height(
     return BODY_HEIGHT_TO_SENSOR_HEIGHT * DEFAULT_BODY_HEIGHT_M, "default"
 
 
-def _r(x, nd=4):
+def round_or_none(x: Any, nd: int = 4) -> float | None:
+    """``x`` rounded to ``nd`` decimals for the JSON of a result; ``None`` for ``None``, NaN
+    and infinities (JSON has no NaN)."""
     if x is None:
         return None
     x = float(x)
     return round(x, nd) if np.isfinite(x) else None
+
+
+def rounded_fields(record: Any, nd: int = 4) -> dict[str, Any]:
+    """A dataclass's fields as a JSON-ready dict, floats by :func:`round_or_none`."""
+    return {
+        k: (round_or_none(v, nd) if isinstance(v, float) else v) for k, v in asdict(record).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,7 @@ class Stride:
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-        return {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        return rounded_fields(self)
 
 
 @dataclass(frozen=True)
@@ -144,9 +153,7 @@ class WalkingBout:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN -> None)."""
-        d = {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-        d["duration_s"] = _r(self.duration_s)
-        return d
+        return rounded_fields(self) | {"duration_s": round_or_none(self.duration_s)}
 
 
 @dataclass
@@ -174,15 +181,15 @@ class GaitResult:
     def to_dict(self) -> dict:
         """JSON-ready dict matching the ``poise analyze`` contract."""
         return {
-            "walking_like_s": _r(self.walking_like_s, 2),
-            "measured_walking_s": _r(self.measured_walking_s, 2),
-            "unmeasured_walking_s": _r(self.unmeasured_walking_s, 2),
+            "walking_like_s": round_or_none(self.walking_like_s, 2),
+            "measured_walking_s": round_or_none(self.measured_walking_s, 2),
+            "unmeasured_walking_s": round_or_none(self.unmeasured_walking_s, 2),
             "walking_bouts": [b.to_dict() for b in self.walking_bouts],
             "initial_contacts_s": [round(float(t), 3) for t in self.initial_contacts_s],
             "initial_contacts_lr": [str(x) for x in self.initial_contacts_lr],
             "strides": [s.to_dict() for s in self.strides],
             "turns": [t.to_dict() for t in self.turns],
-            "sensor_height_m": _r(self.sensor_height_m),
+            "sensor_height_m": round_or_none(self.sensor_height_m),
             "sensor_height_source": self.sensor_height_source,
             "heading_source": self.heading_source,
         }
@@ -302,6 +309,7 @@ def step_time_sides(
     return out
 
 
+@dataclass(eq=False)
 class GaitAnalyzer:
     """Offline gait analysis from one lower-back IMU.
 
@@ -325,29 +333,16 @@ class GaitAnalyzer:
     gait_sequences_ : (k, 2) int array
     """
 
-    def __init__(
-        self,
-        sensor_height_m: float | None = None,
-        height_m: float | None = None,
-        aligner: BodyFrameAligner | None = None,
-        gsd: GaitSequenceDetector | None = None,
-        icd: InitialContactDetector | None = None,
-        lrc: LateralityClassifier | None = None,
-        step_length: StepLengthZijlstra | None = None,
-        wba: WalkingBoutAssembler | None = None,
-        turn_detector: TurnDetector | None = None,
-        periodicity: GaitPeriodicity | None = None,
-    ) -> None:
-        self.sensor_height_m = sensor_height_m
-        self.height_m = height_m
-        self.aligner = aligner
-        self.gsd = gsd
-        self.icd = icd
-        self.lrc = lrc
-        self.step_length = step_length
-        self.wba = wba
-        self.turn_detector = turn_detector
-        self.periodicity = periodicity
+    sensor_height_m: float | None = None
+    height_m: float | None = None
+    aligner: BodyFrameAligner | None = None
+    gsd: GaitSequenceDetector | None = None
+    icd: InitialContactDetector | None = None
+    lrc: LateralityClassifier | None = None
+    step_length: StepLengthZijlstra | None = None
+    wba: WalkingBoutAssembler | None = None
+    turn_detector: TurnDetector | None = None
+    periodicity: GaitPeriodicity | None = None
 
     def analyze(
         self, acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, sampling_rate_hz: float

@@ -49,6 +49,7 @@ NaN rows (lost samples) are allowed anywhere, as offline.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,6 +61,7 @@ from analysis.gait.pipeline import (
     assemble_bouts,
     decimation_factor,
     resolve_sensor_height,
+    round_or_none,
     track_contacts,
 )
 from analysis.orientation import BodyFrameAligner
@@ -88,18 +90,15 @@ class StreamStep(tuple):
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-
-        def f(x):
-            return None if x is None or not np.isfinite(x) else round(float(x), 4)
-
         return {
-            "time_s": f(self[0]),
+            "time_s": round_or_none(self[0]),
             "foot": self[1],
-            "step_time_s": f(self[2]),
-            "step_length_m": f(self[3]),
+            "step_time_s": round_or_none(self[2]),
+            "step_length_m": round_or_none(self[3]),
         }
 
 
+@dataclass(eq=False)
 class StreamingGait:
     """Incremental gait analysis of one lower-back IMU (see module docstring).
 
@@ -143,29 +142,18 @@ class StreamingGait:
         Samples received.
     """
 
-    def __init__(
-        self,
-        sampling_rate_hz: float,
-        sensor_height_m: float | None = None,
-        height_m: float | None = None,
-        window_s: float = 27.0,
-        hop_s: float = 0.5,
-        final_after_s: float = 12.0,
-        settle_s: float = 0.3,
-        provisional_tolerance_s: float = 0.15,
-        max_bout_steps: int = 20000,
-        max_history: int = 1000,
-    ) -> None:
-        self.sampling_rate_hz = sampling_rate_hz
-        self.sensor_height_m = sensor_height_m
-        self.height_m = height_m
-        self.window_s = window_s
-        self.hop_s = hop_s
-        self.final_after_s = final_after_s
-        self.settle_s = settle_s
-        self.provisional_tolerance_s = provisional_tolerance_s
-        self.max_bout_steps = max_bout_steps
-        self.max_history = max_history
+    sampling_rate_hz: float
+    sensor_height_m: float | None = None
+    height_m: float | None = None
+    window_s: float = 27.0
+    hop_s: float = 0.5
+    final_after_s: float = 12.0
+    settle_s: float = 0.3
+    provisional_tolerance_s: float = 0.15
+    max_bout_steps: int = 20000
+    max_history: int = 1000
+
+    def __post_init__(self) -> None:
         self._reset()
 
     # ------------------------------------------------------------------ state

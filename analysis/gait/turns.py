@@ -52,6 +52,7 @@ class Turn:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
+@dataclass(eq=False)
 class TurnDetector:
     """El-Gohary (2014) turn detector (see module docstring).
 
@@ -68,21 +69,12 @@ class TurnDetector:
         All merged candidates before the duration/angle filter.
     """
 
-    def __init__(
-        self,
-        lowpass_hz: float = 0.5,
-        peak_dps: float = 15.0,
-        boundary_dps: float = 5.0,
-        merge_gap_s: float = 0.5,
-        duration_s: tuple[float, float] = (0.5, 10.0),
-        min_angle_deg: float = 90.0,
-    ) -> None:
-        self.lowpass_hz = lowpass_hz
-        self.peak_dps = peak_dps
-        self.boundary_dps = boundary_dps
-        self.merge_gap_s = merge_gap_s
-        self.duration_s = duration_s
-        self.min_angle_deg = min_angle_deg
+    lowpass_hz: float = 0.5
+    peak_dps: float = 15.0
+    boundary_dps: float = 5.0
+    merge_gap_s: float = 0.5
+    duration_s: tuple[float, float] = (0.5, 10.0)
+    min_angle_deg: float = 90.0
 
     def detect(self, gyr_v_radps: np.ndarray, sampling_rate_hz: float) -> TurnDetector:
         """Detect turns in the vertical angular velocity (rad/s, no NaN); returns ``self``."""

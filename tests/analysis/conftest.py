@@ -1,9 +1,12 @@
-"""End to end for a clinical test of the registry: the command line, the guided protocol in
-the therapist's window, the results page, the store with progress, the PDF and FHIR.
+"""Fixtures of the analysis tests.
 
-A test module of a clinical test asks for the ``clinical_e2e`` fixture and calls its
-methods with the test's key and its scenario (:data:`sensors.scenarios.TEST_SCENARIOS`);
-nothing here names a test.
+* ``mounted_scenario`` and ``run_on``: a scenario with the sensor strapped on at random, and
+  an algorithm's result on a scenario (cut where a test wants it).
+* ``clinical_e2e``: end to end for a clinical test of the registry: the command line, the
+  guided protocol in the therapist's window, the results page, the store with progress,
+  the PDF and FHIR. A test module of a clinical test asks for the fixture and calls its
+  methods with the test's key and its scenario (:data:`sensors.scenarios.TEST_SCENARIOS`);
+  nothing here names a test.
 """
 
 from __future__ import annotations
@@ -17,7 +20,46 @@ from typing import Any
 import numpy as np
 import pytest
 
+from analysis.clinical.registry import TestContext
+from sensors import scenarios as sc
+
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+
+
+def _mounted_scenario(name: str, seed: int, **kwargs: Any) -> sc.MotionData:
+    """Scenario ``name`` (seed ``seed``) with the sensor strapped on in a random way drawn
+    from the same seed."""
+    mount = sc.random_mount(np.random.default_rng(seed))
+    return sc.make_scenario(name, seed=seed, mount=mount, **kwargs)
+
+
+def _run_on(
+    test: Any,
+    md: sc.MotionData,
+    *,
+    until_s: float | None = None,
+    demographics: dict[str, Any] | None = None,
+) -> Any:
+    """``test.analyze`` on a scenario's signals, cut at ``until_s`` (data time) when given,
+    with the patient's ``demographics``; the ``result_``."""
+    n = None if until_s is None else int(round(until_s * md.sampling_rate_hz))
+    ctx = TestContext(demographics or {})
+    fs = md.sampling_rate_hz
+    return test.analyze(md.acc_mps2[:n], md.gyr_radps[:n], sampling_rate_hz=fs, context=ctx).result_
+
+
+@pytest.fixture
+def mounted_scenario():
+    """``mounted_scenario(name, seed, **kwargs)``: a scenario, the sensor strapped on at
+    random (drawn from the seed)."""
+    return _mounted_scenario
+
+
+@pytest.fixture
+def run_on():
+    """``run_on(test, md, until_s=None, demographics=None)``: a clinical test's result on a
+    scenario."""
+    return _run_on
 
 
 @dataclass
@@ -30,6 +72,12 @@ class GuidedRun:
     factors: dict[str, str]
     recording: Path
     store: dict[str, Any] = field(default_factory=dict)
+
+    def events_result(self) -> dict[str, Any]:
+        """The result the therapist saw, checked valid and timed from the protocol's events."""
+        res = self.live["result"]
+        assert res["validity"]["valid"] and res["segmentation"] == "events", res["validity"]
+        return res
 
 
 class ClinicalEndToEnd:
@@ -149,17 +197,17 @@ class ClinicalEndToEnd:
         pages = write_pdf(report, pdf, "a4")
         bundle = observation_bundle(store, "P-E2E")
         store.close()
+        observations = [
+            e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
+        ]
         return {
             "session": session,
             "progress": {s.metric.key: s for s in progress.series},
             "report": report,
             "pdf_pages": pages,
             "pdf_bytes": pdf.stat().st_size,
-            "observations": [
-                e["resource"]
-                for e in bundle["entry"]
-                if e["resource"]["resourceType"] == "Observation"
-            ],
+            "observations": observations,
+            "codes": {c["code"] for o in observations for c in o["code"]["coding"]},
         }
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from analysis.clinical.chair import ChairStand30s, FiveTimesSitToStand
-from analysis.clinical.registry import TestContext
 from sensors import scenarios as sc
 
 NORMS = {"below_average_if_fewer_than": [{"age_min_y": 70, "age_max_y": 74, "m": 12, "f": 10}]}
@@ -17,23 +15,9 @@ NORMS = {"below_average_if_fewer_than": [{"age_min_y": 70, "age_max_y": 74, "m":
 @pytest.mark.parametrize(
     ("seed", "rate", "sts_s"), [(31, 100.0, 1.0), (32, 50.0, 1.5), (33, 200.0, 1.2)]
 )
-def test_every_chair_stand_counted(seed, rate, sts_s):
-    md = sc.chair_stand_30s(
-        seed=seed,
-        sampling_rate_hz=rate,
-        sts_duration_s=sts_s,
-        mount=sc.random_mount(np.random.default_rng(seed)),
-    )
-    r = (
-        ChairStand30s(norms=NORMS)
-        .analyze(
-            md.acc_mps2,
-            md.gyr_radps,
-            sampling_rate_hz=rate,
-            context=TestContext({"age": 72, "sex": "m"}),
-        )
-        .result_
-    )
+def test_every_chair_stand_counted(seed, rate, sts_s, mounted_scenario, run_on):
+    md = mounted_scenario("chair_stand_30s", seed, sampling_rate_hz=rate, sts_duration_s=sts_s)
+    r = run_on(ChairStand30s(norms=NORMS), md, demographics={"age": 72, "sex": "m"})
     assert r.valid, r.validity
     assert r.n_stands == md.truth["n_stands"]
     assert r.start_s == pytest.approx(md.truth["start_s"], abs=0.3)
@@ -44,11 +28,9 @@ def test_every_chair_stand_counted(seed, rate, sts_s):
 
 
 @pytest.mark.parametrize(("seed", "sts_s"), [(34, 1.0), (35, 1.8)])
-def test_five_times_sts_time(seed, sts_s):
-    md = sc.five_times_sts(
-        seed=seed, sts_duration_s=sts_s, mount=sc.random_mount(np.random.default_rng(seed))
-    )
-    r = FiveTimesSitToStand().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
+def test_five_times_sts_time(seed, sts_s, mounted_scenario, run_on):
+    md = mounted_scenario("five_times_sts", seed, sts_duration_s=sts_s)
+    r = run_on(FiveTimesSitToStand(), md)
     assert r.valid
     assert r.time_s == pytest.approx(md.truth["time_s"], abs=0.5)
     expected = "at_risk" if r.time_s >= 15 else ("elevated" if r.time_s >= 12 else "normal")
@@ -78,15 +60,10 @@ def test_five_times_sts_status_by_both_timings():
     assert d["status_to_sit"] == "at_risk" and d["time_to_sit_s"] > d["time_s"]
 
 
-def test_five_times_sts_ended_before_the_last_sit_down():
+def test_five_times_sts_ended_before_the_last_sit_down(run_on):
     """Cut while standing after the fifth rise: time_s is there, the seated timing not."""
     md = sc.five_times_sts(seed=41)
-    n = int((md.truth["end_s"] + 1.0) * 100)
-    r = (
-        FiveTimesSitToStand()
-        .analyze(md.acc_mps2[:n], md.gyr_radps[:n], sampling_rate_hz=100.0)
-        .result_
-    )
+    r = run_on(FiveTimesSitToStand(), md, until_s=md.truth["end_s"] + 1.0)
     assert r.valid and r.time_s == pytest.approx(md.truth["time_s"], abs=0.5)
     assert r.time_to_sit_s is None and r.status_to_sit is None
 
@@ -109,14 +86,9 @@ def test_tug_is_not_a_chair_stand_test():
     assert not r.valid and r.validity.code == "wrong_activity" and "walked" in r.validity.reason
 
 
-def test_truncated_chair_stand_recording_is_too_short():
+def test_truncated_chair_stand_recording_is_too_short(run_on):
     md = sc.chair_stand_30s(seed=38)
-    cut = int((md.truth["start_s"] + 15.0) * 100)
-    r = (
-        ChairStand30s()
-        .analyze(md.acc_mps2[:cut], md.gyr_radps[:cut], sampling_rate_hz=100.0)
-        .result_
-    )
+    r = run_on(ChairStand30s(), md, until_s=md.truth["start_s"] + 15.0)
     assert not r.valid and r.validity.code == "too_short"
 
 
@@ -134,5 +106,4 @@ def test_chair_stand_end_to_end(clinical_e2e):
     series = stored["progress"]["chair_stand_30s_count"]
     assert series.values == [md.truth["n_stands"]]
     assert stored["pdf_pages"] >= 1
-    codes = [c["code"] for o in stored["observations"] for c in o["code"]["coding"]]
-    assert "66247-8" in codes  # LOINC: sit to stand frequency in 30 seconds
+    assert "66247-8" in stored["codes"]  # LOINC: sit to stand frequency in 30 seconds

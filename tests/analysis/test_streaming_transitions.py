@@ -63,16 +63,15 @@ def test_scenario_recordings(name):
         ("tug", 50.0, 25),
     ],
 )
-def test_synthetic_any_mount(scenario, rate, seed):
-    mount = sc.random_mount(np.random.default_rng(seed))
-    md = sc.make_scenario(scenario, sampling_rate_hz=rate, seed=seed, mount=mount)
+def test_synthetic_any_mount(scenario, rate, seed, mounted_scenario):
+    md = mounted_scenario(scenario, seed, sampling_rate_hz=rate)
     ends = [t["end_s"] for t in md.truth["transitions"] if t["type"] == "sit-to-stand"]
     check(md.acc_mps2, md.gyr_radps, rate, ends)
 
 
 @pytest.mark.parametrize("scenario", ["walk", "quiet_stance"])
-def test_nothing_without_sitting(scenario):
-    md = sc.make_scenario(scenario, seed=5, mount=sc.random_mount(np.random.default_rng(5)))
+def test_nothing_without_sitting(scenario, mounted_scenario):
+    md = mounted_scenario(scenario, 5)
     st, out = stream(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz)
     assert out == [] and st.count_ == 0
 

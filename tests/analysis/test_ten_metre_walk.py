@@ -106,8 +106,7 @@ def test_end_to_end(clinical_e2e):
     # the scenario's comfortable walk starts at 5 s, the fast one at 23.3 s (3-s countdowns)
     plan = [("comfortable", 20.0), ("fast", 35.0)]
     run = clinical_e2e.guided(KEY, SCENARIO, plan, demo)
-    res = run.live["result"]
-    assert res["validity"]["valid"] and res["segmentation"] == "events", res["validity"]
+    res = run.events_result()
     assert res["comfortable_speed_mps"] == pytest.approx(
         md.truth["comfortable_speed_mps"], rel=0.12
     )
@@ -123,5 +122,4 @@ def test_end_to_end(clinical_e2e):
         pytest.approx(res["comfortable_speed_mps"])
     ]
     assert stored["pdf_pages"] >= 1
-    codes = {c["code"] for o in stored["observations"] for c in o["code"]["coding"]}
-    assert {"gait_speed_mps", "fast_gait_speed_mps"} <= codes  # Poise codes: no LOINC term
+    assert {"gait_speed_mps", "fast_gait_speed_mps"} <= stored["codes"]  # Poise codes: no LOINC

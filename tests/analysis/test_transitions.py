@@ -39,9 +39,8 @@ def _match(found: list[Transition], truth: list[dict], tol_s: float) -> None:
         ("demo", 100.0, 16),
     ],
 )
-def test_synthetic_transitions_any_mount(scenario, rate, seed):
-    mount = sc.random_mount(np.random.default_rng(seed))
-    md = sc.make_scenario(scenario, sampling_rate_hz=rate, seed=seed, mount=mount)
+def test_synthetic_transitions_any_mount(scenario, rate, seed, mounted_scenario):
+    md = mounted_scenario(scenario, seed, sampling_rate_hz=rate)
     found = detect_transitions(md.acc_mps2, md.gyr_radps, rate)
     _match(found, md.truth["transitions"], tol_s=0.3)
     for f in found:
@@ -53,8 +52,8 @@ def test_synthetic_transitions_any_mount(scenario, rate, seed):
 
 
 @pytest.mark.parametrize("scenario", ["walk", "quiet_stance", "four_stage"])
-def test_no_transitions_without_sitting(scenario):
-    md = sc.make_scenario(scenario, seed=3, mount=sc.random_mount(np.random.default_rng(3)))
+def test_no_transitions_without_sitting(scenario, mounted_scenario):
+    md = mounted_scenario(scenario, 3)
     assert detect_transitions(md.acc_mps2, md.gyr_radps, md.sampling_rate_hz) == []
 
 
@@ -189,32 +188,19 @@ def test_recording_cut_short_keeps_every_completed_transition(scenario, seed):
         k += 1
 
 
-def test_cut_tug_and_five_times_sts_stay_valid():
+def test_cut_tug_and_five_times_sts_stay_valid(mounted_scenario, run_on):
     """Cut 0.3 s after the final sit-down, a TUG and a five-times sit-to-stand are still
     valid (the stand-to-sit is found)."""
     from analysis.clinical.chair import FiveTimesSitToStand
     from analysis.clinical.tug import TimedUpAndGo
 
     for seed in range(3):
-        mount = sc.random_mount(np.random.default_rng(seed))
-        md = sc.tug(seed=seed, mount=mount)
-        cut = md.truth["transitions"][-1]["end_s"] + 0.3
-        n = int(round(cut * md.sampling_rate_hz))
-        res = (
-            TimedUpAndGo()
-            .analyze(md.acc_mps2[:n], md.gyr_radps[:n], sampling_rate_hz=100.0)
-            .result_
-        )
+        md = mounted_scenario("tug", seed)
+        res = run_on(TimedUpAndGo(), md, until_s=md.truth["transitions"][-1]["end_s"] + 0.3)
         assert res.validity.valid, res.validity
         assert res.total_time_s == pytest.approx(md.truth["total_time_s"], abs=0.5)
-        md = sc.five_times_sts(seed=seed, mount=mount)
-        cut = md.truth["transitions"][-1]["end_s"] + 0.3
-        n = int(round(cut * md.sampling_rate_hz))
-        res = (
-            FiveTimesSitToStand()
-            .analyze(md.acc_mps2[:n], md.gyr_radps[:n], sampling_rate_hz=100.0)
-            .result_
-        )
+        md = mounted_scenario("five_times_sts", seed)
+        res = run_on(FiveTimesSitToStand(), md, until_s=md.truth["transitions"][-1]["end_s"] + 0.3)
         assert res.validity.valid, res.validity
         assert res.time_to_sit_s is not None
 

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from analysis.clinical.registry import TestContext
 from analysis.clinical.tug import TimedUpAndGo
 from sensors import scenarios as sc
 
@@ -15,18 +14,9 @@ from sensors import scenarios as sc
 @pytest.mark.parametrize(
     ("seed", "rate", "sts_s"), [(21, 100.0, 1.7), (22, 50.0, 2.4), (23, 200.0, 1.4)]
 )
-def test_tug_total_time_and_phases(seed, rate, sts_s):
-    md = sc.tug(
-        seed=seed,
-        sampling_rate_hz=rate,
-        sts_duration_s=sts_s,
-        mount=sc.random_mount(np.random.default_rng(seed)),
-    )
-    r = (
-        TimedUpAndGo()
-        .analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=rate, context=TestContext({"age": 75}))
-        .result_
-    )
+def test_tug_total_time_and_phases(seed, rate, sts_s, mounted_scenario, run_on):
+    md = mounted_scenario("tug", seed, sampling_rate_hz=rate, sts_duration_s=sts_s)
+    r = run_on(TimedUpAndGo(), md, demographics={"age": 75})
     t = md.truth
     assert r.valid, r.validity
     assert r.total_time_s == pytest.approx(t["total_time_s"], abs=0.5)
@@ -40,19 +30,13 @@ def test_tug_total_time_and_phases(seed, rate, sts_s):
     assert json.loads(json.dumps(d)) == d and d["validity"]["valid"]
 
 
-def test_tug_norms_and_threshold_from_norms_table():
+def test_tug_norms_and_threshold_from_norms_table(run_on):
     md = sc.tug(seed=24, cadence_spm=80, step_length_m=0.4, sts_duration_s=2.5)
     norms = {
         "at_risk_threshold_s": 12.0,
         "norms_by_age": {"bands": [{"age_min_y": 70, "age_max_y": 79, "mean_s": 9.2}]},
     }
-    r = (
-        TimedUpAndGo(norms=norms)
-        .analyze(
-            md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0, context=TestContext({"age": 74})
-        )
-        .result_
-    )
+    r = run_on(TimedUpAndGo(norms=norms), md, demographics={"age": 74})
     assert r.total_time_s > 12.0 and r.at_risk and r.above_norm and r.norm_mean_s == 9.2
     assert r.norm_age_group == "70-79 y"  # a norm is quoted with its age group
 
