@@ -165,7 +165,9 @@ class ScriptedSource:
         self.description = f"{count} scripted sensor(s) ({', '.join(self.scenarios)}), no BLE"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._t0 = 0.0
+        # (wall time, data time there, data seconds per wall second): one tuple, replaced
+        # whole, so the streaming thread never reads half of a change of speed
+        self._clock = (0.0, 0.0, self.time_scale)
         self._sink: SampleSink = NullSink()
         self.disconnected: set[int] = set()
 
@@ -188,7 +190,7 @@ class ScriptedSource:
                 name=f"Poise demo {i + 1}",
             )
             sink.push_state(f"demo-{i + 1}", "streaming")
-        self._t0 = time.monotonic()
+        self._clock = (time.monotonic(), 0.0, self.time_scale)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="poise-scenario", daemon=True)
         self._thread.start()
@@ -202,7 +204,19 @@ class ScriptedSource:
 
     def now_s(self) -> float:
         """Data seconds since start (wall seconds x ``time_scale``): the session clock."""
-        return (time.monotonic() - self._t0) * self.time_scale
+        t0, data0_s, scale = self._clock
+        return data0_s + (time.monotonic() - t0) * scale
+
+    def set_time_scale(self, time_scale: float) -> None:
+        """Run faster or slower from now on; the data clock goes on without a jump.
+
+        Tests start the scripted patient at real speed, press a button at a known data time
+        and only then speed up, so a loaded machine cannot make the press late in data time.
+        """
+        now = time.monotonic()
+        t0, data0_s, scale = self._clock
+        self.time_scale = float(time_scale)
+        self._clock = (now, data0_s + (now - t0) * scale, self.time_scale)
 
     def disconnect(self, index: int, duration_s: float) -> None:
         """Fault injection: sensor ``index`` stops sending for ``duration_s`` (data lost)."""
@@ -226,7 +240,7 @@ class ScriptedSource:
         sink = self._sink
         t_start = 0.0
         while not self._stop.is_set():
-            due = int((time.monotonic() - self._t0) * self.time_scale * fs)
+            due = int(self.now_s() * fs)
             if due - sent < self.block:
                 self._stop.wait(self.block / fs / self.time_scale / 2)
                 continue
