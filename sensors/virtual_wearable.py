@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -779,7 +780,7 @@ class VirtualSensor:
             return
         assert self._loop is not None
         now = self._loop.time()
-        available = int(np.floor((now - self._stream_t0) * self.rate_hz * self._clock_rate + 1e-9))
+        available = math.floor((now - self._stream_t0) * self.rate_hz * self._clock_rate + 1e-9)
         available += 1
         k = self.samples_per_packet()
         n_packets = (available - self._emitted) // k
@@ -1047,6 +1048,7 @@ class VirtualWearable(VirtualSensor):
         self._stream_ts0 = 0  # unwrapped sensor timestamp of sample 0 of the session
         self._last_battery_int = int(round(self._battery0))
         self._last_dropped_notified = 0
+        self._q_packed: bytes | None = None  # the counts buffer packed for the wire
 
     # -- GATT ---------------------------------------------------------------------------
 
@@ -1151,27 +1153,34 @@ class VirtualWearable(VirtualSensor):
         period_us = 1e6 / self.config.sampling_rate_hz  # in sensor time
         return (seq, self._stream_ts0 + int(round(first_sample * period_us)), k)
 
+    def _read_quantised(self, n: int) -> tuple[Any, Any]:
+        """The next ``n`` samples as sent (``(bytes, None)``): the counts buffer is packed
+        for the wire once per refill (:data:`COUNTS_CHUNK_S`), not once per packet."""
+        before = self._q_acc
+        super()._read_quantised(n)
+        if self._q_acc is not before or self._q_packed is None:  # refilled
+            self._q_packed = codec.pack_samples(self._q_acc, self._q_gyr)
+        size = codec.SAMPLE_SIZE
+        end = self._q_pos * size
+        return self._q_packed[end - n * size : end], None
+
     def _encode(
-        self, records: list[tuple[int, int, int]], acc_q: Any, gyr_q: Any
+        self, records: list[tuple[int, int, int]], samples: Any, _unused: Any
     ) -> list[list[bytes]]:
         compact, _ = self.layout()
+        size = codec.SAMPLE_SIZE
         out = []
         pos = 0
         for seq, ts, k in records:
-            sl = slice(pos, pos + k)
-            pos += k
+            end = pos + k * size
             out.append(
                 [
-                    codec.encode_data(
-                        seq,
-                        ts & _TS_MASK,
-                        acc_q[sl],
-                        gyr_q[sl],
-                        compact=compact,
-                        config=self.config,
+                    codec.encode_packed(
+                        seq, ts & _TS_MASK, samples[pos:end], compact=compact, config=self.config
                     )
                 ]
             )
+            pos = end
         return out
 
     # -- battery and status ------------------------------------------------------------------
