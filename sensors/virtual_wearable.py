@@ -362,6 +362,10 @@ class WearableTruth:
         lies before and after them.
     send_times_s
         Optional: host time each sent packet left (``record_send_times=True``).
+    max_timer_lag_s
+        Optional (``record_send_times=True``): the longest the event loop ran the
+        sensor's packet timer late, seconds (stalls: GC, other processes); a benchmark
+        resets it to 0 to measure a window.
     """
 
     name: str
@@ -382,6 +386,7 @@ class WearableTruth:
     stops: int = 0
     identify_count: int = 0
     send_times_s: dict[int, float] = field(default_factory=dict)
+    max_timer_lag_s: float = 0.0
     first_key_sent: int | None = None
     last_key_sent: int | None = None
 
@@ -521,6 +526,7 @@ class VirtualSensor:
         self._packet_no = 0  # packets produced in the current session
         self._first_start_s: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0  # loop time the packet timer is due
         self._fault_timers: list[asyncio.TimerHandle] = []
         self._battery_timer: asyncio.TimerHandle | None = None
         self._readvertise: asyncio.TimerHandle | None = None
@@ -763,11 +769,17 @@ class VirtualSensor:
         k = self.samples_per_packet()
         when = self._sample_host_time(self._emitted + k - 1)
         self._timer = self._loop.call_at(when, self._tick)
+        self._timer_when = when
 
     def _tick(self) -> None:
         self._timer = None
         if not self.streaming or self._closed:
             return
+        if self._record_send_times:
+            assert self._loop is not None
+            lag = self._loop.time() - self._timer_when
+            if lag > self.truth.max_timer_lag_s:
+                self.truth.max_timer_lag_s = lag
         try:
             self._emit_due()
         finally:
