@@ -76,6 +76,7 @@ __all__ = [
     "decode_info",
     "decode_many",
     "decode_response",
+    "decode_samples",
     "decode_status",
     "encode_command",
     "encode_data",
@@ -493,6 +494,37 @@ def encode_data(
     )
 
 
+def decode_samples(
+    packet: bytes | bytearray | memoryview, config: SensorConfig
+) -> tuple[DataHeader, np.ndarray]:
+    """Decode one data packet into its header and its samples in SI units, checked as
+    :func:`decode` checks them (the stream's per-notification path: no per-sample
+    timestamp array, the header's ``timestamp_us`` is the first sample's).
+
+    Returns
+    -------
+    (DataHeader, samples)
+        ``samples`` is float64 (count, 6): acc x, y, z in m/s^2, then gyro x, y, z in
+        rad/s.
+
+    Raises
+    ------
+    ProtocolError
+        For any malformed packet (the only exception raised for bytes-like input).
+    """
+    data = _as_bytes(packet)
+    hdr = _header(data)
+    _check_crc(data, hdr)
+    if not hdr.compact:
+        _check_config(hdr.config_id, config, hdr.seq)  # type: ignore[arg-type]
+        off = FULL_HEADER_SIZE
+    else:
+        off = 6
+    scale, _ = _per_count(config, hdr.count)
+    raw = np.frombuffer(data, dtype="<i2", count=6 * hdr.count, offset=off).reshape(hdr.count, 6)
+    return hdr, raw * scale  # one float64 (n, 6) array; acc and gyr are views of it
+
+
 def decode(packet: bytes | bytearray | memoryview, config: SensorConfig) -> SampleBlock:
     """Decode one data packet into SI units.
 
@@ -515,17 +547,8 @@ def decode(packet: bytes | bytearray | memoryview, config: SensorConfig) -> Samp
     ProtocolError
         For any malformed packet (the only exception raised for bytes-like input).
     """
-    data = _as_bytes(packet)
-    hdr = _header(data)
-    _check_crc(data, hdr)
-    if not hdr.compact:
-        _check_config(hdr.config_id, config, hdr.seq)  # type: ignore[arg-type]
-        off = FULL_HEADER_SIZE
-    else:
-        off = 6
-    scale, offsets = _per_count(config, hdr.count)
-    raw = np.frombuffer(data, dtype="<i2", count=6 * hdr.count, offset=off).reshape(hdr.count, 6)
-    si = raw * scale  # one float64 (n, 6) array; acc and gyr are views of it
+    hdr, si = decode_samples(packet, config)
+    _, offsets = _per_count(config, hdr.count)
     ts = offsets + hdr.timestamp_us
     ts &= (1 << hdr.timestamp_bits) - 1
     return SampleBlock(

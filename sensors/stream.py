@@ -1051,16 +1051,19 @@ class StreamHub:
             self._record_gap(lk, ev)
             self._emit("gap", ev)
         k = verdict.skip
+        acc, gyr, sensor_s = frame.acc_mps2, frame.gyr_radps, frame.sensor_time_s
+        if k:  # a partly new packet: its new samples only
+            host, acc, gyr, sensor_s = host[k:], acc[k:], gyr[k:], sensor_s[k:]
         return StreamBlock(
             sensor_index=lk.index,
             sensor_id=lk.sensor_id,
             placement=lk.spec.placement,
             kind=drv.kind,
-            t_s=host[k:] - t0,
-            acc_mps2=frame.acc_mps2[k:],
-            gyr_radps=frame.gyr_radps[k:],
+            t_s=host - t0,
+            acc_mps2=acc,
+            gyr_radps=gyr,
             first_index=frame.first_index + k,
-            sensor_time_s=frame.sensor_time_s[k:],
+            sensor_time_s=sensor_s,
             received_s=t_mono - t0,
             seq=frame.seq,
         )

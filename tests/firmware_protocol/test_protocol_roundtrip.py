@@ -22,6 +22,7 @@ from firmware_protocol.codec import (
     decode_info,
     decode_many,
     decode_response,
+    decode_samples,
     decode_status,
     encode_command,
     encode_data,
@@ -297,6 +298,20 @@ def test_packed_once_for_a_burst_encodes_what_encode_data_does(cfg, seq, t, ag, 
         got = encode_packed(seq, t, packed[12 * i : 12 * j], config=cfg)
         assert got == encode_data(seq, t, acc[i:j], gyr[i:j], config=cfg)
         assert got == encode_data(seq, t, ag[0][i:j], ag[1][i:j], config=cfg)  # int64 in
+
+
+@settings(deadline=None)
+@given(cfg=configs, seq=seqs, t=times, ag=counts(), compact=st.booleans())
+def test_decode_samples_is_decode_without_the_timestamp_array(cfg, seq, t, ag, compact) -> None:
+    acc, gyr = ag
+    if compact:
+        acc, gyr = acc[:1], gyr[:1]
+    pkt = encode_data(seq, t, acc, gyr, compact=compact, config=cfg)
+    hdr, si = decode_samples(pkt, cfg)
+    block = decode(pkt, cfg)
+    assert (hdr.seq, hdr.count, hdr.timestamp_bits) == (block.seq, len(acc), block.timestamp_bits)
+    assert hdr.timestamp_us == block.timestamp_us[0]
+    assert np.array_equal(si[:, :3], block.acc_mps2) and np.array_equal(si[:, 3:], block.gyr_radps)
 
 
 def test_encode_packed_rejects_partial_samples() -> None:
