@@ -101,7 +101,8 @@ async def run_once(
             t = time.perf_counter()
             # the key the twin recorded its send time under: a Poise wearable's timestamp,
             # a vendor twin's sample number in the session (the hub's index starts there)
-            key = int(sb.sensor_time_us[0]) if sb.kind == "poise" else sb.first_index
+            # (sb.sensor_time_us[0] without converting the whole block: rint == round)
+            key = round(float(sb.sensor_time_s[0]) * 1e6) if sb.kind == "poise" else sb.first_index
             arrivals.append((sb.sensor_index, key, t))
 
         hub.subscribe(on_block=on_block)

@@ -1168,10 +1168,11 @@ class VirtualWearable(VirtualSensor):
     def _read_quantised(self, n: int) -> tuple[Any, Any]:
         """The next ``n`` samples as sent (``(bytes, None)``): the counts buffer is packed
         for the wire once per refill (:data:`COUNTS_CHUNK_S`), not once per packet."""
-        before = self._q_acc
-        super()._read_quantised(n)
-        if self._q_acc is not before or self._q_packed is None:  # refilled
+        if self._q_packed is None or self._q_pos + n > len(self._q_acc):
+            super()._read_quantised(n)  # refills the counts buffer and takes n samples
             self._q_packed = codec.pack_samples(self._q_acc, self._q_gyr)
+        else:
+            self._q_pos += n
         size = codec.SAMPLE_SIZE
         end = self._q_pos * size
         return self._q_packed[end - n * size : end], None
