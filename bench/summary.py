@@ -40,6 +40,7 @@ ROWS = (
     ("gui_cpu_pct", "bench/gui.py: whole app CPU", "% core", "< 50", lambda v: v < 50),
     ("stream_pct", "bench/stream.py: 4 x 200 Hz CPU", "% core", "< 10", lambda v: v < 10),
     ("stream_p99_ms", "bench/stream.py: p99 latency", "ms", "< 20", lambda v: v < 20),
+    ("stream_host_pct", "bench/stream.py: host side (info)", "% core", "-", None),
     ("gait_stream_pct", "bench/gait.py: streaming CPU", "% core", "< 5", lambda v: v < 5),
     (
         "gait_worst_update_cpu_ms",

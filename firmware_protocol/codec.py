@@ -76,13 +76,16 @@ __all__ = [
     "decode_info",
     "decode_many",
     "decode_response",
+    "decode_samples",
     "decode_status",
     "encode_command",
     "encode_data",
     "encode_info",
+    "encode_packed",
     "encode_response",
     "encode_status",
     "max_samples_per_packet",
+    "pack_samples",
     "peek_header",
     "to_counts",
     "unwrap_timestamps",
@@ -373,9 +376,81 @@ def _int16_matrix(x: ArrayLike, name: str) -> np.ndarray:
     if arr.dtype.kind not in "iub":
         if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise ValueError(f"{name} must hold integer counts (use to_counts for SI values)")
+    if arr.dtype == np.int16:  # in range by its type (to_counts' output): no scan
+        return arr
     if arr.size and (arr.min() < -32768 or arr.max() > 32767):
         raise ValueError(f"{name} out of int16 range: min {arr.min()}, max {arr.max()}")
     return arr.astype("<i2")
+
+
+def pack_samples(acc_counts: ArrayLike, gyr_counts: ArrayLike) -> bytes:
+    """The samples of data packets as sent: per sample acc x, y, z then gyr x, y, z,
+    int16 little-endian (:data:`SAMPLE_SIZE` bytes a sample).
+
+    Checks the counts once for many packets; :func:`encode_packed` then takes a slice
+    ``[i * SAMPLE_SIZE:(i + k) * SAMPLE_SIZE]`` per packet (what an emulator sending a
+    stream does; :func:`encode_data` is both steps for one packet).
+
+    Parameters
+    ----------
+    acc_counts, gyr_counts
+        int16 counts, shape (n, 3) (or (3,) for one sample).
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not int16 counts of the same shape (n, 3).
+    """
+    acc = _int16_matrix(acc_counts, "acc_counts")
+    gyr = _int16_matrix(gyr_counts, "gyr_counts")
+    if acc.shape != gyr.shape:
+        raise ValueError(f"acc_counts {acc.shape} and gyr_counts {gyr.shape} differ in shape")
+    samples = np.empty((acc.shape[0], 6), dtype="<i2")
+    samples[:, :3] = acc
+    samples[:, 3:] = gyr
+    return samples.tobytes()
+
+
+def encode_packed(
+    seq: int,
+    timestamp_us: int,
+    samples: bytes,
+    *,
+    compact: bool = False,
+    config: SensorConfig | None = None,
+) -> bytes:
+    """Encode one data packet from samples packed by :func:`pack_samples`.
+
+    Parameters are those of :func:`encode_data`, except ``samples``: the packet's
+    samples as bytes (a whole number of :data:`SAMPLE_SIZE`-byte samples).
+
+    Raises
+    ------
+    ValueError
+        If a field is out of range or ``samples`` is not whole samples.
+    """
+    if not 0 <= seq <= 0xFFFF:
+        raise ValueError(f"seq must be 0..65535, got {seq}")
+    if not 0 <= timestamp_us <= _TS_MASK32:
+        raise ValueError(
+            f"timestamp_us must be 0..2**32-1 (the sensor wraps it), got {timestamp_us}"
+        )
+    n, rest = divmod(len(samples), SAMPLE_SIZE)
+    if rest:
+        raise ValueError(
+            f"samples of {len(samples)} bytes are not whole {SAMPLE_SIZE}-byte samples"
+        )
+    if compact:
+        if n != 1:
+            raise ValueError(f"a compact packet holds exactly 1 sample, got {n}")
+        t24 = timestamp_us & _TS_MASK24
+        body = struct.pack("<BHHB", _BYTE0_COMPACT, seq, t24 & 0xFFFF, t24 >> 16) + samples
+    else:
+        if not 1 <= n <= MAX_SAMPLES_PER_PACKET:
+            raise ValueError(f"a data packet holds 1..{MAX_SAMPLES_PER_PACKET} samples, got {n}")
+        cid = config_id(config if config is not None else SensorConfig())
+        body = _FULL_HEADER.pack(_BYTE0_DATA, cid, seq, timestamp_us, n) + samples
+    return body + struct.pack("<H", binascii.crc_hqx(body, 0xFFFF))
 
 
 def encode_data(
@@ -414,33 +489,40 @@ def encode_data(
     ValueError
         If a field is out of range or the arrays are not int16 counts of shape (n, 3).
     """
-    if not 0 <= seq <= 0xFFFF:
-        raise ValueError(f"seq must be 0..65535, got {seq}")
-    if not 0 <= timestamp_us <= _TS_MASK32:
-        raise ValueError(
-            f"timestamp_us must be 0..2**32-1 (the sensor wraps it), got {timestamp_us}"
-        )
-    acc = _int16_matrix(acc_counts, "acc_counts")
-    gyr = _int16_matrix(gyr_counts, "gyr_counts")
-    if acc.shape != gyr.shape:
-        raise ValueError(f"acc_counts {acc.shape} and gyr_counts {gyr.shape} differ in shape")
-    n = acc.shape[0]
-    samples = np.empty((n, 6), dtype="<i2")
-    samples[:, :3] = acc
-    samples[:, 3:] = gyr
-    if compact:
-        if n != 1:
-            raise ValueError(f"a compact packet holds exactly 1 sample, got {n}")
-        t24 = timestamp_us & _TS_MASK24
-        body = (
-            struct.pack("<BHHB", _BYTE0_COMPACT, seq, t24 & 0xFFFF, t24 >> 16) + samples.tobytes()
-        )
+    return encode_packed(
+        seq, timestamp_us, pack_samples(acc_counts, gyr_counts), compact=compact, config=config
+    )
+
+
+def decode_samples(
+    packet: bytes | bytearray | memoryview, config: SensorConfig
+) -> tuple[DataHeader, np.ndarray]:
+    """Decode one data packet into its header and its samples in SI units, checked as
+    :func:`decode` checks them (the stream's per-notification path: no per-sample
+    timestamp array, the header's ``timestamp_us`` is the first sample's).
+
+    Returns
+    -------
+    (DataHeader, samples)
+        ``samples`` is float64 (count, 6): acc x, y, z in m/s^2, then gyro x, y, z in
+        rad/s.
+
+    Raises
+    ------
+    ProtocolError
+        For any malformed packet (the only exception raised for bytes-like input).
+    """
+    data = _as_bytes(packet)
+    hdr = _header(data)
+    _check_crc(data, hdr)
+    if not hdr.compact:
+        _check_config(hdr.config_id, config, hdr.seq)  # type: ignore[arg-type]
+        off = FULL_HEADER_SIZE
     else:
-        if not 1 <= n <= MAX_SAMPLES_PER_PACKET:
-            raise ValueError(f"a data packet holds 1..{MAX_SAMPLES_PER_PACKET} samples, got {n}")
-        cid = config_id(config if config is not None else SensorConfig())
-        body = _FULL_HEADER.pack(_BYTE0_DATA, cid, seq, timestamp_us, n) + samples.tobytes()
-    return body + struct.pack("<H", binascii.crc_hqx(body, 0xFFFF))
+        off = 6
+    scale, _ = _per_count(config, hdr.count)
+    raw = np.frombuffer(data, dtype="<i2", count=6 * hdr.count, offset=off).reshape(hdr.count, 6)
+    return hdr, raw * scale  # one float64 (n, 6) array; acc and gyr are views of it
 
 
 def decode(packet: bytes | bytearray | memoryview, config: SensorConfig) -> SampleBlock:
@@ -465,17 +547,8 @@ def decode(packet: bytes | bytearray | memoryview, config: SensorConfig) -> Samp
     ProtocolError
         For any malformed packet (the only exception raised for bytes-like input).
     """
-    data = _as_bytes(packet)
-    hdr = _header(data)
-    _check_crc(data, hdr)
-    if not hdr.compact:
-        _check_config(hdr.config_id, config, hdr.seq)  # type: ignore[arg-type]
-        off = FULL_HEADER_SIZE
-    else:
-        off = 6
-    scale, offsets = _per_count(config, hdr.count)
-    raw = np.frombuffer(data, dtype="<i2", count=6 * hdr.count, offset=off).reshape(hdr.count, 6)
-    si = raw * scale  # one float64 (n, 6) array; acc and gyr are views of it
+    hdr, si = decode_samples(packet, config)
+    _, offsets = _per_count(config, hdr.count)
     ts = offsets + hdr.timestamp_us
     ts &= (1 << hdr.timestamp_bits) - 1
     return SampleBlock(

@@ -1,6 +1,6 @@
 """Per-sensor link statistics: throughput, loss, errors, latency, battery, reconnects.
 
-The stream feeds a :class:`LinkMeter` per sensor from its consumer task (one call per
+The stream feeds a :class:`LinkMeter` per sensor from its drain of notifications (one call per
 received packet, no per-sample work) and publishes :meth:`LinkMeter.snapshot` as an
 immutable :class:`LinkStats` about once a second.
 

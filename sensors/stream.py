@@ -25,8 +25,9 @@ selects the radio: ``None`` is bleak's platform backend (the computer's Bluetoot
 
 Data path (per notification; no per-sample Python loop)::
 
-    notification -> driver.on_notification (command responses) -> asyncio.Queue
-      -> consumer task: driver's decoder -> frames on the device's sample index
+    notification -> driver.on_notification (command responses) -> pending deque
+      -> one drain per event-loop turn (every notification that arrived in the turn,
+         in arrival order): driver's decoder -> frames on the device's sample index
          -> GapTracker (gap / duplicate / reset), ClockModel (device -> host time),
             recorder (the raw notification), subscribers
 
@@ -37,6 +38,7 @@ recording start when a recorder is given, so live and replayed times agree).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -495,8 +497,10 @@ class StreamHub:
         if recorder is not None:
             self.attach_recorder(recorder)
         self._subs: list[_Subscription] = []
-        self._queue: asyncio.Queue | None = None
-        self._consumer: asyncio.Task | None = None
+        # notifications waiting for the drain (lk, monotonic arrival, channel, bytes)
+        self._pending: collections.deque[tuple[_Link, float, int, bytes]] = collections.deque()
+        self._drain_handle: asyncio.Handle | None = None
+        self._drained_for_stop = False
         self._stats_task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -638,8 +642,6 @@ class StreamHub:
             raise StreamError("StreamHub.start called twice")
         self._started = True
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
-        self._consumer = asyncio.create_task(self._consume(), name="poise-stream-consumer")
         try:
             await self._resolve_devices()
         except BaseException:
@@ -678,9 +680,10 @@ class StreamHub:
         if self._stats_task is not None:
             self._stats_task.cancel()
             await asyncio.gather(self._stats_task, return_exceptions=True)
-        if self._queue is not None and self._consumer is not None:
-            await self._queue.put(None)
-            await asyncio.gather(self._consumer, return_exceptions=True)
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
+        self._drain()  # what arrived before the links stopped; later arrivals are not taken
+        self._drained_for_stop = True
         for lk in self._links:
             if lk.state != LinkState.STREAMING:
                 self._close_open_gap(lk)
@@ -931,9 +934,10 @@ class StreamHub:
     # -- notification callback (enqueue only) ----------------------------------------
 
     def _notify_callback(self, lk: _Link) -> Callable[[int, bytes], None]:
-        q = self._queue
+        pending = self._pending
         drv = lk.driver
-        assert q is not None and drv is not None
+        loop = self._loop
+        assert drv is not None and loop is not None
 
         def on_notify(channel: int, data: bytes) -> None:
             t = time.monotonic()
@@ -941,19 +945,23 @@ class StreamHub:
                 drv.on_notification(channel, data)
             except Exception:  # a driver bug must not kill the BLE callback
                 logger.exception("%s: driver failed on a notification", lk.sensor_id)
-            q.put_nowait((lk, t, channel, data))
+            if self._drained_for_stop:
+                return
+            pending.append((lk, t, channel, data))
+            if self._drain_handle is None:  # the first of this turn: one drain for all
+                self._drain_handle = loop.call_soon(self._drain)
 
         return on_notify
 
     # -- consumer: decode, gaps, clock, recorder, subscribers ------------------------
 
-    async def _consume(self) -> None:
-        q = self._queue
-        assert q is not None
-        while True:
-            item = await q.get()
-            if item is None:
-                return
+    def _drain(self) -> None:
+        """Process every pending notification, in arrival order (one loop callback for
+        all that arrived in an event-loop turn: no task wake-up or future per packet)."""
+        self._drain_handle = None
+        pending = self._pending
+        while pending:
+            item = pending.popleft()
             try:
                 self._process(*item)
             except Exception:  # never let one notification kill the stream
@@ -1043,16 +1051,19 @@ class StreamHub:
             self._record_gap(lk, ev)
             self._emit("gap", ev)
         k = verdict.skip
+        acc, gyr, sensor_s = frame.acc_mps2, frame.gyr_radps, frame.sensor_time_s
+        if k:  # a partly new packet: its new samples only
+            host, acc, gyr, sensor_s = host[k:], acc[k:], gyr[k:], sensor_s[k:]
         return StreamBlock(
             sensor_index=lk.index,
             sensor_id=lk.sensor_id,
             placement=lk.spec.placement,
             kind=drv.kind,
-            t_s=host[k:] - t0,
-            acc_mps2=frame.acc_mps2[k:],
-            gyr_radps=frame.gyr_radps[k:],
+            t_s=host - t0,
+            acc_mps2=acc,
+            gyr_radps=gyr,
             first_index=frame.first_index + k,
-            sensor_time_s=frame.sensor_time_s[k:],
+            sensor_time_s=sensor_s,
             received_s=t_mono - t0,
             seq=frame.seq,
         )

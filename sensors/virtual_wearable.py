@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -361,6 +362,10 @@ class WearableTruth:
         lies before and after them.
     send_times_s
         Optional: host time each sent packet left (``record_send_times=True``).
+    max_timer_lag_s
+        Optional (``record_send_times=True``): the longest the event loop ran the
+        sensor's packet timer late, seconds (stalls: GC, other processes); a benchmark
+        resets it to 0 to measure a window.
     """
 
     name: str
@@ -381,6 +386,7 @@ class WearableTruth:
     stops: int = 0
     identify_count: int = 0
     send_times_s: dict[int, float] = field(default_factory=dict)
+    max_timer_lag_s: float = 0.0
     first_key_sent: int | None = None
     last_key_sent: int | None = None
 
@@ -520,6 +526,7 @@ class VirtualSensor:
         self._packet_no = 0  # packets produced in the current session
         self._first_start_s: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0  # loop time the packet timer is due
         self._fault_timers: list[asyncio.TimerHandle] = []
         self._battery_timer: asyncio.TimerHandle | None = None
         self._readvertise: asyncio.TimerHandle | None = None
@@ -762,11 +769,17 @@ class VirtualSensor:
         k = self.samples_per_packet()
         when = self._sample_host_time(self._emitted + k - 1)
         self._timer = self._loop.call_at(when, self._tick)
+        self._timer_when = when
 
     def _tick(self) -> None:
         self._timer = None
         if not self.streaming or self._closed:
             return
+        if self._record_send_times:
+            assert self._loop is not None
+            lag = self._loop.time() - self._timer_when
+            if lag > self.truth.max_timer_lag_s:
+                self.truth.max_timer_lag_s = lag
         try:
             self._emit_due()
         finally:
@@ -779,7 +792,7 @@ class VirtualSensor:
             return
         assert self._loop is not None
         now = self._loop.time()
-        available = int(np.floor((now - self._stream_t0) * self.rate_hz * self._clock_rate + 1e-9))
+        available = math.floor((now - self._stream_t0) * self.rate_hz * self._clock_rate + 1e-9)
         available += 1
         k = self.samples_per_packet()
         n_packets = (available - self._emitted) // k
@@ -1047,6 +1060,7 @@ class VirtualWearable(VirtualSensor):
         self._stream_ts0 = 0  # unwrapped sensor timestamp of sample 0 of the session
         self._last_battery_int = int(round(self._battery0))
         self._last_dropped_notified = 0
+        self._q_packed: bytes | None = None  # the counts buffer packed for the wire
 
     # -- GATT ---------------------------------------------------------------------------
 
@@ -1151,27 +1165,35 @@ class VirtualWearable(VirtualSensor):
         period_us = 1e6 / self.config.sampling_rate_hz  # in sensor time
         return (seq, self._stream_ts0 + int(round(first_sample * period_us)), k)
 
+    def _read_quantised(self, n: int) -> tuple[Any, Any]:
+        """The next ``n`` samples as sent (``(bytes, None)``): the counts buffer is packed
+        for the wire once per refill (:data:`COUNTS_CHUNK_S`), not once per packet."""
+        if self._q_packed is None or self._q_pos + n > len(self._q_acc):
+            super()._read_quantised(n)  # refills the counts buffer and takes n samples
+            self._q_packed = codec.pack_samples(self._q_acc, self._q_gyr)
+        else:
+            self._q_pos += n
+        size = codec.SAMPLE_SIZE
+        end = self._q_pos * size
+        return self._q_packed[end - n * size : end], None
+
     def _encode(
-        self, records: list[tuple[int, int, int]], acc_q: Any, gyr_q: Any
+        self, records: list[tuple[int, int, int]], samples: Any, _unused: Any
     ) -> list[list[bytes]]:
         compact, _ = self.layout()
+        size = codec.SAMPLE_SIZE
         out = []
         pos = 0
         for seq, ts, k in records:
-            sl = slice(pos, pos + k)
-            pos += k
+            end = pos + k * size
             out.append(
                 [
-                    codec.encode_data(
-                        seq,
-                        ts & _TS_MASK,
-                        acc_q[sl],
-                        gyr_q[sl],
-                        compact=compact,
-                        config=self.config,
+                    codec.encode_packed(
+                        seq, ts & _TS_MASK, samples[pos:end], compact=compact, config=self.config
                     )
                 ]
             )
+            pos = end
         return out
 
     # -- battery and status ------------------------------------------------------------------

@@ -220,7 +220,10 @@ class BumbleClient(BaseBleakClient):
             self._on_disconnection(hci.HCI_CONNECTION_TIMEOUT_ERROR)
 
     def _teardown(self) -> None:
-        self._connection = None
+        connection, self._connection = self._connection, None
+        if self._host is not None and connection is not None:
+            for handle in self._notify_callbacks:
+                self._host.notify_routes.pop((connection.handle, handle), None)
         self._notify_callbacks.clear()
         if self._host is not None:
             host, self._host = self._host, None
@@ -383,16 +386,28 @@ class BumbleClient(BaseBleakClient):
             callback(bytearray(value))
 
         self._notify_callbacks[characteristic.handle] = on_value
-        await self._gatt(
-            f"subscribe to {characteristic.uuid}",
-            client.subscribe(proxy, on_value, prefer_notify=True),
-        )
+        # notifications reach on_value through the host's ATT fast path (or, with
+        # Bumble's debug logging on, through Bumble's subscriber): never both
+        route = (connection.handle, characteristic.handle)
+        assert self._host is not None
+        self._host.notify_routes[route] = on_value
+        try:
+            await self._gatt(
+                f"subscribe to {characteristic.uuid}",
+                client.subscribe(proxy, on_value, prefer_notify=True),
+            )
+        except BaseException:
+            if self._host is not None and self._host.notify_routes.get(route) is on_value:
+                del self._host.notify_routes[route]
+            raise
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         """Disable notifications/indications on the characteristic."""
         connection = self._require()
         proxy = self._proxies.get(characteristic.handle)
         callback = self._notify_callbacks.pop(characteristic.handle, None)
+        if self._host is not None:
+            self._host.notify_routes.pop((connection.handle, characteristic.handle), None)
         if proxy is None:
             raise BleakError(f"characteristic {characteristic.uuid} not discovered")
         await self._gatt(

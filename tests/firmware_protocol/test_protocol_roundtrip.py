@@ -22,13 +22,16 @@ from firmware_protocol.codec import (
     decode_info,
     decode_many,
     decode_response,
+    decode_samples,
     decode_status,
     encode_command,
     encode_data,
     encode_info,
+    encode_packed,
     encode_response,
     encode_status,
     max_samples_per_packet,
+    pack_samples,
     peek_header,
     to_counts,
     unwrap_timestamps,
@@ -280,6 +283,43 @@ def test_info_json_round_trip(info) -> None:
     assert SensorConfig.from_dict(doc["config"]) == info.config
     assert doc["packet_types"] == [1, 2]
     assert doc["model"] == "Poise IMU v1"
+
+
+@settings(deadline=None)
+@given(cfg=configs, seq=seqs, t=times, ag=counts(max_n=3 * 8), k=st.integers(1, 8))
+def test_packed_once_for_a_burst_encodes_what_encode_data_does(cfg, seq, t, ag, k) -> None:
+    """An emulator packs a burst's samples once and slices them per packet: the same
+    bytes as encoding each packet on its own (int16 counts, as to_counts gives them)."""
+    acc, gyr = (x.astype(np.int16) for x in ag)
+    packed = pack_samples(acc, gyr)
+    assert len(packed) == 12 * len(acc)
+    for i in range(0, len(acc), k):
+        j = min(i + k, len(acc))
+        got = encode_packed(seq, t, packed[12 * i : 12 * j], config=cfg)
+        assert got == encode_data(seq, t, acc[i:j], gyr[i:j], config=cfg)
+        assert got == encode_data(seq, t, ag[0][i:j], ag[1][i:j], config=cfg)  # int64 in
+
+
+@settings(deadline=None)
+@given(cfg=configs, seq=seqs, t=times, ag=counts(), compact=st.booleans())
+def test_decode_samples_is_decode_without_the_timestamp_array(cfg, seq, t, ag, compact) -> None:
+    acc, gyr = ag
+    if compact:
+        acc, gyr = acc[:1], gyr[:1]
+    pkt = encode_data(seq, t, acc, gyr, compact=compact, config=cfg)
+    hdr, si = decode_samples(pkt, cfg)
+    block = decode(pkt, cfg)
+    assert (hdr.seq, hdr.count, hdr.timestamp_bits) == (block.seq, len(acc), block.timestamp_bits)
+    assert hdr.timestamp_us == block.timestamp_us[0]
+    assert np.array_equal(si[:, :3], block.acc_mps2) and np.array_equal(si[:, 3:], block.gyr_radps)
+
+
+def test_encode_packed_rejects_partial_samples() -> None:
+    packed = pack_samples(np.zeros((2, 3), np.int16), np.zeros((2, 3), np.int16))
+    with pytest.raises(ValueError, match="whole 12-byte samples"):
+        encode_packed(0, 0, packed[:-1])
+    with pytest.raises(ValueError, match="exactly 1 sample"):
+        encode_packed(0, 0, packed, compact=True)
 
 
 def test_encode_rejects_out_of_range_fields() -> None:

@@ -251,6 +251,30 @@ async def test_stream_200hz_arrives_complete(emu):
     assert {codec.peek_header(p).count for p in packets} == {4}
 
 
+@pytest.mark.parametrize("bumble_debug", [False, True])
+async def test_each_notification_arrives_once_by_either_path(emu, bumble_debug):
+    """The host hands a subscribed notification straight to the client; with Bumble's
+    GATT client logging at debug level it goes through Bumble's own handler instead.
+    Either way every packet arrives exactly once, in order."""
+    import logging
+
+    gatt_log = logging.getLogger("bumble.gatt_client")
+    level = gatt_log.level
+    if bumble_debug:
+        gatt_log.setLevel(logging.DEBUG)
+    try:
+        device = await BleakScanner.find_device_by_name(
+            "Poise-0002", timeout=2.0, **scanner_kwargs(emu.transport)
+        )
+        async with BleakClient(device, **client_kwargs(emu.transport)) as client:
+            packets = await _stream(client, 0.5)
+    finally:
+        gatt_log.setLevel(level)
+    truth = emu.wearable("Poise-0002").truth
+    assert len(packets) == truth.packets_sent > 10
+    assert [codec.peek_header(p).seq for p in packets] == list(range(len(packets)))
+
+
 async def test_mtu_23_uses_compact_packets(emu):
     device = await BleakScanner.find_device_by_name(
         "Poise-0002", timeout=2.0, **scanner_kwargs(emu.transport)

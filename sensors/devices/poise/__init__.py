@@ -60,6 +60,7 @@ class PoiseDecoder(StreamDecoder):
         self.unwrapper: TimestampUnwrapper | None = None
         self.origin_us: int | None = None
         self._last: tuple[int, int, int] | None = None  # raw first timestamp, n, modulus
+        self._offsets: dict[int, np.ndarray] = {}
 
     def _unwrapper(self, modulus: int) -> TimestampUnwrapper:
         un = self.unwrapper
@@ -76,27 +77,30 @@ class PoiseDecoder(StreamDecoder):
         if channel != DATA:
             return []
         try:
-            block = codec.decode(data, self.config)
+            hdr, si = codec.decode_samples(data, self.config)
         except codec.ProtocolError as exc:
             raise DecodeError(str(exc)) from None
-        modulus = 1 << int(block.timestamp_bits)
+        modulus = 1 << hdr.timestamp_bits
         un = self._unwrapper(modulus)
-        raw = int(block.timestamp_us[0])
-        n = block.n_samples
+        raw = hdr.timestamp_us
+        n = hdr.count
         first_us = un.peek(raw)
         un.commit(first_us + (n - 1) * self.period_us)
         if self.origin_us is None:
             self.origin_us = first_us
         self._last = (raw, n, modulus)
-        return [self._frame(first_us, block)]
-
-    def _frame(self, first_us: int, block: Any) -> Frame:
         p = self.period_us
-        assert self.origin_us is not None
         index = (first_us - self.origin_us + p // 2) // p
-        n = block.n_samples
-        t = (first_us + np.arange(n, dtype=np.int64) * p) * 1e-6
-        return Frame(int(index), block.acc_mps2, block.gyr_radps, t, seq=int(block.seq))
+        t = (first_us + self._offsets_us(n)) * 1e-6
+        return [Frame(index, si[:, :3], si[:, 3:], t, seq=hdr.seq)]
+
+    def _offsets_us(self, n: int) -> np.ndarray:
+        """``arange(n) * period_us`` (int64), made once per packet size."""
+        offsets = self._offsets.get(n)
+        if offsets is None:
+            offsets = self._offsets[n] = np.arange(n, dtype=np.int64) * self.period_us
+            offsets.flags.writeable = False
+        return offsets
 
     def sensor_time_s(self, index: int) -> float:
         """Sensor clock (unwrapped) of sample ``index``, seconds."""
