@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection
 from bumble.gatt import Characteristic, Service
 
@@ -36,6 +35,7 @@ from sensors.virtual_wearable import (
     VirtualSensor,
     device_information_service,
     notify_only_characteristic,
+    service_advertising,
     writable_characteristic,
 )
 
@@ -94,20 +94,7 @@ class MetaWearTwin(VirtualSensor):
 
     def _advertising_data(self) -> bytes:
         """Flags and the MetaWear service UUID."""
-        return bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),
-                    (
-                        AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                        bytes(UUID(mw.SERVICE_UUID).to_bytes(force_128=True)),
-                    ),
-                ]
-            )
-        )
-
-    def _scan_response_data(self) -> bytes:
-        return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode())]))
+        return service_advertising(mw.SERVICE_UUID)
 
     # -- commands ---------------------------------------------------------------------
 
