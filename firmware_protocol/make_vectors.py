@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -36,6 +37,8 @@ from firmware_protocol.codec import (
 )
 from firmware_protocol.gatt import Opcode, ResultCode, StatusFlags, StreamState
 from firmware_protocol.types import SensorConfig
+
+_M = TypeVar("_M", Command, Response, Status)
 
 VECTOR_DIR = Path(__file__).parent / "vectors"
 _HEADER = {
@@ -197,6 +200,35 @@ def _fields(obj: Any) -> dict[str, Any]:
     return out
 
 
+def _message_vectors(
+    kind: str,
+    named: Sequence[tuple[str, _M]],
+    encode: Callable[[_M], bytes],
+    decode: Callable[[bytes], _M],
+) -> list[dict[str, Any]]:
+    """One vector per named message: its bytes and fields; each decodes back to itself."""
+    out = []
+    for name, message in named:
+        b = encode(message)
+        assert decode(b) == message
+        out.append({"name": name, "kind": kind, "hex": b.hex(), "fields": _fields(message)})
+    return out
+
+
+def encode_data_fields(vector: dict[str, Any]) -> bytes:
+    """Encode a data or compact vector's ``fields`` again with the codec (the bytes its
+    ``hex`` must equal)."""
+    f = vector["fields"]
+    return encode_data(
+        f["seq"],
+        f["timestamp_us"],
+        f["acc_counts"],
+        f["gyr_counts"],
+        compact=vector["kind"] == "compact",
+        config=SensorConfig.from_dict(vector["config"]),
+    )
+
+
 def control_vectors() -> list[dict[str, Any]]:
     """Control point requests and responses."""
     cmds = [
@@ -211,11 +243,7 @@ def control_vectors() -> list[dict[str, Any]]:
         ("identify_5s", Command(Opcode.IDENTIFY, duration_s=5)),
         ("get_info", Command(Opcode.GET_INFO)),
     ]
-    out = []
-    for name, c in cmds:
-        b = encode_command(c)
-        assert decode_command(b) == c
-        out.append({"name": name, "kind": "command", "hex": b.hex(), "fields": _fields(c)})
+    out = _message_vectors("command", cmds, encode_command, decode_command)
     info = DeviceInfo(1, "1.4.2", SensorConfig(100, 8, 2000), 87, 19, "PS0001A7")
     resps = [
         ("ok_start_stream", Response(Opcode.START_STREAM)),
@@ -243,11 +271,7 @@ def control_vectors() -> list[dict[str, Any]]:
             ),
         ),
     ]
-    for name, r in resps:
-        b = encode_response(r)
-        assert decode_response(b) == r
-        out.append({"name": name, "kind": "response", "hex": b.hex(), "fields": _fields(r)})
-    return out
+    return out + _message_vectors("response", resps, encode_response, decode_response)
 
 
 def status_vectors() -> list[dict[str, Any]]:
@@ -275,12 +299,7 @@ def status_vectors() -> list[dict[str, Any]]:
             ),
         ),
     ]
-    out = []
-    for name, s in sts:
-        b = encode_status(s)
-        assert decode_status(b) == s
-        out.append({"name": name, "kind": "status", "hex": b.hex(), "fields": _fields(s)})
-    return out
+    return _message_vectors("status", sts, encode_status, decode_status)
 
 
 def invalid_vectors() -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from poise import cli
+from poise.commands import add_data_dir
 from poise.errors import PoiseError
 
 
@@ -157,7 +158,7 @@ def _register_home(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``home`` sub-command."""
     p = subparsers.add_parser("home", help="open the home-exercise mode")
     p.add_argument("--patient", metavar="PSEUDONYM", help="whose exercises (plan from the store)")
-    p.add_argument("--data-dir", metavar="DIR", help="data folder (default ~/.local/share/poise)")
+    add_data_dir(p)
     p.add_argument("--demo", action="store_true", help="use a demo sensor (no Bluetooth)")
     p.add_argument("--speed", type=float, default=1.0, help="demo time scale (1 = real time)")
     p.add_argument("--countdown", type=float, default=5.0, help="seconds before each exercise")

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.cues import Cues
+from gui.widgets import styled_label
 from poise.home import HomeSession, result_text
 
 log = logging.getLogger(__name__)
@@ -61,18 +62,6 @@ _CAL_COLOURS = {
     "missed": QColor(214, 39, 40),
     "none": QColor(225, 225, 225),
 }
-
-
-def _label(
-    style: str, text: str = "", *, wrap: bool = False, align: Qt.AlignmentFlag | None = None
-) -> QLabel:
-    """A label with this style sheet (word-wrapped, aligned as asked)."""
-    label = QLabel(text)
-    label.setStyleSheet(style)
-    label.setWordWrap(wrap)
-    if align is not None:
-        label.setAlignment(align)
-    return label
 
 
 def _big_button(text: str, colour: str = "#1f77b4", outline: bool = False) -> QPushButton:
@@ -145,7 +134,7 @@ class HomeWindow(QMainWindow):
     def _top_bar(self, session: HomeSession) -> QHBoxLayout:
         """The greeting, the "My name" button and the sensor's state."""
         top = QHBoxLayout()
-        self.hello = _label("font-size: 20pt; font-weight: 600;")
+        self.hello = styled_label("font-size: 20pt; font-weight: 600;")
         top.addWidget(self.hello)
         self.name_btn = QPushButton("My name…")
         self.name_btn.setToolTip("How should Poise greet you? It stays on this computer.")
@@ -154,7 +143,7 @@ class HomeWindow(QMainWindow):
         self.name_btn.setVisible(session.store is not None and bool(session.patient))
         top.addWidget(self.name_btn)
         top.addStretch(1)
-        self.sensor_label = _label("font-size: 16pt; color: #555;", "Connecting the sensor…")
+        self.sensor_label = styled_label("font-size: 16pt; color: #555;", "Connecting the sensor…")
         top.addWidget(self.sensor_label)
         return top
 
@@ -162,11 +151,11 @@ class HomeWindow(QMainWindow):
         """Steps, title, instructions, the big count and its detail line."""
         left = QVBoxLayout()
         center = Qt.AlignmentFlag.AlignCenter
-        self.steps = _label("font-size: 16pt; color: #333;", wrap=True)
-        self.title = _label("font-size: 34pt; font-weight: 700; color: #1f3b57;")
-        self.instructions = _label("font-size: 19pt; color: #222;", wrap=True)
-        self.big = _label("font-size: 80pt; font-weight: 700; color: #1f77b4;", align=center)
-        self.detail = _label("font-size: 20pt; color: #444;", wrap=True, align=center)
+        self.steps = styled_label("font-size: 16pt; color: #333;", wrap=True)
+        self.title = styled_label("font-size: 34pt; font-weight: 700; color: #1f3b57;")
+        self.instructions = styled_label("font-size: 19pt; color: #222;", wrap=True)
+        self.big = styled_label("font-size: 80pt; font-weight: 700; color: #1f77b4;", align=center)
+        self.detail = styled_label("font-size: 20pt; color: #444;", wrap=True, align=center)
         for w in (self.steps, self.title, self.instructions):
             left.addWidget(w)
         left.addWidget(self.big, 1)
@@ -177,14 +166,14 @@ class HomeWindow(QMainWindow):
         """The last four weeks' calendar with its title and legend."""
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
-        self.cal_title = _label("font-size: 14pt; color: #444;", "Last four weeks", wrap=True)
+        self.cal_title = styled_label("font-size: 14pt; color: #444;", "Last four weeks", wrap=True)
         right.addWidget(self.cal_title)
         self.calendar = QWidget()
         self.cal_grid = QGridLayout(self.calendar)
         self.cal_grid.setSpacing(3)
         self.cal_grid.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.calendar)
-        self.cal_legend = _label("font-size: 12pt; color: #333;", _legend_html(), wrap=True)
+        self.cal_legend = styled_label("font-size: 12pt; color: #333;", _legend_html(), wrap=True)
         right.addWidget(self.cal_legend)
         right.addStretch(1)
         self.cal_box = QWidget()

@@ -27,6 +27,7 @@ from gui.replay_bar import ReplayBar
 from gui.results_page import ResultsPage
 from gui.sensors_panel import SensorsPanel
 from gui.tests_page import TestsPage
+from gui.widgets import styled_label
 from poise.session import Session
 from sensors import placements
 
@@ -99,8 +100,7 @@ class MainWindow(QMainWindow):
         self.patient_btn.setToolTip("Whose session this is (their data rate the results)")
         self.patient_btn.clicked.connect(lambda: self.choose_patient())
         nav.addWidget(self.patient_btn)
-        self.rec_label = QLabel()
-        self.rec_label.setStyleSheet("color: #d62728; font-weight: 600;")
+        self.rec_label = styled_label("color: #d62728; font-weight: 600;")
         nav.addWidget(self.rec_label)
         self.end_btn = QPushButton("End session")
         self.end_btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from gui.errors import ask
 from gui.progress import STATUS_QCOLOURS, ProgressView
+from gui.widgets import styled_label
 from poise.errors import PoiseError
 from poise.progress import patient_progress
 from poise.reports import LEVEL_TEXT
@@ -95,9 +96,7 @@ class AddPatientDialog(QDialog):
         self.weight.setSuffix(" kg")
         self.weight.setSpecialValueText("unknown")
         self.notes = QLineEdit()
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #d62728; font-weight: 600;")
+        self.error = styled_label("color: #d62728; font-weight: 600;", wrap=True)
         self.error.setVisible(False)
         form.addRow("Pseudonym", self.pseudonym)
         form.addRow("Birth year", self.birth_year)
@@ -268,9 +267,7 @@ class PatientsPage(QWidget):
         self._opened = store is not None
         self.patient: Patient | None = None
         outer = QVBoxLayout(self)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #d62728; font-weight: 600;")
+        self.message = styled_label("color: #d62728; font-weight: 600;", wrap=True)
         self.message.setVisible(False)
         outer.addWidget(self.message)
 
@@ -293,8 +290,7 @@ class PatientsPage(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        self.info = QLabel("")
-        self.info.setStyleSheet("font-size: 11pt;")
+        self.info = styled_label("font-size: 11pt;", "")
         rl.addWidget(self.info)
         actions = QHBoxLayout()
         self.import_btn = QPushButton("Import recording…")

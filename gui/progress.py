@@ -20,7 +20,6 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QGridLayout,
     QHeaderView,
-    QLabel,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.widgets import styled_label
 from poise.daily import HISTORY_COLUMNS, history_rows
 from poise.progress import Progress
 from poise.reports import LEVEL_TEXT, STATUS_TEXT, band_text
@@ -70,8 +70,7 @@ class ProgressView(QWidget):
         super().__init__(parent)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        self.title = QLabel("Select a patient")
-        self.title.setStyleSheet("font-size: 14pt; font-weight: 600;")
+        self.title = styled_label("font-size: 14pt; font-weight: 600;", "Select a patient")
         outer.addWidget(self.title)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -83,14 +82,12 @@ class ProgressView(QWidget):
         self.grid = QGridLayout(self.plots_box)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.body_layout.addWidget(self.plots_box)
-        self.factors_label = QLabel("Fall-risk factors over time")
-        self.factors_label.setStyleSheet("font-weight: 600;")
+        self.factors_label = styled_label("font-weight: 600;", "Fall-risk factors over time")
         self.body_layout.addWidget(self.factors_label)
         self.factors = _table(["Date", "Level"])
         self.body_layout.addWidget(self.factors)
         # home recordings: Mobilise-D outcomes over each recording (poise.daily)
-        self.daily_label = QLabel("Daily life")
-        self.daily_label.setStyleSheet("font-weight: 600;")
+        self.daily_label = styled_label("font-weight: 600;", "Daily life")
         self.body_layout.addWidget(self.daily_label)
         self.daily = _table(list(HISTORY_COLUMNS))
         self.body_layout.addWidget(self.daily)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.widgets import styled_label
 from poise.protocols import PROTOCOLS
 from poise.session import Session
 
@@ -141,18 +142,12 @@ class ResultsPage(QWidget):
         super().__init__(parent)
         self.session = session
         lay = QVBoxLayout(self)
-        self.title = QLabel("No results yet: run a guided test.")
-        self.title.setStyleSheet("font-size: 18pt; font-weight: 600;")
-        self.title.setWordWrap(True)
-        self.when = QLabel()
-        self.when.setWordWrap(True)
-        self.when.setStyleSheet("font-size: 11pt; color: #444;")
-        self.validity = QLabel()
-        self.validity.setWordWrap(True)
-        self.validity.setStyleSheet("font-size: 12pt;")
-        self.notes = QLabel()
-        self.notes.setWordWrap(True)
-        self.notes.setStyleSheet("color: #b35c00; font-size: 11pt;")
+        self.title = styled_label(
+            "font-size: 18pt; font-weight: 600;", "No results yet: run a guided test.", wrap=True
+        )
+        self.when = styled_label("font-size: 11pt; color: #444;", wrap=True)
+        self.validity = styled_label("font-size: 12pt;", wrap=True)
+        self.notes = styled_label("color: #b35c00; font-size: 11pt;", wrap=True)
         self.measures = QTableWidget(0, 3)
         self.measures.setHorizontalHeaderLabels(["Measure", "Value", "Unit"])
         self.factors = QTableWidget(0, 5)
@@ -168,15 +163,12 @@ class ResultsPage(QWidget):
             # rows follow their wrapped text as the columns settle
             t.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
             t.setAlternatingRowColors(True)
-        self.level = QLabel()
-        self.level.setWordWrap(True)
-        self.level.setStyleSheet("font-size: 13pt;")
+        self.level = styled_label("font-size: 13pt;", wrap=True)
         self.disclaimer = QLabel(
             "<i>This summary supports the clinician's judgement; it is not a diagnosis.</i>"
         )
         self.disclaimer.setWordWrap(True)
-        self.saved = QLabel()
-        self.saved.setStyleSheet("color: #555;")
+        self.saved = styled_label("color: #555;")
         self.back_btn = QPushButton("Back to tests")
         lay.addWidget(self.title)
         lay.addWidget(self.when)

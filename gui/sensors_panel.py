@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.widgets import styled_label
 from poise.session import PLACEMENTS, SensorInfo, Session
 from poise.sources import demo_choices, kind_label
 
@@ -81,22 +82,16 @@ class SensorCard(QFrame):
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setVerticalSpacing(2)
         self.name = QLabel(f"<b>{info.name or info.id}</b>")
-        self.device = QLabel()
-        self.device.setStyleSheet("color: #555;")
-        self.device.setWordWrap(True)
+        self.device = styled_label("color: #555;", wrap=True)
         self.device.setToolTip("Kind and model of the sensor (what its driver reports)")
         self.state = QLabel()
         self.placement = QComboBox()
         for key, label in PLACEMENTS.items():
             self.placement.addItem(label, key)
         self.placement.setToolTip("Where the sensor is worn")
-        self.link = QLabel()
-        self.link.setStyleSheet("color: #444;")
-        self.link.setWordWrap(True)
+        self.link = styled_label("color: #444;", wrap=True)
         self.link.setTextFormat(Qt.TextFormat.RichText)
-        self.problem = QLabel()
-        self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #b71c1c;")
+        self.problem = styled_label("color: #b71c1c;", wrap=True)
         self.problem.hide()
         lay.addWidget(self.name, 0, 0)
         lay.addWidget(self.state, 0, 1)
@@ -193,8 +188,7 @@ class SensorsPanel(QWidget):
         self.setMaximumWidth(300)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        title = QLabel("<b>Sensors</b>")
-        title.setStyleSheet("font-size: 13pt;")
+        title = styled_label("font-size: 13pt;", "<b>Sensors</b>")
         lay.addWidget(title)
         self.scan_btn = QPushButton("Scan for sensors")
         self.scan_btn.clicked.connect(self.scan_requested.emit)
@@ -222,16 +216,12 @@ class SensorsPanel(QWidget):
         self.open_btn = QPushButton("Open recording…")
         self.open_btn.clicked.connect(self.open_requested.emit)
         lay.addWidget(self.open_btn)
-        self.source_label = QLabel("No source")
-        self.source_label.setWordWrap(True)
-        self.source_label.setStyleSheet("color: #555;")
+        self.source_label = styled_label("color: #555;", "No source", wrap=True)
         lay.addWidget(self.source_label)
         self.cards_box = QVBoxLayout()
         lay.addLayout(self.cards_box)
         lay.addStretch(1)
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #b35c00;")
+        self.warning = styled_label("color: #b35c00;", wrap=True)
         lay.addWidget(self.warning)
         self.cards: dict[str, SensorCard] = {}
         ev = session.events

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from gui.cues import shared_cues
 from gui.live_view import SwayPanel
+from gui.widgets import styled_label
 from poise.protocols import PROTOCOLS, TestProtocol
 from poise.session import Session
 
@@ -79,14 +80,13 @@ class PickPage(QWidget):
         left.addWidget(self.patient_btn)
         lay.addLayout(left, 1)
         right = QVBoxLayout()
-        self.title = QLabel()
-        self.title.setStyleSheet("font-size: 18pt; font-weight: 600;")
-        self.patient = QLabel()
-        self.patient.setWordWrap(True)
-        self.patient.setStyleSheet("font-size: 15pt; background: #eef6ee; padding: 10px;")
-        self.therapist = QLabel()
-        self.therapist.setWordWrap(True)
-        self.therapist.setStyleSheet("font-size: 11pt; background: #f3f3f8; padding: 8px;")
+        self.title = styled_label("font-size: 18pt; font-weight: 600;")
+        self.patient = styled_label(
+            "font-size: 15pt; background: #eef6ee; padding: 10px;", wrap=True
+        )
+        self.therapist = styled_label(
+            "font-size: 11pt; background: #f3f3f8; padding: 8px;", wrap=True
+        )
         self.stages = QLabel()
         self.stages.setWordWrap(True)
         self.start_btn = QPushButton("Start test  (F5)")
@@ -159,13 +159,9 @@ class RunPage(QWidget):
         self.session = session
         lay = QHBoxLayout(self)
         left = QVBoxLayout()
-        self.test_title = QLabel()
-        self.test_title.setStyleSheet("font-size: 14pt; color: #555;")
-        self.stage = QLabel()
-        self.stage.setStyleSheet("font-size: 24pt; font-weight: 700;")
-        self.instructions = QLabel()
-        self.instructions.setWordWrap(True)
-        self.instructions.setStyleSheet("font-size: 15pt;")
+        self.test_title = styled_label("font-size: 14pt; color: #555;")
+        self.stage = styled_label("font-size: 24pt; font-weight: 700;")
+        self.instructions = styled_label("font-size: 15pt;", wrap=True)
         self.clock = QLabel("—")
         self.clock.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.clock.setStyleSheet("font-size: 64pt; font-weight: 700;")
@@ -174,9 +170,7 @@ class RunPage(QWidget):
         self.clock_note.setStyleSheet("font-size: 13pt; color: #555;")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #b35c00; font-size: 12pt;")
+        self.warning = styled_label("color: #b35c00; font-size: 12pt;", wrap=True)
         for w in (
             self.test_title,
             self.stage,

@@ -46,7 +46,7 @@ from poise.events import EventGroup
 from poise.outputs import make_private_dir
 from poise.recorder import Recorder, new_recording_path
 from poise.service import import_recording
-from poise.sinks import SampleSink, Source
+from poise.sinks import SampleSink, Source, drain
 
 if TYPE_CHECKING:
     from firmware_protocol.types import SensorConfig
@@ -535,11 +535,7 @@ class HomeSession(SampleSink):
 
     def poll(self) -> None:
         """Drain what the source sent, count, run the timer, emit events (owner thread)."""
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
+        for item in drain(self._queue):
             kind = item[0]
             if kind == "sensor":
                 if item[1] == "connected" and self.state == "connect":

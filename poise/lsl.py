@@ -421,13 +421,7 @@ class _SessionPublisher:
         self.outlet.push_marker("test_start", self.session.now_s(), test=snap.get("test"))
 
     def test_finished(self, summary: dict[str, Any]) -> None:
-        self.outlet.push_marker(
-            "test_stop",
-            summary.get("end_s"),
-            test=summary.get("test"),
-            start_s=summary.get("start_s"),
-            ended_by=summary.get("ended_by"),
-        )
+        self._push_fields("test_stop", summary, "end_s", ("test", "start_s", "ended_by"))
 
     def cue(self, kind: str, _remaining: Any = None) -> None:
         if kind in ("start", "stop"):
@@ -436,13 +430,13 @@ class _SessionPublisher:
             self.outlet.push_marker(f"stage_{kind}", self.session.now_s(), stage=stage)
 
     def marker(self, ev: dict[str, Any]) -> None:
-        self.outlet.push_marker(
-            "marker",
-            ev.get("t_s"),
-            marker=ev.get("marker"),
-            text=ev.get("text"),
-            stage=ev.get("stage"),
-        )
+        self._push_fields("marker", ev, "t_s", ("marker", "text", "stage"))
+
+    def _push_fields(
+        self, kind: str, ev: dict[str, Any], time_key: str, keys: tuple[str, ...]
+    ) -> None:
+        """A marker of ``kind`` at ``ev[time_key]`` carrying the event's ``keys``."""
+        self.outlet.push_marker(kind, ev.get(time_key), **{k: ev.get(k) for k in keys})
 
     def metrics(self, m: dict[str, Any]) -> None:
         t = m.get("session_time_s")

@@ -36,7 +36,7 @@ from poise.events import EventGroup
 from poise.outputs import make_private_dir
 from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
 from poise.recorder import Recorder, _config_dict, new_recording_path
-from poise.sinks import SamplesBlock, Source
+from poise.sinks import SamplesBlock, Source, drain
 from poise.store import default_data_dir
 from sensors import placements
 
@@ -629,11 +629,7 @@ class Session:
     # ------------------------------------------------------------------ poll (owner thread)
     def poll(self) -> None:
         """Drain what the sources sent, run the analysis and the test, emit the events."""
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
+        for item in drain(self._queue):
             self._handle(item)
         with self._lock:
             new = {sid: p[:] for sid, p in self._pending.items() if p}

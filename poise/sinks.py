@@ -37,9 +37,10 @@ Arrays are SI: ``acc_mps2`` and ``gyr_radps`` ``(n, 3)`` in the sensor frame, ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import queue
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -47,7 +48,18 @@ if TYPE_CHECKING:
     from firmware_protocol.types import SensorConfig
     from sensors.recording import RecordingWriter
 
-__all__ = ["NullSink", "SampleSink", "SamplesBlock", "Source"]
+__all__ = ["NullSink", "SampleSink", "SamplesBlock", "Source", "drain"]
+
+_T = TypeVar("_T")
+
+
+def drain(q: queue.SimpleQueue[_T]) -> Iterator[_T]:
+    """What a sink's queue holds now, oldest first, without waiting (its owner's poll)."""
+    while True:
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            return
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from analysis.clinical.base import to_jsonable
 from poise import migrations
@@ -455,14 +455,18 @@ class Store:
             self.conn.execute(f"UPDATE patients SET {cols} WHERE id = ?", (*f.values(), p.id))
         return self.get_patient(p.id)
 
+    def _row_by_id(
+        self, table: Literal["patients", "sessions"], what: str, row_id: int
+    ) -> sqlite3.Row:
+        """The row of ``table`` with this id; a missing one is an error naming ``what``."""
+        row = self.conn.execute(f"SELECT * FROM {table} WHERE id = ?", (int(row_id),)).fetchone()
+        if row is None:
+            raise StoreError(f"no {what} with id {row_id}")
+        return row
+
     def get_patient(self, patient_id: int) -> Patient:
         """The patient with this numeric id."""
-        row = self.conn.execute(
-            "SELECT * FROM patients WHERE id = ?", (int(patient_id),)
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"no patient with id {patient_id}")
-        return Patient(**dict(row))
+        return Patient(**dict(self._row_by_id("patients", "patient", patient_id)))
 
     def find_patient(self, pseudonym: str) -> Patient | None:
         """The patient with this pseudonym, or ``None``."""
@@ -613,12 +617,7 @@ class Store:
 
     def get_session(self, session_id: int) -> SessionRecord:
         """The session with this id."""
-        row = self.conn.execute(
-            "SELECT * FROM sessions WHERE id = ?", (int(session_id),)
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"no session with id {session_id}")
-        return self._session(row)
+        return self._session(self._row_by_id("sessions", "session", session_id))
 
     def sessions(self, patient: int | str | Patient) -> list[SessionRecord]:
         """A patient's sessions, oldest first."""

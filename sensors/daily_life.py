@@ -41,7 +41,7 @@ import numpy as np
 from firmware_protocol.codec import config_id, to_counts
 from firmware_protocol.types import SensorConfig
 from sensors.recording import RecordingWriter
-from sensors.scenarios import MotionData, Subject, _finish, _minjerk, _setup
+from sensors.scenarios import MotionData, ScenarioOptions, Subject, _minjerk, _setup, _Take
 
 __all__ = ["DailyLife", "Piece", "write_recording"]
 
@@ -108,17 +108,24 @@ class DailyLife:
         self.put_on, _ = self._handling(int(rng.integers(1 << 30)), off=False)
 
     # ------------------------------------------------------------------ library
-    def _builder(self, seed: int) -> tuple[Any, int, np.ndarray, Any, Any]:
-        return _setup(self.sampling_rate_hz, seed, self.subject, self.mount, (0.0, 0.0, 0.0))
-
-    def _done(self, b: Any, k: int, m: np.ndarray, nrng: Any, name: str) -> MotionData:
-        return _finish(b, name, self.sampling_rate_hz, k, m, False, nrng, {})
+    def _take(self, name: str, seed: int) -> _Take:
+        """A piece built like a scenario: this day's rate, subject and mount, noise added
+        once over the whole day."""
+        options: ScenarioOptions = {
+            "sampling_rate_hz": self.sampling_rate_hz,
+            "seed": seed,
+            "subject": self.subject,
+            "mount": self.mount,
+            "noise": False,
+        }
+        return _setup(name, options)
 
     def _sit(self, seed: int, shifts: int) -> Piece:
         """Five minutes of sitting with ``shifts`` posture shifts: the trunk leans forward
         and to one side (5-8 deg each, reaching for something, shifting the weight) and
         comes back."""
-        b, k, m, rng, nrng = self._builder(seed)
+        take = self._take("sit", seed)
+        b, rng = take.b, take.rng
         b.posture = "sit"
         parts = shifts + 1
         for j in range(parts):
@@ -131,7 +138,7 @@ class DailyLife:
                 pos = np.tile([b.x, b.y, b._base_z()], (n, 1))
                 ang = np.stack([np.full(n, b.heading), b.sit_pitch + lean, side], 1)
                 b._append(pos, ang)
-        md = self._done(b, k, m, nrng, "sit")
+        md = take.finish({})
         return Piece("sit", md.acc_mps2, md.gyr_radps)
 
     def _outing(
@@ -144,7 +151,8 @@ class DailyLife:
         stand_s: float = 0.0,
     ) -> Piece:
         """Sit, stand up, (walk ``walk_s``), stand, sit down, sit."""
-        b, k, m, rng, nrng = self._builder(seed)
+        take = self._take("outing", seed)
+        b, rng = take.b, take.rng
         b.posture = "sit"
         b.hold(3.0)
         b.sit_to_stand(2.0, float(rng.uniform(30.0, 40.0)))
@@ -164,7 +172,7 @@ class DailyLife:
             b.hold(float(rng.uniform(2.0, 4.0)))
         b.stand_to_sit(2.2, float(rng.uniform(25.0, 35.0)))
         b.hold(3.0)
-        md = self._done(b, k, m, nrng, "outing")
+        md = take.finish({})
         truth: dict[str, Any] = {}
         if walk is not None:
             ic = np.asarray(walk["initial_contacts_s"])
@@ -185,7 +193,8 @@ class DailyLife:
         """Taking the sensor off (sitting -> laid on a table) or putting it on (reverse).
 
         Returns the piece and the resting row (acc, gyr) of the sensor on the table."""
-        b, k, m, rng, nrng = self._builder(seed)
+        take = self._take("handling", seed)
+        b = take.b
         b.posture = "sit"
         n = b._ns(HANDLING_S)
         u = _minjerk(np.arange(n) / n)
@@ -197,7 +206,7 @@ class DailyLife:
         lift = 0.25 * np.sin(np.pi * u)  # carried up and put down
         pos = np.stack([b.x + 0.3 * u, np.full(n, b.y), b._base_z() + lift], 1)
         b._append(pos, ang)
-        md = self._done(b, k, m, nrng, "handling")
+        md = take.finish({})
         row = np.concatenate([md.acc_mps2[-1 if off else 0], np.zeros(3)])
         return Piece("handling", md.acc_mps2, md.gyr_radps), row
 

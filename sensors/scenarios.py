@@ -85,7 +85,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -96,8 +96,10 @@ __all__ = [
     "RECORDINGS",
     "SCENARIOS",
     "TEST_SCENARIOS",
+    "TimedWalkOptions",
     "MotionData",
     "ScenarioSource",
+    "ScenarioOptions",
     "Subject",
     "chair_stand_30s",
     "demo",
@@ -316,6 +318,18 @@ def _minjerk(u: np.ndarray) -> np.ndarray:
     return u * u * u * (10.0 - 15.0 * u + 6.0 * u * u)
 
 
+def _pitch_profile(
+    u: np.ndarray, split: float, start: float, peak: float, end: float
+) -> np.ndarray:
+    """Trunk pitch through a transition of phase ``u`` (0..1): minimum-jerk from ``start``
+    to ``peak`` until ``split``, then from ``peak`` to ``end``."""
+    return np.where(
+        u < split,
+        start + (peak - start) * _minjerk(u / split),
+        peak + (end - peak) * _minjerk((u - split) / (1.0 - split)),
+    )
+
+
 def _taper(n: int, fs: float, ramp_s: float = 0.5) -> np.ndarray:
     """Window that rises from 0 to 1 over ``ramp_s`` at both ends (raised cosine)."""
     w = np.ones(n)
@@ -474,16 +488,23 @@ class _Builder:
             **truth,
         )
 
+    def _transition_start(
+        self, posture: str, name: str, duration_s: float
+    ) -> tuple[int, np.ndarray]:
+        """Samples of a transition of ``duration_s`` from ``posture`` (else an error naming
+        the transition) and its phase 0..1."""
+        if self.posture != posture:
+            raise RuntimeError(
+                f"{name} needs a {'sitting' if posture == 'sit' else 'standing'} start"
+            )
+        n = self._ns(duration_s)
+        return n, np.arange(n) / n
+
     def sit_to_stand(self, duration_s: float, peak_flexion_deg: float = 35.0) -> None:
         """Rise from the chair: trunk flexion, seat-off at ~30 %, extension to upright."""
-        if self.posture != "sit":
-            raise RuntimeError("sit_to_stand needs a sitting start")
-        n = self._ns(duration_s)
-        u = np.arange(n) / n
-        p0, pk = self.sit_pitch, math.radians(peak_flexion_deg)
-        pitch = np.where(
-            u < 0.4, p0 + (pk - p0) * _minjerk(u / 0.4), pk - pk * _minjerk((u - 0.4) / 0.6)
-        )
+        n, u = self._transition_start("sit", "sit_to_stand", duration_s)
+        pk = math.radians(peak_flexion_deg)
+        pitch = _pitch_profile(u, 0.4, self.sit_pitch, pk, 0.0)
         z0, z1 = self.subject.sit_height_m, self.subject.l_m
         z = z0 + (z1 - z0) * _minjerk((u - 0.3) / 0.7)
         fwd = 0.3 * _minjerk((u - 0.1) / 0.7)
@@ -500,14 +521,9 @@ class _Builder:
 
     def stand_to_sit(self, duration_s: float, peak_flexion_deg: float = 30.0) -> None:
         """Sit down: flexion, controlled descent (ends at ~75 %), extension to the seated pose."""
-        if self.posture != "stand":
-            raise RuntimeError("stand_to_sit needs a standing start")
-        n = self._ns(duration_s)
-        u = np.arange(n) / n
-        p1, pk = self.sit_pitch, math.radians(peak_flexion_deg)
-        pitch = np.where(
-            u < 0.5, pk * _minjerk(u / 0.5), pk + (p1 - pk) * _minjerk((u - 0.5) / 0.5)
-        )
+        n, u = self._transition_start("stand", "stand_to_sit", duration_s)
+        pk = math.radians(peak_flexion_deg)
+        pitch = _pitch_profile(u, 0.5, 0.0, pk, self.sit_pitch)
         z0, z1 = self.subject.l_m, self.subject.sit_height_m
         z = z0 + (z1 - z0) * _minjerk(u / 0.75)
         tt = np.arange(n) / self.fs
@@ -868,17 +884,81 @@ def _add_noise(
     return acc, gyr
 
 
-def _setup(
-    sampling_rate_hz: float, seed: int | None, subject: Subject | None, mount, tilt_deg
-) -> tuple[_Builder, int, np.ndarray, np.random.Generator, np.random.Generator]:
+class ScenarioOptions(TypedDict, total=False):
+    """The keywords every scenario takes besides its own (all optional).
+
+    Attributes
+    ----------
+    sampling_rate_hz
+        Output rate in Hz (default 100); the model runs at a multiple of it, at least
+        400 Hz, and is low-pass filtered and decimated to it.
+    seed
+        Seed of the motion and of the noise (default 0; ``None`` for a fresh one).
+    subject
+        Body dimensions (default :class:`Subject`).
+    mount
+        Mounting rotation: a name of :data:`MOUNTS`, a 3x3 sensor-from-body matrix, or
+        ``None`` (the lower-back clip).
+    tilt_deg
+        Extra tilt of the sensor, degrees about x, y, z (default none).
+    noise
+        Add sensor noise and bias (default ``True``).
+    """
+
+    sampling_rate_hz: float
+    seed: int | None
+    subject: Subject | None
+    mount: str | np.ndarray | None
+    tilt_deg: tuple[float, float, float]
+    noise: bool
+
+
+@dataclass
+class _Take:
+    """A scenario being built: the model at its internal rate and what turns it into
+    :class:`MotionData` (decimation factor, mounting rotation, noise)."""
+
+    name: str
+    b: _Builder
+    k: int
+    mount: np.ndarray
+    rng: np.random.Generator
+    noise_rng: np.random.Generator
+    sampling_rate_hz: float
+    noise: bool
+
+    def finish(self, params: dict[str, Any], noise: bool | None = None) -> MotionData:
+        """The sensor's data at the output rate, with noise unless ``noise`` says otherwise
+        (default: the scenario's ``noise`` option); ``params`` go into the truth."""
+        add_noise = self.noise if noise is None else noise
+        return _finish(
+            self.b,
+            self.name,
+            self.sampling_rate_hz,
+            self.k,
+            self.mount,
+            add_noise,
+            self.noise_rng,
+            params,
+        )
+
+
+def _setup(name: str, options: ScenarioOptions) -> _Take:
+    """Start scenario ``name`` with its :class:`ScenarioOptions` (defaults filled in)."""
+    unknown = sorted(set(options) - ScenarioOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{name}() got unexpected keyword arguments {unknown}")
+    sampling_rate_hz = options.get("sampling_rate_hz", 100.0)
     fs = float(sampling_rate_hz)
     if not math.isfinite(fs) or fs <= 0:
         raise ValueError(f"sampling_rate_hz must be positive, got {sampling_rate_hz!r}")
     k = max(1, int(math.ceil(_MIN_INTERNAL_RATE_HZ / fs)))
-    ss = np.random.SeedSequence(seed)
+    ss = np.random.SeedSequence(options.get("seed", 0))
     motion_rng, noise_rng = (np.random.default_rng(s) for s in ss.spawn(2))
-    b = _Builder(fs * k, motion_rng, subject or Subject())
-    return b, k, mount_rotation(mount, tilt_deg), motion_rng, noise_rng
+    b = _Builder(fs * k, motion_rng, options.get("subject") or Subject())
+    mount = mount_rotation(options.get("mount"), options.get("tilt_deg", (0.0, 0.0, 0.0)))
+    noise = options.get("noise", True)
+    return _Take(name, b, k, mount, motion_rng, noise_rng, sampling_rate_hz, noise)
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -897,12 +977,7 @@ def quiet_stance(
     eyes: str = "eo",
     surface: str = "firm",
     sway_scale: float = 1.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """Quiet standing (mCTSIB condition ``eyes`` in {eo, ec}, ``surface`` in {firm, foam}).
 
@@ -912,11 +987,11 @@ def quiet_stance(
     key = (eyes.lower(), surface.lower())
     if key not in _SWAY_SCALE:
         raise ValueError(f"eyes must be eo/ec and surface firm/foam, got {eyes!r}, {surface!r}")
-    b, k, m, _rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("quiet_stance", options)
     scale = _SWAY_SCALE[key] * sway_scale
-    b.hold(duration_s, sway_scale=scale)
-    md = _finish(b, "quiet_stance", sampling_rate_hz, k, m, False, nrng, {})
-    body = md.acc_mps2 @ m  # noise-free body frame (x fwd, y left, z up)
+    take.b.hold(duration_s, sway_scale=scale)
+    md = take.finish({}, noise=False)
+    body = md.acc_mps2 @ take.mount  # noise-free body frame (x fwd, y left, z up)
     h = body[:, :2] - body[:, :2].mean(0)
     md.truth.update(
         condition=f"{key[0]}-{key[1]}",
@@ -927,8 +1002,8 @@ def quiet_stance(
         sway_rms_ml_mps2=round(float(np.sqrt(np.mean(h[:, 1] ** 2))), 5),
         sway_rms_mps2=round(float(np.sqrt(np.mean(np.sum(h * h, 1)))), 5),
     )
-    if noise:
-        md.acc_mps2, md.gyr_radps = _add_noise(md.acc_mps2, md.gyr_radps, nrng)
+    if take.noise:
+        md.acc_mps2, md.gyr_radps = _add_noise(md.acc_mps2, md.gyr_radps, take.noise_rng)
     return md
 
 
@@ -943,12 +1018,7 @@ def four_stage(
     fail_time_s: float = 6.0,
     stage_duration_s: float = 10.0,
     reposition_s: float = 3.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """STEADI 4-stage balance test (stages 1-4), stopping at the first failure.
 
@@ -962,7 +1032,8 @@ def four_stage(
         raise ValueError(f"fail_stage must be 1..4 or None, got {fail_stage}")
     if fail_stage is not None and not 0 < fail_time_s < stage_duration_s:
         raise ValueError("fail_time_s must be within the stage")
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("four_stage", options)
+    b = take.b
     b.hold(2.0, 0.8)
     stages = []
     for i, name in enumerate(_STAGES, start=1):
@@ -995,7 +1066,7 @@ def four_stage(
         tandem_held_s=stages[2]["held_s"] if len(stages) >= 3 else 0.0,
     )
     params = {"fail_stage": fail_stage, "fail_time_s": fail_time_s}
-    return _finish(b, "four_stage", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
 def single_leg_stance(
@@ -1004,12 +1075,7 @@ def single_leg_stance(
     max_s: float = 30.0,
     lift_s: float = 1.5,
     standing_s: float = 5.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """Single-leg stance on the left leg, then the right: per side the foot is lifted (a
     weight shift of ``lift_s``), the patient holds with one-leg sway for ``held_s`` (at most
@@ -1018,7 +1084,8 @@ def single_leg_stance(
     Truth: ``sides`` (side, start_s = foot off, end_s = touch-down, held_s), ``left_s``,
     ``right_s``.
     """
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("single_leg_stance", options)
+    b = take.b
     b.hold(standing_s)
     sides = []
     for side, held in zip(("left", "right"), held_s):
@@ -1035,7 +1102,7 @@ def single_leg_stance(
         b.hold(3.0)
     b.truth["sides"] = sides
     params = {"held_s": list(held_s), "max_s": max_s, "lift_s": lift_s}
-    return _finish(b, "single_leg_stance", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
 def turn_360(
@@ -1044,12 +1111,7 @@ def turn_360(
     standing_s: float = 5.0,
     between_s: float = 6.0,
     step_length_m: float = 0.2,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """Timed 360° turn: standing, full turns on the spot, standing between them; ``turns``
     are (angle deg, positive = left; duration s; cadence steps/min).
@@ -1057,7 +1119,8 @@ def turn_360(
     Truth: ``trials`` (direction, start_s, end_s, time_s, angle_deg, steps: the contacts
     from 0.2 s before the turn to 0.2 s after it), ``time_s`` and ``steps`` (their means).
     """
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("turn_360", options)
+    b = take.b
     b.hold(standing_s)
     trials = []
     for i, (angle, dur, cadence) in enumerate(turns):
@@ -1083,7 +1146,7 @@ def turn_360(
         steps=float(np.mean([t["steps"] for t in trials])),
     )
     params = {"turns": [list(t) for t in turns], "step_length_m": step_length_m}
-    return _finish(b, "turn_360", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
 def walk(
@@ -1093,25 +1156,21 @@ def walk(
     step_length_m: float = 0.62,
     turns: list[tuple[float, float, float]] | None = None,
     standing_s: float = 3.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """Stand, walk ``distance_m`` (optional turns), stand.
 
     Truth: ``walk`` (start/end, initial contacts, step lengths, distance, turns),
     ``cadence_spm``, ``speed_mps``, ``step_length_m`` (mean of the steady steps).
     """
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("walk", options)
+    b = take.b
     b.hold(standing_s)
     info = b.walk(distance_m, cadence_spm=cadence_spm, step_length_m=step_length_m, turns=turns)
     b.hold(standing_s)
     _walk_summary(b, info)
     params = {"distance_m": distance_m, "cadence_spm": cadence_spm, "step_length_m": step_length_m}
-    return _finish(b, "walk", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
 def _walk_summary(b: _Builder, info: dict[str, Any]) -> None:
@@ -1133,15 +1192,11 @@ def sit_to_stand(
     stand_s: float = 4.0,
     sts_duration_s: float = 2.0,
     sit_again: bool = True,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """Sit, stand up, stand, (sit down, sit). Truth: ``transitions`` (type, start/end)."""
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("sit_to_stand", options)
+    b, rng = take.b, take.rng
     b.posture = "sit"
     b.hold(sit_s)
     b.sit_to_stand(sts_duration_s, rng.uniform(30, 40))
@@ -1150,7 +1205,7 @@ def sit_to_stand(
         b.stand_to_sit(sts_duration_s * 1.1, rng.uniform(25, 35))
         b.hold(sit_s)
     _transition_truth(b)
-    return _finish(b, "sit_to_stand", sampling_rate_hz, k, m, noise, nrng, {})
+    return take.finish({})
 
 
 stand_to_sit = sit_to_stand  # one scenario covers both directions
@@ -1172,12 +1227,7 @@ def tug(
     sts_duration_s: float = 1.7,
     turn_duration_s: float = 2.0,
     sit_s: float = 4.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """Timed Up and Go: sit, stand up, walk 3 m, turn 180, walk back, turn, sit down.
 
@@ -1186,7 +1236,8 @@ def tug(
     ``walk_back_s``, ``turn_to_sit_s``; ``n_steps``, ``cadence_spm``, turn durations and
     peak yaw rates.
     """
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("tug", options)
+    b, rng = take.b, take.rng
     b.posture = "sit"
     b.hold(sit_s)
     sts_start = b.t
@@ -1224,7 +1275,7 @@ def tug(
     )
     _transition_truth(b)
     params = {"walk_distance_m": walk_distance_m, "cadence_spm": cadence_spm}
-    return _finish(b, "tug", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
 def _timed_middle(info: dict[str, Any], start_m: float, end_m: float) -> dict[str, float]:
@@ -1245,12 +1296,7 @@ def ten_metre_walk(
     fast: tuple[float, float] | None = (125.0, 0.72),
     path_m: float = 14.0,
     standing_s: float = 5.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """10-metre walk test: a comfortable and a fast walk along a ``path_m`` path, standing
     between them; ``comfortable``/``fast`` are (cadence steps/min, step length m), ``fast``
@@ -1260,7 +1306,8 @@ def ten_metre_walk(
     the middle 10 m: 2 m to speed up and 2 m to slow down are not timed),
     ``comfortable_speed_mps``, ``fast_speed_mps``.
     """
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("ten_metre_walk", options)
+    b = take.b
     trials = []
     paces = [("comfortable", comfortable)] + ([("fast", fast)] if fast else [])
     for pace, (cadence, step) in paces:
@@ -1273,7 +1320,7 @@ def ten_metre_walk(
     b.hold(standing_s)
     b.truth["trials"] = trials
     params = {"comfortable": comfortable, "fast": fast, "path_m": path_m}
-    return _finish(b, "ten_metre_walk", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
 def _chair_cycles(
@@ -1301,12 +1348,7 @@ def chair_stand_30s(
     *,
     sts_duration_s: float = 1.2,
     slowing: float = 0.3,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """30-second chair stand: as many full stands as possible in 30 s (arms crossed).
 
@@ -1317,7 +1359,8 @@ def chair_stand_30s(
 
     Truth: ``n_stands`` (counted within 30 s), ``start_s``, ``window_end_s``, ``stands``.
     """
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("chair_stand_30s", options)
+    b, rng = take.b, take.rng
     b.posture = "sit"
     b.hold(3.0)
     start = b.t
@@ -1351,19 +1394,14 @@ def chair_stand_30s(
     )
     _transition_truth(b)
     params = {"sts_duration_s": sts_duration_s, "slowing": slowing}
-    return _finish(b, "chair_stand_30s", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
 def five_times_sts(
     *,
     sts_duration_s: float = 1.2,
     slowing: float = 0.2,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """Five-times sit-to-stand: five rises as fast as possible, timed to the fifth stand.
 
@@ -1372,7 +1410,8 @@ def five_times_sts(
 
     Truth: ``time_s``, ``start_s``, ``end_s``, ``n_stands`` (5), ``stands``.
     """
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("five_times_sts", options)
+    b, rng = take.b, take.rng
     b.posture = "sit"
     b.hold(3.0)
     start = b.t
@@ -1393,26 +1432,45 @@ def five_times_sts(
     )
     _transition_truth(b)
     params = {"sts_duration_s": sts_duration_s, "slowing": slowing}
-    return _finish(b, "five_times_sts", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
+
+
+class TimedWalkOptions(ScenarioOptions, total=False):
+    """The keywords of the timed walks (:func:`walk_2min`, :func:`walk_6min`), with the
+    :class:`ScenarioOptions`.
+
+    Attributes
+    ----------
+    course_m
+        Length of the corridor (default 30 m, ATS 2002), a 180-degree turn at each end.
+    cadence_spm, step_length_m
+        Steps per minute and step length in m at the start.
+    fatigue
+        Relative decline of the speed by the end (0 = none).
+    turn_duration_s
+        Duration of each turn (default 2 s).
+    """
+
+    course_m: float
+    cadence_spm: float
+    step_length_m: float
+    fatigue: float
+    turn_duration_s: float
 
 
 def _timed_walk(
-    name: str,
-    minutes: float,
-    *,
-    course_m: float,
-    cadence_spm: float,
-    step_length_m: float,
-    fatigue: float,
-    turn_duration_s: float,
-    sampling_rate_hz: float,
-    seed: int | None,
-    subject: Subject | None,
-    mount,
-    tilt_deg,
-    noise: bool,
+    name: str, minutes: float, defaults: TimedWalkOptions, options: TimedWalkOptions
 ) -> MotionData:
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    """Walk ``minutes`` up and down the course: the gait keywords given in ``options``,
+    otherwise ``defaults``, otherwise a 30-m course with 2-s turns."""
+    gait: TimedWalkOptions = {"course_m": 30.0, "turn_duration_s": 2.0, **defaults, **options}
+    course_m = gait.pop("course_m")
+    cadence_spm = gait.pop("cadence_spm")
+    step_length_m = gait.pop("step_length_m")
+    fatigue = gait.pop("fatigue")
+    turn_duration_s = gait.pop("turn_duration_s")
+    take = _setup(name, gait)
+    b, rng = take.b, take.rng
     b.hold(3.0)
     duration = 60.0 * minutes
     # turn around the cone at each end of the course (alternating direction as on a loop)
@@ -1459,77 +1517,27 @@ def _timed_walk(
         "step_length_m": step_length_m,
         "fatigue": fatigue,
     }
-    return _finish(b, name, sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
-def walk_2min(
-    *,
-    course_m: float = 30.0,
-    cadence_spm: float = 108.0,
-    step_length_m: float = 0.64,
-    fatigue: float = 0.0,
-    turn_duration_s: float = 2.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
-) -> MotionData:
-    """Two-minute walk on a ``course_m`` corridor with 180-degree turns at the ends.
+def walk_2min(**options: Unpack[TimedWalkOptions]) -> MotionData:
+    """Two-minute walk on a ``course_m`` corridor with 180-degree turns at the ends
+    (defaults: 108 steps/min, 0.64-m steps, no fatigue).
 
     Truth: ``distance_m``, ``per_minute`` (steps, distance, speed), ``walk`` details.
     """
-    return _timed_walk(
-        "walk_2min",
-        2.0,
-        course_m=course_m,
-        cadence_spm=cadence_spm,
-        step_length_m=step_length_m,
-        fatigue=fatigue,
-        turn_duration_s=turn_duration_s,
-        sampling_rate_hz=sampling_rate_hz,
-        seed=seed,
-        subject=subject,
-        mount=mount,
-        tilt_deg=tilt_deg,
-        noise=noise,
-    )
+    defaults: TimedWalkOptions = {"cadence_spm": 108.0, "step_length_m": 0.64, "fatigue": 0.0}
+    return _timed_walk("walk_2min", 2.0, defaults, options)
 
 
-def walk_6min(
-    *,
-    course_m: float = 30.0,
-    cadence_spm: float = 110.0,
-    step_length_m: float = 0.66,
-    fatigue: float = 0.15,
-    turn_duration_s: float = 2.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
-) -> MotionData:
-    """Six-minute walk (ATS 2002 course of 30 m) with optional fatigue (speed decline).
+def walk_6min(**options: Unpack[TimedWalkOptions]) -> MotionData:
+    """Six-minute walk (ATS 2002 course of 30 m) with optional fatigue (speed decline;
+    defaults: 110 steps/min, 0.66-m steps, 15 % slower by the end).
 
     Truth: ``distance_m``, ``per_minute`` (steps, distance, speed), ``fatigue``.
     """
-    return _timed_walk(
-        "walk_6min",
-        6.0,
-        course_m=course_m,
-        cadence_spm=cadence_spm,
-        step_length_m=step_length_m,
-        fatigue=fatigue,
-        turn_duration_s=turn_duration_s,
-        sampling_rate_hz=sampling_rate_hz,
-        seed=seed,
-        subject=subject,
-        mount=mount,
-        tilt_deg=tilt_deg,
-        noise=noise,
-    )
+    defaults: TimedWalkOptions = {"cadence_spm": 110.0, "step_length_m": 0.66, "fatigue": 0.15}
+    return _timed_walk("walk_6min", 6.0, defaults, options)
 
 
 #: Named slow-gait presets for :func:`slow_walk` (speed m/s, step time s and trunk/impact
@@ -1585,12 +1593,7 @@ def slow_walk(
     step_time_cv: float = 0.05,
     step_length_cv: float = 0.06,
     standing_s: float = 4.0,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
+    **options: Unpack[ScenarioOptions],
 ) -> MotionData:
     """Slow, short-stepped or impaired walking with known truth; optional pauses inside.
 
@@ -1619,7 +1622,8 @@ def slow_walk(
     kw.update({k: float(v) for k, v in given.items() if v is not None})
     if kw["speed_mps"] <= 0 or kw["step_time_s"] <= 0:
         raise ValueError("speed_mps and step_time_s must be positive")
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("slow_walk", options)
+    b = take.b
     b.hold(standing_s)
     cadence = 60.0 / kw["step_time_s"]
     step_len = kw["speed_mps"] * kw["step_time_s"]
@@ -1652,7 +1656,7 @@ def slow_walk(
     b.truth.update(_walks_truth(walks))
     b.truth.update(step_length_m=round(step_len, 4), step_time_s=kw["step_time_s"], pauses=pauses)
     params = {"preset": preset, "walk_s": walk_s, "pauses_s": list(pauses_s), **kw}
-    return _finish(b, "slow_walk", sampling_rate_hz, k, m, noise, nrng, params)
+    return take.finish(params)
 
 
 def _walks_truth(walks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1687,21 +1691,14 @@ def _walks_truth(walks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def demo(
-    *,
-    sampling_rate_hz: float = 100.0,
-    seed: int | None = 0,
-    subject: Subject | None = None,
-    mount: str | np.ndarray | None = None,
-    tilt_deg: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    noise: bool = True,
-) -> MotionData:
+def demo(**options: Unpack[ScenarioOptions]) -> MotionData:
     """A loop for the demo: sit, stand up, stand, walk 10 m, turn, walk back, turn, stand, sit.
 
     Starts and ends seated in the same posture, so :class:`ScenarioSource` can loop it
     seamlessly.
     """
-    b, k, m, rng, nrng = _setup(sampling_rate_hz, seed, subject, mount, tilt_deg)
+    take = _setup("demo", options)
+    b = take.b
     b.posture = "sit"
     b.hold(4.0)
     b.sit_to_stand(2.0, 35.0)
@@ -1718,7 +1715,7 @@ def demo(
     b.hold(3.0)
     _walk_summary(b, info)
     _transition_truth(b)
-    return _finish(b, "demo", sampling_rate_hz, k, m, noise, nrng, {})
+    return take.finish({})
 
 
 SCENARIOS: dict[str, Callable[..., MotionData]] = {
@@ -1775,22 +1772,20 @@ TEST_SCENARIOS: dict[str, str] = {
 #: key, the scenario's keyword arguments). Mounts and rates vary on purpose; ``"random:N"``
 #: is :func:`random_mount` with seed N.
 RECORDINGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "stance-eo-firm": (
-        "sway",
-        {"duration_s": 30.0, "eyes": "eo", "surface": "firm", "seed": 101, "tilt_deg": (0, 12, 0)},
-    ),
-    "stance-ec-firm": (
-        "sway",
-        {"duration_s": 30.0, "eyes": "ec", "surface": "firm", "seed": 102, "tilt_deg": (0, 12, 0)},
-    ),
-    "stance-eo-foam": (
-        "sway",
-        {"duration_s": 30.0, "eyes": "eo", "surface": "foam", "seed": 103, "tilt_deg": (0, 12, 0)},
-    ),
-    "stance-ec-foam": (
-        "sway",
-        {"duration_s": 30.0, "eyes": "ec", "surface": "foam", "seed": 104, "tilt_deg": (0, 12, 0)},
-    ),
+    # the four mCTSIB conditions in the order of _SWAY_SCALE, seeds 101-104
+    **{
+        f"stance-{eyes}-{surface}": (
+            "sway",
+            {
+                "duration_s": 30.0,
+                "eyes": eyes,
+                "surface": surface,
+                "seed": 101 + i,
+                "tilt_deg": (0, 12, 0),
+            },
+        )
+        for i, (eyes, surface) in enumerate(_SWAY_SCALE)
+    },
     "four-stage-fail-tandem": (
         "four-stage",
         {"fail_stage": 3, "fail_time_s": 6.4, "seed": 105, "mount": "upside_down"},

@@ -550,7 +550,8 @@ class VirtualSensor:
         raise NotImplementedError
 
     def _scan_response_data(self) -> bytes:
-        raise NotImplementedError
+        """The complete local name (a kind may answer more)."""
+        return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode())]))
 
     def samples_per_packet(self) -> int:
         """Samples per packet at the current rate and MTU."""
@@ -980,6 +981,18 @@ def battery_level_characteristic(percent: Callable[[], int]) -> Characteristic:
     )
 
 
+def flagged_advertising(*fields: tuple[int, bytes]) -> bytes:
+    """Advertising data: the flags (LE general discoverable, no BR/EDR), then ``fields``."""
+    return bytes(AdvertisingData([(AdvertisingData.FLAGS, bytes([0x06])), *fields]))
+
+
+def service_advertising(service_uuid: str) -> bytes:
+    """Advertising data: the flags and the complete list of 128-bit service UUIDs holding
+    ``service_uuid`` (3 + 18 bytes)."""
+    uuid = bytes(UUID(service_uuid).to_bytes(force_128=True))
+    return flagged_advertising((AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS, uuid))
+
+
 def notify_only_characteristic(uuid: str) -> Characteristic:
     """A notify-only characteristic (reads and writes refused)."""
     return Characteristic(
@@ -1097,17 +1110,7 @@ class VirtualWearable(VirtualSensor):
 
     def _advertising_data(self) -> bytes:
         """Flags + the Poise service UUID (SPEC.md 1.2: 3 + 18 = 21 bytes)."""
-        return bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),  # LE general disc., no BR/EDR
-                    (
-                        AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                        bytes(UUID(gatt.SERVICE_UUID).to_bytes(force_128=True)),
-                    ),
-                ]
-            )
-        )
+        return service_advertising(gatt.SERVICE_UUID)
 
     def _scan_response_data(self) -> bytes:
         """Complete local name ``Poise-XXXX`` (SPEC.md 1.2) and the battery level as

@@ -26,14 +26,16 @@ import numpy as np
 
 from analysis.clinical.base import to_jsonable
 from analysis.clinical.registry import test_keys
+from poise.commands import add_command
 from poise.errors import PoiseError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``analyze`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "analyze",
-        help="gait, turns and transitions of a recording or CSV; clinical tests; fall risk",
+        "gait, turns and transitions of a recording or CSV; clinical tests; fall risk",
         description=(
             "Analyse the lower-back sensor of a .poise recording or a CSV (as accepted by "
             "import-csv): walking bouts, initial contacts, strides, turns and sit/stand "

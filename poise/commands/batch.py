@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 
+from poise.commands import add_command
 from poise.errors import PoiseError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``batch`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "batch",
-        help="analyse many recordings and CSVs into one table (CSV or Parquet)",
+        "analyse many recordings and CSVs into one table (CSV or Parquet)",
         description=(
             "Analyse every .poise recording and IMU CSV given (folders are searched) into "
             "one table: a row per recording and test, gait, fall risk, an error column for "

@@ -23,16 +23,17 @@ import signal
 import sys
 from typing import Any
 
+from poise.commands import add_command
 from poise.errors import PoiseError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``emulate`` sub-parser."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "emulate",
-        help="run virtual sensors (Bumble) that another process can scan and connect to",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run virtual sensors (Bumble) that another process can scan and connect to",
+        doc=__doc__,
     )
     kinds = p.add_mutually_exclusive_group()
     kinds.add_argument(

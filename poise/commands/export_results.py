@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from poise.commands import add_data_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``export-results`` sub-command."""
@@ -20,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--csv", metavar="OUT.csv")
     g.add_argument("--fhir", metavar="OUT.json")
-    p.add_argument("--data-dir", metavar="DIR", help="data folder (default ~/.local/share/poise)")
+    add_data_dir(p)
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(func=run)
 

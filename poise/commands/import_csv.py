@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from poise.commands import add_command
 from poise.inputs import ACC_UNITS, GYRO_UNITS, demographics_from_args, import_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``import-csv`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "import-csv",
-        help="convert a CSV of IMU samples into a .poise recording",
+        "convert a CSV of IMU samples into a .poise recording",
         description=(
             "Convert a CSV (header row; columns acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z or named "
             "by --columns; optional time column t_s/time in seconds) into a recording. "

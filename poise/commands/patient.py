@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 
+from poise.commands import add_data_dir
 from poise.service import import_recording
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``patient`` sub-command and its actions."""
     p = subparsers.add_parser("patient", help="manage patients and import recordings")
-    p.add_argument("--data-dir", metavar="DIR", help="data folder (default ~/.local/share/poise)")
+    add_data_dir(p)
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     a = sub.add_parser("add", help="add a patient")
     a.add_argument("pseudonym")

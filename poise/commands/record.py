@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from poise.commands import add_command
 from poise.errors import PoiseError
 from poise.outputs import OutputFile, check_outputs
 from sensors.placements import DEFAULT_ORDER, normalise_placement
@@ -59,11 +60,11 @@ MAX_ATT_MTU = 517
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``record`` sub-parser."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "record",
-        help="record 1-4 sensors (or --demo virtual ones) to a .poise file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "record 1-4 sensors (or --demo virtual ones) to a .poise file",
+        doc=__doc__,
     )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="recording to create")
     p.add_argument(

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from poise.commands import add_data_dir
 from poise.outputs import check_outputs, write_atomically
 
 
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="OUT.json", help="write the report content as JSON")
     p.add_argument("--page", choices=("a4", "letter"), default="a4")
     p.add_argument("--force", action="store_true", help="replace existing output files")
-    p.add_argument("--data-dir", metavar="DIR", help="data folder (default ~/.local/share/poise)")
+    add_data_dir(p)
     p.set_defaults(func=run, write_pdf=None)
 
 

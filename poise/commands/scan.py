@@ -15,16 +15,17 @@ import argparse
 import asyncio
 import json
 
+from poise.commands import add_command
 from poise.errors import PoiseError, bluetooth_alternatives, bluetooth_problem
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``scan`` sub-parser."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "scan",
-        help="list the supported sensors in range (kind, model, name, address)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "list the supported sensors in range (kind, model, name, address)",
+        doc=__doc__,
     )
     p.add_argument(
         "--transport",

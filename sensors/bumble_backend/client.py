@@ -328,23 +328,17 @@ class BumbleClient(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         """Read a characteristic value (long reads included)."""
-        connection = self._require()
-        value = await self._gatt(
-            f"read of {characteristic.uuid}",
-            connection.gatt_client.read_value(characteristic.handle),
-        )
-        return bytearray(value)
+        return await self._read(f"read of {characteristic.uuid}", characteristic.handle)
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         """Read a descriptor value."""
+        return await self._read(f"read of descriptor {descriptor.handle}", descriptor.handle)
+
+    async def _read(self, what: str, handle: int) -> bytearray:
         connection = self._require()
-        value = await self._gatt(
-            f"read of descriptor {descriptor.handle}",
-            connection.gatt_client.read_value(descriptor.handle),
-        )
-        return bytearray(value)
+        return bytearray(await self._gatt(what, connection.gatt_client.read_value(handle)))
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool

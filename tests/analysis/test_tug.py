@@ -81,7 +81,8 @@ def test_bad_input():
 def test_walking_around_between_standing_up_and_sitting_down_is_not_a_tug():
     # stand up, walk back and forth with four 180-degree turns, sit down: the sit/stand
     # bracket of a TUG, but not its one turn at the line
-    b, k, m, rng, nrng = sc._setup(100.0, 27, None, None, (0.0, 0.0, 0.0))
+    take = sc._setup("custom", {"sampling_rate_hz": 100.0, "seed": 27})
+    b = take.b
     b.posture = "sit"
     b.hold(3.0)
     b.sit_to_stand(1.7, 35.0)
@@ -95,7 +96,7 @@ def test_walking_around_between_standing_up_and_sitting_down_is_not_a_tug():
     b.hold(0.1)
     b.stand_to_sit(1.9, 30.0)
     b.hold(3.0)
-    md = sc._finish(b, "custom", 100.0, k, m, True, nrng, {})
+    md = take.finish({})
     r = TimedUpAndGo().analyze(md.acc_mps2, md.gyr_radps, sampling_rate_hz=100.0).result_
     assert not r.valid and r.validity.code == "wrong_activity"
     assert "turns" in r.validity.reason

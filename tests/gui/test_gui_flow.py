@@ -19,7 +19,6 @@ pytest.importorskip("pytestqt")
 import gui  # noqa: E402,F401  I001 (applies the PySide6 work-around first)
 from gui.app import make_app, save_screenshot  # noqa: E402
 from gui.errors import OPEN_DIALOGS  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
 from gui.live_view import (  # noqa: E402
     ACC_LADDER_MPS2,
     GYR_LADDER_DPS,
@@ -27,26 +26,10 @@ from gui.live_view import (  # noqa: E402
     StableRange,
     SwayPanel,
 )
-from poise.session import Session  # noqa: E402
 from poise.sources import ScriptedSource  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path):
-    make_app()
-    import analysis.sway  # noqa: F401  (warm the imports before clocks run fast)
-    import poise.assessments  # noqa: F401
-
-    session = Session(data_dir=tmp_path)
-    win = MainWindow(session)
-    qtbot.addWidget(win)
-    win.resize(1366, 768)
-    win.show()
-    yield win
-    win.close()
 
 
 def test_two_demo_sensors_over_ble_show_live_data(window, qtbot) -> None:

@@ -13,23 +13,11 @@ import pytest
 pytest.importorskip("pytestqt")
 
 import gui  # noqa: E402,F401  I001 (applies the PySide6 work-around first)
-from gui.app import make_app, save_screenshot  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
+from gui.app import save_screenshot  # noqa: E402
 from gui.sensors_panel import device_text  # noqa: E402
-from poise.session import SensorInfo, Session  # noqa: E402
+from poise.session import SensorInfo  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path):
-    make_app()
-    win = MainWindow(Session(data_dir=tmp_path))
-    qtbot.addWidget(win)
-    win.resize(1366, 768)
-    win.show()
-    yield win
-    win.close()
 
 
 def test_demo_control_starts_twins_of_every_kind_and_cards_name_them(window, qtbot) -> None:

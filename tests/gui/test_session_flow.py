@@ -19,8 +19,7 @@ pytest.importorskip("pytestqt")
 QtPdf = pytest.importorskip("PySide6.QtPdf")
 
 import gui  # noqa: E402,F401  I001 (applies the PySide6 work-around first)
-from gui.app import make_app, save_screenshot  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
+from gui.app import save_screenshot  # noqa: E402
 from poise.reports import LEVEL_TEXT  # noqa: E402
 from poise.session import Session  # noqa: E402
 from poise.sources import ScriptedSource  # noqa: E402
@@ -31,19 +30,9 @@ SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path):
-    make_app()
-    import analysis.sway  # noqa: F401  (warm the imports before clocks run fast)
-    import poise.assessments  # noqa: F401
-
-    session = Session(data_dir=tmp_path / "data")
-    win = MainWindow(session)
-    qtbot.addWidget(win)
-    win.resize(1366, 768)
-    win.show()
-    yield win
-    win._closing = True
-    win.close()
+def session(tmp_path: Path) -> Session:
+    """The session's data in a folder of their own (the test writes its exports beside it)."""
+    return Session(data_dir=tmp_path / "data")
 
 
 def pdf_text(path: Path) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.sway import SWAY_CLI_KEYS
 from firmware_protocol.types import SensorConfig
 from poise.assessments import TESTS, load_norms, pick_sensor, run_test, session_fall_risk
 from poise.errors import PoiseError
@@ -16,18 +17,7 @@ from sensors.recording import Recording
 from sensors.timeline import SensorData
 
 REPO = Path(__file__).resolve().parents[2]
-SWAY_KEYS = {
-    "rms_mps2",
-    "rms_ap_mps2",
-    "rms_ml_mps2",
-    "path_length_mps2",
-    "mean_velocity_mps2",
-    "jerk_m2ps5",
-    "ellipse_area_m2ps4",
-    "centroidal_frequency_hz",
-    "frequency_dispersion",
-    "f95_hz",
-}
+SWAY_KEYS = set(SWAY_CLI_KEYS)  # the measures the CLI contract (issue 5) names
 
 
 def _sensor(acc, gyr, fs=100, t0=0.0, sid="s1", placement="lower-back"):

@@ -357,18 +357,27 @@ def _start_emulator(*args: str) -> tuple[subprocess.Popen, str]:
     raise AssertionError(f"poise emulate printed no transport; stderr: {proc.stderr.read()}")
 
 
+async def _connect_watching_loss(
+    name: str, transport: str, timeout_s: float
+) -> tuple[BleakClient, asyncio.Event]:
+    """Connect to the wearable ``name`` over ``transport``; the event is set when the link
+    is lost."""
+    device = await BleakScanner.find_device_by_name(
+        name, timeout=timeout_s, **scanner_kwargs(transport)
+    )
+    lost = asyncio.Event()
+    client = BleakClient(
+        device, disconnected_callback=lambda _c: lost.set(), **client_kwargs(transport)
+    )
+    await client.connect()
+    return client, lost
+
+
 def test_emulator_process_dying_is_a_link_loss():
     proc, transport = _start_emulator("--count", "1")
 
     async def remote() -> float:
-        device = await BleakScanner.find_device_by_name(
-            "Poise-0001", timeout=3.0, **scanner_kwargs(transport)
-        )
-        lost = asyncio.Event()
-        client = BleakClient(
-            device, disconnected_callback=lambda _c: lost.set(), **client_kwargs(transport)
-        )
-        await client.connect()
+        client, lost = await _connect_watching_loss("Poise-0001", transport, 3.0)
         t0 = time.perf_counter()
         proc.kill()
         await asyncio.wait_for(lost.wait(), 5.0)
@@ -453,14 +462,7 @@ async def test_stop_notify_unsubscribes_at_the_peer(emu):
 async def test_a_vanished_tcp_client_frees_the_wearable(emu):
     """A client process that dies without disconnecting must not leave a wearable taken."""
     transport = await emu.serve()
-    device = await BleakScanner.find_device_by_name(
-        "Poise-0003", timeout=2.0, **scanner_kwargs(transport)
-    )
-    lost = asyncio.Event()
-    client = BleakClient(
-        device, disconnected_callback=lambda _c: lost.set(), **client_kwargs(transport)
-    )
-    await client.connect()
+    client, lost = await _connect_watching_loss("Poise-0003", transport, 2.0)
     wearable = emu.wearable("Poise-0003")
     assert wearable.connection is not None
     client._backend._host._hci_transport.sink.transport.abort()  # the process "dies"

@@ -16,12 +16,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from bumble.core import UUID, AdvertisingData
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from sensors import devices
 from sensors.devices.base import DecodeError, DeviceConfig, Frame, SensorDriver, StreamDecoder
-from sensors.virtual_wearable import VirtualSensor, notify_only_characteristic
+from sensors.virtual_wearable import (
+    VirtualSensor,
+    notify_only_characteristic,
+    service_advertising,
+)
 
 SERVICE = "0d0d0000-1111-2222-3333-444455556666"
 DATA = "0d0d0001-1111-2222-3333-444455556666"
@@ -104,18 +107,7 @@ class DummyTwin(VirtualSensor):
             self._stop_streaming()
 
     def _advertising_data(self) -> bytes:
-        uuid = bytes(UUID(SERVICE).to_bytes(force_128=True))
-        return bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),
-                    (AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS, uuid),
-                ]
-            )
-        )
-
-    def _scan_response_data(self) -> bytes:
-        return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode())]))
+        return service_advertising(SERVICE)
 
     def samples_per_packet(self) -> int:
         return 2

@@ -75,6 +75,18 @@ async def _connect(emu: Emulator, name: str, **kwargs) -> BleakClient:
 # ----------------------------------------------------------------------- pure parts
 
 
+async def _stream_for(emu: Emulator, duration_s: float) -> Session:
+    """Connect to Poise-0001, stream ``duration_s``, stop and disconnect; the session keeps
+    the packets."""
+    client = await _connect(emu, "Poise-0001")
+    s = await Session(client).open()
+    await s.start()
+    await asyncio.sleep(duration_s)
+    await s.stop()
+    await client.disconnect()
+    return s
+
+
 def test_fault_spec_parses_and_rejects_nonsense():
     f = FaultConfig.parse("drop=0.05,disconnect-every=3s,corrupt=1%,drift-ppm=100")
     assert f.drop == 0.05 and f.corrupt == 0.01 and f.disconnect_every_s == 3.0
@@ -186,12 +198,7 @@ async def test_packet_size_keeps_packet_interval_at_20ms(rate, per_packet):
 async def test_drops_and_corruption_are_seeded_and_accounted():
     faults = FaultConfig(drop=0.1, corrupt=0.05)
     async with Emulator(count=1, rate_hz=200, faults=faults, seed=3) as emu:
-        client = await _connect(emu, "Poise-0001")
-        s = await Session(client).open()
-        await s.start()
-        await asyncio.sleep(2.0)
-        await s.stop()
-        await client.disconnect()
+        s = await _stream_for(emu, 2.0)
     await close_hosts()
     truth = emu.wearable("Poise-0001").truth
     good, bad = [], []
@@ -328,12 +335,7 @@ async def test_recording_replays_at_its_own_rate_through_the_stack():
     factory = array_source_factory(sensor.acc_mps2, sensor.gyr_radps, sensor.sampling_rate_hz)
     spec = WearableSpec(source_factory=factory, config=sensor.config)
     async with Emulator(specs=[spec]) as emu:
-        client = await _connect(emu, "Poise-0001")
-        s = await Session(client).open()
-        await s.start()
-        await asyncio.sleep(0.4)
-        await s.stop()
-        await client.disconnect()
+        s = await _stream_for(emu, 0.4)
     await close_hosts()
     block = codec.decode_many(s.packets, sensor.config)
     n = block.n_samples

@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection
 from bumble.gatt import Characteristic, Service
 
@@ -36,6 +35,7 @@ from sensors.virtual_wearable import (
     VirtualSensor,
     device_information_service,
     notify_only_characteristic,
+    service_advertising,
     writable_characteristic,
 )
 
@@ -62,8 +62,9 @@ class MetaWearTwin(VirtualSensor):
         self.acc_range_g = 8.0
         self.gyro_range_dps = 2000.0
         self.gyro_rate_hz = self.rate_hz
-        self.acc_on = self.gyro_on = False
-        self.acc_irq = self.gyro_irq = False
+        # per module (mw.ACC, mw.GYRO): powered on, data interrupt enabled
+        self.powered = {mw.ACC: False, mw.GYRO: False}
+        self.interrupt = {mw.ACC: False, mw.GYRO: False}
         self.processors: dict[int, tuple[int, bytes]] = {}  # id -> (type, command)
         self.notify_enabled: set[int] = set()
         self.subscribed = False
@@ -93,20 +94,7 @@ class MetaWearTwin(VirtualSensor):
 
     def _advertising_data(self) -> bytes:
         """Flags and the MetaWear service UUID."""
-        return bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),
-                    (
-                        AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                        bytes(UUID(mw.SERVICE_UUID).to_bytes(force_128=True)),
-                    ),
-                ]
-            )
-        )
-
-    def _scan_response_data(self) -> bytes:
-        return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode())]))
+        return service_advertising(mw.SERVICE_UUID)
 
     # -- commands ---------------------------------------------------------------------
 
@@ -129,6 +117,8 @@ class MetaWearTwin(VirtualSensor):
             self._acc_command(reg, b[2:])
         elif module == mw.GYRO:
             self._gyro_command(reg, b[2:])
+        if module in (mw.ACC, mw.GYRO):
+            self._power_command(module, reg, b[2:])
         elif module == mw.DATA_PROCESSOR:
             self._processor_command(reg, b[2:])
         elif module == mw.SETTINGS and (reg & 0x3F) == mw.SETTINGS_BATTERY and reg & mw.READ:
@@ -145,19 +135,20 @@ class MetaWearTwin(VirtualSensor):
             if rate is not None:
                 self.set_rate(rate)
             self.acc_range_g = _BMI270_RANGE_G.get(p[1], self.acc_range_g)
-        elif reg == mw.ACC_POWER_MODE and p:
-            self.acc_on = p[0] != 0
-        elif reg == mw.ACC_DATA_INTERRUPT_ENABLE and len(p) >= 2:
-            self.acc_irq = bool(p[0]) or (self.acc_irq and not p[1])
 
     def _gyro_command(self, reg: int, p: bytes) -> None:
         if reg == mw.GYRO_CONFIG and len(p) >= 2 and not self.streaming:
             self.gyro_rate_hz = _ODR_HZ.get(p[0] & 0x0F, self.gyro_rate_hz)
             self.gyro_range_dps = _GYRO_RANGE.get(p[1], self.gyro_range_dps)
-        elif reg == mw.GYRO_POWER_MODE and p:
-            self.gyro_on = p[0] != 0
-        elif reg == mw.GYRO_DATA_INTERRUPT_ENABLE and len(p) >= 2:
-            self.gyro_irq = bool(p[0]) or (self.gyro_irq and not p[1])
+
+    def _power_command(self, module: int, reg: int, p: bytes) -> None:
+        """Power mode and data interrupt: the same registers (``mw.ACC_POWER_MODE`` is
+        ``mw.GYRO_POWER_MODE``, likewise the interrupt enable) in both modules."""
+        if reg == mw.ACC_POWER_MODE and p:
+            self.powered[module] = p[0] != 0
+        elif reg == mw.ACC_DATA_INTERRUPT_ENABLE and len(p) >= 2:
+            # enable mask, then disable mask
+            self.interrupt[module] = bool(p[0]) or (self.interrupt[module] and not p[1])
 
     def _processor_command(self, reg: int, p: bytes) -> None:
         if reg == mw.DP_ADD and len(p) >= 5:
@@ -189,7 +180,7 @@ class MetaWearTwin(VirtualSensor):
         return {mw.DP_BUFFER, mw.DP_FUSER, mw.DP_ACCOUNTER} <= types
 
     def _update_streaming(self) -> None:
-        running = self.acc_on and self.acc_irq and self.gyro_on and self.gyro_irq
+        running = all(self.powered.values()) and all(self.interrupt.values())
         running = running and self._chain_ready()
         if running and not self.streaming:
             self._start_streaming()

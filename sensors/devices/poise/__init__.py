@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -321,17 +321,12 @@ class PoiseDriver(SensorDriver):
     def on_notification(self, channel: int, data: bytes) -> None:
         """Control point responses resolve commands; status updates battery and flags."""
         if channel == CONTROL:
-            try:
-                resp = codec.decode_response(data)
-            except codec.ProtocolError as exc:
-                logger.warning("bad control point response: %s", exc)
-                return
-            self._answer(int(resp.opcode), resp)
+            resp = _decoded(codec.decode_response, data, "control point response")
+            if resp is not None:
+                self._answer(int(resp.opcode), resp)
         elif channel == STATUS:
-            try:
-                st = codec.decode_status(data)
-            except codec.ProtocolError as exc:
-                logger.warning("bad status notification: %s", exc)
+            st = _decoded(codec.decode_status, data, "status notification")
+            if st is None:
                 return
             self.last_status = st
             if st.battery_percent is not None:
@@ -346,6 +341,18 @@ class PoiseDriver(SensorDriver):
                         "dropped_samples": st.dropped_samples,
                     }
                 )
+
+
+_Message = TypeVar("_Message", codec.Response, codec.Status)
+
+
+def _decoded(decode: Callable[[bytes], _Message], data: bytes, what: str) -> _Message | None:
+    """``decode(data)``, or ``None`` with a warning naming ``what`` if it is malformed."""
+    try:
+        return decode(data)
+    except codec.ProtocolError as exc:
+        logger.warning("bad %s: %s", what, exc)
+        return None
 
 
 register_twin("poise", "sensors.virtual_wearable:poise_twin")

@@ -40,6 +40,7 @@ from sensors.virtual_wearable import (
     VirtualSensor,
     battery_level_characteristic,
     device_information_service,
+    flagged_advertising,
     notify_only_characteristic,
     writable_characteristic,
 )
@@ -108,17 +109,7 @@ class PolarTwin(VirtualSensor):
     def _advertising_data(self) -> bytes:
         """Flags and Polar's manufacturer data (company id 0x006B)."""
         maker = pmd.POLAR_MANUFACTURER_ID.to_bytes(2, "little") + bytes([0x00, 0x00, 0x00])
-        return bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),
-                    (AdvertisingData.MANUFACTURER_SPECIFIC_DATA, maker),
-                ]
-            )
-        )
-
-    def _scan_response_data(self) -> bytes:
-        return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode())]))
+        return flagged_advertising((AdvertisingData.MANUFACTURER_SPECIFIC_DATA, maker))
 
     # -- control point ----------------------------------------------------------------
 
