@@ -687,6 +687,7 @@ class _TraceSet(pg.GraphicsObject):
         self._zero_pen = pg.mkPen(zero_colour, width=1)
         self._bounds = QRectF()
         self._lines: list[list[QPolygonF]] = [[] for _ in colours]
+        self._mem: list[np.ndarray] = []  # the reused polygons' points, as numpy views
         self.x = np.empty(0)
         self.y = np.empty((0, len(colours)))
 
@@ -699,25 +700,47 @@ class _TraceSet(pg.GraphicsObject):
         """The set bounds."""
         return self._bounds
 
-    def set_data(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Traces ``y[:, k]`` over ``x``; non-finite points break a trace."""
+    def set_data(self, x: np.ndarray, y: np.ndarray, finite: bool | None = None) -> None:
+        """Traces ``y[:, k]`` over ``x``; non-finite points break a trace.
+
+        ``finite``: whether ``x`` and ``y`` are all finite, if the caller knows.
+        """
         self.x, self.y = x, y
-        lines: list[list[QPolygonF]] = []
-        if x.shape[0] and np.isfinite(y).all() and np.isfinite(x).all():
-            lines = [[pg.functions.arrayToQPolygonF(x, y[:, k])] for k in range(y.shape[1])]
+        m = x.shape[0]
+        if finite is None:
+            finite = bool(np.isfinite(y).all() and np.isfinite(x).all())
+        if m and finite:
+            self._fill(x, y)
         else:
-            for k in range(y.shape[1]):
-                ok = np.isfinite(x) & np.isfinite(y[:, k])
-                edges = np.flatnonzero(np.diff(np.concatenate(([False], ok, [False]))))
-                lines.append(
-                    [
-                        pg.functions.arrayToQPolygonF(x[a:b], y[a:b, k])
-                        for a, b in zip(edges[0::2], edges[1::2], strict=True)
-                        if b - a >= 2
-                    ]
-                )
-        self._lines = lines
+            self._mem = []
+            self._lines = [self._pieces(x, y[:, k]) for k in range(y.shape[1])]
         self.update()
+
+    def _fill(self, x: np.ndarray, y: np.ndarray) -> None:
+        """One polygon per trace, reused from frame to frame: the point count only varies
+        by a bin or two, so a polygon a few points longer takes it, its first point
+        repeated in front (zero-length segments draw nothing more)."""
+        m, k = x.shape[0], y.shape[1]
+        if len(self._mem) != k or not m <= self._mem[0].shape[0] <= m + 8:
+            polys = [pg.functions.create_qpolygonf(m + 4) for _ in range(k)]
+            self._lines = [[poly] for poly in polys]
+            self._mem = [pg.functions.ndarray_from_qpolygonf(poly) for poly in polys]
+        pad = self._mem[0].shape[0] - m
+        for j, mem in enumerate(self._mem):
+            mem[pad:, 0] = x
+            mem[pad:, 1] = y[:, j]
+            mem[:pad] = mem[pad]
+
+    @staticmethod
+    def _pieces(x: np.ndarray, y: np.ndarray) -> list[QPolygonF]:
+        """A trace's runs of finite points, as polygons (runs of one point draw nothing)."""
+        ok = np.isfinite(x) & np.isfinite(y)
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], ok, [False]))))
+        return [
+            pg.functions.arrayToQPolygonF(x[a:b], y[a:b])
+            for a, b in zip(edges[0::2], edges[1::2], strict=True)
+            if b - a >= 2
+        ]
 
     def paint(self, p, *_args) -> None:
         """The zero line, then each trace."""
@@ -728,6 +751,39 @@ class _TraceSet(pg.GraphicsObject):
             p.setPen(pen)
             for poly in polys:
                 p.drawPolyline(poly)
+
+
+class _Axis(pg.AxisItem):
+    """An axis whose bounds are computed once per size, not on every ask.
+
+    Qt asks each axis for its bounds about three times a frame (the traces it borders
+    repaint every frame); pyqtgraph's ``boundingRect`` maps the geometry each time. The
+    rectangle only changes with the size or the style, which call ``resizeEvent`` or
+    ``prepareGeometryChange``.
+    """
+
+    _bounds: QRectF | None = None
+
+    def prepareGeometryChange(self) -> None:  # noqa: N802 (Qt name)
+        """Forget the bounds (style or font changed)."""
+        self._bounds = None
+        super().prepareGeometryChange()
+
+    def resizeEvent(self, ev=None) -> None:  # noqa: N802 (Qt name)
+        """Forget the bounds (new size)."""
+        self._bounds = None
+        super().resizeEvent(ev)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt name)
+        """pyqtgraph's bounds, kept until the size or style changes."""
+        if self._bounds is None:
+            self._bounds = super().boundingRect()
+        return self._bounds
+
+
+#: Flag of a graphics item that draws nothing itself (its children do): Qt then skips its
+#: paint call and its bounds when it repaints.
+NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 
 
 class SensorPlots:
@@ -741,8 +797,10 @@ class SensorPlots:
     """
 
     def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, title: str, window_s: float):
-        self.acc = layout.addPlot(row=row, col=0)
-        self.gyr = layout.addPlot(row=row, col=1)
+        self.acc, self.gyr = (
+            layout.addPlot(row=row, col=col, axisItems={k: _Axis(k) for k in ("left", "bottom")})
+            for col in (0, 1)
+        )
         self.window_s = window_s
         self.traces: list[_TraceSet] = []
         for p in (self.acc, self.gyr):
@@ -764,6 +822,9 @@ class SensorPlots:
                 ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             p.titleLabel.setMaximumHeight(18)
             p.titleLabel.setMinimumWidth(10)
+            # containers (the title's text is a child item; the view box has no border)
+            for item in (p, p.getViewBox(), p.titleLabel):
+                item.setFlag(NO_CONTENTS)
             traces = _TraceSet(AXIS_PENS)
             p.addItem(traces)
             self.traces.append(traces)
@@ -771,6 +832,8 @@ class SensorPlots:
         self.curves = [_Trace(t, k) for t in self.traces for k in range(len(AXIS_PENS))]
         self.ranges = (StableRange(ACC_LADDER_MPS2), StableRange(GYR_LADDER_DPS))
         self.frame = GUIDE_FRAME  # rows V, ML, AP in sensor coordinates
+        self._rot = np.zeros((6, 6))  # sensor [acc, gyr] -> body axes, gyr in deg/s
+        self._rot_of: np.ndarray | None = None  # the frame _rot holds
         for k, (p, r) in enumerate(zip((self.acc, self.gyr), self.ranges, strict=True)):
             self._set_y_range(k, p, r.half)
         self.set_title(title)
@@ -814,20 +877,26 @@ class SensorPlots:
         # one bin per pixel column (the rows are the window's samples)
         per_bin = int(math.ceil(n / max(1.0, self.acc.getViewBox().width())))
         first = (n if count is None else count) - n
-        body = np.empty((n, 6))
-        np.matmul(rows[:, 1:4], self.frame.T, out=body[:, :3])
-        np.matmul(rows[:, 4:7], self.frame.T, out=body[:, 3:])
-        np.degrees(body[:, 3:], out=body[:, 3:])
-        x, y = peak_decimate(rows[:, 0], body, first, per_bin)
+        # both rotations and deg/s in one product: [acc gyr] @ blockdiag(F^T, degrees(F^T))
+        if self._rot_of is not self.frame:
+            self._rot_of = self.frame
+            self._rot[:3, :3] = self.frame.T
+            self._rot[3:, 3:] = np.degrees(self.frame.T)
+        x, y = peak_decimate(rows[:, 0], rows[:, 1:7] @ self._rot, first, per_bin)
         x = x - t_end
-        self.traces[0].set_data(x, y[:, :3])
-        self.traces[1].set_data(x, y[:, 3:])
+        finite = bool(np.isfinite(y).all() and np.isfinite(x).all())
+        self.traces[0].set_data(x, y[:, :3], finite)
+        self.traces[1].set_data(x, y[:, 3:], finite)
         # the norm bounds every axis whatever the frame: ranges need no rotation
         # the largest norm is the root of the largest squared norm: one root a frame, not
         # one per row (the same value: the root is monotonic and correctly rounded)
-        acc, gyr = rows[:, 1:4], rows[:, 4:7]
-        acc_peak = math.sqrt(_finite_max(np.einsum("ij,ij->i", acc, acc)))
-        gyr_peak = math.degrees(math.sqrt(_finite_max(np.einsum("ij,ij->i", gyr, gyr))))
+        v = rows[:, 1:7].reshape(n, 2, 3)
+        sq = np.einsum("ijk,ijk->ij", v, v)  # squared norms of acc and gyr (n, 2)
+        peaks = sq.max(axis=0)
+        if not np.isfinite(peaks).all():  # gaps: the largest finite one
+            peaks = [_finite_max(sq[:, 0]), _finite_max(sq[:, 1])]
+        acc_peak = math.sqrt(peaks[0])
+        gyr_peak = math.degrees(math.sqrt(peaks[1]))
         for k, (p, rng, peak) in enumerate(
             zip((self.acc, self.gyr), self.ranges, (acc_peak, gyr_peak), strict=True)
         ):
@@ -874,6 +943,7 @@ class LiveView(QWidget):
         left.addWidget(self.legend)
         self.plots_widget = pg.GraphicsLayoutWidget()
         self.plots_widget.ci.setSpacing(2)
+        self.plots_widget.ci.setFlag(NO_CONTENTS)
         self.placeholder = self.plots_widget.addLabel(
             "Connect sensors (left) or open a recording to see live data.", row=0, col=0
         )
