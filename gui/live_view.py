@@ -1,9 +1,11 @@
 """Live view: scrolling signals per sensor, the sway biofeedback plot, metric tiles.
 
-Habits of pyqtgraph's ``scrollingPlots.py``/``PlotSpeedTest.py``: every plot and curve is
-created once (when a sensor appears); a ``QTimer`` at about 30 Hz pulls the newest samples
-from the session's ring buffers (:meth:`poise.session.Session.latest`) and calls ``setData``;
-plots clip to the view and downsample by stride. Nothing here is called from another thread.
+Habits of pyqtgraph's ``scrollingPlots.py``/``PlotSpeedTest.py``: every plot and trace is
+created once (when a sensor appears); a ``QTimer`` at up to 60 Hz pulls the newest samples
+from the session's ring buffers (:meth:`poise.session.Session.latest_counted`) and redraws
+the traces, peak-decimated to one bin per pixel column (:func:`peak_decimate`), each plot's
+traces in one item (:class:`_TraceSet`); the axes are static (a fixed time axis, cached as
+pixmaps), so a frame repaints the traces only. Nothing here is called from another thread.
 
 What the therapist reads:
 
