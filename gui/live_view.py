@@ -1,9 +1,11 @@
 """Live view: scrolling signals per sensor, the sway biofeedback plot, metric tiles.
 
-Habits of pyqtgraph's ``scrollingPlots.py``/``PlotSpeedTest.py``: every plot and curve is
-created once (when a sensor appears); a ``QTimer`` at about 30 Hz pulls the newest samples
-from the session's ring buffers (:meth:`poise.session.Session.latest`) and calls ``setData``;
-plots clip to the view and downsample by stride. Nothing here is called from another thread.
+Habits of pyqtgraph's ``scrollingPlots.py``/``PlotSpeedTest.py``: every plot and trace is
+created once (when a sensor appears); a ``QTimer`` at up to 60 Hz pulls the newest samples
+from the session's ring buffers (:meth:`poise.session.Session.latest_counted`) and redraws
+the traces, peak-decimated to one bin per pixel column (:func:`peak_decimate`), each plot's
+traces in one item (:class:`_TraceSet`); the axes are static (a fixed time axis, cached as
+pixmaps), so a frame repaints the traces only. Nothing here is called from another thread.
 
 What the therapist reads:
 
@@ -24,11 +26,12 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QPolygonF
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFrame,
+    QGraphicsItem,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -593,20 +596,105 @@ def _finite_max(values: np.ndarray) -> float:
     return float(v.max()) if v.size else math.nan
 
 
-class _TraceCurve(pg.PlotCurveItem):
-    """A signal trace whose bounds are set, not measured.
+def peak_decimate(
+    x: np.ndarray, y: np.ndarray, first_index: int, per_bin: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each bin's minimum and maximum, so no spike is lost (peak decimation).
 
-    PlotCurveItem measures its data (and the pen's pixel size) for ``boundingRect``, which
-    Qt asks for dozens of times a frame; a live trace always fills its plot's fixed range,
-    so the bounds are that range (the view box clips anything beyond it).
+    Bins hold ``per_bin`` consecutive samples and are aligned on the absolute sample index
+    (``first_index`` is the index of ``x[0]``), so a scrolling window keeps its bins: only
+    the newest (partial) bin changes from one frame to the next, the picture does not
+    shimmer. Each bin gives two points at its first sample's time, the minimum then the
+    maximum (pyqtgraph's "peak" mode); a NaN in a bin (a gap) makes both NaN.
+
+    Parameters
+    ----------
+    x
+        Times ``(n,)``.
+    y
+        Values ``(n, k)``, ``k`` traces sharing ``x``.
+    first_index
+        Absolute index of the first sample.
+    per_bin
+        Samples per bin (at least 2; with fewer, return the input).
+
+    Returns
+    -------
+    x, y
+        ``(2 m,)`` and ``(2 m, k)`` for ``m`` bins.
+    """
+    n = x.shape[0]
+    if per_bin < 2 or n <= 2 * per_bin:
+        return x, y
+    lead = (-first_index) % per_bin  # rows before the first whole bin
+    whole = (n - lead) // per_bin
+    end = lead + whole * per_bin
+    blocks = y[lead:end].reshape(whole, per_bin, -1)
+    # element-wise over the bin's columns: a reduction along the short middle axis is
+    # four times slower in numpy
+    b_lo = blocks[:, 0].copy()
+    b_hi = b_lo.copy()
+    for j in range(1, per_bin):
+        np.minimum(b_lo, blocks[:, j], out=b_lo)
+        np.maximum(b_hi, blocks[:, j], out=b_hi)
+    xs, lo, hi = [x[lead:end:per_bin]], [b_lo], [b_hi]
+    if lead:  # a partial bin at either end
+        xs.insert(0, x[:1])
+        lo.insert(0, y[:lead].min(axis=0, keepdims=True))
+        hi.insert(0, y[:lead].max(axis=0, keepdims=True))
+    if end < n:
+        xs.append(x[end : end + 1])
+        lo.append(y[end:].min(axis=0, keepdims=True))
+        hi.append(y[end:].max(axis=0, keepdims=True))
+    xb = np.concatenate(xs)
+    out = np.empty((2 * xb.shape[0], y.shape[1]))
+    out[0::2] = np.concatenate(lo)
+    out[1::2] = np.concatenate(hi)
+    return np.repeat(xb, 2), out
+
+
+class _Trace:
+    """One trace of a :class:`_TraceSet` (what a curve's ``getData`` gives)."""
+
+    def __init__(self, traces: _TraceSet, k: int) -> None:
+        self._traces = traces
+        self._k = k
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802 (pyqtgraph's name)
+        """``(x, y)`` as drawn (after decimation)."""
+        return self._traces.x, self._traces.y[:, self._k]
+
+
+class _TraceSet(pg.GraphicsObject):
+    """A plot's traces (body axes) and its zero line, painted in one call.
+
+    One item instead of a ``PlotCurveItem`` per trace and an ``InfiniteLine``: a live plot
+    repaints every frame, and each Python item costs a paint call, a bounds query and
+    a path built point by point. Here each trace is a ``QPolygonF`` filled from numpy and
+    drawn with ``drawPolyline`` (a 1-px cosmetic pen, no antialiasing); NaN rows (gaps)
+    split a trace. The bounds are set, not measured: a live trace fills its plot's fixed
+    range (the view box clips anything beyond it).
+
+    Parameters
+    ----------
+    colours
+        One pen colour per trace.
+    zero_colour
+        Colour of the line at y = 0 (drawn under the traces).
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, colours: tuple[str, ...], zero_colour: str = "#c8c8c8") -> None:
+        super().__init__()
+        self._pens = [pg.mkPen(c, width=1) for c in colours]
+        self._zero_pen = pg.mkPen(zero_colour, width=1)
         self._bounds = QRectF()
+        self._lines: list[list[QPolygonF]] = [[] for _ in colours]
+        self._mem: list[np.ndarray] = []  # the reused polygons' points, as numpy views
+        self.x = np.empty(0)
+        self.y = np.empty((0, len(colours)))
 
     def set_bounds(self, x0: float, x1: float, y0: float, y1: float) -> None:
-        """The rectangle, in data coordinates, the trace may be drawn in."""
+        """The rectangle, in data coordinates, the traces may be drawn in."""
         self.prepareGeometryChange()
         self._bounds = QRectF(x0, y0, x1 - x0, y1 - y0)
 
@@ -614,33 +702,112 @@ class _TraceCurve(pg.PlotCurveItem):
         """The set bounds."""
         return self._bounds
 
+    def set_data(self, x: np.ndarray, y: np.ndarray, finite: bool | None = None) -> None:
+        """Traces ``y[:, k]`` over ``x``; non-finite points break a trace.
+
+        ``finite``: whether ``x`` and ``y`` are all finite, if the caller knows.
+        """
+        self.x, self.y = x, y
+        m = x.shape[0]
+        if finite is None:
+            finite = bool(np.isfinite(y).all() and np.isfinite(x).all())
+        if m and finite:
+            self._fill(x, y)
+        else:
+            self._mem = []
+            self._lines = [self._pieces(x, y[:, k]) for k in range(y.shape[1])]
+        self.update()
+
+    def _fill(self, x: np.ndarray, y: np.ndarray) -> None:
+        """One polygon per trace, reused from frame to frame: the point count only varies
+        by a bin or two, so a polygon a few points longer takes it, its first point
+        repeated in front (zero-length segments draw nothing more)."""
+        m, k = x.shape[0], y.shape[1]
+        if len(self._mem) != k or not m <= self._mem[0].shape[0] <= m + 8:
+            polys = [pg.functions.create_qpolygonf(m + 4) for _ in range(k)]
+            self._lines = [[poly] for poly in polys]
+            self._mem = [pg.functions.ndarray_from_qpolygonf(poly) for poly in polys]
+        pad = self._mem[0].shape[0] - m
+        for j, mem in enumerate(self._mem):
+            mem[pad:, 0] = x
+            mem[pad:, 1] = y[:, j]
+            mem[:pad] = mem[pad]
+
+    @staticmethod
+    def _pieces(x: np.ndarray, y: np.ndarray) -> list[QPolygonF]:
+        """A trace's runs of finite points, as polygons (runs of one point draw nothing)."""
+        ok = np.isfinite(x) & np.isfinite(y)
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], ok, [False]))))
+        return [
+            pg.functions.arrayToQPolygonF(x[a:b], y[a:b])
+            for a, b in zip(edges[0::2], edges[1::2], strict=True)
+            if b - a >= 2
+        ]
+
+    def paint(self, p, *_args) -> None:
+        """The zero line, then each trace."""
+        r = self._bounds
+        p.setPen(self._zero_pen)
+        p.drawLine(QPointF(r.left(), 0.0), QPointF(r.right(), 0.0))
+        for pen, polys in zip(self._pens, self._lines, strict=False):
+            p.setPen(pen)
+            for poly in polys:
+                p.drawPolyline(poly)
+
+
+class _Axis(pg.AxisItem):
+    """An axis whose bounds are computed once per size, not on every ask.
+
+    Qt asks each axis for its bounds about three times a frame (the traces it borders
+    repaint every frame); pyqtgraph's ``boundingRect`` maps the geometry each time. The
+    rectangle only changes with the size or the style, which call ``resizeEvent`` or
+    ``prepareGeometryChange``.
+    """
+
+    _bounds: QRectF | None = None
+
+    def prepareGeometryChange(self) -> None:  # noqa: N802 (Qt name)
+        """Forget the bounds (style or font changed)."""
+        self._bounds = None
+        super().prepareGeometryChange()
+
+    def resizeEvent(self, ev=None) -> None:  # noqa: N802 (Qt name)
+        """Forget the bounds (new size)."""
+        self._bounds = None
+        super().resizeEvent(ev)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt name)
+        """pyqtgraph's bounds, kept until the size or style changes."""
+        if self._bounds is None:
+            self._bounds = super().boundingRect()
+        return self._bounds
+
+
+#: Flag of a graphics item that draws nothing itself (its children do): Qt then skips its
+#: paint call and its bounds when it repaints.
+NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+
 
 class SensorPlots:
     """The acceleration and angular-velocity plots of one sensor (created once).
 
     Time runs on a fixed axis (seconds before now, ``-window_s..0``), so scrolling costs no
-    axis re-layout; the y ranges come from :class:`StableRange` ladders; curves show at most
-    ``max_points`` points (a stride over the window). Angular velocity is shown in deg/s.
+    axis re-layout (the axes are cached as pixmaps: only the traces repaint); the y ranges
+    come from :class:`StableRange` ladders; each trace shows at most two points per pixel
+    column (:func:`peak_decimate`: a spike stays visible). Angular velocity is shown in
+    deg/s.
     """
 
-    def __init__(
-        self,
-        layout: pg.GraphicsLayoutWidget,
-        row: int,
-        title: str,
-        window_s: float,
-        max_points: int = 500,
-    ):
-        self.acc = layout.addPlot(row=row, col=0)
-        self.gyr = layout.addPlot(row=row, col=1)
-        self.curves: list[_TraceCurve] = []
+    def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, title: str, window_s: float):
+        self.acc, self.gyr = (
+            layout.addPlot(row=row, col=col, axisItems={k: _Axis(k) for k in ("left", "bottom")})
+            for col in (0, 1)
+        )
         self.window_s = window_s
-        self.max_points = max_points
+        self.traces: list[_TraceSet] = []
         for p in (self.acc, self.gyr):
-            p.setClipToView(True)
             # no grid: an axis with a grid repaints every line each frame (half the cost)
             p.getViewBox().setBackgroundColor("#ffffff")
-            p.addLine(y=0, pen=pg.mkPen("#c8c8c8"))
             p.setMenuEnabled(False)
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
@@ -649,19 +816,26 @@ class SensorPlots:
             p.getAxis("bottom").setHeight(18)
             p.getAxis("left").setWidth(44)
             for side in ("bottom", "left"):
-                p.getAxis(side).enableAutoSIPrefix(False)
+                ax = p.getAxis(side)
+                ax.enableAutoSIPrefix(False)
+                # the ticks reach into the view box, so every frame's traces expose the axes:
+                # a cached pixmap is copied instead of the axis being drawn again (redrawn
+                # when the range changes)
+                ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             p.titleLabel.setMaximumHeight(18)
             p.titleLabel.setMinimumWidth(10)
-            for pen in AXIS_PENS:
-                # a bare curve item: PlotDataItem's dataset, clip and downsampling layers cost
-                # more than the path itself here (x always lies in the view, the stride below
-                # keeps one point per pixel or so)
-                curve = _TraceCurve(pen=pg.mkPen(pen, width=1), connect="finite")
-                p.addItem(curve)
-                self.curves.append(curve)
+            # containers (the title's text is a child item; the view box has no border)
+            for item in (p, p.getViewBox(), p.titleLabel):
+                item.setFlag(NO_CONTENTS)
+            traces = _TraceSet(AXIS_PENS)
+            p.addItem(traces)
+            self.traces.append(traces)
+        #: the six traces (acc V, ML, AP, gyr V, ML, AP): ``getData()`` gives what is drawn
+        self.curves = [_Trace(t, k) for t in self.traces for k in range(len(AXIS_PENS))]
         self.ranges = (StableRange(ACC_LADDER_MPS2), StableRange(GYR_LADDER_DPS))
         self.frame = GUIDE_FRAME  # rows V, ML, AP in sensor coordinates
-        self._frame_at = -math.inf
+        self._rot = np.zeros((6, 6))  # sensor [acc, gyr] -> body axes, gyr in deg/s
+        self._rot_of: np.ndarray | None = None  # the frame _rot holds
         for k, (p, r) in enumerate(zip((self.acc, self.gyr), self.ranges, strict=True)):
             self._set_y_range(k, p, r.half)
         self.set_title(title)
@@ -669,8 +843,7 @@ class SensorPlots:
     def _set_y_range(self, k: int, plot, half: float) -> None:
         """Plot ``k``'s (0 acc, 1 gyr) y range, and its traces' bounds with it."""
         plot.setYRange(-half, half, padding=0)
-        for c in self.curves[3 * k : 3 * k + 3]:
-            c.set_bounds(-self.window_s, 0.0, -half, half)
+        self.traces[k].set_bounds(-self.window_s, 0.0, -half, half)
 
     def set_title(self, title: str, colour: str | None = None) -> None:
         """Change the plots' titles (placement or state changed)."""
@@ -679,35 +852,53 @@ class SensorPlots:
         self.gyr.setTitle("angular velocity (°/s)", size="9pt", color=colour)
 
     def update(
-        self, rows: np.ndarray, now_s: float | None = None, frame: np.ndarray | None = None
+        self,
+        rows: np.ndarray,
+        now_s: float | None = None,
+        frame: np.ndarray | None = None,
+        count: int | None = None,
     ) -> None:
         """Show rows ``[t, acc xyz, gyr xyz]`` along the body axes.
 
         x is time relative to ``now_s`` (or the last row). ``frame`` (rows V, ML, AP in
         sensor coordinates) is the session's body frame of this sensor
         (:meth:`poise.session.Session.body_axes`); without it the last one is kept.
+        ``count`` is the number of samples the sensor delivered up to the last row
+        (:meth:`poise.session.Session.latest_counted`): it pins the decimation's bins to
+        the samples (default: the bins end at the last row).
         """
-        if rows.shape[0] == 0:
-            for c in self.curves:
-                c.setData([], [])
-            return
-        now = time.monotonic()
         if frame is not None:
             self.frame = frame
-        step = max(1, rows.shape[0] // self.max_points)
-        r = rows[-1 - (rows.shape[0] - 1) // step * step :: step] if step > 1 else rows
+        n = rows.shape[0]
+        if n == 0:
+            for t in self.traces:
+                t.set_data(np.empty(0), np.empty((0, len(AXIS_PENS))))
+            return
+        now = time.monotonic()
         t_end = rows[-1, 0] if now_s is None else max(now_s, rows[-1, 0])
-        x = r[:, 0] - t_end
-        acc = r[:, 1:4] @ self.frame.T
-        gyr = np.degrees(r[:, 4:7] @ self.frame.T)
-        for k, c in enumerate(self.curves):
-            c.setData(x, acc[:, k] if k < 3 else gyr[:, k - 3], skipFiniteCheck=True)
+        # one bin per pixel column (the rows are the window's samples)
+        per_bin = int(math.ceil(n / max(1.0, self.acc.getViewBox().width())))
+        first = (n if count is None else count) - n
+        # both rotations and deg/s in one product: [acc gyr] @ blockdiag(F^T, degrees(F^T))
+        if self._rot_of is not self.frame:
+            self._rot_of = self.frame
+            self._rot[:3, :3] = self.frame.T
+            self._rot[3:, 3:] = np.degrees(self.frame.T)
+        x, y = peak_decimate(rows[:, 0], rows[:, 1:7] @ self._rot, first, per_bin)
+        x = x - t_end
+        finite = bool(np.isfinite(y).all() and np.isfinite(x).all())
+        self.traces[0].set_data(x, y[:, :3], finite)
+        self.traces[1].set_data(x, y[:, 3:], finite)
         # the norm bounds every axis whatever the frame: ranges need no rotation
         # the largest norm is the root of the largest squared norm: one root a frame, not
         # one per row (the same value: the root is monotonic and correctly rounded)
-        sq = rows[:, 1:7] * rows[:, 1:7]
-        acc_peak = math.sqrt(_finite_max(sq[:, :3].sum(axis=1)))
-        gyr_peak = math.degrees(math.sqrt(_finite_max(sq[:, 3:].sum(axis=1))))
+        v = rows[:, 1:7].reshape(n, 2, 3)
+        sq = np.einsum("ijk,ijk->ij", v, v)  # squared norms of acc and gyr (n, 2)
+        peaks = sq.max(axis=0)
+        if not np.isfinite(peaks).all():  # gaps: the largest finite one
+            peaks = [_finite_max(sq[:, 0]), _finite_max(sq[:, 1])]
+        acc_peak = math.sqrt(peaks[0])
+        gyr_peak = math.degrees(math.sqrt(peaks[1]))
         for k, (p, rng, peak) in enumerate(
             zip((self.acc, self.gyr), self.ranges, (acc_peak, gyr_peak), strict=True)
         ):
@@ -754,6 +945,7 @@ class LiveView(QWidget):
         left.addWidget(self.legend)
         self.plots_widget = pg.GraphicsLayoutWidget()
         self.plots_widget.ci.setSpacing(2)
+        self.plots_widget.ci.setFlag(NO_CONTENTS)
         self.placeholder = self.plots_widget.addLabel(
             "Connect sensors (left) or open a recording to see live data.", row=0, col=0
         )
@@ -870,7 +1062,8 @@ class LiveView(QWidget):
         for sid, sp in self.sensor_plots.items():
             axes = self.session.body_axes(sid)
             frame = None if axes is None else np.vstack([axes[0], axes[2], axes[1]])
-            sp.update(self.session.latest(sid, self.window_s), now, frame)
+            rows, count = self.session.latest_counted(sid, self.window_s)
+            sp.update(rows, now, frame, count)
         if self.session.kind != "none":
             state = session_sway_state(self.session)
             self.sway_panel.update_from(self.session, state)

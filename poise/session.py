@@ -270,6 +270,8 @@ class Session:
         self.recording_path: Path | None = None
         self.sensors: dict[str, SensorInfo] = {}
         self._buffers: dict[str, RingBuffer] = {}
+        #: body_axes of sensors without live analysis: (buffer, its total then, axes)
+        self._axes_cache: dict[str, tuple[RingBuffer | None, int, Any]] = {}
         self._pending: dict[str, list[np.ndarray]] = {}
         self._lock = threading.RLock()
         self._queue: queue.SimpleQueue[tuple] = queue.SimpleQueue()
@@ -505,6 +507,7 @@ class Session:
         with self._lock:
             self.sensors.clear()
             self._buffers.clear()
+            self._axes_cache.clear()
             self._pending.clear()
             self._metrics = None
             self._metrics_sensor = None
@@ -514,14 +517,22 @@ class Session:
     # ------------------------------------------------------------------ reading
     def latest(self, sensor_id: str, seconds: float | None = None) -> np.ndarray:
         """The newest samples of a sensor, rows ``[t_s, acc xyz, gyr xyz]`` in time order."""
+        return self.latest_counted(sensor_id, seconds)[0]
+
+    def latest_counted(
+        self, sensor_id: str, seconds: float | None = None
+    ) -> tuple[np.ndarray, int]:
+        """:meth:`latest` and the number of rows the buffer received up to its last row
+        (the first row is then the ``count - len(rows)``-th: an index that stays with the
+        samples as the window moves, for a view's decimation bins)."""
         with self._lock:
             buf = self._buffers.get(sensor_id)
             if buf is None:
-                return np.empty((0, 7))
+                return np.empty((0, 7)), 0
             n = None
             if seconds is not None:
                 n = int(np.ceil(seconds * self.sensors[sensor_id].sampling_rate_hz))
-            return buf.latest(n)
+            return buf.latest(n), buf.total
 
     def sway_trail(self) -> np.ndarray:
         """The biofeedback trail ``(n, 2)`` (AP, ML) of the primary sensor, m/s^2."""
@@ -538,7 +549,8 @@ class Session:
         trail uses); any other sensor, and the primary one until that frame is known, the
         frame of its last 10 s
         (:func:`analysis.orientation.frame_from_acc`: gravity, and the axis nearest the
-        horizontal as forward).
+        horizontal as forward), found again after each second of new samples (as the live
+        analysis renews its frame; views ask every frame).
         """
         sid = self.primary_sensor() if sensor_id is None else sensor_id
         m = self._metrics
@@ -548,9 +560,19 @@ class Session:
                 return axes
         if sid is None or sid not in self.sensors:
             return None
+        with self._lock:
+            buf = self._buffers.get(sid)
+            total = -1 if buf is None else buf.total
+            fs = self.sensors[sid].sampling_rate_hz
+        cached = self._axes_cache.get(sid)
+        if cached is not None and cached[0] is buf and 0 <= total - cached[1] < fs:
+            return cached[2]
         from analysis.orientation import frame_from_acc
 
-        return frame_from_acc(self.latest(sid, 10.0)[:, 1:4])
+        axes = frame_from_acc(self.latest(sid, 10.0)[:, 1:4])
+        if axes is not None:
+            self._axes_cache[sid] = (buf, total, axes)
+        return axes
 
     def stillness(self) -> tuple[float, int]:
         """``(seconds still, samples)`` of the primary sensor's live window: how long the
