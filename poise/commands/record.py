@@ -36,7 +36,6 @@ file (``poise info`` reads it). A new FILE is created user-only (0o600).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import signal
 import sys
@@ -49,6 +48,8 @@ from poise.outputs import OutputFile, check_outputs
 from sensors.placements import DEFAULT_ORDER, normalise_placement
 
 if TYPE_CHECKING:  # imported when a recording starts: the command line starts fast
+    import asyncio
+
     from sensors.emulator import Emulator
     from sensors.stream import ScanResult, SensorSpec, StreamHub
 
@@ -234,6 +235,8 @@ def _lsl_outlet(hub: Any, specs: list[Any], name: str = "Poise") -> Any:
 
 async def record_session(args: argparse.Namespace) -> dict:
     """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
+    import asyncio
+
     from poise.recorder import Recorder
     from sensors.stream import StreamHub, StreamSettings
 
@@ -404,6 +407,8 @@ async def _record_until_stopped(
     hub: StreamHub, args: argparse.Namespace, stop: asyncio.Event
 ) -> None:
     """Until ``--seconds`` or ``stop`` (Ctrl-C), with a progress line a second."""
+    import asyncio
+
     t_start = time.monotonic()
     deadline = None if args.seconds is None else t_start + args.seconds
     while not stop.is_set():
@@ -419,6 +424,8 @@ async def _record_until_stopped(
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``poise record``."""
+    import asyncio
+
     from bleak.exc import BleakError
 
     from sensors.stream import StreamError

@@ -12,7 +12,6 @@ driven directly (``usb:0``) or the virtual sensors of ``poise emulate`` in anoth
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
 from poise.errors import PoiseError, bluetooth_alternatives, bluetooth_problem
@@ -46,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``poise scan``."""
+    import asyncio  # here, not at the top: every command line would pay for it
+
     from bleak.exc import BleakError
 
     from sensors.stream import scan
