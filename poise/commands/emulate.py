@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
 import sys
 from typing import Any
 
@@ -99,6 +98,7 @@ def _source_factories(path: str, count: int) -> tuple[list[Any], Any]:
 
 async def _serve(args: argparse.Namespace) -> dict[str, Any]:
     import asyncio  # here, not at the top: every command line would pay for it
+    import signal
     from dataclasses import replace
 
     from sensors import devices

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 import time
 from pathlib import Path
@@ -236,6 +235,7 @@ def _lsl_outlet(hub: Any, specs: list[Any], name: str = "Poise") -> Any:
 async def record_session(args: argparse.Namespace) -> dict:
     """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
     import asyncio
+    import signal
 
     from poise.recorder import Recorder
     from sensors.stream import StreamHub, StreamSettings
