@@ -235,7 +235,8 @@ def frame_from_acc(
 # spend most of their time on the short axis. The arithmetic is the same, term for term
 # (a row's dot product is ((x0 y0 + x1 y1) + x2 y2), as np.sum(..., axis=1) adds three
 # terms), so the results are identical to the bit. Products with a constant vector stay
-# matrix products on (n, 3) arrays (``g @ fwd``): BLAS adds those in its own order.
+# matrix products on (n, 3) arrays (``g @ fwd``, :func:`_matvec`): BLAS adds those in its
+# own order.
 
 
 def _unit_columns(x: np.ndarray) -> np.ndarray:
@@ -244,6 +245,28 @@ def _unit_columns(x: np.ndarray) -> np.ndarray:
     n = np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
     n[n < 1e-12] = 1.0
     return np.divide(x, n, out=np.empty(x.shape))
+
+
+#: Rows per matrix-vector product in :func:`_matvec`.
+_MATVEC_ROWS = 1 << 15
+
+
+def _matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ v`` for a tall (n, 3) ``a``, computed in blocks of ``_MATVEC_ROWS`` rows.
+
+    OpenBLAS spreads a product of more than about 150 000 x 3 over its threads, whose
+    workers then spin for tens of milliseconds waiting for more work: 30-40 ms of CPU
+    (the other core) for a product that takes 1 ms on one thread. A block this size runs on
+    the calling thread; every row is the same dot product as in one call (the same kernel,
+    the same values to the bit, C- or F-ordered; tests).
+    """
+    n = a.shape[0]
+    if n <= _MATVEC_ROWS:
+        return a @ v
+    out = np.empty(n)
+    for i in range(0, n, _MATVEC_ROWS):
+        out[i : i + _MATVEC_ROWS] = a[i : i + _MATVEC_ROWS] @ v
+    return out
 
 
 def _cross_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -413,7 +436,7 @@ class BodyFrameAligner:
 
         # per-sample frame: V follows gravity, AP = forward projected off V (on (3, n)
         # components, see _unit_columns)
-        gf = g @ fwd
+        gf = _matvec(g, fwd)
         gt = g.T
         ap = np.empty((3, n))
         for c in range(3):
@@ -452,7 +475,7 @@ class BodyFrameAligner:
         e1, e2 = horizontal_basis(up)
         a_v = _dot_columns(acc.T, g.T)
         a_h = acc - a_v[:, None] * g
-        h = np.stack([a_h @ e1, a_h @ e2], axis=1)
+        h = np.stack([_matvec(a_h, e1), _matvec(a_h, e2)], axis=1)
         corr = 0.0
         lo, hi = self.step_band_hz
         hi = min(hi, 0.45 * fs)
