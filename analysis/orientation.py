@@ -119,7 +119,7 @@ def _check_xyz(arr: np.ndarray, name: str) -> np.ndarray:
 
 
 def _quiet_mask(acc: np.ndarray, sampling_rate_hz: float, window_s: float, sd_mps2: float):
-    norm = np.linalg.norm(acc, axis=1)
+    norm = np.sqrt(_dot_columns(acc.T, acc.T))  # np.linalg.norm(acc, axis=1), to the bit
     w = max(int(round(window_s * sampling_rate_hz)), 1)
     m = uniform_filter1d(norm, w)
     m2 = uniform_filter1d(norm * norm, w)
@@ -232,10 +232,61 @@ def frame_from_acc(
     return up, ap, ml
 
 
-def _normalise_rows(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=1, keepdims=True)
+# The per-sample vector arithmetic below runs on components: (3, n) arrays, one contiguous
+# row per axis, instead of numpy's row-wise reductions and np.cross on (n, 3) arrays, which
+# spend most of their time on the short axis. The arithmetic is the same, term for term
+# (a row's dot product is ((x0 y0 + x1 y1) + x2 y2), as np.sum(..., axis=1) adds three
+# terms), so the results are identical to the bit. Products with a constant vector stay
+# matrix products on (n, 3) arrays (``g @ fwd``, :func:`_matvec`): BLAS adds those in its
+# own order.
+
+
+def _unit_columns(x: np.ndarray) -> np.ndarray:
+    """(3, n) vectors (one per column) scaled to unit length, as a new C-ordered array;
+    vectors shorter than 1e-12 are kept as they are."""
+    n = np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
     n[n < 1e-12] = 1.0
-    return x / n
+    return np.divide(x, n, out=np.empty(x.shape))
+
+
+#: Rows per matrix-vector product in :func:`_matvec`.
+_MATVEC_ROWS = 1 << 15
+
+
+def _matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ v`` for a tall (n, 3) ``a``, computed in blocks of ``_MATVEC_ROWS`` rows.
+
+    OpenBLAS spreads a product of more than about 150 000 x 3 over its threads, whose
+    workers then spin for tens of milliseconds waiting for more work: 30-40 ms of CPU
+    (the other core) for a product that takes 1 ms on one thread. A block this size runs on
+    the calling thread; every row is the same dot product as in one call (the same kernel,
+    the same values to the bit, C- or F-ordered; tests).
+    """
+    n = a.shape[0]
+    if n <= _MATVEC_ROWS:
+        return a @ v
+    out = np.empty(n)
+    for i in range(0, n, _MATVEC_ROWS):
+        out[i : i + _MATVEC_ROWS] = a[i : i + _MATVEC_ROWS] @ v
+    return out
+
+
+def _cross_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a x b`` of (3, n) vectors, as :func:`numpy.cross` computes it."""
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        np.multiply(a[j], b[k], out=out[i])
+        out[i] -= a[k] * b[j]
+    return out
+
+
+def _dot_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-column dot product of (3, n) vectors (``np.sum(a.T * b.T, axis=1)``)."""
+    d = a[0] * b[0]
+    d += 0.0  # numpy's sum starts from +0.0: a first product of -0.0 becomes +0.0
+    d += a[1] * b[1]
+    d += a[2] * b[2]
+    return d
 
 
 def _complementary_gravity(
@@ -244,25 +295,27 @@ def _complementary_gravity(
     """Linearised complementary filter: per-sample up-vector in the sensor frame (n, 3)."""
     dt = 1.0 / fs
     alpha = tau_s / (tau_s + dt)
-    a_dir = _normalise_rows(acc)
+    a_dir = _unit_columns(acc.T)  # (3, n)
     b, a = [1.0], [1.0, -alpha]
     zi_unit = dsp.lfilter_zi(b, a)  # steady state for a unit step
+    zi = (zi_unit * (1 - alpha))[None, :] * g0[:, None]  # per axis, as (3, 1)
     # first estimate: plain low-pass of the acceleration direction
-    g = np.empty_like(a_dir)
-    for c in range(3):
-        g[:, c] = dsp.lfilter([1.0 - alpha], a, a_dir[:, c], zi=zi_unit * (1 - alpha) * g0[c])[0]
-    g = _normalise_rows(g)
+    g = _unit_columns(dsp.lfilter([1.0 - alpha], a, a_dir, axis=-1, zi=zi)[0])
+    w = np.ascontiguousarray(gyr.T)
+    a_part = (1.0 - alpha) * a_dir
     for _ in range(passes):
-        u = np.cross(gyr, g)
-        np.negative(u, out=u)
         # u = -(gyr x g): dg/dt for a world-fixed vector seen from the rotating sensor;
-        # x = alpha * dt * u + (1 - alpha) * a_dir, in place (an hour: 8.6 MB an array)
-        x = np.multiply(u, alpha * dt, out=u)
-        x += (1.0 - alpha) * a_dir
-        for c in range(3):
-            g[:, c] = dsp.lfilter(b, a, x[:, c], zi=zi_unit * (1 - alpha) * g0[c])[0]
-        g = _normalise_rows(g)
-    return g
+        # x = alpha * dt * u + (1 - alpha) * a_dir, in place
+        x = _cross_columns(w, g)
+        np.negative(x, out=x)
+        x *= alpha * dt
+        x += a_part
+        g = _unit_columns(dsp.lfilter(b, a, x, axis=-1, zi=zi)[0])
+    # (n, 3) in the memory order of ``acc``: the matrix products with it (``g @ fwd``) go
+    # through BLAS, whose kernels for C- and F-ordered matrices round differently
+    out = np.empty_like(acc)
+    out[...] = g.T
+    return out
 
 
 @dataclass(eq=False)
@@ -373,16 +426,21 @@ class BodyFrameAligner:
         self.forward_sensor_ = fwd
         self.rotation_ = np.vstack([up, fwd, np.cross(up, fwd)])
 
-        # per-sample frame: V follows gravity, AP = forward projected off V
-        ap = fwd[None, :] - (g @ fwd)[:, None] * g
-        ap = _normalise_rows(ap)
-        ml = np.cross(g, ap)
-        acc_body = np.stack(
-            [np.sum(acc_f * g, 1), np.sum(acc_f * ap, 1), np.sum(acc_f * ml, 1)], axis=1
-        )
-        gyr_body = np.stack(
-            [np.sum(gyr_f * g, 1), np.sum(gyr_f * ap, 1), np.sum(gyr_f * ml, 1)], axis=1
-        )
+        # per-sample frame: V follows gravity, AP = forward projected off V (on (3, n)
+        # components, see _unit_columns)
+        gf = _matvec(g, fwd)
+        gt = g.T
+        ap = np.empty((3, n))
+        for c in range(3):
+            np.multiply(gf, gt[c], out=ap[c])
+            np.subtract(fwd[c], ap[c], out=ap[c])
+        ap = _unit_columns(ap)
+        ml = _cross_columns(gt, ap)
+        acc_body = np.empty((n, 3))
+        gyr_body = np.empty((n, 3))
+        for out, x in ((acc_body, acc_f.T), (gyr_body, gyr_f.T)):
+            for j, axis in enumerate((gt, ap, ml)):
+                out[:, j] = _dot_columns(x, axis)
         acc_body[bad] = np.nan
         gyr_body[bad] = np.nan
         if gyr_radps is None:
@@ -407,9 +465,9 @@ class BodyFrameAligner:
     ) -> tuple[np.ndarray, str, float]:
         n = acc.shape[0]
         e1, e2 = horizontal_basis(up)
-        a_v = np.sum(acc * g, 1)
+        a_v = _dot_columns(acc.T, g.T)
         a_h = acc - a_v[:, None] * g
-        h = np.stack([a_h @ e1, a_h @ e2], axis=1)
+        h = np.stack([_matvec(a_h, e1), _matvec(a_h, e2)], axis=1)
         corr = 0.0
         lo, hi = self.step_band_hz
         hi = min(hi, 0.45 * fs)
@@ -417,11 +475,13 @@ class BodyFrameAligner:
             sos = dsp.butter(2, [lo, hi], "bandpass", fs)
             av = dsp.sosfiltfilt(sos, a_v - a_v.mean())
             v_v = dsp.sosfiltfilt(sos, np.cumsum(av) / fs)
-            hb = dsp.sosfiltfilt(sos, h - h.mean(0), axis=0)
             w = max(int(round(2.0 * fs)), 1)
             active = np.sqrt(uniform_filter1d(av * av, w)) >= self.min_step_rms_mps2
             if active.sum() >= 3 * fs:
-                hb, v_v = hb[active], v_v[active]
+                # filtered as two rows (the same filter per column); the means below add
+                # over rows of a C-ordered (k, 2) array, as before
+                hb = dsp.sosfiltfilt(sos, (h - h.mean(0)).T, axis=-1)
+                hb, v_v = np.ascontiguousarray(hb[:, active].T), v_v[active]
                 c = (hb * v_v[:, None]).mean(0)
                 denom = np.sqrt((hb**2).sum(1).mean() * (v_v**2).mean())
                 corr = float(np.linalg.norm(c) / denom) if denom > 0 else 0.0

@@ -226,19 +226,24 @@ def harmonic_ratio(
     if b.shape[0] == 0:
         return np.full(3, np.nan)
     m = 128  # samples per resampled stride (>= 2 * n_harmonics + 1)
-    out = []
-    for s, e in b:
-        if e - s < 8 or not np.all(np.isfinite(a[s:e])):
-            continue
-        tt = s + (e - s) * np.arange(m) / m
-        xp = np.arange(s, e)
-        seg = np.stack([np.interp(tt, xp, a[s:e, c]) for c in range(3)], 1)
-        spec = np.abs(np.fft.rfft(seg - seg.mean(0), axis=0))[1 : n_harmonics + 1]
-        even = spec[1::2].sum(0)
-        odd = spec[0::2].sum(0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            hr = np.array([even[0] / odd[0], even[1] / odd[1], odd[2] / even[2]])
-        out.append(hr)
-    if not out:
+    s, e = b[:, 0], b[:, 1]
+    # strides of at least 8 samples, all finite (a count of non-finite rows before each)
+    bad_before = np.r_[0, np.cumsum(~np.all(np.isfinite(a), axis=1))]
+    ok = e - s >= 8
+    ok[ok] = bad_before[e[ok]] == bad_before[s[ok]]
+    s, e = s[ok], e[ok]
+    if s.size == 0:
         return np.full(3, np.nan)
-    return np.nanmean(np.array(out), axis=0)
+    # all strides at once, (strides, m, axes): each resampled on its own samples, as
+    # np.interp over s..e-1 would (times past the last sample take its value; interp
+    # returns a sample's own value at its time), so the values are those of one stride
+    # at a time, to the bit
+    tt = np.minimum(s[:, None] + (e - s)[:, None] * np.arange(m) / m, (e - 1)[:, None])
+    xp = np.arange(a.shape[0])
+    seg = np.stack([np.interp(tt, xp, a[:, c]) for c in range(3)], axis=2)
+    spec = np.abs(np.fft.rfft(seg - seg.mean(1, keepdims=True), axis=1))[:, 1 : n_harmonics + 1]
+    even = spec[:, 1::2].sum(1)
+    odd = spec[:, 0::2].sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hr = np.stack([even[:, 0] / odd[:, 0], even[:, 1] / odd[:, 1], odd[:, 2] / even[:, 2]], 1)
+    return np.nanmean(hr, axis=0)

@@ -16,10 +16,8 @@ produced, injected faults).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
-import signal
 import sys
 from typing import Any
 
@@ -100,6 +98,8 @@ def _source_factories(path: str, count: int) -> tuple[list[Any], Any]:
 
 
 async def _serve(args: argparse.Namespace) -> dict[str, Any]:
+    import asyncio  # here, not at the top: every command line would pay for it
+    import signal
     from dataclasses import replace
 
     from sensors import devices
@@ -176,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
     if args.truth:  # before serving: never over the replayed source, an old file only --force
         check_outputs([args.truth], [args.source], force=args.force)
     try:
+        import asyncio
+
         summary = asyncio.run(_serve(args))
     except KeyboardInterrupt:
         summary = None

@@ -36,9 +36,7 @@ file (``poise info`` reads it). A new FILE is created user-only (0o600).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import signal
 import sys
 import time
 from pathlib import Path
@@ -50,6 +48,8 @@ from poise.outputs import OutputFile, check_outputs
 from sensors.placements import DEFAULT_ORDER, normalise_placement
 
 if TYPE_CHECKING:  # imported when a recording starts: the command line starts fast
+    import asyncio
+
     from sensors.emulator import Emulator
     from sensors.stream import ScanResult, SensorSpec, StreamHub
 
@@ -235,6 +235,9 @@ def _lsl_outlet(hub: Any, specs: list[Any], name: str = "Poise") -> Any:
 
 async def record_session(args: argparse.Namespace) -> dict:
     """Scan, connect, record until ``--seconds`` or Ctrl-C; returns a summary dict."""
+    import asyncio
+    import signal
+
     from poise.recorder import Recorder
     from sensors.stream import StreamHub, StreamSettings
 
@@ -405,6 +408,8 @@ async def _record_until_stopped(
     hub: StreamHub, args: argparse.Namespace, stop: asyncio.Event
 ) -> None:
     """Until ``--seconds`` or ``stop`` (Ctrl-C), with a progress line a second."""
+    import asyncio
+
     t_start = time.monotonic()
     deadline = None if args.seconds is None else t_start + args.seconds
     while not stop.is_set():
@@ -420,6 +425,8 @@ async def _record_until_stopped(
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``poise record``."""
+    import asyncio
+
     from bleak.exc import BleakError
 
     from sensors.stream import StreamError

@@ -12,7 +12,6 @@ driven directly (``usb:0``) or the virtual sensors of ``poise emulate`` in anoth
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
 from poise.commands import add_command
@@ -47,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``poise scan``."""
+    import asyncio  # here, not at the top: every command line would pay for it
+
     from bleak.exc import BleakError
 
     from sensors.stream import scan

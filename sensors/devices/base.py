@@ -26,14 +26,15 @@ virtual twin), plus its name in ``sensors.devices.DEVICE_MODULES``.
 from __future__ import annotations
 
 import abc
-import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # asyncio: imported where a command waits (reading a file needs none)
+    import asyncio
+
     from bleak import BleakClient
 
 STANDARD_GRAVITY_MPS2 = 9.80665
@@ -315,6 +316,8 @@ class SensorDriver(abc.ABC):
     ) -> Any:
         """Write a command and wait for its answer, which :meth:`_answer` delivers from
         :meth:`on_notification` under ``key``. Raises :class:`DriverError` on a timeout."""
+        import asyncio
+
         old = self._waiters.pop(key, None)
         if old is not None and not old.done():
             old.cancel()

@@ -285,6 +285,20 @@ def test_signal_helpers():
     assert hr[0] > 100 and hr[2] > 100
 
 
+def test_harmonic_ratio_of_all_strides_is_the_mean_of_each_strides():
+    """Strides are resampled together; each on its own samples only (a NaN just after a
+    stride, or a stride ending on the last sample, changes nothing), short or lost ones
+    skipped."""
+    rng = np.random.default_rng(3)
+    acc = rng.standard_normal((400, 3)).cumsum(axis=0)
+    acc[[150, 151, 330]] = np.nan  # 150-151 end a stride's samples; 330 lies in one
+    bounds = np.array([[0, 60], [60, 150], [152, 157], [152, 230], [300, 360], [340, 400]])
+    each = [harmonic_ratio(acc, b[None]) for b in bounds]
+    assert np.isnan(each[2]).all() and np.isnan(each[4]).all()  # 5 samples; a NaN inside
+    assert np.isfinite(np.delete(each, [2, 4], axis=0)).all()
+    assert np.array_equal(harmonic_ratio(acc, bounds), np.nanmean(each, axis=0))
+
+
 def _bend(acc, gyr, t0_s, t1_s, angle_deg, fs=FS):
     """Pitch the trunk forward by angle_deg between t0 and t1 (1-s ramps), rotating the data."""
     t = np.arange(acc.shape[0]) / fs

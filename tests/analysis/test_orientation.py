@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from analysis.orientation import STANDARD_GRAVITY_MPS2, BodyFrameAligner, gravity_direction
+from analysis.orientation import (
+    _MATVEC_ROWS,
+    STANDARD_GRAVITY_MPS2,
+    BodyFrameAligner,
+    _matvec,
+    gravity_direction,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab"
 FS = 100.0
@@ -115,3 +121,19 @@ def test_the_live_frame_is_the_body_frame_whatever_the_mounting(mount: str) -> N
     assert np.all(np.abs(np.mean(v[:, 1:], axis=0)) < 0.05)
     assert frame_from_acc(md.acc_mps2[:5]) is None  # too few samples
     assert frame_from_acc(0.1 * md.acc_mps2[:1000]) is None  # no clear gravity
+
+
+def test_matvec_in_blocks_equals_one_product_to_the_bit():
+    """The tall products of the body frame run in single-threaded blocks; each row is the
+    same dot product as in one BLAS call (C-, F-ordered and column-slice inputs)."""
+    rng = np.random.default_rng(7)
+    v = rng.standard_normal(3)
+    for n in (_MATVEC_ROWS - 1, 2 * _MATVEC_ROWS + 5, 5 * _MATVEC_ROWS + 3):
+        x = rng.standard_normal((n, 6)) * 10.0 ** rng.uniform(-3, 3, (n, 6))
+        for a in (
+            x[:, :3].copy(),
+            np.asfortranarray(x[:, :3]),
+            x[:, 3:],
+            np.asfortranarray(x)[:, :3],
+        ):
+            assert np.array_equal(_matvec(a, v), a @ v)

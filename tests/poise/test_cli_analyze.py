@@ -115,3 +115,23 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
     rc, out, err = _run(capsys, *argv)
     assert rc == 2 and out == ""
     assert needle in err and err.count("\n") == 1
+
+
+def test_analyze_does_not_load_the_event_loop(tmp_path):
+    """Reading and analysing a recording needs no asyncio (30-70 ms of imports): the BLE
+    commands and the device drivers import it where they wait for a sensor."""
+    import subprocess
+    import sys
+
+    rec = ROOT / "recordings" / "scenarios" / "tug.poise"
+    code = (
+        "import sys, contextlib, io\n"
+        "from poise.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main(['analyze', {str(rec)!r}, '--format', 'json',"
+        f" '--data-dir', {str(tmp_path)!r}])\n"
+        "assert code == 0, code\n"
+        "assert 'asyncio' not in sys.modules, 'asyncio imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -40,7 +40,6 @@ to within that.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -252,6 +251,8 @@ class MetaMotionDriver(SensorDriver):
 
     async def stop(self, client: BleakClient) -> int | None:
         """Stop both sensors, notifications off, remove the processors."""
+        import asyncio  # here: reading a recording loads the drivers, not the loop
+
         cmds = [mw.power(mw.ACC, False), mw.power(mw.GYRO, False)]
         cmds += [mw.sampling(mw.ACC, False), mw.sampling(mw.GYRO, False)]
         if self.accounter_id is not None:

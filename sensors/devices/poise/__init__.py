@@ -14,7 +14,6 @@ so Poise-only recordings stay readable by older versions.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -284,6 +283,8 @@ class PoiseDriver(SensorDriver):
         packets at the very end never arrived (a lower bound: a packet completed between
         the TIME_SYNC and the STOP is not counted).
         """
+        import asyncio  # here: reading a recording loads the drivers, not the loop
+
         stop_index = None
         with contextlib.suppress(Exception):
             resp = await asyncio.wait_for(

@@ -40,7 +40,6 @@ The model is read from Device Information; the scan match is the name ``Polar Se
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -342,6 +341,8 @@ class PolarVeritySenseDriver(SensorDriver):
 
     async def stop(self, client: BleakClient) -> int | None:
         """Stop ACC, GYRO and SDK mode; PMD cannot tell what the sensor took last."""
+        import asyncio  # here: reading a recording loads the drivers, not the loop
+
         for meas in (
             pmd.MeasurementType.ACC,
             pmd.MeasurementType.GYRO,
