@@ -8,7 +8,8 @@ wearable's (format 1: the codec's vectorised ``decode_many``). Its steps:
 1. decode all packets with :func:`firmware_protocol.codec.decode_many` (the live decoder;
    if one packet is malformed, packets are decoded one by one and the bad ones reported);
 2. unwrap the 32-bit (24-bit compact) microsecond sensor clock, choosing the wrap count
-   from the host receive times, and split at clock restarts;
+   from the host receive times, and split at clock restarts (not at a delivery stall: a
+   backlog that comes back on time stays on one clock line, :func:`_stays_late`);
 3. place every sample on the nominal grid of its sensor clock (index = round(dt / period)),
    keep the first copy of duplicates, leave NaN rows where samples are missing;
 4. map sensor time to host time (seconds since the recording start) with the
@@ -360,16 +361,61 @@ def _place(
     (steps 2-4 of the module docstring); the samples' grid indices come from
     :meth:`_Placement.sample_k`."""
     pk_ts = _unwrap_packets(first_raw, host, bits)
-    # clock restarts: big step back, or a step the host clock contradicts
+    # clock restarts: big step back, a step far ahead of the host clock's, or one far behind
+    # it that stays behind (a packet that only came late is delivery, see _stays_late)
     step = np.diff(pk_ts)
     host_step = np.diff(host) * 1e6
-    reset = (step < -max_step_back_s * 1e6) | (np.abs(step - host_step) > max_clock_error_s * 1e6)
+    limit_us = max_clock_error_s * 1e6
+    reset = (step < -max_step_back_s * 1e6) | (step - host_step > limit_us)
+    late = ~reset & (host_step - step > limit_us)
+    if late.any():
+        window = int(DRAIN_WINDOW_S * 1e6 // period) + 1  # packets of >= 1 sample each
+        reset |= _stays_late(pk_ts, host, reset, np.flatnonzero(late), limit_us, window)
     segment = np.concatenate(([0], np.cumsum(reset)))
     last_s = (pk_ts + (counts - 1) * period) * 1e-6  # sensor time of every packet's last sample
     # segments are runs of consecutive packets: fit each on its slice
     bounds = np.concatenate(([0], np.flatnonzero(reset) + 1, [segment.size]))
     fits = [fit_clock(last_s[a:b], host[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
     return _Placement(pk_ts, counts, segment, fits, int(pk_ts[0]), period)
+
+
+#: A backlog (packets held up, then delivered in a burst) must drain within as many
+#: packets as the sensor makes samples in this time to count as late delivery rather than
+#: a clock restart (packets of 19 samples: 19 min, where 100 ppm of drift moves the offset
+#: by 0.1 s, far below the 5 s that decide).
+DRAIN_WINDOW_S = 60.0
+
+
+def _stays_late(
+    pk_ts: np.ndarray,
+    host: np.ndarray,
+    reset: np.ndarray,
+    late: np.ndarray,
+    limit_us: float,
+    window: int,
+) -> np.ndarray:
+    """Which of the steps ``late`` (host time ran ahead of the sensor clock by more than
+    ``limit_us``) are clock restarts: those after which none of the next ``window`` packets
+    (before the next restart in ``reset``) comes back within ``limit_us`` of the offset
+    (host - sensor time) before the step.
+
+    A busy host or radio stack can hold notifications up for seconds and then deliver the
+    backlog in a burst: the sensor's clock kept counting, the burst's last packets are on
+    time again, and one clock line fits before and after (the live clock model, which
+    takes the lowest offset, never saw a restart). A sensor clock that really restarted at
+    a value just past the old one stays that many seconds behind.
+    """
+    off = host * 1e6 - pk_ts  # offset (us) of every packet: clock offset + latency
+    # the packets after step j (which separates packet j from j + 1) up to the next step
+    # of either kind: disjoint slices, so a hostile file with many such steps stays O(n)
+    # (a second stall before the first backlog drained counts as a restart, as before)
+    cuts = np.union1d(np.flatnonzero(reset), late)
+    out = np.zeros(reset.size, dtype=bool)
+    for j in late:
+        k = np.searchsorted(cuts, j, side="right")
+        end = min(int(cuts[k]) + 1 if k < cuts.size else pk_ts.size, j + 1 + window)
+        out[j] = off[j + 1 : end].min() - off[j] > limit_us
+    return out
 
 
 def _densest_window(packet_k: np.ndarray, counts: np.ndarray, limit: int) -> np.ndarray:
@@ -456,9 +502,11 @@ def build_sensor_data(
         The sensor's GAP records (dicts, see ``RecordingWriter.write_gap``).
     max_step_back_s, max_clock_error_s
         A packet whose timestamp steps back by more than ``max_step_back_s``, or whose
-        timestamp step differs from its host-time step by more than ``max_clock_error_s``,
-        starts a new clock segment (the sensor's clock restarted). Each segment gets its
-        own clock fit and is placed on the grid of the first segment through host time.
+        timestamp step exceeds its host-time step by more than ``max_clock_error_s``, or
+        falls short of it by more than that and the following packets stay that late
+        (not a backlog delivered late, see :func:`_stays_late`), starts a new clock
+        segment (the sensor's clock restarted). Each segment gets its own clock fit and
+        is placed on the grid of the first segment through host time.
 
     Returns
     -------

@@ -22,8 +22,9 @@ import pytest
 
 pylsl = pytest.importorskip("pylsl")
 
+from firmware_protocol import codec  # noqa: E402
 from poise.lsl import IMU_CHANNELS, METRIC_CHANNELS, publish_session  # noqa: E402
-from sensors.recording import load_recording  # noqa: E402
+from sensors.recording import RecordingReader, load_recording  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +42,19 @@ def _close(inlets: dict) -> None:
     for inlet in inlets.values():
         inlet.close_stream()
     inlets.clear()
+
+
+def _first_on_time_s(path: Path, sensor: int, config) -> float:
+    """Receive time (recording seconds) of the sensor's first packet that arrived within
+    1 ms of the lowest latency of the recording: the live clock model can only know the
+    offset once a packet came on time (before it, a busy host may hold every packet up, and
+    the model keeps the lateness of the best packet so far: 4.5 ms seen, which any error
+    of the drift estimate then takes past 5 ms)."""
+    recs = [r for r in RecordingReader(path).records() if r.sensor == sensor and r.packet]
+    host = np.array([r.host_time_s for r in recs])
+    last_s = np.array([codec.decode(r.packet, config).timestamp_us[-1] * 1e-6 for r in recs])
+    off = host - np.unwrap(last_s, period=2.0**32 * 1e-6)
+    return float(host[np.argmax(off - off.min() < 0.001)])
 
 
 def _channels(info) -> list[tuple[str, str, str]]:
@@ -104,7 +118,7 @@ def test_record_lsl_streams_equal_the_recording(tmp_path):
     header = {s["id"]: s for s in rec.metadata["sensors"]}
     infos = {k: inlet.info(timeout=5) for k, inlet in inlets.items()}
     _close(inlets)
-    for s in rec.sensors:
+    for i, s in enumerate(rec.sensors):
         key = f"{name} {s.placement}"
         info = infos[key]
         # the stream: type, rate, source_id = the device address, channels described
@@ -127,12 +141,23 @@ def test_record_lsl_streams_equal_the_recording(tmp_path):
         # in a burst (a backlog after the connection set-up, up to 1.3 s here) they are
         # placed late, never early, until packets arrive on time; from then on the two
         # agree to a fraction of a sample period, and consecutive samples are one period
-        # apart (arrival times would put a packet's samples at one time)
+        # apart (arrival times would put a packet's samples at one time). Settled: from
+        # the sample after the last one off by 5 ms or more (not the first within 5 ms: at
+        # load 4 the first sample was 4.7 ms late by chance, the next 6 s up to 10.9 ms),
+        # at most 3 s after the first packet that came on time (not after the first sample:
+        # a busy host delivered nothing for 4.9 s after the first packet, then a burst)
         dt = ts - clock_gap - t0 - s.t_s
         assert dt.min() > -0.005
-        settled = int(np.argmax(np.abs(dt) < 0.005))
-        print(f"{s.id}: first sample at {s.t_s[0]:.3f} s, settled at {s.t_s[settled]:.3f} s")
-        assert s.t_s[settled] - s.t_s[0] < 3.0 and np.all(np.abs(dt[settled:]) < 0.005)
+        off = np.flatnonzero(np.abs(dt) >= 0.005)
+        settled = int(off[-1]) + 1 if off.size else 0
+        on_time = max(_first_on_time_s(path, i, s.config), s.t_s[0])
+        print(
+            f"{s.id}: first sample at {s.t_s[0]:.3f} s, first on time {on_time:.3f} s, "
+            f"settled at {s.t_s[min(settled, s.t_s.size - 1)]:.3f} s, dt min "
+            f"{dt.min() * 1e3:+.2f} ms, max {dt.max() * 1e3:.2f} ms, median |dt| settled "
+            f"{np.median(np.abs(dt[settled:])) * 1e3:.3f} ms"
+        )
+        assert settled < s.t_s.size and s.t_s[settled] - on_time < 3.0
         assert np.median(np.abs(dt[settled:])) < 0.001
         period = 1.0 / s.config.sampling_rate_hz
         steps = np.diff(ts[settled:])

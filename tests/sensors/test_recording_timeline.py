@@ -226,3 +226,43 @@ def test_layout_change_between_connections_keeps_every_sample():
     assert s.n_samples == n and len(s.t_s) == n and not s.gaps
     np.testing.assert_allclose(s.acc_mps2, acc * CFG.acc_scale_mps2)
     np.testing.assert_allclose(np.diff(s.t_s), 0.01, atol=1e-6)
+
+
+def test_a_delivery_stall_is_not_a_clock_restart():
+    """The host got nothing for 8 s after the first packet, then the backlog in a burst (a
+    busy machine: seen while ``poise record --lsl`` ran at load 7). The sensor clock kept
+    counting, so this is late delivery, not a restart: one clock line for every sample,
+    no duplicates, the times the on-time packets give (before: a new clock segment from
+    the second packet, fitted on the burst, dropped a sample as a "duplicate" and shifted
+    every later sample by a period)."""
+    n = 19 * 1200  # 228 s
+    acc, gyr = _signal(n, 7)
+    pk = _packets(acc, gyr, 123_456_789)
+    true_t = 1.0 + np.arange(n) * 0.01 * (1 + 40e-6)
+    latency = 0.004 + np.random.default_rng(8).exponential(0.003, len(pk))
+
+    def host(i):  # receive time of the packet whose last sample is i
+        on_time = true_t[i] + latency[i // 19]
+        return on_time if i < 19 else max(on_time, 9.0 + (i // 19) * 1e-4)
+
+    rec = load_recording(_write(pk, host))
+    s = rec.sensors[0]
+    assert (s.clock_resets, s.duplicates, s.gaps) == (0, 0, [])
+    assert s.n_samples == n
+    np.testing.assert_array_equal(s.acc_mps2[:, 0], acc[:, 0] * CFG.acc_scale_mps2)
+    err = s.t_s - true_t
+    assert 0.0 <= err.min() and err.max() < 0.005 and np.ptp(err) < 1e-3
+
+
+def test_a_restart_to_a_clock_just_ahead_is_still_a_restart():
+    """A clock that restarted at a value just past the old one (a step forward of 0.1 s
+    while the host waited 12 s) stays 12 s late for good: a restart, placed by host time."""
+    acc, gyr = _signal(19 * 40, 9)
+    a = _packets(acc[:380], gyr[:380], 1_000_000)
+    b = _packets(acc[380:], gyr[380:], 1_000_000 + 380 * PERIOD_US + 100_000)
+    packets = a + [(i + 380 + 1200, p) for i, p in b]  # resumes 12 s later on the host
+    rec = load_recording(_write(packets, lambda i: 1.0 + i * 0.01))
+    s = rec.sensors[0]
+    assert s.clock_resets == 1 and s.n_samples == 760
+    assert [g.samples for g in s.gaps] == [1200]
+    np.testing.assert_allclose(s.acc_mps2[1580:, 1], acc[380:, 1] * CFG.acc_scale_mps2)
