@@ -112,7 +112,7 @@ def main() -> int:
     args = _args()
 
     import gui  # noqa: F401  (PySide6 work-around)
-    from gui.app import make_app
+    from gui.app import make_app, run_events_for
     from gui.main_window import MainWindow
     from poise.session import Session
     from poise.sources import BleSource
@@ -135,12 +135,8 @@ def main() -> int:
             print("sensors did not start streaming", file=sys.stderr)
             return 1
 
-        from PySide6.QtCore import QEventLoop, QTimer
-
         def run_for(seconds: float) -> None:
-            loop = QEventLoop()
-            QTimer.singleShot(int(round(seconds * 1000)), loop.quit)
-            loop.exec()
+            run_events_for(seconds)
 
         run_for(args.warmup)
         fps, cpu_pct, gui_pct = [], [], []

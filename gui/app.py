@@ -34,6 +34,16 @@ def make_app(argv: list[str] | None = None) -> Any:
     return app
 
 
+def run_events_for(seconds: float) -> None:
+    """Run Qt's event loop for ``seconds`` as ``app.exec()`` does (it sleeps until a timer
+    or an event is due), then return: benchmarks and scripts that drive the window."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(round(seconds * 1000)), loop.quit)
+    loop.exec()
+
+
 def save_screenshot(widget: QWidget, path: str | Path) -> Path:
     """Grab ``widget`` into a PNG (folders created)."""
     path = Path(path)
