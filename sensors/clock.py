@@ -287,6 +287,12 @@ class ClockModel:
         refitted whenever a bucket closes.
     max_drift_ppm
         Plausibility limit for the drift, see :func:`fit_clock`.
+    min_drift_span_s
+        The drift is estimated once the window's points span this much sensor time; before
+        that the line is the lowest offset seen, without drift. Over a short span the
+        latency jitter (milliseconds) dwarfs the drift (a quartz's 100 ppm is 0.8 ms in 8 s):
+        a slope fitted to half a second of minima is noise, hits the plausibility limit and
+        put the first seconds' samples up to a few milliseconds off, some of them early.
 
     Attributes
     ----------
@@ -304,11 +310,16 @@ class ClockModel:
     """
 
     def __init__(
-        self, window_s: float = 60.0, bucket_s: float = 0.25, max_drift_ppm: float = 500.0
+        self,
+        window_s: float = 60.0,
+        bucket_s: float = 0.25,
+        max_drift_ppm: float = 500.0,
+        min_drift_span_s: float = 8.0,
     ) -> None:
         self.window_s = window_s
         self.bucket_s = bucket_s
         self.max_drift_ppm = max_drift_ppm
+        self.min_drift_span_s = min_drift_span_s
         self.reset()
 
     def reset(self) -> None:
@@ -364,7 +375,7 @@ class ClockModel:
             return
         x = np.asarray(xs)
         y = np.asarray(ys)
-        if len(self._bx) < 2:
+        if len(self._bx) < 2 or x[-1] - x[0] < self.min_drift_span_s:
             intercept, slope = float(np.min(y)), 0.0
         else:
             intercept, slope = _envelope_line(x, y)
@@ -394,5 +405,5 @@ class ClockModel:
 
     @property
     def drift_ppm(self) -> float:
-        """Current drift estimate (0 before two buckets)."""
+        """Current drift estimate (0 until the window spans ``min_drift_span_s``)."""
         return 0.0 if self.fit_ is None else self.fit_.drift_ppm
