@@ -268,8 +268,11 @@ def _write_table(out: Path, rows: list[dict[str, Any]]) -> None:
             raise PoiseError(
                 f"{out}: writing Parquet needs pyarrow (pip install pyarrow); or write .csv"
             ) from None
-        table = {c: [_parquet_cell(r.get(c)) for r in rows] for c in cols}
-        pq.write_table(pa.table({c: pa.array(v) for c, v in table.items()}), tmp)
+        columns = parquet_columns(rows, cols)
+        pq.write_table(
+            pa.table({c: pa.array(v, type=getattr(pa, t)()) for c, (t, v) in columns.items()}),
+            tmp,
+        )
     else:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
@@ -279,10 +282,41 @@ def _write_table(out: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, out)
 
 
-def _parquet_cell(v: Any) -> Any:
-    if isinstance(v, bool) or v is None:
-        return None if v is None else str(v)
-    return str(v) if not isinstance(v, str) else v
+def parquet_columns(
+    rows: list[dict[str, Any]], cols: list[str]
+) -> dict[str, tuple[str, list[Any]]]:
+    """The table as typed columns for Parquet: ``{name: (arrow type, values)}``.
+
+    A column whose values are all booleans is ``bool_``, all whole numbers ``int64``, all
+    numbers ``float64`` (NaN and infinities become missing, as in the CSV), anything else
+    ``string`` (a number among text is written as text). Missing values are ``None``, so a
+    researcher reading the table gets numbers as numbers and gaps as nulls.
+    """
+    out: dict[str, tuple[str, list[Any]]] = {}
+    for c in cols:
+        values = [r.get(c) for r in rows]
+        present = [v for v in values if v is not None]
+        if present and all(isinstance(v, bool) for v in present):
+            out[c] = ("bool_", values)
+        elif present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+            out[c] = ("int64", values)
+        elif present and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in present
+        ):
+            out[c] = ("float64", [_finite_or_none(v) for v in values])
+        else:
+            out[c] = ("string", [_text_or_none(v) for v in values])
+    return out
+
+
+def _finite_or_none(v: Any) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _text_or_none(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    return v if isinstance(v, str) else str(v)
 
 
 def _progress_printer(total: int) -> Callable[[int, int, str, str], None]:

@@ -140,3 +140,40 @@ def test_a_home_recording_gives_its_daily_life_row(tmp_path, monkeypatch):
     assert int(rows[0]["week.n_bouts"]) == len(walks) > 3
     assert rows[0]["week.classes.all.speed_median_mps"] != ""
     assert rows[1]["fall_risk_level"] == "not_determined"
+
+
+def test_parquet_columns_keep_numbers_as_numbers():
+    """Parquet gets typed columns: numbers stay numbers, gaps and NaN are nulls."""
+    from poise.batch import parquet_columns
+
+    rows = [
+        {"file": "a.poise", "valid": True, "n_stands": 12, "speed_mps": 1.2, "note": "x"},
+        {"file": "b.poise", "valid": False, "n_stands": None, "speed_mps": float("nan")},
+        {"file": "c.csv", "error": "c.csv: bad", "speed_mps": 3, "note": 4.5},
+    ]
+    cols = ["file", "valid", "n_stands", "speed_mps", "note", "error"]
+    got = parquet_columns(rows, cols)
+    assert got["file"] == ("string", ["a.poise", "b.poise", "c.csv"])
+    assert got["valid"] == ("bool_", [True, False, None])
+    assert got["n_stands"] == ("int64", [12, None, None])
+    assert got["speed_mps"] == ("float64", [1.2, None, 3.0])
+    assert got["note"] == ("string", ["x", None, "4.5"])  # text wins in a mixed column
+    assert got["error"] == ("string", [None, None, "c.csv: bad"])
+
+
+def test_a_parquet_table_reads_back_with_its_types(cohort, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")  # optional: pip install pyarrow
+    out = tmp_path / "r.parquet"
+    run_batch([cohort], out, jobs=1, progress=lambda *a: None)
+    table = pq.read_table(out)
+    csv_rows = _table(_csv_twin(cohort, tmp_path))
+    assert table.num_rows == len(csv_rows)
+    assert str(table.schema.field("valid").type) == "bool"
+    speeds = [v for v in table.column("gait_speed_mps").to_pylist() if v is not None]
+    assert speeds and all(isinstance(v, float) for v in speeds)
+
+
+def _csv_twin(cohort: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "twin.csv"
+    run_batch([cohort], out, jobs=1, progress=lambda *a: None)
+    return out
