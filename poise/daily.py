@@ -4,9 +4,12 @@
 of a recording. A ``.poise`` file is opened with :func:`sensors.longread.open_recording`
 and read an hour at a time, so a week (60 million samples per sensor at 100 Hz) is
 analysed in bounded memory; a CSV (or an already loaded recording) is analysed from
-memory. Days are calendar days in the local time of the computer running the analysis,
-from the recording's start time (its header keeps UTC); a recording without a start time
-(an imported CSV) has 24-h days from its first sample ("day 1", "day 2", ...).
+memory. Days are calendar days in the time zone the recording was made in (its header's
+``start`` keeps UTC, the zone's name and offset: :func:`recording_zone`), so a researcher
+elsewhere splits the patient's days at the patient's midnight; recordings from before the
+header kept the zone use the local time of the computer running the analysis, and say
+so (``time_zone``). A recording without a start time (an imported CSV) has 24-h days from
+its first sample ("day 1", "day 2", ...).
 
 Used by ``poise analyze --daily``, ``poise batch`` (long recordings) and the patient
 store (a home recording's ``daily-life`` result, shown in the progress and the PDF).
@@ -31,6 +34,7 @@ __all__ = [
     "daily_text",
     "is_long_recording",
     "local_days",
+    "recording_zone",
 ]
 
 #: The name of the result in a session's results (store, progress, reports).
@@ -59,22 +63,55 @@ def is_long_recording(path: str | Path) -> bool:
 
 
 def local_days(
-    start_epoch_s: float, first_s: float, last_s: float
+    start_epoch_s: float, first_s: float, last_s: float, zone: _dt.tzinfo | None = None
 ) -> list[tuple[str, float, float]]:
-    """Calendar days (local time of this computer) covering recording times
-    ``first_s..last_s`` of a recording started at ``start_epoch_s`` (Unix time):
-    ``(ISO date, start, end)`` in recording seconds (DST-aware: a day may last 23 or 25 h)."""
+    """Calendar days covering recording times ``first_s..last_s`` of a recording started at
+    ``start_epoch_s`` (Unix time): ``(ISO date, start, end)`` in recording seconds.
+
+    Days are those of ``zone`` (the recording's time zone, :func:`recording_zone`), or of
+    this computer's local time when it is ``None``; DST-aware with a named zone (a day may
+    last 23 or 25 h).
+    """
     out = []
-    t = _dt.datetime.fromtimestamp(start_epoch_s + first_s).astimezone()
+    t = _dt.datetime.fromtimestamp(start_epoch_s + first_s, zone).astimezone(zone)
     day = t.date()
+
+    def midnight(d: _dt.date) -> float:
+        m = _dt.datetime(d.year, d.month, d.day, tzinfo=zone)
+        return (m if zone is not None else m.astimezone()).timestamp() - start_epoch_s
+
     while True:
-        d0 = _dt.datetime(day.year, day.month, day.day).astimezone().timestamp() - start_epoch_s
         nxt = day + _dt.timedelta(days=1)
-        d1 = _dt.datetime(nxt.year, nxt.month, nxt.day).astimezone().timestamp() - start_epoch_s
+        d0, d1 = midnight(day), midnight(nxt)
         out.append((day.isoformat(), d0, d1))
         if d1 > last_s:
             return out
         day = nxt
+
+
+def recording_zone(metadata: Any) -> tuple[_dt.tzinfo | None, str]:
+    """The time zone a recording was made in, from its header's ``start``, and its label.
+
+    The IANA name when the header has one this computer knows (``Europe/Berlin``: summer
+    time included), else the UTC offset at the start (``UTC+01:00``: a summer-time change
+    during the recording is not followed), else ``None``: older recordings did not say,
+    and their days follow this computer's local time (the label says so).
+    """
+    start = metadata.get("start") if isinstance(metadata, dict) else None
+    start = start if isinstance(start, dict) else {}
+    name = start.get("timezone")
+    if isinstance(name, str) and name:
+        from zoneinfo import ZoneInfo
+
+        try:
+            return ZoneInfo(name), name
+        except (ValueError, OSError, LookupError):
+            pass  # a zone this computer does not know: the offset below
+    off = start.get("utc_offset_s")
+    if isinstance(off, int | float) and math.isfinite(off) and abs(off) < 86400:
+        zone = _dt.timezone(_dt.timedelta(seconds=float(off)))
+        return zone, str(zone)
+    return None, "this computer's local time (the recording does not say its time zone)"
 
 
 def _start_epoch(metadata: Any) -> float | None:
@@ -163,8 +200,10 @@ def daily_life(
             return sensor.acc_mps2[i0:i1], None if gyr is None else gyr[i0:i1]
 
     t0, t_last = float(sensor.t_s[0]), float(sensor.t_s[n - 1])
-    epoch = _start_epoch(getattr(rec, "metadata", None))
-    days = local_days(epoch, t0, t_last) if epoch is not None else None
+    metadata = getattr(rec, "metadata", None)
+    epoch = _start_epoch(metadata)
+    zone, zone_label = recording_zone(metadata)
+    days = local_days(epoch, t0, t_last, zone) if epoch is not None else None
     an = DailyLifeAnalyzer(
         chunk_s=chunk_s,
         margin_s=margin_s,
@@ -192,6 +231,7 @@ def daily_life(
         placement=sensor.placement,
         sampling_rate_hz=fs,
         start_epoch_s=epoch,
+        time_zone=zone_label if days is not None else None,
         duration_h=round((t_last - t0) / 3600.0, 3),
         cut_bouts=an.cut_bouts_,
         still_windows=an.still_windows_,
@@ -265,7 +305,8 @@ def daily_text(d: dict[str, Any]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     lines = [
         f"sensor {d.get('sensor')} ({d.get('placement') or 'unknown placement'}), "
-        f"{d.get('sampling_rate_hz', 0):g} Hz, {d.get('duration_h', 0):.1f} h recorded",
+        f"{d.get('sampling_rate_hz', 0):g} Hz, {d.get('duration_h', 0):.1f} h recorded"
+        + (f"; days in {d['time_zone']}" if d.get("time_zone") else ""),
         "  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(),
     ]
     lines += ["  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]

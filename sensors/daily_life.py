@@ -40,7 +40,7 @@ import numpy as np
 
 from firmware_protocol.codec import config_id, to_counts
 from firmware_protocol.types import SensorConfig
-from sensors.recording import RecordingWriter
+from sensors.recording import RecordingWriter, local_time_zone
 from sensors.scenarios import MotionData, ScenarioOptions, Subject, _minjerk, _setup, _Take
 
 __all__ = ["DailyLife", "Piece", "write_recording"]
@@ -414,12 +414,14 @@ def write_recording(
     latency_s: float = 0.008,
     seed: int = 0,
     overwrite: bool = False,
+    timezone: str | None = None,
 ) -> int:
     """Write one lower-back Poise wearable's samples (``(acc, gyr)`` blocks, SI units) as a
     ``.poise`` recording, as the sensor would have streamed them: packets of 19 samples,
     the sensor clock in microseconds (wrapping at 2^32), host receive times from the sensor
     clock with ``drift_ppm`` drift, ``latency_s`` and up to 4 ms jitter. Returns the
-    number of samples written.
+    number of samples written. With ``start_epoch_s`` the header's start is that instant,
+    in the IANA zone ``timezone`` (default: this computer's zone, as a recorder writes it).
     """
     import datetime as _dt
 
@@ -432,7 +434,15 @@ def write_recording(
             "utc": t.isoformat(timespec="microseconds"),
             "epoch_s": float(start_epoch_s),
             "monotonic_s": 0.0,
+            **local_time_zone(float(start_epoch_s)),
         }
+        if timezone is not None:
+            from zoneinfo import ZoneInfo
+
+            offset = t.astimezone(ZoneInfo(timezone)).utcoffset()
+            md["start"].update(
+                timezone=timezone, utc_offset_s=offset.total_seconds() if offset else 0.0
+            )
     with RecordingWriter(path, md, overwrite=overwrite, flush_interval_s=5.0) as w:
         sw = _SampleWriter(w, 0, cfg, latency_s, drift_ppm, seed)
         pending = None

@@ -235,6 +235,42 @@ def _driver(kind: str | None) -> Any:
     return driver_for(kind)
 
 
+def local_time_zone(epoch_s: float) -> dict[str, Any]:
+    """This computer's time zone at ``epoch_s``, as the header's ``start`` keeps it.
+
+    ``{"timezone": IANA name or None, "utc_offset_s": offset}``: the name where the system
+    says it (the ``TZ`` variable, or the zone file ``/etc/localtime`` links to), so that
+    calendar days of a home recording follow the patient's clock (summer time included)
+    wherever the file is analysed later; the offset always (a fixed-offset fallback).
+    """
+    local = _dt.datetime.fromtimestamp(epoch_s, _dt.UTC).astimezone()
+    offset = local.utcoffset()
+    return {
+        "timezone": _zone_name(),
+        "utc_offset_s": None if offset is None else offset.total_seconds(),
+    }
+
+
+def _zone_name() -> str | None:
+    from zoneinfo import ZoneInfo
+
+    tz = os.environ.get("TZ", "").lstrip(":")
+    candidates = [tz] if tz else []
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        target = ""
+    if not tz and "zoneinfo/" in target:
+        candidates.append(target.split("zoneinfo/", 1)[1])
+    for name in candidates:
+        try:
+            ZoneInfo(name)
+        except (ValueError, OSError, LookupError):
+            continue
+        return name
+    return None
+
+
 def _normalise_metadata(metadata: dict | None, start: dict) -> dict:
     """Complete and validate the header metadata (sensor configs must be usable)."""
     md = dict(metadata or {})
@@ -321,6 +357,7 @@ class RecordingWriter:
             "utc": now.isoformat(timespec="microseconds"),
             "epoch_s": now.timestamp(),
             "monotonic_s": self._mono0,
+            **local_time_zone(now.timestamp()),
         }
         self.metadata = _normalise_metadata(metadata, start)
         self._n_sensors = len(self.metadata["sensors"])
@@ -817,6 +854,15 @@ def _header_issues(md: dict) -> tuple[dict, list[str], str | None]:
         drop(start, "utc", _str_problem(start, "utc"), "start: ")
         drop(start, "epoch_s", _time_problem(start, "epoch_s"), "start: ")
         drop(start, "monotonic_s", _time_problem(start, "monotonic_s"), "start: ")
+        drop(start, "timezone", _str_problem(start, "timezone"), "start: ")
+        off = start.get("utc_offset_s")
+        if off is not None and not (_is_number(off) and abs(off) <= 86400):
+            drop(
+                start,
+                "utc_offset_s",
+                f"'utc_offset_s' must be seconds within +-86400 or null, got {_short(off)}",
+                "start: ",
+            )
     if isinstance(out.get("demographics"), dict):
         demo = out["demographics"] = dict(out["demographics"])
         drop(demo, "sex", _str_problem(demo, "sex"), "demographics: ")

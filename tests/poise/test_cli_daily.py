@@ -52,3 +52,57 @@ def test_daily_refuses_test_options(home, capsys):
     path, _ = home
     assert main(["analyze", "--daily", str(path), "--fall-risk"]) != 0
     assert "--daily" in capsys.readouterr().err
+
+
+@pytest.fixture
+def other_computer(monkeypatch):
+    """Run the analysis as if on a computer in New York, whatever this one says."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_days_follow_the_zone_the_recording_was_made_in(tmp_path, other_computer, capsys):
+    """A week recorded in Auckland and analysed in New York splits at Auckland midnight."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    auckland = ZoneInfo("Pacific/Auckland")
+    midnight = dt.datetime(2026, 11, 30, tzinfo=auckland).timestamp()
+    path = tmp_path / "home.poise"
+    dl = DailyLife(100.0, seed=11)
+    write_recording(
+        path, dl.blocks(0, **KW), start_epoch_s=midnight - 1800.0, timezone="Pacific/Auckland"
+    )
+    assert main(["analyze", "--daily", str(path), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["time_zone"] == "Pacific/Auckland"
+    days = out["days"]
+    assert [d["date"] for d in days] == ["2026-11-29", "2026-11-30"]
+    # the first day is the 30 minutes before Auckland midnight (New York's is hours away)
+    assert days[0]["recorded_h"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_a_zone_name_this_computer_does_not_know_falls_back_to_the_offset():
+    zone, label = daily.recording_zone(
+        {"start": {"timezone": "Nowhere/Atlantis", "utc_offset_s": 19800.0}}
+    )
+    assert label == "UTC+05:30" and zone is not None
+    assert zone.utcoffset(None).total_seconds() == 19800.0
+    zone, label = daily.recording_zone({"start": {"utc": "2026-11-30T00:00:00+00:00"}})
+    assert zone is None and "does not say" in label
+
+
+def test_the_recorder_writes_the_computers_zone(tmp_path, other_computer):
+    from sensors.recording import load_recording
+
+    path = tmp_path / "z.poise"
+    short = {"day_s": 120.0, "wear_start_s": 10.0, "wear_end_s": 110.0, "outings_per_hour": 8}
+    write_recording(path, DailyLife(100.0, seed=1).blocks(0, **short), start_epoch_s=1.8e9)
+    start = load_recording(path).metadata["start"]
+    assert start["timezone"] == "America/New_York"
+    assert start["utc_offset_s"] in (-5 * 3600.0, -4 * 3600.0)
