@@ -49,7 +49,7 @@ from gui.widgets import styled_label
 from poise.errors import PoiseError
 from poise.progress import patient_progress
 from poise.reports import LEVEL_TEXT
-from poise.service import import_recording
+from poise.service import display_time, import_recording
 from poise.store import Patient, PatientMismatch, SessionRecord, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -432,7 +432,7 @@ class PatientsPage(QWidget):
         for r, s in enumerate(sessions):
             level = (s.fall_risk or {}).get("level", "not_determined")
             cells = [
-                s.date,
+                display_time(s.date),
                 s.kind,
                 ", ".join(s.tests),
                 LEVEL_TEXT.get(level, level),
@@ -639,7 +639,7 @@ class PatientsPage(QWidget):
         QMessageBox.information(
             self,
             "Session added",
-            f"Added the session of {s.date} ({', '.join(s.tests) or 'no tests'}).",
+            f"Added the session of {display_time(s.date)} ({', '.join(s.tests) or 'no tests'}).",
         )
 
     def report(self, kind: str) -> dict[str, Any]:

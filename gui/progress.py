@@ -31,6 +31,7 @@ from gui.widgets import styled_label
 from poise.daily import HISTORY_COLUMNS, history_rows
 from poise.progress import Progress
 from poise.reports import LEVEL_TEXT, STATUS_TEXT, band_text
+from poise.service import display_time
 
 __all__ = ["ProgressView", "STATUS_QCOLOURS"]
 
@@ -127,7 +128,12 @@ class ProgressView(QWidget):
         n = len(progress.sessions)
         self.title.setText(
             f"{p.pseudonym}: {n} session(s)"
-            + (f", {progress.sessions[0]['date']} to {progress.sessions[-1]['date']}" if n else "")
+            + (
+                f", {display_time(progress.sessions[0]['date'])} to "
+                f"{display_time(progress.sessions[-1]['date'])}"
+                if n
+                else ""
+            )
         )
         self.summary.setRowCount(len(progress.series))
         for r, s in enumerate(progress.series):
@@ -161,7 +167,7 @@ class ProgressView(QWidget):
         self.factors.setHorizontalHeaderLabels(["Date", "Level", *labels])
         self.factors.setRowCount(n)
         for r, h in enumerate(progress.sessions):
-            self.factors.setItem(r, 0, QTableWidgetItem(h["date"]))
+            self.factors.setItem(r, 0, QTableWidgetItem(display_time(h["date"])))
             self.factors.setItem(r, 1, QTableWidgetItem(LEVEL_TEXT.get(h["level"], h["level"])))
             for c, k in enumerate(keys):
                 f = h["factors"].get(k)
@@ -244,7 +250,7 @@ class ProgressView(QWidget):
             t.setPos(x, y)
             w.addItem(t)
         n = len(s.values)
-        w.getAxis("bottom").setTicks([[(i, str(d)[:10]) for i, d in enumerate(s.dates)]])
+        w.getAxis("bottom").setTicks([[(i, display_time(d)[:10]) for i, d in enumerate(s.dates)]])
         w.setXRange(-0.5, max(n - 0.5, 0.5), padding=0)
         w.setYRange(lo, hi, padding=0)
         return w

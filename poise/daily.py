@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from poise.errors import PoiseError
+from poise.service import display_time
 
 __all__ = [
     "DAILY_SOURCES",
@@ -392,7 +393,7 @@ def history_rows(history: list[dict[str, Any]]) -> list[list[str]]:
         cells = [get(w) for _, get in DAILY_COLUMNS[1:]]
         # the days in the date's cell (a space to wrap at: a narrow column never clips it)
         days = f"{w.get('days', 0)} d, {w.get('valid_days', 0)} valid"
-        rows.append([f"{str(h['date'])[:10]} {days}", *cells])
+        rows.append([f"{display_time(h['date'])[:10]} {days}", *cells])
     return rows
 
 
@@ -419,7 +420,7 @@ def daily_blocks(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         },
         {
             "type": "heading",
-            "text": f"Latest home recording ({str(history[-1]['date'])[:10]})",
+            "text": f"Latest home recording ({display_time(history[-1]['date'])[:10]})",
             "level": 2,
         },
         {

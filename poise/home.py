@@ -770,10 +770,19 @@ def result_text(result: dict[str, Any] | None, exercise: Exercise | None = None)
     return f"{reps} done" if reps is not None else f"{dur:.0f} s done"
 
 
+def _local_day(utc_text: str) -> _dt.date:
+    """The local calendar day of a stored UTC time (ISO, with or without its zone)."""
+    t = _dt.datetime.fromisoformat(utc_text)
+    return (t if t.tzinfo else t.replace(tzinfo=_dt.UTC)).astimezone().date()
+
+
 def adherence_calendar(
     store: Store, patient: int | str | Patient, days: int = 28, today: _dt.date | None = None
 ) -> list[dict[str, Any]]:
     """The last ``days`` days: ``{"date", "done", "planned", "status"}`` per day.
+
+    Days are the patient's calendar days (an exercise is noted on the local date it was
+    done, :func:`poise.service.recording_local_date`; ``today`` is this computer's).
 
     ``status`` is ``"done"`` (every planned exercise completed), ``"partial"``, ``"missed"``
     (a planned day without any exercise) or ``"none"`` (before the plan existed).
@@ -782,7 +791,7 @@ def adherence_calendar(
     start = today - _dt.timedelta(days=days - 1)
     plan = store.plan(patient)
     planned = len(plan["exercises"]) if plan else 0
-    plan_day = _dt.date.fromisoformat(plan["created_utc"][:10]) if plan else None
+    plan_day = _local_day(plan["created_utc"]) if plan else None
     rows = store.adherence(patient, start, today)
     per: dict[str, set[str]] = {}
     for r in rows:

@@ -23,6 +23,7 @@ from typing import Any
 
 from analysis.clinical import registry
 from poise.progress import METRIC_BY_KEY, Progress, patient_progress, session_metrics
+from poise.service import display_time
 
 __all__ = [
     "HEADLINES",
@@ -296,7 +297,7 @@ def session_report(
         {
             "type": "keyvalues",
             "rows": [
-                ["Date", str(s.get("date") or "–")],
+                ["Date", display_time(s.get("date")) or "–"],
                 ["Kind", str(s.get("kind") or "clinic")],
                 ["Tests", ", ".join(s.get("tests") or []) or "–"],
                 [
@@ -352,7 +353,7 @@ def session_report(
     return {
         "kind": "session",
         "title": "Poise session report",
-        "subtitle": f"{pseud or 'unknown patient'} · {s.get('date') or ''}",
+        "subtitle": f"{pseud or 'unknown patient'} · {display_time(s.get('date'))}",
         "generated_utc": _now(),
         "patient": patient if isinstance(patient, dict) or patient is None else patient.to_dict(),
         "session": {k: s.get(k) for k in ("id", "date", "kind", "tests")},
@@ -372,7 +373,7 @@ def progress_report(store: Any, patient: Any, progress: Progress | None = None) 
     if not prog.sessions:
         blocks.append({"type": "paragraph", "text": "No sessions yet."})
     else:
-        first, last = prog.sessions[0]["date"], prog.sessions[-1]["date"]
+        first, last = (display_time(prog.sessions[i]["date"]) for i in (0, -1))
         blocks += [
             {
                 "type": "paragraph",
@@ -416,7 +417,7 @@ def progress_report(store: Any, patient: Any, progress: Progress | None = None) 
                 "columns": ["Date", "Level", *[labels[k] for k in keys]],
                 "rows": [
                     [
-                        h["date"],
+                        display_time(h["date"]),
                         LEVEL_TEXT.get(h["level"], h["level"]),
                         *[
                             (

@@ -15,7 +15,9 @@ report and export uses).
   one transaction with the adherence of a home session).
 * :func:`recording_session` ``(path, demographics) -> dict``: a recording that is not in
   the store, analysed now, as the session dict :func:`poise.reports.session_report` takes.
-* :func:`recording_date`: when a recording was made (header, else the file's time).
+* :func:`recording_date`: when a recording was made (header, else the file's time), UTC;
+  :func:`recording_local_date` its calendar day on the patient's clock; :func:`display_time`
+  a stored time for people.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ __all__ = [
     "SessionAnalysis",
     "analyse_session",
     "import_recording",
+    "display_time",
     "recording_date",
+    "recording_local_date",
     "recording_session",
 ]
 
@@ -142,22 +146,63 @@ def _home_summary(home: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def recording_date(metadata: dict[str, Any], path: Path) -> str:
-    """The recording's start (UTC header time), else the file's modification time."""
+    """The recording's start as stored: UTC, ISO without zone (header, else the file's time).
+
+    For people, show it with :func:`display_time`; for the patient's calendar day use
+    :func:`recording_local_date`.
+    """
+    return _recording_start(metadata, path).replace(tzinfo=None).isoformat()
+
+
+def _recording_start(metadata: dict[str, Any], path: Path) -> _dt.datetime:
+    """The recording's start as an aware UTC datetime (whole seconds)."""
     start = metadata.get("start")
     if not isinstance(start, dict):
         start = {}
     utc = start.get("utc")
+    t: _dt.datetime | None = None
     if utc:
         try:
             t = _dt.datetime.fromisoformat(str(utc))
-            return t.replace(tzinfo=None, microsecond=0).isoformat()
+            t = t.replace(tzinfo=_dt.UTC) if t.tzinfo is None else t.astimezone(_dt.UTC)
         except ValueError:
-            pass
-    if start.get("epoch_s"):
+            t = None
+    if t is None and start.get("epoch_s"):
         t = _dt.datetime.fromtimestamp(float(start["epoch_s"]), _dt.UTC)
-        return t.replace(tzinfo=None, microsecond=0).isoformat()
-    t = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC)
-    return t.replace(tzinfo=None, microsecond=0).isoformat()
+    if t is None:
+        t = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC)
+    return t.replace(microsecond=0)
+
+
+def recording_local_date(metadata: dict[str, Any], path: Path) -> str:
+    """The calendar date (ISO) on the patient's clock when the recording started.
+
+    In the time zone the header says the recording was made in
+    (:func:`poise.daily.recording_zone`), else this computer's: a home exercise done at
+    8 pm in New York is that day's, not the next UTC day's.
+    """
+    from poise.daily import recording_zone
+
+    zone, _label = recording_zone(metadata)
+    return _recording_start(metadata, path).astimezone(zone).date().isoformat()
+
+
+def display_time(stored: Any) -> str:
+    """A stored date or date-time for people: UTC date-times in this computer's local time.
+
+    ``"2027-01-15T01:00:00"`` (UTC, as the store keeps session dates) becomes
+    ``"2027-01-14 20:00"`` in New York; a date alone, empty or unreadable text is returned
+    as it is.
+    """
+    text = "" if stored is None else str(stored)
+    if "T" not in text:
+        return text
+    try:
+        t = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    t = t.replace(tzinfo=_dt.UTC) if t.tzinfo is None else t
+    return t.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def file_sha256(path: Path) -> str:
@@ -229,6 +274,7 @@ def import_recording(
         who["pseudonym"], patient, create=create_patient, reassign=reassign, source=src
     )
     when = date or recording_date(meta, src)
+    day = date or recording_local_date(meta, src)
     demographics = {k: v for k, v in who["demographics"].items() if v is not None}
     demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
     digest = file_sha256(src)
@@ -253,6 +299,7 @@ def import_recording(
         digest=digest,
         copy=copy,
         adherence=home,
+        adherence_date=day,
     )
 
 

@@ -705,12 +705,14 @@ class Store:
         digest: str,
         copy: bool = True,
         adherence: list[dict[str, Any]] | None = None,
+        adherence_date: DateLike | None = None,
     ) -> SessionRecord:
         """Store the session of an analysed recording (:func:`poise.service.import_recording`).
 
         ``analysis`` holds ``tests``, ``results``, ``fall_risk`` and ``markers``
         (:class:`poise.service.SessionAnalysis`); ``adherence`` the exercises of a home
-        session (``key``, ``completed``, ``repetitions``, ``duration_s``). The file is copied
+        session (``key``, ``completed``, ``repetitions``, ``duration_s``), noted on
+        ``adherence_date`` (the patient's calendar day; default the session's date). The file is copied
         into the patient's folder (user-only, owned by the store) unless ``copy=False`` or it
         already is there. The session and its adherence rows are one transaction; the unique
         index on (patient, recording hash) makes the duplicate check atomic (of two imports of
@@ -750,7 +752,7 @@ class Store:
                 for r in adherence or []:
                     self.record_adherence(
                         p,
-                        date=session.date,
+                        date=adherence_date or session.date,
                         exercise=str(r.get("key")),
                         completed=bool(r.get("completed")),
                         repetitions=r.get("repetitions"),

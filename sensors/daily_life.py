@@ -415,6 +415,7 @@ def write_recording(
     seed: int = 0,
     overwrite: bool = False,
     timezone: str | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> int:
     """Write one lower-back Poise wearable's samples (``(acc, gyr)`` blocks, SI units) as a
     ``.poise`` recording, as the sensor would have streamed them: packets of 19 samples,
@@ -422,6 +423,7 @@ def write_recording(
     clock with ``drift_ppm`` drift, ``latency_s`` and up to 4 ms jitter. Returns the
     number of samples written. With ``start_epoch_s`` the header's start is that instant,
     in the IANA zone ``timezone`` (default: this computer's zone, as a recorder writes it).
+    ``events`` (dicts with ``kind`` and ``t_s``) are written after the samples.
     """
     import datetime as _dt
 
@@ -453,5 +455,7 @@ def write_recording(
         if pending is not None:
             sw.write(*pending, last=True)
         end_s = (sw.n_written * cfg.sample_period_us * 1e-6) * sw.scale + latency_s + 0.01
+        for event in events or []:
+            w.write_event(event)
         w.close(t_s=end_s)
     return sw.n_written

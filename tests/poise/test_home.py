@@ -124,7 +124,7 @@ def test_calendar_marks_missed_days(tmp_path):
     store = Store(tmp_path)
     store.add_patient("P-2")
     store.set_plan("P-2", [{"key": "walking"}])
-    store.conn.execute("UPDATE exercise_plans SET created_utc = '2026-03-02T00:00:00+00:00'")
+    store.conn.execute("UPDATE exercise_plans SET created_utc = '2026-03-02T12:00:00+00:00'")
     store.record_adherence("P-2", date="2026-03-03", exercise="walking", completed=True)
     cal = adherence_calendar(store, "P-2", days=5, today=dt.date(2026, 3, 5))
     assert [c["status"] for c in cal] == ["none", "missed", "done", "missed", "none"]
@@ -145,3 +145,40 @@ def test_walking_steps_are_counted(tmp_path):
     most = truth["cadence_spm"] / 60.0 * r.duration_s * 1.15
     assert r.completed and r.counted_by == "sensor"
     assert 0.5 * most < r.repetitions <= most, (r.repetitions, most)
+
+
+@pytest.fixture
+def in_new_york(monkeypatch):
+    """This computer's clock in New York (UTC-5 in January), whatever the machine says."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_evening_exercise_counts_for_the_patients_day(tmp_path, in_new_york):
+    """Done at 20:00 in New York (01:00 UTC the next day): the calendar ticks that day."""
+    from poise.service import display_time
+    from sensors.daily_life import DailyLife, write_recording
+
+    store = Store(tmp_path / "d")
+    store.add_patient("P-3")
+    store.set_plan("P-3", [{"key": "walking"}])
+    store.conn.execute("UPDATE exercise_plans SET created_utc = '2027-01-10T15:00:00+00:00'")
+    evening = dt.datetime(2027, 1, 14, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    path = tmp_path / "home.poise"
+    kw = {"day_s": 120.0, "wear_start_s": 10.0, "wear_end_s": 110.0, "outings_per_hour": 8}
+    md = {"patient": "P-3", "session_kind": "home"}
+    done = {"kind": "exercise_result", "t_s": 100.0, "exercise": "walking",
+            "result": {"key": "walking", "completed": True, "duration_s": 90.0}}  # fmt: skip
+    write_recording(path, DailyLife(100.0, seed=4).blocks(0, **kw), metadata=md,
+                    start_epoch_s=evening.timestamp(), timezone="America/New_York",
+                    events=[done])  # fmt: skip
+    session = import_recording(store, path)
+    assert session.date == "2027-01-15T01:00:00"  # stored in UTC
+    assert display_time(session.date) == "2027-01-14 20:00"  # shown on the local clock
+    rows = store.adherence("P-3")
+    assert rows and {r["date"] for r in rows} == {"2027-01-14"}
+    cal = adherence_calendar(store, "P-3", days=3, today=dt.date(2027, 1, 14))
+    assert cal[-1]["date"] == "2027-01-14" and cal[-1]["status"] == "done"
