@@ -187,6 +187,28 @@ def recording_local_date(metadata: dict[str, Any], path: Path) -> str:
     return _recording_start(metadata, path).astimezone(zone).date().isoformat()
 
 
+def _given_date(date: DateLike) -> tuple[str, str]:
+    """A date a person gave (local time) -> (stored: UTC date-time or the date, local day)."""
+    from poise.store import StoreError
+
+    if isinstance(date, _dt.datetime):
+        t = date
+    elif isinstance(date, _dt.date):
+        return date.isoformat(), date.isoformat()
+    else:
+        text = str(date).strip()
+        try:
+            if "T" not in text and " " not in text:
+                d = _dt.date.fromisoformat(text).isoformat()
+                return d, d
+            t = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise StoreError(f"not an ISO date (YYYY-MM-DD[THH:MM]): {date!r}") from None
+    local = t.astimezone() if t.tzinfo is None else t  # a time without zone: this clock's
+    utc = local.astimezone(_dt.UTC).replace(tzinfo=None, microsecond=0)
+    return utc.isoformat(), local.date().isoformat()
+
+
 def display_time(stored: Any) -> str:
     """A stored date or date-time for people: UTC date-times in this computer's local time.
 
@@ -273,8 +295,10 @@ def import_recording(
     p = store.resolve_patient(
         who["pseudonym"], patient, create=create_patient, reassign=reassign, source=src
     )
-    when = date or recording_date(meta, src)
-    day = date or recording_local_date(meta, src)
+    if date:
+        when, day = _given_date(date)
+    else:
+        when, day = recording_date(meta, src), recording_local_date(meta, src)
     demographics = {k: v for k, v in who["demographics"].items() if v is not None}
     demographics.update({k: v for k, v in p.demographics(when).items() if v is not None})
     digest = file_sha256(src)

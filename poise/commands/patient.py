@@ -42,7 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i = sub.add_parser("import", help="import a recording as a session")
     i.add_argument("recording")
     i.add_argument("--patient", help="patient (default: the pseudonym in the recording)")
-    i.add_argument("--date", help="session date (default: the recording's start)")
+    i.add_argument(
+        "--date",
+        help="session date, local time: YYYY-MM-DD[THH:MM] (default: the recording's start)",
+    )
     i.add_argument("--test", action="append", help="test to run on the whole recording")
     i.add_argument("--create", action="store_true", help="add the named patient if unknown")
     i.add_argument(

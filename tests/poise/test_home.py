@@ -182,3 +182,14 @@ def test_an_evening_exercise_counts_for_the_patients_day(tmp_path, in_new_york):
     assert rows and {r["date"] for r in rows} == {"2027-01-14"}
     cal = adherence_calendar(store, "P-3", days=3, today=dt.date(2027, 1, 14))
     assert cal[-1]["date"] == "2027-01-14" and cal[-1]["status"] == "done"
+
+
+def test_a_session_date_typed_in_local_time_is_stored_in_utc(tmp_path, in_new_york):
+    from poise.service import _given_date, display_time
+
+    assert _given_date("2027-01-14T20:00") == ("2027-01-15T01:00:00", "2027-01-14")
+    assert display_time("2027-01-15T01:00:00") == "2027-01-14 20:00"
+    assert _given_date("2027-01-14") == ("2027-01-14", "2027-01-14")
+    assert display_time("2027-01-14") == "2027-01-14"
+    with pytest.raises(PoiseError, match="not an ISO date"):
+        _given_date("14/01/2027")
