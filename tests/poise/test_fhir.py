@@ -102,7 +102,7 @@ def store(tmp_path_factory):
     s = Store(tmp_path_factory.mktemp("fhir"))
     s.add_patient("HA-001", birth_year=1955, sex="f", height_m=1.59, weight_kg=73)
     for i, t in enumerate(["HA-001-Test5-Trial1", "HA-001-Test5-Trial2"]):
-        import_recording(s, LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-03T10:30:00")
+        import_recording(s, LAB / t / f"{t}.poise", date=f"2026-0{i + 1}-03T10:30:00+00:00")
     import_recording(s, TUG, patient="HA-001", tests=["tug"], date="2026-03-01", reassign=True)
     import_recording(
         s, WALK6, patient="HA-001", tests=["walk-6min"], date="2026-03-02", reassign=True

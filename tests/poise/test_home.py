@@ -124,7 +124,8 @@ def test_calendar_marks_missed_days(tmp_path):
     store = Store(tmp_path)
     store.add_patient("P-2")
     store.set_plan("P-2", [{"key": "walking"}])
-    store.conn.execute("UPDATE exercise_plans SET created_utc = '2026-03-02T12:00:00+00:00'")
+    created = dt.datetime(2026, 3, 2, 12).astimezone().isoformat()  # noon here, on March 2
+    store.conn.execute("UPDATE exercise_plans SET created_utc = ?", (created,))
     store.record_adherence("P-2", date="2026-03-03", exercise="walking", completed=True)
     cal = adherence_calendar(store, "P-2", days=5, today=dt.date(2026, 3, 5))
     assert [c["status"] for c in cal] == ["none", "missed", "done", "missed", "none"]
