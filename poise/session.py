@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from analysis.ringbuffer import RingBuffer
 from poise.errors import PoiseError
 from poise.events import EventGroup
 from poise.outputs import make_private_dir
@@ -64,63 +65,7 @@ STATES = (
 )
 
 
-# ---------------------------------------------------------------------------- buffers
-class RingBuffer:
-    """A preallocated 2-D float ring buffer (rows are samples), written by whole blocks.
-
-    Parameters
-    ----------
-    capacity
-        Rows kept.
-    n_cols
-        Columns per row.
-    """
-
-    def __init__(self, capacity: int, n_cols: int) -> None:
-        if capacity <= 0:
-            raise ValueError("capacity must be positive")
-        self.capacity = int(capacity)
-        self.data = np.full((self.capacity, n_cols), np.nan)
-        self.head = 0  # next row to write
-        self.total = 0  # rows ever written
-
-    def clear(self) -> None:
-        """Forget everything (keeps the memory)."""
-        self.data.fill(np.nan)
-        self.head = 0
-        self.total = 0
-
-    def write(self, rows: np.ndarray) -> None:
-        """Append ``rows`` (n, n_cols); if n exceeds the capacity only the last rows are kept."""
-        n = rows.shape[0]
-        if n == 0:
-            return
-        if n >= self.capacity:
-            self.data[:] = rows[-self.capacity :]
-            self.head = 0
-        else:
-            end = self.head + n
-            if end <= self.capacity:
-                self.data[self.head : end] = rows
-            else:
-                k = self.capacity - self.head
-                self.data[self.head :] = rows[:k]
-                self.data[: n - k] = rows[k:]
-            self.head = end % self.capacity
-        self.total += n
-
-    def latest(self, n: int | None = None) -> np.ndarray:
-        """The last ``n`` rows (all valid rows when ``None``) in time order, as a copy."""
-        avail = min(self.total, self.capacity)
-        n = avail if n is None else min(int(n), avail)
-        if n <= 0:
-            return self.data[:0].copy()
-        start = (self.head - n) % self.capacity
-        if start + n <= self.capacity:
-            return self.data[start : start + n].copy()
-        return np.concatenate([self.data[start:], self.data[: (start + n) - self.capacity]])
-
-
+# ---------------------------------------------------------------------------- sensors
 @dataclass
 class SensorInfo:
     """What the session knows about one sensor (read by the sensors panel)."""

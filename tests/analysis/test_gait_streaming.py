@@ -155,12 +155,12 @@ def test_memory_is_bounded_on_a_long_stream():
     ) + rng.normal(0, 0.05, (t.size, 3))
     gyr = np.stack([0.3 * np.sin(np.pi * f * t)] * 3, 1)
     sg = StreamingGait(FS, max_bout_steps=120)
-    cap = sg._buf.shape
+    cap = sg._ring.data.shape
     for i in range(0, t.size, 50):
         sg.update(acc[i : i + 50], gyr[i : i + 50])
         assert len(sg._g_ic) <= 120 and len(sg._emitted) <= 60
     sg.flush()
-    assert sg._buf.shape == cap
+    assert sg._ring.data.shape == cap
     assert len(sg.bouts_) >= 2  # long walk cut into bounded bouts
     assert all(b.cadence_spm == pytest.approx(108, abs=2) for b in sg.bouts_)
 

@@ -197,7 +197,7 @@ def test_sliding_sway_tracks_amplitude_with_bounded_buffer():
         live.update(acc[i : i + 25], gyr[i : i + 25])
         if live.metrics_ and "rms_mps2" in live.metrics_:
             seen[live.metrics_["window_end_s"]] = live.metrics_["rms_mps2"]
-    assert live._buf.shape == (1000, 3)
+    assert live._acc_ring.data.shape == (1000, 3)
     end = seen
     at = lambda s: min(end.items(), key=lambda kv: abs(kv[0] - s))[1]  # noqa: E731
     assert at(28.0) == pytest.approx(0.04, rel=0.05)

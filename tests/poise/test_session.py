@@ -1,4 +1,4 @@
-"""The session model without Qt: sources, ring buffers, recording, guided tests, replay."""
+"""The session model without Qt: sources, recording, guided tests, replay."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from poise.errors import PoiseError
-from poise.session import RingBuffer, Session, _json_equal
+from poise.session import Session, _json_equal
 from poise.sinks import SampleSink
 from poise.sources import ReplaySource, ScriptedSource
 from sensors.recording import load_recording
@@ -31,22 +31,6 @@ def _warm_imports() -> None:
     import analysis.sway  # noqa: F401
     import poise.assessments  # noqa: F401
     import poise.live  # noqa: F401
-
-
-def test_ring_buffer_keeps_the_newest_rows_in_order_across_wraps() -> None:
-    rb = RingBuffer(10, 2)
-    rng = np.random.default_rng(1)
-    written = []
-    for _ in range(40):
-        n = int(rng.integers(0, 14))
-        rows = np.column_stack([np.arange(len(written), len(written) + n)] * 2).astype(float)
-        written.extend(rows[:, 0])
-        rb.write(rows)
-        expect = np.array(written[-10:])
-        np.testing.assert_array_equal(rb.latest()[:, 0], expect)
-        k = int(rng.integers(0, 12))
-        np.testing.assert_array_equal(rb.latest(k)[:, 0], expect[-k:] if k else expect[:0])
-    assert rb.total == len(written)
 
 
 def test_live_session_streams_records_and_emits_events(tmp_path: Path) -> None:
