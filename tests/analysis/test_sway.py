@@ -134,18 +134,9 @@ def test_walking_is_wrong_activity_without_numbers():
     assert r.rms_mps2 is None and r.to_dict()["ellipse_area_m2ps4"] is None
 
 
-def test_real_walking_trial_is_rejected():
-    import csv
-    from pathlib import Path
-
-    p = (
-        Path(__file__).resolve().parents[2]
-        / "recordings/mobgap-lab/HA-001-Test5-Trial1/imu_lowerback.csv"
-    )
-    with p.open() as fh:
-        rows = list(csv.DictReader(fh))
-    acc = np.array([[float(r[f"acc_{a}"]) for a in "xyz"] for r in rows])
-    gyr = np.radians(np.array([[float(r[f"gyr_{a}"]) for a in "xyz"] for r in rows]))
+def test_real_walking_trial_is_rejected(lab_trial):
+    tr = lab_trial("HA-001-Test5-Trial1")
+    acc, gyr = tr["acc"], tr["gyr"]
     r = SwayAnalyzer().calculate(acc, gyr, 100.0).result_
     assert r.validity.code == base.WRONG_ACTIVITY
 
