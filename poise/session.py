@@ -37,7 +37,7 @@ from poise.events import EventGroup
 from poise.outputs import make_private_dir
 from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
 from poise.recorder import Recorder, _config_dict, new_recording_path
-from poise.sinks import SamplesBlock, Source, drain
+from poise.sinks import SamplesBlock, SensorDeclaration, Source, drain
 from poise.store import default_data_dir
 from sensors import placements
 
@@ -348,23 +348,16 @@ class Session:
             rec.close(t_s=end_s)
 
     # ------------------------------------------------------------------ sink (any thread)
-    def add_sensor(
-        self,
-        sensor_id: str,
-        *,
-        placement: str = "",
-        sampling_rate_hz: float = 100.0,
-        config: Any = None,
-        name: str = "",
-    ) -> None:
+    def add_sensor(self, sensor: SensorDeclaration) -> None:
         """Declare a sensor before its samples arrive (thread-safe)."""
+        sensor_id = sensor.sensor_id
         with self._lock:
             known = sensor_id in self.sensors
             info = self.sensors.get(sensor_id) or SensorInfo(sensor_id)
-            info.placement = placements.normalise_placement(placement) or info.placement
-            info.sampling_rate_hz = float(sampling_rate_hz)
-            info.config = config if config is not None else info.config
-            info.name = name or info.name
+            info.placement = placements.normalise_placement(sensor.placement) or info.placement
+            info.sampling_rate_hz = float(sensor.sampling_rate_hz)
+            info.config = sensor.config if sensor.config is not None else info.config
+            info.name = sensor.name or info.name
             self.sensors[sensor_id] = info
             cap = max(16, int(np.ceil(self.window_s * info.sampling_rate_hz)))
             if sensor_id not in self._buffers or self._buffers[sensor_id].capacity != cap:
@@ -388,7 +381,7 @@ class Session:
         with self._lock:
             buf = self._buffers.get(sensor_id)
             if buf is None:
-                self.add_sensor(sensor_id)
+                self.add_sensor(SensorDeclaration(sensor_id))
                 buf = self._buffers[sensor_id]
             buf.write(rows)
             info = self.sensors[sensor_id]
@@ -623,7 +616,7 @@ class Session:
             _, sid, state, extra = item
             info = self.sensors.get(sid)
             if info is None:
-                self.add_sensor(sid)
+                self.add_sensor(SensorDeclaration(sid))
                 info = self.sensors[sid]
             old, info.state = info.state, state
             info.info.update(extra)

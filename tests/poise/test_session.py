@@ -10,7 +10,7 @@ import pytest
 
 from poise.errors import PoiseError
 from poise.session import Session, _json_equal
-from poise.sinks import SampleSink
+from poise.sinks import SampleSink, SensorDeclaration
 from poise.sources import ReplaySource, ScriptedSource
 from sensors.recording import load_recording
 
@@ -281,7 +281,7 @@ def test_live_speed_uses_the_patients_sensor_height(tmp_path: Path) -> None:
 
     def live_speed(demo_at_start: dict, demo_later: dict | None = None) -> float:
         s = Session(data_dir=tmp_path, record=False, demographics=demo_at_start)
-        s.add_sensor("a", placement="lower-back", sampling_rate_hz=100)
+        s.add_sensor(SensorDeclaration("a", placement="lower-back", sampling_rate_hz=100))
         t = np.arange(md.acc_mps2.shape[0]) / 100
         for i in range(0, len(t), 50):
             if demo_later is not None and i == 600:  # 6 s in: the patient is picked
