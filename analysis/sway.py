@@ -97,6 +97,7 @@ from analysis import dsp
 from analysis.clinical import base
 from analysis.clinical.base import ClinicalResult, Validity
 from analysis.orientation import BodyFrameAligner, body_axes, gravity_direction
+from analysis.ringbuffer import RingBuffer
 
 __all__ = [
     "SwayAnalyzer",
@@ -568,11 +569,8 @@ class SlidingSway:
         import scipy.stats  # noqa: F401
 
         self._n = max(16, int(round(self.window_s * self.sampling_rate_hz)))
-        self._buf = np.zeros((self._n, 3))
-        self._gyr = np.zeros((self._n, 3))
-        self._filled = 0
-        self._pos = 0
-        self._total = 0
+        self._acc_ring = RingBuffer(self._n, 3, fill=0.0)
+        self._gyr_ring = RingBuffer(self._n, 3, fill=0.0)
         self._last_compute = -np.inf
         self._sos = _design_filter(self.sampling_rate_hz, self.lowpass_hz, None, self.filter_order)
         self._forward: np.ndarray | None = None
@@ -581,7 +579,8 @@ class SlidingSway:
     def reset(self, keep_heading: bool = False) -> SlidingSway:
         """Forget all buffered data; ``keep_heading`` keeps the frozen forward direction
         (a replay seek: the sensor is still worn the same way)."""
-        self._filled = self._pos = self._total = 0
+        self._acc_ring.clear()
+        self._gyr_ring.clear()
         self._last_compute = -np.inf
         if not keep_heading:
             self._forward = None
@@ -621,28 +620,20 @@ class SlidingSway:
         )
         if gyr.shape != acc.shape:
             raise ValueError(f"gyr block shape {gyr.shape} differs from acc {acc.shape}")
-        acc = acc[-self._n :]
-        gyr = gyr[-self._n :]
-        k = len(acc)
-        if k == 0:
+        if len(acc) == 0:
             return self
-        idx = (self._pos + np.arange(k)) % self._n
-        self._buf[idx] = acc
-        self._gyr[idx] = gyr
-        self._pos = (self._pos + k) % self._n
-        self._filled = min(self._n, self._filled + k)
-        self._total += len(np.asarray(acc_mps2).reshape(-1, 3))
-        now = self._total / self.sampling_rate_hz
+        self._acc_ring.write(acc)
+        self._gyr_ring.write(gyr)
+        now = self._acc_ring.total / self.sampling_rate_hz
         if (
-            self._filled / self.sampling_rate_hz >= self.min_fill_s
+            self._acc_ring.filled / self.sampling_rate_hz >= self.min_fill_s
             and now - self._last_compute >= self.update_interval_s
         ):
             self._compute(now)
         return self
 
     def _window(self) -> tuple[np.ndarray, np.ndarray]:
-        order = (self._pos - self._filled + np.arange(self._filled)) % self._n
-        return self._buf[order], self._gyr[order]
+        return self._acc_ring.latest(), self._gyr_ring.latest()
 
     def _compute(self, now: float) -> None:
         fs = self.sampling_rate_hz
@@ -652,7 +643,7 @@ class SlidingSway:
             self.metrics_ = {"valid": False, "reason": "no data in the window"}
             return
         up = gravity_direction(acc)
-        if self._forward is None and self._filled == self._n:
+        if self._forward is None and self._acc_ring.filled == self._n:
             self._forward = self._heading(acc, gyr)
         fwd = self._forward
         if (fwd is None or abs(float(fwd @ up)) > 0.95) and self.heading_hint_sensor is not None:

@@ -46,10 +46,9 @@ from poise.events import EventGroup
 from poise.outputs import make_private_dir
 from poise.recorder import Recorder, new_recording_path
 from poise.service import import_recording
-from poise.sinks import SampleSink, Source, drain
+from poise.sinks import SampleSink, SensorDeclaration, Source, drain
 
 if TYPE_CHECKING:
-    from firmware_protocol.types import SensorConfig
     from poise.store import Patient, Store
     from sensors.recording import RecordingWriter
 
@@ -363,14 +362,13 @@ class HomeSession(SampleSink):
         except Exception:
             return 0.0
 
-    def add_sensor(self, sensor_id: str, *, placement: str = "", sampling_rate_hz: float = 100.0,
-                   config: SensorConfig | None = None, name: str = "") -> None:  # fmt: skip
+    def add_sensor(self, sensor: SensorDeclaration) -> None:
         """Sink: a sensor is declared (only the first is used: home mode has one)."""
         with self._lock:
             if self.sensor_id is None:
-                self.sensor_id = sensor_id
-                self.sampling_rate_hz = float(sampling_rate_hz)
-                self._config = config
+                self.sensor_id = sensor.sensor_id
+                self.sampling_rate_hz = float(sensor.sampling_rate_hz)
+                self._config = sensor.config
 
     def push_samples(
         self, sensor_id: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray

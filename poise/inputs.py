@@ -65,6 +65,7 @@ __all__ = [
     "NotImuCsv",
     "read_csv",
     "choose_config",
+    "ImportHeader",
     "csv_to_recording",
     "import_csv",
     "integrity_text",
@@ -430,18 +431,65 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
+@dataclass(frozen=True)
+class ImportHeader:
+    """What the header of an imported recording says besides the samples.
+
+    Attributes
+    ----------
+    placement
+        Where the sensor was worn (also the sensor's id; ``None``: unknown, id ``"imu"``).
+    patient
+        The patient's pseudonym, if any.
+    notes
+        Free-form notes.
+    demographics
+        Patient data the analysis reads (``age``, ``sex``, ``height_m``, ``weight_kg``,
+        ``sensor_height_m``); ``None`` values are left out.
+    """
+
+    placement: str | None = "lower-back"
+    patient: str | None = None
+    notes: str = ""
+    demographics: dict[str, Any] = field(default_factory=dict)
+
+    def metadata(self, config: SensorConfig, source: dict[str, Any]) -> dict[str, Any]:
+        """The recording's metadata: one sensor of ``config``, unknown start, ``source``."""
+        return {
+            "patient": self.patient,
+            "notes": self.notes,
+            # age, sex, height_m, weight_kg, sensor_height_m: analysis reads them from here
+            "demographics": {k: v for k, v in self.demographics.items() if v is not None},
+            "sensors": [
+                {
+                    "id": self.placement or "imu",
+                    "name": "CSV import",
+                    "address": None,
+                    "placement": self.placement,
+                    "config": config,
+                    "firmware": None,
+                }
+            ],
+            "start": {
+                "utc": None,
+                "epoch_s": None,
+                "monotonic_s": None,
+                "note": "unknown (imported)",
+            },
+            "source": source,
+        }
+
+
 def csv_to_recording(
     samples: CsvSamples,
     target: str | os.PathLike | io.BytesIO,
+    header: ImportHeader | None = None,
     *,
-    placement: str | None = "lower-back",
-    patient: str | None = None,
-    notes: str = "",
-    demographics: dict | None = None,
     overwrite: bool = False,
     warn: Warn = _stderr_warn,
 ) -> dict:
-    """Encode CSV samples as a recording (the core of ``poise import-csv``).
+    """Encode CSV samples as a recording (the core of ``poise import-csv``) with ``header``
+    (default: a lower-back sensor, no patient).
 
     The rate becomes the nearest sensor rate (50/100/200 Hz; other rates are resampled
     by linear interpolation, with a warning). Values become int16 counts of the smallest
@@ -481,24 +529,7 @@ def csv_to_recording(
             "clipped": {"acc": acc_clip, "gyro": gyr_clip},
         }
     )
-    metadata = {
-        "patient": patient,
-        "notes": notes,
-        # age, sex, height_m, weight_kg, sensor_height_m: analysis reads them from here
-        "demographics": {k: v for k, v in (demographics or {}).items() if v is not None},
-        "sensors": [
-            {
-                "id": placement or "imu",
-                "name": "CSV import",
-                "address": None,
-                "placement": placement,
-                "config": config,
-                "firmware": None,
-            }
-        ],
-        "start": {"utc": None, "epoch_s": None, "monotonic_s": None, "note": "unknown (imported)"},
-        "source": info,
-    }
+    metadata = (header or ImportHeader()).metadata(config, info)
     with RecordingWriter(target, metadata, overwrite=overwrite) as w:
         n_packets = _write_samples(w, valid, acc_c, gyr_c, config, t0_us)
         w.close(t_s=(t0_us + n * period_us) * 1e-6)
@@ -578,14 +609,12 @@ def import_csv(
     acc_unit: str = "m/s2",
     gyro_unit: str = "deg/s",
     columns: list[str] | str | None = None,
-    placement: str | None = "lower-back",
-    patient: str | None = None,
-    notes: str = "",
-    demographics: dict | None = None,
+    header: ImportHeader | None = None,
     overwrite: bool = False,
     warn: Warn = _stderr_warn,
 ) -> dict:
-    """Convert a CSV file into a ``.poise`` recording file (``poise import-csv``).
+    """Convert a CSV file into a ``.poise`` recording file (``poise import-csv``) with
+    ``header`` (default: a lower-back sensor, no patient).
 
     The CSV is read, validated and converted completely before the output is written, so
     a bad CSV leaves nothing behind. The output is written by
@@ -604,15 +633,7 @@ def import_csv(
         warn=warn,
     )
     buf = io.BytesIO()
-    summary = csv_to_recording(
-        samples,
-        buf,
-        placement=placement,
-        patient=patient,
-        notes=notes,
-        demographics=demographics,
-        warn=warn,
-    )
+    summary = csv_to_recording(samples, buf, header, warn=warn)
     with write_atomically(out, "wb", inputs=[csv_path], force=overwrite, checked=True) as fh:
         fh.write(buf.getvalue())
     return summary
@@ -708,7 +729,7 @@ def load_input(
         p, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit, columns=columns, warn=warn
     )
     buf = io.BytesIO()
-    csv_to_recording(samples, buf, placement=placement, warn=warn)
+    csv_to_recording(samples, buf, ImportHeader(placement=placement), warn=warn)
     rec = load_recording(buf.getvalue())
     rec.source = str(p)
     return rec

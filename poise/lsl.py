@@ -49,10 +49,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from poise.errors import PoiseError
-from poise.sinks import SamplesBlock, SampleSink
+from poise.sinks import SamplesBlock, SampleSink, SensorDeclaration
 
 if TYPE_CHECKING:
-    from firmware_protocol.types import SensorConfig
+    pass
 
 __all__ = [
     "IMU_CHANNELS",
@@ -210,23 +210,15 @@ class LslOutlet(SampleSink):
         return np.asarray(t_s, dtype=float) + self.offset_s
 
     # ------------------------------------------------------------------ the sink seam
-    def add_sensor(
-        self,
-        sensor_id: str,
-        *,
-        placement: str = "",
-        sampling_rate_hz: float = 100.0,
-        config: SensorConfig | None = None,
-        name: str = "",
-        address: str | None = None,
-    ) -> None:
+    def add_sensor(self, sensor: SensorDeclaration) -> None:
         """Declare a sensor: its outlet is created (once)."""
+        sensor_id, name, sampling_rate_hz = sensor.sensor_id, sensor.name, sensor.sampling_rate_hz
         with self._lock:
             if sensor_id in self.outlets:
                 return
             lsl = self.pylsl
-            placement = (placement or "").replace("_", "-")  # lower_back: lower-back
-            source_id = address or self.addresses.get(sensor_id) or str(sensor_id)
+            placement = (sensor.placement or "").replace("_", "-")  # lower_back: lower-back
+            source_id = self.addresses.get(sensor_id) or str(sensor_id)
             label = placement or name or sensor_id
             info = lsl.StreamInfo(
                 f"{self.name} {label}",
@@ -395,10 +387,12 @@ class _SessionPublisher:
             if getattr(spec, "sensor_id", None) == info.id and getattr(spec, "address", None):
                 self.outlet.addresses[info.id] = str(spec.address)
         self.outlet.add_sensor(
-            info.id,
-            placement=info.placement,
-            sampling_rate_hz=info.sampling_rate_hz,
-            name=info.name,
+            SensorDeclaration(
+                info.id,
+                placement=info.placement,
+                sampling_rate_hz=info.sampling_rate_hz,
+                name=info.name,
+            )
         )
 
     def samples(self, blocks: dict[str, SamplesBlock]) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from poise.sinks import SampleSink
+from poise.sinks import SampleSink, SensorDeclaration
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,12 @@ class Player:
         self._sink = sink
         for s in self.recording.sensors:
             sink.add_sensor(
-                s.id,
-                placement=getattr(s, "placement", "") or "",
-                sampling_rate_hz=_rate(s),
-                config=getattr(s, "config", None),
+                SensorDeclaration(
+                    s.id,
+                    placement=getattr(s, "placement", "") or "",
+                    sampling_rate_hz=_rate(s),
+                    config=getattr(s, "config", None),
+                )
             )
             sink.push_state(s.id, "replay", **(getattr(s, "device", None) or {}))
 

@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from poise.sinks import SampleSink
+from poise.sinks import SampleSink, SensorDeclaration
 
 if TYPE_CHECKING:
-    from firmware_protocol.types import SensorConfig
     from sensors.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
@@ -177,25 +176,17 @@ class Recorder(SampleSink):
             return writer
 
     # ------------------------------------------------------------------ sink
-    def add_sensor(
-        self,
-        sensor_id: str,
-        *,
-        placement: str = "",
-        sampling_rate_hz: float = 100.0,
-        config: SensorConfig | None = None,
-        name: str = "",
-    ) -> None:
+    def add_sensor(self, sensor: SensorDeclaration) -> None:
         """Sink: remember the sensor for the header (the first declaration counts)."""
         with self._lock:
-            if any(s["id"] == sensor_id for s in self._declared):
+            if any(s["id"] == sensor.sensor_id for s in self._declared):
                 return
             self._declared.append(
                 {
-                    "id": sensor_id,
-                    "name": name or sensor_id,
-                    "placement": placement or None,
-                    "config": _config_dict(config, sampling_rate_hz),
+                    "id": sensor.sensor_id,
+                    "name": sensor.name or sensor.sensor_id,
+                    "placement": sensor.placement or None,
+                    "config": _config_dict(sensor.config, sensor.sampling_rate_hz),
                 }
             )
 

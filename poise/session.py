@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from analysis.ringbuffer import RingBuffer
 from poise.errors import PoiseError
 from poise.events import EventGroup
 from poise.outputs import make_private_dir
 from poise.protocols import PROTOCOLS, ProtocolRun, TestProtocol
 from poise.recorder import Recorder, _config_dict, new_recording_path
-from poise.sinks import SamplesBlock, Source, drain
+from poise.sinks import SamplesBlock, SensorDeclaration, Source, drain
 from poise.store import default_data_dir
 from sensors import placements
 
@@ -64,63 +65,7 @@ STATES = (
 )
 
 
-# ---------------------------------------------------------------------------- buffers
-class RingBuffer:
-    """A preallocated 2-D float ring buffer (rows are samples), written by whole blocks.
-
-    Parameters
-    ----------
-    capacity
-        Rows kept.
-    n_cols
-        Columns per row.
-    """
-
-    def __init__(self, capacity: int, n_cols: int) -> None:
-        if capacity <= 0:
-            raise ValueError("capacity must be positive")
-        self.capacity = int(capacity)
-        self.data = np.full((self.capacity, n_cols), np.nan)
-        self.head = 0  # next row to write
-        self.total = 0  # rows ever written
-
-    def clear(self) -> None:
-        """Forget everything (keeps the memory)."""
-        self.data.fill(np.nan)
-        self.head = 0
-        self.total = 0
-
-    def write(self, rows: np.ndarray) -> None:
-        """Append ``rows`` (n, n_cols); if n exceeds the capacity only the last rows are kept."""
-        n = rows.shape[0]
-        if n == 0:
-            return
-        if n >= self.capacity:
-            self.data[:] = rows[-self.capacity :]
-            self.head = 0
-        else:
-            end = self.head + n
-            if end <= self.capacity:
-                self.data[self.head : end] = rows
-            else:
-                k = self.capacity - self.head
-                self.data[self.head :] = rows[:k]
-                self.data[: n - k] = rows[k:]
-            self.head = end % self.capacity
-        self.total += n
-
-    def latest(self, n: int | None = None) -> np.ndarray:
-        """The last ``n`` rows (all valid rows when ``None``) in time order, as a copy."""
-        avail = min(self.total, self.capacity)
-        n = avail if n is None else min(int(n), avail)
-        if n <= 0:
-            return self.data[:0].copy()
-        start = (self.head - n) % self.capacity
-        if start + n <= self.capacity:
-            return self.data[start : start + n].copy()
-        return np.concatenate([self.data[start:], self.data[: (start + n) - self.capacity]])
-
-
+# ---------------------------------------------------------------------------- sensors
 @dataclass
 class SensorInfo:
     """What the session knows about one sensor (read by the sensors panel)."""
@@ -403,23 +348,16 @@ class Session:
             rec.close(t_s=end_s)
 
     # ------------------------------------------------------------------ sink (any thread)
-    def add_sensor(
-        self,
-        sensor_id: str,
-        *,
-        placement: str = "",
-        sampling_rate_hz: float = 100.0,
-        config: Any = None,
-        name: str = "",
-    ) -> None:
+    def add_sensor(self, sensor: SensorDeclaration) -> None:
         """Declare a sensor before its samples arrive (thread-safe)."""
+        sensor_id = sensor.sensor_id
         with self._lock:
             known = sensor_id in self.sensors
             info = self.sensors.get(sensor_id) or SensorInfo(sensor_id)
-            info.placement = placements.normalise_placement(placement) or info.placement
-            info.sampling_rate_hz = float(sampling_rate_hz)
-            info.config = config if config is not None else info.config
-            info.name = name or info.name
+            info.placement = placements.normalise_placement(sensor.placement) or info.placement
+            info.sampling_rate_hz = float(sensor.sampling_rate_hz)
+            info.config = sensor.config if sensor.config is not None else info.config
+            info.name = sensor.name or info.name
             self.sensors[sensor_id] = info
             cap = max(16, int(np.ceil(self.window_s * info.sampling_rate_hz)))
             if sensor_id not in self._buffers or self._buffers[sensor_id].capacity != cap:
@@ -443,7 +381,7 @@ class Session:
         with self._lock:
             buf = self._buffers.get(sensor_id)
             if buf is None:
-                self.add_sensor(sensor_id)
+                self.add_sensor(SensorDeclaration(sensor_id))
                 buf = self._buffers[sensor_id]
             buf.write(rows)
             info = self.sensors[sensor_id]
@@ -678,7 +616,7 @@ class Session:
             _, sid, state, extra = item
             info = self.sensors.get(sid)
             if info is None:
-                self.add_sensor(sid)
+                self.add_sensor(SensorDeclaration(sid))
                 info = self.sensors[sid]
             old, info.state = info.state, state
             info.info.update(extra)

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from firmware_protocol.types import SensorConfig
     from sensors.recording import RecordingWriter
 
-__all__ = ["NullSink", "SampleSink", "SamplesBlock", "Source", "drain"]
+__all__ = ["NullSink", "SampleSink", "SamplesBlock", "SensorDeclaration", "Source", "drain"]
 
 _T = TypeVar("_T")
 
@@ -60,6 +60,32 @@ def drain(q: queue.SimpleQueue[_T]) -> Iterator[_T]:
             yield q.get_nowait()
         except queue.Empty:
             return
+
+
+@dataclass(frozen=True)
+class SensorDeclaration:
+    """A sensor as a source declares it to a sink (:meth:`SampleSink.add_sensor`), before
+    its samples arrive.
+
+    Attributes
+    ----------
+    sensor_id
+        The id the source's samples carry.
+    placement
+        Where it is worn (e.g. ``"lower-back"``), ``""`` when unknown.
+    sampling_rate_hz
+        Its sampling rate.
+    config
+        The configuration its driver chose, when known.
+    name
+        A name for people (``""``: the id).
+    """
+
+    sensor_id: str
+    placement: str = ""
+    sampling_rate_hz: float = 100.0
+    config: SensorConfig | None = None
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,17 +128,8 @@ class SampleSink(Protocol):
     """What a source delivers into (see the module docstring). All methods thread-safe;
     each does nothing unless a sink overrides it."""
 
-    def add_sensor(
-        self,
-        sensor_id: str,
-        *,
-        placement: str = "",
-        sampling_rate_hz: float = 100.0,
-        config: SensorConfig | None = None,
-        name: str = "",
-    ) -> None:
-        """Declare a sensor before its samples arrive (``placement``: where it is worn,
-        e.g. ``"lower-back"``)."""
+    def add_sensor(self, sensor: SensorDeclaration) -> None:
+        """Declare a sensor before its samples arrive."""
         return None
 
     def push_samples(

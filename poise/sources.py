@@ -26,7 +26,7 @@ import numpy as np
 from firmware_protocol.types import SensorConfig
 from poise.errors import PoiseError
 from poise.player import Player
-from poise.sinks import NullSink, SampleSink
+from poise.sinks import NullSink, SampleSink, SensorDeclaration
 from sensors.placements import DEFAULT_ORDER, normalise_placement
 from sensors.scenarios import ScenarioSource
 
@@ -183,11 +183,13 @@ class ScriptedSource:
         self._gens = self._make_generators()
         for i in range(self.count):
             sink.add_sensor(
-                f"demo-{i + 1}",
-                placement=DEFAULT_ORDER[i],
-                sampling_rate_hz=self.config.sampling_rate_hz,
-                config=self.config,
-                name=f"Poise demo {i + 1}",
+                SensorDeclaration(
+                    f"demo-{i + 1}",
+                    placement=DEFAULT_ORDER[i],
+                    sampling_rate_hz=self.config.sampling_rate_hz,
+                    config=self.config,
+                    name=f"Poise demo {i + 1}",
+                )
             )
             sink.push_state(f"demo-{i + 1}", "streaming")
         self._clock = (time.monotonic(), 0.0, self.time_scale)
@@ -387,11 +389,13 @@ class BleSource:
             spec = self.specs[i]
             drv = self.hub.driver(i)
             sink.add_sensor(
-                sid,
-                placement=spec.placement or "",
-                sampling_rate_hz=float(config.sampling_rate_hz),
-                config=config,
-                name=spec.name or sid,
+                SensorDeclaration(
+                    sid,
+                    placement=spec.placement or "",
+                    sampling_rate_hz=float(config.sampling_rate_hz),
+                    config=config,
+                    name=spec.name or sid,
+                )
             )
             sink.push_state(sid, "connecting", kind=drv.kind, model=drv.default_model)
         self.hub.subscribe(

@@ -65,6 +65,7 @@ from analysis.gait.pipeline import (
     track_contacts,
 )
 from analysis.orientation import BodyFrameAligner
+from analysis.ringbuffer import RingBuffer
 
 __all__ = ["StreamingGait", "StreamStep"]
 
@@ -173,8 +174,7 @@ class StreamingGait:
         self._final_age = int(round(self.final_after_s * fs))
         self._tol = int(round(self.provisional_tolerance_s * fs))
         self._q = decimation_factor(fs)
-        self._buf = np.full((self._cap, 6), np.nan)
-        self._w = 0  # next write position
+        self._ring = RingBuffer(self._cap, 6)  # acc xyz, gyr xyz
         self.n_samples_ = 0
         self._since = 0
         self._has_gyr = False
@@ -238,24 +238,12 @@ class StreamingGait:
         self.retracted_steps_, self.revised_bouts_ = [], []
 
     def _write(self, block: np.ndarray) -> None:
-        n = block.shape[0]
-        end = self._w + n
-        if end <= self._cap:
-            self._buf[self._w : end] = block
-        else:
-            k = self._cap - self._w
-            self._buf[self._w :] = block[:k]
-            self._buf[: n - k] = block[k:]
-        self._w = end % self._cap
-        self.n_samples_ += n
+        self._ring.write(block)
+        self.n_samples_ = self._ring.total
 
     def _window(self) -> tuple[np.ndarray, int]:
-        m = min(self.n_samples_, self._cap)
-        if self.n_samples_ < self._cap:
-            return self._buf[:m], 0
-        return np.concatenate([self._buf[self._w :], self._buf[: self._w]]), (
-            self.n_samples_ - self._cap
-        )
+        """The buffered rows in time order and the stream index of the first."""
+        return self._ring.latest(copy=False), self.n_samples_ - self._ring.filled
 
     def _analyse(self, final: bool) -> None:
         self._since = 0

@@ -10,7 +10,13 @@ import argparse
 import sys
 
 from poise.commands import add_command
-from poise.inputs import ACC_UNITS, GYRO_UNITS, demographics_from_args, import_csv
+from poise.inputs import (
+    ACC_UNITS,
+    GYRO_UNITS,
+    ImportHeader,
+    demographics_from_args,
+    import_csv,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,10 +81,12 @@ def run(args: argparse.Namespace) -> int:
         acc_unit=args.acc_unit,
         gyro_unit=args.gyro_unit,
         columns=args.columns,
-        placement=args.placement,
-        patient=patient,
-        notes=args.notes,
-        demographics=demographics_from_args(args),
+        header=ImportHeader(
+            placement=args.placement,
+            patient=patient,
+            notes=args.notes,
+            demographics=demographics_from_args(args),
+        ),
         overwrite=args.force,
         warn=warn,
     )

@@ -215,6 +215,7 @@ def _lsl_outlet(hub: Any, specs: list[Any], name: str = "Poise") -> Any:
     """Lab Streaming Layer outlets fed by the hub (:mod:`poise.lsl`): a stream per sensor
     on the recording's timeline, markers, live metrics of the first lower-back sensor."""
     from poise.lsl import LslOutlet
+    from poise.sinks import SensorDeclaration
 
     outlet = LslOutlet(
         name,
@@ -224,10 +225,12 @@ def _lsl_outlet(hub: Any, specs: list[Any], name: str = "Poise") -> Any:
     )
     for sid, spec, cfg in zip(hub.sensor_ids, specs, hub.configs()):
         outlet.add_sensor(
-            sid,
-            placement=spec.placement or "",
-            sampling_rate_hz=float(cfg.sampling_rate_hz),
-            name=spec.name or sid,
+            SensorDeclaration(
+                sid,
+                placement=spec.placement or "",
+                sampling_rate_hz=float(cfg.sampling_rate_hz),
+                name=spec.name or sid,
+            )
         )
     hub.subscribe(on_block=outlet.on_block)
     return outlet

@@ -2,6 +2,8 @@
 
 * ``mounted_scenario`` and ``run_on``: a scenario with the sensor strapped on at random, and
   an algorithm's result on a scenario (cut where a test wants it).
+* ``lab_trial``: a mobgap-lab trial (``recordings/mobgap-lab``) by name, loaded by the gait
+  validation's own loader (``bench/validate_gait.py:load_trial``).
 * ``clinical_e2e``: end to end for a clinical test of the registry: the command line, the
   guided protocol in the therapist's window, the results page, the store with progress,
   the PDF and FHIR. A test module of a clinical test asks for the fixture and calls its
@@ -11,8 +13,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,22 @@ from analysis.clinical.registry import TestContext
 from sensors import scenarios as sc
 
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+# the validation script's loader (bench/ is not a package; its gui.py must not shadow gui/)
+_spec = importlib.util.spec_from_file_location(
+    "_validate_gait", ROOT / "bench" / "validate_gait.py"
+)
+assert _spec is not None and _spec.loader is not None
+_validate_gait = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_validate_gait)
+#: The mobgap lab trials' folder.
+MOBGAP_LAB: Path = _validate_gait.MOBGAP
+
+
+def _lab_trial(name: str) -> dict[str, Any]:
+    """Trial ``name`` of recordings/mobgap-lab: ``acc`` (m/s²), ``gyr`` (rad/s), ``fs``,
+    ``sensor_height_m`` and the reference (``ref_ic_s``, ``ref_bouts``, ``ref_turns``, ...)."""
+    return _validate_gait.load_trial(MOBGAP_LAB / name)
 
 
 def _mounted_scenario(name: str, seed: int, **kwargs: Any) -> sc.MotionData:
@@ -53,6 +73,13 @@ def mounted_scenario():
     """``mounted_scenario(name, seed, **kwargs)``: a scenario, the sensor strapped on at
     random (drawn from the seed)."""
     return _mounted_scenario
+
+
+@pytest.fixture(scope="session")
+def lab_trial() -> Callable[[str], dict[str, Any]]:
+    """``lab_trial(name)``: a mobgap-lab trial (e.g. ``"HA-001-Test5-Trial1"``), signals in
+    SI units and its reference, as :func:`bench.validate_gait.load_trial` gives it."""
+    return _lab_trial
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +25,6 @@ DATA = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab"
 FS = 100.0
 
 
-def _load(trial: str):
-    x = np.loadtxt(DATA / trial / "imu_lowerback.csv", delimiter=",", skiprows=1)
-    info = json.loads((DATA / trial / "info.json").read_text())
-    return x[:, :3], np.deg2rad(x[:, 3:]), info["participant"]["sensor_height_m"]
-
-
 def _bout_figures(res):
     return np.array(
         [[b.cadence_spm, b.walking_speed_mps, b.stride_length_m] for b in res.walking_bouts]
@@ -43,8 +36,9 @@ def _bout_figures(res):
     [[np.pi, 0, 0], [0, 0, np.pi / 2], [np.radians(20), 0, 0], [0.3, np.radians(20), -2.0]],
     ids=["upside-down", "sideways", "tilt20", "arbitrary"],
 )
-def test_results_do_not_depend_on_mount(rotvec):
-    acc, gyr, h = _load("HA-001-Test5-Trial1")
+def test_results_do_not_depend_on_mount(rotvec, lab_trial):
+    tr = lab_trial("HA-001-Test5-Trial1")
+    acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
     ref = GaitAnalyzer(sensor_height_m=h).analyze(acc, gyr, FS).result_
     rot = Rotation.from_rotvec(rotvec)
     got = GaitAnalyzer(sensor_height_m=h).analyze(rot.apply(acc), rot.apply(gyr), FS).result_
@@ -53,8 +47,9 @@ def test_results_do_not_depend_on_mount(rotvec):
     np.testing.assert_allclose(got.initial_contacts_s, ref.initial_contacts_s, atol=0.011)
 
 
-def test_turns_match_reference_on_test11():
-    acc, gyr, h = _load("HA-001-Test11-Trial1")
+def test_turns_match_reference_on_test11(lab_trial):
+    tr = lab_trial("HA-001-Test11-Trial1")
+    acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
     res = GaitAnalyzer(sensor_height_m=h).analyze(acc, gyr, FS).result_
     with (DATA / "HA-001-Test11-Trial1" / "reference_turns.csv").open() as f:
         ref = [r for r in csv.DictReader(f) if abs(float(r["angle_deg"])) >= 90]
@@ -77,12 +72,13 @@ def test_turns_match_reference_on_test11():
         assert (t.angle_deg > 0) == (t.direction == "left")
 
 
-def test_turn_sign_follows_the_raw_gyro_on_test11():
+def test_turn_sign_follows_the_raw_gyro_on_test11(lab_trial):
     # the recording's sensor x points up (README), so the integral of raw gyr_x over a turn has
     # the sign of a turn about the true vertical (+ = counter-clockwise from above = left); our
     # tilt-tracked body frame must agree for every detected turn, and over the reference's own
     # interval of its >= 90 deg turn the raw gyro gives the reference's direction
-    acc, gyr, h = _load("HA-001-Test11-Trial1")
+    tr = lab_trial("HA-001-Test11-Trial1")
+    acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
     res = GaitAnalyzer(sensor_height_m=h).analyze(acc, gyr, FS).result_
     yaw = np.r_[0.0, np.cumsum(np.degrees(gyr[:, 0])) / FS]
     assert res.turns
@@ -174,8 +170,9 @@ def test_quiet_standing_and_all_nan_give_empty_results():
     assert GaitAnalyzer().analyze(acc[:3000], None, FS).result_.walking_bouts == []
 
 
-def test_nan_gap_inside_walking_loses_only_the_gap():
-    acc, gyr, h = _load("HA-001-Test11-Trial1")
+def test_nan_gap_inside_walking_loses_only_the_gap(lab_trial):
+    tr = lab_trial("HA-001-Test11-Trial1")
+    acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
     ref = GaitAnalyzer(sensor_height_m=h).analyze(acc, gyr, FS).result_
     acc2, gyr2 = acc.copy(), gyr.copy()
     acc2[4400:4450] = np.nan  # 0.5 s lost in the middle of a bout

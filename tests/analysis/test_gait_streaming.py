@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +13,6 @@ from sensors.scenarios import slow_walk
 DATA = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab"
 TRIALS = sorted(p.name for p in DATA.glob("*") if (p / "imu_lowerback.csv").exists())
 FS = 100.0
-
-
-def _load(trial: str):
-    x = np.loadtxt(DATA / trial / "imu_lowerback.csv", delimiter=",", skiprows=1)
-    info = json.loads((DATA / trial / "info.json").read_text())
-    return x[:, :3], np.deg2rad(x[:, 3:]), info["participant"]["sensor_height_m"]
 
 
 def _stream(acc, gyr, h, fs=FS, seed=0, **kw):
@@ -46,9 +39,10 @@ def _stream(acc, gyr, h, fs=FS, seed=0, **kw):
 _CACHE: dict = {}
 
 
-def _stream_trial(trial: str):
+def _stream_trial(trial: str, lab_trial):
     if trial not in _CACHE:
-        acc, gyr, h = _load(trial)
+        tr = lab_trial(trial)
+        acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
         off = GaitAnalyzer(sensor_height_m=h).analyze(acc, gyr, FS).result_
         _CACHE[trial] = (off, *_stream(acc, gyr, h))
     return _CACHE[trial]
@@ -64,8 +58,8 @@ def _same_bouts(off_bouts, live_bouts):
 
 
 @pytest.mark.parametrize("trial", TRIALS)
-def test_stream_gives_the_offline_bouts_and_steps(trial):
-    off, sg, _, _, count, _ = _stream_trial(trial)
+def test_stream_gives_the_offline_bouts_and_steps(trial, lab_trial):
+    off, sg, _, _, count, _ = _stream_trial(trial, lab_trial)
     _same_bouts(off.walking_bouts, list(sg.bouts_))
     # the running step count ends at the offline number of contacts in bouts
     assert count == len(off.initial_contacts_s)
@@ -85,13 +79,13 @@ def test_stream_gives_the_offline_bouts_on_slow_gait(preset, pauses):
     assert count == len(off.initial_contacts_s)
 
 
-def test_retracted_steps_are_not_the_offline_steps():
+def test_retracted_steps_are_not_the_offline_steps(lab_trial):
     # a step is emitted as soon as its contacts make a bout in progress and the next contact
     # is seen; the few withdrawn later (a lobe at the newest data that more data dissolves, a
     # run that the whole group's posture rule rejects) are none of the contacts the offline
     # analysis counts
     for trial in TRIALS:
-        off, sg, lat, _, _, retracted = _stream_trial(trial)
+        off, sg, lat, _, _, retracted = _stream_trial(trial, lab_trial)
         ic = np.asarray(off.initial_contacts_s)
         print(f"\n{trial}: {lat.size} steps emitted, {len(retracted)} retracted")
         for st in retracted:
@@ -101,19 +95,20 @@ def test_retracted_steps_are_not_the_offline_steps():
 
 
 @pytest.mark.parametrize("trial", [t for t in TRIALS if "Test5" in t])
-def test_steps_of_a_walk_come_within_two_seconds(trial):
+def test_steps_of_a_walk_come_within_two_seconds(trial, lab_trial):
     # once a walk is under way, a step is emitted when the next contact has been seen (so the
     # stopping step is never counted and withdrawn) by the next analysis (every 0.5 s): about
     # one step time plus half a second
-    _, _, lat, burst, _, _ = _stream_trial(trial)
+    _, _, lat, burst, _, _ = _stream_trial(trial, lab_trial)
     steady = lat[~burst]
     print(f"\nstream latency {trial}: median {np.median(steady):.2f} s, max {steady.max():.2f} s")
     assert steady.size >= 2
     assert np.median(steady) <= 1.4 and steady.max() <= 2.0
 
 
-def test_current_bout_and_strides_are_emitted_live():
-    acc, gyr, h = _load("HA-001-Test5-Trial1")
+def test_current_bout_and_strides_are_emitted_live(lab_trial):
+    tr = lab_trial("HA-001-Test5-Trial1")
+    acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
     sg = StreamingGait(FS, sensor_height_m=h)
     seen_current, strides = False, 0
     for i in range(0, acc.shape[0], 10):
@@ -124,8 +119,9 @@ def test_current_bout_and_strides_are_emitted_live():
     assert sg.n_samples_ == acc.shape[0]
 
 
-def test_nan_rows_and_odd_blocks_do_not_break_the_stream():
-    acc, gyr, h = _load("MS-001-Test5-Trial1")
+def test_nan_rows_and_odd_blocks_do_not_break_the_stream(lab_trial):
+    tr = lab_trial("MS-001-Test5-Trial1")
+    acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
     acc, gyr = acc.copy(), gyr.copy()
     acc[200:230] = np.nan  # lost samples before the walk
     gyr[200:230] = np.nan
@@ -155,12 +151,12 @@ def test_memory_is_bounded_on_a_long_stream():
     ) + rng.normal(0, 0.05, (t.size, 3))
     gyr = np.stack([0.3 * np.sin(np.pi * f * t)] * 3, 1)
     sg = StreamingGait(FS, max_bout_steps=120)
-    cap = sg._buf.shape
+    cap = sg._ring.data.shape
     for i in range(0, t.size, 50):
         sg.update(acc[i : i + 50], gyr[i : i + 50])
         assert len(sg._g_ic) <= 120 and len(sg._emitted) <= 60
     sg.flush()
-    assert sg._buf.shape == cap
+    assert sg._ring.data.shape == cap
     assert len(sg.bouts_) >= 2  # long walk cut into bounded bouts
     assert all(b.cadence_spm == pytest.approx(108, abs=2) for b in sg.bouts_)
 
@@ -180,8 +176,9 @@ def test_no_walking_stream_gives_nothing():
         StreamingGait(0)
 
 
-def test_reset_forgets_everything_and_the_stream_starts_afresh():
-    acc, gyr, h = _load("HA-001-Test5-Trial1")
+def test_reset_forgets_everything_and_the_stream_starts_afresh(lab_trial):
+    tr = lab_trial("HA-001-Test5-Trial1")
+    acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
     sg = StreamingGait(FS, sensor_height_m=h)
 
     def run() -> list:
@@ -198,12 +195,13 @@ def test_reset_forgets_everything_and_the_stream_starts_afresh():
     assert run() == first
 
 
-def test_any_rate_gives_the_offline_bouts():
+def test_any_rate_gives_the_offline_bouts(lab_trial):
     # the analysis runs at an internal rate (>= 40 Hz); a 200-Hz stream is decimated on the
     # same grid as the offline analysis of the same data
     from scipy.signal import resample_poly
 
-    acc, gyr, h = _load("HA-001-Test5-Trial2")
+    tr = lab_trial("HA-001-Test5-Trial2")
+    acc, gyr, h = tr["acc"], tr["gyr"], tr["sensor_height_m"]
     acc2, gyr2 = resample_poly(acc, 2, 1, axis=0), resample_poly(gyr, 2, 1, axis=0)
     off = GaitAnalyzer(sensor_height_m=h).analyze(acc2, gyr2, 200.0).result_
     sg, *_ = _stream(acc2, gyr2, h, fs=200.0)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -17,14 +14,7 @@ from analysis.orientation import (
     gravity_direction,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab"
 FS = 100.0
-
-
-def _load(trial: str):
-    x = np.loadtxt(DATA / trial / "imu_lowerback.csv", delimiter=",", skiprows=1)
-    info = json.loads((DATA / trial / "info.json").read_text())
-    return x[:, :3], np.deg2rad(x[:, 3:]), info
 
 
 def test_static_gravity_any_mount():
@@ -40,9 +30,10 @@ def test_static_gravity_any_mount():
         assert al.heading_source_ in {"pca", "hint"}
 
 
-def test_right_handed_frame_and_walking_heading_on_real_data():
+def test_right_handed_frame_and_walking_heading_on_real_data(lab_trial):
     # README of the trials: x up, y left, z forward. Expect V~+x, AP~+z, ML (right) ~ -y.
-    acc, gyr, _ = _load("HA-001-Test5-Trial1")
+    tr = lab_trial("HA-001-Test5-Trial1")
+    acc, gyr = tr["acc"], tr["gyr"]
     al = BodyFrameAligner().align(acc, gyr, FS)
     assert al.heading_source_ == "walking"
     r = al.rotation_
@@ -58,8 +49,9 @@ def test_right_handed_frame_and_walking_heading_on_real_data():
     [[np.pi, 0, 0], [0, np.pi / 2, 0], [np.radians(20), 0, 0], [0.4, -1.1, 2.0]],
     ids=["upside-down", "sideways", "tilt20", "arbitrary"],
 )
-def test_body_frame_does_not_depend_on_mount(rotvec):
-    acc, gyr, _ = _load("MS-001-Test5-Trial1")
+def test_body_frame_does_not_depend_on_mount(rotvec, lab_trial):
+    tr = lab_trial("MS-001-Test5-Trial1")
+    acc, gyr = tr["acc"], tr["gyr"]
     ref = BodyFrameAligner().align(acc, gyr, FS)
     rot = Rotation.from_rotvec(rotvec)
     other = BodyFrameAligner().align(rot.apply(acc), rot.apply(gyr), FS)
@@ -86,8 +78,9 @@ def test_tilt_tracked_during_movement_with_gyro():
     assert np.abs(al.acc_body_mps2_[200:, 0] - world[200:, 0]).max() < 0.5
 
 
-def test_nan_rows_empty_and_bad_shapes():
-    acc, gyr, _ = _load("HA-001-Test5-Trial2")
+def test_nan_rows_empty_and_bad_shapes(lab_trial):
+    tr = lab_trial("HA-001-Test5-Trial2")
+    acc, gyr = tr["acc"], tr["gyr"]
     acc = acc.copy()
     acc[300:350] = np.nan
     al = BodyFrameAligner().align(acc, gyr, FS)

@@ -105,23 +105,15 @@ def test_bad_input_and_gaps():
     )
 
 
-LAB = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab"
-
-
-def _lab(trial):
-    data = np.loadtxt(LAB / trial / "imu_lowerback.csv", delimiter=",", skiprows=1)
-    fs = json.loads((LAB / trial / "info.json").read_text())["sampling_rate_hz"]
-    return data[:, :3], np.radians(data[:, 3:]), fs
-
-
 @pytest.mark.parametrize(
     "trial", ["HA-001-Test11-Trial1", "HA-001-Test5-Trial2", "MS-001-Test5-Trial1"]
 )
-def test_real_recordings_agree_with_offline(trial):
+def test_real_recordings_agree_with_offline(trial, lab_trial):
     """Real lower-back data (mobgap lab): no transition reference exists, so the streaming
     detector is compared with the offline one (types in order, ends within 1.2 s: the
     offline end is the end of trunk extension, the streaming end the velocity lobe's)."""
-    acc, gyr, fs = _lab(trial)
+    tr = lab_trial(trial)
+    acc, gyr, fs = tr["acc"], tr["gyr"], tr["fs"]
     off = detect_transitions(acc, gyr, fs)
     mount = sc.random_mount(np.random.default_rng(3))  # and strapped on another way
     for a, g in ((acc, gyr), (acc @ mount.T, gyr @ mount.T)):

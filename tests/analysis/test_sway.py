@@ -134,18 +134,9 @@ def test_walking_is_wrong_activity_without_numbers():
     assert r.rms_mps2 is None and r.to_dict()["ellipse_area_m2ps4"] is None
 
 
-def test_real_walking_trial_is_rejected():
-    import csv
-    from pathlib import Path
-
-    p = (
-        Path(__file__).resolve().parents[2]
-        / "recordings/mobgap-lab/HA-001-Test5-Trial1/imu_lowerback.csv"
-    )
-    with p.open() as fh:
-        rows = list(csv.DictReader(fh))
-    acc = np.array([[float(r[f"acc_{a}"]) for a in "xyz"] for r in rows])
-    gyr = np.radians(np.array([[float(r[f"gyr_{a}"]) for a in "xyz"] for r in rows]))
+def test_real_walking_trial_is_rejected(lab_trial):
+    tr = lab_trial("HA-001-Test5-Trial1")
+    acc, gyr = tr["acc"], tr["gyr"]
     r = SwayAnalyzer().calculate(acc, gyr, 100.0).result_
     assert r.validity.code == base.WRONG_ACTIVITY
 
@@ -197,7 +188,7 @@ def test_sliding_sway_tracks_amplitude_with_bounded_buffer():
         live.update(acc[i : i + 25], gyr[i : i + 25])
         if live.metrics_ and "rms_mps2" in live.metrics_:
             seen[live.metrics_["window_end_s"]] = live.metrics_["rms_mps2"]
-    assert live._buf.shape == (1000, 3)
+    assert live._acc_ring.data.shape == (1000, 3)
     end = seen
     at = lambda s: min(end.items(), key=lambda kv: abs(kv[0] - s))[1]  # noqa: E731
     assert at(28.0) == pytest.approx(0.04, rel=0.05)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +14,6 @@ from analysis.transitions import (
     detect_transitions,
 )
 from sensors import scenarios as sc
-
-TEST11 = Path(__file__).resolve().parents[2] / "recordings" / "mobgap-lab" / "HA-001-Test11-Trial1"
 
 
 def _match(found: list[Transition], truth: list[dict], tol_s: float) -> None:
@@ -81,18 +77,17 @@ def test_bad_and_degenerate_input():
     assert det.vertical_velocity_mps_.shape == (len(acc),)
 
 
-def _load_test11():
-    data = np.loadtxt(TEST11 / "imu_lowerback.csv", delimiter=",", skiprows=1)
-    fs = json.loads((TEST11 / "info.json").read_text())["sampling_rate_hz"]
-    with open(TEST11 / "reference_walking_bouts.csv", newline="") as fh:
-        bouts = [(int(r["start"]) / fs, int(r["end"]) / fs) for r in csv.DictReader(fh)]
-    return data[:, :3], np.radians(data[:, 3:]), fs, bouts
+def _test11(lab_trial):
+    """HA-001 Test11: signals, rate and the reference walking bouts ``(start_s, end_s)``."""
+    tr = lab_trial("HA-001-Test11-Trial1")
+    bouts = [(b["start_s"], b["end_s"]) for b in tr["ref_bouts"]]
+    return tr["acc"], tr["gyr"], tr["fs"], bouts
 
 
-def test_real_daily_activities_transitions_are_plausible():
+def test_real_daily_activities_transitions_are_plausible(lab_trial):
     """HA-001 Test11 (sitting, standing, short walks): no transition reference exists, so
     check consistency with the reference walking bouts instead of times."""
-    acc, gyr, fs, bouts = _load_test11()
+    acc, gyr, fs, bouts = _test11(lab_trial)
     found = detect_transitions(acc, gyr, fs)
     types = [t.type for t in found]
     assert "sit-to-stand" in types and "stand-to-sit" in types
@@ -121,9 +116,9 @@ def test_real_daily_activities_transitions_are_plausible():
     assert found[0].type == "sit-to-stand" and found[0].end_s < bouts[0][0] + 1.0
 
 
-def test_real_transitions_do_not_depend_on_the_mounting():
+def test_real_transitions_do_not_depend_on_the_mounting(lab_trial):
     """The same trial strapped upside down / sideways / tilted gives the same transitions."""
-    acc, gyr, fs, _ = _load_test11()
+    acc, gyr, fs, _ = _test11(lab_trial)
     ref = detect_transitions(acc, gyr, fs)
     rng = np.random.default_rng(7)
     mounts = [sc.MOUNTS["upside_down"], sc.mount_rotation("body", (0, 20, 0)), sc.random_mount(rng)]

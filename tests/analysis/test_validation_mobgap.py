@@ -12,7 +12,6 @@ recordings fails here. More data sets (ipol-l5, synthetic slow gait):
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,7 @@ from analysis.gait import GaitAnalyzer
 from analysis.gait.validation import score_trial, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
-# the validation script's loader (bench/ is not a package; its gui.py must not shadow gui/)
-_spec = importlib.util.spec_from_file_location(
-    "_validate_gait", ROOT / "bench" / "validate_gait.py"
-)
-_bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bench)
-MOBGAP, load_trial = _bench.MOBGAP, _bench.load_trial
+MOBGAP = ROOT / "recordings" / "mobgap-lab"
 
 TRIALS = sorted(p.parent.name for p in MOBGAP.glob("*/imu_lowerback.csv"))
 
@@ -35,10 +28,10 @@ pytestmark = pytest.mark.skipif(not TRIALS, reason="no mobgap-lab recordings")
 
 
 @pytest.fixture(scope="module")
-def figures():
+def figures(lab_trial):
     scores = []
     for name in TRIALS:
-        tr = load_trial(MOBGAP / name)
+        tr = lab_trial(name)
         res = (
             GaitAnalyzer(sensor_height_m=tr["sensor_height_m"])
             .analyze(tr["acc"], tr["gyr"], tr["fs"])

@@ -79,11 +79,12 @@ def _csv_in_g(path: Path) -> None:
 
 def _patient_recording(path: Path, patient: str = "P-7") -> None:
     """A recording of a patient (what home mode writes): the pseudonym in the header."""
-    from poise.inputs import import_csv
+    from poise.inputs import ImportHeader, import_csv
 
     csv = path.with_name(path.name + ".csv")
     _csv_in_g(csv)
-    import_csv(csv, path, rate_hz=100, acc_unit="g", patient=patient, warn=lambda _m: None)
+    header = ImportHeader(patient=patient)
+    import_csv(csv, path, rate_hz=100, acc_unit="g", header=header, warn=lambda _m: None)
     csv.unlink()
 
 

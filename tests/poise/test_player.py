@@ -24,9 +24,12 @@ class ListSink:
         self.states: list[tuple] = []
         self.resets: list[float] = []
 
-    def add_sensor(self, sensor_id, *, placement, sampling_rate_hz, config=None) -> None:
-        self.sensors[sensor_id] = {"placement": placement, "rate": sampling_rate_hz}
-        self.samples.setdefault(sensor_id, [])
+    def add_sensor(self, sensor) -> None:
+        self.sensors[sensor.sensor_id] = {
+            "placement": sensor.placement,
+            "rate": sensor.sampling_rate_hz,
+        }
+        self.samples.setdefault(sensor.sensor_id, [])
 
     def push_samples(self, sensor_id, t_s, acc_mps2, gyr_radps) -> None:
         self.samples[sensor_id].append(np.column_stack([t_s, acc_mps2, gyr_radps]))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from poise.recorder import Recorder, new_recording_path
-from poise.sinks import SampleSink
+from poise.sinks import SampleSink, SensorDeclaration
 from poise.sources import ScriptedSource
 from sensors.recording import load_recording
 
@@ -29,7 +29,7 @@ def test_a_source_records_straight_into_the_recorder(tmp_path: Path) -> None:
     while rec.packets_written < 40 and time.monotonic() < deadline:
         time.sleep(0.02)
     # a sensor declared after the first packet is not in the header: said once, not written
-    rec.add_sensor("late", sampling_rate_hz=100)
+    rec.add_sensor(SensorDeclaration("late", sampling_rate_hz=100))
     rec.push_packets("late", [b"x"], 1.0)
     rec.push_packets("late", [b"x"], 1.1)
     rec.push_gap("demo-2", 0.5, 0.6, 10, "")
@@ -56,7 +56,7 @@ def test_a_file_that_can_not_be_written_stops_the_recording_not_the_stream(
     taken = tmp_path / "taken.poise"
     taken.write_bytes(b"someone else's file")
     rec = Recorder(taken, {}, on_error=errors.append)
-    rec.add_sensor("s1")
+    rec.add_sensor(SensorDeclaration("s1"))
     rec.push_packets("s1", [b"\x00" * 20], 0.0)  # opening fails: reported, nothing raised
     assert rec.failed and not rec.recording and len(errors) == 1
     assert "not recorded" in errors[0] and taken.read_bytes() == b"someone else's file"

@@ -1,4 +1,4 @@
-"""The session model without Qt: sources, ring buffers, recording, guided tests, replay."""
+"""The session model without Qt: sources, recording, guided tests, replay."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from poise.errors import PoiseError
-from poise.session import RingBuffer, Session, _json_equal
-from poise.sinks import SampleSink
+from poise.session import Session, _json_equal
+from poise.sinks import SampleSink, SensorDeclaration
 from poise.sources import ReplaySource, ScriptedSource
 from sensors.recording import load_recording
 
@@ -31,22 +31,6 @@ def _warm_imports() -> None:
     import analysis.sway  # noqa: F401
     import poise.assessments  # noqa: F401
     import poise.live  # noqa: F401
-
-
-def test_ring_buffer_keeps_the_newest_rows_in_order_across_wraps() -> None:
-    rb = RingBuffer(10, 2)
-    rng = np.random.default_rng(1)
-    written = []
-    for _ in range(40):
-        n = int(rng.integers(0, 14))
-        rows = np.column_stack([np.arange(len(written), len(written) + n)] * 2).astype(float)
-        written.extend(rows[:, 0])
-        rb.write(rows)
-        expect = np.array(written[-10:])
-        np.testing.assert_array_equal(rb.latest()[:, 0], expect)
-        k = int(rng.integers(0, 12))
-        np.testing.assert_array_equal(rb.latest(k)[:, 0], expect[-k:] if k else expect[:0])
-    assert rb.total == len(written)
 
 
 def test_live_session_streams_records_and_emits_events(tmp_path: Path) -> None:
@@ -297,7 +281,7 @@ def test_live_speed_uses_the_patients_sensor_height(tmp_path: Path) -> None:
 
     def live_speed(demo_at_start: dict, demo_later: dict | None = None) -> float:
         s = Session(data_dir=tmp_path, record=False, demographics=demo_at_start)
-        s.add_sensor("a", placement="lower-back", sampling_rate_hz=100)
+        s.add_sensor(SensorDeclaration("a", placement="lower-back", sampling_rate_hz=100))
         t = np.arange(md.acc_mps2.shape[0]) / 100
         for i in range(0, len(t), 50):
             if demo_later is not None and i == 600:  # 6 s in: the patient is picked
