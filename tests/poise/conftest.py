@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from gui.commands import main
@@ -32,3 +34,13 @@ class CliRunner:
 def cli(capsys) -> CliRunner:
     """``rc, err = cli([...])`` runs a poise command; ``cli.one_line(err)`` checks stderr."""
     return CliRunner(capsys)
+
+
+@pytest.fixture
+def in_new_york(monkeypatch):
+    """This computer's clock in New York (UTC-5 in winter), whatever the machine says."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

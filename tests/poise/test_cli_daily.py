@@ -54,19 +54,7 @@ def test_daily_refuses_test_options(home, capsys):
     assert "--daily" in capsys.readouterr().err
 
 
-@pytest.fixture
-def other_computer(monkeypatch):
-    """Run the analysis as if on a computer in New York, whatever this one says."""
-    import time
-
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def test_days_follow_the_zone_the_recording_was_made_in(tmp_path, other_computer, capsys):
+def test_days_follow_the_zone_the_recording_was_made_in(tmp_path, in_new_york, capsys):
     """A week recorded in Auckland and analysed in New York splits at Auckland midnight."""
     import datetime as dt
     from zoneinfo import ZoneInfo
@@ -97,7 +85,7 @@ def test_a_zone_name_this_computer_does_not_know_falls_back_to_the_offset():
     assert zone is None and "does not say" in label
 
 
-def test_the_recorder_writes_the_computers_zone(tmp_path, other_computer):
+def test_the_recorder_writes_the_computers_zone(tmp_path, in_new_york):
     from sensors.recording import load_recording
 
     path = tmp_path / "z.poise"

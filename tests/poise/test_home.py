@@ -148,16 +148,6 @@ def test_walking_steps_are_counted(tmp_path):
     assert 0.5 * most < r.repetitions <= most, (r.repetitions, most)
 
 
-@pytest.fixture
-def in_new_york(monkeypatch):
-    """This computer's clock in New York (UTC-5 in January), whatever the machine says."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 def test_an_evening_exercise_counts_for_the_patients_day(tmp_path, in_new_york):
     """Done at 20:00 in New York (01:00 UTC the next day): the calendar ticks that day."""
     from poise.service import display_time
