@@ -59,6 +59,7 @@ class PoiseDecoder(StreamDecoder):
         self.unwrapper: TimestampUnwrapper | None = None
         self.origin_us: int | None = None
         self._last: tuple[int, int, int] | None = None  # raw first timestamp, n, modulus
+        self._last_seq_us: tuple[int, int] = (0, 0)  # its seq and unwrapped first time
         self._offsets: dict[int, np.ndarray] = {}
 
     def _unwrapper(self, modulus: int) -> TimestampUnwrapper:
@@ -84,14 +85,35 @@ class PoiseDecoder(StreamDecoder):
         raw = hdr.timestamp_us
         n = hdr.count
         first_us = un.peek(raw)
+        last = self._last
+        if last is not None and last[1] == 1 == n and last[2] == modulus:
+            first_us = self._across_silence(first_us, hdr.seq, raw, modulus)
         un.commit(first_us + (n - 1) * self.period_us)
         if self.origin_us is None:
             self.origin_us = first_us
         self._last = (raw, n, modulus)
+        self._last_seq_us = (hdr.seq, first_us)
         p = self.period_us
         index = (first_us - self.origin_us + p // 2) // p
         t = (first_us + self._offsets_us(n)) * 1e-6
         return [Frame(index, si[:, :3], si[:, 3:], t, seq=hdr.seq)]
+
+    def _across_silence(self, first_us: int, seq: int, raw: int, modulus: int) -> int:
+        """One-sample (compact) packets after a silence longer than half the 24-bit wrap.
+
+        The signed unwrap (SPEC.md 3.5) takes a 12-s outage for a 4.8-s step back, so the
+        packets after a reconnect would be dropped as duplicates, or placed 16.8 s early.
+        The sensor keeps numbering packets while disconnected (SPEC.md 4.2): the sequence
+        step says how many one-sample packets passed, i.e. the time step, whenever it
+        agrees with the timestamps' low 24 bits (it does unless the sensor restarted).
+        Valid up to 2^16 packets (328 s at 200 Hz); beyond, or on a restart, the signed
+        unwrap stands and the stream's reset logic uses host time.
+        """
+        prev_seq, prev_us = self._last_seq_us
+        step_us = ((seq - prev_seq) % self.seq_modulus) * self.period_us
+        if step_us <= modulus // 2 or (raw - (prev_us + step_us)) % modulus:
+            return first_us
+        return prev_us + step_us
 
     def _offsets_us(self, n: int) -> np.ndarray:
         """``arange(n) * period_us`` (int64), made once per packet size."""
@@ -114,6 +136,7 @@ class PoiseDecoder(StreamDecoder):
         first_us = un.peek(raw)
         un.commit(first_us + (n - 1) * self.period_us)
         self.origin_us = first_us - int(first_index) * self.period_us
+        self._last_seq_us = (self._last_seq_us[0], first_us)
         frame.first_index = int(first_index)
         frame.sensor_time_s = (first_us + np.arange(n, dtype=np.int64) * self.period_us) * 1e-6
         return frame
