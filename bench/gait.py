@@ -20,7 +20,9 @@ Method
    do not traverse the ~70,000 objects of the imports (a full collection of them costs
    ~45-50 ms of CPU here). Every collection during the timed streaming is recorded
    (``gc.callbacks``, thread CPU time) and printed: how many per generation, the longest,
-   and how much of the worst update was collection.
+   and how much of the worst update was collection; also the worst update's page faults
+   (``getrusage`` around each update): on this project's VM, touching memory the guest
+   had given back to the host costs milliseconds per fault, counted as the thread's CPU.
 
 Run: ``.venv/bin/python bench/gait.py [--minutes-stream M] [--runs N] [--json FILE]
 [--profile]`` (``--profile``: one more offline and streaming run under cProfile).
@@ -33,6 +35,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -123,10 +126,12 @@ def main() -> None:
         else:
             pauses.append((info["generation"], time.thread_time() - gc_start[0]))
 
-    gc_runs, worst_gc = [], []
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+    gc_runs, worst_gc, worst_faults = [], [], []
     for _ in range(args.runs):
         streams = [StreamingGait(fs2, sensor_height_m=0.96) for _ in range(4)]
         w_cpu = w_wall = w_gc = 0.0
+        w_faults = 0
         for i in range(0, m, block):
             if i == warm:
                 t0 = time.process_time()
@@ -134,7 +139,7 @@ def main() -> None:
                 gc.callbacks.append(on_gc)
             for s in streams:
                 sl = slice(i, i + block)
-                n_gc = len(pauses)
+                n_gc, f0 = len(pauses), resource.getrusage(who).ru_minflt
                 c0, p0 = time.thread_time(), time.perf_counter()
                 s.update(a2[sl], g2[sl])
                 if i >= warm:
@@ -142,10 +147,12 @@ def main() -> None:
                     c = time.thread_time() - c0
                     if c > w_cpu:
                         w_cpu, w_gc = c, sum(d for _, d in pauses[n_gc:])
+                        w_faults = resource.getrusage(who).ru_minflt - f0
         cpu = time.process_time() - t0
         gc.callbacks.remove(on_gc)
         gc_runs.append(list(pauses))
         worst_gc.append(1000 * w_gc)
+        worst_faults.append(w_faults)
         pct.append(100 * cpu / ((m - warm) / fs2))
         worst_cpu.append(1000 * w_cpu)
         worst_wall.append(1000 * w_wall)
@@ -164,7 +171,8 @@ def main() -> None:
         f"garbage collection during the streaming runs ({frozen} start-up objects frozen "
         f"first): {per_gen[0]}/{per_gen[1]}/{per_gen[2]} collections of generation 0/1/2, "
         f"longest {1000 * max((d for _, d in every), default=0.0):.1f} ms CPU; in the worst "
-        f"update of each run {', '.join(f'{x:.1f}' for x in worst_gc)} ms"
+        f"update of each run {', '.join(f'{x:.1f}' for x in worst_gc)} ms; its page faults "
+        f"{', '.join(str(x) for x in worst_faults)}"
     )
     if args.profile:
         import cProfile
