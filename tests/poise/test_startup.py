@@ -20,7 +20,7 @@ def test_garbage_is_collected_and_live_objects_are_frozen():
     del dead_a, dead_b
     kept = _Node()
     try:
-        assert freeze_startup_objects() == gc.get_freeze_count() > 0
+        assert freeze_startup_objects() > 0 and gc.get_freeze_count() > 0
         assert gone() is None  # collected before the freeze, not kept forever
         assert not any(o is kept for o in gc.get_objects())  # frozen: no generation holds it
     finally:
