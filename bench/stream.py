@@ -7,8 +7,11 @@ virtual link -> bleak's public API with the Bumble backend ->
 subscriber callback.
 
 * CPU: process CPU time / wall time over the streaming window (1.0 = one core busy). It
-  includes the virtual sensors' own work (encoding, Bumble's controller and GATT server),
-  so it overstates what the hub costs with real sensors.
+  includes the virtual sensors' own work (encoding, Bumble's GATT server and host stack),
+  so it overstates what the hub costs with real sensors. A sensor's PDUs reach the
+  central's host as the HCI ACL packets the central's controller would deliver, without
+  a round trip through the sensor's own controller (``docs/bumble-backend.md``); the
+  central side does all its usual work.
 * Latency: the emulator records ``time.perf_counter()`` when it hands each packet to its
   controller (``record_send_times``); the subscriber takes ``time.perf_counter()`` when
   the decoded block arrives. p50/p99 over all packets matched by their first sample.

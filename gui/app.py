@@ -73,6 +73,7 @@ def run(
     from gui.errors import install_excepthook, show_exception
     from gui.main_window import MainWindow
     from poise.session import Session
+    from poise.startup import freeze_startup_objects
 
     app = make_app()
     install_excepthook()
@@ -123,6 +124,7 @@ def run(
     tick = QTimer()
     tick.timeout.connect(lambda: None)  # let Python run its signal handlers
     tick.start(250)
+    freeze_startup_objects()  # start-up objects out of the GC's way (poise.startup)
     code = app.exec()
     session.close()
     return int(code)

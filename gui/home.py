@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from gui.cues import Cues
 from gui.widgets import styled_label
 from poise.home import HomeSession, result_text
+from poise.startup import freeze_startup_objects
 
 log = logging.getLogger(__name__)
 
@@ -485,6 +486,7 @@ def run(
             app.quit()
 
         QTimer.singleShot(int(quit_after_s * 1000), finish)
+    freeze_startup_objects()  # start-up objects out of the GC's way (poise.startup)
     code = app.exec()
     session.finish()
     if store is not None:

@@ -1073,6 +1073,7 @@ class VirtualWearable(VirtualSensor):
         self._stream_ts0 = 0  # unwrapped sensor timestamp of sample 0 of the session
         self._last_battery_int = int(round(self._battery0))
         self._last_dropped_notified = 0
+        self._layout_cache: tuple[tuple[int, int], tuple[bool, int]] | None = None
         self._q_packed: bytes | None = None  # the counts buffer packed for the wire
 
     # -- GATT ---------------------------------------------------------------------------
@@ -1140,11 +1141,18 @@ class VirtualWearable(VirtualSensor):
 
     def layout(self) -> tuple[bool, int]:
         """``(compact, samples per packet)`` the wearable uses at the current MTU."""
-        compact, max_n = codec.choose_layout(self.att_mtu)
+        key = (self.att_mtu, self.config.sampling_rate_hz)
+        cached = self._layout_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]  # asked up to three times per packet: worked out per MTU/rate
+        compact, max_n = codec.choose_layout(key[0])
         if compact:
-            return True, 1
-        target = max(1, int(self.config.sampling_rate_hz * TARGET_PACKET_INTERVAL_S + 1e-9))
-        return False, min(max_n, target)
+            out = (True, 1)
+        else:
+            target = max(1, int(key[1] * TARGET_PACKET_INTERVAL_S + 1e-9))
+            out = (False, min(max_n, target))
+        self._layout_cache = (key, out)
+        return out
 
     def samples_per_packet(self) -> int:
         """From :meth:`layout`."""

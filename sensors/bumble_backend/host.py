@@ -110,6 +110,7 @@ class BumbleHost:
             terminated = getattr(self._hci_transport.source, "terminated", None)
             if isinstance(terminated, asyncio.Future):
                 terminated.add_done_callback(lambda _f: self._on_transport_lost())
+        host.notify_routes = self.notify_routes  # subscribed notifications: see on_packet
         self.device = Device(name="Poise host", address=address, host=host)
         self.device.on(self.device.EVENT_ADVERTISEMENT, self._on_advertisement)
         # ATT goes through _on_att_pdu first (the channel manager's public registration)
@@ -145,6 +146,9 @@ class BumbleHost:
         (an f-string, built even when debug logging is off) and time-stamps a value
         cache, per notification; on the streaming path that is a measurable share of the
         CPU. The subscription itself (CCCD write, Bumble's subscriber) is Bumble's.
+        Most such notifications do not even get here: the host hands a whole one to its
+        route straight from the HCI ACL packet (:meth:`sensors.bumble_backend.link.PoiseHost.on_packet`, sharing
+        :attr:`notify_routes`), skipping Bumble's HCI and L2CAP objects too.
         """
         if (
             len(pdu) >= 3

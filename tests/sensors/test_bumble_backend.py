@@ -275,6 +275,38 @@ async def test_each_notification_arrives_once_by_either_path(emu, bumble_debug):
     assert [codec.peek_header(p).seq for p in packets] == list(range(len(packets)))
 
 
+async def test_a_sensors_pdu_reaches_the_central_host_as_bumbles_link_delivers_it(emu):
+    """A virtual sensor's L2CAP PDUs skip its own HCI round trip (controller, link hop,
+    completed-packets event) but the central's host receives the very HCI ACL packet
+    Bumble's link would have made its controller send."""
+    device = await BleakScanner.find_device_by_name(
+        "Poise-0001", timeout=2.0, **scanner_kwargs(emu.transport)
+    )
+    async with BleakClient(device, **client_kwargs(emu.transport)):
+        w = emu.wearable("Poise-0001")
+        handle = w.connection.handle
+        central = emu.link.link.find_le_controller(w.connection.peer_address)
+        real_sink = central.host
+        received: list[bytes] = []
+
+        class Tap:
+            def on_packet(self, packet: bytes) -> None:
+                received.append(packet)
+                real_sink.on_packet(packet)
+
+        central.host = Tap()
+        try:
+            pdu = bytes([0x1B]) + (0x7FFF).to_bytes(2, "little") + bytes(range(200))
+            w.device.host.send_l2cap_pdu(handle, 4, pdu)  # the direct path
+            Host.send_l2cap_pdu(w.device.host, handle, 4, pdu)  # Bumble's own path
+            await asyncio.sleep(0.1)
+        finally:
+            central.host = real_sink
+    acl = [p for p in received if p[0] == hci.HCI_ACL_DATA_PACKET]
+    assert len(acl) == 2 and acl[0] == acl[1]
+    assert len(acl[0]) == 5 + 4 + len(pdu) and acl[0].endswith(pdu)
+
+
 async def test_mtu_23_uses_compact_packets(emu):
     device = await BleakScanner.find_device_by_name(
         "Poise-0002", timeout=2.0, **scanner_kwargs(emu.transport)
