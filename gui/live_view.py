@@ -1,7 +1,7 @@
 """Live view: scrolling signals per sensor, the sway biofeedback plot, metric tiles.
 
 Habits of pyqtgraph's ``scrollingPlots.py``/``PlotSpeedTest.py``: every plot and trace is
-created once (when a sensor appears); a ``QTimer`` at up to 60 Hz pulls the newest samples
+created once (when a sensor appears); a timer at up to 60 Hz pulls the newest samples
 from the session's ring buffers (:meth:`poise.session.Session.latest_counted`) and redraws
 the traces, peak-decimated to one bin per pixel column (:func:`peak_decimate`), each plot's
 traces in one item (:class:`_TraceSet`); the axes are static (a fixed time axis, cached as
@@ -1060,11 +1060,13 @@ class LiveView(QWidget):
         Seconds of signal shown.
     fps
         Redraw rate asked of the timer (60 Hz: a smooth scroll; a frame that takes longer
-        delays the next, so a busy machine draws fewer, never queues them).
+        delays the next, so a busy machine draws fewer, never queues them); ``None``: no
+        timer, the owner calls :meth:`refresh` every frame (the main window does, in the
+        same wake-up as its poll of the session).
     """
 
     def __init__(
-        self, session: Session, window_s: float = 10.0, fps: float = 60.0, parent=None
+        self, session: Session, window_s: float = 10.0, fps: float | None = 60.0, parent=None
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -1130,11 +1132,13 @@ class LiveView(QWidget):
         session.events.source_changed.connect(self._on_source_changed)
         for info in list(session.sensors.values()):
             self._on_sensor_added(info)
-        self.timer = QTimer(self)
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(int(1000 / fps))
-        self.timer.timeout.connect(self.refresh)
-        self.timer.start()
+        self.timer: QTimer | None = None
+        if fps is not None:
+            self.timer = QTimer(self)
+            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+            self.timer.setInterval(int(1000 / fps))
+            self.timer.timeout.connect(self.refresh)
+            self.timer.start()
 
     # -------------------------------------------------------------- events
     def _on_source_changed(self, kind: str) -> None:
