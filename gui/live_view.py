@@ -371,6 +371,13 @@ class SwayPlot(pg.PlotWidget):
                 if self._banner_text
                 else ""
             )
+        if paused:  # movement is not sway: no dot, no trail, only the reason (any trail)
+            self._set_dot(None, DIM)
+            self._clear("trail", "ellipse")
+            self.ellipse_area = float("nan")
+            self.in_target_pct = float("nan")
+            self._title()
+            return
         if trail.shape[0] < 2:
             self._clear("trail", "ellipse")
             self._set_dot(None)
@@ -379,13 +386,6 @@ class SwayPlot(pg.PlotWidget):
             return
         ml, ap = trail[:, 1], trail[:, 0]
         lim = self.scale_mps2
-        if paused:  # movement is not sway: no dot, no trail, only the reason
-            self._set_dot(None, DIM)
-            self._clear("trail", "ellipse")
-            self.ellipse_area = float("nan")
-            self.in_target_pct = float("nan")
-            self._title()
-            return
         # a dot beyond the scale stays on the edge, in its direction
         xy = (float(np.clip(ml[-1], -lim, lim)), float(np.clip(ap[-1], -lim, lim)))
         if self.settling:  # the dot only: a trail of the last movement is not sway
@@ -508,6 +508,7 @@ class SwayPanel(QWidget):
         row.addWidget(self.patient_btn)
         lay.addLayout(row)
         self.patient: PatientSwayWindow | None = None
+        self._drawn: tuple[tuple, np.ndarray] = ((), np.empty((0, 2)))  # what draw was given
         self._show_scale()
 
     # ------------------------------------------------------------ controls
@@ -583,8 +584,9 @@ class SwayPanel(QWidget):
         the sway tiles show: paused while the patient walks or moves, the dot only while
         the sway measures settle.
         """
-        trail = session.sway_trail()
         kind, text, still_s, have_data = state or session_sway_state(session)
+        # paused: no trail is drawn, none is computed
+        trail = np.empty((0, 2)) if kind == "paused" else session.sway_trail()
         if kind in ("ok", "settling") and have_data:
             # show only the still part, less the trail filter's settling, re-centred (the
             # session's trail has the mean of the whole trail removed, movement included)
@@ -602,7 +604,14 @@ class SwayPanel(QWidget):
     def draw(
         self, trail: np.ndarray, paused: bool = False, reason: str = "", settling: bool = False
     ) -> None:
-        """Draw ``trail`` here and in the patient's view."""
+        """Draw ``trail`` here and in the patient's view (unless that is what they show: the
+        trail changes at the poll rate, the frames come twice as often, and a curve given its
+        data again repaints the plot)."""
+        plot = self.plot
+        key = (paused, reason, settling, self.patient, plot.scale_mps2, plot.target_radius)
+        if key == self._drawn[0] and np.array_equal(trail, self._drawn[1]):
+            return
+        self._drawn = (key, trail)
         self.plot.update_trail(trail, paused, reason, settling)
         if self.patient is not None:
             self.patient.plot.update_trail(trail, paused, reason, settling)

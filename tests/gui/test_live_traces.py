@@ -10,7 +10,13 @@ pytest.importorskip("pytestqt")
 import gui  # noqa: E402,F401  I001 (applies the PySide6 work-around first)
 import pyqtgraph as pg  # noqa: E402
 from gui.app import make_app  # noqa: E402
-from gui.live_view import ScrollingPeaks, SensorPlots, body_rows, peak_decimate  # noqa: E402
+from gui.live_view import (  # noqa: E402
+    ScrollingPeaks,
+    SensorPlots,
+    SwayPanel,
+    body_rows,
+    peak_decimate,
+)
 
 
 def test_peak_decimation_keeps_every_bins_extremes_and_a_one_sample_spike() -> None:
@@ -171,3 +177,26 @@ def test_a_sensor_plot_fed_frame_by_frame_draws_what_the_whole_window_gives(qtbo
         x, y = curve.getData()
         assert np.array_equal(x, xb - win[-1, 0]) and np.array_equal(y, yb[:, k])
     assert fed[-2:] == [np.sqrt(pb[0]), np.degrees(np.sqrt(pb[1]))]
+
+
+def test_the_sway_panel_redraws_only_what_changed(qtbot) -> None:
+    """Frames come twice as often as the trail changes: the same trail is not given to the
+    curves again (each setData repaints the plot); a new trail, target or pause is drawn."""
+    make_app()
+    panel = SwayPanel()
+    qtbot.addWidget(panel)
+    calls = []
+    curve = panel.plot.trail
+    curve.setData = lambda *a, _f=curve.setData, **k: calls.append(1) or _f(*a, **k)
+    t = np.linspace(0, 6, 500)
+    trail = 0.05 * np.column_stack([np.sin(t), np.cos(t)])
+    panel.draw(trail)
+    panel.draw(trail.copy())  # the same values: nothing to do
+    assert len(calls) == 1
+    panel.set_target(0.03)  # the time in target changes with the target
+    panel.draw(trail.copy())
+    assert len(calls) == 2
+    panel.draw(trail[1:])
+    assert len(calls) == 3
+    panel.draw(trail[1:], paused=True, reason="walking")
+    assert panel.plot.paused and len(calls) == 4  # the trail is cleared
