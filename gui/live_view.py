@@ -977,6 +977,9 @@ class SensorPlots:
                 ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             p.titleLabel.setMaximumHeight(18)
             p.titleLabel.setMinimumWidth(10)
+            # the frame repaints the plots as one rectangle (repaint_as_one_rect), the titles
+            # with them: a cached pixmap instead of laying out and drawing the text each frame
+            p.titleLabel.item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             # containers (the title's text is a child item; the view box has no border)
             for item in (p, p.getViewBox(), p.titleLabel):
                 item.setFlag(NO_CONTENTS)
