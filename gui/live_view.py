@@ -1,7 +1,7 @@
 """Live view: scrolling signals per sensor, the sway biofeedback plot, metric tiles.
 
 Habits of pyqtgraph's ``scrollingPlots.py``/``PlotSpeedTest.py``: every plot and trace is
-created once (when a sensor appears); a ``QTimer`` at up to 60 Hz pulls the newest samples
+created once (when a sensor appears); a timer at up to 60 Hz pulls the newest samples
 from the session's ring buffers (:meth:`poise.session.Session.latest_counted`) and redraws
 the traces, peak-decimated to one bin per pixel column (:func:`peak_decimate`), each plot's
 traces in one item (:class:`_TraceSet`); the axes are static (a fixed time axis, cached as
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFrame,
     QGraphicsItem,
+    QGraphicsView,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -65,6 +67,21 @@ TRAIL_SETTLE_S = 0.5
 #: chi-square quantile, 2 degrees of freedom, 95 % (ellipse of the sway trail)
 CHI2_2DOF_95 = 5.991464547107979
 DIM = "#b4b4b4"
+
+
+def repaint_as_one_rect(view: QGraphicsView) -> None:
+    """Repaint a view's changed items as one rectangle (their bounding rectangle).
+
+    pyqtgraph's views repaint the exact region the changed items cover: with several plots
+    that is a region of many rectangles, and Qt's raster painter clips every fill and pixmap
+    to it span by span, handing each fill of more than ~100 lines to its thread pool in
+    segments and waiting for them: about 60 thread wake-ups per frame of the four sensors'
+    plots (~3600 a second at 60 fps, ~1 ms of CPU per frame on a 2-core laptop). Clipped to
+    one rectangle the same fills take the painter's direct paths, on this thread. The
+    picture is the same: a few more pixels (the axes between the plots, cached as pixmaps)
+    are copied again.
+    """
+    view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
 
 
 def legend_html() -> str:
@@ -234,6 +251,7 @@ class SwayPlot(pg.PlotWidget):
     ) -> None:
         super().__init__(parent)
         self.big = big
+        repaint_as_one_rect(self)
         self.setAspectLocked(True)
         self.setMenuEnabled(False)
         self.setMouseEnabled(False, False)
@@ -353,6 +371,13 @@ class SwayPlot(pg.PlotWidget):
                 if self._banner_text
                 else ""
             )
+        if paused:  # movement is not sway: no dot, no trail, only the reason (any trail)
+            self._set_dot(None, DIM)
+            self._clear("trail", "ellipse")
+            self.ellipse_area = float("nan")
+            self.in_target_pct = float("nan")
+            self._title()
+            return
         if trail.shape[0] < 2:
             self._clear("trail", "ellipse")
             self._set_dot(None)
@@ -361,13 +386,6 @@ class SwayPlot(pg.PlotWidget):
             return
         ml, ap = trail[:, 1], trail[:, 0]
         lim = self.scale_mps2
-        if paused:  # movement is not sway: no dot, no trail, only the reason
-            self._set_dot(None, DIM)
-            self._clear("trail", "ellipse")
-            self.ellipse_area = float("nan")
-            self.in_target_pct = float("nan")
-            self._title()
-            return
         # a dot beyond the scale stays on the edge, in its direction
         xy = (float(np.clip(ml[-1], -lim, lim)), float(np.clip(ap[-1], -lim, lim)))
         if self.settling:  # the dot only: a trail of the last movement is not sway
@@ -490,6 +508,7 @@ class SwayPanel(QWidget):
         row.addWidget(self.patient_btn)
         lay.addLayout(row)
         self.patient: PatientSwayWindow | None = None
+        self._drawn: tuple[tuple, np.ndarray] = ((), np.empty((0, 2)))  # what draw was given
         self._show_scale()
 
     # ------------------------------------------------------------ controls
@@ -565,8 +584,9 @@ class SwayPanel(QWidget):
         the sway tiles show: paused while the patient walks or moves, the dot only while
         the sway measures settle.
         """
-        trail = session.sway_trail()
         kind, text, still_s, have_data = state or session_sway_state(session)
+        # paused: no trail is drawn, none is computed
+        trail = np.empty((0, 2)) if kind == "paused" else session.sway_trail()
         if kind in ("ok", "settling") and have_data:
             # show only the still part, less the trail filter's settling, re-centred (the
             # session's trail has the mean of the whole trail removed, movement included)
@@ -584,16 +604,29 @@ class SwayPanel(QWidget):
     def draw(
         self, trail: np.ndarray, paused: bool = False, reason: str = "", settling: bool = False
     ) -> None:
-        """Draw ``trail`` here and in the patient's view."""
+        """Draw ``trail`` here and in the patient's view (unless that is what they show: the
+        trail changes at the poll rate, the frames come twice as often, and a curve given its
+        data again repaints the plot)."""
+        plot = self.plot
+        key = (paused, reason, settling, self.patient, plot.scale_mps2, plot.target_radius)
+        if key == self._drawn[0] and np.array_equal(trail, self._drawn[1]):
+            return
+        self._drawn = (key, trail)
         self.plot.update_trail(trail, paused, reason, settling)
         if self.patient is not None:
             self.patient.plot.update_trail(trail, paused, reason, settling)
 
 
-def _finite_max(values: np.ndarray) -> float:
-    """Largest finite value (NaN when there is none: gaps)."""
-    v = values[np.isfinite(values)]
-    return float(v.max()) if v.size else math.nan
+def _bin_extremes(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum and maximum of each bin of ``blocks`` ``(bins, per_bin, k)``."""
+    # element-wise over the bin's columns: a reduction along the short middle axis is
+    # four times slower in numpy
+    b_lo = blocks[:, 0].copy()
+    b_hi = b_lo.copy()
+    for j in range(1, blocks.shape[1]):
+        np.minimum(b_lo, blocks[:, j], out=b_lo)
+        np.maximum(b_hi, blocks[:, j], out=b_hi)
+    return b_lo, b_hi
 
 
 def peak_decimate(
@@ -606,6 +639,7 @@ def peak_decimate(
     the newest (partial) bin changes from one frame to the next, the picture does not
     shimmer. Each bin gives two points at its first sample's time, the minimum then the
     maximum (pyqtgraph's "peak" mode); a NaN in a bin (a gap) makes both NaN.
+    :class:`ScrollingPeaks` gives the same for a scrolling window from its new samples.
 
     Parameters
     ----------
@@ -629,14 +663,7 @@ def peak_decimate(
     lead = (-first_index) % per_bin  # rows before the first whole bin
     whole = (n - lead) // per_bin
     end = lead + whole * per_bin
-    blocks = y[lead:end].reshape(whole, per_bin, -1)
-    # element-wise over the bin's columns: a reduction along the short middle axis is
-    # four times slower in numpy
-    b_lo = blocks[:, 0].copy()
-    b_hi = b_lo.copy()
-    for j in range(1, per_bin):
-        np.minimum(b_lo, blocks[:, j], out=b_lo)
-        np.maximum(b_hi, blocks[:, j], out=b_hi)
+    b_lo, b_hi = _bin_extremes(y[lead:end].reshape(whole, per_bin, -1))
     xs, lo, hi = [x[lead:end:per_bin]], [b_lo], [b_hi]
     if lead:  # a partial bin at either end
         xs.insert(0, x[:1])
@@ -651,6 +678,132 @@ def peak_decimate(
     out[0::2] = np.concatenate(lo)
     out[1::2] = np.concatenate(hi)
     return np.repeat(xb, 2), out
+
+
+def body_rows(raw: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sensor rows ``[acc xyz, gyr xyz]`` along the body axes, and their squared norms.
+
+    Returns ``(m, 6)`` values (acceleration along the rows V, ML, AP of ``frame`` in m/s^2,
+    angular velocity along them in deg/s) and ``(m, 2)`` squared norms of the acceleration
+    (m^2/s^4) and the angular velocity (rad^2/s^2), NaN where not finite. Row by row, in a
+    fixed order of operations: a block of rows gives what the same rows give inside a
+    longer block (what :class:`ScrollingPeaks` relies on).
+    """
+    m = raw.shape[0]
+    v = raw.reshape(m, 2, 3)  # [acc, gyr] x sensor axes
+    f = np.stack([frame, np.degrees(frame)])  # [acc, gyr] x body axes x sensor axes
+    out = v[:, :, 0:1] * f[:, :, 0] + v[:, :, 1:2] * f[:, :, 1] + v[:, :, 2:3] * f[:, :, 2]
+    v2 = v * v
+    sq = v2[:, :, 0] + v2[:, :, 1] + v2[:, :, 2]
+    np.copyto(sq, np.nan, where=~np.isfinite(sq))
+    return out.reshape(m, 6), sq
+
+
+class ScrollingPeaks:
+    """:func:`peak_decimate` of a scrolling window, computed from its new samples only.
+
+    The bins are pinned to the absolute sample index, so a whole bin never changes once its
+    last sample has arrived: each is computed once and kept while it is in the window; only
+    the partial bins at the two ends are computed on every call. The result equals
+    ``peak_decimate`` of the whole window (``tests/gui/test_live_traces.py``). Each bin also
+    keeps the largest finite value of some extra columns (the squared norms the plots' y
+    ranges come from), so the window's largest is a maximum over bins, not over samples.
+
+    Parameters
+    ----------
+    transform
+        Raw rows ``(m, c)`` -> values ``(m, k)`` to decimate and extra columns ``(m, e)``
+        (NaN where not finite), row by row (:func:`body_rows`). Call :meth:`reset` when it
+        changes.
+    """
+
+    def __init__(self, transform: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]):
+        self.transform = transform
+        self.per_bin = 0
+        self._k0 = 0  # absolute index (in bins) of the first kept bin
+        self._n = 0  # bins kept
+        self._s = 0  # their position in the arrays
+        self._x = np.empty(0)  # each bin's first time
+        self._lo = self._hi = self._pk = np.empty((0, 0))
+
+    def reset(self) -> None:
+        """Forget the bins (the transform or the data changed)."""
+        self._n = 0
+
+    def _keep(self, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, pk: np.ndarray) -> None:
+        """Append whole bins, moving the kept ones to the front (or growing) when full."""
+        m, s, n = x.shape[0], self._s, self._n
+        if self._x.shape[0] < s + n + m or self._lo.shape[1:] != lo.shape[1:]:
+            cap = max(64, 2 * (n + m))
+            old = (
+                self._x[s : s + n],
+                self._lo[s : s + n],
+                self._hi[s : s + n],
+                self._pk[s : s + n],
+            )
+            self._x = np.empty(cap)
+            self._lo, self._hi = np.empty((cap,) + lo.shape[1:]), np.empty((cap,) + hi.shape[1:])
+            self._pk = np.empty((cap,) + pk.shape[1:])
+            if n:
+                for arr, prev in zip((self._x, self._lo, self._hi, self._pk), old, strict=True):
+                    arr[:n] = prev
+            self._s = s = 0
+        for arr, new in zip((self._x, self._lo, self._hi, self._pk), (x, lo, hi, pk), strict=True):
+            arr[s + n : s + n + m] = new
+        self._n = n + m
+
+    def update(
+        self, t: np.ndarray, raw: np.ndarray, first_index: int, per_bin: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The window ``t`` ``(n,)``, ``raw`` ``(n, c)`` whose first row has the absolute
+        index ``first_index``: ``peak_decimate(t, values, first_index, per_bin)`` of the
+        transformed rows, and the largest finite value of each extra column (NaN: none)."""
+        n = t.shape[0]
+        if per_bin < 2 or n <= 2 * per_bin:
+            self.reset()
+            vals, extra = self.transform(raw)
+            return t, vals, np.fmax.reduce(extra, axis=0, initial=np.nan)
+        k_first = -(-first_index // per_bin)  # the first whole bin (absolute)
+        k_end = (first_index + n) // per_bin  # after the last whole bin
+        lead = k_first * per_bin - first_index  # rows before the first whole bin
+        end = k_end * per_bin - first_index  # rows up to the end of the last whole bin
+        kept = self._n > 0 and per_bin == self.per_bin
+        kept = kept and self._k0 <= k_first <= self._k0 + self._n <= k_end
+        if kept:  # drop the bins that left the window; the rest must still be these rows
+            drop = k_first - self._k0
+            self._s, self._n, self._k0 = self._s + drop, self._n - drop, k_first
+            starts = t[lead : lead + self._n * per_bin : per_bin]
+            kept = np.array_equal(self._x[self._s : self._s + self._n], starts, equal_nan=True)
+        if not kept:  # a new window, bin size, transform, or the buffer was reset
+            self.per_bin, self._k0, self._n, self._s = per_bin, k_first, 0, 0
+        a = lead + self._n * per_bin  # the first row of the first new whole bin
+        # one transform: the partial bin at the start, the new whole bins, the partial at the end
+        vals, extra = self.transform(raw[a:] if not lead else np.concatenate((raw[:lead], raw[a:])))
+        w = lead + end - a  # where the partial bin at the end starts in vals
+        if end > a:
+            m = (end - a) // per_bin
+            lo, hi = _bin_extremes(vals[lead:w].reshape(m, per_bin, -1))
+            pk = np.fmax.reduce(extra[lead:w].reshape(m, per_bin, -1), axis=1)
+            self._keep(t[a:end:per_bin], lo, hi, pk)
+        s, nb = self._s, self._n
+        parts: list[tuple[np.ndarray, ...]] = [
+            (self._x[s : s + nb], self._lo[s : s + nb], self._hi[s : s + nb], self._pk[s : s + nb])
+        ]
+        if lead:  # a partial bin at either end
+            parts.insert(0, _one_bin(t[:1], vals[:lead], extra[:lead]))
+        if end < n:
+            parts.append(_one_bin(t[end : end + 1], vals[w:], extra[w:]))
+        xb, lo, hi, pk = (np.concatenate(c) for c in zip(*parts, strict=True))
+        out = np.empty((2 * xb.shape[0], lo.shape[1]))
+        out[0::2] = lo
+        out[1::2] = hi
+        return np.repeat(xb, 2), out, np.fmax.reduce(pk, axis=0, initial=np.nan)
+
+
+def _one_bin(t0: np.ndarray, vals: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A partial bin: its time, minimum, maximum and the extra columns' largest."""
+    lo, hi = vals.min(axis=0, keepdims=True), vals.max(axis=0, keepdims=True)
+    return t0, lo, hi, np.fmax.reduce(extra, axis=0, keepdims=True)
 
 
 class _Trace:
@@ -794,8 +947,8 @@ class SensorPlots:
     Time runs on a fixed axis (seconds before now, ``-window_s..0``), so scrolling costs no
     axis re-layout (the axes are cached as pixmaps: only the traces repaint); the y ranges
     come from :class:`StableRange` ladders; each trace shows at most two points per pixel
-    column (:func:`peak_decimate`: a spike stays visible). Angular velocity is shown in
-    deg/s.
+    column (:func:`peak_decimate`: a spike stays visible), computed for the new samples only
+    (:class:`ScrollingPeaks`). Angular velocity is shown in deg/s.
     """
 
     def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, title: str, window_s: float):
@@ -824,6 +977,9 @@ class SensorPlots:
                 ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             p.titleLabel.setMaximumHeight(18)
             p.titleLabel.setMinimumWidth(10)
+            # the frame repaints the plots as one rectangle (repaint_as_one_rect), the titles
+            # with them: a cached pixmap instead of laying out and drawing the text each frame
+            p.titleLabel.item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             # containers (the title's text is a child item; the view box has no border)
             for item in (p, p.getViewBox(), p.titleLabel):
                 item.setFlag(NO_CONTENTS)
@@ -834,8 +990,9 @@ class SensorPlots:
         self.curves = [_Trace(t, k) for t in self.traces for k in range(len(AXIS_PENS))]
         self.ranges = (StableRange(ACC_LADDER_MPS2), StableRange(GYR_LADDER_DPS))
         self.frame = GUIDE_FRAME  # rows V, ML, AP in sensor coordinates
-        self._rot = np.zeros((6, 6))  # sensor [acc, gyr] -> body axes, gyr in deg/s
-        self._rot_of: np.ndarray | None = None  # the frame _rot holds
+        #: the decimated traces, kept from frame to frame (in the frame ``_peaks_frame``)
+        self._peaks = ScrollingPeaks(lambda raw: body_rows(raw, self._peaks_frame))
+        self._peaks_frame = self.frame
         for k, (p, r) in enumerate(zip((self.acc, self.gyr), self.ranges, strict=True)):
             self._set_y_range(k, p, r.half)
         self.set_title(title)
@@ -865,7 +1022,9 @@ class SensorPlots:
         (:meth:`poise.session.Session.body_axes`); without it the last one is kept.
         ``count`` is the number of samples the sensor delivered up to the last row
         (:meth:`poise.session.Session.latest_counted`): it pins the decimation's bins to
-        the samples (default: the bins end at the last row).
+        the samples, and the bins already computed are kept from call to call
+        (:class:`ScrollingPeaks`: a row's index must name the same sample every time);
+        default: bins from the first row, all computed again.
         """
         if frame is not None:
             self.frame = frame
@@ -878,25 +1037,21 @@ class SensorPlots:
         t_end = rows[-1, 0] if now_s is None else max(now_s, rows[-1, 0])
         # one bin per pixel column (the rows are the window's samples)
         per_bin = int(math.ceil(n / max(1.0, self.acc.getViewBox().width())))
+        if count is None:  # bins from the first row: nothing to keep from the last call
+            self._peaks.reset()
         first = (n if count is None else count) - n
-        # both rotations and deg/s in one product: [acc gyr] @ blockdiag(F^T, degrees(F^T))
-        if self._rot_of is not self.frame:
-            self._rot_of = self.frame
-            self._rot[:3, :3] = self.frame.T
-            self._rot[3:, 3:] = np.degrees(self.frame.T)
-        x, y = peak_decimate(rows[:, 0], rows[:, 1:7] @ self._rot, first, per_bin)
+        if self.frame is not self._peaks_frame and not np.array_equal(
+            self.frame, self._peaks_frame
+        ):  # the traces are drawn along new axes: decimate again
+            self._peaks.reset()
+        self._peaks_frame = self.frame
+        # the norm bounds every axis whatever the frame: ranges need no rotation (and the
+        # largest norm is the root of the largest squared norm: one root, not one per row)
+        x, y, peaks = self._peaks.update(rows[:, 0], rows[:, 1:7], first, per_bin)
         x = x - t_end
         finite = bool(np.isfinite(y).all() and np.isfinite(x).all())
         self.traces[0].set_data(x, y[:, :3], finite)
         self.traces[1].set_data(x, y[:, 3:], finite)
-        # the norm bounds every axis whatever the frame: ranges need no rotation
-        # the largest norm is the root of the largest squared norm: one root a frame, not
-        # one per row (the same value: the root is monotonic and correctly rounded)
-        v = rows[:, 1:7].reshape(n, 2, 3)
-        sq = np.einsum("ijk,ijk->ij", v, v)  # squared norms of acc and gyr (n, 2)
-        peaks = sq.max(axis=0)
-        if not np.isfinite(peaks).all():  # gaps: the largest finite one
-            peaks = [_finite_max(sq[:, 0]), _finite_max(sq[:, 1])]
         acc_peak = math.sqrt(peaks[0])
         gyr_peak = math.degrees(math.sqrt(peaks[1]))
         for k, (p, rng, peak) in enumerate(
@@ -917,11 +1072,13 @@ class LiveView(QWidget):
         Seconds of signal shown.
     fps
         Redraw rate asked of the timer (60 Hz: a smooth scroll; a frame that takes longer
-        delays the next, so a busy machine draws fewer, never queues them).
+        delays the next, so a busy machine draws fewer, never queues them); ``None``: no
+        timer, the owner calls :meth:`refresh` every frame (the main window does, in the
+        same wake-up as its poll of the session).
     """
 
     def __init__(
-        self, session: Session, window_s: float = 10.0, fps: float = 60.0, parent=None
+        self, session: Session, window_s: float = 10.0, fps: float | None = 60.0, parent=None
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -944,6 +1101,7 @@ class LiveView(QWidget):
         self.legend.setStyleSheet("font-size: 9pt;")
         left.addWidget(self.legend)
         self.plots_widget = pg.GraphicsLayoutWidget()
+        repaint_as_one_rect(self.plots_widget)
         self.plots_widget.ci.setSpacing(2)
         self.plots_widget.ci.setFlag(NO_CONTENTS)
         self.placeholder = self.plots_widget.addLabel(
@@ -986,11 +1144,13 @@ class LiveView(QWidget):
         session.events.source_changed.connect(self._on_source_changed)
         for info in list(session.sensors.values()):
             self._on_sensor_added(info)
-        self.timer = QTimer(self)
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(int(1000 / fps))
-        self.timer.timeout.connect(self.refresh)
-        self.timer.start()
+        self.timer: QTimer | None = None
+        if fps is not None:
+            self.timer = QTimer(self)
+            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+            self.timer.setInterval(int(1000 / fps))
+            self.timer.timeout.connect(self.refresh)
+            self.timer.start()
 
     # -------------------------------------------------------------- events
     def _on_source_changed(self, kind: str) -> None:

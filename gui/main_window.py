@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Frames per second of the live view, drawn by the window's one timer (:meth:`MainWindow._tick`).
+LIVE_FPS = 60.0
+
 #: Every keyboard shortcut of the window: key, what it does (the help and the status bar).
 SHORTCUTS = (
     ("F1", "this help"),
@@ -65,7 +69,8 @@ class MainWindow(QMainWindow):
     session
         The session model.
     poll_hz
-        How often the session is polled (events are emitted on this, the GUI, thread).
+        How often the session is polled (events are emitted on this, the GUI, thread). One
+        timer polls and draws the live view's frames (:data:`LIVE_FPS`), in one wake-up.
     demo_rate_hz
         Sampling rate of demo sensors started from the panel.
     """
@@ -112,7 +117,7 @@ class MainWindow(QMainWindow):
         self.sensors_panel = SensorsPanel(session)
         body.addWidget(self.sensors_panel)
         self.pages = QStackedWidget()
-        self.live = LiveView(session)
+        self.live = LiveView(session, fps=None)  # drawn by _tick, after the poll
         self.tests = TestsPage(session)
         self.results = ResultsPage(session)
         self.pages.addWidget(self.live)
@@ -157,10 +162,12 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
+        self._poll_period_s = 1.0 / poll_hz
+        self._polled_at = -float("inf")
+        self.poll_timer = QTimer(self)  # the one clock: poll, then draw the live frame
+        self.poll_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.poll_timer.timeout.connect(self._tick)
         self.show_page("live")
-        self.poll_timer = QTimer(self)
-        self.poll_timer.setInterval(int(1000 / poll_hz))
-        self.poll_timer.timeout.connect(self._poll)
         self.poll_timer.start()
 
     def _listener_failed(self, exc: BaseException, name: str) -> None:
@@ -279,6 +286,20 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(page)
         for k, b in self.nav_buttons.items():
             b.setChecked(k == key)
+        # the live page draws frames; the others only need the poll
+        period_s = 1.0 / LIVE_FPS if page is self.live else self._poll_period_s
+        self.poll_timer.setInterval(int(1000 * period_s))
+
+    def _tick(self) -> None:
+        """Poll the session when due, then draw the live view's frame: one wake-up for both
+        (on an idle core every wake-up is dear, and the frame then shows what the poll just
+        computed). A poll is due half a tick early, so 16-ms frames poll every other frame."""
+        now = time.monotonic()
+        if now - self._polled_at >= self._poll_period_s - self.poll_timer.interval() / 2000:
+            self._polled_at = now
+            self._poll()
+        if self.pages.currentWidget() is self.live:
+            self.live.refresh()
 
     def _poll(self) -> None:
         try:

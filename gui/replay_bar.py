@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.live_view import format_clock
+from gui.widgets import TimedWhileShown
 from poise.session import Session
 
 SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0)
@@ -48,11 +49,11 @@ class SeekSlider(QSlider):
         super().mousePressEvent(event)
 
 
-class ReplayBar(QWidget):
+class ReplayBar(TimedWhileShown):
     """Shown while the session replays a recording."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(100, self.refresh, parent)  # follows the player while shown
         self.session = session
         lay = QHBoxLayout(self)
         lay.setContentsMargins(6, 2, 6, 2)
@@ -87,10 +88,6 @@ class ReplayBar(QWidget):
         lay.addWidget(self.position)
         lay.addWidget(QLabel("Speed"))
         lay.addWidget(self.speed)
-        self.timer = QTimer(self)
-        self.timer.setInterval(100)
-        self.timer.timeout.connect(self.refresh)
-        self.timer.start()
         session.events.source_changed.connect(self._source_changed)
         self.setVisible(session.kind == "replay")
 

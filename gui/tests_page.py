@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from gui.cues import shared_cues
 from gui.live_view import SwayPanel
-from gui.widgets import styled_label
+from gui.widgets import TimedWhileShown, styled_label
 from poise.protocols import PROTOCOLS, TestProtocol
 from poise.session import Session
 
@@ -151,11 +151,11 @@ class PickPage(QWidget):
         self.start_requested.emit(self.selected())
 
 
-class RunPage(QWidget):
+class RunPage(TimedWhileShown):
     """The running test: stage, big countdown/clock, progress, markers, stop."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(33, self._redraw, parent)  # the sway, 30 times a second while shown
         self.session = session
         lay = QHBoxLayout(self)
         left = QVBoxLayout()
@@ -211,10 +211,6 @@ class RunPage(QWidget):
         ev.cue.connect(self._on_cue)
         ev.warning.connect(self._on_warning)
         self.cues: list[tuple[str, int]] = []
-        self.timer = QTimer(self)
-        self.timer.setInterval(33)
-        self.timer.timeout.connect(self._redraw)
-        self.timer.start()
 
     def mark(self, kind: str, text: str = "") -> None:
         """Add a marker (buttons and shortcuts)."""
