@@ -28,6 +28,7 @@ from typing import NoReturn
 
 from poise import commands
 from poise.errors import PoiseError
+from poise.startup import numpy_without_huge_pages
 
 #: A function that adds (or extends) sub-commands: ``register(subparsers)``.
 Register = Callable[[argparse._SubParsersAction], None]
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None, *, extra_commands: Iterable[Register] = 
     Returns the process exit code. The ``poise`` console script is
     :func:`gui.commands.main`, which passes gui's commands.
     """
+    numpy_without_huge_pages()  # before a command imports numpy (poise.startup)
     parser = build_parser(extra_commands)
     args, rest = parser.parse_known_args(argv)
     if rest and not getattr(args, "any_arguments", False):

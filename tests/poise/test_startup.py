@@ -26,3 +26,28 @@ def test_garbage_is_collected_and_live_objects_are_frozen():
     finally:
         gc.unfreeze()
     assert any(o is kept for o in gc.get_objects())
+
+
+_PROBE = """
+import contextlib, io, os
+from poise.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main(["--help"])
+import numpy
+print(os.environ["NUMPY_MADVISE_HUGEPAGE"], numpy._core.multiarray._get_madvise_hugepage())
+"""
+
+
+def test_the_command_line_asks_numpy_for_small_pages():
+    """``poise`` sets NUMPY_MADVISE_HUGEPAGE=0 before numpy is imported; a user's value wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    run = [sys.executable, "-c", _PROBE]
+    out = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
+    assert out.stdout.split() == ["0", "False"], out.stderr
+    env["NUMPY_MADVISE_HUGEPAGE"] = "1"
+    out = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
+    assert out.stdout.split() == ["1", "True"], out.stderr
