@@ -77,6 +77,131 @@ def _print_profile(prof, what: str) -> None:
         print("    " + ln.replace(str(Path(__file__).resolve().parents[1]) + "/", ""))
 
 
+def _offline(acc: np.ndarray, gyr: np.ndarray, runs: int):
+    """Offline analysis of 1 h at 100 Hz: CPU seconds of each run, and the data."""
+    fs = 100.0
+    n = int(3600 * fs)
+    a1, g1 = tile(acc, n), tile(gyr, n)
+    GaitAnalyzer(sensor_height_m=0.96).analyze(a1[:6000], g1[:6000], fs)  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.process_time()
+        res = GaitAnalyzer(sensor_height_m=0.96).analyze(a1, g1, fs).result_
+        times.append(time.process_time() - t0)
+    print(
+        f"offline: 1 h at 100 Hz ({n} samples), {runs} runs after a warm-up: "
+        f"min {min(times):.2f} s CPU, median {statistics.median(times):.2f} s "
+        f"(runs {', '.join(f'{t:.2f}' for t in times)}); {len(res.walking_bouts)} bouts, "
+        f"{len(res.initial_contacts_s)} contacts, {len(res.turns)} turns  [target <= 0.7 s]"
+    )
+    return times, a1, g1
+
+
+class _GcLog:
+    """Every garbage collection while attached: (generation, thread CPU seconds)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.thread_time()
+        else:
+            self.pauses.append((info["generation"], time.thread_time() - self._start))
+
+
+def _stream_run(a2, g2, m: int, warm: int, block: int, fs2: float, log: _GcLog) -> dict:
+    """One streaming run of 4 sensors: CPU %, the worst update (CPU, wall, its collections
+    and page faults) and the collections during the timed part."""
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+    pauses = log.pauses
+    streams = [StreamingGait(fs2, sensor_height_m=0.96) for _ in range(4)]
+    w_cpu = w_wall = w_gc = 0.0
+    w_faults = 0
+    for i in range(0, m, block):
+        if i == warm:
+            t0 = time.process_time()
+            pauses.clear()
+            gc.callbacks.append(log)
+        for s in streams:
+            sl = slice(i, i + block)
+            n_gc, f0 = len(pauses), resource.getrusage(who).ru_minflt
+            c0, p0 = time.thread_time(), time.perf_counter()
+            s.update(a2[sl], g2[sl])
+            if i >= warm:
+                w_wall = max(w_wall, time.perf_counter() - p0)
+                c = time.thread_time() - c0
+                if c > w_cpu:
+                    w_cpu, w_gc = c, sum(d for _, d in pauses[n_gc:])
+                    w_faults = resource.getrusage(who).ru_minflt - f0
+    cpu = time.process_time() - t0
+    gc.callbacks.remove(log)
+    return {
+        "pct": 100 * cpu / ((m - warm) / fs2),
+        "worst_cpu": 1000 * w_cpu,
+        "worst_wall": 1000 * w_wall,
+        "worst_gc": 1000 * w_gc,
+        "worst_faults": w_faults,
+        "pauses": list(pauses),
+        "bouts": len(streams[0].bouts_),
+    }
+
+
+def _streaming(acc: np.ndarray, gyr: np.ndarray, minutes: float, runs: int):
+    """Streaming analysis, 4 sensors x 200 Hz in 20-sample blocks: figures of every run."""
+    fs2 = 200.0
+    a2 = resample_poly(acc, 2, 1, axis=0)
+    g2 = resample_poly(gyr, 2, 1, axis=0)
+    m = int(minutes * 60 * fs2)
+    a2, g2 = tile(a2, m), tile(g2, m)
+    block = 20
+    warm = int(10 * fs2)
+    frozen = freeze_startup_objects()
+    log = _GcLog()
+    out = [_stream_run(a2, g2, m, warm, block, fs2, log) for _ in range(runs)]
+    pct, worst_cpu = [r["pct"] for r in out], [r["worst_cpu"] for r in out]
+    worst_wall = [r["worst_wall"] for r in out]
+    print(
+        f"streaming: 4 sensors x 200 Hz, {(m - warm) / fs2:.0f} s of data (after 10 s warm-up) "
+        f"in {block}-sample blocks, {runs} runs: min {min(pct):.1f} %, median "
+        f"{statistics.median(pct):.1f} % of one core  [target < 5 %]; worst update CPU "
+        f"min {min(worst_cpu):.1f} ms, median {statistics.median(worst_cpu):.1f} ms "
+        f"(wall median {statistics.median(worst_wall):.1f} ms)  [target < 20 ms]; "
+        f"bouts per sensor {out[-1]['bouts']}"
+    )
+    every = [p for r in out for p in r["pauses"]]
+    worst_gc = ", ".join(f"{r['worst_gc']:.1f}" for r in out)
+    per_gen = [sum(1 for g, _ in every if g == k) for k in range(3)]
+    print(
+        f"garbage collection during the streaming runs ({frozen} start-up objects frozen "
+        f"first): {per_gen[0]}/{per_gen[1]}/{per_gen[2]} collections of generation 0/1/2, "
+        f"longest {1000 * max((d for _, d in every), default=0.0):.1f} ms CPU; in the worst "
+        f"update of each run {worst_gc} ms; its page "
+        f"faults {', '.join(str(r['worst_faults']) for r in out)}"
+    )
+    return pct, worst_cpu, worst_wall, (a2, g2, m, block, fs2)
+
+
+def _profiles(a1, g1, stream_data) -> None:
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+    GaitAnalyzer(sensor_height_m=0.96).analyze(a1, g1, 100.0)
+    prof.disable()
+    _print_profile(prof, "offline 1 h")
+    a2, g2, m, block, fs2 = stream_data
+    streams = [StreamingGait(fs2, sensor_height_m=0.96) for _ in range(4)]
+    prof = cProfile.Profile()
+    prof.enable()
+    for i in range(0, m, block):
+        for s in streams:
+            s.update(a2[i : i + block], g2[i : i + block])
+    prof.disable()
+    _print_profile(prof, f"streaming 4 x {m / fs2:.0f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes-stream", type=float, default=2.0)
@@ -91,105 +216,10 @@ def main() -> None:
         f"Python {platform.python_version()}, numpy {np.__version__}"
     )
     acc, gyr = load_all()
-
-    fs = 100.0
-    n = int(3600 * fs)
-    a1, g1 = tile(acc, n), tile(gyr, n)
-    GaitAnalyzer(sensor_height_m=0.96).analyze(a1[:6000], g1[:6000], fs)  # warm-up
-    times = []
-    for _ in range(args.runs):
-        t0 = time.process_time()
-        res = GaitAnalyzer(sensor_height_m=0.96).analyze(a1, g1, fs).result_
-        times.append(time.process_time() - t0)
-    print(
-        f"offline: 1 h at 100 Hz ({n} samples), {args.runs} runs after a warm-up: "
-        f"min {min(times):.2f} s CPU, median {statistics.median(times):.2f} s "
-        f"(runs {', '.join(f'{t:.2f}' for t in times)}); {len(res.walking_bouts)} bouts, "
-        f"{len(res.initial_contacts_s)} contacts, {len(res.turns)} turns  [target <= 0.7 s]"
-    )
-
-    fs2 = 200.0
-    a2 = resample_poly(acc, 2, 1, axis=0)
-    g2 = resample_poly(gyr, 2, 1, axis=0)
-    m = int(args.minutes_stream * 60 * fs2)
-    a2, g2 = tile(a2, m), tile(g2, m)
-    block = 20
-    warm = int(10 * fs2)
-    pct, worst_cpu, worst_wall = [], [], []
-    frozen = freeze_startup_objects()
-    pauses: list[tuple[int, float]] = []  # (generation, thread CPU s) of each collection
-    gc_start = [0.0]
-
-    def on_gc(phase: str, info: dict) -> None:
-        if phase == "start":
-            gc_start[0] = time.thread_time()
-        else:
-            pauses.append((info["generation"], time.thread_time() - gc_start[0]))
-
-    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
-    gc_runs, worst_gc, worst_faults = [], [], []
-    for _ in range(args.runs):
-        streams = [StreamingGait(fs2, sensor_height_m=0.96) for _ in range(4)]
-        w_cpu = w_wall = w_gc = 0.0
-        w_faults = 0
-        for i in range(0, m, block):
-            if i == warm:
-                t0 = time.process_time()
-                pauses.clear()
-                gc.callbacks.append(on_gc)
-            for s in streams:
-                sl = slice(i, i + block)
-                n_gc, f0 = len(pauses), resource.getrusage(who).ru_minflt
-                c0, p0 = time.thread_time(), time.perf_counter()
-                s.update(a2[sl], g2[sl])
-                if i >= warm:
-                    w_wall = max(w_wall, time.perf_counter() - p0)
-                    c = time.thread_time() - c0
-                    if c > w_cpu:
-                        w_cpu, w_gc = c, sum(d for _, d in pauses[n_gc:])
-                        w_faults = resource.getrusage(who).ru_minflt - f0
-        cpu = time.process_time() - t0
-        gc.callbacks.remove(on_gc)
-        gc_runs.append(list(pauses))
-        worst_gc.append(1000 * w_gc)
-        worst_faults.append(w_faults)
-        pct.append(100 * cpu / ((m - warm) / fs2))
-        worst_cpu.append(1000 * w_cpu)
-        worst_wall.append(1000 * w_wall)
-    data_s = (m - warm) / fs2
-    print(
-        f"streaming: 4 sensors x 200 Hz, {data_s:.0f} s of data (after 10 s warm-up) in "
-        f"{block}-sample blocks, {args.runs} runs: min {min(pct):.1f} %, median "
-        f"{statistics.median(pct):.1f} % of one core  [target < 5 %]; worst update CPU "
-        f"min {min(worst_cpu):.1f} ms, median {statistics.median(worst_cpu):.1f} ms "
-        f"(wall median {statistics.median(worst_wall):.1f} ms)  [target < 20 ms]; "
-        f"bouts per sensor {len(streams[0].bouts_)}"
-    )
-    every = [p for run in gc_runs for p in run]
-    per_gen = [sum(1 for g, _ in every if g == k) for k in range(3)]
-    print(
-        f"garbage collection during the streaming runs ({frozen} start-up objects frozen "
-        f"first): {per_gen[0]}/{per_gen[1]}/{per_gen[2]} collections of generation 0/1/2, "
-        f"longest {1000 * max((d for _, d in every), default=0.0):.1f} ms CPU; in the worst "
-        f"update of each run {', '.join(f'{x:.1f}' for x in worst_gc)} ms; its page faults "
-        f"{', '.join(str(x) for x in worst_faults)}"
-    )
+    times, a1, g1 = _offline(acc, gyr, args.runs)
+    pct, worst_cpu, worst_wall, stream_data = _streaming(acc, gyr, args.minutes_stream, args.runs)
     if args.profile:
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
-        GaitAnalyzer(sensor_height_m=0.96).analyze(a1, g1, fs)
-        prof.disable()
-        _print_profile(prof, "offline 1 h")
-        streams = [StreamingGait(fs2, sensor_height_m=0.96) for _ in range(4)]
-        prof = cProfile.Profile()
-        prof.enable()
-        for i in range(0, m, block):
-            for s in streams:
-                s.update(a2[i : i + block], g2[i : i + block])
-        prof.disable()
-        _print_profile(prof, f"streaming 4 x {m / fs2:.0f} s")
+        _profiles(a1, g1, stream_data)
     if args.json:
         med = statistics.median
         args.json.write_text(
