@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from poise.errors import PoiseError
-from poise.service import display_time
+from poise.service import display_time, recording_zone
 
 __all__ = [
     "DAILY_SOURCES",
@@ -88,31 +88,6 @@ def local_days(
         if d1 > last_s:
             return out
         day = nxt
-
-
-def recording_zone(metadata: Any) -> tuple[_dt.tzinfo | None, str]:
-    """The time zone a recording was made in, from its header's ``start``, and its label.
-
-    The IANA name when the header has one this computer knows (``Europe/Berlin``: summer
-    time included), else the UTC offset at the start (``UTC+01:00``: a summer-time change
-    during the recording is not followed), else ``None``: older recordings did not say,
-    and their days follow this computer's local time (the label says so).
-    """
-    start = metadata.get("start") if isinstance(metadata, dict) else None
-    start = start if isinstance(start, dict) else {}
-    name = start.get("timezone")
-    if isinstance(name, str) and name:
-        from zoneinfo import ZoneInfo
-
-        try:
-            return ZoneInfo(name), name
-        except (ValueError, OSError, LookupError):
-            pass  # a zone this computer does not know: the offset below
-    off = start.get("utc_offset_s")
-    if isinstance(off, int | float) and math.isfinite(off) and abs(off) < 86400:
-        zone = _dt.timezone(_dt.timedelta(seconds=float(off)))
-        return zone, str(zone)
-    return None, "this computer's local time (the recording does not say its time zone)"
 
 
 def _start_epoch(metadata: Any) -> float | None:

@@ -45,7 +45,7 @@ from poise.errors import PoiseError
 from poise.events import EventGroup
 from poise.outputs import make_private_dir
 from poise.recorder import Recorder, new_recording_path
-from poise.service import import_recording
+from poise.service import import_recording, local_time
 from poise.sinks import SampleSink, SensorDeclaration, Source, drain
 
 if TYPE_CHECKING:
@@ -768,12 +768,6 @@ def result_text(result: dict[str, Any] | None, exercise: Exercise | None = None)
     return f"{reps} done" if reps is not None else f"{dur:.0f} s done"
 
 
-def _local_day(utc_text: str) -> _dt.date:
-    """The local calendar day of a stored UTC time (ISO, with or without its zone)."""
-    t = _dt.datetime.fromisoformat(utc_text)
-    return (t if t.tzinfo else t.replace(tzinfo=_dt.UTC)).astimezone().date()
-
-
 def adherence_calendar(
     store: Store, patient: int | str | Patient, days: int = 28, today: _dt.date | None = None
 ) -> list[dict[str, Any]]:
@@ -789,7 +783,8 @@ def adherence_calendar(
     start = today - _dt.timedelta(days=days - 1)
     plan = store.plan(patient)
     planned = len(plan["exercises"]) if plan else 0
-    plan_day = _local_day(plan["created_utc"]) if plan else None
+    created = local_time(plan["created_utc"]) if plan else None
+    plan_day = created.date() if created is not None else None
     rows = store.adherence(patient, start, today)
     per: dict[str, set[str]] = {}
     for r in rows:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +42,10 @@ __all__ = [
     "analyse_session",
     "import_recording",
     "display_time",
+    "local_time",
     "recording_date",
     "recording_local_date",
+    "recording_zone",
     "recording_session",
 ]
 
@@ -174,15 +177,38 @@ def _recording_start(metadata: dict[str, Any], path: Path) -> _dt.datetime:
     return t.replace(microsecond=0)
 
 
+def recording_zone(metadata: Any) -> tuple[_dt.tzinfo | None, str]:
+    """The time zone a recording was made in, from its header's ``start``, and its label.
+
+    The IANA name when the header has one this computer knows (``Europe/Berlin``: summer
+    time included), else the UTC offset at the start (``UTC+01:00``: a summer-time change
+    during the recording is not followed), else ``None``: older recordings did not say,
+    and their days follow this computer's local time (the label says so).
+    """
+    start = metadata.get("start") if isinstance(metadata, dict) else None
+    start = start if isinstance(start, dict) else {}
+    name = start.get("timezone")
+    if isinstance(name, str) and name:
+        from zoneinfo import ZoneInfo
+
+        try:
+            return ZoneInfo(name), name
+        except (ValueError, OSError, LookupError):
+            pass  # a zone this computer does not know: the offset below
+    off = start.get("utc_offset_s")
+    if isinstance(off, int | float) and math.isfinite(off) and abs(off) < 86400:
+        zone = _dt.timezone(_dt.timedelta(seconds=float(off)))
+        return zone, str(zone)
+    return None, "this computer's local time (the recording does not say its time zone)"
+
+
 def recording_local_date(metadata: dict[str, Any], path: Path) -> str:
     """The calendar date (ISO) on the patient's clock when the recording started.
 
     In the time zone the header says the recording was made in
-    (:func:`poise.daily.recording_zone`), else this computer's: a home exercise done at
-    8 pm in New York is that day's, not the next UTC day's.
+    (:func:`recording_zone`), else this computer's: a home exercise done at 8 pm in New
+    York is that day's, not the next UTC day's.
     """
-    from poise.daily import recording_zone
-
     zone, _label = recording_zone(metadata)
     return _recording_start(metadata, path).astimezone(zone).date().isoformat()
 
@@ -217,14 +243,20 @@ def display_time(stored: Any) -> str:
     as it is.
     """
     text = "" if stored is None else str(stored)
-    if "T" not in text:
-        return text
+    t = local_time(text)
+    return text if t is None else t.strftime("%Y-%m-%d %H:%M")
+
+
+def local_time(stored: str) -> _dt.datetime | None:
+    """A stored date-time (ISO; UTC unless it names its zone) in this computer's local
+    time; ``None`` for a date alone or unreadable text."""
+    if "T" not in stored:
+        return None
     try:
-        t = _dt.datetime.fromisoformat(text)
+        t = _dt.datetime.fromisoformat(stored)
     except ValueError:
-        return text
-    t = t.replace(tzinfo=_dt.UTC) if t.tzinfo is None else t
-    return t.astimezone().strftime("%Y-%m-%d %H:%M")
+        return None
+    return (t.replace(tzinfo=_dt.UTC) if t.tzinfo is None else t).astimezone()
 
 
 def file_sha256(path: Path) -> str:
